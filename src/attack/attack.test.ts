@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
+import { buildArch } from '../model/architectures.js';
+import { logitsOf } from '../model/classifier.js';
+import { crossEntropy } from '../loss/cross-entropy.js';
+import { Fgsm } from './fgsm.js';
+import { Pgd } from './pgd.js';
+import { gradientAscent } from './gradient-attack.js';
+import { L2, LINF, validateThreatModel } from './threat-model.js';
+
+const ds = toyDataset(256, 3);
+let model: tf.LayersModel | undefined;
+
+async function trained(): Promise<tf.LayersModel> {
+  await useBackend();
+  if (model === undefined) {
+    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 2 });
+    fitQuick(model, ds, 150, 0.02);
+  }
+  return model;
+}
+
+test('the tiny model is trained (attacks are tested against something that works)', async () => {
+  const m = await trained();
+  const { x, y } = tensorsOf(ds);
+  const acc = tf.tidy(() => tf.mean(tf.equal(logitsOf(m)(x).argMax(-1), y).toFloat()).dataSync()[0] as number);
+  assert.ok(acc > 0.95, `accuracy ${acc}`);
+  tf.dispose([x, y]);
+});
+
+for (const norm of ['linf', 'l2'] as const) {
+  test(`${norm} PGD outputs stay inside the ε-ball and the [0,1] box`, async () => {
+    const m = await trained();
+    const { x, y } = tensorsOf(ds);
+    const eps = norm === 'linf' ? 0.3 : 1.5;
+    const r = new Pgd({ threat: { norm, eps }, steps: 10, restarts: 2, seed: 4 }).run(logitsOf(m), x, y);
+    const geo = norm === 'linf' ? LINF : L2;
+    const sizes = tf.tidy(() => geo.size(tf.sub(r.adversarial, x)).arraySync());
+    assert.ok(Math.max(...sizes) <= eps * (1 + 1e-5), `max size ${Math.max(...sizes)} > ${eps}`);
+    assert.ok(Math.max(...sizes) > eps * 0.5, 'the attack should actually move');
+    assert.ok((tf.min(r.adversarial).dataSync()[0] as number) >= 0);
+    assert.ok((tf.max(r.adversarial).dataSync()[0] as number) <= 1);
+    // Success flags agree with a fresh forward pass.
+    const pred = tf.tidy(() => logitsOf(m)(r.adversarial).argMax(-1).arraySync() as number[]);
+    const labels = Array.from(ds.labels);
+    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p !== labels[i], `example ${i}`));
+    tf.dispose([x, y, r.adversarial]);
+  });
+}
+
+test('random starts are inside the ball; L2 projection shrinks only what is outside', async () => {
+  await useBackend();
+  const d = L2.randomStart([8, 4, 4, 1], 0.5, 1);
+  const s = L2.size(d).arraySync();
+  assert.ok(Math.max(...s) <= 0.5 + 1e-6);
+  const big = tf.fill([2, 3], 2);
+  const p = L2.size(L2.project(big, 1)).arraySync();
+  assert.ok(Math.abs((p[0] as number) - 1) < 1e-5);
+  const small = tf.fill([1, 3], 0.01);
+  assert.deepEqual(L2.project(small, 1).arraySync(), small.arraySync());
+  const u = LINF.randomStart([4, 10], 0.1, 2).arraySync() as number[][];
+  assert.ok(u.flat().every((v) => Math.abs(v) <= 0.1));
+  tf.dispose([d, big, small]);
+});
+
+test('loss after PGD ≥ after FGSM ≥ clean loss on a trained model', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const { x, y } = tensorsOf(ds);
+  const threat = { norm: 'linf' as const, eps: 0.15 };
+  const fg = new Fgsm(threat).run(f, x, y);
+  const pgd = gradientAscent(f, x, y, { threat, steps: 20, stepSize: 0.02, randomStart: false, loss: 'ce', targeted: false, seed: 1 });
+  const [lc, lf, lp] = [x, fg.adversarial, pgd].map((t) => tf.tidy(() => crossEntropy(f(t), y).arraySync()));
+  assert.ok((lf as number) > (lc as number), `fgsm ${lf} vs clean ${lc}`);
+  assert.ok((lp as number) >= (lf as number), `pgd ${lp} vs fgsm ${lf}`);
+  tf.dispose([x, y, fg.adversarial, pgd]);
+});
+
+test('targeted attacks move predictions to the target', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const { x, y } = tensorsOf(ds);
+  const target = 2;
+  const t = tf.fill([ds.count], target, 'int32') as tf.Tensor1D;
+  for (const loss of ['ce', 'cw'] as const) {
+    const r = new Pgd({ threat: { norm: 'linf', eps: 0.6 }, steps: 30, loss, seed: 3 }).run(f, x, y, t);
+    const pred = tf.tidy(() => f(r.adversarial).argMax(-1).arraySync() as number[]);
+    const hit = pred.filter((p) => p === target).length / pred.length;
+    assert.ok(hit > 0.9, `${loss}: only ${hit} reached the target`);
+    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p === target));
+    r.adversarial.dispose();
+  }
+  tf.dispose([x, y, t]);
+});
+
+test('repeated attack steps do not leak tensors', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const { x, y } = tensorsOf(toyDataset(32, 9));
+  const pgd = new Pgd({ threat: { norm: 'l2', eps: 1 }, steps: 5, restarts: 3, loss: 'cw', seed: 1 });
+  pgd.run(f, x, y).adversarial.dispose();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 20; i++) pgd.run(f, x, y).adversarial.dispose();
+  for (let i = 0; i < 20; i++) gradientAscent(f, x, y, { threat: { norm: 'linf', eps: 0.1 }, steps: 5, stepSize: 0.03, randomStart: true, loss: 'ce', targeted: false, seed: i }).dispose();
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, y]);
+});
+
+test('threat models outside the input box are rejected with a clear message', () => {
+  assert.throws(() => validateThreatModel({ norm: 'linf', eps: 1.5 }, 784), /--eps: 1.5 is outside the \[0,1\] input box/);
+  assert.throws(() => validateThreatModel({ norm: 'linf', eps: -0.1 }, 784), /expected a finite number ≥ 0/);
+  assert.throws(() => validateThreatModel({ norm: 'l2', eps: 40 }, 784), /outside the \[0,1\] input box for l2/);
+  assert.doesNotThrow(() => validateThreatModel({ norm: 'l2', eps: 2 }, 784));
+});

@@ -1,0 +1,54 @@
+/**
+ * Chooses the TF.js backend. The library itself never assumes one: attacks and training are written
+ * against tfjs-core ops only, so `@tensorflow/tfjs-node` (native TensorFlow) just works when a user
+ * has it installed, and here, where it cannot install, the `wasm` backend is made trainable by
+ * ./wasm-kernels.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../util/errors.js';
+import { installWasmKernels } from './wasm-kernels.js';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+async function tryImport(name: string): Promise<boolean> {
+  try {
+    await import(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sets up and activates a backend; returns the name actually in use.
+ * `auto` prefers native TensorFlow (tfjs-node), then wasm, then the pure-JS cpu backend.
+ */
+export async function setupBackend(choice: BackendChoice = 'auto'): Promise<string> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new UserError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
+  }
+  if (choice === 'auto' || choice === 'tensorflow') {
+    const ok = await tryImport('@tensorflow/tfjs-node');
+    if (ok && tf.findBackend('tensorflow') !== null && (await tf.setBackend('tensorflow'))) {
+      await tf.ready();
+      return 'tensorflow';
+    }
+    if (choice === 'tensorflow') {
+      throw new UserError("--backend tensorflow: '@tensorflow/tfjs-node' is not installed or failed to load");
+    }
+  }
+  if (choice === 'auto' || choice === 'wasm') {
+    if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
+      installWasmKernels();
+      if (await tf.setBackend('wasm')) {
+        await tf.ready();
+        return 'wasm';
+      }
+    }
+    if (choice === 'wasm') throw new UserError("--backend wasm: '@tensorflow/tfjs-backend-wasm' could not be initialised");
+  }
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return 'cpu';
+}

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { installWasmKernels } from './wasm-kernels.js';
+import { Rng } from '../util/rng.js';
+
+interface Case { x: number[]; w: number[]; stride: number; pad: 'same' | 'valid' }
+
+const cases: Case[] = [
+  { x: [2, 7, 7, 3], w: [3, 3, 3, 4], stride: 1, pad: 'same' },
+  { x: [2, 8, 8, 3], w: [4, 4, 3, 5], stride: 2, pad: 'same' },
+  { x: [2, 9, 9, 2], w: [3, 3, 2, 3], stride: 2, pad: 'valid' },
+  { x: [3, 28, 28, 1], w: [5, 5, 1, 6], stride: 1, pad: 'same' },
+  { x: [1, 10, 10, 2], w: [5, 5, 2, 2], stride: 3, pad: 'same' },
+];
+
+function randoms(n: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => r.next() * 2 - 1);
+}
+
+function maxRelErr(a: Float32Array, b: Float32Array): number {
+  let m = 0, scale = 1e-6;
+  for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i] as number));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m / scale;
+}
+
+async function on(backend: string, f: () => Float32Array[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  let out: Float32Array[] = [];
+  tf.tidy(() => {
+    out = f();
+  });
+  return out;
+}
+
+test('composite wasm kernels match the reference cpu backend', async () => {
+  installWasmKernels();
+  await tf.setBackend('wasm');
+  for (const [k, c] of cases.entries()) {
+    const xs = randoms(c.x.reduce((a, b) => a * b), 10 + k);
+    const ws = randoms(c.w.reduce((a, b) => a * b), 20 + k);
+    const grads = (): Float32Array[] => {
+      const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
+      const w = tf.tensor4d(ws, c.w as [number, number, number, number]);
+      const f = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Scalar => tf.sum(tf.square(tf.conv2d(a, b, c.stride, c.pad)));
+      const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Scalar)([x, w]);
+      const flat = tf.reshape(x, [c.x[0] as number, -1]);
+      const mmA = tf.matMul(flat, flat, true, false);
+      const mmB = tf.matMul(flat, flat, false, true);
+      return [gx, gw, mmA, mmB].map((t) => t!.dataSync() as Float32Array);
+    };
+    const ref = await on('cpu', grads);
+    const got = await on('wasm', grads);
+    ['dx', 'dW', 'matMul Aᵀ', 'matMul Bᵀ'].forEach((name, i) => {
+      const e = maxRelErr(ref[i] as Float32Array, got[i] as Float32Array);
+      assert.ok(e < 1e-4, `case ${k} ${name}: relative error ${e}`);
+    });
+  }
+  await tf.setBackend('wasm');
+});

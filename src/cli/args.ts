@@ -1,0 +1,119 @@
+/**
+ * A small, strict option parser: every option is declared with its type, default and help; anything
+ * else is a user error that names the option and says what is allowed.
+ */
+import { UserError } from '../util/errors.js';
+
+export type OptType = 'string' | 'number' | 'int' | 'boolean' | 'numbers' | 'strings';
+
+export interface OptSpec {
+  name: string;
+  type: OptType;
+  help: string;
+  default?: string | number | boolean | number[] | string[];
+  choices?: readonly string[];
+  /** Shown in help instead of the type. */
+  metavar?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptSpec[];
+  examples: string[];
+}
+
+export type Parsed = Record<string, string | number | boolean | number[] | string[] | undefined> & { _: string[] };
+
+function convert(spec: OptSpec, raw: string, cmd: string): string | number | number[] | string[] {
+  const bad = (expected: string): never => {
+    throw new UserError(`alp ${cmd}: --${spec.name} expects ${expected}, got '${raw}'`);
+  };
+  switch (spec.type) {
+    case 'string':
+      if (spec.choices !== undefined && !spec.choices.includes(raw)) bad(`one of ${spec.choices.join(', ')}`);
+      return raw;
+    case 'number': {
+      const v = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(v)) bad('a number');
+      return v;
+    }
+    case 'int': {
+      const v = Number(raw);
+      if (raw.trim() === '' || !Number.isInteger(v)) bad('an integer');
+      return v;
+    }
+    case 'numbers': {
+      const parts = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const vs = parts.map(Number);
+      if (parts.length === 0 || vs.some((v) => !Number.isFinite(v))) bad('a comma-separated list of numbers');
+      return vs;
+    }
+    case 'strings': {
+      const parts = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      if (parts.length === 0) bad('a comma-separated list');
+      if (spec.choices !== undefined) for (const p of parts) if (!spec.choices.includes(p)) bad(`values from ${spec.choices.join(', ')}`);
+      return parts;
+    }
+    case 'boolean':
+      return raw;
+  }
+}
+
+export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
+  const out: Parsed = { _: [] };
+  for (const o of spec.options) if (o.default !== undefined) out[o.name] = o.default;
+  const byName = new Map(spec.options.map((o) => [o.name, o]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('--')) {
+      out._.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq >= 0 ? eq : undefined);
+    const o = byName.get(name);
+    if (o === undefined) {
+      throw new UserError(`alp ${spec.name}: unknown option --${name} (see 'alp ${spec.name} --help')`);
+    }
+    if (o.type === 'boolean') {
+      if (eq >= 0) {
+        const v = a.slice(eq + 1);
+        if (v !== 'true' && v !== 'false') throw new UserError(`alp ${spec.name}: --${name} expects true or false, got '${v}'`);
+        out[name] = v === 'true';
+      } else out[name] = true;
+      continue;
+    }
+    let raw: string | undefined;
+    if (eq >= 0) raw = a.slice(eq + 1);
+    else {
+      raw = argv[i + 1];
+      i++;
+    }
+    if (raw === undefined) throw new UserError(`alp ${spec.name}: --${name} needs a value`);
+    out[name] = convert(o, raw, spec.name);
+  }
+  return out;
+}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`alp ${spec.name} — ${spec.summary}`, '', `Usage: ${spec.usage}`, '', 'Options:'];
+  const width = Math.max(...spec.options.map((o) => o.name.length + (o.type === 'boolean' ? 0 : (o.metavar ?? o.type).length + 1))) + 4;
+  for (const o of spec.options) {
+    const left = `--${o.name}${o.type === 'boolean' ? '' : ' ' + (o.metavar ?? (o.choices ? o.choices.join('|') : o.type.toUpperCase()))}`;
+    const def = o.default !== undefined && o.type !== 'boolean' ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : String(o.default)})` : '';
+    lines.push(`  ${left.padEnd(Math.max(width, left.length + 2))}${o.help}${def}`);
+  }
+  lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+/** Typed getters: the parser already validated types, these only narrow them. */
+export const get = {
+  str: (p: Parsed, k: string): string | undefined => (typeof p[k] === 'string' ? (p[k] as string) : undefined),
+  num: (p: Parsed, k: string): number | undefined => (typeof p[k] === 'number' ? (p[k] as number) : undefined),
+  bool: (p: Parsed, k: string): boolean => p[k] === true,
+  nums: (p: Parsed, k: string): number[] | undefined => (Array.isArray(p[k]) ? (p[k] as number[]) : undefined),
+  strs: (p: Parsed, k: string): string[] | undefined => (Array.isArray(p[k]) ? (p[k] as string[]) : undefined),
+};

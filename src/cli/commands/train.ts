@@ -1,0 +1,117 @@
+import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
+import { runTraining } from '../../train/run.js';
+import { ARCH_NAMES } from '../../model/architectures.js';
+import { helpText, parseArgs, get, type CommandSpec, type Parsed } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+
+export const TRAIN_SPEC: CommandSpec = {
+  name: 'train',
+  summary: 'train a classifier with ALP or a related method',
+  usage: 'alp train --method METHOD [--preset NAME] [options] --out DIR',
+  options: [
+    { name: 'method', type: 'string', choices: METHODS, help: 'training method' },
+    { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'a named set of defaults (explicit options win)' },
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/train', help: 'output folder: model.json, weights.bin, train.json, checkpoint.alp' },
+    { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
+    { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
+    { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
+    { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch' },
+    ...DATA_OPTIONS,
+    { name: 'epochs', type: 'int', help: 'passes over the training data' },
+    { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
+    { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
+    { name: 'val-size', type: 'int', help: 'examples held out from the end of the training split for validation' },
+    { name: 'optimizer', type: 'string', choices: ['adam', 'sgd'], help: 'adam, or sgd with momentum' },
+    { name: 'lr', type: 'number', help: 'learning rate' },
+    { name: 'momentum', type: 'number', help: 'momentum for sgd' },
+    { name: 'schedule', type: 'string', choices: ['constant', 'step', 'cosine'], help: 'learning-rate schedule' },
+    { name: 'lr-decay-at', type: 'numbers', metavar: 'F,F', help: 'for --schedule step: fractions of training where lr ×0.1' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], help: 'threat model norm for training attacks' },
+    { name: 'eps', type: 'number', help: 'perturbation radius for training attacks' },
+    { name: 'attack-steps', type: 'int', help: 'PGD steps for training examples' },
+    { name: 'attack-step-size', type: 'number', help: 'PGD step size for training examples' },
+    { name: 'eps-ramp-epochs', type: 'number', help: 'grow ε linearly from 0 over this many epochs' },
+    { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
+    { name: 'beta', type: 'number', help: "TRADES' β" },
+    { name: 'seed', type: 'int', help: 'seed for initialisation, data order and attacks' },
+    { name: 'eval-every', type: 'int', help: 'validate every N steps (0: epoch ends only)' },
+    { name: 'eval-attack-steps', type: 'int', help: 'PGD steps for validation robust accuracy' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp train --method alp --preset quick --out runs/alp',
+    'alp train --method pgd-at --preset madry-mnist --out runs/madry',
+    'alp train --method trades --beta 6 --epochs 3 --data fashion-mnist --out runs/trades-fmnist',
+    'alp train --method alp --resume --out runs/alp',
+  ],
+};
+
+/** Maps CLI options onto config fields (undefined = not given). */
+export function configOverrides(p: Parsed): Partial<TrainConfig> {
+  return {
+    method: get.str(p, 'method') as TrainConfig['method'] | undefined,
+    arch: get.str(p, 'arch'),
+    dataset: get.str(p, 'data'),
+    epochs: get.num(p, 'epochs'),
+    batchSize: get.num(p, 'batch-size'),
+    trainSize: get.num(p, 'train-size'),
+    valSize: get.num(p, 'val-size'),
+    optimizer: get.str(p, 'optimizer') as TrainConfig['optimizer'] | undefined,
+    lr: get.num(p, 'lr'),
+    momentum: get.num(p, 'momentum'),
+    schedule: get.str(p, 'schedule') as TrainConfig['schedule'] | undefined,
+    lrDecayAt: get.nums(p, 'lr-decay-at'),
+    norm: get.str(p, 'norm') as TrainConfig['norm'] | undefined,
+    eps: get.num(p, 'eps'),
+    attackSteps: get.num(p, 'attack-steps'),
+    attackStepSize: get.num(p, 'attack-step-size'),
+    epsRampEpochs: get.num(p, 'eps-ramp-epochs'),
+    lambda: get.num(p, 'lambda'),
+    beta: get.num(p, 'beta'),
+    seed: get.num(p, 'seed'),
+    evalEvery: get.num(p, 'eval-every'),
+    evalAttackSteps: get.num(p, 'eval-attack-steps'),
+  };
+}
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, TRAIN_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(TRAIN_SPEC) + '\n');
+    return;
+  }
+  const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const out = get.str(p, 'out') as string;
+  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
+  let bar: Progress | undefined;
+  const dataDir = get.str(p, 'data-dir');
+  const modelPath = get.str(p, 'model');
+  const r = await runTraining(config, {
+    out,
+    resume: get.bool(p, 'resume'),
+    checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(modelPath !== undefined ? { modelPath } : {}),
+    meta: { versions: versions(backend), argv },
+    onProgress: (e) => {
+      bar ??= new Progress('train', e.totalSteps, { quiet });
+      const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
+      bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
+    },
+  });
+  bar?.done();
+  const last = r.state.evals[r.state.evals.length - 1];
+  const summary = {
+    out,
+    method: config.method,
+    steps: r.state.step,
+    seconds: r.state.elapsedMs / 1000,
+    validation: last ?? null,
+    config,
+  };
+  emit(p, summary, `saved ${out}/model.json after ${r.state.step} steps (${(r.state.elapsedMs / 1000).toFixed(0)} s)` +
+    (last ? `; validation (${last.examples} held-out): clean ${pct(last.cleanAcc)}, PGD-${config.evalAttackSteps} robust ${pct(last.robustAcc)}` : ''));
+}

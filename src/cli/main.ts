@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * alp's command line: a thin shell over the library. User errors (bad options, bad files) print one
+ * line and exit 2; anything else is a bug and keeps its stack trace (exit 1).
+ */
+import { isUserError } from '../util/errors.js';
+import { attackCommand } from './commands/attack.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { trainCommand } from './commands/train.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
+  demo: { run: demoCommand, summary: 'train a standard and an ALP model on MNIST, attack both, compare' },
+  train: { run: trainCommand, summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard' },
+  eval: { run: evalCommand, summary: 'clean and robust accuracy under an attack suite (worst case per example)' },
+  attack: { run: attackCommand, summary: 'write adversarial examples: PNG grid and raw tensors' },
+};
+
+function usage(): string {
+  return [
+    'alp — Adversarial Logit Pairing and honest robustness evaluation for TensorFlow.js',
+    '',
+    'Usage: alp <command> [options]   (alp <command> --help for its options)',
+    '',
+    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage() + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  const c = COMMANDS[cmd];
+  if (c === undefined) {
+    process.stderr.write(`alp: unknown command '${cmd}' (expected one of ${Object.keys(COMMANDS).join(', ')})\n`);
+    return 2;
+  }
+  await c.run(rest);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (isUserError(e)) {
+      process.stderr.write(`alp: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`alp: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

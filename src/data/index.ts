@@ -1,0 +1,20 @@
+/** The data layer: IDX files, datasets, batching, and the MNIST / Fashion-MNIST / CIFAR-10 loaders. */
+export { readIdx, writeIdx, parseIdx, encodeIdx, isGzip, type IdxArray, type IdxDtype, type IdxData } from './idx.js';
+export {
+  fromIdx,
+  subset,
+  take,
+  imageSize,
+  Batcher,
+  toTensors,
+  type Dataset,
+  type FromIdxOptions,
+  type Batch,
+  type BatcherOptions,
+  type TensorPair,
+} from './dataset.js';
+export { SPLITS, type Split } from './locate.js';
+export { loadMnist, defaultMnistDir, type MnistOptions } from './mnist.js';
+export { loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type FashionMnistOptions } from './fashion-mnist.js';
+export { readCifar10Batch, loadCifar10, CIFAR10_CLASSES, CIFAR10_RECORD_SIZE, type Cifar10Options } from './cifar10.js';
+export { loadDataset, DATASET_NAMES, type DatasetName, type LoadOptions } from './registry.js';

@@ -1,0 +1,41 @@
+/** Loading a dataset by name, as the command line names them. */
+import { UserError } from '../util/errors.js';
+import { subset, type Dataset } from './dataset.js';
+import { loadCifar10 } from './cifar10.js';
+import { loadFashionMnist } from './fashion-mnist.js';
+import { checkSplit, type Split } from './locate.js';
+import { loadMnist } from './mnist.js';
+
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10'] as const;
+
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface LoadOptions {
+  dataDir?: string;
+  /** Keep only the first `limit` examples. */
+  limit?: number;
+}
+
+export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions = {}): Dataset {
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) {
+    throw new UserError(`dataset: expected one of ${DATASET_NAMES.join(', ')}, found ${JSON.stringify(name)}`);
+  }
+  checkSplit(name, split);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
+    throw new UserError(`${name}: limit: expected an integer ≥ 1, found ${opts.limit}`);
+  }
+  const o = opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {};
+  let ds: Dataset;
+  switch (name) {
+    case 'mnist':
+      ds = loadMnist(split, o);
+      break;
+    case 'fashion-mnist':
+      ds = loadFashionMnist(split, o);
+      break;
+    case 'cifar10':
+      ds = loadCifar10(split, o);
+      break;
+  }
+  return opts.limit !== undefined && opts.limit < ds.count ? subset(ds, 0, opts.limit) : ds;
+}

@@ -1,0 +1,197 @@
+/**
+ * Robustness evaluation. Every attack in a suite runs on every example the model classifies
+ * correctly; an example counts as robust only if no restart of any attack fools it (the worst case
+ * per example, as AutoAttack reports it). Each returned adversarial example is re-checked before it
+ * counts: inside the ε-ball and the [0,1] box, and actually misclassified by a fresh forward pass, so
+ * a bookkeeping bug cannot flatter or hurt the numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Attack } from '../attack/attack.js';
+import { normOf, type ThreatModel } from '../attack/threat-model.js';
+import { Pgd } from '../attack/pgd.js';
+import type { ObjectiveName } from '../attack/objectives.js';
+import type { Dataset } from '../data/dataset.js';
+import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { assertValidInputs } from '../util/validate.js';
+
+export interface AttackSummary {
+  name: string;
+  config: Record<string, unknown>;
+  /** Fraction of all evaluated examples that are correct and survive this attack. */
+  robustAccuracy: number;
+  /** Fraction of correctly classified examples this attack fooled. */
+  successRate: number;
+  /** Largest perturbation found in the threat model's norm (sanity: never above ε). */
+  maxPerturbation: number;
+  seconds: number;
+}
+
+export interface EvalResult {
+  examples: number;
+  cleanAccuracy: number;
+  attacks: AttackSummary[];
+  /** Robust accuracy when each example faces its worst attack in the suite. */
+  worstCaseAccuracy: number;
+  /** Per example: 1 if correct and robust to every attack. */
+  robust: number[];
+}
+
+export interface EvalProgress {
+  attack: string;
+  done: number;
+  total: number;
+  robustSoFar: number;
+}
+
+export interface EvalOptions {
+  batchSize?: number;
+  onProgress?: (p: EvalProgress) => void;
+}
+
+function batchTensors(ds: Dataset, start: number, size: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const x = tf.tensor4d(ds.images.subarray(start * row, (start + size) * row), [size, ds.shape[0], ds.shape[1], ds.shape[2]]);
+  const labels = ds.labels.subarray(start, start + size);
+  return { x, y: tf.tensor1d(labels, 'int32'), labels };
+}
+
+function gatherRows(ds: Dataset, ids: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const xs = new Float32Array(ids.length * row);
+  const ys = new Int32Array(ids.length);
+  ids.forEach((id, j) => {
+    xs.set(ds.images.subarray(id * row, (id + 1) * row), j * row);
+    ys[j] = ds.labels[id] as number;
+  });
+  return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
+}
+
+/** Predictions in batches. */
+export function predictAll(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+  const out = new Int32Array(ds.count);
+  for (let i = 0; i < ds.count; i += batchSize) {
+    const n = Math.min(batchSize, ds.count - i);
+    const { x, y } = batchTensors(ds, i, n);
+    out.set(tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array), i);
+    tf.dispose([x, y]);
+  }
+  return out;
+}
+
+/**
+ * Runs one attack over the examples flagged in `mask` and returns, per example, whether it was
+ * fooled (verified), plus the largest perturbation seen.
+ */
+export function runAttack(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): { fooled: Uint8Array; maxPerturbation: number } {
+  const bs = o.batchSize ?? 250;
+  const norm = normOf(attack.threat.norm);
+  const fooled = new Uint8Array(ds.count);
+  const todo: number[] = [];
+  for (let i = 0; i < ds.count; i++) if (mask[i]) todo.push(i);
+  let maxPert = 0;
+  let done = 0;
+  let fooledCount = 0;
+  for (let k = 0; k < todo.length; k += bs) {
+    const ids = todo.slice(k, k + bs);
+    const { x, y } = gatherRows(ds, ids);
+    const r = attack.run(f, x, y);
+    const check = tf.tidy(() => {
+      const pred = f(r.adversarial).argMax(-1).dataSync() as Int32Array;
+      const size = norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array;
+      const lo = tf.min(r.adversarial).dataSync()[0] as number;
+      const hi = tf.max(r.adversarial).dataSync()[0] as number;
+      return { pred, size, lo, hi };
+    });
+    if (check.lo < 0 || check.hi > 1) throw new Error(`attack ${attack.name} left the [0,1] box (${check.lo}, ${check.hi})`);
+    const labels = y.dataSync() as Int32Array;
+    for (let j = 0; j < ids.length; j++) {
+      const s = check.size[j] as number;
+      if (s > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`attack ${attack.name} left the ε-ball: ${s} > ${attack.threat.eps}`);
+      maxPert = Math.max(maxPert, s);
+      if (check.pred[j] !== labels[j]) {
+        fooled[ids[j] as number] = 1;
+        fooledCount++;
+      }
+    }
+    tf.dispose([x, y, r.adversarial]);
+    done += ids.length;
+    o.onProgress?.({ attack: attack.name, done, total: todo.length, robustSoFar: done - fooledCount });
+  }
+  return { fooled, maxPerturbation: maxPert };
+}
+
+/** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
+export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
+  assertValidInputs(ds.images, `${ds.name} images`);
+  const f = logitsOf(model);
+  const pred = predictAll(f, ds);
+  const correct = new Uint8Array(ds.count);
+  for (let i = 0; i < ds.count; i++) correct[i] = Number(pred[i] === ds.labels[i]);
+  const nCorrect = correct.reduce((a, b) => a + b, 0);
+  const robust = Uint8Array.from(correct);
+  const summaries: AttackSummary[] = [];
+  for (const attack of attacks) {
+    const t0 = Date.now();
+    const { fooled, maxPerturbation } = runAttack(f, ds, attack, correct, o);
+    let survived = 0;
+    let nFooled = 0;
+    for (let i = 0; i < ds.count; i++) {
+      if (fooled[i]) {
+        robust[i] = 0;
+        nFooled++;
+      } else if (correct[i]) survived++;
+    }
+    summaries.push({
+      name: attack.name,
+      config: attack.describe(),
+      robustAccuracy: survived / Math.max(ds.count, 1),
+      successRate: nFooled / Math.max(nCorrect, 1),
+      maxPerturbation,
+      seconds: (Date.now() - t0) / 1000,
+    });
+  }
+  return {
+    examples: ds.count,
+    cleanAccuracy: nCorrect / Math.max(ds.count, 1),
+    attacks: summaries,
+    worstCaseAccuracy: robust.reduce((a, b) => a + b, 0) / Math.max(ds.count, 1),
+    robust: Array.from(robust),
+  };
+}
+
+export interface SuiteOptions {
+  threat: ThreatModel;
+  steps: number;
+  restarts: number;
+  losses: ObjectiveName[];
+  seed: number;
+  stepSize?: number;
+}
+
+/** The standard white-box suite: PGD with random restarts on each requested objective. */
+export function pgdSuite(o: SuiteOptions): Attack[] {
+  return o.losses.map((loss, i) => new Pgd({
+    threat: o.threat, steps: o.steps, restarts: o.restarts, loss, seed: o.seed + 1000 * i,
+    ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
+  }));
+}
+
+export interface SweepPoint {
+  eps: number;
+  robustAccuracy: number;
+}
+
+/** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
+export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[] }, eo: EvalOptions = {}): SweepPoint[] {
+  return o.epsilons.map((eps) => {
+    if (eps === 0) {
+      const f = logitsOf(model);
+      const p = predictAll(f, ds);
+      let c = 0;
+      for (let i = 0; i < ds.count; i++) if (p[i] === ds.labels[i]) c++;
+      return { eps, robustAccuracy: c / Math.max(ds.count, 1) };
+    }
+    const r = evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps } }), eo);
+    return { eps, robustAccuracy: r.worstCaseAccuracy };
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * alp — Adversarial Logit Pairing and honest robustness evaluation for TensorFlow.js.
+ *
+ * The layout follows the pipeline: data → model → attack → loss → train → eval → report.
+ */
+export { setupBackend, BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
+export { installWasmKernels } from './backend/wasm-kernels.js';
+
+export * from './data/index.js';
+
+export { buildArch, madryCnn, fastCnn, mlp, ARCH_NAMES, type ArchName, type ArchOptions } from './model/architectures.js';
+export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
+export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation } from './model/io.js';
+
+export * from './attack/index.js';
+export * from './loss/index.js';
+
+export { DEFAULTS, PRESETS, METHODS, resolveConfig, validateConfig, type TrainConfig, type Method } from './train/config.js';
+export { trainModel, quickEval, type TrainState, type TrainOptions, type TrainProgress, type EvalPoint } from './train/trainer.js';
+export { makeAdversarial, methodLoss } from './train/methods.js';
+export { runTraining, splitTrainVal, type RunOptions, type RunResult } from './train/run.js';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+export { learningRate, trainingEps } from './train/schedule.js';
+
+export { evaluateRobustness, runAttack, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
+export { buildSuite, ATTACK_NAMES, type SuiteSpec } from './eval/suite.js';
+
+export { Rng } from './util/rng.js';
+export { UserError } from './util/errors.js';

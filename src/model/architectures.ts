@@ -1,0 +1,82 @@
+/**
+ * Reference architectures. Each returns a tf.LayersModel whose last layer is linear (logits): every
+ * attack and loss in alp works on logits, never on softmax outputs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../util/errors.js';
+
+export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp';
+export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp'];
+
+export interface ArchOptions {
+  inputShape: [number, number, number];
+  numClasses: number;
+  seed: number;
+}
+
+function init(seed: number, k: number): ReturnType<typeof tf.initializers.glorotUniform> {
+  // One seed per layer so that architectures stay reproducible if layers are added or reordered.
+  return tf.initializers.glorotUniform({ seed: seed * 31 + k });
+}
+
+/**
+ * The MNIST network of Madry et al. 2018 (their mnist_challenge model): conv 5x5x32 → maxpool 2 →
+ * conv 5x5x64 → maxpool 2 → dense 1024 → dense classes. ~3.3M parameters.
+ */
+export function madryCnn(o: ArchOptions): tf.LayersModel {
+  return tf.sequential({
+    name: 'madry_cnn',
+    layers: [
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 1024, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
+    ],
+  });
+}
+
+/**
+ * A small CNN with strided convolutions (the shape used by Wong, Rice & Kolter 2020 for MNIST):
+ * conv 4x4x16 /2 → conv 4x4x32 /2 → dense 100 → dense classes. ~0.17M parameters, ~25x fewer
+ * multiply-adds than madry-cnn, which is what makes adversarial training feasible on a laptop CPU.
+ */
+export function fastCnn(o: ArchOptions): tf.LayersModel {
+  return tf.sequential({
+    name: 'fast_cnn',
+    layers: [
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: 16, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 100, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
+    ],
+  });
+}
+
+/** A two-layer perceptron, mostly for tests and tabular-like inputs. */
+export function mlp(o: ArchOptions): tf.LayersModel {
+  return tf.sequential({
+    name: 'mlp',
+    layers: [
+      tf.layers.flatten({ inputShape: o.inputShape }),
+      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 2), name: 'logits' }),
+    ],
+  });
+}
+
+export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
+  switch (name) {
+    case 'madry-cnn':
+      return madryCnn(o);
+    case 'fast-cnn':
+      return fastCnn(o);
+    case 'mlp':
+      return mlp(o);
+    default:
+      throw new UserError(`--arch: expected one of ${ARCH_NAMES.join(', ')}, got '${name}'`);
+  }
+}

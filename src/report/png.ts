@@ -1,0 +1,76 @@
+/**
+ * A minimal PNG encoder: 8-bit RGBA, no interlacing, filter type 0 (None) on every row, one IDAT
+ * chunk compressed with node:zlib. Enough to write report images without a dependency.
+ */
+import { deflateSync } from 'node:zlib';
+
+export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+
+let crcTable: Uint32Array | undefined;
+
+function table(): Uint32Array {
+  if (crcTable !== undefined) return crcTable;
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  crcTable = t;
+  return t;
+}
+
+/** CRC-32 (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320), as PNG chunks use. */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  const t = table();
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = (t[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  // The CRC covers the chunk type and data, not the length.
+  view.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
+  return out;
+}
+
+/** Encodes `rgba` (width × height × 4 bytes, row-major, top row first) as a PNG file. */
+export function encodePng(width: number, height: number, rgba: Uint8Array): Uint8Array {
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) throw new RangeError(`encodePng: ${name} must be an integer in [1, 2^31-1], got ${v}`);
+  }
+  if (rgba.length !== width * height * 4) {
+    throw new RangeError(`encodePng: expected ${width}×${height}×4 = ${width * height * 4} RGBA bytes, got ${rgba.length}`);
+  }
+  const ihdr = new Uint8Array(13);
+  const hv = new DataView(ihdr.buffer);
+  hv.setUint32(0, width);
+  hv.setUint32(4, height);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // colour type: truecolour with alpha
+  ihdr[10] = 0; // compression: deflate
+  ihdr[11] = 0; // filter method 0
+  ihdr[12] = 0; // no interlace
+
+  const stride = width * 4;
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * (stride + 1)] = 0; // filter type None
+    raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  }
+  const idat = new Uint8Array(deflateSync(raw));
+
+  const parts = [PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+/** Shared test fixtures: the backend, small synthetic data, tiny models. Not part of the public API. */
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend } from '../backend/select.js';
+import type { Dataset } from '../data/dataset.js';
+import { Rng } from '../util/rng.js';
+
+let ready: Promise<string> | undefined;
+
+/** Tests run on wasm (with alp's kernels) when it initialises, else cpu. */
+export function useBackend(): Promise<string> {
+  ready ??= setupBackend('wasm').catch(() => setupBackend('cpu'));
+  return ready;
+}
+
+/**
+ * A linearly separable toy problem on 6x6x1 "images": class k lights up a 2x2 patch (k in 0..3),
+ * plus seeded noise. Small enough that training and attacks take milliseconds.
+ */
+export function toyDataset(count: number, seed = 1): Dataset {
+  const rng = new Rng(seed);
+  const h = 6, w = 6;
+  const images = new Float32Array(count * h * w);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const k = rng.int(4);
+    labels[i] = k;
+    const r0 = k < 2 ? 1 : 3, c0 = k % 2 === 0 ? 1 : 3;
+    for (let p = 0; p < h * w; p++) images[i * h * w + p] = 0.1 + 0.1 * rng.next();
+    for (let dr = 0; dr < 2; dr++) for (let dc = 0; dc < 2; dc++) images[i * h * w + (r0 + dr) * w + c0 + dc] = 0.8 + 0.2 * rng.next();
+  }
+  return { name: 'toy', images, labels, count, shape: [h, w, 1], numClasses: 4 };
+}
+
+export function tensorsOf(ds: Dataset): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return {
+    x: tf.tensor4d(ds.images, [ds.count, ds.shape[0], ds.shape[1], ds.shape[2]]),
+    y: tf.tensor1d(ds.labels, 'int32'),
+  };
+}
+
+/** Trains a model with plain CE for a few full-batch Adam steps. */
+export function fitQuick(model: tf.LayersModel, ds: Dataset, steps: number, lr = 0.01): void {
+  const { x, y } = tensorsOf(ds);
+  const opt = tf.train.adam(lr);
+  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  for (let s = 0; s < steps; s++) {
+    tf.tidy(() => {
+      opt.minimize(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, ds.numClasses), model.apply(x) as tf.Tensor2D) as tf.Scalar, false, vars);
+    });
+  }
+  opt.dispose();
+  tf.dispose([x, y]);
+}

@@ -1,0 +1,89 @@
+/**
+ * Training checkpoints: one file holding the model weights, the optimizer state and where training
+ * stands (epoch, batch, step, history), written atomically (temp file + rename) so that an interrupted
+ * write leaves the previous checkpoint intact. Layout: 8-byte magic, uint32 header length, JSON header,
+ * then float32 tensors back to back as the header lists them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
+
+const MAGIC = 'ALPCKPT1';
+
+export interface TensorRecord {
+  name: string;
+  shape: number[];
+  offset: number;
+}
+
+export interface CheckpointHeader<S> {
+  magic: typeof MAGIC;
+  state: S;
+  model: TensorRecord[];
+  optimizer: TensorRecord[];
+}
+
+export interface LoadedCheckpoint<S> {
+  state: S;
+  model: tf.Tensor[];
+  optimizer: Array<{ name: string; tensor: tf.Tensor }>;
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<void> {
+  const weights = model.getWeights();
+  const opt = await optimizer.getWeights();
+  const records = (list: Array<{ name: string; tensor: tf.Tensor }>, start: number): { recs: TensorRecord[]; end: number } => {
+    let offset = start;
+    const recs = list.map(({ name, tensor }) => {
+      const r = { name, shape: tensor.shape, offset };
+      offset += tensor.size;
+      return r;
+    });
+    return { recs, end: offset };
+  };
+  const m = records(weights.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), 0);
+  const o = records(opt, m.end);
+  const header: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const data = new Float32Array(o.end);
+  for (const [i, t] of weights.entries()) data.set(t.dataSync() as Float32Array, (m.recs[i] as TensorRecord).offset);
+  for (const [i, nt] of opt.entries()) data.set(nt.tensor.dataSync() as Float32Array, (o.recs[i] as TensorRecord).offset);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(headerBytes.length, 0);
+  writeFileAtomic(path, Buffer.concat([Buffer.from(MAGIC, 'ascii'), len, headerBytes, Buffer.from(data.buffer)]));
+}
+
+export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
+  if (!existsSync(path)) throw new UserError(`${path}: no checkpoint to resume from`);
+  const buf = readFileSync(path);
+  if (buf.length < 12 || buf.subarray(0, 8).toString('ascii') !== MAGIC) {
+    throw new UserError(`${path}: not an alp checkpoint (expected magic ${MAGIC}, found '${buf.subarray(0, 8).toString('latin1')}')`);
+  }
+  const hlen = buf.readUInt32LE(8);
+  if (12 + hlen > buf.length) throw new UserError(`${path}: truncated checkpoint header (${hlen} bytes announced, ${buf.length - 12} present)`);
+  let header: CheckpointHeader<S>;
+  try {
+    header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8')) as CheckpointHeader<S>;
+  } catch (e) {
+    throw new UserError(`${path}: checkpoint header is not valid JSON (${(e as Error).message})`);
+  }
+  const dataStart = 12 + hlen;
+  const floats = (buf.length - dataStart) / 4;
+  const all = [...header.model, ...header.optimizer];
+  const need = all.reduce((a, r) => Math.max(a, r.offset + sizeOf(r.shape)), 0);
+  if (!Number.isInteger(floats) || floats !== need) {
+    throw new UserError(`${path}: checkpoint data has ${buf.length - dataStart} bytes, expected ${need * 4}`);
+  }
+  const data = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
+  const tensorOf = (r: TensorRecord): tf.Tensor => tf.tensor(data.subarray(r.offset, r.offset + sizeOf(r.shape)), r.shape);
+  return {
+    state: header.state,
+    model: header.model.map(tensorOf),
+    optimizer: header.optimizer.map((r) => ({ name: r.name, tensor: tensorOf(r) })),
+  };
+}

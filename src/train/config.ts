@@ -1,0 +1,134 @@
+/**
+ * Training configuration: every knob, its default, the presets, and validation that names the option,
+ * what was given and what is allowed.
+ */
+import { UserError } from '../util/errors.js';
+import { NORMS, type NormName } from '../attack/threat-model.js';
+
+export type Method = 'standard' | 'pgd-at' | 'alp' | 'clp' | 'lsq' | 'trades' | 'fgsm-rs';
+export const METHODS: readonly Method[] = ['standard', 'pgd-at', 'alp', 'clp', 'lsq', 'trades', 'fgsm-rs'];
+export type OptimizerName = 'adam' | 'sgd';
+export type Schedule = 'constant' | 'step' | 'cosine';
+
+export interface TrainConfig {
+  method: Method;
+  arch: string;
+  dataset: string;
+  epochs: number;
+  batchSize: number;
+  /** Training examples used (the first N after the validation slice is held out); 0 = all. */
+  trainSize: number;
+  /** Examples held out from the end of the training split for evaluation during training. */
+  valSize: number;
+  optimizer: OptimizerName;
+  lr: number;
+  momentum: number;
+  schedule: Schedule;
+  /** For `step`: fractions of training at which the learning rate is multiplied by 0.1. */
+  lrDecayAt: number[];
+  /** Norm, radius, steps and step size of the attack that makes training examples. */
+  norm: NormName;
+  eps: number;
+  attackSteps: number;
+  attackStepSize: number;
+  /** Epochs over which ε grows linearly from 0 (helps MNIST ε=0.3 leave the chance plateau). */
+  epsRampEpochs: number;
+  /** Weight of the pairing / squeezing penalty (alp, clp, lsq). */
+  lambda: number;
+  /** TRADES' β. */
+  beta: number;
+  seed: number;
+  /** Evaluate on the validation slice every N steps (0 = only at epoch ends). */
+  evalEvery: number;
+  /** Steps of the PGD used for validation robust accuracy. */
+  evalAttackSteps: number;
+}
+
+/** Defaults: the paper-faithful Madry-style setting, adjusted by presets for speed. */
+export const DEFAULTS: TrainConfig = {
+  method: 'alp',
+  arch: 'fast-cnn',
+  dataset: 'mnist',
+  epochs: 1,
+  batchSize: 64,
+  trainSize: 0,
+  valSize: 1000,
+  optimizer: 'adam',
+  lr: 1e-3,
+  momentum: 0.9,
+  schedule: 'cosine',
+  lrDecayAt: [0.5, 0.75],
+  norm: 'linf',
+  eps: 0.3,
+  attackSteps: 10,
+  attackStepSize: 0.075,
+  epsRampEpochs: 0,
+  // Official ALP code, ImageNet/Tiny ImageNet examples: train_lp_weight=0.5.
+  lambda: 0.5,
+  // TRADES paper's default for MNIST and CIFAR-10 robustness trade-off.
+  beta: 6,
+  seed: 1,
+  evalEvery: 0,
+  evalAttackSteps: 10,
+};
+
+export interface Preset {
+  description: string;
+  config: Partial<TrainConfig>;
+}
+
+export const PRESETS: Record<string, Preset> = {
+  quick: {
+    description: 'Fast CNN, MNIST, ε=0.3 with PGD-10 examples: minutes on a laptop CPU.',
+    config: { arch: 'fast-cnn', epochs: 2, batchSize: 64, lr: 1e-3, schedule: 'cosine', attackSteps: 10, attackStepSize: 0.075, epsRampEpochs: 0.5, trainSize: 0, evalEvery: 200 },
+  },
+  'madry-mnist': {
+    description:
+      'Madry et al. 2018 MNIST setup as used by the ALP paper: madry-cnn, L∞ ε=0.3, PGD-40 with step 0.01, ' +
+      'Adam lr 1e-4, batch 50 (100k steps in the original, ~83 epochs).',
+    config: { arch: 'madry-cnn', epochs: 83, batchSize: 50, lr: 1e-4, schedule: 'constant', attackSteps: 40, attackStepSize: 0.01, epsRampEpochs: 0, evalEvery: 1000 },
+  },
+};
+
+function check(cond: boolean, option: string, expected: string, got: unknown): void {
+  if (!cond) throw new UserError(`--${option}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+
+const isInt = (v: number, min: number): boolean => Number.isInteger(v) && v >= min;
+
+/** Validates a full config; throws a UserError naming the first bad option. */
+export function validateConfig(c: TrainConfig): TrainConfig {
+  check(METHODS.includes(c.method), 'method', `one of ${METHODS.join(', ')}`, c.method);
+  check(isInt(c.epochs, 1), 'epochs', 'an integer ≥ 1', c.epochs);
+  check(isInt(c.batchSize, 2), 'batch-size', 'an integer ≥ 2', c.batchSize);
+  check(isInt(c.trainSize, 0), 'train-size', 'an integer ≥ 0 (0 = all)', c.trainSize);
+  check(isInt(c.valSize, 0), 'val-size', 'an integer ≥ 0', c.valSize);
+  check(c.optimizer === 'adam' || c.optimizer === 'sgd', 'optimizer', 'adam or sgd', c.optimizer);
+  check(Number.isFinite(c.lr) && c.lr > 0, 'lr', 'a number > 0', c.lr);
+  check(Number.isFinite(c.momentum) && c.momentum >= 0 && c.momentum < 1, 'momentum', 'a number in [0, 1)', c.momentum);
+  check(['constant', 'step', 'cosine'].includes(c.schedule), 'schedule', 'constant, step or cosine', c.schedule);
+  check(c.lrDecayAt.every((f) => f > 0 && f < 1), 'lr-decay-at', 'fractions in (0, 1)', c.lrDecayAt);
+  check(NORMS.includes(c.norm), 'norm', NORMS.join(' or '), c.norm);
+  check(Number.isFinite(c.eps) && c.eps >= 0 && (c.norm !== 'linf' || c.eps < 1), 'eps', 'a number ≥ 0 inside the [0,1] box (< 1 for linf)', c.eps);
+  check(isInt(c.attackSteps, 1), 'attack-steps', 'an integer ≥ 1', c.attackSteps);
+  check(Number.isFinite(c.attackStepSize) && c.attackStepSize > 0, 'attack-step-size', 'a number > 0', c.attackStepSize);
+  check(Number.isFinite(c.epsRampEpochs) && c.epsRampEpochs >= 0, 'eps-ramp-epochs', 'a number ≥ 0', c.epsRampEpochs);
+  check(Number.isFinite(c.lambda) && c.lambda >= 0, 'lambda', 'a number ≥ 0', c.lambda);
+  check(Number.isFinite(c.beta) && c.beta >= 0, 'beta', 'a number ≥ 0', c.beta);
+  check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
+  check(isInt(c.evalEvery, 0), 'eval-every', 'an integer ≥ 0', c.evalEvery);
+  check(isInt(c.evalAttackSteps, 1), 'eval-attack-steps', 'an integer ≥ 1', c.evalAttackSteps);
+  return c;
+}
+
+/** Defaults ← preset ← explicit options, validated. */
+export function resolveConfig(preset: string | undefined, overrides: Partial<TrainConfig>): TrainConfig {
+  let base: Partial<TrainConfig> = {};
+  if (preset !== undefined) {
+    const p = PRESETS[preset];
+    if (p === undefined) throw new UserError(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, got '${preset}'`);
+    base = p.config;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return validateConfig({ ...DEFAULTS, ...base, ...defined } as TrainConfig);
+}

@@ -1,0 +1,74 @@
+/**
+ * A whole training run as the CLI and the demo use it: data split into train and a held-out
+ * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
+ * a train.json beside it.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { loadDataset, subset, type Dataset } from '../data/index.js';
+import { buildArch } from '../model/architectures.js';
+import { loadModel, saveModel } from '../model/io.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
+import type { TrainConfig } from './config.js';
+import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from './trainer.js';
+
+export interface RunOptions {
+  out: string;
+  resume?: boolean;
+  /** Fine-tune this model.json instead of building `config.arch`. */
+  modelPath?: string;
+  dataDir?: string;
+  checkpointEvery?: number;
+  onProgress?: (p: TrainProgress) => void;
+  /** Extra fields for train.json (versions, command line). */
+  meta?: Record<string, unknown>;
+}
+
+export interface RunResult {
+  model: tf.LayersModel;
+  state: TrainState;
+  train: Dataset;
+  val: Dataset | null;
+  seconds: number;
+}
+
+/** Splits the training split into the examples trained on and a held-out tail for validation. */
+export function splitTrainVal(full: Dataset, c: TrainConfig): { train: Dataset; val: Dataset | null } {
+  const valSize = Math.min(c.valSize, Math.floor(full.count / 2));
+  const trainPool = full.count - valSize;
+  const n = c.trainSize > 0 ? Math.min(c.trainSize, trainPool) : trainPool;
+  return { train: subset(full, 0, n), val: valSize > 0 ? subset(full, trainPool, valSize) : null };
+}
+
+export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
+  const full = loadDataset(c.dataset as 'mnist', 'train', o.dataDir !== undefined ? { dataDir: o.dataDir } : {});
+  const { train, val } = splitTrainVal(full, c);
+  const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
+  if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
+    throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another --out`);
+  }
+  const model = o.modelPath !== undefined
+    ? await loadModel(o.modelPath)
+    : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed });
+  const t0 = Date.now();
+  const state = await trainModel(model, train, val, c, {
+    checkpointDir: o.out,
+    resume: o.resume === true,
+    ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery } : {}),
+    ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+  });
+  await saveModel(model, o.out, { alp: { config: c, method: c.method } });
+  writeJsonAtomic(join(o.out, 'train.json'), {
+    config: c,
+    fineTunedFrom: o.modelPath ?? null,
+    data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
+    steps: state.step,
+    epochs: state.epochs,
+    evals: state.evals,
+    trainSeconds: state.elapsedMs / 1000,
+    ...o.meta,
+  });
+  return { model, state, train, val, seconds: (Date.now() - t0) / 1000 };
+}

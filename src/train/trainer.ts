@@ -1,0 +1,237 @@
+/**
+ * The training loop shared by every method: batches under a seed, adversarial examples against the
+ * current weights at every step, optimizer with schedule, periodic validation (clean and PGD robust
+ * accuracy on a held-out slice), atomic checkpoints, and exact resume.
+ *
+ * Exact resume: data order is a function of (seed, epoch), each step's attack seed a function of
+ * (seed, step), the learning rate a function of the step; with weights and optimizer state restored,
+ * a resumed run computes what the uninterrupted one would have.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Pgd } from '../attack/pgd.js';
+import { Batcher, type Dataset } from '../data/dataset.js';
+import { logitsOf } from '../model/classifier.js';
+import { UserError } from '../util/errors.js';
+import { assertValidInputs } from '../util/validate.js';
+import type { TrainConfig } from './config.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { makeAdversarial, methodLoss } from './methods.js';
+import { learningRate, trainingEps } from './schedule.js';
+
+export interface EvalPoint {
+  step: number;
+  epoch: number;
+  cleanAcc: number;
+  robustAcc: number;
+  examples: number;
+}
+
+export interface StepLog {
+  step: number;
+  epoch: number;
+  loss: number;
+  parts: Record<string, number>;
+  lr: number;
+  eps: number;
+}
+
+export interface TrainState {
+  config: TrainConfig;
+  /** Next epoch and batch to run. */
+  epoch: number;
+  batch: number;
+  step: number;
+  elapsedMs: number;
+  /** Mean loss per epoch so far, and validation points. */
+  epochs: Array<{ epoch: number; loss: number; parts: Record<string, number>; seconds: number }>;
+  evals: EvalPoint[];
+  done: boolean;
+}
+
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  eps: number;
+  examplesPerSec: number;
+  lastEval?: EvalPoint;
+}
+
+export interface TrainOptions {
+  /** Folder for checkpoint.alp; without it nothing is written. */
+  checkpointDir?: string;
+  /** Continue from checkpointDir's checkpoint instead of starting over. */
+  resume?: boolean;
+  /** Save a checkpoint every N steps as well as at every epoch end (0 = epoch ends only). */
+  checkpointEvery?: number;
+  onProgress?: (p: TrainProgress) => void;
+  /** Stop (after checkpointing) once this many steps have run in this call: for tests of resume. */
+  stopAfterSteps?: number;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.alp';
+
+function makeOptimizer(c: TrainConfig): tf.Optimizer {
+  return c.optimizer === 'adam' ? tf.train.adam(c.lr) : tf.train.momentum(c.lr, c.momentum);
+}
+
+function setLr(opt: tf.Optimizer, lr: number): void {
+  const o = opt as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+/** A per-step seed derived from the run seed, independent of how the run was split by resumes. */
+function stepSeed(seed: number, step: number): number {
+  let h = (seed * 0x9e3779b1 + step * 0x85ebca6b) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  return h & 0x7fffffff;
+}
+
+/** Clean and robust (PGD) accuracy on a dataset slice, in batches. */
+export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, steps: number, seed: number): { clean: number; robust: number } {
+  const f = logitsOf(model);
+  const pgd = new Pgd({ threat: { norm: c.norm, eps: c.eps }, steps, restarts: 1, loss: 'ce', seed });
+  const b = new Batcher(ds, { batchSize: 250, shuffle: false, seed: 0 });
+  let clean = 0, robust = 0;
+  for (const batch of b.batches(0)) {
+    const x = tf.tensor4d(batch.x, [batch.size, ds.shape[0], ds.shape[1], ds.shape[2]]);
+    const y = tf.tensor1d(batch.y, 'int32');
+    const pred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
+    for (let i = 0; i < batch.size; i++) if (pred[i] === batch.y[i]) clean++;
+    const r = pgd.run(f, x, y);
+    for (let i = 0; i < batch.size; i++) if (!r.success[i]) robust++;
+    tf.dispose([x, y, r.adversarial]);
+  }
+  return { clean: clean / Math.max(ds.count, 1), robust: robust / Math.max(ds.count, 1) };
+}
+
+/**
+ * Trains `model` in place on `train`, validating on `val`. Returns the final state (also in the
+ * checkpoint when a folder is given).
+ */
+export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dataset | null, c: TrainConfig, o: TrainOptions = {}): Promise<TrainState> {
+  assertValidInputs(train.images, `${train.name} training images`);
+  const opt = makeOptimizer(c);
+  const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
+  const stepsPerEpoch = Math.floor(train.count / c.batchSize);
+  if (stepsPerEpoch < 1) throw new UserError(`--batch-size ${c.batchSize} is larger than the ${train.count} training examples`);
+  const totalSteps = stepsPerEpoch * c.epochs;
+  const ckptPath = o.checkpointDir !== undefined ? join(o.checkpointDir, CHECKPOINT_FILE) : undefined;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+  let state: TrainState = { config: c, epoch: 0, batch: 0, step: 0, elapsedMs: 0, epochs: [], evals: [], done: false };
+  if (o.resume === true) {
+    if (ckptPath === undefined) throw new UserError('--resume needs a run folder (--out) holding a checkpoint');
+    if (existsSync(ckptPath)) {
+      const ck = loadCheckpoint<TrainState>(ckptPath);
+      if (ck.model.length !== model.weights.length) {
+        throw new UserError(`${ckptPath}: checkpoint has ${ck.model.length} weight tensors, the model has ${model.weights.length}`);
+      }
+      model.setWeights(ck.model);
+      if (ck.optimizer.length > 0) await opt.setWeights(ck.optimizer);
+      tf.dispose(ck.model);
+      tf.dispose(ck.optimizer.map((t) => t.tensor));
+      state = ck.state;
+      const mismatch = (['method', 'arch', 'batchSize', 'epochs', 'seed', 'eps', 'attackSteps', 'trainSize'] as const).filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
+      if (mismatch.length > 0) {
+        throw new UserError(`${ckptPath}: cannot resume with a different configuration (${mismatch.map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])}, now ${JSON.stringify(c[k])}`).join('; ')})`);
+      }
+    }
+  }
+  if (o.checkpointDir !== undefined) mkdirSync(o.checkpointDir, { recursive: true });
+
+  const infer = logitsOf(model, false);
+  const trainF = logitsOf(model, true);
+  const save = async (): Promise<void> => {
+    if (ckptPath !== undefined) await saveCheckpoint(ckptPath, state, model, opt);
+  };
+  let stepsThisCall = 0;
+  const started = Date.now() - state.elapsedMs;
+  let windowStart = Date.now();
+  let windowExamples = 0;
+
+  for (let epoch = state.epoch; epoch < c.epochs && !state.done; epoch++) {
+    const epochStart = Date.now();
+    let lossSum = 0;
+    const partSums: Record<string, number> = {};
+    let count = 0;
+    for (const batch of batcher.batches(epoch, state.batch)) {
+      const step = state.step;
+      const lr = learningRate(c, step, totalSteps);
+      const eps = trainingEps(c, step, stepsPerEpoch);
+      setLr(opt, lr);
+      const x = tf.tensor4d(batch.x, [batch.size, train.shape[0], train.shape[1], train.shape[2]]);
+      const y = tf.tensor1d(batch.y, 'int32');
+      const s = { x, y, eps, seed: stepSeed(c.seed, step) };
+      const xAdv = makeAdversarial(c.method, infer, s, c);
+      const kept: Record<string, tf.Scalar> = {};
+      const cost = opt.minimize(() => {
+        const { total, parts } = methodLoss(c.method, trainF, s, xAdv, c);
+        for (const [k, v] of Object.entries(parts)) kept[k] = tf.keep(v.clone());
+        return total;
+      }, true, vars);
+      const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`training diverged at step ${step}: loss is ${loss} (try a lower --lr)`);
+      }
+      const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
+      tf.dispose([x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      lossSum += loss;
+      for (const [k, v] of Object.entries(parts)) partSums[k] = (partSums[k] ?? 0) + v;
+      count++;
+      state.step++;
+      state.batch = batch.index + 1;
+      stepsThisCall++;
+      windowExamples += batch.size;
+
+      if (val !== null && c.evalEvery > 0 && state.step % c.evalEvery === 0) {
+        const r = quickEval(model, val, c, c.evalAttackSteps, c.seed);
+        state.evals.push({ step: state.step, epoch: epoch + state.batch / stepsPerEpoch, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
+      }
+      if (o.onProgress !== undefined) {
+        const secs = (Date.now() - windowStart) / 1000;
+        o.onProgress({
+          step: state.step, totalSteps, epoch, loss, lr, eps,
+          examplesPerSec: secs > 0 ? windowExamples / secs : 0,
+          lastEval: state.evals[state.evals.length - 1],
+        });
+        if (secs > 10) {
+          windowStart = Date.now();
+          windowExamples = 0;
+        }
+      }
+      const stopNow = o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps;
+      if (stopNow || (o.checkpointEvery !== undefined && o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)) {
+        state.elapsedMs = Date.now() - started;
+        await save();
+      }
+      if (stopNow) return state;
+    }
+    state.epochs.push({
+      epoch,
+      loss: lossSum / Math.max(count, 1),
+      parts: Object.fromEntries(Object.entries(partSums).map(([k, v]) => [k, v / Math.max(count, 1)])),
+      seconds: (Date.now() - epochStart) / 1000,
+    });
+    state.epoch = epoch + 1;
+    state.batch = 0;
+    if (val !== null && (c.evalEvery === 0 || state.step % c.evalEvery !== 0)) {
+      const r = quickEval(model, val, c, c.evalAttackSteps, c.seed);
+      state.evals.push({ step: state.step, epoch: epoch + 1, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
+    }
+    state.elapsedMs = Date.now() - started;
+    await save();
+  }
+  state.done = true;
+  state.elapsedMs = Date.now() - started;
+  await save();
+  opt.dispose();
+  return state;
+}
