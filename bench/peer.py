@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+"""PyTorch peer for bench/bench.mjs.
+
+Loads the model and batch that bench.mjs exported (manifest.json + raw little-endian float32/int32
+files, TF.js layouts), builds the equivalent torch model and either
+
+  check DIR            writes peer_logits.f32 and peer_grad.f32 (logits and the input gradient of the
+                       summed cross-entropy, both in the TF.js NHWC layout) for bench.mjs to compare;
+  bench DIR --batch B  times forward, one PGD step, one Adam training step and one ALP step (PGD-10)
+                       on the first B images and prints the figures as one JSON line on stdout.
+
+Layout conversions: conv kernels [kh,kw,ci,co] -> [co,ci,kh,kw]; dense kernels [in,out] -> [out,in];
+inputs NHWC -> NCHW; activations are permuted back to NHWC before a flatten, because TF.js flattens
+NHWC. TF 'same' padding is computed exactly (it may be asymmetric, extra pixel bottom/right).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def load(d, spec, dtype):
+    a = np.fromfile(os.path.join(d, spec["file"]), dtype=dtype)
+    return torch.from_numpy(a.reshape(spec["shape"]).copy())
+
+
+def activation(name):
+    if name in (None, "linear"):
+        return None
+    if name == "relu":
+        return F.relu
+    raise SystemExit(f"peer.py: unsupported activation {name!r}")
+
+
+def same_pad(size, k, s):
+    """TF 'same' padding along one axis: (before, after, out)."""
+    out = math.ceil(size / s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2, out
+
+
+class Conv(nn.Module):
+    def __init__(self, spec, d, h, w):
+        super().__init__()
+        kh, kw = spec["kernelSize"]
+        sh, sw = spec["strides"]
+        kernel = load(d, spec["weights"][0], "<f4")  # [kh, kw, ci, co]
+        ci, co = kernel.shape[2], kernel.shape[3]
+        self.conv = nn.Conv2d(ci, co, (kh, kw), stride=(sh, sw), padding=0, bias=spec["useBias"])
+        with torch.no_grad():
+            self.conv.weight.copy_(kernel.permute(3, 2, 0, 1))
+            if spec["useBias"]:
+                self.conv.bias.copy_(load(d, spec["weights"][1], "<f4"))
+        if spec["padding"] == "same":
+            t, b, oh = same_pad(h, kh, sh)
+            l, r, ow = same_pad(w, kw, sw)
+            if t == b and l == r:
+                self.conv.padding = (t, l)
+                self.pad = None
+            else:
+                self.pad = (l, r, t, b)
+        elif spec["padding"] == "valid":
+            self.pad = None
+            oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        else:
+            raise SystemExit(f"peer.py: unsupported padding {spec['padding']!r}")
+        self.act = activation(spec["activation"])
+        self.out = (oh, ow, co)
+
+    def forward(self, x):
+        if self.pad is not None:
+            x = F.pad(x, self.pad)
+        x = self.conv(x)
+        return self.act(x) if self.act else x
+
+
+class Pool(nn.Module):
+    def __init__(self, spec, h, w, c):
+        super().__init__()
+        if spec["padding"] != "valid":
+            raise SystemExit("peer.py: only 'valid' max pooling is supported")
+        (ph, pw), (sh, sw) = spec["poolSize"], spec["strides"]
+        self.pool = nn.MaxPool2d((ph, pw), (sh, sw))
+        self.out = ((h - ph) // sh + 1, (w - pw) // sw + 1, c)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+class FlattenNHWC(nn.Module):
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
+class Dense(nn.Module):
+    def __init__(self, spec, d):
+        super().__init__()
+        kernel = load(d, spec["weights"][0], "<f4")  # [in, out]
+        self.fc = nn.Linear(kernel.shape[0], kernel.shape[1], bias=spec["useBias"])
+        with torch.no_grad():
+            self.fc.weight.copy_(kernel.t())
+            if spec["useBias"]:
+                self.fc.bias.copy_(load(d, spec["weights"][1], "<f4"))
+        self.act = activation(spec["activation"])
+
+    def forward(self, x):
+        x = self.fc(x)
+        return self.act(x) if self.act else x
+
+
+def build(d, manifest):
+    _, h, w, c = manifest["input"]["shape"]
+    mods = []
+    flat = False
+    for spec in manifest["layers"]:
+        t = spec["type"]
+        if t == "conv2d":
+            m = Conv(spec, d, h, w)
+            h, w, c = m.out
+        elif t == "maxpool2d":
+            m = Pool(spec, h, w, c)
+            h, w, c = m.out
+        elif t == "flatten":
+            m = FlattenNHWC()
+            flat = True
+        elif t == "dense":
+            if not flat:
+                raise SystemExit("peer.py: dense layer before a flatten is not supported")
+            m = Dense(spec, d)
+        else:
+            raise SystemExit(f"peer.py: unsupported layer type {t!r}")
+        mods.append(m)
+    return nn.Sequential(*mods)
+
+
+def load_batch(d, manifest, n=None):
+    x = load(d, manifest["input"], "<f4").permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+    y = load(d, manifest["labels"], "<i4").long()
+    if n is not None:
+        if n > x.shape[0]:
+            raise SystemExit(f"peer.py: batch {n} > exported {x.shape[0]}")
+        x, y = x[:n].contiguous(), y[:n].contiguous()
+    return x, y
+
+
+def input_grad(model, x, y):
+    xa = x.clone().requires_grad_(True)
+    loss = F.cross_entropy(model(xa), y, reduction="sum")
+    (g,) = torch.autograd.grad(loss, [xa])
+    return g
+
+
+def pgd_step(model, x0, xa, y, eps, alpha):
+    """One L-inf PGD step from xa around x0: CE gradient, sign step, projection to ball and box."""
+    g = input_grad(model, xa, y)
+    with torch.no_grad():
+        nxt = xa + alpha * g.sign()
+        nxt = torch.min(torch.max(nxt, x0 - eps), x0 + eps).clamp_(0.0, 1.0)
+    return nxt
+
+
+def timeit(fn, examples, warmup, min_reps, max_reps, min_time):
+    for _ in range(warmup):
+        fn()
+    secs = []
+    start = time.perf_counter()
+    while len(secs) < max_reps and (len(secs) < min_reps or time.perf_counter() - start < min_time):
+        t0 = time.perf_counter()
+        fn()
+        secs.append(time.perf_counter() - t0)
+    eps = sorted(examples / s for s in secs)
+    q = np.quantile(eps, [0.25, 0.5, 0.75])
+    return {
+        "median": float(np.median(eps)),
+        "min": eps[0],
+        "max": eps[-1],
+        "q1": float(q[0]),
+        "q3": float(q[2]),
+        "reps": len(secs),
+        "medianSeconds": float(np.median(secs)),
+    }
+
+
+def bench(model, x, y, s, t):
+    B = x.shape[0]
+    eps, out = s["eps"], {}
+    timing = dict(warmup=t.warmup, min_reps=t.min_reps, max_reps=t.max_reps, min_time=t.min_time)
+
+    model.eval()
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    out["forward"] = timeit(forward, B, **timing)
+    out["pgd-step"] = timeit(lambda: pgd_step(model, x, x.clone(), y, eps, s["pgdStepSize"]), B, **timing)
+
+    params = list(model.parameters())
+
+    opt = torch.optim.Adam(params, lr=s["lr"])
+
+    def train_step():
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    out["train-step"] = timeit(train_step, B, **timing)
+
+    opt = torch.optim.Adam(params, lr=s["lr"])
+    yy = torch.cat([y, y])
+
+    def alp_step():
+        # Adversarial examples in inference mode: random start in the ball, then PGD-10.
+        model.eval()
+        with torch.no_grad():
+            xa = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp_(0.0, 1.0)
+        for _ in range(s["alpSteps"]):
+            xa = pgd_step(model, x, xa, y, eps, s["alpStepSize"])
+        # Training step on [x; x_adv]: mean CE over 2B + lambda * mean squared logit difference.
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        z = model(torch.cat([x, xa]))
+        loss = F.cross_entropy(z, yy) + s["lambda"] * F.mse_loss(z[:B], z[B:])
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    out["alp-step"] = timeit(alp_step, B, **timing)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["check", "bench"])
+    p.add_argument("dir")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--min-reps", type=int, default=5)
+    p.add_argument("--max-reps", type=int, default=200)
+    p.add_argument("--min-time", type=float, default=2.0)
+    a = p.parse_args()
+
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(1)
+    with open(os.path.join(a.dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    model = build(a.dir, manifest)
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
+
+    if a.mode == "check":
+        x, y = load_batch(a.dir, manifest)
+        model.eval()
+        with torch.no_grad():
+            z = model(x)
+        g = input_grad(model, x, y).permute(0, 2, 3, 1).contiguous()  # back to NHWC
+        z.numpy().astype("<f4").tofile(os.path.join(a.dir, "peer_logits.f32"))
+        g.numpy().astype("<f4").tofile(os.path.join(a.dir, "peer_grad.f32"))
+        print(json.dumps(info))
+        return
+
+    if a.batch is None:
+        raise SystemExit("peer.py bench: --batch is required")
+    x, y = load_batch(a.dir, manifest, a.batch)
+    res = bench(model, x, y, manifest["settings"], a)
+    print(json.dumps({**info, "results": {str(a.batch): res}}))
+
+
+if __name__ == "__main__":
+    main()
