@@ -27,3 +27,6 @@ export { buildSuite, ATTACK_NAMES, type SuiteSpec } from './eval/suite.js';
 
 export { Rng } from './util/rng.js';
 export { UserError } from './util/errors.js';
+
+export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
+export { loadRuns, type RunData } from './report/runs.js';

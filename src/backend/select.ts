@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
+import { installNativeKernels } from './native-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -41,6 +42,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (choice === 'auto' || choice === 'wasm') {
     if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
       installWasmKernels();
+      installNativeKernels();
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         return 'wasm';

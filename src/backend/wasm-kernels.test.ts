@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from './wasm-kernels.js';
+import { installNativeKernels } from './native-kernels.js';
 import { Rng } from '../util/rng.js';
 
 interface Case { x: number[]; w: number[]; stride: number; pad: 'same' | 'valid' }
@@ -36,8 +37,9 @@ async function on(backend: string, f: () => Float32Array[]): Promise<Float32Arra
   return out;
 }
 
-test('composite wasm kernels match the reference cpu backend', async () => {
+test('wasm kernels (composite, and native when built) match the reference cpu backend', async () => {
   installWasmKernels();
+  installNativeKernels();
   await tf.setBackend('wasm');
   for (const [k, c] of cases.entries()) {
     const xs = randoms(c.x.reduce((a, b) => a * b), 10 + k);
@@ -60,4 +62,19 @@ test('composite wasm kernels match the reference cpu backend', async () => {
     });
   }
   await tf.setBackend('wasm');
+});
+
+test('the composite kernels alone (native addon disabled) also match the cpu backend', async (t) => {
+  if (process.env['ALP_NO_NATIVE'] === '1') {
+    t.skip('already running without the native addon');
+    return;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const self = fileURLToPath(import.meta.url);
+  const env: Record<string, string | undefined> = { ...process.env, ALP_NO_NATIVE: '1' };
+  delete env['NODE_TEST_CONTEXT']; // else the child reports to the parent runner instead of stdout
+  const r = spawnSync(process.execPath, ['--test', self], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /# pass [1-9]/);
 });

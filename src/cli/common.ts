@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import type * as tf from '@tensorflow/tfjs';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
+import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { loadDataset, subset, type Dataset } from '../data/index.js';
 import { loadModel, lastLayerActivation } from '../model/io.js';
 import { UserError } from '../util/errors.js';
@@ -79,6 +80,7 @@ export function versions(backend: string): Record<string, string> {
     tfjs: v('@tensorflow/tfjs-core'),
     'tfjs-backend-wasm': v('@tensorflow/tfjs-backend-wasm'),
     backend,
+    nativeKernels: nativeKernelsInstalled() ? 'openblas' : 'none',
   };
 }
 

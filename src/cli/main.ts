@@ -5,6 +5,7 @@
  */
 import { isUserError } from '../util/errors.js';
 import { attackCommand } from './commands/attack.js';
+import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
@@ -14,6 +15,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   train: { run: trainCommand, summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard' },
   eval: { run: evalCommand, summary: 'clean and robust accuracy under an attack suite (worst case per example)' },
   attack: { run: attackCommand, summary: 'write adversarial examples: PNG grid and raw tensors' },
+  detect: { run: async (a) => (await import('./commands/detect.js')).detectCommand(a), summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve' },
+  audit: { run: auditCommand, summary: 'strong attack cascade and gradient-masking diagnostics' },
+  report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
 };
 
 function usage(): string {

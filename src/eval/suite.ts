@@ -2,10 +2,17 @@
 import type { Attack } from '../attack/attack.js';
 import { Fgsm } from '../attack/fgsm.js';
 import { Pgd } from '../attack/pgd.js';
+import { Apgd } from '../attack/apgd.js';
+import { Square } from '../attack/square.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import { UserError } from '../util/errors.js';
 
-export const ATTACK_NAMES = ['fgsm', 'pgd-ce', 'pgd-cw'] as const;
+/**
+ * 'apgd-ce' is APGD on cross-entropy; 'apgd-dlr' is AutoAttack's APGD-T (targeted DLR over the 9 most likely
+ * wrong classes, `restarts` runs each). Both are step-size free, so `stepSize` does not apply to them.
+ * 'square' is the score-based Square attack with `queries` (default 1000) queries and `restarts` runs; it ignores `steps`.
+ */
+export const ATTACK_NAMES = ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-ce', 'apgd-dlr', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export interface SuiteSpec {
@@ -15,6 +22,8 @@ export interface SuiteSpec {
   restarts: number;
   seed: number;
   stepSize?: number;
+  /** Query budget of the Square attack (default 1000). */
+  queries?: number;
 }
 
 export function buildSuite(s: SuiteSpec): Attack[] {
@@ -28,6 +37,12 @@ export function buildSuite(s: SuiteSpec): Attack[] {
         return new Pgd({ ...common, loss: 'ce' });
       case 'pgd-cw':
         return new Pgd({ ...common, loss: 'cw' });
+      case 'apgd-ce':
+        return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'ce' });
+      case 'apgd-dlr':
+        return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'dlr-targeted', targetClasses: 9 });
+      case 'square':
+        return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: s.restarts, seed });
       default:
         throw new UserError(`--attacks: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
     }

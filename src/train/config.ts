@@ -37,6 +37,12 @@ export interface TrainConfig {
   lambda: number;
   /** TRADES' β. */
   beta: number;
+  /**
+   * Std of Gaussian noise added to the clean inputs of standard/clp/lsq training (clipped to [0,1]).
+   * Kannan et al. trained CLP and logit squeezing with such noise; it is what Mosbach et al. 2018 found to
+   * fool PGD, so the audit can be demonstrated on it.
+   */
+  noise: number;
   seed: number;
   /** Evaluate on the validation slice every N steps (0 = only at epoch ends). */
   evalEvery: number;
@@ -67,6 +73,7 @@ export const DEFAULTS: TrainConfig = {
   lambda: 0.5,
   // TRADES paper's default for MNIST and CIFAR-10 robustness trade-off.
   beta: 6,
+  noise: 0,
   seed: 1,
   evalEvery: 0,
   evalAttackSteps: 10,
@@ -115,6 +122,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(Number.isFinite(c.epsRampEpochs) && c.epsRampEpochs >= 0, 'eps-ramp-epochs', 'a number ≥ 0', c.epsRampEpochs);
   check(Number.isFinite(c.lambda) && c.lambda >= 0, 'lambda', 'a number ≥ 0', c.lambda);
   check(Number.isFinite(c.beta) && c.beta >= 0, 'beta', 'a number ≥ 0', c.beta);
+  check(Number.isFinite(c.noise) && c.noise >= 0, 'noise', 'a number ≥ 0', c.noise);
   check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
   check(isInt(c.evalEvery, 0), 'eval-every', 'an integer ≥ 0', c.evalEvery);
   check(isInt(c.evalAttackSteps, 1), 'eval-attack-steps', 'an integer ≥ 1', c.evalAttackSteps);

@@ -62,6 +62,12 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
   }
 }
 
+/** Clean inputs plus seeded Gaussian noise (clipped to the box), for noise-augmented methods. */
+export function withNoise(x: tf.Tensor4D, std: number, seed: number): tf.Tensor4D {
+  if (std <= 0) return x;
+  return tf.tidy(() => tf.clipByValue(tf.add(x, tf.randomNormal(x.shape, 0, std, 'float32', seed ^ 0x5bd1e995)), 0, 1)) as tf.Tensor4D;
+}
+
 export interface LossParts {
   total: tf.Scalar;
   /** Named components for logging (each already a scalar). */
@@ -72,7 +78,7 @@ export interface LossParts {
 export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv: tf.Tensor4D | null, c: TrainConfig): LossParts {
   switch (method) {
     case 'standard': {
-      const ce = crossEntropy(train(s.x), s.y);
+      const ce = crossEntropy(train(withNoise(s.x, c.noise, s.seed)), s.y);
       return { total: ce, parts: { ce } };
     }
     case 'pgd-at':
@@ -91,13 +97,13 @@ export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv:
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'clp': {
-      const z = train(s.x);
+      const z = train(withNoise(s.x, c.noise, s.seed));
       const ce = crossEntropy(z, s.y);
       const lp = cleanLogitPairing(z);
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'lsq': {
-      const z = train(s.x);
+      const z = train(withNoise(s.x, c.noise, s.seed));
       const ce = crossEntropy(z, s.y);
       const sq = logitSqueezing(z);
       return { total: tf.add(ce, tf.mul(sq, c.lambda)), parts: { ce, squeeze: sq } };

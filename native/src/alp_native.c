@@ -1,0 +1,852 @@
+/*
+ * alp_native: optional float32 CNN kernels (NHWC) over OpenBLAS, exposed
+ * through plain N-API (node_api.h).
+ *
+ * Every array argument is a Float32Array; it may be a view at any byteOffset
+ * into a larger ArrayBuffer (e.g. the wasm heap). Arrays are only read or
+ * written for the duration of the call and never retained. Output arrays must
+ * not overlap the input arrays. No JS objects are created on the success path;
+ * every function returns undefined except numThreads().
+ *
+ * Scratch memory for im2col lives in per-environment instance data (one
+ * grow-only buffer per Node environment / worker), freed when that
+ * environment is torn down.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Declared by OpenBLAS's cblas.h; repeated so that another cblas.h works. */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
+
+#define ALP_MAX_ARGS 20
+#define ALP_MAX_DIM ((int64_t)1 << 31)
+
+/* ------------------------------------------------------------------------ */
+/* Per-environment state                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  float *scratch;
+  size_t scratch_cap; /* in floats */
+} alp_state;
+
+static size_t g_chunk_floats = 0; /* im2col chunk budget; 0: automatic */
+static int g_threads = 0;                      /* 0: follow OpenBLAS */
+
+static void state_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  alp_state *st = (alp_state *)data;
+  if (st) {
+    free(st->scratch);
+    free(st);
+  }
+}
+
+/* Returns a buffer of at least n floats, or NULL (JS error already thrown). */
+static float *get_scratch(napi_env env, size_t n) {
+  alp_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || st == NULL) {
+    napi_throw_error(env, NULL, "alp_native: instance data missing");
+    return NULL;
+  }
+  if (n == 0) n = 1;
+  if (st->scratch_cap < n) {
+    free(st->scratch);
+    st->scratch = NULL;
+    st->scratch_cap = 0;
+    /* 64-byte aligned so that GEMM packing reads aligned rows. */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n * sizeof(float)) != 0 || p == NULL) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "alp_native: cannot allocate %zu bytes of scratch",
+               n * sizeof(float));
+      napi_throw_error(env, NULL, msg);
+      return NULL;
+    }
+    st->scratch = (float *)p;
+    st->scratch_cap = n;
+  }
+  return st->scratch;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tiny parallel-for on pthreads (used for im2col / col2im / pooling only)   */
+/* ------------------------------------------------------------------------ */
+
+typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
+
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  int64_t begin, end;
+} range_task;
+
+static void *range_thread(void *arg) {
+  range_task *t = (range_task *)arg;
+  t->fn(t->ctx, t->begin, t->end);
+  return NULL;
+}
+
+static int worker_threads(void) {
+  int n = g_threads > 0 ? g_threads : openblas_get_num_threads();
+  if (n < 1) n = 1;
+  if (n > 64) n = 64;
+  return n;
+}
+
+/* Runs fn over [0,total) split into contiguous ranges. `work` is a rough
+ * count of floats touched; small jobs run on the calling thread. */
+static void parallel_range(range_fn fn, void *ctx, int64_t total, double work) {
+  int nt = worker_threads();
+  const double min_work_per_thread = 128.0 * 1024.0;
+  if (work / min_work_per_thread < nt) nt = (int)(work / min_work_per_thread);
+  if (nt > total) nt = (int)total;
+  if (nt <= 1) {
+    if (total > 0) fn(ctx, 0, total);
+    return;
+  }
+  range_task tasks[64];
+  pthread_t tids[64];
+  int started[64];
+  for (int i = 0; i < nt; i++) {
+    tasks[i].fn = fn;
+    tasks[i].ctx = ctx;
+    tasks[i].begin = total * i / nt;
+    tasks[i].end = total * (i + 1) / nt;
+    started[i] = 0;
+  }
+  for (int i = 1; i < nt; i++)
+    started[i] = pthread_create(&tids[i], NULL, range_thread, &tasks[i]) == 0;
+  fn(ctx, tasks[0].begin, tasks[0].end);
+  for (int i = 1; i < nt; i++) {
+    if (started[i])
+      pthread_join(tids[i], NULL);
+    else
+      fn(ctx, tasks[i].begin, tasks[i].end); /* thread creation failed */
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Argument parsing                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  napi_env env;
+  const char *fn;
+  napi_value argv[ALP_MAX_ARGS];
+  size_t argc;
+  int failed;
+} args_t;
+
+static void throw_type(args_t *a, const char *fmt, const char *name) {
+  if (a->failed) return;
+  char msg[256];
+  char what[160];
+  snprintf(what, sizeof what, fmt, name);
+  snprintf(msg, sizeof msg, "alp_native.%s: %s", a->fn, what);
+  napi_throw_type_error(a->env, NULL, msg);
+  a->failed = 1;
+}
+
+static void throw_range_msg(args_t *a, const char *what) {
+  if (a->failed) return;
+  char msg[320];
+  snprintf(msg, sizeof msg, "alp_native.%s: %s", a->fn, what);
+  napi_throw_range_error(a->env, NULL, msg);
+  a->failed = 1;
+}
+
+static int args_init(args_t *a, napi_env env, napi_callback_info info, const char *fn,
+                     size_t expected) {
+  a->env = env;
+  a->fn = fn;
+  a->failed = 0;
+  a->argc = ALP_MAX_ARGS;
+  if (napi_get_cb_info(env, info, &a->argc, a->argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "alp_native: napi_get_cb_info failed");
+    a->failed = 1;
+    return 0;
+  }
+  if (a->argc != expected) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "alp_native.%s: expected %zu arguments, got %zu", fn, expected,
+             a->argc);
+    napi_throw_type_error(env, NULL, msg);
+    a->failed = 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* Float32Array (any byteOffset). If allow_null, null/undefined give NULL. */
+static float *arg_f32(args_t *a, size_t i, const char *name, size_t *len, int allow_null) {
+  if (a->failed) return NULL;
+  napi_value v = a->argv[i];
+  napi_valuetype t;
+  if (napi_typeof(a->env, v, &t) != napi_ok) {
+    throw_type(a, "could not inspect argument '%s'", name);
+    return NULL;
+  }
+  if (allow_null && (t == napi_null || t == napi_undefined)) {
+    *len = 0;
+    return NULL;
+  }
+  bool is_ta = false;
+  if (t != napi_object || napi_is_typedarray(a->env, v, &is_ta) != napi_ok || !is_ta) {
+    throw_type(a, allow_null ? "'%s' must be a Float32Array or null"
+                             : "'%s' must be a Float32Array",
+               name);
+    return NULL;
+  }
+  napi_typedarray_type tt;
+  size_t n = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(a->env, v, &tt, &n, &data, NULL, NULL) != napi_ok) {
+    throw_type(a, "could not read typed array '%s'", name);
+    return NULL;
+  }
+  if (tt != napi_float32_array) {
+    throw_type(a, "'%s' must be a Float32Array (got another typed array)", name);
+    return NULL;
+  }
+  /* data already points at element 0 (byteOffset applied by N-API). */
+  *len = n;
+  if (data == NULL && n != 0) {
+    throw_type(a, "'%s' has no backing store", name);
+    return NULL;
+  }
+  return (float *)data;
+}
+
+/* Non-negative (or >= minv) integer-valued number below 2^31. */
+static int64_t arg_int(args_t *a, size_t i, const char *name, int64_t minv) {
+  if (a->failed) return 0;
+  double d;
+  if (napi_get_value_double(a->env, a->argv[i], &d) != napi_ok) {
+    throw_type(a, "'%s' must be a number", name);
+    return 0;
+  }
+  if (!(d == floor(d)) || d >= (double)ALP_MAX_DIM || d < (double)minv) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "'%s' must be an integer in [%lld, 2^31), got %g", name,
+             (long long)minv, d);
+    throw_range_msg(a, msg);
+    return 0;
+  }
+  return (int64_t)d;
+}
+
+static int arg_bool(args_t *a, size_t i, const char *name) {
+  if (a->failed) return 0;
+  bool b;
+  if (napi_get_value_bool(a->env, a->argv[i], &b) == napi_ok) return b ? 1 : 0;
+  throw_type(a, "'%s' must be a boolean", name);
+  return 0;
+}
+
+/* Product of dims with overflow guard; returns -1 on overflow. */
+static int64_t prod(int count, const int64_t *d) {
+  int64_t p = 1;
+  for (int i = 0; i < count; i++) {
+    if (__builtin_mul_overflow(p, d[i], &p) || p > ((int64_t)1 << 46)) return -1;
+  }
+  return p;
+}
+
+static void check_len(args_t *a, const char *name, size_t got, int count, const int64_t *dims,
+                      const char *shape) {
+  if (a->failed) return;
+  int64_t want = prod(count, dims);
+  if (want < 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "shape %s of '%s' is too large", shape, name);
+    throw_range_msg(a, msg);
+    return;
+  }
+  if ((int64_t)got != want) {
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "'%s' has length %zu but shape %s needs %lld%s", name, got, shape,
+             (long long)want, got == 0 ? " (detached buffer?)" : "");
+    throw_range_msg(a, msg);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Convolution geometry, im2col, col2im                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  int64_t N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, pT, pL;
+} geom_t;
+
+static inline int64_t geom_k(const geom_t *g) { return g->KH * g->KW * g->Ci; }
+
+/* Contiguous range of kernel columns b in [b0,b1) whose input column lies in
+ * [0,W) for output column ox. */
+static inline void col_range(const geom_t *g, int64_t ox, int64_t *ix0, int64_t *b0,
+                             int64_t *b1) {
+  int64_t i0 = ox * g->sW - g->pL;
+  int64_t lo = i0 < 0 ? -i0 : 0;
+  int64_t hi = g->W - i0;
+  if (hi > g->KW) hi = g->KW;
+  if (hi < lo) hi = lo;
+  if (lo > g->KW) lo = hi = g->KW;
+  *ix0 = i0;
+  *b0 = lo;
+  *b1 = hi;
+}
+
+static inline void copy_f(float *restrict dst, const float *restrict src, int64_t n) {
+  if (n >= 32) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+  }
+}
+
+static inline void zero_f(float *dst, int64_t n) {
+  if (n >= 32) {
+    memset(dst, 0, (size_t)n * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; i++) dst[i] = 0.0f;
+  }
+}
+
+static inline void add_f(float *restrict dst, const float *restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+typedef struct {
+  const geom_t *g;
+  const float *x;
+  float *col;
+  int64_t u0; /* first unit (n*OH + oy) of this chunk */
+} im2col_ctx;
+
+/* Units are output rows (n, oy); each unit fills OW rows of length K. */
+static void im2col_units(void *vctx, int64_t begin, int64_t end) {
+  const im2col_ctx *c = (const im2col_ctx *)vctx;
+  const geom_t *g = c->g;
+  const int64_t K = geom_k(g), rowW = g->KW * g->Ci, Ci = g->Ci;
+  for (int64_t u = c->u0 + begin; u < c->u0 + end; u++) {
+    const int64_t n = u / g->OH, oy = u % g->OH;
+    const float *xn = c->x + n * g->H * g->W * Ci;
+    float *urow = c->col + (u - c->u0) * g->OW * K;
+    for (int64_t ox = 0; ox < g->OW; ox++) {
+      int64_t ix0, b0, b1;
+      col_range(g, ox, &ix0, &b0, &b1);
+      float *row = urow + ox * K;
+      for (int64_t a = 0; a < g->KH; a++) {
+        const int64_t iy = oy * g->sH - g->pT + a;
+        float *dst = row + a * rowW;
+        if (iy < 0 || iy >= g->H || b1 == b0) {
+          zero_f(dst, rowW);
+          continue;
+        }
+        if (b0 > 0) zero_f(dst, b0 * Ci);
+        copy_f(dst + b0 * Ci, xn + (iy * g->W + ix0 + b0) * Ci, (b1 - b0) * Ci);
+        if (b1 < g->KW) zero_f(dst + b1 * Ci, (g->KW - b1) * Ci);
+      }
+    }
+  }
+}
+
+typedef struct {
+  const geom_t *g;
+  const float *col; /* rows of units [u0,u1) */
+  float *dx;
+  int64_t u0, u1;
+  int64_t n0; /* first image of this chunk */
+} col2im_ctx;
+
+/* Tasks are input rows (n, iy) of images n0.. of the chunk; every task writes
+ * only its own dx row, so tasks run in parallel without conflicts. */
+static void col2im_rows(void *vctx, int64_t begin, int64_t end) {
+  const col2im_ctx *c = (const col2im_ctx *)vctx;
+  const geom_t *g = c->g;
+  const int64_t K = geom_k(g), rowW = g->KW * g->Ci, Ci = g->Ci;
+  for (int64_t t = begin; t < end; t++) {
+    const int64_t n = c->n0 + t / g->H, iy = t % g->H;
+    float *dxrow = c->dx + (n * g->H + iy) * g->W * Ci;
+    for (int64_t a = 0; a < g->KH; a++) {
+      const int64_t q = iy + g->pT - a;
+      if (q < 0 || q % g->sH != 0) continue;
+      const int64_t oy = q / g->sH;
+      if (oy >= g->OH) continue;
+      const int64_t u = n * g->OH + oy;
+      if (u < c->u0 || u >= c->u1) continue;
+      const float *urow = c->col + (u - c->u0) * g->OW * K + a * rowW;
+      for (int64_t ox = 0; ox < g->OW; ox++) {
+        int64_t ix0, b0, b1;
+        col_range(g, ox, &ix0, &b0, &b1);
+        if (b1 == b0) continue;
+        add_f(dxrow + (ix0 + b0) * Ci, urow + ox * K + b0 * Ci, (b1 - b0) * Ci);
+      }
+    }
+  }
+}
+
+static int is_pointwise(const geom_t *g) {
+  return g->KH == 1 && g->KW == 1 && g->sH == 1 && g->sW == 1 && g->pT == 0 && g->pL == 0 &&
+         g->OH == g->H && g->OW == g->W;
+}
+
+/* Number of units (output rows) per chunk. The im2col buffer is kept small
+ * (about 1 MiB per thread, at least 2 MiB, at most 64 MiB) so that it is
+ * still in cache when the GEMM reads it; measured ~1.5x faster than one
+ * batch-sized buffer on the 5x5 conv layers. ALP_NATIVE_CHUNK_KB overrides. */
+static int64_t units_per_chunk(const geom_t *g) {
+  int64_t per = g->OW * geom_k(g);
+  if (per <= 0) return 1;
+  int64_t budget = (int64_t)g_chunk_floats;
+  if (budget == 0) {
+    budget = (int64_t)worker_threads() << 18;
+    if (budget < ((int64_t)1 << 19)) budget = (int64_t)1 << 19;
+    if (budget > ((int64_t)1 << 24)) budget = (int64_t)1 << 24;
+  }
+  int64_t u = budget / per;
+  if (u < 1) u = 1;
+  return u;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GEMM helper                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void gemm_rm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
+                    const float *B, float *C, float beta) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (beta == 0.0f) memset(C, 0, (size_t)(M * N) * sizeof(float));
+    return;
+  }
+  int64_t lda = ta ? M : K;
+  int64_t ldb = tb ? K : N;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)M, (int)N, (int)K, 1.0f, A, (int)(lda > 0 ? lda : 1), B,
+              (int)(ldb > 0 ? ldb : 1), beta, C, (int)(N > 0 ? N : 1));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exported functions                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* sgemm(transA, transB, M, N, K, A, B, C, accumulate) */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "sgemm", 9)) return NULL;
+  int ta = arg_bool(&a, 0, "transA");
+  int tb = arg_bool(&a, 1, "transB");
+  int64_t M = arg_int(&a, 2, "M", 0);
+  int64_t N = arg_int(&a, 3, "N", 0);
+  int64_t K = arg_int(&a, 4, "K", 0);
+  size_t la, lb, lc;
+  const float *A = arg_f32(&a, 5, "A", &la, 0);
+  const float *B = arg_f32(&a, 6, "B", &lb, 0);
+  float *C = arg_f32(&a, 7, "C", &lc, 0);
+  int acc = arg_bool(&a, 8, "accumulate");
+  {
+    int64_t dA[2] = {ta ? K : M, ta ? M : K};
+    int64_t dB[2] = {tb ? N : K, tb ? K : N};
+    int64_t dC[2] = {M, N};
+    check_len(&a, "A", la, 2, dA, ta ? "[K,M]" : "[M,K]");
+    check_len(&a, "B", lb, 2, dB, tb ? "[N,K]" : "[K,N]");
+    check_len(&a, "C", lc, 2, dC, "[M,N]");
+  }
+  if (a.failed) return NULL;
+  gemm_rm(ta, tb, M, N, K, A, B, C, acc ? 1.0f : 0.0f);
+  return NULL;
+}
+
+typedef struct {
+  float *out;
+  const float *bias;
+  int64_t Co;
+  int relu;
+} bias_ctx;
+
+static void bias_relu_rows(void *vctx, int64_t begin, int64_t end) {
+  const bias_ctx *c = (const bias_ctx *)vctx;
+  const int64_t Co = c->Co;
+  for (int64_t r = begin; r < end; r++) {
+    float *o = c->out + r * Co;
+    if (c->bias) {
+      const float *b = c->bias;
+      if (c->relu) {
+        for (int64_t j = 0; j < Co; j++) {
+          float v = o[j] + b[j];
+          o[j] = v > 0.0f ? v : 0.0f;
+        }
+      } else {
+        for (int64_t j = 0; j < Co; j++) o[j] += b[j];
+      }
+    } else if (c->relu) {
+      for (int64_t j = 0; j < Co; j++) o[j] = o[j] > 0.0f ? o[j] : 0.0f;
+    }
+  }
+}
+
+/* conv2d(x, N, H, W, Ci, w, KH, KW, Co, out, OH, OW, strideH, strideW, padTop, padLeft,
+ *        bias|null, relu) */
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "conv2d", 18)) return NULL;
+  geom_t g;
+  size_t lx, lw, lo, lb;
+  const float *x = arg_f32(&a, 0, "x", &lx, 0);
+  g.N = arg_int(&a, 1, "N", 0);
+  g.H = arg_int(&a, 2, "H", 0);
+  g.W = arg_int(&a, 3, "W", 0);
+  g.Ci = arg_int(&a, 4, "Ci", 0);
+  const float *w = arg_f32(&a, 5, "w", &lw, 0);
+  g.KH = arg_int(&a, 6, "KH", 1);
+  g.KW = arg_int(&a, 7, "KW", 1);
+  g.Co = arg_int(&a, 8, "Co", 0);
+  float *out = arg_f32(&a, 9, "out", &lo, 0);
+  g.OH = arg_int(&a, 10, "OH", 0);
+  g.OW = arg_int(&a, 11, "OW", 0);
+  g.sH = arg_int(&a, 12, "strideH", 1);
+  g.sW = arg_int(&a, 13, "strideW", 1);
+  g.pT = arg_int(&a, 14, "padTop", 0);
+  g.pL = arg_int(&a, 15, "padLeft", 0);
+  const float *bias = arg_f32(&a, 16, "bias", &lb, 1);
+  int relu = arg_bool(&a, 17, "relu");
+  {
+    int64_t dx[4] = {g.N, g.H, g.W, g.Ci}, dw[4] = {g.KH, g.KW, g.Ci, g.Co},
+            dout[4] = {g.N, g.OH, g.OW, g.Co}, db[1] = {g.Co};
+    check_len(&a, "x", lx, 4, dx, "[N,H,W,Ci]");
+    check_len(&a, "w", lw, 4, dw, "[KH,KW,Ci,Co]");
+    check_len(&a, "out", lo, 4, dout, "[N,OH,OW,Co]");
+    if (bias) check_len(&a, "bias", lb, 1, db, "[Co]");
+  }
+  if (a.failed) return NULL;
+
+  const int64_t K = geom_k(&g);
+  const int64_t rows = g.N * g.OH * g.OW;
+  if (rows == 0 || g.Co == 0) return NULL;
+
+  if (is_pointwise(&g)) {
+    gemm_rm(0, 0, rows, g.Co, K, x, w, out, 0.0f);
+  } else if (K == 0) {
+    memset(out, 0, (size_t)(rows * g.Co) * sizeof(float));
+  } else {
+    const int64_t units = g.N * g.OH, upc = units_per_chunk(&g);
+    const int64_t cu = upc < units ? upc : units;
+    float *col = get_scratch(env, (size_t)(cu * g.OW * K));
+    if (!col) return NULL;
+    for (int64_t u0 = 0; u0 < units; u0 += upc) {
+      const int64_t u1 = u0 + upc < units ? u0 + upc : units;
+      im2col_ctx c = {&g, x, col, u0};
+      parallel_range(im2col_units, &c, u1 - u0, (double)((u1 - u0) * g.OW * K));
+      gemm_rm(0, 0, (u1 - u0) * g.OW, g.Co, K, col, w, out + u0 * g.OW * g.Co, 0.0f);
+    }
+  }
+  if (bias || relu) {
+    bias_ctx bc = {out, bias, g.Co, relu};
+    parallel_range(bias_relu_rows, &bc, rows, (double)(rows * g.Co));
+  }
+  return NULL;
+}
+
+/* conv2dBackpropInput(dy, N, OH, OW, Co, w, KH, KW, Ci, dx, H, W, strideH, strideW,
+ *                     padTop, padLeft) */
+static napi_value js_conv2d_bp_input(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "conv2dBackpropInput", 16)) return NULL;
+  geom_t g;
+  size_t ldy, lw, ldx;
+  const float *dy = arg_f32(&a, 0, "dy", &ldy, 0);
+  g.N = arg_int(&a, 1, "N", 0);
+  g.OH = arg_int(&a, 2, "OH", 0);
+  g.OW = arg_int(&a, 3, "OW", 0);
+  g.Co = arg_int(&a, 4, "Co", 0);
+  const float *w = arg_f32(&a, 5, "w", &lw, 0);
+  g.KH = arg_int(&a, 6, "KH", 1);
+  g.KW = arg_int(&a, 7, "KW", 1);
+  g.Ci = arg_int(&a, 8, "Ci", 0);
+  float *dx = arg_f32(&a, 9, "dx", &ldx, 0);
+  g.H = arg_int(&a, 10, "H", 0);
+  g.W = arg_int(&a, 11, "W", 0);
+  g.sH = arg_int(&a, 12, "strideH", 1);
+  g.sW = arg_int(&a, 13, "strideW", 1);
+  g.pT = arg_int(&a, 14, "padTop", 0);
+  g.pL = arg_int(&a, 15, "padLeft", 0);
+  {
+    int64_t ddy[4] = {g.N, g.OH, g.OW, g.Co}, dw[4] = {g.KH, g.KW, g.Ci, g.Co},
+            ddx[4] = {g.N, g.H, g.W, g.Ci};
+    check_len(&a, "dy", ldy, 4, ddy, "[N,OH,OW,Co]");
+    check_len(&a, "w", lw, 4, dw, "[KH,KW,Ci,Co]");
+    check_len(&a, "dx", ldx, 4, ddx, "[N,H,W,Ci]");
+  }
+  if (a.failed) return NULL;
+
+  const int64_t K = geom_k(&g);
+  const int64_t rows = g.N * g.OH * g.OW;
+  const int64_t nx = g.N * g.H * g.W * g.Ci;
+  if (nx == 0) return NULL;
+
+  if (is_pointwise(&g)) {
+    /* dx[rows, Ci] = dy[rows, Co] . w[Ci, Co]^T */
+    gemm_rm(0, 1, rows, g.Ci, g.Co, dy, w, dx, 0.0f);
+    return NULL;
+  }
+  memset(dx, 0, (size_t)nx * sizeof(float));
+  if (rows == 0 || g.Co == 0 || K == 0) return NULL;
+
+  const int64_t units = g.N * g.OH, upc = units_per_chunk(&g);
+  const int64_t cu = upc < units ? upc : units;
+  float *col = get_scratch(env, (size_t)(cu * g.OW * K));
+  if (!col) return NULL;
+  for (int64_t u0 = 0; u0 < units; u0 += upc) {
+    const int64_t u1 = u0 + upc < units ? u0 + upc : units;
+    /* dcol[r, K] = dy[r, Co] . w[K, Co]^T */
+    gemm_rm(0, 1, (u1 - u0) * g.OW, K, g.Co, dy + u0 * g.OW * g.Co, w, col, 0.0f);
+    const int64_t n0 = u0 / g.OH, n1 = (u1 - 1) / g.OH + 1;
+    col2im_ctx c = {&g, col, dx, u0, u1, n0};
+    parallel_range(col2im_rows, &c, (n1 - n0) * g.H, (double)((u1 - u0) * g.OW * K));
+  }
+  return NULL;
+}
+
+/* conv2dBackpropFilter(x, N, H, W, Ci, dy, OH, OW, Co, dw, KH, KW, strideH, strideW,
+ *                      padTop, padLeft) */
+static napi_value js_conv2d_bp_filter(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "conv2dBackpropFilter", 16)) return NULL;
+  geom_t g;
+  size_t lx, ldy, ldw;
+  const float *x = arg_f32(&a, 0, "x", &lx, 0);
+  g.N = arg_int(&a, 1, "N", 0);
+  g.H = arg_int(&a, 2, "H", 0);
+  g.W = arg_int(&a, 3, "W", 0);
+  g.Ci = arg_int(&a, 4, "Ci", 0);
+  const float *dy = arg_f32(&a, 5, "dy", &ldy, 0);
+  g.OH = arg_int(&a, 6, "OH", 0);
+  g.OW = arg_int(&a, 7, "OW", 0);
+  g.Co = arg_int(&a, 8, "Co", 0);
+  float *dw = arg_f32(&a, 9, "dw", &ldw, 0);
+  g.KH = arg_int(&a, 10, "KH", 1);
+  g.KW = arg_int(&a, 11, "KW", 1);
+  g.sH = arg_int(&a, 12, "strideH", 1);
+  g.sW = arg_int(&a, 13, "strideW", 1);
+  g.pT = arg_int(&a, 14, "padTop", 0);
+  g.pL = arg_int(&a, 15, "padLeft", 0);
+  {
+    int64_t dxs[4] = {g.N, g.H, g.W, g.Ci}, ddy[4] = {g.N, g.OH, g.OW, g.Co},
+            dws[4] = {g.KH, g.KW, g.Ci, g.Co};
+    check_len(&a, "x", lx, 4, dxs, "[N,H,W,Ci]");
+    check_len(&a, "dy", ldy, 4, ddy, "[N,OH,OW,Co]");
+    check_len(&a, "dw", ldw, 4, dws, "[KH,KW,Ci,Co]");
+  }
+  if (a.failed) return NULL;
+
+  const int64_t K = geom_k(&g);
+  const int64_t rows = g.N * g.OH * g.OW;
+  if (K == 0 || g.Co == 0) return NULL;
+  if (rows == 0) {
+    memset(dw, 0, (size_t)(K * g.Co) * sizeof(float));
+    return NULL;
+  }
+  if (is_pointwise(&g)) {
+    /* dw[Ci, Co] = x[rows, Ci]^T . dy[rows, Co] */
+    gemm_rm(1, 0, K, g.Co, rows, x, dy, dw, 0.0f);
+    return NULL;
+  }
+  const int64_t units = g.N * g.OH, upc = units_per_chunk(&g);
+  const int64_t cu = upc < units ? upc : units;
+  float *col = get_scratch(env, (size_t)(cu * g.OW * K));
+  if (!col) return NULL;
+  for (int64_t u0 = 0; u0 < units; u0 += upc) {
+    const int64_t u1 = u0 + upc < units ? u0 + upc : units;
+    im2col_ctx c = {&g, x, col, u0};
+    parallel_range(im2col_units, &c, u1 - u0, (double)((u1 - u0) * g.OW * K));
+    gemm_rm(1, 0, K, g.Co, (u1 - u0) * g.OW, col, dy + u0 * g.OW * g.Co, dw,
+            u0 == 0 ? 0.0f : 1.0f);
+  }
+  return NULL;
+}
+
+typedef struct {
+  const float *dy, *x;
+  float *dx;
+  int64_t H, W, C, OH, OW, pH, pW, sH, sW, pT, pL;
+} pool_ctx;
+
+#define POOL_CBLK 256
+
+/* Tasks are images n: windows of different images never share dx. */
+static void max_pool_grad_images(void *vctx, int64_t begin, int64_t end) {
+  const pool_ctx *p = (const pool_ctx *)vctx;
+  const int64_t C = p->C;
+  float best[POOL_CBLK];
+  int64_t arg[POOL_CBLK];
+  for (int64_t n = begin; n < end; n++) {
+    const float *xn = p->x + n * p->H * p->W * C;
+    float *dxn = p->dx + n * p->H * p->W * C;
+    const float *dyn = p->dy + n * p->OH * p->OW * C;
+    for (int64_t oy = 0; oy < p->OH; oy++) {
+      const int64_t y0 = oy * p->sH - p->pT;
+      for (int64_t ox = 0; ox < p->OW; ox++) {
+        const int64_t x0 = ox * p->sW - p->pL;
+        const float *g = dyn + (oy * p->OW + ox) * C;
+        for (int64_t c0 = 0; c0 < C; c0 += POOL_CBLK) {
+          const int64_t cn = C - c0 < POOL_CBLK ? C - c0 : POOL_CBLK;
+          for (int64_t j = 0; j < cn; j++) {
+            best[j] = -INFINITY;
+            arg[j] = -1;
+          }
+          for (int64_t a = 0; a < p->pH; a++) {
+            const int64_t iy = y0 + a;
+            if (iy < 0 || iy >= p->H) continue;
+            for (int64_t b = 0; b < p->pW; b++) {
+              const int64_t ix = x0 + b;
+              if (ix < 0 || ix >= p->W) continue;
+              const int64_t base = (iy * p->W + ix) * C + c0;
+              const float *xv = xn + base;
+              for (int64_t j = 0; j < cn; j++) {
+                if (xv[j] > best[j]) {
+                  best[j] = xv[j];
+                  arg[j] = base + j;
+                }
+              }
+            }
+          }
+          for (int64_t j = 0; j < cn; j++)
+            if (arg[j] >= 0) dxn[arg[j]] += g[c0 + j];
+        }
+      }
+    }
+  }
+}
+
+/* maxPoolGrad(dy, x, N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft,
+ *             dx) */
+static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "maxPoolGrad", 15)) return NULL;
+  size_t ldy, lx, ldx;
+  pool_ctx p;
+  p.dy = arg_f32(&a, 0, "dy", &ldy, 0);
+  p.x = arg_f32(&a, 1, "x", &lx, 0);
+  int64_t N = arg_int(&a, 2, "N", 0);
+  p.H = arg_int(&a, 3, "H", 0);
+  p.W = arg_int(&a, 4, "W", 0);
+  p.C = arg_int(&a, 5, "C", 0);
+  p.OH = arg_int(&a, 6, "OH", 0);
+  p.OW = arg_int(&a, 7, "OW", 0);
+  p.pH = arg_int(&a, 8, "poolH", 1);
+  p.pW = arg_int(&a, 9, "poolW", 1);
+  p.sH = arg_int(&a, 10, "strideH", 1);
+  p.sW = arg_int(&a, 11, "strideW", 1);
+  p.pT = arg_int(&a, 12, "padTop", 0);
+  p.pL = arg_int(&a, 13, "padLeft", 0);
+  p.dx = arg_f32(&a, 14, "dx", &ldx, 0);
+  {
+    int64_t ddy[4] = {N, p.OH, p.OW, p.C}, dxs[4] = {N, p.H, p.W, p.C};
+    check_len(&a, "dy", ldy, 4, ddy, "[N,OH,OW,C]");
+    check_len(&a, "x", lx, 4, dxs, "[N,H,W,C]");
+    check_len(&a, "dx", ldx, 4, dxs, "[N,H,W,C]");
+  }
+  if (a.failed) return NULL;
+  const int64_t nx = N * p.H * p.W * p.C;
+  if (nx == 0) return NULL;
+  memset(p.dx, 0, (size_t)nx * sizeof(float));
+  const double work = (double)(N * p.OH * p.OW * p.C) * (double)(p.pH * p.pW);
+  parallel_range(max_pool_grad_images, &p, N, work);
+  return NULL;
+}
+
+typedef struct {
+  const float *dy, *y;
+  float *out;
+} relu_ctx;
+
+static void relu_grad_range(void *vctx, int64_t begin, int64_t end) {
+  const relu_ctx *c = (const relu_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) c->out[i] = c->y[i] > 0.0f ? c->dy[i] : 0.0f;
+}
+
+/* reluGrad(dy, y, out, n) : out = y > 0 ? dy : 0 (out may alias dy). */
+static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "reluGrad", 4)) return NULL;
+  size_t ldy, ly, lo;
+  relu_ctx c;
+  c.dy = arg_f32(&a, 0, "dy", &ldy, 0);
+  c.y = arg_f32(&a, 1, "y", &ly, 0);
+  c.out = arg_f32(&a, 2, "out", &lo, 0);
+  int64_t n = arg_int(&a, 3, "n", 0);
+  check_len(&a, "dy", ldy, 1, &n, "[n]");
+  check_len(&a, "y", ly, 1, &n, "[n]");
+  check_len(&a, "out", lo, 1, &n, "[n]");
+  if (a.failed) return NULL;
+  /* Memory-bound: a single thread already saturates bandwidth for small n. */
+  parallel_range(relu_grad_range, &c, n, (double)n / 4.0);
+  return NULL;
+}
+
+static napi_value js_num_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, openblas_get_num_threads(), &r);
+  return r;
+}
+
+static napi_value js_set_num_threads(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "setNumThreads", 1)) return NULL;
+  int64_t n = arg_int(&a, 0, "n", 1);
+  if (a.failed) return NULL;
+  if (n > 1024) n = 1024;
+  openblas_set_num_threads((int)n);
+  g_threads = (int)n;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Module init                                                               */
+/* ------------------------------------------------------------------------ */
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  alp_state *st = (alp_state *)calloc(1, sizeof(alp_state));
+  if (!st || napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    free(st);
+    napi_throw_error(env, NULL, "alp_native: cannot set instance data");
+    return NULL;
+  }
+  const char *kb = getenv("ALP_NATIVE_CHUNK_KB");
+  if (kb && *kb) {
+    char *endp = NULL;
+    errno = 0;
+    long v = strtol(kb, &endp, 10);
+    if (errno == 0 && endp && *endp == '\0' && v >= 4 && v <= 4L * 1024 * 1024)
+      g_chunk_floats = (size_t)v * 256;
+  }
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackpropInput", NULL, js_conv2d_bp_input, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"conv2dBackpropFilter", NULL, js_conv2d_bp_filter, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
+    return NULL;
+  return exports;
+}

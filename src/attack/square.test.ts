@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
+import { buildArch } from '../model/architectures.js';
+import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { Rng } from '../util/rng.js';
+import { Square, squareL2Pattern, squareP } from './square.js';
+import { L2, LINF } from './threat-model.js';
+
+const ds = toyDataset(256, 3);
+let model: tf.LayersModel | undefined;
+
+async function trained(): Promise<tf.LayersModel> {
+  await useBackend();
+  if (model === undefined) {
+    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 2 });
+    fitQuick(model, ds, 150, 0.02);
+  }
+  return model;
+}
+
+/**
+ * The model as a black box: logits come back through a plain array, so no gradient can flow through
+ * them, and every row queried is counted.
+ */
+function blackBox(f: LogitsFn): { f: LogitsFn; rows: () => number } {
+  let rows = 0;
+  return {
+    f: (x) => {
+      rows += x.shape[0] as number;
+      const z = tf.tidy(() => f(x));
+      const out = tf.tensor2d(z.dataSync() as Float32Array, z.shape);
+      z.dispose();
+      return out;
+    },
+    rows: () => rows,
+  };
+}
+
+test('the p schedule halves p_init at the paper\'s fractions of the budget', () => {
+  assert.equal(squareP(0.8, 0, 1000), 0.8);
+  assert.equal(squareP(0.8, 1, 1000), 0.8); // 10/10000 of the budget: not yet
+  assert.equal(squareP(0.8, 2, 1000), 0.4);
+  assert.equal(squareP(0.8, 10, 1000), 0.2); // 100
+  assert.equal(squareP(0.8, 50, 1000), 0.1); // 500: p/8 up to and including 500, p/16 after
+  assert.equal(squareP(0.8, 51, 1000), 0.05);
+  assert.equal(squareP(0.8, 300, 1000), 0.8 / 64);
+  assert.equal(squareP(0.8, 999, 1000), 0.8 / 512);
+  assert.equal(squareP(0.8, 5000, 10000), 0.8 / 128);
+});
+
+test('the L2 update pattern has unit norm and opposite-signed halves', () => {
+  for (const s of [1, 3, 5, 8]) {
+    const p = squareL2Pattern(s, new Rng(s));
+    const norm = Math.sqrt(p.reduce((a, v) => a + v * v, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-5, `s=${s}: norm ${norm}`);
+    if (s > 1) {
+      assert.ok(p.some((v) => v > 0) && p.some((v) => v < 0), `s=${s}: both signs`);
+    }
+  }
+});
+
+for (const [norm, eps] of [['linf', 0.3], ['l2', 1.5]] as const) {
+  test(`${norm} Square: outputs inside the ε-ball and box; success flags match a fresh forward pass`, async () => {
+    const m = await trained();
+    const small = toyDataset(64, 5);
+    const { x, y } = tensorsOf(small);
+    const r = new Square({ threat: { norm, eps }, queries: 100, seed: 4 }).run(logitsOf(m), x, y);
+    const geo = norm === 'linf' ? LINF : L2;
+    const sizes = tf.tidy(() => geo.size(tf.sub(r.adversarial, x)).arraySync());
+    assert.ok(Math.max(...sizes) <= eps * (1 + 1e-5), `max size ${Math.max(...sizes)} > ${eps}`);
+    assert.ok(Math.max(...sizes) > eps * 0.5, 'the attack should actually move');
+    assert.ok((tf.min(r.adversarial).dataSync()[0] as number) >= 0);
+    assert.ok((tf.max(r.adversarial).dataSync()[0] as number) <= 1);
+    const pred = tf.tidy(() => logitsOf(m)(r.adversarial).argMax(-1).arraySync() as number[]);
+    const labels = Array.from(small.labels);
+    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p !== labels[i], `example ${i}`));
+    tf.dispose([x, y, r.adversarial]);
+  });
+}
+
+for (const [norm, eps] of [['linf', 0.35], ['l2', 1.5]] as const) {
+  test(`${norm} Square fools most of the toy model at ε=${eps} from forward passes alone, within its query budget`, async () => {
+    const m = await trained();
+    const { x, y } = tensorsOf(ds);
+    const box = blackBox(logitsOf(m));
+    const clean = tf.tidy(() => tf.sum(tf.equal(logitsOf(m)(x).argMax(-1), y).toInt()).dataSync()[0] as number);
+    const queries = 300;
+    const r = new Square({ threat: { norm, eps }, queries, seed: 1 }).run(box.f, x, y);
+    const robust = r.success.reduce((a, b) => a + (1 - b), 0);
+    assert.ok(robust < 0.2 * clean, `robust ${robust} vs clean ${clean}`);
+    // One clean query, then at most `queries` per example, and fooled examples stop being queried.
+    assert.ok(box.rows() <= ds.count * (queries + 1), `${box.rows()} rows queried`);
+    assert.ok(box.rows() < 0.5 * ds.count * queries, `fooled examples should stop early (${box.rows()} rows)`);
+    tf.dispose([x, y, r.adversarial]);
+  });
+}
+
+test('multi-channel images: each channel stays inside the ball and the box', async () => {
+  await useBackend();
+  // A fixed random linear classifier on 5x7x3 images: enough to exercise the NHWC indexing.
+  const wts = tf.randomNormal([5 * 7 * 3, 3], 0, 1, 'float32', 3);
+  const f: LogitsFn = (x) => tf.matMul(x.reshape([x.shape[0] as number, -1]), wts) as tf.Tensor2D;
+  const x = tf.randomUniform([12, 5, 7, 3], 0, 1, 'float32', 4);
+  const y = tf.tidy(() => f(x).argMax(-1) as tf.Tensor1D);
+  for (const [norm, eps] of [['linf', 0.05], ['l2', 0.5]] as const) {
+    const r = new Square({ threat: { norm, eps }, queries: 50, seed: 2 }).run(f, x, y);
+    const geo = norm === 'linf' ? LINF : L2;
+    const sizes = tf.tidy(() => geo.size(tf.sub(r.adversarial, x)).arraySync());
+    assert.ok(Math.max(...sizes) <= eps * (1 + 1e-5), `${norm}: ${Math.max(...sizes)}`);
+    assert.ok((tf.min(r.adversarial).dataSync()[0] as number) >= 0 && (tf.max(r.adversarial).dataSync()[0] as number) <= 1);
+    const pred = tf.tidy(() => f(r.adversarial).argMax(-1).arraySync() as number[]);
+    const labels = y.arraySync();
+    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p !== labels[i]));
+    assert.ok(r.success.some((v) => v === 1), `${norm}: a random linear model should be fooled somewhere`);
+    r.adversarial.dispose();
+  }
+  tf.dispose([wts, x, y]);
+});
+
+test('Square refuses non-image inputs and bad options with clear messages', async () => {
+  const m = await trained();
+  const x = tf.zeros([2, 36]);
+  const y = tf.tensor1d([0, 1], 'int32');
+  assert.throws(() => new Square({ threat: { norm: 'linf', eps: 0.1 } }).run(logitsOf(m), x, y), /expected images \[B,H,W,C\]/);
+  assert.throws(() => new Square({ threat: { norm: 'linf', eps: 0.1 }, queries: 0 }), /Square queries/);
+  tf.dispose([x, y]);
+});
+
+test('Square is reproducible from the seed, supports targets, and does not leak tensors', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const { x, y } = tensorsOf(toyDataset(32, 9));
+  const attacks = [
+    new Square({ threat: { norm: 'linf', eps: 0.3 }, queries: 30, restarts: 2, seed: 1 }),
+    new Square({ threat: { norm: 'l2', eps: 1.2 }, queries: 30, restarts: 2, seed: 1 }),
+  ];
+  const first = attacks.map((a) => a.run(f, x, y));
+  const t = tf.fill([32], 1, 'int32') as tf.Tensor1D;
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    attacks.forEach((a, j) => {
+      const r = a.run(f, x, y);
+      const ref = first[j] as { adversarial: tf.Tensor; success: Uint8Array };
+      assert.deepEqual(Array.from(r.success), Array.from(ref.success));
+      assert.deepEqual(Array.from(r.adversarial.dataSync()), Array.from(ref.adversarial.dataSync()));
+      r.adversarial.dispose();
+      const rt = a.run(f, x, y, t);
+      const pred = tf.tidy(() => f(rt.adversarial).argMax(-1).arraySync() as number[]);
+      pred.forEach((p, k) => assert.equal(rt.success[k] === 1, p === 1));
+      rt.adversarial.dispose();
+    });
+  }
+  assert.equal(tf.memory().numTensors, before);
+  first.forEach((r) => r.adversarial.dispose());
+  tf.dispose([x, y, t]);
+});

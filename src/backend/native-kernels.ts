@@ -1,0 +1,208 @@
+/**
+ * Optional native kernels: when the OpenBLAS addon in native/ was built at install time, the heavy
+ * kernels of the wasm backend (convolutions and their gradients, matmuls, max-pool gradient) run
+ * natively, reading and writing the wasm heap in place through Float32Array views, so tensors never
+ * leave the backend. Everything else stays on wasm. Without the addon nothing changes.
+ */
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+
+/** The addon's functions (see native/README.md). All arrays are float32, NHWC, row-major. */
+export interface NativeApi {
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void;
+  conv2d(x: Float32Array, N: number, H: number, W: number, Ci: number, w: Float32Array, KH: number, KW: number, Co: number,
+    out: Float32Array, OH: number, OW: number, sH: number, sW: number, padTop: number, padLeft: number, bias: Float32Array | null, relu: boolean): void;
+  conv2dBackpropInput(dy: Float32Array, N: number, OH: number, OW: number, Co: number, w: Float32Array, KH: number, KW: number, Ci: number,
+    dx: Float32Array, H: number, W: number, sH: number, sW: number, padTop: number, padLeft: number): void;
+  conv2dBackpropFilter(x: Float32Array, N: number, H: number, W: number, Ci: number, dy: Float32Array, OH: number, OW: number, Co: number,
+    dw: Float32Array, KH: number, KW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
+  maxPoolGrad(dy: Float32Array, x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
+    pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, dx: Float32Array): void;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+}
+
+type Info = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+type Args = { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown };
+type KernelFunc = (args: Args) => Info | Info[];
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(t: Info): Float32Array;
+}
+
+let api: NativeApi | null | undefined;
+
+/** The addon, or null when it was not built (no OpenBLAS at install) or ALP_NO_NATIVE is set. */
+export function nativeApi(): NativeApi | null {
+  if (api !== undefined) return api;
+  api = null;
+  if (process.env['ALP_NO_NATIVE'] === '1') return api;
+  try {
+    const require = createRequire(import.meta.url);
+    api = (require('../../native/index.cjs') as NativeApi | null) ?? null;
+    // One BLAS thread by default: measured here, OpenBLAS' spinning threads lose 10-30x as soon as the
+    // two cores are shared with anything else; ALP_NATIVE_THREADS opts into more on an idle machine.
+    const threads = Number(process.env['ALP_NATIVE_THREADS'] ?? '1');
+    if (api !== null && Number.isInteger(threads) && threads >= 1) api.setNumThreads(threads);
+  } catch {
+    api = null;
+  }
+  return api;
+}
+
+const BACKEND = 'wasm';
+
+function isF32(...ts: Info[]): boolean {
+  return ts.every((t) => t.dtype === 'float32');
+}
+
+function conv2dKernel(native: NativeApi, fallback: KernelFunc, fused: boolean): KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, Info | undefined>;
+    const a = args.attrs ?? {};
+    const activation = (a['activation'] as string | undefined) ?? 'linear';
+    const dil = a['dilations'] as number | number[] | undefined;
+    const dilOk = dil === undefined || dil === 1 || (Array.isArray(dil) && dil.every((d) => d === 1));
+    if (x === undefined || filter === undefined || (a['dataFormat'] ?? 'NHWC') !== 'NHWC' || !dilOk || preluActivationWeights !== undefined ||
+        (activation !== 'linear' && activation !== 'relu') || !isF32(x, filter) || (bias !== undefined && (bias.shape.length !== 1 || bias.dtype !== 'float32'))) {
+      return fallback(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput([...info.outShape], 'float32');
+    native.conv2d(be.typedArrayFromHeap(x), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+      be.typedArrayFromHeap(filter), info.filterHeight, info.filterWidth, info.outChannels,
+      be.typedArrayFromHeap(out), info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+      fused && bias !== undefined ? be.typedArrayFromHeap(bias) : null, fused && activation === 'relu');
+    return out;
+  };
+}
+
+function backpropInputKernel(native: NativeApi, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+    const a = args.attrs ?? {};
+    if ((a['dataFormat'] ?? 'NHWC') !== 'NHWC' || !isF32(dy, filter)) return fallback(args);
+    const inputShape = a['inputShape'] as [number, number, number, number];
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
+      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput([...inputShape], 'float32');
+    native.conv2dBackpropInput(be.typedArrayFromHeap(dy), info.batchSize, info.outHeight, info.outWidth, info.outChannels,
+      be.typedArrayFromHeap(filter), info.filterHeight, info.filterWidth, info.inChannels,
+      be.typedArrayFromHeap(out), info.inHeight, info.inWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+    return out;
+  };
+}
+
+function backpropFilterKernel(native: NativeApi, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: Info; dy: Info };
+    const a = args.attrs ?? {};
+    if ((a['dataFormat'] ?? 'NHWC') !== 'NHWC' || !isF32(x, dy)) return fallback(args);
+    const filterShape = a['filterShape'] as [number, number, number, number];
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
+      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput([...filterShape], 'float32');
+    native.conv2dBackpropFilter(be.typedArrayFromHeap(x), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+      be.typedArrayFromHeap(dy), info.outHeight, info.outWidth, info.outChannels,
+      be.typedArrayFromHeap(out), info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+    return out;
+  };
+}
+
+/** [.., M, K] · [.., K, N] for a single batch matrix (the layers' case); batched ones fall back. */
+function matMulKernel(native: NativeApi, fallback: KernelFunc, fused: boolean): KernelFunc {
+  return (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, Info | undefined>;
+    const at = args.attrs ?? {};
+    const activation = (at['activation'] as string | undefined) ?? 'linear';
+    if (a === undefined || b === undefined || !isF32(a, b) || preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return fallback(args);
+    const batchA = a.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    const batchB = b.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    if (batchA !== 1 || batchB !== 1) return fallback(args);
+    const tA = Boolean(at['transposeA']), tB = Boolean(at['transposeB']);
+    const ra = a.shape.length, rb = b.shape.length;
+    const M = (tA ? a.shape[ra - 1] : a.shape[ra - 2]) as number;
+    const K = (tA ? a.shape[ra - 2] : a.shape[ra - 1]) as number;
+    const N = (tB ? b.shape[rb - 2] : b.shape[rb - 1]) as number;
+    let biasLen = 0;
+    if (fused && bias !== undefined) {
+      biasLen = bias.shape.reduce((p, q) => p * q, 1);
+      if (bias.dtype !== 'float32' || (biasLen !== N && biasLen !== 1)) return fallback(args);
+    }
+    const be = args.backend as WasmBackendLike;
+    // Same output shape as tfjs' kernel: the (all-ones) batch dims of the higher-rank input, then [M, N].
+    const outer = (a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2);
+    const out = be.makeOutput([...outer, M, N], 'float32');
+    const o = be.typedArrayFromHeap(out);
+    native.sgemm(tA, tB, M, N, K, be.typedArrayFromHeap(a), be.typedArrayFromHeap(b), o, false);
+    if (fused && (biasLen > 0 || activation === 'relu')) {
+      const bv = biasLen > 0 && bias !== undefined ? be.typedArrayFromHeap(bias) : null;
+      const relu = activation === 'relu';
+      for (let i = 0; i < M; i++) {
+        const row = i * N;
+        for (let j = 0; j < N; j++) {
+          let v = (o[row + j] as number) + (bv === null ? 0 : (bv[biasLen === 1 ? 0 : j] as number));
+          if (relu && v < 0) v = 0;
+          o[row + j] = v;
+        }
+      }
+    }
+    return out;
+  };
+}
+
+function maxPoolGradKernel(native: NativeApi, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: Info; input: Info };
+    const a = args.attrs ?? {};
+    if (!isF32(dy, input)) return fallback(args);
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a['filterSize'] as [number, number],
+      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined);
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput([...input.shape], 'float32');
+    native.maxPoolGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(input), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+      info.outHeight, info.outWidth, info.effectiveFilterHeight, info.effectiveFilterWidth, info.strideHeight, info.strideWidth,
+      info.padInfo.top, info.padInfo.left, be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+let installed = false;
+
+/**
+ * Routes the heavy wasm kernels to the addon; returns whether it did. Call after installWasmKernels so
+ * the composite kernels remain the fallback for cases the addon does not cover.
+ */
+export function installNativeKernels(): boolean {
+  if (installed) return true;
+  const native = nativeApi();
+  if (native === null) return false;
+  const wrap: Record<string, (fb: KernelFunc) => KernelFunc> = {
+    Conv2D: (fb) => conv2dKernel(native, fb, false),
+    FusedConv2D: (fb) => conv2dKernel(native, fb, true),
+    Conv2DBackpropInput: (fb) => backpropInputKernel(native, fb),
+    Conv2DBackpropFilter: (fb) => backpropFilterKernel(native, fb),
+    BatchMatMul: (fb) => matMulKernel(native, fb, false),
+    _FusedMatMul: (fb) => matMulKernel(native, fb, true),
+    MaxPoolGrad: (fb) => maxPoolGradKernel(native, fb),
+  };
+  for (const [name, make] of Object.entries(wrap)) {
+    const existing = tf.getKernel(name, BACKEND);
+    if (existing === undefined) continue;
+    const fallback = existing.kernelFunc as unknown as KernelFunc;
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: make(fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc });
+  }
+  installed = true;
+  return true;
+}
+
+export function nativeKernelsInstalled(): boolean {
+  return installed;
+}

@@ -1,0 +1,118 @@
+import { existsSync, rmSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { Transfer } from '../../attack/transfer.js';
+import { validateThreatModel } from '../../attack/threat-model.js';
+import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { logitsOf } from '../../model/classifier.js';
+import { modelJsonPath } from '../../model/io.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
+import { UserError } from '../../util/errors.js';
+import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+
+export const AUDIT_SPEC: CommandSpec = {
+  name: 'audit',
+  summary: 'strong attack cascade + gradient-masking diagnostics, resumable',
+  usage: 'alp audit --model PATH [--version quick|standard|thorough] [--eps E] [--surrogate PATH]',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
+    ...DATA_OPTIONS,
+    { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'version', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'attack budget preset' },
+    { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
+    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
+    { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder)' },
+    { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp audit --model runs/demo/alp --version quick',
+    'alp audit --model runs/demo/alp --version thorough --surrogate runs/demo/standard',
+    'alp report runs/demo/alp   # then look at the findings in the page',
+  ],
+};
+
+export async function auditCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, AUDIT_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(AUDIT_SPEC) + '\n');
+    return;
+  }
+  const modelPath = get.str(p, 'model');
+  if (modelPath === undefined) throw new UserError('alp audit: --model is required');
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const ds = loadEvalData(p, get.num(p, 'n'));
+  const model = await openModel(modelPath, quiet);
+  checkModelFitsData(model, ds, modelPath);
+  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
+  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+  const version = get.str(p, 'version') as AuditVersion;
+  const seed = get.num(p, 'seed') as number;
+  const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
+  const statePath = join(out, 'audit.state.json');
+  if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
+  else if (existsSync(statePath)) say(quiet, `resuming the interrupted audit in ${statePath}`);
+  const surrogatePath = get.str(p, 'surrogate');
+  const extra = [];
+  if (surrogatePath !== undefined) {
+    const s = await openModel(surrogatePath, quiet);
+    checkModelFitsData(s, ds, surrogatePath);
+    extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99 }));
+  }
+  say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test images, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  let bar: Progress | undefined;
+  let current = '';
+  const r = audit(model, ds, {
+    threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
+    onPhase: (m) => {
+      bar?.done();
+      bar = undefined;
+      current = '';
+      say(quiet, m);
+    },
+    onProgress: (e) => {
+      if (e.attack !== current) {
+        bar?.done();
+        bar = new Progress(e.attack.padEnd(22), e.total, { quiet });
+        current = e.attack;
+      }
+      bar?.update(e.done, `robust ${e.robust}/${ds.count}`);
+    },
+  });
+  bar?.done();
+  const ids = [...r.adversarial.keys()];
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const exData = new Float32Array(ids.length * row);
+  ids.forEach((id, j) => exData.set(r.adversarial.get(id) as Float32Array, j * row));
+  writeFileAtomic(join(out, 'examples.f32'), new Uint8Array(exData.buffer));
+  const f = logitsOf(model);
+  const predOf = (data: Float32Array): number[] => ids.length === 0 ? [] : tf.tidy(() =>
+    Array.from(f(tf.tensor4d(data, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]])).argMax(-1).dataSync()));
+  const cleanData = new Float32Array(ids.length * row);
+  ids.forEach((id, j) => cleanData.set(ds.images.subarray(id * row, (id + 1) * row), j * row));
+  const cleanPred = predOf(cleanData);
+  const advPred = predOf(exData);
+  const report = {
+    model: modelPath, dataset: ds.name, threat, version: r.version, examples: r.examples, cleanAccuracy: r.cleanAccuracy,
+    cascade: r.cascade, worstCaseAccuracy: r.worstCaseAccuracy, epsSweep: r.epsSweep, findings: r.findings,
+    examplesFile: ids.length > 0 ? {
+      file: 'examples.f32', shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i]),
+      attack: ids.map((i) => r.fooledBy[i]), cleanPred, advPred,
+    } : null,
+    seconds: r.seconds, seed, versions: versions(backend),
+  };
+  writeJsonAtomic(join(out, 'audit.json'), report);
+  rmSync(statePath, { force: true });
+  const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
+  for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
+  const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
+  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` +
+    r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
+  emit(p, report, text);
+}

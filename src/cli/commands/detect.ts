@@ -1,0 +1,393 @@
+/**
+ * `alp detect`: adversarial-input detection.
+ *
+ *   alp detect --model M FILE...           classify inputs and flag suspicious ones (needs M/detector.json)
+ *   alp detect calibrate --model M         fit + calibrate a detector on clean held-out data → M/detector.json
+ *   alp detect eval --model A,B            ROC-AUC, TPR at 1%/5% FPR, non-adaptive vs adaptive attacks → JSON
+ *   alp detect serve --model M             HTTP endpoint on 127.0.0.1
+ */
+import { basename, dirname, join, resolve } from 'node:path';
+import { validateThreatModel } from '../../attack/threat-model.js';
+import type { Dataset } from '../../data/dataset.js';
+import { subset } from '../../data/dataset.js';
+import { calibrateDetector, checkCalibrationSize, loadDetector, saveDetector } from '../../detect/calibrate.js';
+import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
+import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
+import { guard } from '../../detect/guard.js';
+import { readInputs } from '../../detect/inputs.js';
+import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
+import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
+import { serveGuard } from '../../detect/serve.js';
+import { ATTACK_NAMES } from '../../eval/suite.js';
+import { modelJsonPath } from '../../model/io.js';
+import { writeJsonAtomic } from '../../util/atomic.js';
+import { UserError } from '../../util/errors.js';
+import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+
+const DETECTOR_OPTIONS: OptSpec[] = [
+  { name: 'samples', type: 'int', help: 'noise draws per input for odds / logit-discrepancy (defaults: 256 / 16)' },
+  { name: 'noise', type: 'strings', metavar: 'DIST:EPS,...', help: `noise settings, DIST one of ${NOISE_DISTS.join('|')} (defaults: odds gaussian:0.1176, logit-discrepancy uniform:0.1)` },
+  { name: 'seed', type: 'int', default: 0, help: 'seed for every random draw' },
+];
+
+const CALIB_OPTIONS: OptSpec[] = [
+  { name: 'fpr', type: 'number', default: 0.05, help: 'target false-positive rate on clean inputs' },
+  { name: 'calib-split', type: 'string', choices: ['train', 'test'], default: 'test', help: 'split holding the clean calibration inputs (must be held out from training)' },
+  { name: 'calib-start', type: 'int', help: 'first calibration example (default: the middle of the test split, or the last --calib-n of train)' },
+  { name: 'calib-n', type: 'int', default: 1000, help: 'clean calibration inputs (odds fits its statistics on half, thresholds on the rest)' },
+];
+
+export const DETECT_CHECK_SPEC: CommandSpec = {
+  name: 'detect',
+  summary: 'classify inputs and flag the ones a calibrated detector finds suspicious',
+  usage: 'alp detect --model PATH [--input FILE,...] [FILE ...]    (subcommands: calibrate, eval, serve)',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
+    { name: 'input', type: 'strings', metavar: 'FILE,...', help: 'inputs: .f32 from alp attack (shape from attack.json), IDX (.gz ok), or PNG; also as plain arguments' },
+    { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
+    { name: 'shape', type: 'numbers', metavar: 'N,H,W,C', help: 'shape of a raw .f32 file without attack.json' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'also write the results as JSON here' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp detect calibrate --model runs/demo/alp --detector odds --fpr 0.05',
+    'alp attack --model runs/demo/alp --n 16 --out runs/adv && alp detect --model runs/demo/alp runs/adv/adversarial.f32',
+    'alp detect --model runs/demo/alp digit.png t10k-images-idx3-ubyte.gz --json',
+    'alp detect eval --model runs/demo/standard,runs/demo/alp --n 500',
+    'alp detect serve --model runs/demo/alp --port 8080',
+  ],
+};
+
+export const DETECT_CALIBRATE_SPEC: CommandSpec = {
+  name: 'detect calibrate',
+  summary: 'fit a detector on clean held-out inputs for a target false-positive rate; writes detector.json beside model.json',
+  usage: 'alp detect calibrate --model PATH [--detector odds] [--fpr 0.05] [options]',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
+    { name: 'detector', type: 'string', choices: DETECTOR_KINDS, default: 'odds', help: 'which detector' },
+    ...CALIB_OPTIONS,
+    ...DETECTOR_OPTIONS,
+    ...DATA_OPTIONS,
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'where to write (default: detector.json beside model.json)' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp detect calibrate --model runs/demo/alp',
+    'alp detect calibrate --model runs/demo/alp --detector logit-discrepancy --fpr 0.01 --calib-n 2000',
+    'alp detect calibrate --model runs/demo/standard --detector odds --noise gaussian:0.05,uniform:0.1 --samples 128',
+  ],
+};
+
+export const DETECT_EVAL_SPEC: CommandSpec = {
+  name: 'detect eval',
+  summary: 'ROC-AUC and TPR at fixed FPR of each detector against non-adaptive and adaptive attacks',
+  usage: 'alp detect eval --model PATH[,PATH...] [options]',
+  options: [
+    { name: 'model', type: 'strings', metavar: '[LABEL=]PATH,...', help: 'models to compare (e.g. standard and ALP); label defaults to the folder name' },
+    { name: 'detectors', type: 'strings', choices: DETECTOR_KINDS, default: [...DETECTOR_KINDS], help: 'detectors to evaluate' },
+    { name: 'n', type: 'int', default: 500, help: 'evaluate on the first N test examples' },
+    ...CALIB_OPTIONS,
+    { name: 'fprs', type: 'numbers', default: [0.01, 0.05], help: 'report TPR at these false-positive rates' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, default: defaultDetectAttacks(), help: 'non-adaptive attacks' },
+    { name: 'steps', type: 'int', default: 40, help: 'steps of the non-adaptive iterative attacks' },
+    { name: 'restarts', type: 'int', default: 1, help: 'random restarts of the non-adaptive attacks' },
+    { name: 'adaptive-steps', type: 'int', default: 50, help: 'PGD steps per adaptive strategy' },
+    { name: 'lambdas', type: 'numbers', default: [0, 1, 10, 100], help: 'weights of the detector term in the adaptive objective (0 = plain CW)' },
+    { name: 'eot', type: 'int', default: 16, help: 'noise draws per step for the adaptive attack (expectation over transformations)' },
+    { name: 'check-every', type: 'int', default: 10, help: 'adaptive attack: check success on the real detector every N steps' },
+    { name: 'no-adaptive', type: 'boolean', help: 'skip the adaptive attack' },
+    ...DETECTOR_OPTIONS,
+    ...DATA_OPTIONS,
+    { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json in the model's folder, or beside the models)" },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp detect eval --model runs/demo/standard,runs/demo/alp',
+    'alp detect eval --model std=runs/demo/standard,alp=runs/demo/alp --detectors odds,margin --n 1000 --json',
+    'alp detect eval --model runs/demo/alp --eps 0.1 --attacks pgd-ce,pgd-cw --adaptive-steps 100 --lambdas 0,0.1,1,10,100',
+  ],
+};
+
+export const DETECT_SERVE_SPEC: CommandSpec = {
+  name: 'detect serve',
+  summary: 'serve a guarded model over HTTP on 127.0.0.1 (GET /health, POST /check)',
+  usage: 'alp detect serve --model PATH [--port 0]',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
+    { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
+    { name: 'port', type: 'int', default: 0, help: 'port on 127.0.0.1 (0: any free port; the URL is printed)' },
+    { name: 'max-batch', type: 'int', default: 64, help: 'most images per request' },
+    { name: 'max-body-bytes', type: 'int', default: 8 * 1024 * 1024, help: 'largest request body' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp detect serve --model runs/demo/alp --port 8080',
+    `curl -s -X POST localhost:8080/check -H 'content-type: application/json' -d '{"inputs": [[0, 0.5, ...]]}'`,
+  ],
+};
+
+const SUBCOMMANDS: Record<string, { spec: CommandSpec; run: (p: Parsed) => Promise<void> }> = {
+  calibrate: { spec: DETECT_CALIBRATE_SPEC, run: calibrateCmd },
+  eval: { spec: DETECT_EVAL_SPEC, run: evalCmd },
+  serve: { spec: DETECT_SERVE_SPEC, run: serveCmd },
+};
+
+function mainHelp(): string {
+  return [
+    helpText(DETECT_CHECK_SPEC),
+    '',
+    'Subcommands (alp detect SUBCOMMAND --help):',
+    ...Object.entries(SUBCOMMANDS).map(([k, v]) => `  ${k.padEnd(10)}${v.spec.summary}`),
+  ].join('\n');
+}
+
+export async function detectCommand(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  const sub = first !== undefined ? SUBCOMMANDS[first] : undefined;
+  if (sub !== undefined) {
+    const p = parseArgs(rest, sub.spec);
+    if (get.bool(p, 'help')) {
+      process.stdout.write(helpText(sub.spec) + '\n');
+      return;
+    }
+    if (p._.length > 0) throw new UserError(`alp ${sub.spec.name}: unexpected argument '${p._[0]}' (see 'alp ${sub.spec.name} --help')`);
+    await sub.run(p);
+    return;
+  }
+  const p = parseArgs(argv, DETECT_CHECK_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(mainHelp() + '\n');
+    return;
+  }
+  await checkCmd(p);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function requireModel(p: Parsed, cmd: string): string {
+  const m = get.str(p, 'model');
+  if (m === undefined) throw new UserError(`alp ${cmd}: --model is required (a folder with model.json, or the model.json itself)`);
+  return m;
+}
+
+function modelDir(path: string): string {
+  return dirname(modelJsonPath(path));
+}
+
+function parseNoise(p: Parsed): NoiseSpec[] | undefined {
+  const items = get.strs(p, 'noise');
+  if (items === undefined) return undefined;
+  return items.map((it) => {
+    const [dist, epsText, more] = it.split(':');
+    const eps = Number(epsText);
+    if (more !== undefined || !NOISE_DISTS.includes(dist as NoiseDist) || epsText === undefined || !Number.isFinite(eps) || eps <= 0 || eps >= 1) {
+      throw new UserError(`--noise: expected DIST:EPS with DIST one of ${NOISE_DISTS.join(', ')} and 0 < EPS < 1, got '${it}'`);
+    }
+    return { dist: dist as NoiseDist, eps };
+  });
+}
+
+function detectorSettings(p: Parsed): DetectorSettings {
+  const s: DetectorSettings = { seed: get.num(p, 'seed') as number };
+  const samples = get.num(p, 'samples');
+  if (samples !== undefined) s.samples = samples;
+  const noise = parseNoise(p);
+  if (noise !== undefined) s.noise = noise;
+  return s;
+}
+
+/** The clean calibration slice: held out from training, disjoint from the evaluated test examples. */
+function calibrationData(p: Parsed, evalN: number | undefined): { ds: Dataset; source: Record<string, unknown> } {
+  const split = get.str(p, 'calib-split') as 'train' | 'test';
+  const n = get.num(p, 'calib-n') as number;
+  if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
+  const full = loadEvalData(p, undefined, split);
+  const start = get.num(p, 'calib-start') ?? (split === 'test' ? Math.floor(full.count / 2) : full.count - n);
+  if (start < 0 || start + n > full.count) {
+    throw new UserError(`--calib-start ${start} with --calib-n ${n}: outside the ${full.count} examples of the ${split} split`);
+  }
+  if (split === 'test' && evalN !== undefined && start < evalN) {
+    throw new UserError(`calibration examples ${start}…${start + n - 1} of the test split overlap the ${evalN} evaluated test examples; use --calib-start ≥ ${evalN} or --calib-split train`);
+  }
+  return { ds: subset(full, start, n), source: { dataset: full.name, split, start, count: n } };
+}
+
+async function calibrateCmd(p: Parsed): Promise<void> {
+  const modelPath = requireModel(p, 'detect calibrate');
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const model = await openModel(modelPath, quiet);
+  const { ds, source } = calibrationData(p, undefined);
+  checkModelFitsData(model, ds, modelPath);
+  const det = buildDetector(get.str(p, 'detector') as string, detectorSettings(p));
+  const fpr = get.num(p, 'fpr') as number;
+  const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
+  checkCalibrationSize(nThr, fpr, det.needsFit ? `clean inputs left for the threshold (half of --calib-n fits the ${det.kind} statistics)` : 'clean inputs (--calib-n)');
+  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} images (from ${String(source['start'])}), target FPR ${fpr}, backend ${backend}`);
+  const t0 = Date.now();
+  const r = calibrateDetector(det, model, ds, { fpr });
+  const out = saveDetector(get.str(p, 'out') ?? modelDir(modelPath), r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold } });
+  const c = r.calibration;
+  const report = { model: modelPath, detectorFile: out, detector: det.describe(), calibration: c, split: r.split, seconds: (Date.now() - t0) / 1000, versions: versions(backend) };
+  emit(p, report, [
+    `${det.name}: flag when score > ${c.threshold.toPrecision(6)}`,
+    `  target FPR ${c.fprTarget}, expected ${c.expectedFpr.toFixed(4)} on fresh clean inputs (${c.n} calibration scores, ${c.allowedAbove} above the threshold)`,
+    `  clean scores: mean ${c.scores.mean.toPrecision(4)}, std ${c.scores.std.toPrecision(4)}, p95 ${c.scores.p95.toPrecision(4)}, p99 ${c.scores.p99.toPrecision(4)}`,
+    `written ${out}`,
+  ].join('\n'));
+}
+
+async function checkCmd(p: Parsed): Promise<void> {
+  const modelPath = requireModel(p, 'detect');
+  const files = [...(get.strs(p, 'input') ?? []), ...p._];
+  if (files.length === 0) throw new UserError("alp detect: no inputs; give files with --input or as arguments (see 'alp detect --help')");
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  for (const w of det.warnings) say(false, `warning: ${w}`);
+  const model = await openModel(modelPath, quiet);
+  const g = guard(model, det);
+  const shape = get.nums(p, 'shape');
+  const results: Array<Record<string, unknown>> = [];
+  const rows: string[][] = [['input', 'label', 'prediction', 'confidence', 'suspicion', 'decision']];
+  for (const file of files) {
+    const batch = readInputs(file, g.inputShape, shape !== undefined ? { shape } : {});
+    const decisions = g.check(batch.images);
+    decisions.forEach((d, i) => {
+      const label = batch.labels?.[i];
+      results.push({ file, index: i, format: batch.format, ...(label !== undefined ? { label } : {}), ...d });
+      rows.push([batch.count > 1 ? `${file}#${i}` : file, label !== undefined ? String(label) : '', String(d.prediction), pct(d.confidence), d.suspicion.toPrecision(4), d.decision === 'reject' ? 'REJECT' : 'accept']);
+    });
+    say(quiet, `${file}: ${batch.count} ${batch.format} image(s)`);
+  }
+  const rejected = results.filter((r) => r['decision'] === 'reject').length;
+  const report = {
+    model: modelPath, backend, detector: { file: det.path, name: det.detector.name, threshold: det.calibration.threshold, fprTarget: det.calibration.fprTarget },
+    warnings: det.warnings, results, summary: { inputs: results.length, rejected },
+  };
+  const out = get.str(p, 'out');
+  if (out !== undefined) writeJsonAtomic(out, report);
+  emit(p, report, `${table(rows)}\n\n${rejected}/${results.length} rejected by ${det.detector.name} (score > ${det.calibration.threshold.toPrecision(4)}, calibrated for ${pct(det.calibration.fprTarget)} false positives)${out !== undefined ? `; written ${out}` : ''}`);
+}
+
+async function serveCmd(p: Parsed): Promise<void> {
+  const modelPath = requireModel(p, 'detect serve');
+  const quiet = get.bool(p, 'quiet');
+  await initBackend(p);
+  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  for (const w of det.warnings) say(false, `warning: ${w}`);
+  const model = await openModel(modelPath, quiet);
+  const port = get.num(p, 'port') as number;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected an integer in 0…65535, got ${port}`);
+  const maxBatch = get.num(p, 'max-batch') as number;
+  const maxBody = get.num(p, 'max-body-bytes') as number;
+  if (maxBatch < 1) throw new UserError(`--max-batch: expected an integer ≥ 1, got ${maxBatch}`);
+  if (maxBody < 1024) throw new UserError(`--max-body-bytes: expected at least 1024, got ${maxBody}`);
+  let server;
+  try {
+    server = await serveGuard(guard(model, det), { port, maxBatch, maxBodyBytes: maxBody, log: (l) => say(quiet, l) });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw new UserError(`--port ${port}: cannot listen on 127.0.0.1:${port} (${code})`);
+    throw e;
+  }
+  process.stdout.write(`listening on ${server.url} (GET /health, POST /check); Ctrl-C stops\n`);
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      void server.close().then(resolveStop);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function parseModels(p: Parsed): Array<{ label: string; path: string }> {
+  const items = get.strs(p, 'model');
+  if (items === undefined) throw new UserError('alp detect eval: --model is required (one or more model folders, comma-separated)');
+  const out = items.map((it) => {
+    const eq = it.indexOf('=');
+    const path = eq >= 0 ? it.slice(eq + 1) : it;
+    const label = eq >= 0 ? it.slice(0, eq) : basename(path.endsWith('.json') ? dirname(resolve(path)) : resolve(path));
+    if (path === '' || label === '') throw new UserError(`--model: expected [LABEL=]PATH, got '${it}'`);
+    return { label, path };
+  });
+  const labels = new Set(out.map((m) => m.label));
+  if (labels.size !== out.length) throw new UserError(`--model: labels must differ (got ${out.map((m) => m.label).join(', ')}); name them LABEL=PATH`);
+  return out;
+}
+
+async function evalCmd(p: Parsed): Promise<void> {
+  const models = parseModels(p);
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const n = get.num(p, 'n') as number;
+  const test = loadEvalData(p, n);
+  const { ds: calib, source } = calibrationData(p, test.count);
+  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
+  validateThreatModel(threat, test.shape[0] * test.shape[1] * test.shape[2]);
+  const fprs = get.nums(p, 'fprs') as number[];
+  for (const f of fprs) if (!(f > 0 && f < 1)) throw new UserError(`--fprs: expected rates in (0, 1), got ${f}`);
+  const operatingFpr = get.num(p, 'fpr') as number;
+  if (!(operatingFpr > 0 && operatingFpr < 1)) throw new UserError(`--fpr: expected a rate in (0, 1), got ${operatingFpr}`);
+  const kinds = get.strs(p, 'detectors') as string[];
+  checkCalibrationSize(kinds.includes('odds') ? calib.count - Math.round(calib.count / 2) : calib.count, operatingFpr,
+    kinds.includes('odds') ? 'clean inputs left for the threshold (half of --calib-n fits the odds statistics)' : 'clean inputs (--calib-n)');
+  const settings = detectorSettings(p);
+  const seed = settings.seed as number;
+  const lambdas = get.nums(p, 'lambdas') as number[];
+  const adaptive = get.bool(p, 'no-adaptive') ? null : {
+    steps: get.num(p, 'adaptive-steps') as number, lambdas, eotSamples: get.num(p, 'eot') as number,
+    checkEvery: get.num(p, 'check-every') as number, seed: seed + 7919,
+  };
+  const options = {
+    threat, attacks: get.strs(p, 'attacks') as string[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
+    seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
+  };
+  const t0 = Date.now();
+  const results: ModelDetectionResult[] = [];
+  for (const m of models) {
+    const model = await openModel(m.path, quiet);
+    checkModelFitsData(model, test, m.path);
+    const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
+    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test images, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+    let bar: Progress | undefined;
+    let stage = '';
+    const r = evaluateDetection(model, m.label, m.path, test, calib, detectors, {
+      ...options,
+      onProgress: (e) => {
+        if (e.stage !== stage) {
+          bar?.done();
+          bar = new Progress(e.stage, e.total, { quiet });
+          stage = e.stage;
+        }
+        bar?.update(e.done);
+      },
+    });
+    bar?.done();
+    results.push(r);
+    model.dispose();
+  }
+  const report = buildDetectionReport(results, {
+    dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
+    attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
+    detectors: kinds, detectorSettings: settings, seed, seconds: (Date.now() - t0) / 1000, versions: versions(backend),
+  });
+  const first = models[0] as { path: string };
+  const out = get.str(p, 'out') ?? (models.length === 1 ? join(modelDir(first.path), 'detect-eval.json') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
+  writeJsonAtomic(out, report);
+  const f3 = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : v.toFixed(3));
+  const pc = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : pct(v));
+  const rows = [['model', 'detector', 'attack', 'fooled', 'AUC', 'TPR@1%', 'TPR@5%', 'detected', 'undetected', 'robust|detected']];
+  for (const m of results) for (const d of m.detectors) for (const a of d.attacks) {
+    const at = (fpr: number): number | null => a.tprAtFpr.find((q) => Math.abs(q.fpr - fpr) < 1e-12)?.tpr ?? null;
+    rows.push([m.label, d.kind, a.adaptive ? 'ADAPTIVE' : a.attack, pc(a.attackSuccessRate), f3(a.rocAuc), pc(at(0.01)), pc(at(0.05)), pc(a.calibrated.detectionRate), pc(a.calibrated.undetectedSuccessRate), pc(a.robustOrDetectedAccuracy)]);
+  }
+  const fprLine = results.flatMap((m) => m.detectors.map((d) => `${m.label}/${d.kind} ${pct(d.cleanTestFpr)}`)).join(', ');
+  emit(p, report, `${table(rows)}\n\nclean test FPR at the calibrated thresholds (target ${pct(operatingFpr)}): ${fprLine}\n` +
+    `'detected' and 'undetected' use the calibrated thresholds; read the ADAPTIVE rows: a detector is only as good as its worst case.\n\nwritten ${out}`);
+}

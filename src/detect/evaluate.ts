@@ -1,0 +1,405 @@
+/**
+ * Detection evaluation: how well each detector separates clean inputs from adversarial ones, first
+ * against attacks that ignore the detector (FGSM, PGD with CE and CW, APGD when available), then
+ * against an adaptive attack that knows the detector (adaptive.ts). The JSON it builds is meant to be
+ * read without this code: `fields` explains every number.
+ *
+ * Data: thresholds are calibrated on a clean set disjoint from the test set. Negatives are all clean
+ * test inputs; positives are the adversarial inputs that fool the classifier (an attack that fails to
+ * change the prediction produces nothing to detect). Attacks run on the correctly classified test
+ * inputs; every returned input is re-checked (ε-ball, [0,1] box, fresh forward pass).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Attack } from '../attack/attack.js';
+import { normOf, type ThreatModel } from '../attack/threat-model.js';
+import type { Dataset } from '../data/dataset.js';
+import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
+import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { UserError } from '../util/errors.js';
+import { assertValidInputs } from '../util/validate.js';
+import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
+import { calibrateDetector, datasetTensor, flags, scoreDataset, type Calibration } from './calibrate.js';
+import type { Detector, DetectorConfig } from './detector.js';
+import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
+
+export const DETECT_EVAL_SCHEMA = 'alp-detect-eval';
+export const DETECT_EVAL_VERSION = 1;
+
+/** Non-adaptive attacks used by default: FGSM, PGD (CE, CW), and APGD-CE when this build has it. */
+export function defaultDetectAttacks(): string[] {
+  const names: readonly string[] = ATTACK_NAMES;
+  return ['fgsm', 'pgd-ce', 'pgd-cw', ...(names.includes('apgd-ce') ? ['apgd-ce'] : [])];
+}
+
+export interface DetectEvalOptions {
+  threat: ThreatModel;
+  /** Non-adaptive attacks by suite name (see eval/suite.ts). */
+  attacks: string[];
+  steps: number;
+  restarts: number;
+  stepSize?: number;
+  seed: number;
+  /** FPRs at which TPR is reported (oracle threshold on the clean test scores). Default [0.01, 0.05]. */
+  fprs?: number[];
+  /** The deployed operating point: thresholds calibrated for this FPR on the calibration set. Default 0.05. */
+  operatingFpr?: number;
+  /** Adaptive attack settings (threat and seed are taken from here); null skips it. */
+  adaptive?: Omit<AdaptiveOptions, 'threat'> | null;
+  fitFraction?: number;
+  batchSize?: number;
+  onProgress?: (p: { stage: string; done: number; total: number }) => void;
+}
+
+export interface OperatingPointReport {
+  fpr: number;
+  tpr: number;
+  threshold: number;
+  achievedFpr: number;
+}
+
+export interface AttackDetection {
+  attack: string;
+  adaptive: boolean;
+  config: Record<string, unknown>;
+  /** Correctly classified test inputs the attack ran on. */
+  attacked: number;
+  /** Of those, how many the returned input misclassifies (the positives). */
+  fooled: number;
+  attackSuccessRate: number;
+  rocAuc: number;
+  tprAtFpr: OperatingPointReport[];
+  roc: RocCurve;
+  /** At the calibrated threshold. */
+  calibrated: { threshold: number; cleanTestFpr: number; detectionRate: number; undetectedSuccessRate: number };
+  robustOrDetectedAccuracy: number;
+  adversarialScores: ScoreStats;
+  /** Adaptive only: examples broken (fooled and undetected) per strategy. */
+  perStrategy?: Record<string, number>;
+  seconds: number;
+}
+
+export interface DetectorEvaluation {
+  detector: string;
+  kind: string;
+  config: DetectorConfig;
+  calibration: Calibration;
+  calibrationSplit: { fit: [number, number] | null; threshold: [number, number] };
+  cleanTestScores: ScoreStats;
+  /** Fraction of clean test inputs flagged at the calibrated threshold (should be near the target). */
+  cleanTestFpr: number;
+  attacks: AttackDetection[];
+  /** Per example worst case over every attack, adaptive included. */
+  worstCaseRobustOrDetectedAccuracy: number;
+  calibrationSeconds: number;
+}
+
+export interface ModelDetectionResult {
+  label: string;
+  model: string;
+  testExamples: number;
+  cleanAccuracy: number;
+  detectors: DetectorEvaluation[];
+}
+
+function rowsOf(ds: Dataset, ids: readonly number[]): Float32Array {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const out = new Float32Array(ids.length * row);
+  ids.forEach((id, j) => out.set(ds.images.subarray(id * row, (id + 1) * row), j * row));
+  return out;
+}
+
+function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
+  return Int32Array.from(ids, (i) => ds.labels[i] as number);
+}
+
+function predictDs(f: LogitsFn, ds: Dataset, batchSize: number): Int32Array {
+  const out = new Int32Array(ds.count);
+  for (let i = 0; i < ds.count; i += batchSize) {
+    const n = Math.min(batchSize, ds.count - i);
+    const x = datasetTensor(ds, i, n);
+    out.set(tf.tidy(() => tf.argMax(f(x), 1).dataSync() as Int32Array), i);
+    x.dispose();
+  }
+  return out;
+}
+
+/** Runs a non-adaptive attack on `ids`; returns the verified-fooled ids and their adversarial rows. */
+function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, progress?: (done: number) => void): { fooledIds: number[]; adv: Float32Array } {
+  const [h, w, c] = ds.shape;
+  const row = h * w * c;
+  const norm = normOf(attack.threat.norm);
+  const fooledIds: number[] = [];
+  const chunks: Float32Array[] = [];
+  for (let k = 0; k < ids.length; k += batchSize) {
+    const part = ids.slice(k, k + batchSize);
+    const x = tf.tensor4d(rowsOf(ds, part), [part.length, h, w, c]);
+    const y = tf.tensor1d(labelsOf(ds, part), 'int32');
+    const r = attack.run(f, x, y);
+    const check = tf.tidy(() => ({
+      pred: tf.argMax(f(r.adversarial), 1).dataSync() as Int32Array,
+      size: norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array,
+      lo: tf.min(r.adversarial).dataSync()[0] as number,
+      hi: tf.max(r.adversarial).dataSync()[0] as number,
+    }));
+    if (check.lo < 0 || check.hi > 1) throw new Error(`attack ${attack.name} left the [0,1] box (${check.lo}, ${check.hi})`);
+    const data = r.adversarial.dataSync() as Float32Array;
+    part.forEach((id, j) => {
+      if ((check.size[j] as number) > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`attack ${attack.name} left the ε-ball: ${check.size[j]} > ${attack.threat.eps}`);
+      if (check.pred[j] !== ds.labels[id]) {
+        fooledIds.push(id);
+        chunks.push(data.slice(j * row, (j + 1) * row));
+      }
+    });
+    tf.dispose([x, y, r.adversarial]);
+    progress?.(Math.min(k + batchSize, ids.length));
+  }
+  const adv = new Float32Array(fooledIds.length * row);
+  chunks.forEach((ch, j) => adv.set(ch, j * row));
+  return { fooledIds, adv };
+}
+
+function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
+  const [h, w, c] = shape;
+  const row = h * w * c;
+  const n = rows.length / row;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += batchSize) {
+    const size = Math.min(batchSize, n - i);
+    const x = tf.tensor4d(rows.subarray(i * row, (i + size) * row), [size, h, w, c]);
+    try {
+      out.set(det.score(f, x), i);
+    } finally {
+      x.dispose();
+    }
+  }
+  return out;
+}
+
+function summarise(
+  attack: string, adaptive: boolean, config: Record<string, unknown>, attacked: number, fooledIds: number[], advScores: Float32Array,
+  cleanScores: Float32Array, cal: Calibration, fprs: number[], correct: Uint8Array, nTest: number, seconds: number,
+): { summary: AttackDetection; brokenIds: Set<number> } {
+  const flagged = flags(advScores, cal);
+  const broken = new Set<number>();
+  fooledIds.forEach((id, j) => {
+    if (!flagged[j]) broken.add(id);
+  });
+  let ok = 0;
+  for (let i = 0; i < nTest; i++) if (correct[i] && !broken.has(i)) ok++;
+  const detected = flagged.reduce((a, b) => a + b, 0);
+  return {
+    summary: {
+      attack, adaptive, config, attacked, fooled: fooledIds.length,
+      attackSuccessRate: attacked > 0 ? fooledIds.length / attacked : NaN,
+      rocAuc: rocAuc(cleanScores, advScores),
+      tprAtFpr: fprs.map((fpr) => {
+        const p = tprAtFpr(cleanScores, advScores, fpr);
+        return { fpr, tpr: p.tpr, threshold: p.threshold, achievedFpr: p.fpr };
+      }),
+      roc: rocCurve(cleanScores, advScores),
+      calibrated: {
+        threshold: cal.threshold, cleanTestFpr: rateAbove(cleanScores, cal.threshold),
+        detectionRate: fooledIds.length > 0 ? detected / fooledIds.length : NaN,
+        undetectedSuccessRate: attacked > 0 ? broken.size / attacked : NaN,
+      },
+      robustOrDetectedAccuracy: ok / Math.max(nTest, 1),
+      adversarialScores: scoreStats(advScores),
+      seconds,
+    },
+    brokenIds: broken,
+  };
+}
+
+/**
+ * Evaluates detectors on one model. `detectors` are fresh (unfitted) detectors; they are fitted and
+ * calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the result configs.
+ */
+export function evaluateDetection(
+  model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,
+): ModelDetectionResult {
+  assertValidInputs(test.images, `${test.name} test images`);
+  if (test.shape.join() !== calibration.shape.join()) throw new UserError(`calibration images [${calibration.shape.join(',')}] and test images [${test.shape.join(',')}] differ in shape`);
+  const f = logitsOf(model);
+  const bs = o.batchSize ?? 250;
+  const fprs = o.fprs ?? [0.01, 0.05];
+  const operating = o.operatingFpr ?? 0.05;
+  const pred = predictDs(f, test, bs);
+  const correct = new Uint8Array(test.count);
+  const correctIds: number[] = [];
+  for (let i = 0; i < test.count; i++) if (pred[i] === test.labels[i]) { correct[i] = 1; correctIds.push(i); }
+  const progress = (stage: string, total: number) => (done: number) => o.onProgress?.({ stage: `${label}: ${stage}`, done, total });
+
+  // 1. Calibrate every detector; score the clean test set.
+  const evals = detectors.map((det) => {
+    const t0 = Date.now();
+    progress(`calibrating ${det.name}`, 1)(0);
+    const cal = calibrateDetector(det, f, calibration, { fpr: operating, ...(o.fitFraction !== undefined ? { fitFraction: o.fitFraction } : {}), batchSize: bs });
+    const calScores = cal.scores;
+    const cleanScores = scoreDataset(det, f, test, 0, test.count, bs);
+    progress(`calibrating ${det.name}`, 1)(1);
+    return { det, cal, calScores, cleanScores, seconds: (Date.now() - t0) / 1000, attacks: [] as AttackDetection[], broken: [] as Set<number>[] };
+  });
+
+  // 2. Non-adaptive attacks: run once, score with every detector.
+  const suite = buildSuite({ threat: o.threat, attacks: o.attacks, steps: o.steps, restarts: o.restarts, seed: o.seed, ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}) });
+  for (const attack of suite) {
+    const t0 = Date.now();
+    const { fooledIds, adv } = runPlainAttack(f, test, correctIds, attack, bs, progress(attack.name, correctIds.length));
+    const attackSeconds = (Date.now() - t0) / 1000;
+    for (const e of evals) {
+      const t1 = Date.now();
+      const advScores = scoreRows(e.det, f, adv, test.shape, bs);
+      const { summary, brokenIds } = summarise(attack.name, false, attack.describe(), correctIds.length, fooledIds, advScores, e.cleanScores, e.cal.calibration, fprs, correct, test.count, attackSeconds + (Date.now() - t1) / 1000);
+      e.attacks.push(summary);
+      e.broken.push(brokenIds);
+    }
+  }
+
+  // 3. Adaptive attack per detector.
+  if (o.adaptive !== null) {
+    const [h, w, c] = test.shape;
+    for (const e of evals) {
+      const t0 = Date.now();
+      // Logit-matching targets: clean calibration inputs (threshold part), correctly classified, unflagged.
+      const [s0, s1] = e.cal.split.threshold;
+      const calIds = Array.from({ length: s1 - s0 }, (_, j) => s0 + j);
+      const calPred = predictDs(f, calibration, bs);
+      const poolIds = calIds.filter((id, j) => calPred[id] === calibration.labels[id] && (e.calScores[j] as number) <= e.cal.calibration.threshold);
+      const poolX = rowsOf(calibration, poolIds);
+      const poolLogits = poolIds.length === 0 ? new Float32Array(0) : tf.tidy(() => f(tf.tensor4d(poolX, [poolIds.length, h, w, c])).dataSync() as Float32Array);
+      const pool: TargetPool = { x: poolX, logits: poolLogits, labels: labelsOf(calibration, poolIds), count: poolIds.length };
+      const attack = new AdaptiveDetectorAttack(e.det, e.cal.calibration, { ...(o.adaptive ?? {}), threat: o.threat, seed: o.adaptive?.seed ?? o.seed + 7919 }, pool);
+      const fooledIds: number[] = [];
+      const scores: number[] = [];
+      const perStrategy: Record<string, number> = {};
+      const report = progress(`${attack.name}`, correctIds.length);
+      for (let k = 0; k < correctIds.length; k += bs) {
+        const part = correctIds.slice(k, k + bs);
+        const x = tf.tensor4d(rowsOf(test, part), [part.length, h, w, c]);
+        const y = tf.tensor1d(labelsOf(test, part), 'int32');
+        const r = attack.runDetailed(f, x, y);
+        // Re-verify what the attack returns: inside the ball and box, and the fresh prediction.
+        const norm = normOf(o.threat.norm);
+        const check = tf.tidy(() => ({
+          pred: tf.argMax(f(r.adversarial), 1).dataSync() as Int32Array,
+          size: norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array,
+        }));
+        part.forEach((id, j) => {
+          if ((check.size[j] as number) > o.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`adaptive attack left the ε-ball: ${check.size[j]} > ${o.threat.eps}`);
+          if (r.fooled[j] && check.pred[j] !== test.labels[id]) {
+            fooledIds.push(id);
+            scores.push(r.scores[j] as number);
+          }
+        });
+        for (const [s, v] of Object.entries(r.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
+        tf.dispose([x, y, r.adversarial]);
+        report(Math.min(k + bs, correctIds.length));
+      }
+      const { summary, brokenIds } = summarise(attack.name, true, { ...attack.describe(), targetPool: pool.count }, correctIds.length, fooledIds, Float32Array.from(scores), e.cleanScores, e.cal.calibration, fprs, correct, test.count, (Date.now() - t0) / 1000);
+      summary.perStrategy = perStrategy;
+      e.attacks.push(summary);
+      e.broken.push(brokenIds);
+    }
+  }
+
+  const detectorsOut: DetectorEvaluation[] = evals.map((e) => {
+    let ok = 0;
+    for (let i = 0; i < test.count; i++) if (correct[i] && e.broken.every((b) => !b.has(i))) ok++;
+    return {
+      detector: e.det.name, kind: e.det.kind, config: e.det.describe(), calibration: e.cal.calibration, calibrationSplit: e.cal.split,
+      cleanTestScores: scoreStats(e.cleanScores), cleanTestFpr: rateAbove(e.cleanScores, e.cal.calibration.threshold),
+      attacks: e.attacks, worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds,
+    };
+  });
+  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: correctIds.length / Math.max(test.count, 1), detectors: detectorsOut };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The report
+
+export interface SideBySideRow {
+  model: string;
+  detector: string;
+  /** The non-adaptive attack that leaves the most undetected successes. */
+  strongestNonAdaptive: string | null;
+  nonAdaptive: RowNumbers | null;
+  adaptive: RowNumbers | null;
+}
+
+export interface RowNumbers {
+  attackSuccessRate: number;
+  rocAuc: number;
+  tprAt1: number | null;
+  tprAt5: number | null;
+  detectionRate: number;
+  undetectedSuccessRate: number;
+  robustOrDetectedAccuracy: number;
+}
+
+function numbers(a: AttackDetection): RowNumbers {
+  const at = (fpr: number): number | null => a.tprAtFpr.find((p) => Math.abs(p.fpr - fpr) < 1e-12)?.tpr ?? null;
+  return {
+    attackSuccessRate: a.attackSuccessRate, rocAuc: a.rocAuc, tprAt1: at(0.01), tprAt5: at(0.05),
+    detectionRate: a.calibrated.detectionRate, undetectedSuccessRate: a.calibrated.undetectedSuccessRate,
+    robustOrDetectedAccuracy: a.robustOrDetectedAccuracy,
+  };
+}
+
+export function sideBySide(models: ModelDetectionResult[]): SideBySideRow[] {
+  const rows: SideBySideRow[] = [];
+  for (const m of models) for (const d of m.detectors) {
+    const plain = d.attacks.filter((a) => !a.adaptive);
+    const strongest = plain.reduce<AttackDetection | null>((best, a) => {
+      if (best === null) return a;
+      const u = a.calibrated.undetectedSuccessRate, bu = best.calibrated.undetectedSuccessRate;
+      if (u > bu || (u === bu && a.robustOrDetectedAccuracy < best.robustOrDetectedAccuracy)) return a;
+      return best;
+    }, null);
+    const adaptive = d.attacks.find((a) => a.adaptive) ?? null;
+    rows.push({
+      model: m.label, detector: d.kind, strongestNonAdaptive: strongest?.attack ?? null,
+      nonAdaptive: strongest !== null ? numbers(strongest) : null, adaptive: adaptive !== null ? numbers(adaptive) : null,
+    });
+  }
+  return rows;
+}
+
+/** What every field of the report means, so the JSON can be read (and rendered) on its own. */
+export const DETECT_EVAL_FIELDS: Record<string, string> = {
+  'score': 'Every detector outputs a score per input; higher = more suspicious. An input is flagged when score > threshold.',
+  'negatives / positives': 'Negatives: all clean test inputs. Positives: the adversarial inputs that fool the classifier (misclassified), one per attacked test input at most.',
+  'calibration': 'Threshold chosen on clean calibration inputs disjoint from the test inputs, for the target FPR setup.operatingFpr (split-conformal order statistic: expected FPR (m+1)/(n+1) ≤ target). Detectors with fitted statistics (odds) fit them on calibrationSplit.fit and choose the threshold on calibrationSplit.threshold.',
+  'cleanTestFpr': 'Fraction of clean test inputs flagged at the calibrated threshold; should be close to the target FPR (within sampling error).',
+  'attacked': 'Correctly classified clean test inputs the attack ran on.',
+  'fooled / attackSuccessRate': 'Attacked inputs whose returned adversarial input is misclassified (verified by a fresh forward pass); rate = fooled / attacked. Ignores the detector.',
+  'rocAuc': 'Area under the ROC curve of clean (negative) vs fooled adversarial (positive) scores: P(positive score > negative score), ties count 1/2. 0.5 = chance, 1 = perfect separation.',
+  'tprAtFpr': 'Fraction of positives flagged at the threshold that flags at most fpr of the clean test scores (an oracle threshold on the test negatives; achievedFpr is the exact rate).',
+  'roc': 'ROC curve points (fpr[i], tpr[i]), thinned to at most 101 points, for plotting.',
+  'calibrated.detectionRate': 'Fraction of positives flagged at the calibrated (deployed) threshold.',
+  'calibrated.undetectedSuccessRate': 'Fraction of attacked inputs for which the attack fools the classifier AND is not flagged at the calibrated threshold: what the attacker actually achieves against classifier + detector.',
+  'robustOrDetectedAccuracy': 'Fraction of all test inputs that are correctly classified clean AND for which the attack either fails to fool the classifier or is flagged. Clean inputs flagged by mistake still count as handled (a rejection, not an error).',
+  'worstCaseRobustOrDetectedAccuracy': 'Per input, the worst case over every attack in the list (adaptive included).',
+  'adaptive': 'The adaptive attack knows the detector and its threshold, optimises misclassification and a low detector score at once (weighted objectives over a λ sweep with a differentiable surrogate of the score, EOT over noise, and logit matching), and succeeds on an input only if the real (non-surrogate) detector score of a misclassified result is ≤ threshold. Non-adaptive attacks ignore the detector.',
+  'sideBySide': 'Per model and detector: the strongest non-adaptive attack (most undetected successes) next to the adaptive attack. tprAt1/tprAt5 = TPR at 1%/5% FPR.',
+  'null': 'JSON has no NaN or infinity: null means undefined (e.g. no positives, so no AUC).',
+  'caveat': 'A detector that only withstands non-adaptive attacks is not a defence: read the adaptive numbers.',
+};
+
+export interface DetectionReport {
+  schema: typeof DETECT_EVAL_SCHEMA;
+  version: number;
+  title: string;
+  generated: string;
+  fields: Record<string, string>;
+  setup: Record<string, unknown>;
+  models: ModelDetectionResult[];
+  sideBySide: SideBySideRow[];
+}
+
+export function buildDetectionReport(models: ModelDetectionResult[], setup: Record<string, unknown>): DetectionReport {
+  return {
+    schema: DETECT_EVAL_SCHEMA, version: DETECT_EVAL_VERSION,
+    title: 'Adversarial-example detection: non-adaptive vs adaptive attacks',
+    generated: new Date().toISOString(), fields: DETECT_EVAL_FIELDS, setup, models, sideBySide: sideBySide(models),
+  };
+}

@@ -1,0 +1,20 @@
+/** Adversarial-example detection: detectors, calibration, metrics, adaptive attack, evaluation, guard, HTTP. */
+export { DETECTOR_KINDS, inChunks, type Detector, type DetectorConfig, type DetectorKind, type Surrogate, type SurrogateOptions } from './detector.js';
+export { NOISE_DISTS, drawNoise, noisyCopies, type NoiseDist, type NoiseSpec } from './noise.js';
+export { MaxSoftmaxDetector, MarginDetector, maxSoftmaxScore, marginScore } from './baselines.js';
+export { LogitDiscrepancyDetector, type LogitDiscrepancyOptions, type LogitDiscrepancyConfig, type InnerAttackSpec } from './logit-discrepancy.js';
+export { OddsAreOddDetector, type OddsOptions, type OddsConfig, type OddsFit, type OddsStats } from './odds-are-odd.js';
+export { buildDetector, detectorFromConfig, type DetectorSettings } from './registry.js';
+export {
+  calibrateThreshold, checkCalibrationSize, calibrateDetector, scoreDataset, flags, saveDetector, loadDetector, modelFingerprint, detectorJsonPath,
+  DETECTOR_JSON, type Calibration, type CalibratedDetector, type CalibrateOptions, type CalibrationReport, type DetectorFile, type LoadedDetector,
+} from './calibrate.js';
+export { rocAuc, tprAtFpr, rocCurve, rateAbove, scoreStats, type OperatingPoint, type RocCurve, type ScoreStats } from './metrics.js';
+export { AdaptiveDetectorAttack, type AdaptiveOptions, type AdaptiveResult, type TargetPool } from './adaptive.js';
+export {
+  evaluateDetection, buildDetectionReport, sideBySide, defaultDetectAttacks, DETECT_EVAL_FIELDS,
+  type DetectEvalOptions, type DetectionReport, type ModelDetectionResult, type DetectorEvaluation, type AttackDetection, type SideBySideRow,
+} from './evaluate.js';
+export { guard, loadGuard, type Guard, type GuardDecision, type GuardOptions } from './guard.js';
+export { serveGuard, SERVE_HOST, type GuardServer, type ServeOptions } from './serve.js';
+export { readInputs, decodePng, type InputBatch, type DecodedPng } from './inputs.js';

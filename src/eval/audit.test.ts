@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { fitQuick, toyDataset, useBackend } from '../testing/setup.js';
+import { buildArch } from '../model/architectures.js';
+import { logitsOf } from '../model/classifier.js';
+import { audit } from './audit.js';
+import { runCascade } from './cascade.js';
+import { buildSuite } from './suite.js';
+
+const ds = toyDataset(128, 11);
+let model: tf.LayersModel | undefined;
+async function trained(): Promise<tf.LayersModel> {
+  await useBackend();
+  if (model === undefined) {
+    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 5 });
+    fitQuick(model, ds, 150, 0.02);
+  }
+  return model;
+}
+
+test('the cascade attacks only survivors and is monotone; its worst case matches the last step', async () => {
+  const m = await trained();
+  const suite = buildSuite({ threat: { norm: 'linf', eps: 0.25 }, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: 10, restarts: 1, seed: 2 });
+  const r = runCascade(logitsOf(m), ds, suite);
+  assert.equal(r.steps.length, 3);
+  let prev = r.cleanAccuracy;
+  for (const s of r.steps) {
+    assert.ok(s.robustAccuracyAfter <= prev + 1e-12);
+    prev = s.robustAccuracyAfter;
+  }
+  assert.equal(r.worstCaseAccuracy, r.steps[2]?.robustAccuracyAfter);
+  const fooled = r.fooledBy.filter((b) => b !== '').length;
+  assert.equal(fooled, r.steps.reduce((a, s) => a + s.fooledHere, 0));
+});
+
+test('an interrupted cascade resumes from its state file to the same result', async () => {
+  const m = await trained();
+  const dir = mkdtempSync(join(tmpdir(), 'alp-cascade-'));
+  try {
+    const statePath = join(dir, 'state.json');
+    const suite = (): ReturnType<typeof buildSuite> => buildSuite({ threat: { norm: 'linf', eps: 0.25 }, attacks: ['pgd-ce', 'pgd-cw'], steps: 8, restarts: 2, seed: 4 });
+    const straight = runCascade(logitsOf(m), ds, suite(), { batchSize: 32 });
+    // Interrupt after the second batch of the first attack.
+    let calls = 0;
+    assert.throws(() => runCascade(logitsOf(m), ds, suite(), {
+      batchSize: 32, statePath, onProgress: () => {
+        if (++calls === 2) throw new Error('interrupted');
+      },
+    }), /interrupted/);
+    assert.ok(existsSync(statePath));
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { done: number; attackIndex: number };
+    assert.equal(state.attackIndex, 0);
+    assert.ok(state.done > 0);
+    const resumed = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, statePath });
+    assert.deepEqual(resumed.robust, straight.robust);
+    assert.deepEqual(resumed.steps.map((s) => s.fooledHere), straight.steps.map((s) => s.fooledHere));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the audit flags a softmax output layer and passes a logits model on that check', async () => {
+  const m = await trained();
+  const r = audit(m, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  const byId = new Map(r.findings.map((f) => [f.id, f]));
+  assert.equal(byId.get('softmax-output')?.status, 'pass');
+  assert.equal(byId.get('stochastic-forward')?.status, 'pass');
+  assert.equal(byId.get('gradient-norms')?.status, 'pass');
+  assert.equal(byId.get('eps-to-zero')?.status, 'pass', byId.get('eps-to-zero')?.detail);
+  assert.ok(r.cascade.some((s) => s.attack.startsWith('square')));
+  const probs = (x: tf.Tensor): tf.Tensor2D => tf.softmax(logitsOf(m)(x)) as tf.Tensor2D;
+  const r2 = audit(probs, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  assert.equal(r2.findings.find((f) => f.id === 'softmax-output')?.status, 'fail');
+});
+
+test('the audit flags a randomised forward pass', async () => {
+  const m = await trained();
+  let k = 0;
+  const noisy = (x: tf.Tensor): tf.Tensor2D => tf.tidy(() => logitsOf(m)(tf.add(x, tf.randomNormal(x.shape, 0, 0.05, 'float32', ++k))) as tf.Tensor2D);
+  const r = audit(noisy, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  assert.equal(r.findings.find((f) => f.id === 'stochastic-forward')?.status, 'warn');
+});

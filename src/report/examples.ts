@@ -1,0 +1,150 @@
+/**
+ * The audit's adversarial examples as pictures: for each example a strip of three tiles (clean image,
+ * adversarial image, perturbation map) rendered with imageGrid and encoded as a PNG data: URI. The
+ * adversarial images come from the run folder (float32 little-endian NHWC); the clean ones from the
+ * data layer's test split, by the indices audit.json lists.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import { UserError } from '../util/errors.js';
+import { imageGrid, perturbationMap, type Tile } from './image-grid.js';
+import { encodePng } from './png.js';
+import type { ExamplesMeta, RunData } from './runs.js';
+
+export interface ExampleCard {
+  /** Test-set index. */
+  index: number;
+  label: number | null;
+  cleanPred: number | null;
+  advPred: number | null;
+  attack: string | null;
+  /** ‖adv − clean‖∞ and ‖adv − clean‖₂, when the clean image is known. */
+  linf: number | null;
+  l2: number | null;
+  /** data:image/png;base64,… of the strip [clean, adversarial, perturbation] (or the adversarial image alone). */
+  png: string;
+  width: number;
+  height: number;
+  hasClean: boolean;
+}
+
+export interface ExampleSet {
+  /** How many adversarial examples the audit kept, and how many are shown. */
+  total: number;
+  cards: ExampleCard[];
+  classNames: string[] | null;
+  /** Why the clean images or some examples are missing, when they are. */
+  notes: string[];
+}
+
+/** Clean test images by dataset name; null with a reason when they cannot be loaded. */
+export type CleanLoader = (dataset: string) => Promise<{ ds: Dataset } | { error: string }>;
+
+/** A CleanLoader over the data layer, loading each dataset's test split once. */
+export function dataLayerLoader(dataDir?: string): CleanLoader {
+  const cache = new Map<string, Promise<{ ds: Dataset } | { error: string }>>();
+  return (name) => {
+    let p = cache.get(name);
+    if (p === undefined) {
+      p = (async () => {
+        const { loadDataset, DATASET_NAMES } = await import('../data/index.js');
+        if (!(DATASET_NAMES as readonly string[]).includes(name)) return { error: `unknown dataset '${name}'` };
+        try {
+          return { ds: loadDataset(name as (typeof DATASET_NAMES)[number], 'test', dataDir !== undefined ? { dataDir } : {}) };
+        } catch (e) {
+          if (e instanceof UserError) return { error: e.message };
+          throw e;
+        }
+      })();
+      cache.set(name, p);
+    }
+    return p;
+  };
+}
+
+/** Reads the adversarial images file, checking its size against the shape audit.json gives. */
+export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Array {
+  const path = join(folder, meta.file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UserError(`${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const [n, h, w, c] = meta.shape;
+  const want = n * h * w * c * 4;
+  if (bytes.length !== want) {
+    throw new UserError(`${path}: expected ${want} bytes (float32 × [${meta.shape.join(',')}]), found ${bytes.length}`);
+  }
+  const out = new Float32Array(n * h * w * c);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+function pngUri(tiles: Tile[], scale: number): { uri: string; width: number; height: number } {
+  const g = imageGrid([tiles], { scale, pad: 3 });
+  return { uri: `data:image/png;base64,${Buffer.from(encodePng(g.width, g.height, g.rgba)).toString('base64')}`, width: g.width, height: g.height };
+}
+
+/** Integer upscaling that brings a tile to about 84 pixels. */
+export function tileScale(h: number, w: number): number {
+  return Math.max(1, Math.min(8, Math.round(84 / Math.max(h, w))));
+}
+
+export async function buildExamples(run: RunData, load: CleanLoader, max: number): Promise<ExampleSet | null> {
+  const meta = run.audit?.adversarial;
+  if (meta === null || meta === undefined) return null;
+  const [n, h, w, c] = meta.shape;
+  const notes: string[] = [];
+  if (c !== 1 && c !== 3) {
+    notes.push(`the adversarial images have ${c} channels; only 1 or 3 can be drawn`);
+    return { total: n, cards: [], classNames: null, notes };
+  }
+  const adv = readExamplesFile(run.folder, meta);
+  const dataset = run.audit?.dataset ?? null;
+  let clean: Dataset | null = null;
+  if (dataset === null) notes.push('audit.json names no dataset, so the clean images are not shown');
+  else {
+    const r = await load(dataset);
+    if ('error' in r) notes.push(`clean images unavailable (${r.error})`);
+    else if (r.ds.shape[0] !== h || r.ds.shape[1] !== w || r.ds.shape[2] !== c) {
+      notes.push(`the ${dataset} test images are [${r.ds.shape.join(',')}], the adversarial ones [${h},${w},${c}]; clean images not shown`);
+    } else clean = r.ds;
+  }
+  const size = h * w * c;
+  const scale = tileScale(h, w);
+  const cards: ExampleCard[] = [];
+  for (let j = 0; j < Math.min(n, max); j++) {
+    const index = meta.clean[j] as number;
+    const a = adv.subarray(j * size, (j + 1) * size);
+    let x: Float32Array | null = null;
+    if (clean !== null) {
+      if (index < clean.count) x = clean.images.subarray(index * size, (index + 1) * size);
+      else notes.push(`test index ${index} is beyond the ${clean.count} ${dataset} test images`);
+    }
+    let linf: number | null = null;
+    let l2: number | null = null;
+    const tiles: Tile[] = [];
+    if (x !== null) {
+      let m = 0;
+      let s = 0;
+      for (let i = 0; i < size; i++) {
+        const d = (a[i] as number) - (x[i] as number);
+        m = Math.max(m, Math.abs(d));
+        s += d * d;
+      }
+      linf = m;
+      l2 = Math.sqrt(s);
+      tiles.push({ pixels: x, h, w, c }, { pixels: a, h, w, c }, { pixels: perturbationMap(x, a, h, w, c), h, w, c: 3 });
+    } else tiles.push({ pixels: a, h, w, c });
+    const img = pngUri(tiles, scale);
+    const label = meta.labels[j] ?? (clean !== null && x !== null ? (clean.labels[index] as number) : null);
+    cards.push({
+      index, label, cleanPred: meta.cleanPred[j] ?? null, advPred: meta.advPred[j] ?? null, attack: meta.attack[j] ?? null,
+      linf, l2, png: img.uri, width: img.width, height: img.height, hasClean: x !== null,
+    });
+  }
+  return { total: n, cards, classNames: clean?.classNames ?? null, notes: [...new Set(notes)] };
+}

@@ -1,0 +1,376 @@
+/**
+ * `alp report`: reads run folders, gathers the numbers into one ReportData (also written as JSON
+ * beside the page), renders the charts and example images, and writes a self-contained HTML page.
+ */
+import { createRequire } from 'node:module';
+import { basename, dirname, extname, join } from 'node:path';
+import * as vega from 'vega';
+import { version as vegaLiteVersion } from 'vega-lite';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import {
+  attackBarsSpec, cascadeSpec, lossSpec, PALETTE, renderSvg, sweepSpec, validationSpec,
+  type AttackRow, type CascadeRow, type LossRow, type SweepRow, type ValRow,
+} from './charts.js';
+import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
+import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleCard, type ExampleSet } from './examples.js';
+import { renderPage } from './html.js';
+import { datasetOf, loadRuns, runThreat, type AuditData, type EvalData, type FindingData, type Obj, type RunData, type Threat } from './runs.js';
+
+export interface ReportOptions {
+  /** The HTML file to write (the JSON goes to dataPathFor(out)). */
+  out: string;
+  title?: string;
+  /** Folder with dataset files, for the clean images (default: the data layer's own). */
+  dataDir?: string;
+  /** Most example strips shown per model. Default 12. */
+  maxExamples?: number;
+  /** Replaces the data layer for the clean images (tests). */
+  cleanLoader?: CleanLoader;
+  /** The time stamped on the page (default now). */
+  now?: Date;
+}
+
+export interface ModelSummary {
+  name: string;
+  folder: string;
+  colour: string;
+  files: string[];
+  method: string | null;
+  arch: string | null;
+  dataset: string | null;
+  threat: Threat | null;
+  params: number | null;
+  layers: number | null;
+  examples: number | null;
+  cleanAccuracy: number | null;
+  /** Robust accuracy per attack of eval.json's suite, by attack name. */
+  attacks: Record<string, number | null>;
+  evalWorstCase: number | null;
+  auditWorstCase: number | null;
+  /** The lowest worst case any evaluation found: the number to quote. */
+  worstCase: number | null;
+  worstCaseSource: 'eval' | 'audit' | null;
+  trainSeconds: number | null;
+  evalSeconds: number | null;
+  auditSeconds: number | null;
+  /** The last validation point of training (held-out slice, training-time PGD). */
+  validation: { step: number; cleanAcc: number | null; robustAcc: number | null; examples: number | null } | null;
+  findings: Record<'pass' | 'warn' | 'fail' | 'unknown', number>;
+}
+
+/** A command as a shell line and as its words. */
+export interface Command {
+  line: string;
+  argv: string[];
+}
+
+export interface Commands {
+  train: Command | null;
+  /** Config fields the rebuilt train command cannot express. */
+  trainUnmapped: string[];
+  /** The command line train.json recorded, when it did. */
+  trainRecorded: Command | null;
+  eval: Command | null;
+  audit: Command | null;
+}
+
+export interface ModelReport {
+  summary: ModelSummary;
+  config: Obj | null;
+  configSource: string | null;
+  commands: Commands;
+  training: {
+    steps: number | null;
+    trainExamples: number | null;
+    valExamples: number | null;
+    fineTunedFrom: string | null;
+    epochs: NonNullable<RunData['train']>['epochs'];
+    evals: NonNullable<RunData['train']>['evals'];
+  } | null;
+  eval: EvalData | null;
+  audit: (Omit<AuditData, 'adversarial'> & { adversarialFile: string | null }) | null;
+  findings: FindingData[];
+  examples: { total: number; shown: Array<Omit<ExampleCard, 'png'>>; notes: string[] } | null;
+  versions: Record<string, Record<string, string>>;
+  warnings: string[];
+}
+
+export interface ChartData {
+  id: 'sweep' | 'attacks' | 'cascade' | 'loss' | 'validation';
+  title: string;
+  caption: string;
+  rows: unknown[];
+}
+
+export interface ReportData {
+  title: string;
+  generatedAt: string;
+  generator: Record<string, string>;
+  output: { html: string; json: string };
+  /** eval.json attack names across models, in order of first appearance (the summary's columns). */
+  attacks: string[];
+  models: ModelReport[];
+  charts: ChartData[];
+}
+
+/** What the page needs beyond the JSON: rendered charts and images. */
+export interface PageModel {
+  data: ReportData;
+  svgs: Partial<Record<ChartData['id'], string>>;
+  examples: Array<ExampleSet | null>;
+}
+
+/** report.html → report.data.json (beside it, never clobbering a demo's report.json). */
+export function dataPathFor(out: string): string {
+  const ext = extname(out);
+  const stem = ext.toLowerCase() === '.html' || ext.toLowerCase() === '.htm' ? basename(out, ext) : basename(out);
+  return join(dirname(out), `${stem}.data.json`);
+}
+
+export function generatorVersions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  let alp = 'unknown';
+  try {
+    alp = (require('../../package.json') as { version: string }).version;
+  } catch {
+    // running from an unusual layout; the page says unknown
+  }
+  return { alp, node: process.version, vega: (vega as unknown as { version?: string }).version ?? 'unknown', 'vega-lite': vegaLiteVersion };
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function minOf(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+function summarise(r: RunData, colour: string): ModelSummary {
+  const attacks: Record<string, number | null> = {};
+  for (const a of r.eval?.attacks ?? []) attacks[a.name] = a.robustAccuracy;
+  const evalWorst = r.eval?.worstCaseAccuracy ?? null;
+  const auditWorst = r.audit?.worstCaseAccuracy ?? null;
+  const worst = minOf(evalWorst, auditWorst);
+  const findings = { pass: 0, warn: 0, fail: 0, unknown: 0 };
+  for (const f of r.audit?.findings ?? []) findings[f.status]++;
+  return {
+    name: r.name,
+    folder: r.folder,
+    colour,
+    files: r.files,
+    method: str(r.config?.['method']),
+    arch: str(r.config?.['arch']),
+    dataset: datasetOf(r),
+    threat: runThreat(r),
+    params: r.model?.params ?? null,
+    layers: r.model?.layers ?? null,
+    examples: r.eval?.examples ?? r.audit?.examples ?? null,
+    cleanAccuracy: r.eval?.cleanAccuracy ?? r.audit?.cleanAccuracy ?? null,
+    attacks,
+    evalWorstCase: evalWorst,
+    auditWorstCase: auditWorst,
+    worstCase: worst,
+    worstCaseSource: worst === null ? null : worst === auditWorst ? 'audit' : 'eval',
+    trainSeconds: r.train?.trainSeconds ?? r.demo?.trainSeconds ?? null,
+    evalSeconds: r.eval?.seconds ?? r.demo?.evalSeconds ?? null,
+    auditSeconds: r.audit?.seconds ?? null,
+    validation: (() => {
+      const v = r.train?.evals[r.train.evals.length - 1] ?? r.demo?.validation ?? null;
+      return v === null ? null : { step: v.step, cleanAcc: v.cleanAcc, robustAcc: v.robustAcc, examples: v.examples };
+    })(),
+    findings,
+  };
+}
+
+function commandsOf(r: RunData, dataset: string | null): Commands {
+  const train = r.config !== null ? trainArgv(r.config, r.folder, r.train?.fineTunedFrom ?? null) : null;
+  const ev = r.eval !== null ? evalArgv(r.eval, r.folder, dataset) : null;
+  const au = r.audit !== null ? auditArgv(r.audit, r.folder, dataset) : null;
+  const cmd = (argv: string[] | null): Command | null => (argv === null ? null : { line: commandLine(argv), argv });
+  return {
+    train: cmd(train?.argv ?? null),
+    trainUnmapped: train?.unmapped ?? [],
+    trainRecorded: cmd(r.train?.argv != null ? ['alp', 'train', ...r.train.argv] : null),
+    eval: cmd(ev),
+    audit: cmd(au),
+  };
+}
+
+function versionsOf(r: RunData): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  const add = (k: string, v: Record<string, string> | undefined): void => {
+    if (v !== undefined && Object.keys(v).length > 0) out[k] = v;
+  };
+  add('train.json', r.train?.versions);
+  add('eval.json', r.eval?.file.endsWith('eval.json') ? r.eval.versions : undefined);
+  add('audit.json', r.audit?.versions);
+  add('demo report.json', r.demo?.versions);
+  return out;
+}
+
+function uniqueInOrder(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+function colours(present: string[], all: string[]): { domain: string[]; range: string[] } {
+  return { domain: present, range: present.map((m) => PALETTE[all.indexOf(m) % PALETTE.length] as string) };
+}
+
+/** The chart rows, from the runs. */
+function chartData(runs: RunData[]): ChartData[] {
+  const sweep: SweepRow[] = [];
+  const sweepSources: string[] = [];
+  for (const r of runs) {
+    const pts = (r.audit?.epsSweep.length ?? 0) > 0 ? r.audit!.epsSweep : r.eval?.epsSweep ?? [];
+    if (pts.length > 0) sweepSources.push(`${r.name}: ${pts === r.audit?.epsSweep ? 'audit.json' : 'eval.json'}`);
+    for (const p of pts) sweep.push({ model: r.name, eps: p.eps, robustAccuracy: p.robustAccuracy });
+  }
+  const attacks: AttackRow[] = [];
+  for (const r of runs) {
+    const e = r.eval;
+    if (e === null) continue;
+    if (e.cleanAccuracy !== null) attacks.push({ model: r.name, attack: 'clean', accuracy: e.cleanAccuracy });
+    for (const a of e.attacks) if (a.robustAccuracy !== null) attacks.push({ model: r.name, attack: a.name, accuracy: a.robustAccuracy });
+    if (e.worstCaseAccuracy !== null) attacks.push({ model: r.name, attack: 'worst case', accuracy: e.worstCaseAccuracy });
+  }
+  const cascade: CascadeRow[] = [];
+  for (const r of runs) {
+    const a = r.audit;
+    if (a === null || a.cascade.length === 0) continue;
+    if (a.cleanAccuracy !== null) cascade.push({ model: r.name, stage: 'clean', accuracy: a.cleanAccuracy });
+    for (const s of a.cascade) if (s.robustAccuracyAfter !== null) cascade.push({ model: r.name, stage: s.attack, accuracy: s.robustAccuracyAfter });
+  }
+  const loss: LossRow[] = [];
+  for (const r of runs) {
+    for (const e of r.train?.epochs ?? []) {
+      if (e.loss !== null) loss.push({ model: r.name, epoch: e.epoch + 1, component: 'total', loss: e.loss });
+      for (const [k, v] of Object.entries(e.parts)) loss.push({ model: r.name, epoch: e.epoch + 1, component: k, loss: v });
+    }
+  }
+  const val: ValRow[] = [];
+  for (const r of runs) {
+    for (const p of r.train?.evals ?? []) {
+      if (p.cleanAcc !== null) val.push({ model: r.name, step: p.step, metric: 'clean', accuracy: p.cleanAcc });
+      if (p.robustAcc !== null) val.push({ model: r.name, step: p.step, metric: 'robust', accuracy: p.robustAcc });
+    }
+  }
+  return [
+    {
+      id: 'sweep', title: 'Robust accuracy vs. ε', rows: sweep,
+      caption: `Worst case over PGD with cross-entropy and CW losses at each radius; the model should fall to 0% as ε grows (if it doesn't, the attack is failing, not the model succeeding). Source: ${sweepSources.join('; ') || '—'}.`,
+    },
+    {
+      id: 'attacks', title: 'Accuracy per attack', rows: attacks,
+      caption: 'From eval.json: each attack alone on every example, and the worst case per example over the suite.',
+    },
+    {
+      id: 'cascade', title: 'Audit attack cascade', rows: cascade,
+      caption: 'From audit.json: robust accuracy after each attack and all before it. A later attack that still lowers it found examples the earlier ones missed.',
+    },
+    {
+      id: 'loss', title: 'Training loss per epoch', rows: loss,
+      caption: 'Mean loss per epoch from train.json: the total (solid) and its terms (dashed).',
+    },
+    {
+      id: 'validation', title: 'Validation accuracy during training', rows: val,
+      caption: 'Held-out validation slice from train.json: clean accuracy and robust accuracy under the training-time PGD.',
+    },
+  ];
+}
+
+async function renderCharts(charts: ChartData[], runs: RunData[]): Promise<PageModel['svgs']> {
+  const all = runs.map((r) => r.name);
+  const svgs: PageModel['svgs'] = {};
+  const present = (rows: unknown[]): { domain: string[]; range: string[] } =>
+    colours(uniqueInOrder((rows as Array<{ model: string }>).map((x) => x.model)), all);
+  const eps = uniqueInOrder(runs.map((r) => runThreat(r)).filter((t): t is Threat => t !== null).map((t) => String(t.eps)));
+  for (const c of charts) {
+    if (c.rows.length === 0) continue;
+    const col = present(c.rows);
+    switch (c.id) {
+      case 'sweep':
+        svgs.sweep = await renderSvg(sweepSpec(c.rows as SweepRow[], col, eps.length === 1 ? Number(eps[0]) : null));
+        break;
+      case 'attacks': {
+        const names = uniqueInOrder((c.rows as AttackRow[]).map((x) => x.attack).filter((a) => a !== 'clean' && a !== 'worst case'));
+        svgs.attacks = await renderSvg(attackBarsSpec(c.rows as AttackRow[], col, ['clean', ...names, 'worst case']));
+        break;
+      }
+      case 'cascade':
+        svgs.cascade = await renderSvg(cascadeSpec(c.rows as CascadeRow[], col, uniqueInOrder((c.rows as CascadeRow[]).map((x) => x.stage))));
+        break;
+      case 'loss':
+        svgs.loss = await renderSvg(lossSpec(c.rows as LossRow[], col, uniqueInOrder((c.rows as LossRow[]).map((x) => x.component))));
+        break;
+      case 'validation':
+        svgs.validation = await renderSvg(validationSpec(c.rows as ValRow[], col));
+        break;
+    }
+  }
+  return svgs;
+}
+
+/** Reads the runs and builds everything the page shows, without writing anything. */
+export async function buildReport(runPaths: string[], opts: ReportOptions): Promise<PageModel> {
+  const runs = loadRuns(runPaths);
+  const loader = opts.cleanLoader ?? dataLayerLoader(opts.dataDir);
+  const max = opts.maxExamples ?? 12;
+  const examples: Array<ExampleSet | null> = [];
+  for (const r of runs) examples.push(await buildExamples(r, loader, max));
+  const models: ModelReport[] = runs.map((r, i) => {
+    const colour = PALETTE[i % PALETTE.length] as string;
+    const summary = summarise(r, colour);
+    const ex = examples[i] ?? null;
+    const t = r.train;
+    const audit = r.audit === null ? null : (() => {
+      const { adversarial, ...rest } = r.audit;
+      return { ...rest, adversarialFile: adversarial?.file ?? null };
+    })();
+    return {
+      summary,
+      config: r.config,
+      configSource: r.configSource,
+      commands: commandsOf(r, summary.dataset),
+      training: t === null ? null : {
+        steps: t.steps, trainExamples: t.data?.trainExamples ?? null, valExamples: t.data?.valExamples ?? null,
+        fineTunedFrom: t.fineTunedFrom, epochs: t.epochs, evals: t.evals,
+      },
+      eval: r.eval,
+      audit,
+      findings: r.audit?.findings ?? [],
+      examples: ex === null ? null : { total: ex.total, shown: ex.cards.map(({ png: _png, ...rest }) => rest), notes: ex.notes },
+      versions: versionsOf(r),
+      warnings: r.warnings,
+    };
+  });
+  const charts = chartData(runs);
+  const data: ReportData = {
+    title: opts.title ?? (runs.length === 1 ? `alp report: ${runs[0]!.name}` : `alp report: ${runs.map((r) => r.name).join(' vs ')}`),
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    generator: generatorVersions(),
+    output: { html: opts.out, json: dataPathFor(opts.out) },
+    attacks: uniqueInOrder(runs.flatMap((r) => r.eval?.attacks.map((a) => a.name) ?? [])),
+    models,
+    charts,
+  };
+  return { data, svgs: await renderCharts(charts, runs), examples };
+}
+
+export interface WrittenReport {
+  html: string;
+  json: string;
+  bytes: number;
+  charts: number;
+  data: ReportData;
+}
+
+/** Builds the report and writes the page and its JSON, each atomically. */
+export async function writeReport(runPaths: string[], opts: ReportOptions): Promise<WrittenReport> {
+  const page = await buildReport(runPaths, opts);
+  const html = renderPage(page);
+  const json = dataPathFor(opts.out);
+  writeJsonAtomic(json, page.data);
+  writeFileAtomic(opts.out, html);
+  return { html: opts.out, json, bytes: Buffer.byteLength(html), charts: Object.keys(page.svgs).length, data: page.data };
+}
