@@ -30,3 +30,5 @@ export { UserError } from './util/errors.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
 export { loadRuns, type RunData } from './report/runs.js';
+
+export * from './detect/index.js';

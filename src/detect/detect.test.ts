@@ -14,6 +14,7 @@ import { buildDetector, detectorFromConfig } from './registry.js';
 import { rateAbove } from './metrics.js';
 import { OddsAreOddDetector } from './odds-are-odd.js';
 import { LogitDiscrepancyDetector } from './logit-discrepancy.js';
+import { AdaptiveDetectorAttack } from './adaptive.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-detect-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -127,4 +128,24 @@ test('detectors and configs reject bad settings with clear messages', async () =
   assert.throws(() => loadDetector(join(tmp, 'wrongformat.json')), /format: expected 'alp-detector'/);
   writeFileSync(join(tmp, 'unfitted.json'), JSON.stringify({ format: 'alp-detector', version: 1, detector: { kind: 'odds', fit: null }, calibration: {} }));
   assert.throws(() => loadDetector(join(tmp, 'unfitted.json')), /has no fitted statistics/);
+});
+
+test('scoring and the adaptive attack do not leak tensors', async () => {
+  const m = await trained();
+  const f = logitsOf(m);
+  const calib = toyDataset(200, 51);
+  const { x, y } = tensorsOf(toyDataset(12, 52));
+  for (const det of [new OddsAreOddDetector({ samples: 8 }), new LogitDiscrepancyDetector({ samples: 4, adversarial: { norm: 'linf', eps: 0.1, steps: 2 } })]) {
+    const cal = calibrateDetector(det, m, calib, { fpr: 0.1 });
+    const pool = { x: calib.images.slice(0, 36 * 40), logits: tf.tidy(() => f(tf.tensor4d(calib.images.slice(0, 36 * 40), [40, 6, 6, 1])).dataSync() as Float32Array), labels: calib.labels.slice(0, 40), count: 40 };
+    const attack = new AdaptiveDetectorAttack(det, cal.calibration, { threat: { norm: 'linf', eps: 0.3 }, steps: 3, lambdas: [0, 1], eotSamples: 4, checkEvery: 1 }, pool);
+    attack.runDetailed(f, x, y).adversarial.dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      det.score(f, x);
+      attack.runDetailed(f, x, y).adversarial.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before, det.name);
+  }
+  tf.dispose([x, y]);
 });

@@ -374,6 +374,7 @@ export const DETECT_EVAL_FIELDS: Record<string, string> = {
   'fooled / attackSuccessRate': 'Attacked inputs whose returned adversarial input is misclassified (verified by a fresh forward pass); rate = fooled / attacked. Ignores the detector.',
   'rocAuc': 'Area under the ROC curve of clean (negative) vs fooled adversarial (positive) scores: P(positive score > negative score), ties count 1/2. 0.5 = chance, 1 = perfect separation.',
   'tprAtFpr': 'Fraction of positives flagged at the threshold that flags at most fpr of the clean test scores (an oracle threshold on the test negatives; achievedFpr is the exact rate).',
+  'adaptive rocAuc / tprAtFpr': 'The adaptive attack optimises against the calibrated threshold only, so its adversarial scores pile up just below that threshold: rocAuc and tprAtFpr (other thresholds) can look high while calibrated.undetectedSuccessRate is what the attacker achieves at the deployed threshold. An attacker aiming at another threshold would do the same there.',
   'roc': 'ROC curve points (fpr[i], tpr[i]), thinned to at most 101 points, for plotting.',
   'calibrated.detectionRate': 'Fraction of positives flagged at the calibrated (deployed) threshold.',
   'calibrated.undetectedSuccessRate': 'Fraction of attacked inputs for which the attack fools the classifier AND is not flagged at the calibrated threshold: what the attacker actually achieves against classifier + detector.',

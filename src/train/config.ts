@@ -87,7 +87,7 @@ export interface Preset {
 export const PRESETS: Record<string, Preset> = {
   quick: {
     description: 'Fast CNN, MNIST, ε=0.3 with PGD-10 examples: minutes on a laptop CPU.',
-    config: { arch: 'fast-cnn', epochs: 2, batchSize: 64, lr: 1e-3, schedule: 'cosine', attackSteps: 10, attackStepSize: 0.075, epsRampEpochs: 0.5, trainSize: 0, valSize: 500, evalEvery: 400 },
+    config: { arch: 'fast-cnn', epochs: 4, batchSize: 64, lr: 1e-3, schedule: 'cosine', attackSteps: 10, attackStepSize: 0.075, epsRampEpochs: 0.5, trainSize: 0, valSize: 500, evalEvery: 400 },
   },
   'madry-mnist': {
     description:
