@@ -9,7 +9,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import type { Dataset } from '../../data/dataset.js';
-import { subset } from '../../data/dataset.js';
+import { subset, take } from '../../data/dataset.js';
 import { calibrateDetector, checkCalibrationSize, loadDetector, saveDetector } from '../../detect/calibrate.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
@@ -22,6 +22,7 @@ import { ATTACK_NAMES } from '../../eval/suite.js';
 import { modelJsonPath } from '../../model/io.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
+import { Rng } from '../../util/rng.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -35,7 +36,7 @@ const DETECTOR_OPTIONS: OptSpec[] = [
 const CALIB_OPTIONS: OptSpec[] = [
   { name: 'fpr', type: 'number', default: 0.05, help: 'target false-positive rate on clean inputs' },
   { name: 'calib-split', type: 'string', choices: ['train', 'test'], default: 'test', help: 'split holding the clean calibration inputs (must be held out from training)' },
-  { name: 'calib-start', type: 'int', help: 'first calibration example (default: the middle of the test split, or the last --calib-n of train)' },
+  { name: 'calib-start', type: 'int', help: 'first calibration example (default: eval — right after the evaluated examples; calibrate — a seeded random sample of the split)' },
   { name: 'calib-n', type: 'int', default: 1000, help: 'clean calibration inputs (odds fits its statistics on half, thresholds on the rest)' },
 ];
 
@@ -201,17 +202,34 @@ function detectorSettings(p: Parsed): DetectorSettings {
   return s;
 }
 
-/** The clean calibration slice: held out from training, disjoint from the evaluated test examples. */
+/**
+ * The clean calibration inputs: held out from training, disjoint from the evaluated test examples, and
+ * from the same population as what they calibrate for. (MNIST's test split is two populations: its
+ * first and last 5000 images come from different writers, and a threshold calibrated on one half can
+ * give about twice the false-positive rate on the other.)
+ *
+ *  - eval: the --calib-n test examples right after the N evaluated ones (same region of the split);
+ *  - calibrate: a seeded random sample of the split, representative of all of it;
+ *  - --calib-start S: examples S … S+calib-n−1.
+ */
 function calibrationData(p: Parsed, evalN: number | undefined): { ds: Dataset; source: Record<string, unknown> } {
   const split = get.str(p, 'calib-split') as 'train' | 'test';
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
   const full = loadEvalData(p, undefined, split);
-  const start = get.num(p, 'calib-start') ?? (split === 'test' ? Math.floor(full.count / 2) : full.count - n);
-  if (start < 0 || start + n > full.count) {
-    throw new UserError(`--calib-start ${start} with --calib-n ${n}: outside the ${full.count} examples of the ${split} split`);
+  const given = get.num(p, 'calib-start');
+  const evalTest = split === 'test' && evalN !== undefined;
+  if (given === undefined && !evalTest) {
+    if (n > full.count) throw new UserError(`--calib-n ${n}: the ${split} split has only ${full.count} examples`);
+    const seed = get.num(p, 'seed') as number;
+    const ids = new Rng(seed + 104729).permutation(full.count).subarray(0, n).sort();
+    return { ds: take(full, ids), source: { dataset: full.name, split, sample: 'seeded random sample of the split', seed: seed + 104729, count: n } };
   }
-  if (split === 'test' && evalN !== undefined && start < evalN) {
+  const start = given ?? (evalN as number);
+  if (!Number.isInteger(start) || start < 0 || start + n > full.count) {
+    throw new UserError(`--calib-start ${start} with --calib-n ${n}: outside the ${full.count} examples of the ${split} split${given === undefined ? ' (calibration follows the evaluated examples; lower --n or --calib-n, or use --calib-split train)' : ''}`);
+  }
+  if (evalTest && start < (evalN as number)) {
     throw new UserError(`calibration examples ${start}…${start + n - 1} of the test split overlap the ${evalN} evaluated test examples; use --calib-start ≥ ${evalN} or --calib-split train`);
   }
   return { ds: subset(full, start, n), source: { dataset: full.name, split, start, count: n } };
@@ -228,7 +246,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const fpr = get.num(p, 'fpr') as number;
   const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
   checkCalibrationSize(nThr, fpr, det.needsFit ? `clean inputs left for the threshold (half of --calib-n fits the ${det.kind} statistics)` : 'clean inputs (--calib-n)');
-  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} images (from ${String(source['start'])}), target FPR ${fpr}, backend ${backend}`);
+  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} images (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
   const t0 = Date.now();
   const r = calibrateDetector(det, model, ds, { fpr });
   const out = saveDetector(get.str(p, 'out') ?? modelDir(modelPath), r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold } });
