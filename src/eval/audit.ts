@@ -13,7 +13,7 @@ import { lastLayerActivation } from '../model/io.js';
 import { UserError } from '../util/errors.js';
 import { runCascade, type CascadeOptions, type CascadeStep } from './cascade.js';
 import {
-  checkBlackBoxVsWhiteBox, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, type Finding,
+  checkBlackBoxVsWhiteBox, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
 } from './diagnostics.js';
 import { epsSweep, type SweepPoint } from './evaluate.js';
 import { buildSuite } from './suite.js';
@@ -44,9 +44,10 @@ export const AUDIT_PLANS: Record<AuditVersion, AuditPlan> = {
       { name: 'fgsm', steps: 1, restarts: 1 },
       { name: 'pgd-ce', steps: 20, restarts: 1 },
       { name: 'pgd-cw', steps: 20, restarts: 1 },
+      { name: 'apgd-dlr', steps: 50, restarts: 1 },
       { name: 'square', steps: 300, restarts: 1 },
     ],
-    sweepExamples: 100, sweepSteps: 20, itersExamples: 100, weak: [10, 1], strong: [50, 2],
+    sweepExamples: 100, sweepSteps: 20, itersExamples: 200, weak: [20, 1], strong: [50, 2],
   },
   standard: {
     attacks: [
@@ -142,12 +143,16 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
   const sweep = epsSweep(f, sweepSet, { norm: o.threat.norm, epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed });
 
   o.onPhase?.('masking diagnostics');
+  const iters = checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7 });
+  const nSub = Math.min(plan.itersExamples, ds.count);
+  const cascadeWorstSub = cascade.robust.slice(0, nSub).reduce((a, b) => a + b, 0) / Math.max(nSub, 1);
   const findings: Finding[] = [
     checkLogits(f, ds, typeof model === 'function' ? undefined : lastLayerActivation(model)),
     checkDeterminism(f, ds),
     checkGradients(f, ds),
     checkEpsGrowth(sweep, o.threat),
-    checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7 }),
+    iters,
+    checkWeakAttackGap(iters.evidence['weak'] as { steps: number; restarts: number; robustAccuracy: number }, cascadeWorstSub, nSub),
     checkBlackBoxVsWhiteBox(cascade.steps, ds.count),
   ];
   // Single step vs iterative, each measured alone on the same examples (the cascade only sees survivors).

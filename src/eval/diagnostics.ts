@@ -179,3 +179,24 @@ export function checkSingleStep(fgsmAcc: number | undefined, pgdAcc: number | un
     evidence: { fgsmRobustAccuracy: fgsmAcc, pgdRobustAccuracy: pgdAcc },
   };
 }
+
+/**
+ * How much a plain PGD evaluation would have overstated robustness: the accuracy left by PGD-CE alone
+ * minus the worst case over the whole cascade, on the same examples. This is exactly the failure that
+ * made logit pairing look robust (Engstrom et al. 2018; Mosbach et al. 2018).
+ */
+export function checkWeakAttackGap(weak: { steps: number; restarts: number; robustAccuracy: number }, cascadeWorst: number, examples: number): Finding {
+  const gap = weak.robustAccuracy - cascadeWorst;
+  const status: FindingStatus = gap > 0.1 ? 'fail' : gap > 0.03 ? 'warn' : 'pass';
+  return {
+    id: 'weak-attack-gap',
+    title: `Plain PGD-${weak.steps} does not overstate robustness`,
+    status,
+    detail: `On the same ${examples} examples, PGD-CE with ${weak.steps} steps × ${weak.restarts} restart(s) leaves ${(weak.robustAccuracy * 100).toFixed(1)}% robust; ` +
+      `the full cascade leaves ${(cascadeWorst * 100).toFixed(1)}%. ` +
+      (status === 'pass'
+        ? 'A plain PGD evaluation would have been close to the worst case.'
+        : `A plain PGD evaluation would overstate robustness by ${(gap * 100).toFixed(1)} points: the loss surface misleads PGD (gradient masking); trust only the cascade.`),
+    evidence: { examples, plainPgd: weak, cascadeWorstCase: cascadeWorst, gap },
+  };
+}

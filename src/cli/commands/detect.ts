@@ -143,7 +143,7 @@ function mainHelp(): string {
     helpText(DETECT_CHECK_SPEC),
     '',
     'Subcommands (alp detect SUBCOMMAND --help):',
-    ...Object.entries(SUBCOMMANDS).map(([k, v]) => `  ${k.padEnd(10)}${v.spec.summary}`),
+    ...Object.entries(SUBCOMMANDS).map(([k, v]) => `  ${k.padEnd(12)}${v.spec.summary}`),
   ].join('\n');
 }
 
