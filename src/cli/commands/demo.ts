@@ -4,6 +4,7 @@ import { buildSuite } from '../../eval/suite.js';
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
+import { writeReport } from '../../report/report.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -111,5 +112,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     note: "The demo runs each PGD once; 'alp eval --model DIR' runs 5 restarts of each (the number to quote).",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
-  emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json.\nFor the full evaluation (5 restarts per attack): alp eval --model ${out}/alp`);
+  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', ...(dataDir !== undefined ? { dataDir } : {}) });
+  emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
+    `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
 }
