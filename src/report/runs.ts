@@ -440,8 +440,9 @@ export function resolveRunSources(paths: string[]): RunSource[] {
     if (demo !== null && demo.length > 0) {
       for (const d of demo) {
         const recorded = d.folder;
-        // The demo records sub-folders relative to where it ran; look beside report.json first.
-        const candidates = [...(recorded !== null ? [join(folder, basename(recorded)), recorded] : []), join(folder, d.name)];
+        // The demo records sub-folders relative to where it ran, so only their names are trusted: the
+        // models are looked for beside report.json, never relative to the current directory.
+        const candidates = [...(recorded !== null ? [join(folder, basename(recorded))] : []), join(folder, d.name)];
         const sub = candidates.find((c) => isDir(c) && hasRunFiles(c)) ?? candidates.find(isDir) ?? join(folder, d.name);
         out.push({ folder: sub, name: d.name, demo: d });
       }
