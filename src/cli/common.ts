@@ -1,6 +1,7 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
 import { createRequire } from 'node:module';
 import type * as tf from '@tensorflow/tfjs';
+import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { loadDataset, subset, type Dataset } from '../data/index.js';
@@ -98,4 +99,30 @@ export function pct(v: number): string {
 export function table(rows: string[][]): string {
   const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ')).join('\n');
+}
+
+export interface ModelJob {
+  modelPath: string;
+  quiet: boolean;
+  backend: string;
+  ds: Dataset;
+  model: tf.LayersModel;
+  threat: ThreatModel;
+}
+
+/**
+ * The common start of commands that attack a model: backend, the first --n test examples, the model
+ * (checked against the data), and the threat model from --norm/--eps (checked against the box).
+ */
+export async function openModelJob(p: Parsed, command: string): Promise<ModelJob> {
+  const modelPath = get.str(p, 'model');
+  if (modelPath === undefined) throw new UserError(`alp ${command}: --model is required (a folder with model.json, or the model.json itself)`);
+  const quiet = isQuiet(p);
+  const backend = await initBackend(p);
+  const ds = loadEvalData(p, get.num(p, 'n'));
+  const model = await openModel(modelPath, quiet);
+  checkModelFitsData(model, ds, modelPath);
+  const threat = { norm: get.str(p, 'norm') as ThreatModel['norm'], eps: get.num(p, 'eps') as number };
+  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+  return { modelPath, quiet, backend, ds, model, threat };
 }

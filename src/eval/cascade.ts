@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { predictAll } from './evaluate.js';
+import { gatherRows, predictAll } from './evaluate.js';
 
 export interface CascadeStep {
   attack: string;
@@ -60,17 +60,6 @@ export interface CascadeOptions {
   keepExamples?: number;
 }
 
-function rows(ds: Dataset, ids: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const xs = new Float32Array(ids.length * size);
-  const ys = new Int32Array(ids.length);
-  ids.forEach((id, j) => {
-    xs.set(ds.images.subarray(id * size, (id + 1) * size), j * size);
-    ys[j] = ds.labels[id] as number;
-  });
-  return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
-}
-
 function loadState(path: string | undefined, key: string): CascadeState | null {
   if (path === undefined || !existsSync(path)) return null;
   let s: CascadeState;
@@ -109,7 +98,7 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
     for (let k = state.done; k < todo.length; k += bs) {
       const ids = todo.slice(k, k + bs).filter((i) => state.robust[i] === 1);
       if (ids.length > 0) {
-        const { x, y } = rows(ds, ids);
+        const { x, y } = gatherRows(ds, ids);
         const r = attack.run(f, x, y);
         const checked = tf.tidy(() => ({
           pred: f(r.adversarial).argMax(-1).dataSync() as Int32Array,

@@ -55,7 +55,8 @@ function batchTensors(ds: Dataset, start: number, size: number): { x: tf.Tensor4
   return { x, y: tf.tensor1d(labels, 'int32'), labels };
 }
 
-function gatherRows(ds: Dataset, ids: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
+/** The given examples as tensors (a copy), in the order of `ids`. */
+export function gatherRows(ds: Dataset, ids: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const xs = new Float32Array(ids.length * row);
   const ys = new Int32Array(ids.length);

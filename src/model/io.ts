@@ -47,13 +47,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function toArrayBuffer(u: Uint8Array): ArrayBuffer {
-  // A Node Buffer may be a view into a larger shared pool: copy out exactly its bytes.
-  const out = new ArrayBuffer(u.byteLength);
-  new Uint8Array(out).set(u);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Saving
 

@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { validateThreatModel } from '../../attack/threat-model.js';
 import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, emit, openModelJob, pct, versions } from '../common.js';
 import { say } from '../progress.js';
 
 export const ATTACK_SPEC: CommandSpec = {
@@ -40,15 +39,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(ATTACK_SPEC) + '\n');
     return;
   }
-  const modelPath = get.str(p, 'model');
-  if (modelPath === undefined) throw new UserError('alp attack: --model is required');
-  const quiet = isQuiet(p);
-  const backend = await initBackend(p);
-  const ds = loadEvalData(p, get.num(p, 'n'));
-  const model = await openModel(modelPath, quiet);
-  checkModelFitsData(model, ds, modelPath);
-  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
-  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'attack');
   const target = get.num(p, 'target');
   if (target !== undefined && (target < 0 || target >= ds.numClasses)) {
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);

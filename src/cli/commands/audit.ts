@@ -2,14 +2,12 @@ import { existsSync, rmSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
-import { validateThreatModel } from '../../attack/threat-model.js';
 import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
-import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const AUDIT_SPEC: CommandSpec = {
@@ -43,15 +41,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
     return;
   }
-  const modelPath = get.str(p, 'model');
-  if (modelPath === undefined) throw new UserError('alp audit: --model is required');
-  const quiet = isQuiet(p);
-  const backend = await initBackend(p);
-  const ds = loadEvalData(p, get.num(p, 'n'));
-  const model = await openModel(modelPath, quiet);
-  checkModelFitsData(model, ds, modelPath);
-  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
-  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'audit');
   const version = get.str(p, 'version') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');

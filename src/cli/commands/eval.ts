@@ -4,9 +4,8 @@ import { evaluateRobustness, epsSweep, type EvalResult, type SweepPoint } from '
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
-import { UserError } from '../../util/errors.js';
 
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
@@ -51,16 +50,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(EVAL_SPEC) + '\n');
     return;
   }
-  const modelPath = get.str(p, 'model');
-  if (modelPath === undefined) throw new UserError("alp eval: --model is required (a folder with model.json, or the model.json itself)");
-  const quiet = isQuiet(p);
-  const backend = await initBackend(p);
-  const ds = loadEvalData(p, get.num(p, 'n'));
-  const model = await openModel(modelPath, quiet);
-  checkModelFitsData(model, ds, modelPath);
-  const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
+  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'eval');
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  validateThreatModel(threat, inputSize);
   const stepSize = get.num(p, 'step-size');
   const spec = {
     threat, attacks: get.strs(p, 'attacks') ?? [], steps: get.num(p, 'steps') as number,
