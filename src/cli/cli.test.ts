@@ -140,3 +140,19 @@ test('demo end to end on a tiny budget writes both models, report.json and repor
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /<svg/);
 });
+
+test('a time budget stops training cleanly with the model saved, and --resume finishes it', () => {
+  const out = join(tmp, 'budget');
+  const args = ['train', '--method', 'alp', '--arch', 'mlp', '--epochs', '2', '--train-size', '2048', '--val-size', '0', '--attack-steps', '5', '--batch-size', '16', '--out', out, '--quiet'];
+  const first = alp([...args, '--max-minutes', '0.005']);
+  assert.equal(first.code, 0, first.stderr);
+  const partial = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { complete: boolean; steps: number };
+  assert.equal(partial.complete, false);
+  assert.ok(partial.steps > 0 && partial.steps < 256, `steps ${partial.steps}`);
+  assert.ok(existsSync(join(out, 'model.json')));
+  const second = alp([...args, '--resume']);
+  assert.equal(second.code, 0, second.stderr);
+  const done = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { complete: boolean; steps: number };
+  assert.equal(done.complete, true);
+  assert.equal(done.steps, 256);
+});

@@ -24,6 +24,8 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
+  /** Stop cleanly when this returns true (time budget, Ctrl-C); the model so far is saved. */
+  shouldStop?: () => boolean;
 }
 
 export interface RunResult {
@@ -58,6 +60,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     resume: o.resume === true,
     ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+    ...(o.shouldStop !== undefined ? { shouldStop: o.shouldStop } : {}),
   });
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
   writeJsonAtomic(join(o.out, 'train.json'), {
@@ -65,6 +68,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     fineTunedFrom: o.modelPath ?? null,
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
+    complete: state.done,
     epochs: state.epochs,
     evals: state.evals,
     trainSeconds: state.elapsedMs / 1000,

@@ -71,6 +71,8 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Stop (after checkpointing) once this many steps have run in this call: for tests of resume. */
   stopAfterSteps?: number;
+  /** Polled after every step; true stops the run cleanly (checkpoint written, resumable). */
+  shouldStop?: () => boolean;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.alp';
@@ -207,7 +209,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
           windowExamples = 0;
         }
       }
-      const stopNow = o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps;
+      const stopNow = (o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps) || (o.shouldStop?.() ?? false);
       if (stopNow || (o.checkpointEvery !== undefined && o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)) {
         state.elapsedMs = Date.now() - started;
         await save();

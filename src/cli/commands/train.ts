@@ -4,6 +4,7 @@ import { ARCH_NAMES } from '../../model/architectures.js';
 import { helpText, parseArgs, get, type CommandSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
+import { UserError } from '../../util/errors.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
@@ -15,6 +16,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/train', help: 'output folder: model.json, weights.bin, train.json, checkpoint.alp' },
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
     { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
+    { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch' },
     ...DATA_OPTIONS,
@@ -89,6 +91,17 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const out = get.str(p, 'out') as string;
   say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
   let bar: Progress | undefined;
+  // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
+  const maxMinutes = get.num(p, 'max-minutes');
+  if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new UserError(`--max-minutes: expected a number > 0, got ${maxMinutes}`);
+  const deadline = maxMinutes !== undefined ? Date.now() + maxMinutes * 60_000 : Infinity;
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    say(quiet, '\nstopping after this step (Ctrl-C again to abort without saving)…');
+  };
+  process.on('SIGINT', onSigint);
   const dataDir = get.str(p, 'data-dir');
   const modelPath = get.str(p, 'model');
   const r = await runTraining(config, {
@@ -98,6 +111,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(modelPath !== undefined ? { modelPath } : {}),
     meta: { versions: versions(backend), argv },
+    shouldStop: () => interrupted || Date.now() >= deadline,
     onProgress: (e) => {
       bar ??= new Progress('train', e.totalSteps, { quiet });
       const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
@@ -105,6 +119,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     },
   });
   bar?.done();
+  process.off('SIGINT', onSigint);
+  if (!r.state.done) say(quiet, `stopped early at step ${r.state.step}; continue with: alp train ${argv.filter((a) => a !== '--resume').join(' ')} --resume`);
   const last = r.state.evals[r.state.evals.length - 1];
   const summary = {
     out,
