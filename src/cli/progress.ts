@@ -22,6 +22,8 @@ export class Progress {
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
   private drawn = false;
+  /** Work already done when we started (a resumed run), so the ETA reflects this run's pace. */
+  private base: number | undefined;
 
   constructor(private readonly label: string, private readonly total: number, private readonly o: ProgressOptions = {}) {
     this.stream = o.stream ?? process.stderr;
@@ -32,8 +34,10 @@ export class Progress {
     if (this.o.quiet === true) return;
     const now = Date.now();
     const elapsed = (now - this.start) / 1000;
+    this.base ??= Math.max(0, done - 1);
     const frac = this.total > 0 ? Math.min(done / this.total, 1) : 0;
-    const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : NaN;
+    const doneHere = done - this.base;
+    const eta = doneHere > 0 ? (elapsed * (this.total - done)) / doneHere : NaN;
     if (this.tty) {
       if (now - this.lastLine < 100 && done < this.total) return;
       const width = 24;
