@@ -64,6 +64,23 @@ test('wasm kernels (composite, and native when built) match the reference cpu ba
   await tf.setBackend('wasm');
 });
 
+test('max-pool gradients match cpu, including windows of negative values and ties', async () => {
+  installWasmKernels();
+  installNativeKernels();
+  const vals = randoms(2 * 6 * 6 * 3, 99).map((v, i) => (i % 7 === 0 ? -0.5 : v - 1)); // mostly negative, with ties
+  const grad = (): Float32Array[] => {
+    const x = tf.tensor4d(vals, [2, 6, 6, 3]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), tf.range(1, 2 * 3 * 3 * 3 + 1).reshape([2, 3, 3, 3]))))(x);
+    const g2 = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same')))(x);
+    return [g.dataSync() as Float32Array, g2.dataSync() as Float32Array];
+  };
+  const ref = await on('cpu', grad);
+  const got = await on('wasm', grad);
+  assert.deepEqual(Array.from(got[0] as Float32Array), Array.from(ref[0] as Float32Array));
+  assert.deepEqual(Array.from(got[1] as Float32Array), Array.from(ref[1] as Float32Array));
+  await tf.setBackend('wasm');
+});
+
 test('the composite kernels alone (native addon disabled) also match the cpu backend', async (t) => {
   if (process.env['ALP_NO_NATIVE'] === '1') {
     t.skip('already running without the native addon');

@@ -197,7 +197,61 @@ function fusedMatMul(args: { inputs: Record<string, Info>; attrs?: Attrs; backen
   });
 }
 
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(t: Info): Float32Array;
+}
+
+/**
+ * Max-pool gradient as a plain loop over the wasm heap. tfjs-backend-wasm 4.22's own kernel starts its
+ * running maximum at the smallest positive float instead of -Infinity, so a window whose values are all
+ * ≤ 0 sends its gradient to the first element of the tensor. Ties go to the first maximum in window
+ * order, as in the cpu backend and PyTorch.
+ */
+function maxPoolGrad(args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
+  const { dy, input } = args.inputs as { dy: Info; input: Info };
+  const a = args.attrs ?? {};
+  if (dy.dtype !== 'float32' || input.dtype !== 'float32') return run(args.backend, 'MaxPoolGrad', args.inputs, a);
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a['filterSize'] as [number, number],
+    a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined);
+  const be = args.backend as HeapBackend;
+  const out = be.makeOutput([...input.shape], 'float32');
+  const dx = be.typedArrayFromHeap(out);
+  const x = be.typedArrayFromHeap(input);
+  const g = be.typedArrayFromHeap(dy);
+  dx.fill(0);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sH, strideWidth: sW, effectiveFilterHeight: pH, effectiveFilterWidth: pW } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity, at = -1;
+          for (let ky = 0; ky < pH; ky++) {
+            const iy = oy * sH - top + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < pW; kx++) {
+              const ix = ox * sW - left + kx;
+              if (ix < 0 || ix >= W) continue;
+              const idx = ((n * H + iy) * W + ix) * C + c;
+              const v = x[idx] as number;
+              if (v > best) {
+                best = v;
+                at = idx;
+              }
+            }
+          }
+          if (at >= 0) dx[at] = (dx[at] as number) + (g[((n * OH + oy) * OW + ox) * C + c] as number);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 const replacements: Record<string, KernelFunc> = {
+  MaxPoolGrad: maxPoolGrad,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
   BatchMatMul: batchMatMul,
