@@ -126,3 +126,21 @@ test('NaN or out-of-box inputs are refused before attacking', async () => {
   assert.throws(() => pgd.run(f, big, y), /inputs must be scaled to \[0,1\]/);
   tf.dispose([y, bad, big]);
 });
+
+test('attacks are backend-agnostic: cpu and wasm give the same PGD iterates', async () => {
+  const m = await trained();
+  const run = async (backend: string): Promise<Float32Array> => {
+    await tf.setBackend(backend);
+    const { x, y } = tensorsOf(toyDataset(16, 21));
+    const adv = gradientAscent(logitsOf(m), x, y, { threat: { norm: 'l2', eps: 1 }, steps: 5, stepSize: 0.3, randomStart: false, loss: 'cw', targeted: false, seed: 1 });
+    const out = adv.dataSync() as Float32Array;
+    tf.dispose([x, y, adv]);
+    return out;
+  };
+  const a = await run('cpu');
+  const b = await run('wasm');
+  await tf.setBackend('wasm');
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
+  assert.ok(maxDiff < 1e-4, `cpu vs wasm differ by ${maxDiff}`);
+});
