@@ -110,3 +110,16 @@ test('invalid training options name the option, the value and what is allowed', 
   assert.throws(() => resolveConfig(undefined, { batchSize: 0 }), /--batch-size: expected an integer ≥ 2, got 0/);
   assert.throws(() => resolveConfig('nope', {}), /--preset: expected one of quick, madry-mnist, got 'nope'/);
 });
+
+test('training steps do not leak tensors, for every method', async () => {
+  await useBackend();
+  for (const method of ['standard', 'pgd-at', 'alp', 'clp', 'lsq', 'trades', 'fgsm-rs'] as const) {
+    const c = { ...config(method), epochs: 1, noise: method === 'lsq' ? 0.3 : 0 };
+    const m = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 });
+    await trainModel(m, data, null, { ...c, epochs: 1 });
+    const before = tf.memory().numTensors;
+    await trainModel(m, data, null, { ...c, epochs: 2 });
+    assert.equal(tf.memory().numTensors, before, `${method} leaked ${tf.memory().numTensors - before} tensors`);
+    m.dispose();
+  }
+});

@@ -214,7 +214,10 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         state.elapsedMs = Date.now() - started;
         await save();
       }
-      if (stopNow) return state;
+      if (stopNow) {
+        opt.dispose();
+        return state;
+      }
     }
     state.epochs.push({
       epoch,
