@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
-import { buildArch } from '../model/architectures.js';
+import { tensorsOf, toyDataset, useBackend, trainedToyModel } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
 import { buildSuite, ATTACK_NAMES } from '../eval/suite.js';
 import { evaluateRobustness } from '../eval/evaluate.js';
@@ -13,15 +12,8 @@ import { Square } from './square.js';
 import { L2, LINF } from './threat-model.js';
 
 const ds = toyDataset(256, 3);
-let model: tf.LayersModel | undefined;
-
 async function trained(): Promise<tf.LayersModel> {
-  await useBackend();
-  if (model === undefined) {
-    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 2 });
-    fitQuick(model, ds, 150, 0.02);
-  }
-  return model;
+  return (await trainedToyModel(2)).model;
 }
 
 function robustCount(success: Uint8Array): number {

@@ -51,3 +51,23 @@ export function fitQuick(model: tf.LayersModel, ds: Dataset, steps: number, lr =
   opt.dispose();
   tf.dispose([x, y]);
 }
+
+const trainedToys = new Map<string, tf.LayersModel>();
+
+/**
+ * The attack tests' victim: an MLP trained on toyDataset(256, 3) to > 95% accuracy, built once per
+ * process (by architecture seed) and shared, so every attack is tested against a model that works.
+ */
+export async function trainedToyModel(seed = 2): Promise<{ model: tf.LayersModel; ds: Dataset }> {
+  await useBackend();
+  const ds = toyDataset(256, 3);
+  const key = String(seed);
+  let model = trainedToys.get(key);
+  if (model === undefined) {
+    const { buildArch } = await import('../model/architectures.js');
+    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed });
+    fitQuick(model, ds, 150, 0.02);
+    trainedToys.set(key, model);
+  }
+  return { model, ds };
+}
