@@ -318,6 +318,30 @@ ${blocks.join('\n')}
 </section>`;
 }
 
+function pctOrDash(v: number): string {
+  return Number.isFinite(v) ? pct(v) : '—';
+}
+
+function aucCell(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(3) : '—';
+}
+
+function detection(p: PageModel): string {
+  const results = p.data.detection ?? [];
+  if (results.length === 0) return '';
+  const tables = results.map((r) => {
+    const rows = r.rows.map((d) => `<tr><td class="nowrap">${esc(d.model)}</td><td>${esc(d.detector)}</td><td><code>${esc(d.strongestNonAdaptive)}</code></td>` +
+      `<td class="num">${aucCell(d.nonAdaptive.rocAuc)}</td><td class="num">${pctOrDash(d.nonAdaptive.tprAt5)}</td><td class="num">${pctOrDash(d.nonAdaptive.robustOrDetectedAccuracy)}</td>` +
+      `<td class="num">${aucCell(d.adaptive?.rocAuc ?? NaN)}</td><td class="num">${pctOrDash(d.adaptive?.tprAt5 ?? NaN)}</td><td class="num"><strong>${pctOrDash(d.adaptive?.robustOrDetectedAccuracy ?? NaN)}</strong></td></tr>`).join('');
+    return `<div class="table-wrap"><table><thead><tr><th>model</th><th>detector</th><th>strongest non-adaptive attack</th><th>AUC</th><th>TPR @ 5% FPR</th><th>robust or detected</th><th>AUC, adaptive</th><th>TPR @ 5% FPR, adaptive</th><th>robust or detected, adaptive</th></tr></thead><tbody>${rows}</tbody></table></div>
+<p class="note">From <code>${esc(r.file)}</code>. "Robust or detected": share of the evaluated test images that are classified correctly or flagged at the calibrated threshold. Only the adaptive columns (an attacker who knows the detector) say what the detector is worth.</p>`;
+  });
+  return `<section id="detection">
+<h2>Detection</h2>
+${tables.join('\n')}
+</section>`;
+}
+
 function versions(p: PageModel): string {
   const sources: Array<{ label: string; v: Record<string, string> }> = [{ label: 'this report', v: p.data.generator }];
   for (const m of p.data.models) for (const [src, v] of Object.entries(m.versions)) sources.push({ label: `${m.summary.name}: ${src}`, v });
@@ -422,7 +446,7 @@ export function renderPage(p: PageModel): string {
   const threats = [...new Set(d.models.map((m) => threatLabel(m.summary.threat)).filter((x) => x !== '—'))];
   const sub = [`${d.models.length} model${d.models.length === 1 ? '' : 's'}`, datasets.join(', '), threats.join(', '), `generated ${d.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`]
     .filter((x) => x !== '').join(' · ');
-  const nav = [['overview', 'Overview'], ['robustness', 'Robustness'], ['training', 'Training'], ['examples', 'Examples'], ['findings', 'Findings'], ['reproduce', 'Reproduce'], ['versions', 'Versions'], ['inputs', 'Inputs']]
+  const nav = [['overview', 'Overview'], ['robustness', 'Robustness'], ['training', 'Training'], ['examples', 'Examples'], ['findings', 'Findings'], ...((p.data.detection ?? []).length > 0 ? [['detection', 'Detection']] : []), ['reproduce', 'Reproduce'], ['versions', 'Versions'], ['inputs', 'Inputs']]
     .map(([id, label]) => `<a href="#${id}">${label}</a>`).join('');
   return `<!DOCTYPE html>
 <html lang="en">
@@ -445,6 +469,7 @@ ${robustness(p)}
 ${training(p)}
 ${examples(p)}
 ${findings(p)}
+${detection(p)}
 ${reproduce(p)}
 ${versions(p)}
 ${inputs(p)}

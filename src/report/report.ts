@@ -3,6 +3,7 @@
  * beside the page), renders the charts and example images, and writes a self-contained HTML page.
  */
 import { createRequire } from 'node:module';
+import { findDetection, type DetectionResults } from './detection.js';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vega from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
@@ -111,6 +112,8 @@ export interface ReportData {
   attacks: string[];
   models: ModelReport[];
   charts: ChartData[];
+  /** `alp detect eval` results found beside the runs (detect-eval.json). */
+  detection: DetectionResults[];
 }
 
 /** What the page needs beyond the JSON: rendered charts and images. */
@@ -353,6 +356,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
     attacks: uniqueInOrder(runs.flatMap((r) => r.eval?.attacks.map((a) => a.name) ?? [])),
     models,
     charts,
+    detection: findDetection(runPaths, runs.map((r) => r.folder)),
   };
   return { data, svgs: await renderCharts(charts, runs), examples };
 }
