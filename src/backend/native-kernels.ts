@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { convInfo, type HeapBackend } from './wasm-kernels.js';
 
 /** The addon's functions (see native/README.md). All arrays are float32, NHWC, row-major. */
 export interface NativeApi {
@@ -27,10 +28,6 @@ type Attrs = Record<string, unknown>;
 type Args = { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown };
 type KernelFunc = (args: Args) => Info | Info[];
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): Float32Array;
-}
 
 let api: NativeApi | null | undefined;
 
@@ -69,9 +66,8 @@ function conv2dKernel(native: NativeApi, fallback: KernelFunc, fused: boolean): 
         (activation !== 'linear' && activation !== 'relu') || !isF32(x, filter) || (bias !== undefined && (bias.shape.length !== 1 || bias.dtype !== 'float32'))) {
       return fallback(args);
     }
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
-    const be = args.backend as WasmBackendLike;
+    const info = convInfo(x.shape, filter.shape, a);
+    const be = args.backend as HeapBackend;
     const out = be.makeOutput([...info.outShape], 'float32');
     native.conv2d(be.typedArrayFromHeap(x), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
       be.typedArrayFromHeap(filter), info.filterHeight, info.filterWidth, info.outChannels,
@@ -87,9 +83,8 @@ function backpropInputKernel(native: NativeApi, fallback: KernelFunc): KernelFun
     const a = args.attrs ?? {};
     if ((a['dataFormat'] ?? 'NHWC') !== 'NHWC' || !isF32(dy, filter)) return fallback(args);
     const inputShape = a['inputShape'] as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
-      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
-    const be = args.backend as WasmBackendLike;
+    const info = convInfo(inputShape, filter.shape, a);
+    const be = args.backend as HeapBackend;
     const out = be.makeOutput([...inputShape], 'float32');
     native.conv2dBackpropInput(be.typedArrayFromHeap(dy), info.batchSize, info.outHeight, info.outWidth, info.outChannels,
       be.typedArrayFromHeap(filter), info.filterHeight, info.filterWidth, info.inChannels,
@@ -104,9 +99,8 @@ function backpropFilterKernel(native: NativeApi, fallback: KernelFunc): KernelFu
     const a = args.attrs ?? {};
     if ((a['dataFormat'] ?? 'NHWC') !== 'NHWC' || !isF32(x, dy)) return fallback(args);
     const filterShape = a['filterShape'] as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
-      a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined, false, 'channelsLast');
-    const be = args.backend as WasmBackendLike;
+    const info = convInfo(x.shape, filterShape, a);
+    const be = args.backend as HeapBackend;
     const out = be.makeOutput([...filterShape], 'float32');
     native.conv2dBackpropFilter(be.typedArrayFromHeap(x), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
       be.typedArrayFromHeap(dy), info.outHeight, info.outWidth, info.outChannels,
@@ -135,7 +129,7 @@ function matMulKernel(native: NativeApi, fallback: KernelFunc, fused: boolean): 
       biasLen = bias.shape.reduce((p, q) => p * q, 1);
       if (bias.dtype !== 'float32' || (biasLen !== N && biasLen !== 1)) return fallback(args);
     }
-    const be = args.backend as WasmBackendLike;
+    const be = args.backend as HeapBackend;
     // Same output shape as tfjs' kernel: the (all-ones) batch dims of the higher-rank input, then [M, N].
     const outer = (a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2);
     const out = be.makeOutput([...outer, M, N], 'float32');
@@ -164,7 +158,7 @@ function maxPoolGradKernel(native: NativeApi, fallback: KernelFunc): KernelFunc 
     if (!isF32(dy, input)) return fallback(args);
     const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a['filterSize'] as [number, number],
       a['strides'] as [number, number], 1, a['pad'] as 'same', a['dimRoundingMode'] as 'floor' | undefined);
-    const be = args.backend as WasmBackendLike;
+    const be = args.backend as HeapBackend;
     const out = be.makeOutput([...input.shape], 'float32');
     native.maxPoolGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(input), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
       info.outHeight, info.outWidth, info.effectiveFilterHeight, info.effectiveFilterWidth, info.strideHeight, info.strideWidth,

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 type Info = tf.TensorInfo;
-type Attrs = Record<string, unknown>;
+export type Attrs = Record<string, unknown>;
 // The kernel registry's own types are loose (NamedAttrMap); this keeps call sites typed enough.
 type KernelFunc = (args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }) => Info | Info[];
 
@@ -98,7 +98,8 @@ function padOrCrop(s: Scratch, x: Info, top: number, bottom: number, left: numbe
   return s.slice(padded, [0, ct, cl, 0], [n, ph - ct - cb, pw - cl - cr, c]);
 }
 
-function convInfo(xShape: number[], filterShape: number[], attrs: Attrs): tf.backend_util.Conv2DInfo {
+/** Conv geometry from a conv kernel's attrs (shared with the native kernels). */
+export function convInfo(xShape: number[], filterShape: number[], attrs: Attrs): tf.backend_util.Conv2DInfo {
   const format = tf.backend_util.convertConv2DDataFormat((attrs['dataFormat'] as 'NHWC' | 'NCHW') ?? 'NHWC');
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -197,7 +198,8 @@ function fusedMatMul(args: { inputs: Record<string, Info>; attrs?: Attrs; backen
   });
 }
 
-interface HeapBackend {
+/** The two wasm-backend methods kernels need to work on heap memory in place. */
+export interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(t: Info): Float32Array;
 }
