@@ -1,30 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
+import { assertUserError, runAlp } from '../testing/cli.js';
 
-const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'alp-detect-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-function alp(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ALP_TEST: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function userError(args: string[], pattern: RegExp): void {
-  const r = alp(args);
-  assert.equal(r.code, 2, `exit code for ${args.join(' ')}: ${r.code}\n${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
-  assert.match(lines[0] as string, pattern);
-}
+const alp = runAlp;
+const userError = assertUserError;
 
 test('alp detect: help, usage errors, calibrate → check files → eval on a tiny MNIST budget', async () => {
   for (const sub of [[], ['eval']]) {

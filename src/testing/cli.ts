@@ -1,0 +1,20 @@
+/** Test helpers that run the built CLI as a user would: a child process, exit code, stdout, stderr. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export function runAlp(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ALP_TEST: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: exit status 2 and exactly one line on stderr, matching `pattern`. */
+export function assertUserError(args: string[], pattern: RegExp): void {
+  const r = runAlp(args);
+  assert.equal(r.code, 2, `exit code for ${args.join(' ')}: ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0] as string, pattern);
+}
