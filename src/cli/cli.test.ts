@@ -48,6 +48,17 @@ test('eval rejects ε outside the box and a model that does not fit the data', a
   userError(['eval', '--model', other, '--n', '10'], /model input shape \[6,6,1\] does not match mnist images \[28,28,1\]/);
 });
 
+test('without --data, eval uses the dataset named in the model folder\'s train.json', async () => {
+  const dir = join(tmp, 'trained-on-cifar');
+  await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
+  writeFileSync(join(dir, 'train.json'), JSON.stringify({ data: { dataset: 'cifar10' } }));
+  // CIFAR-10 is never shipped, so the loader's error shows which dataset was chosen.
+  userError(['eval', '--model', dir, '--n', '10', '--data-dir', join(tmp, 'empty')], /cifar10|CIFAR-10/);
+  const e = alp(['eval', '--model', dir, '--data', 'mnist', '--n', '10', '--steps', '1', '--restarts', '1', '--attacks', 'fgsm', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal((JSON.parse(e.stdout) as { dataset: string }).dataset, 'mnist');
+});
+
 test('a model.json whose weights leave its folder is refused', async () => {
   const dir = await smallModel();
   const bad = join(tmp, 'escape');

@@ -212,11 +212,11 @@ function detectorSettings(p: Parsed): DetectorSettings {
  *  - calibrate: a seeded random sample of the split, representative of all of it;
  *  - --calib-start S: examples S … S+calib-n−1.
  */
-function calibrationData(p: Parsed, evalN: number | undefined): { ds: Dataset; source: Record<string, unknown> } {
+function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: string): { ds: Dataset; source: Record<string, unknown> } {
   const split = get.str(p, 'calib-split') as 'train' | 'test';
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
-  const full = loadEvalData(p, undefined, split);
+  const full = loadEvalData(p, undefined, split, modelPath);
   const given = get.num(p, 'calib-start');
   const evalTest = split === 'test' && evalN !== undefined;
   if (given === undefined && !evalTest) {
@@ -240,7 +240,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const model = await openModel(modelPath, quiet);
-  const { ds, source } = calibrationData(p, undefined);
+  const { ds, source } = calibrationData(p, undefined, modelPath);
   checkModelFitsData(model, ds, modelPath);
   const det = buildDetector(get.str(p, 'detector') as string, detectorSettings(p));
   const fpr = get.num(p, 'fpr') as number;
@@ -344,8 +344,8 @@ async function evalCmd(p: Parsed): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const n = get.num(p, 'n') as number;
-  const test = loadEvalData(p, n);
-  const { ds: calib, source } = calibrationData(p, test.count);
+  const test = loadEvalData(p, n, 'test', models[0]?.path);
+  const { ds: calib, source } = calibrationData(p, test.count, models[0]?.path);
   const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
   validateThreatModel(threat, test.shape[0] * test.shape[1] * test.shape[2]);
   const fprs = get.nums(p, 'fprs') as number[];
