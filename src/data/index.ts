@@ -17,4 +17,18 @@ export { SPLITS, type Split } from './locate.js';
 export { loadMnist, defaultMnistDir, type MnistOptions } from './mnist.js';
 export { loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type FashionMnistOptions } from './fashion-mnist.js';
 export { readCifar10Batch, loadCifar10, CIFAR10_CLASSES, CIFAR10_RECORD_SIZE, type Cifar10Options } from './cifar10.js';
+export { parseWav, encodeWav, type Wave } from './wav.js';
+export { resample, trimSilence, centreIn, peakNormalise, waveToUnit, unitToWave, linfEpsToDb } from './audio.js';
+export {
+  loadSpokenDigits,
+  synthesiseSpokenDigits,
+  digitRecipes,
+  defaultAudioCacheDir,
+  SPOKEN_DIGITS_CLASSES,
+  SPOKEN_DIGITS_RATE,
+  SPOKEN_DIGITS_LENGTH,
+  SPOKEN_DIGITS_PEAK,
+  type SpokenDigitsOptions,
+  type DigitRecipe,
+} from './spoken-digits.js';
 export { loadDataset, DATASET_NAMES, type DatasetName, type LoadOptions } from './registry.js';

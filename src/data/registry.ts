@@ -5,8 +5,9 @@ import { loadCifar10 } from './cifar10.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { checkSplit, type Split } from './locate.js';
 import { loadMnist } from './mnist.js';
+import { loadSpokenDigits } from './spoken-digits.js';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'spoken-digits'] as const;
 
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
@@ -14,6 +15,8 @@ export interface LoadOptions {
   dataDir?: string;
   /** Keep only the first `limit` examples. */
   limit?: number;
+  /** For datasets generated on first use (spoken-digits): progress of the generation. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions = {}): Dataset {
@@ -35,6 +38,9 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
       break;
     case 'cifar10':
       ds = loadCifar10(split, o);
+      break;
+    case 'spoken-digits':
+      ds = loadSpokenDigits(split, opts.onProgress !== undefined ? { ...o, onProgress: opts.onProgress } : o);
       break;
   }
   return opts.limit !== undefined && opts.limit < ds.count ? subset(ds, 0, opts.limit) : ds;

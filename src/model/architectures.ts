@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 
-export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp';
-export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp'];
+export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp' | 'audio-cnn';
+export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp', 'audio-cnn'];
 
 export interface ArchOptions {
   inputShape: [number, number, number];
@@ -56,6 +56,31 @@ export function fastCnn(o: ArchOptions): tf.LayersModel {
   });
 }
 
+/**
+ * A raw-waveform CNN for one-row inputs [1, T, 1] (spoken-digits): three strided 1×9 convolutions
+ * (×4 downsampling each, 16/32/64 channels), global average pooling over time (a word may sit anywhere
+ * in the window), dense classes. ~28k parameters, ~11M multiply-adds per 1 s clip at 8 kHz.
+ */
+export function audioCnn(o: ArchOptions): tf.LayersModel {
+  if (o.inputShape[0] !== 1) throw new UserError(`--arch audio-cnn: expects one-row inputs [1, T, C] (audio), found [${o.inputShape.join(', ')}]`);
+  const conv = (filters: number, stride: number, k: number): tf.layers.Layer =>
+    tf.layers.conv2d({ filters, kernelSize: [1, 9], strides: [1, stride], padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, k) });
+  return tf.sequential({
+    name: 'audio_cnn',
+    layers: [
+      // Back from the [0,1] box to the waveform: a constant 0.5 offset would otherwise dominate the
+      // first convolution's output.
+      tf.layers.rescaling({ inputShape: o.inputShape, scale: 2, offset: -1 }),
+      conv(16, 4, 1),
+      conv(32, 4, 2),
+      conv(64, 4, 3),
+      conv(64, 2, 5),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
+    ],
+  });
+}
+
 /** A two-layer perceptron, mostly for tests and tabular-like inputs. */
 export function mlp(o: ArchOptions): tf.LayersModel {
   return tf.sequential({
@@ -76,6 +101,8 @@ export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
       return fastCnn(o);
     case 'mlp':
       return mlp(o);
+    case 'audio-cnn':
+      return audioCnn(o);
     default:
       throw new UserError(`--arch: expected one of ${ARCH_NAMES.join(', ')}, got '${name}'`);
   }

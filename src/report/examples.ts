@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
 import { imageGrid, perturbationMap, type Tile } from './image-grid.js';
+import { audioTiles, wavUri } from './waveform.js';
 import { encodePng } from './png.js';
 import type { ExamplesMeta, RunData } from './runs.js';
 
@@ -27,6 +28,8 @@ export interface ExampleCard {
   width: number;
   height: number;
   hasClean: boolean;
+  /** For audio inputs (one-row [1, T, 1]) of a known sample rate: playable WAV data: URIs. */
+  audio?: { clean: string | null; adversarial: string };
 }
 
 export interface ExampleSet {
@@ -83,6 +86,9 @@ export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Arr
   return out;
 }
 
+/** Sample rates of the audio datasets alp knows, so their examples can be played back. */
+const SAMPLE_RATES: Record<string, number> = { 'spoken-digits': 8000 };
+
 function pngUri(tiles: Tile[], scale: number): { uri: string; width: number; height: number } {
   const g = imageGrid([tiles], { scale, pad: 3 });
   return { uri: `data:image/png;base64,${Buffer.from(encodePng(g.width, g.height, g.rgba)).toString('base64')}`, width: g.width, height: g.height };
@@ -114,7 +120,10 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
     } else clean = r.ds;
   }
   const size = h * w * c;
-  const scale = tileScale(h, w);
+  // One-row, one-channel inputs are audio: waveforms, not 1-pixel-high images.
+  const isAudio = h === 1 && c === 1 && w >= 64;
+  const rate = dataset !== null ? SAMPLE_RATES[dataset] : undefined;
+  const scale = isAudio ? 1 : tileScale(h, w);
   const cards: ExampleCard[] = [];
   for (let j = 0; j < Math.min(n, max); j++) {
     const index = meta.clean[j] as number;
@@ -137,13 +146,16 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
       }
       linf = m;
       l2 = Math.sqrt(s);
-      tiles.push({ pixels: x, h, w, c }, { pixels: a, h, w, c }, { pixels: perturbationMap(x, a, h, w, c), h, w, c: 3 });
-    } else tiles.push({ pixels: a, h, w, c });
+      if (isAudio) tiles.push(...audioTiles(x, a));
+      else tiles.push({ pixels: x, h, w, c }, { pixels: a, h, w, c }, { pixels: perturbationMap(x, a, h, w, c), h, w, c: 3 });
+    } else if (isAudio) tiles.push(...audioTiles(null, a));
+    else tiles.push({ pixels: a, h, w, c });
     const img = pngUri(tiles, scale);
     const label = meta.labels[j] ?? (clean !== null && x !== null ? (clean.labels[index] as number) : null);
     cards.push({
       index, label, cleanPred: meta.cleanPred[j] ?? null, advPred: meta.advPred[j] ?? null, attack: meta.attack[j] ?? null,
       linf, l2, png: img.uri, width: img.width, height: img.height, hasClean: x !== null,
+      ...(isAudio && rate !== undefined ? { audio: { clean: x !== null ? wavUri(x, rate) : null, adversarial: wavUri(a, rate) } } : {}),
     });
   }
   return { total: n, cards, classNames: clean?.classNames ?? null, notes: [...new Set(notes)] };

@@ -215,13 +215,19 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
     const label = className(c.label, ex.classNames);
     const adv = c.advPred !== null ? className(c.advPred, ex.classNames) : null;
     const size = norm === 'l2' ? (c.l2 !== null ? `‖δ‖₂ = ${c.l2.toFixed(3)}` : '') : c.linf !== null ? `‖δ‖∞ = ${c.linf.toFixed(3)}` : '';
-    const alt = c.hasClean ? `test image ${c.index}: clean, adversarial, and the perturbation` : `adversarial version of test image ${c.index}`;
+    const alt = c.audio !== undefined || c.height < 100 && c.width > 300
+      ? `test clip ${c.index}: adversarial waveform${c.hasClean ? ' and the perturbation' : ''}`
+      : c.hasClean ? `test image ${c.index}: clean, adversarial, and the perturbation` : `adversarial version of test image ${c.index}`;
+    const players = c.audio === undefined ? '' : `<div class="players">${c.audio.clean !== null ? `<label>clean <audio controls preload="none" src="${c.audio.clean}"></audio></label>` : ''}<label>adversarial <audio controls preload="none" src="${c.audio.adversarial}"></audio></label></div>`;
     const pred = c.cleanPred !== null && c.cleanPred !== c.label ? ` <span class="muted">(clean pred. ${esc(className(c.cleanPred, ex.classNames))})</span>` : '';
-    return `<figure class="example"><img src="${c.png}" width="${c.width}" height="${c.height}" alt="${esc(alt)}"><figcaption><span class="muted">#${esc(c.index)}</span> label <strong class="ok">${esc(label)}</strong>${pred}${adv !== null ? ` → <strong class="bad">${esc(adv)}</strong>` : ''}<br><span class="small muted">${esc([c.attack !== null ? `fooled by ${c.attack}` : '', size].filter((x) => x !== '').join(' · '))}</span></figcaption></figure>`;
+    return `<figure class="example"><img src="${c.png}" width="${c.width}" height="${c.height}" alt="${esc(alt)}">${players}<figcaption><span class="muted">#${esc(c.index)}</span> label <strong class="ok">${esc(label)}</strong>${pred}${adv !== null ? ` → <strong class="bad">${esc(adv)}</strong>` : ''}<br><span class="small muted">${esc([c.attack !== null ? `fooled by ${c.attack}` : '', size].filter((x) => x !== '').join(' · '))}</span></figcaption></figure>`;
   }).join('');
   const notes = ex.notes.map((n) => `<p class="warning">${esc(n)}</p>`).join('');
   const hasClean = ex.cards.some((c) => c.hasClean);
-  const legend = hasClean
+  const isAudio = ex.cards.some((c) => c.audio !== undefined);
+  const legend = isAudio
+    ? 'Each strip: the adversarial waveform and the perturbation, magnified by the factor shown; play the clean and adversarial clips to hear the difference.'
+    : hasClean
     ? 'Each strip: the clean test image, the adversarial one, and the perturbation (red where a pixel went up, blue where it went down, scaled to its largest change).'
     : 'Adversarial images only.';
   return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.</p>${notes}<div class="examples">${cards}</div></div>`;
@@ -389,6 +395,7 @@ pre.cmd .w { white-space:nowrap; }
 .empty { color:var(--muted); font-style:italic; margin:8px 0; }
 .warning { color:var(--warn); font-size:13px; margin:4px 0; }
 .swatch { display:inline-block; width:11px; height:11px; border-radius:3px; margin-right:7px; vertical-align:-1px; }
+.players label { display:block; font-size:12px; color:var(--muted); } .players audio { height:28px; width:240px; vertical-align:middle; }
 .cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(270px, 1fr)); gap:14px; margin-bottom:16px; }
 .card { background:var(--card); border:1px solid var(--line); border-top:4px solid #999; border-radius:8px; padding:12px 14px; }
 .card-title { font-weight:650; font-size:15px; }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadDataset, subset, type Dataset } from '../data/index.js';
+import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import { buildArch } from '../model/architectures.js';
 import { loadModel, saveModel } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -24,6 +24,8 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
+  /** Progress of datasets generated on first use (spoken-digits synthesis). */
+  onDataProgress?: (done: number, total: number) => void;
   /** Stop cleanly when this returns true (time budget, Ctrl-C); the model so far is saved. */
   shouldStop?: () => boolean;
 }
@@ -45,7 +47,10 @@ export function splitTrainVal(full: Dataset, c: TrainConfig): { train: Dataset; 
 }
 
 export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
-  const full = loadDataset(c.dataset as 'mnist', 'train', o.dataDir !== undefined ? { dataDir: o.dataDir } : {});
+  const full = loadDataset(c.dataset as DatasetName, 'train', {
+    ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+    ...(o.onDataProgress !== undefined ? { onProgress: o.onDataProgress } : {}),
+  });
   const { train, val } = splitTrainVal(full, c);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {

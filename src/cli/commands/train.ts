@@ -1,8 +1,8 @@
 import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { ARCH_NAMES } from '../../model/architectures.js';
-import { helpText, parseArgs, get, type CommandSpec, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 
@@ -19,7 +19,8 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch' },
-    ...DATA_OPTIONS,
+    // No default here: a preset (spoken-digits) may name its dataset.
+    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
     { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
@@ -47,6 +48,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'alp train --method pgd-at --preset madry-mnist --out runs/madry',
     'alp train --method trades --beta 6 --epochs 3 --data fashion-mnist --out runs/trades-fmnist',
     'alp train --method alp --resume --out runs/alp',
+    'alp train --method alp --preset spoken-digits --out runs/audio-alp',
   ],
 };
 
@@ -111,6 +113,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(modelPath !== undefined ? { modelPath } : {}),
     meta: { versions: versions(backend), argv },
+    onDataProgress: dataProgress(quiet),
     shouldStop: () => interrupted || Date.now() >= deadline,
     onProgress: (e) => {
       bar ??= new Progress('train', e.totalSteps, { quiet });
