@@ -10,6 +10,7 @@ export * from './data/index.js';
 
 export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName, type ArchOptions } from './model/architectures.js';
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
+export { adaptModel, parseInputRange, type AdaptOptions, type Adapted } from './model/adapt.js';
 export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation } from './model/io.js';
 
 export * from './attack/index.js';

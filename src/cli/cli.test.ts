@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
-import { saveModel } from '../model/io.js';
+import * as tf from '@tensorflow/tfjs';
+import { loadModel, saveModel } from '../model/io.js';
+import { loadDataset } from '../data/index.js';
 import { assertUserError, runAlp } from '../testing/cli.js';
 
 
@@ -45,7 +47,7 @@ test('eval rejects ε outside the box and a model that does not fit the data', a
   userError(['eval', '--model', dir, '--eps', '1.5', '--n', '10'], /--eps: 1.5 is outside the \[0,1\] input box/);
   const other = join(tmp, 'wrong-shape');
   await saveModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), other);
-  userError(['eval', '--model', other, '--n', '10'], /model input shape \[6,6,1\] does not match mnist images \[28,28,1\]/);
+  userError(['eval', '--model', other, '--n', '10'], /model input shape \[6,6,1\] does not match mnist inputs \[28,28,1\]/);
 });
 
 test('without --data, eval uses the dataset named in the model folder\'s train.json', async () => {
@@ -107,6 +109,29 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   assert.equal(readFileSync(join(adir, 'adversarial.f32')).length, 4 * 784 * 4);
   const png = readFileSync(join(adir, 'adversarial.png'));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+});
+
+test('a flat model trained on [-1,1] inputs is evaluated and fine-tuned with --input-range', async () => {
+  await useBackend();
+  const dir = join(tmp, 'flat-pm1');
+  const flat = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
+  await saveModel(flat, dir);
+  const e = alp(['eval', '--model', dir, '--input-range=-1,1', '--n', '20', '--attacks', 'fgsm', '--eps', '0.1', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  // Same logits as feeding the bare model 2x−1 by hand: its clean accuracy is what eval reports.
+  const mnist = loadDataset('mnist', 'test', { limit: 20 });
+  const pred = tf.tidy(() => (flat.predict(tf.tensor2d(mnist.images, [20, 784]).mul(2).sub(1)) as tf.Tensor).argMax(-1).dataSync());
+  const acc = [...pred].filter((p, i) => p === mnist.labels[i]).length / 20;
+  assert.equal((JSON.parse(e.stdout) as { result: { cleanAccuracy: number } }).result.cleanAccuracy, acc);
+  userError(['eval', '--model', dir, '--input-range', '1,0', '--n', '5'], /--input-range: expected LO,HI with LO < HI/);
+  userError(['train', '--input-range=-1,1', '--epochs', '1'], /--input-range: only with --model/);
+
+  const out = join(tmp, 'flat-finetuned');
+  const t = alp(['train', '--method', 'standard', '--model', join(dir, 'model.json'), '--input-range=-1,1', '--epochs', '1', '--train-size', '64', '--val-size', '0', '--out', out, '--quiet']);
+  assert.equal(t.code, 0, t.stderr);
+  // The saved model takes alp's [28,28,1] inputs in [0,1] and loads as a plain TF.js layers model.
+  const m = await loadModel(out);
+  assert.deepEqual(m.inputs[0]?.shape, [null, 28, 28, 1]);
 });
 
 test('train --model fine-tunes a user model and keeps its architecture', async () => {

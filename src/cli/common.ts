@@ -8,6 +8,7 @@ import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/se
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation } from '../model/io.js';
+import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
@@ -90,17 +91,29 @@ export async function openModel(path: string, quiet: boolean): Promise<tf.Layers
   return model;
 }
 
-/** Checks a model's input shape against a dataset's, so a mismatch is one clear line. */
-export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath: string): void {
-  const inShape = model.inputs[0]?.shape.slice(1) ?? [];
-  const want = [...ds.shape];
-  if (inShape.length !== 3 || inShape.some((d, i) => d !== null && d !== want[i])) {
-    throw new UserError(`${modelPath}: model input shape [${inShape.join(',')}] does not match ${ds.name} images [${want.join(',')}]`);
-  }
+/** For commands that run a user's model on alp's data: the model's own input value range. */
+export const MODEL_INPUT_OPTIONS: OptSpec[] = [
+  { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'value range the model was trained on (e.g. -1,1 or 0,255); alp maps its [0,1] inputs onto it, ε stays in [0,1] units (default 0,1)' },
+];
+
+/**
+ * The model as alp runs it on `ds`: reshaped in front when it takes flat or channel-less inputs, and
+ * with --input-range applied (see model/adapt.ts). A mismatch that no reshape fixes, or a class count
+ * that differs from the data's, is one clear line naming the model.
+ */
+export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath: string, p?: Parsed, quiet = true): tf.LayersModel {
+  const rangeText = p !== undefined ? get.str(p, 'input-range') : undefined;
+  const { model: adapted, changes } = adaptModel(model, ds.shape, {
+    source: modelPath,
+    dataName: ds.name,
+    ...(rangeText !== undefined ? { inputRange: parseInputRange(rangeText) } : {}),
+  });
   const out = model.outputs[0]?.shape ?? [];
   if (out[out.length - 1] !== ds.numClasses) {
     throw new UserError(`${modelPath}: model has ${String(out[out.length - 1])} outputs, ${ds.name} has ${ds.numClasses} classes`);
   }
+  if (changes.length > 0) say(quiet, `${modelPath}: running it as ${changes.join(', then ')} → model`);
+  return adapted;
 }
 
 export function versions(backend: string): Record<string, string> {
@@ -157,8 +170,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const ds = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
-  const model = await openModel(modelPath, quiet);
-  checkModelFitsData(model, ds, modelPath);
+  const model = checkModelFitsData(await openModel(modelPath, quiet), ds, modelPath, p, quiet);
   const threat = { norm: get.str(p, 'norm') as ThreatModel['norm'], eps: get.num(p, 'eps') as number };
   validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
   return { modelPath, quiet, backend, ds, model, threat };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import { buildArch } from '../model/architectures.js';
+import { adaptModel } from '../model/adapt.js';
 import { loadModel, saveModel } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -19,6 +20,8 @@ export interface RunOptions {
   resume?: boolean;
   /** Fine-tune this model.json instead of building `config.arch`. */
   modelPath?: string;
+  /** The value range `modelPath` was trained on (see model/adapt.ts); the saved model takes [0,1]. */
+  inputRange?: [number, number];
   dataDir?: string;
   checkpointEvery?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -56,8 +59,12 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
     throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another --out`);
   }
+  // A user's model is put behind alp's input convention (reshape, value range); the saved model keeps
+  // that adapter, so it takes [0,1] NHWC inputs like every model alp writes.
   const model = o.modelPath !== undefined
-    ? await loadModel(o.modelPath)
+    ? adaptModel(await loadModel(o.modelPath), train.shape, {
+      source: o.modelPath, dataName: c.dataset, ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
+    }).model
     : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed });
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
@@ -71,6 +78,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   writeJsonAtomic(join(o.out, 'train.json'), {
     config: c,
     fineTunedFrom: o.modelPath ?? null,
+    ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
     complete: state.done,

@@ -6,7 +6,7 @@ import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, emit, openModelJob, pct, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, versions } from '../common.js';
 import { say } from '../progress.js';
 
 export const ATTACK_SPEC: CommandSpec = {
@@ -16,6 +16,7 @@ export const ATTACK_SPEC: CommandSpec = {
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
     ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
     { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },

@@ -7,7 +7,7 @@ import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const AUDIT_SPEC: CommandSpec = {
@@ -17,6 +17,7 @@ export const AUDIT_SPEC: CommandSpec = {
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
     ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
     { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
@@ -51,11 +52,11 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
   if (surrogatePath !== undefined) {
-    const s = await openModel(surrogatePath, quiet);
-    checkModelFitsData(s, ds, surrogatePath);
+    // The surrogate is adapted by shape only: --input-range describes the audited model.
+    const s = checkModelFitsData(await openModel(surrogatePath, quiet), ds, surrogatePath, undefined, quiet);
     extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99 }));
   }
-  say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test images, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
   let current = '';
   const r = audit(model, ds, {

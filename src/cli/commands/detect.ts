@@ -24,7 +24,7 @@ import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 const DETECTOR_OPTIONS: OptSpec[] = [
@@ -103,6 +103,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     { name: 'no-adaptive', type: 'boolean', help: 'skip the adaptive attack' },
     ...DETECTOR_OPTIONS,
     ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
     { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json in the model's folder, or beside the models)" },
     ...COMMON_OPTIONS,
@@ -239,9 +240,9 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect calibrate');
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const model = await openModel(modelPath, quiet);
   const { ds, source } = calibrationData(p, undefined, modelPath);
-  checkModelFitsData(model, ds, modelPath);
+  // Shape adaptation only: `detect check`/`serve` score inputs in the model's own format.
+  const model = checkModelFitsData(await openModel(modelPath, quiet), ds, modelPath, undefined, quiet);
   const det = buildDetector(get.str(p, 'detector') as string, detectorSettings(p));
   const fpr = get.num(p, 'fpr') as number;
   const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
@@ -369,10 +370,9 @@ async function evalCmd(p: Parsed): Promise<void> {
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const m of models) {
-    const model = await openModel(m.path, quiet);
-    checkModelFitsData(model, test, m.path);
+    const model = checkModelFitsData(await openModel(m.path, quiet), test, m.path, p, quiet);
     const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
-    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test images, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
     let bar: Progress | undefined;
     let stage = '';
     const r = evaluateDetection(model, m.label, m.path, test, calib, detectors, {

@@ -4,7 +4,7 @@ import { evaluateRobustness, epsSweep, type EvalResult, type SweepPoint } from '
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const EVAL_SPEC: CommandSpec = {
@@ -14,6 +14,7 @@ export const EVAL_SPEC: CommandSpec = {
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (TF.js layers format, outputs logits)' },
     ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
     { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
@@ -60,7 +61,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   };
   const suite = buildSuite(spec);
   const t0 = Date.now();
-  say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test images, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
   let current = '';
   const onProgress = (e: { attack: string; done: number; total: number; robustSoFar: number }): void => {

@@ -1,5 +1,6 @@
 import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
+import { parseInputRange } from '../../model/adapt.js';
 import { ARCH_NAMES } from '../../model/architectures.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
@@ -18,7 +19,8 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
-    { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch' },
+    { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
+    { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
     // No default here: a preset (spoken-digits) may name its dataset.
     ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
@@ -88,6 +90,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     return;
   }
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
+  const modelPath = get.str(p, 'model');
+  const rangeText = get.str(p, 'input-range');
+  if (rangeText !== undefined && modelPath === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
+  const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
@@ -105,13 +111,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   const dataDir = get.str(p, 'data-dir');
-  const modelPath = get.str(p, 'model');
   const r = await runTraining(config, {
     out,
     resume: get.bool(p, 'resume'),
     checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(modelPath !== undefined ? { modelPath } : {}),
+    ...(inputRange !== undefined ? { inputRange } : {}),
     meta: { versions: versions(backend), argv },
     onDataProgress: dataProgress(quiet),
     shouldStop: () => interrupted || Date.now() >= deadline,
