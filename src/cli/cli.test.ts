@@ -9,6 +9,8 @@ import { buildArch } from '../model/architectures.js';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel } from '../model/io.js';
 import { loadDataset } from '../data/index.js';
+import { writeIdx } from '../data/idx.js';
+import { parseWav } from '../data/wav.js';
 import { assertUserError, runAlp } from '../testing/cli.js';
 
 
@@ -132,6 +134,40 @@ test('a flat model trained on [-1,1] inputs is evaluated and fine-tuned with --i
   // The saved model takes alp's [28,28,1] inputs in [0,1] and loads as a plain TF.js layers model.
   const m = await loadModel(out);
   assert.deepEqual(m.inputs[0]?.shape, [null, 28, 28, 1]);
+});
+
+test('attack on an audio model writes playable WAV files and waveform strips', async () => {
+  await useBackend();
+  // A ready cache of 1000 "clips" (tones), so the test needs no espeak-ng.
+  const dataDir = join(tmp, 'audio-cache');
+  const n = 1000, len = 8000;
+  const waves = new Float32Array(n * len);
+  for (let i = 0; i < n; i++) for (let t = 0; t < len; t++) waves[i * len + t] = 0.5 + 0.25 * Math.sin((2 * Math.PI * (200 + 50 * (i % 10)) * t) / 8000);
+  writeIdx(join(dataDir, 'spoken-digits-v1', 'test-1000-seed0-waves.idx'), { dtype: 'float32', shape: [n, len], data: waves });
+  writeIdx(join(dataDir, 'spoken-digits-v1', 'test-1000-seed0-labels.idx'), { dtype: 'uint8', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => i % 10) });
+  const dir = join(tmp, 'audio-model');
+  await saveModel(buildArch('audio-cnn', { inputShape: [1, len, 1], numClasses: 10, seed: 1 }), dir);
+  writeFileSync(join(dir, 'train.json'), JSON.stringify({ data: { dataset: 'spoken-digits' } }));
+
+  const out = join(tmp, 'audio-attack');
+  const a = alp(['attack', '--model', dir, '--data-dir', dataDir, '--n', '2', '--eps', '0.01', '--steps', '3', '--out', out, '--json']);
+  assert.equal(a.code, 0, a.stderr);
+  const r = JSON.parse(a.stdout) as { dataset: string; audio: { sampleRate: number } };
+  assert.equal(r.dataset, 'spoken-digits');
+  assert.equal(r.audio.sampleRate, 8000);
+  assert.deepEqual(readdirSync(join(out, 'wav')).sort(), ['0-adversarial.wav', '0-clean.wav', '1-adversarial.wav', '1-clean.wav']);
+  const clean = parseWav(readFileSync(join(out, 'wav', '0-clean.wav')), '0-clean.wav');
+  const adv = parseWav(readFileSync(join(out, 'wav', '0-adversarial.wav')), '0-adversarial.wav');
+  assert.equal(clean.sampleRate, 8000);
+  assert.equal(adv.samples.length, len);
+  // The clean file is the test clip (w = 2x − 1); the adversarial one differs by at most 2ε (+ 16-bit rounding).
+  assert.ok(Math.abs((clean.samples[400] as number) - (2 * (waves[400] as number) - 1)) < 1e-3);
+  let maxDiff = 0;
+  for (let t = 0; t < len; t++) maxDiff = Math.max(maxDiff, Math.abs((adv.samples[t] as number) - (clean.samples[t] as number)));
+  assert.ok(maxDiff <= 0.02 + 1e-4, `max waveform change ${maxDiff}`);
+  // Waveform strips (240 px wide), not 8000-pixel images.
+  const png = readFileSync(join(out, 'adversarial.png'));
+  assert.ok(png.readUInt32BE(16) < 600, `png width ${png.readUInt32BE(16)}`);
 });
 
 test('train --model fine-tunes a user model and keeps its architecture', async () => {

@@ -18,6 +18,8 @@ export interface Dataset {
   shape: [number, number, number];
   numClasses: number;
   classNames?: string[];
+  /** Audio datasets: samples per second of the one-row [1, T, 1] inputs (the waveform w is stored as (w+1)/2). */
+  sampleRate?: number;
 }
 
 export interface FromIdxOptions {
@@ -110,6 +112,7 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
     numClasses: ds.numClasses,
   };
   if (ds.classNames !== undefined) out.classNames = ds.classNames;
+  if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
   return out;
 }
 
@@ -127,6 +130,7 @@ export function take(ds: Dataset, indices: Int32Array): Dataset {
     labels[j] = ds.labels[i] as number;
   }
   const out: Dataset = { name: ds.name, images, labels, count: indices.length, shape: [...ds.shape], numClasses: ds.numClasses };
+  if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
   if (ds.classNames !== undefined) out.classNames = ds.classNames;
   return out;
 }

@@ -127,7 +127,7 @@ export function synthesiseSpokenDigits(split: Split, count: number, seed: number
     });
     onProgress?.(at + chunk.length, count);
   }
-  return { name: 'spoken-digits', images, labels, count, shape: [1, SPOKEN_DIGITS_LENGTH, 1], numClasses: 10, classNames: SPOKEN_DIGITS_CLASSES };
+  return { name: 'spoken-digits', images, labels, count, shape: [1, SPOKEN_DIGITS_LENGTH, 1], numClasses: 10, classNames: SPOKEN_DIGITS_CLASSES, sampleRate: SPOKEN_DIGITS_RATE };
 }
 
 /** The split from the cache, synthesising and caching it first if needed. */
@@ -152,7 +152,7 @@ export function loadSpokenDigits(split: Split, opts: SpokenDigitsOptions = {}): 
     }
     return {
       name: 'spoken-digits', images: img.data as Float32Array, labels: Int32Array.from(lab.data as Uint8Array), count,
-      shape: [1, SPOKEN_DIGITS_LENGTH, 1], numClasses: 10, classNames: SPOKEN_DIGITS_CLASSES,
+      shape: [1, SPOKEN_DIGITS_LENGTH, 1], numClasses: 10, classNames: SPOKEN_DIGITS_CLASSES, sampleRate: SPOKEN_DIGITS_RATE,
     };
   }
   const ds = synthesiseSpokenDigits(split, count, seed, opts.onProgress);

@@ -45,11 +45,11 @@ export function waveformTile(x: Float32Array, range: number, colour: [number, nu
 }
 
 /** The waveform strip for one example: the adversarial clip, and its perturbation magnified to fill the tile. */
-export function audioTiles(clean: Float32Array | null, adv: Float32Array): Tile[] {
+export function audioTiles(clean: Float32Array | null, adv: Float32Array, caption = 'ADVERSARIAL'): Tile[] {
   const a = unitToWave(adv);
   let peak = 0;
   for (const v of a) peak = Math.max(peak, Math.abs(v));
-  const tiles = [waveformTile(a, peak, [0.13, 0.4, 0.75], 240, 60, 'ADVERSARIAL')];
+  const tiles = [waveformTile(a, peak, [0.13, 0.4, 0.75], 240, 60, caption)];
   if (clean !== null) {
     const d = new Float32Array(a.length);
     let m = 0;

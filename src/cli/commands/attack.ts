@@ -3,6 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
+import { audioTiles } from '../../report/waveform.js';
+import { encodeWav } from '../../data/wav.js';
+import { unitToWave } from '../../data/audio.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
@@ -11,7 +14,7 @@ import { say } from '../progress.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
-  summary: 'craft adversarial examples and write them as a PNG grid and raw tensors',
+  summary: 'craft adversarial examples and write them as a PNG grid and raw tensors (and WAV files for audio)',
   usage: 'alp attack --model PATH [--attack pgd-ce] [--n 16] --out DIR',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
@@ -51,7 +54,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
   });
   if (attack === undefined) throw new Error('no attack built');
   const out = get.str(p, 'out') as string;
-  say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} images, backend ${backend} → ${out}`);
+  say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} test examples, backend ${backend} → ${out}`);
   const f = logitsOf(model);
   const [h, w, c] = ds.shape;
   const x = tf.tensor4d(ds.images, [ds.count, h, w, c]);
@@ -64,26 +67,41 @@ export async function attackCommand(argv: string[]): Promise<void> {
   tf.dispose([x, y, r.adversarial, ...(targets ? [targets] : [])]);
 
   const row = h * w * c;
+  const audio = ds.sampleRate !== undefined && h === 1 && c === 1;
+  const files = ['adversarial.png', 'adversarial.f32', 'attack.json'];
   const tiles = Array.from({ length: ds.count }, (_, i) => {
     const clean = ds.images.slice(i * row, (i + 1) * row);
     const adv = advData.slice(i * row, (i + 1) * row);
+    // Audio: waveform strips instead of 1-pixel-high images, and the clips themselves to listen to.
+    if (audio) return audioTiles(clean, adv, `${ds.labels[i]}>${cleanPred[i]} ADV ${advPred[i]}`);
     return [
       { pixels: clean, h, w, c, caption: `${ds.labels[i]}>${cleanPred[i]}` },
       { pixels: adv, h, w, c, caption: `ADV ${advPred[i]}` },
       { pixels: perturbationMap(clean, adv, h, w, c), h, w, c: 3, caption: 'DELTA' },
     ];
   });
-  const grid = imageGrid(tiles, { scale: 3, pad: 4 });
+  const grid = imageGrid(tiles, { scale: audio ? 1 : 3, pad: 4 });
   writeFileAtomic(join(out, 'adversarial.png'), encodePng(grid.width, grid.height, grid.rgba));
   writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
+  if (audio) {
+    const sampleRate = ds.sampleRate as number;
+    for (let i = 0; i < ds.count; i++) {
+      for (const [kind, data] of [['clean', ds.images], ['adversarial', advData]] as const) {
+        const name = `wav/${i}-${kind}.wav`;
+        writeFileAtomic(join(out, name), encodeWav({ samples: unitToWave(data.slice(i * row, (i + 1) * row)), sampleRate }));
+      }
+    }
+    files.splice(2, 0, `wav/ (${2 * ds.count} clips)`);
+  }
   let fooled = 0;
   for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
   const report = {
     model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
+    ...(audio ? { audio: { sampleRate: ds.sampleRate, files: 'wav/<i>-clean.wav, wav/<i>-adversarial.wav (16-bit PCM mono)', waveform: 'w = 2x − 1' } } : {}),
     labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
     success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend),
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
-  emit(p, report, `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)}); wrote ${out}/adversarial.png, adversarial.f32, attack.json`);
+  emit(p, report, `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)}); wrote ${out}/: ${files.join(', ')}`);
 }
