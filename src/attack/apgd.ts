@@ -29,7 +29,7 @@ import type { Attack } from './attack.js';
 import { dlr, dlrTargeted } from './dlr.js';
 import type { AttackResult } from './gradient-attack.js';
 import { isSuccess, objective } from './objectives.js';
-import { normOf, projectToThreat, type ThreatModel } from './threat-model.js';
+import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
 
 export type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
 export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'dlr', 'dlr-targeted'];
@@ -140,7 +140,7 @@ export class Apgd implements Attack {
     const n = x.shape[0] as number;
     const rowSize = x.size / Math.max(n, 1);
     const best = new Float32Array(x.dataSync() as Float32Array);
-    assertValidInputs(best, 'attack input');
+    assertValidInputs(best, 'attack input', boundsOf(this.threat));
     const yArr = Int32Array.from(labels.dataSync());
     const tArr = targets !== undefined ? Int32Array.from(targets.dataSync()) : undefined;
     const targeted = tArr !== undefined;
@@ -236,6 +236,7 @@ export class Apgd implements Attack {
     const n = x.shape[0] as number;
     const norm = normOf(this.threat.norm);
     const eps = this.threat.eps;
+    const box = boundsOf(this.threat);
     const nSteps = this.steps;
     const checkpoints = new Set(apgdCheckpoints(nSteps).slice(1));
 
@@ -265,7 +266,7 @@ export class Apgd implements Attack {
     };
 
     let xCur: tf.Tensor = this.randomStart
-      ? tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, seed)), eps))
+      ? tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, seed)), eps, box))
       : tf.clone(x);
     const first = evaluate(xCur, false);
     let grad = first.grad as tf.Tensor;
@@ -289,9 +290,9 @@ export class Apgd implements Attack {
       const alpha = k === 0 ? 1 : this.momentum;
       const xNext = tf.tidy(() => {
         const etaT = tf.tensor(eta, perExampleShape(x));
-        const z = projectToThreat(norm, x, tf.add(xCur, tf.mul(norm.step(grad, 1), etaT)), eps);
+        const z = projectToThreat(norm, x, tf.add(xCur, tf.mul(norm.step(grad, 1), etaT)), eps, box);
         const moved = tf.add(tf.add(xCur, tf.mul(tf.sub(z, xCur), alpha)), tf.mul(tf.sub(xCur, xPrev), 1 - alpha));
-        return projectToThreat(norm, x, moved, eps);
+        return projectToThreat(norm, x, moved, eps, box);
       });
       const last = k === nSteps - 1;
       const ev = evaluate(xNext, last);

@@ -136,3 +136,32 @@ test('attacks are backend-agnostic: cpu and wasm give the same PGD iterates', as
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
   assert.ok(maxDiff < 1e-4, `cpu vs wasm differ by ${maxDiff}`);
 });
+
+test('a threat model with another box, or none (embeddings), is honoured by PGD, APGD and Square', async () => {
+  const m = await trained();
+  const { x, y } = tensorsOf(ds);
+  const f = logitsOf(m);
+  // Inputs near the top of [0,1]: the unit box would clip upward moves; a wider box or none must not.
+  const xHigh = tf.tidy(() => tf.add(tf.mul(x, 0.2), 0.9));
+  const { Apgd } = await import('./apgd.js');
+  const { Square } = await import('./square.js');
+  for (const bounds of [null, [-2, 3] as const]) {
+    const threat = { norm: 'linf' as const, eps: 0.4, bounds };
+    for (const attack of [new Pgd({ threat, steps: 5, seed: 1 }), new Apgd({ threat, steps: 10, seed: 1 }), new Square({ threat, queries: 50, seed: 1 })]) {
+      const r = attack.run(f, xHigh, y);
+      const hi = tf.max(r.adversarial).dataSync()[0] as number;
+      const size = tf.max(tf.abs(tf.sub(r.adversarial, xHigh))).dataSync()[0] as number;
+      assert.ok(size <= 0.4 + 1e-5, `${attack.name}: ‖δ‖∞ ${size}`);
+      assert.ok(hi > 1.01, `${attack.name} with bounds ${JSON.stringify(bounds)}: max ${hi} was clipped to the unit box`);
+      tf.dispose(r.adversarial);
+    }
+  }
+  // The default is still [0,1]: these inputs are refused, and in-box ones stay in the box.
+  assert.throws(() => new Pgd({ threat: { norm: 'linf', eps: 0.4 }, steps: 5, seed: 1 }).run(f, xHigh, y), /inputs must be scaled to \[0,1\]/);
+  const r = new Pgd({ threat: { norm: 'linf', eps: 0.4 }, steps: 5, seed: 1 }).run(f, x, y);
+  assert.ok((tf.max(r.adversarial).dataSync()[0] as number) <= 1 + 1e-7);
+  // No box: validation accepts any radius.
+  assert.doesNotThrow(() => validateThreatModel({ norm: 'linf', eps: 5, bounds: null }, 36));
+  assert.throws(() => validateThreatModel({ norm: 'linf', eps: 5 }, 36), /outside the \[0,1\] input box/);
+  tf.dispose([x, y, xHigh, r.adversarial]);
+});

@@ -10,7 +10,7 @@ import type { LogitsFn } from '../model/classifier.js';
 import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import { objective, isSuccess, type ObjectiveName } from './objectives.js';
-import { normOf, projectToThreat, type ThreatModel } from './threat-model.js';
+import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
 
 export interface GradientAttackConfig {
   threat: ThreatModel;
@@ -33,7 +33,7 @@ function objectiveFn(cfg: Pick<GradientAttackConfig, 'loss' | 'targeted'>, cls: 
 }
 
 export interface AttackResult {
-  /** Adversarial inputs, same shape as x, inside the ε-ball around x and the [0,1] box. */
+  /** Adversarial inputs, same shape as x, inside the ε-ball around x and the threat model's box. */
   adversarial: tf.Tensor;
   /** 1 where the attack achieved its goal (misclassified, or classified as the target). */
   success: Uint8Array;
@@ -50,10 +50,11 @@ export function gradientAscent(
 ): tf.Tensor {
   const norm = normOf(cfg.threat.norm);
   const eps = cfg.threat.eps;
+  const box = boundsOf(cfg.threat);
   const obj = objectiveFn(cfg, cls);
   let xAdv: tf.Tensor;
-  if (init !== undefined) xAdv = projectToThreat(norm, x, init, eps);
-  else if (cfg.randomStart) xAdv = tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, cfg.seed)), eps));
+  if (init !== undefined) xAdv = projectToThreat(norm, x, init, eps, box);
+  else if (cfg.randomStart) xAdv = tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, cfg.seed)), eps, box));
   else xAdv = tf.clone(x);
   const lossOf = (xa: tf.Tensor, keepLogits: { t?: tf.Tensor2D }): tf.Scalar => {
     const z = f(xa);
@@ -71,7 +72,7 @@ export function gradientAscent(
         return xAdv;
       }
     }
-    const next = tf.tidy(() => projectToThreat(norm, x, tf.add(xAdv, norm.step(g, cfg.stepSize)), eps));
+    const next = tf.tidy(() => projectToThreat(norm, x, tf.add(xAdv, norm.step(g, cfg.stepSize)), eps, box));
     g.dispose();
     xAdv.dispose();
     xAdv = next;
@@ -92,7 +93,7 @@ export function gradientAttack(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg:
   const rowSize = x.size / Math.max(n, 1);
   const clsArr = cls.dataSync() as Int32Array;
   const best = new Float32Array(x.dataSync() as Float32Array);
-  assertValidInputs(best, 'attack input');
+  assertValidInputs(best, 'attack input', boundsOf(cfg.threat));
   const bestLoss = new Float32Array(n).fill(-Infinity);
   const success = new Uint8Array(n);
   const rng = new Rng(cfg.seed);

@@ -23,7 +23,7 @@ import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
-import type { ThreatModel } from './threat-model.js';
+import { boundsOf, type Bounds, type ThreatModel } from './threat-model.js';
 
 export interface SquareOptions {
   threat: ThreatModel;
@@ -94,11 +94,17 @@ export function squareL2Pattern(s: number, rng: Rng): Float32Array {
   return out;
 }
 
-const clip01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+/** Clipping to the threat model's box (identity when it has none). */
+function boxClip(b: Bounds): (v: number) => number {
+  if (b === null) return (v) => v;
+  const [lo, hi] = b;
+  return (v) => (v < lo ? lo : v > hi ? hi : v);
+}
 
 export class Square implements Attack {
   readonly name: string;
   readonly threat: ThreatModel;
+  private readonly clip: (v: number) => number;
   readonly queries: number;
   readonly pInit: number;
   readonly restarts: number;
@@ -106,6 +112,7 @@ export class Square implements Attack {
 
   constructor(o: SquareOptions) {
     this.threat = o.threat;
+    this.clip = boxClip(boundsOf(o.threat));
     this.queries = o.queries ?? 1000;
     this.pInit = o.pInit ?? 0.8;
     this.restarts = o.restarts ?? 1;
@@ -123,7 +130,7 @@ export class Square implements Attack {
     const h = x.shape[1] as number, w = x.shape[2] as number, c = x.rank === 4 ? (x.shape[3] as number) : 1;
     const d = h * w * c;
     const clean = Float32Array.from(x.dataSync() as Float32Array);
-    assertValidInputs(clean, 'attack input');
+    assertValidInputs(clean, 'attack input', boundsOf(this.threat));
     const targeted = targets !== undefined;
     const goal = Int32Array.from((targets ?? labels).dataSync());
     const best = Float32Array.from(clean);
@@ -170,7 +177,7 @@ export class Square implements Attack {
       active.forEach((i, j) => xs.set(clean.subarray(i * d, (i + 1) * d), j * d));
       for (let j = 0; j < m; j++) {
         const start = this.threat.norm === 'linf' ? this.linfStart(h, w, c, run) : this.l2Start(h, w, c, run);
-        for (let p = 0; p < d; p++) cur[j * d + p] = clip01((xs[j * d + p] as number) + (start[p] as number));
+        for (let p = 0; p < d; p++) cur[j * d + p] = this.clip((xs[j * d + p] as number) + (start[p] as number));
       }
       const cls = Int32Array.from(active, (i) => goal[i] as number);
       const first = query(cur, cls);
@@ -241,7 +248,7 @@ export class Square implements Attack {
         for (let j = c0; j < c0 + s && !changes; j++) {
           for (let ch = 0; ch < c; ch++) {
             const q = (i * w + j) * c + ch;
-            if (Math.abs(clip01((xr[q] as number) + (signs[ch] as number)) - (br[q] as number)) >= 1e-7) {
+            if (Math.abs(this.clip((xr[q] as number) + (signs[ch] as number)) - (br[q] as number)) >= 1e-7) {
               changes = true;
               break;
             }
@@ -255,7 +262,7 @@ export class Square implements Attack {
       for (let j = c0; j < c0 + s; j++) {
         for (let ch = 0; ch < c; ch++) {
           const q = (i * w + j) * c + ch;
-          out[q] = clip01((xr[q] as number) + (signs[ch] as number));
+          out[q] = this.clip((xr[q] as number) + (signs[ch] as number));
         }
       }
     }
@@ -337,7 +344,7 @@ export class Square implements Attack {
     let sq = 0;
     for (const v of delta) sq += v * v;
     const scale = eps / (Math.sqrt(sq) + 1e-12);
-    for (let q = 0; q < d; q++) out[q] = clip01((xr[q] as number) + (delta[q] as number) * scale);
+    for (let q = 0; q < d; q++) out[q] = this.clip((xr[q] as number) + (delta[q] as number) * scale);
   }
 
   describe(): Record<string, unknown> {

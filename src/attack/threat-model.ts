@@ -1,7 +1,8 @@
 /**
  * A threat model: which perturbations the adversary may add. It supplies the three pieces of norm
  * geometry every gradient attack needs: a random start inside the ball, the steepest-ascent step
- * direction for that norm, and the projection back onto the ball. Inputs always live in the [0,1] box.
+ * direction for that norm, and the projection back onto the ball. Inputs live in a box, [0,1] unless
+ * the threat model says otherwise: images and audio use [0,1]; perturbed embeddings (text) have no box.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
@@ -9,10 +10,21 @@ import { UserError } from '../util/errors.js';
 export type NormName = 'linf' | 'l2';
 export const NORMS: readonly NormName[] = ['linf', 'l2'];
 
+/** The box inputs must stay in, [lo, hi], or null for none (embeddings). */
+export type Bounds = readonly [number, number] | null;
+export const UNIT_BOX: Bounds = [0, 1];
+
 export interface ThreatModel {
   norm: NormName;
   /** Radius of the ball, in input units (pixels scaled to [0,1]). */
   eps: number;
+  /** The input box; default [0,1]. */
+  bounds?: Bounds;
+}
+
+/** The box of a threat model ([0,1] unless it names another, or null). */
+export function boundsOf(t: Pick<ThreatModel, 'bounds'>): Bounds {
+  return t.bounds === undefined ? UNIT_BOX : t.bounds;
 }
 
 export interface Norm {
@@ -81,13 +93,20 @@ export function normOf(name: NormName): Norm {
 export function validateThreatModel(t: ThreatModel, inputSize: number, option = '--eps'): void {
   if (!NORMS.includes(t.norm)) throw new UserError(`--norm: expected one of ${NORMS.join(', ')}, got '${String(t.norm)}'`);
   if (!Number.isFinite(t.eps) || t.eps < 0) throw new UserError(`${option}: expected a finite number ≥ 0, got ${t.eps}`);
+  if (boundsOf(t) === null) return; // no box: every radius is meaningful
   const max = t.norm === 'linf' ? 1 : Math.sqrt(inputSize);
   if (t.eps >= max) {
     throw new UserError(`${option}: ${t.eps} is outside the [0,1] input box for ${t.norm} (must be < ${t.norm === 'linf' ? 1 : max.toFixed(2)})`);
   }
 }
 
-/** x + δ projected onto the ε-ball around x and then into the [0,1] box (which keeps it in the ball). */
-export function projectToThreat(norm: Norm, x: tf.Tensor, xAdv: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => tf.clipByValue(tf.add(x, norm.project(tf.sub(xAdv, x), eps)), 0, 1));
+/**
+ * x + δ projected onto the ε-ball around x and then into the box (which keeps it in the ball, since
+ * x is in the box and both sets are convex and axis-aligned for clipping).
+ */
+export function projectToThreat(norm: Norm, x: tf.Tensor, xAdv: tf.Tensor, eps: number, bounds: Bounds = UNIT_BOX): tf.Tensor {
+  return tf.tidy(() => {
+    const inBall = tf.add(x, norm.project(tf.sub(xAdv, x), eps));
+    return bounds === null ? inBall : tf.clipByValue(inBall, bounds[0], bounds[1]);
+  });
 }

@@ -22,7 +22,7 @@ import type { Attack } from './attack.js';
 import { gradientAscent, type AttackResult } from './gradient-attack.js';
 import { isSuccess, objective } from './objectives.js';
 import { Pgd } from './pgd.js';
-import type { ThreatModel } from './threat-model.js';
+import { boundsOf, type ThreatModel } from './threat-model.js';
 
 export interface TransferOptions {
   /** The model the adversarial examples are crafted on. */
@@ -62,7 +62,7 @@ export class Transfer implements Attack {
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    assertValidInputs(x.dataSync() as Float32Array, 'attack input');
+    assertValidInputs(x.dataSync() as Float32Array, 'attack input', boundsOf(this.threat));
     const crafted = this.craft(x, labels, targets);
     const targeted = targets !== undefined;
     const goal = Int32Array.from((targets ?? labels).dataSync());

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { normOf, type ThreatModel } from '../attack/threat-model.js';
+import { boundsOf, normOf, type ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
@@ -141,7 +141,8 @@ function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack,
       lo: tf.min(r.adversarial).dataSync()[0] as number,
       hi: tf.max(r.adversarial).dataSync()[0] as number,
     }));
-    if (check.lo < 0 || check.hi > 1) throw new Error(`attack ${attack.name} left the [0,1] box (${check.lo}, ${check.hi})`);
+    const box = boundsOf(attack.threat);
+    if (box !== null && (check.lo < box[0] || check.hi > box[1])) throw new Error(`attack ${attack.name} left the [${box[0]},${box[1]}] box (${check.lo}, ${check.hi})`);
     const data = r.adversarial.dataSync() as Float32Array;
     part.forEach((id, j) => {
       if ((check.size[j] as number) > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`attack ${attack.name} left the ε-ball: ${check.size[j]} > ${attack.threat.eps}`);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { normOf, type ThreatModel } from '../attack/threat-model.js';
+import { boundsOf, normOf, type ThreatModel } from '../attack/threat-model.js';
 import { Pgd } from '../attack/pgd.js';
 import type { ObjectiveName } from '../attack/objectives.js';
 import type { Dataset } from '../data/dataset.js';
@@ -103,7 +103,8 @@ export function runAttack(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8A
       const hi = tf.max(r.adversarial).dataSync()[0] as number;
       return { pred, size, lo, hi };
     });
-    if (check.lo < 0 || check.hi > 1) throw new Error(`attack ${attack.name} left the [0,1] box (${check.lo}, ${check.hi})`);
+    const box = boundsOf(attack.threat);
+    if (box !== null && (check.lo < box[0] || check.hi > box[1])) throw new Error(`attack ${attack.name} left the [${box[0]},${box[1]}] box (${check.lo}, ${check.hi})`);
     const labels = y.dataSync() as Int32Array;
     for (let j = 0; j < ids.length; j++) {
       const s = check.size[j] as number;
@@ -123,7 +124,8 @@ export function runAttack(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8A
 
 /** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
 export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
-  assertValidInputs(ds.images, `${ds.name} images`);
+  // Every attack in a suite shares one threat model; its box is the one the inputs must be in.
+  assertValidInputs(ds.images, `${ds.name} images`, attacks[0] !== undefined ? boundsOf(attacks[0].threat) : [0, 1]);
   const f = logitsOf(model);
   const pred = predictAll(f, ds);
   const correct = new Uint8Array(ds.count);
