@@ -81,6 +81,23 @@ test('max-pool gradients match cpu, including windows of negative values and tie
   await tf.setBackend('wasm');
 });
 
+test('embedding (gather) gradients: UnsortedSegmentSum matches cpu, repeated and out-of-range ids included', async () => {
+  installWasmKernels();
+  const table = randoms(7 * 3, 5);
+  const grad = (): Float32Array[] => {
+    const ids = tf.tensor2d([[0, 3, 3, 6], [3, 1, 0, 0]], [2, 4], 'int32');
+    const w = tf.range(1, 2 * 4 * 3 + 1).reshape([2, 4, 3]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), w)))(tf.tensor2d(table, [7, 3]));
+    const s = tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]), tf.tensor1d([2, -1, 2], 'int32'), 3);
+    return [g.dataSync() as Float32Array, s.dataSync() as Float32Array];
+  };
+  const ref = await on('cpu', grad);
+  const got = await on('wasm', grad);
+  assert.deepEqual(Array.from(got[0] as Float32Array), Array.from(ref[0] as Float32Array));
+  assert.deepEqual(Array.from(got[1] as Float32Array), [0, 0, 0, 0, 6, 8]);
+  await tf.setBackend('wasm');
+});
+
 test('the composite kernels alone (native addon disabled) also match the cpu backend', async (t) => {
   if (process.env['ALP_NO_NATIVE'] === '1') {
     t.skip('already running without the native addon');

@@ -252,7 +252,35 @@ function maxPoolGrad(args: { inputs: Record<string, Info>; attrs?: Attrs; backen
   return out;
 }
 
+/**
+ * Sums rows of x into numSegments buckets by segment id (ids outside [0, numSegments) are dropped, as
+ * in TensorFlow). tfjs-backend-wasm 4.22 has no such kernel, and the gradient of a gather — of every
+ * Embedding layer — needs it.
+ */
+function unsortedSegmentSum(args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
+  const { x, segmentIds } = args.inputs as { x: Info; segmentIds: Info };
+  const numSegments = (args.attrs ?? {})['numSegments'] as number;
+  if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (alp wasm kernel): expected float32 values, found ${x.dtype}`);
+  const be = args.backend as HeapBackend;
+  const n = segmentIds.shape.reduce((a, b) => a * b, 1);
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  const row = n > 0 ? size / n : 0;
+  const out = be.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], 'float32');
+  const o = be.typedArrayFromHeap(out);
+  const v = be.typedArrayFromHeap(x);
+  const ids = be.typedArrayFromHeap(segmentIds) as unknown as Int32Array;
+  o.fill(0);
+  for (let i = 0; i < n; i++) {
+    const s = ids[i] as number;
+    if (s < 0 || s >= numSegments) continue;
+    const from = i * row, to = s * row;
+    for (let j = 0; j < row; j++) o[to + j] = (o[to + j] as number) + (v[from + j] as number);
+  }
+  return out;
+}
+
 const replacements: Record<string, KernelFunc> = {
+  UnsortedSegmentSum: unsortedSegmentSum,
   MaxPoolGrad: maxPoolGrad,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,

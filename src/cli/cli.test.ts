@@ -170,6 +170,36 @@ test('attack on an audio model writes playable WAV files and waveform strips', a
   assert.ok(png.readUInt32BE(16) < 600, `png width ${png.readUInt32BE(16)}`);
 });
 
+test('text end to end: train on SpamAssassin, eval in embedding space, attack writes the nearest words', () => {
+  const out = join(tmp, 'spam');
+  const t = alp(['train', '--method', 'alp', '--preset', 'spam', '--train-size', '300', '--val-size', '50', '--epochs', '1', '--attack-steps', '2', '--out', out, '--quiet']);
+  assert.equal(t.code, 0, t.stderr);
+  const vocab = JSON.parse(readFileSync(join(out, 'vocab.json'), 'utf8')) as { sequenceLength: number; tokens: string[] };
+  assert.equal(vocab.sequenceLength, 128);
+  assert.deepEqual(vocab.tokens.slice(0, 2), ['<pad>', '<unk>']);
+
+  // No --data: the dataset comes from train.json; the threat model is L2 in embedding space, no box.
+  const e = alp(['eval', '--model', out, '--n', '40', '--norm', 'l2', '--eps', '2', '--steps', '5', '--restarts', '1', '--attacks', 'pgd-ce', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const r = JSON.parse(e.stdout) as { dataset: string; result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ maxPerturbation: number }> } };
+  assert.equal(r.dataset, 'spam-assassin');
+  assert.ok(r.result.worstCaseAccuracy <= r.result.cleanAccuracy);
+  assert.ok((r.result.attacks[0]?.maxPerturbation ?? 0) <= 2 + 1e-4);
+
+  const adir = join(tmp, 'spam-attack');
+  const a = alp(['attack', '--model', out, '--n', '3', '--norm', 'l2', '--eps', '3', '--steps', '5', '--out', adir, '--json']);
+  assert.equal(a.code, 0, a.stderr);
+  const at = JSON.parse(a.stdout) as { texts: Array<{ clean: string; nearestWords: string; substitutions: Array<{ from: string; to: string }> }> };
+  assert.equal(at.texts.length, 3);
+  for (const x of at.texts) {
+    assert.ok(x.clean.length > 0);
+    // Unchanged positions decode to the same words; the substitutions list the rest.
+    assert.equal(x.nearestWords.split(' ').length, x.clean.split(' ').length);
+    for (const s of x.substitutions) assert.notEqual(s.from, s.to);
+  }
+  userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
+});
+
 test('train --model fine-tunes a user model and keeps its architecture', async () => {
   const base = await smallModel();
   const out = join(tmp, 'finetuned');

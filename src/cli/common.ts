@@ -9,6 +9,7 @@ import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
+import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
@@ -158,6 +159,11 @@ export interface ModelJob {
   ds: Dataset;
   model: tf.LayersModel;
   threat: ThreatModel;
+  /**
+   * Text models: `model` is the head after the Embedding layer, `ds` the test texts embedded (rows
+   * [L, D, 1]), and the threat model has no box; here are the token ids and the split behind them.
+   */
+  text?: { ids: Dataset; split: EmbeddingSplit };
 }
 
 /**
@@ -169,9 +175,24 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   if (modelPath === undefined) throw new UserError(`alp ${command}: --model is required (a folder with model.json, or the model.json itself)`);
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const ds = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
-  const model = checkModelFitsData(await openModel(modelPath, quiet), ds, modelPath, p, quiet);
-  const threat = { norm: get.str(p, 'norm') as ThreatModel['norm'], eps: get.num(p, 'eps') as number };
-  validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
-  return { modelPath, quiet, backend, ds, model, threat };
+  const data = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
+  const loaded = await openModel(modelPath, quiet);
+  const norm = get.str(p, 'norm') as ThreatModel['norm'];
+  const eps = get.num(p, 'eps') as number;
+  if (isTextModel(loaded)) {
+    // Attacks perturb the embeddings (no box); everything downstream sees an embedded dataset.
+    if (get.str(p, 'input-range') !== undefined) throw new UserError('--input-range: not for text models (their inputs are token ids)');
+    const split = splitAtEmbedding(loaded);
+    const ds = embedDataset(data, split);
+    const model = adaptModel(split.head, ds.shape, { source: modelPath, dataName: ds.name }).model;
+    const threat: ThreatModel = { norm, eps, bounds: null };
+    validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+    say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
+    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split } };
+  }
+  if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
+  const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
+  const threat = { norm, eps };
+  validateThreatModel(threat, data.shape[0] * data.shape[1] * data.shape[2]);
+  return { modelPath, quiet, backend, ds: data, model, threat };
 }

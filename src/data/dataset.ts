@@ -20,6 +20,11 @@ export interface Dataset {
   classNames?: string[];
   /** Audio datasets: samples per second of the one-row [1, T, 1] inputs (the waveform w is stored as (w+1)/2). */
   sampleRate?: number;
+  /**
+   * Text datasets: the vocabulary. `images` then holds token ids (0 = padding) as [L, 1, 1] rows, and a
+   * model embeds them; attacks perturb the embeddings (model/text.ts).
+   */
+  vocabulary?: string[];
 }
 
 export interface FromIdxOptions {
@@ -113,6 +118,7 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
   };
   if (ds.classNames !== undefined) out.classNames = ds.classNames;
   if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
+  if (ds.vocabulary !== undefined) out.vocabulary = ds.vocabulary;
   return out;
 }
 
@@ -131,6 +137,7 @@ export function take(ds: Dataset, indices: Int32Array): Dataset {
   }
   const out: Dataset = { name: ds.name, images, labels, count: indices.length, shape: [...ds.shape], numClasses: ds.numClasses };
   if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
+  if (ds.vocabulary !== undefined) out.vocabulary = ds.vocabulary;
   if (ds.classNames !== undefined) out.classNames = ds.classNames;
   return out;
 }

@@ -31,4 +31,6 @@ export {
   type SpokenDigitsOptions,
   type DigitRecipe,
 } from './spoken-digits.js';
+export { tokenize, buildVocabulary, vocabularyOf, encodeTokens, decodeIds, PAD, UNK, PAD_ID, UNK_ID, type Vocabulary } from './text.js';
+export { loadSpamAssassin, readSpamCorpus, messageText, isTestMessage, SPAM_CLASSES, SPAM_SEQUENCE_LENGTH, SPAM_VOCABULARY_SIZE, type SpamMessage, type SpamOptions } from './spam-assassin.js';
 export { loadDataset, DATASET_NAMES, type DatasetName, type LoadOptions } from './registry.js';

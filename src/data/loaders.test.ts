@@ -77,7 +77,7 @@ test('--data-dir accepts the dotted and gzipped names', (t) => {
 });
 
 test('loadDataset: unknown names, splits and limits', () => {
-  assert.throws(() => loadDataset('imagenet' as DatasetName, 'test'), userError(/dataset: expected one of mnist, fashion-mnist, cifar10, spoken-digits, found "imagenet"/));
+  assert.throws(() => loadDataset('imagenet' as DatasetName, 'test'), userError(/dataset: expected one of mnist, fashion-mnist, cifar10, spoken-digits, spam-assassin, found "imagenet"/));
   assert.throws(() => loadDataset('mnist', 'val' as 'test'), userError(/split: expected one of train, test, found "val"/));
   assert.throws(() => loadDataset('mnist', 'test', { limit: 0 }), userError(/limit: expected an integer ≥ 1/));
   assert.throws(() => loadDataset('cifar10', 'test'), userError(/never downloaded/));

@@ -6,8 +6,9 @@ import { loadFashionMnist } from './fashion-mnist.js';
 import { checkSplit, type Split } from './locate.js';
 import { loadMnist } from './mnist.js';
 import { loadSpokenDigits } from './spoken-digits.js';
+import { loadSpamAssassin } from './spam-assassin.js';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'spoken-digits'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'spoken-digits', 'spam-assassin'] as const;
 
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
@@ -38,6 +39,9 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
       break;
     case 'cifar10':
       ds = loadCifar10(split, o);
+      break;
+    case 'spam-assassin':
+      ds = loadSpamAssassin(split, o);
       break;
     case 'spoken-digits':
       ds = loadSpokenDigits(split, opts.onProgress !== undefined ? { ...o, onProgress: opts.onProgress } : o);

@@ -119,7 +119,8 @@ export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number):
 
 function sweepRadii(threat: ThreatModel): number[] {
   const mult = [0, 0.5, 1, 1.5, 2, 3];
-  const cap = threat.norm === 'linf' ? 0.9 : Infinity;
+  // In the unit box an L∞ radius of 1 reaches every input; without a box nothing caps the sweep.
+  const cap = threat.norm === 'linf' && threat.bounds !== null ? 0.9 : Infinity;
   return [...new Set(mult.map((m) => Math.min(+(threat.eps * m).toFixed(4), cap)))];
 }
 
@@ -140,7 +141,7 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
 
   o.onPhase?.('ε sweep');
   const sweepSet: Dataset = { ...ds, count: Math.min(plan.sweepExamples, ds.count) };
-  const sweep = epsSweep(f, sweepSet, { norm: o.threat.norm, epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed });
+  const sweep = epsSweep(f, sweepSet, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed });
 
   o.onPhase?.('masking diagnostics');
   const iters = checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7 });
@@ -159,7 +160,7 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
   const fgsmStep = cascade.steps.find((s) => s.attack.startsWith('fgsm'));
   if (fgsmStep !== undefined) {
     const sub: Dataset = { ...ds, count: Math.min(plan.itersExamples, ds.count) };
-    const alone = (names: string[], steps: number): number => epsSweep(f, sub, { norm: o.threat.norm, epsilons: [o.threat.eps], steps, restarts: 1, losses: names as ['ce'], seed: o.seed })[0]?.robustAccuracy ?? NaN;
+    const alone = (names: string[], steps: number): number => epsSweep(f, sub, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: [o.threat.eps], steps, restarts: 1, losses: names as ['ce'], seed: o.seed })[0]?.robustAccuracy ?? NaN;
     const fg = (() => {
       const r = buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed });
       const ev = runCascade(f, sub, r, {});

@@ -185,7 +185,7 @@ export interface SweepPoint {
 }
 
 /** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
-export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[] }, eo: EvalOptions = {}): SweepPoint[] {
+export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] }, eo: EvalOptions = {}): SweepPoint[] {
   return o.epsilons.map((eps) => {
     if (eps === 0) {
       const f = logitsOf(model);
@@ -194,7 +194,7 @@ export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<
       for (let i = 0; i < ds.count; i++) if (p[i] === ds.labels[i]) c++;
       return { eps, robustAccuracy: c / Math.max(ds.count, 1) };
     }
-    const r = evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps } }), eo);
+    const r = evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), eo);
     return { eps, robustAccuracy: r.worstCaseAccuracy };
   });
 }

@@ -4,14 +4,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
+import { applyConstraints } from './constraints.js';
 
-export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp' | 'audio-cnn';
-export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp', 'audio-cnn'];
+export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp' | 'audio-cnn' | 'text-cnn';
+export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp', 'audio-cnn', 'text-cnn'];
 
 export interface ArchOptions {
   inputShape: [number, number, number];
   numClasses: number;
   seed: number;
+  /** Text models: how many token ids the embedding has rows for. */
+  vocabularySize?: number;
 }
 
 function init(seed: number, k: number): ReturnType<typeof tf.initializers.glorotUniform> {
@@ -81,6 +84,33 @@ export function audioCnn(o: ArchOptions): tf.LayersModel {
   });
 }
 
+/**
+ * A text CNN over token ids [L] (Kim 2014, one filter width): unit-norm word embeddings (64-d) →
+ * conv 5×64 → global max pool over positions → dense classes. The embeddings are constrained to unit
+ * length so that an L2 radius in embedding space has a fixed meaning: two different words are between
+ * 0 and 2 apart, so ε ≈ 1.4 buys roughly one word's worth of change (model/text.ts).
+ */
+export function textCnn(o: ArchOptions): tf.LayersModel {
+  const [len, a, b] = o.inputShape;
+  if (a !== 1 || b !== 1) throw new UserError(`--arch text-cnn: expects token-id rows [L, 1, 1] (a text dataset), found [${o.inputShape.join(', ')}]`);
+  if (o.vocabularySize === undefined) throw new UserError('--arch text-cnn: needs a text dataset (one with a vocabulary)');
+  const model = tf.sequential({
+    name: 'text_cnn',
+    layers: [
+      tf.layers.embedding({
+        inputDim: o.vocabularySize, outputDim: 64, inputLength: len, name: 'embedding',
+        embeddingsInitializer: tf.initializers.randomNormal({ seed: o.seed * 31 + 1 }),
+        embeddingsConstraint: tf.constraints.unitNorm({ axis: 1 }),
+      }),
+      tf.layers.conv1d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.globalMaxPooling1d({}),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 3), name: 'logits' }),
+    ],
+  });
+  applyConstraints(model); // start from unit-norm embeddings, not only after the first update
+  return model;
+}
+
 /** A two-layer perceptron, mostly for tests and tabular-like inputs. */
 export function mlp(o: ArchOptions): tf.LayersModel {
   return tf.sequential({
@@ -103,6 +133,8 @@ export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
       return mlp(o);
     case 'audio-cnn':
       return audioCnn(o);
+    case 'text-cnn':
+      return textCnn(o);
     default:
       throw new UserError(`--arch: expected one of ${ARCH_NAMES.join(', ')}, got '${name}'`);
   }

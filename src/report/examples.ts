@@ -88,6 +88,8 @@ export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Arr
 
 /** Sample rates of the audio datasets alp knows, so their examples can be played back. */
 const SAMPLE_RATES: Record<string, number> = { 'spoken-digits': 8000 };
+/** Datasets of token ids, whose audits keep adversarial embeddings. */
+const TEXT_DATASETS = new Set(['spam-assassin']);
 
 function pngUri(tiles: Tile[], scale: number): { uri: string; width: number; height: number } {
   const g = imageGrid([tiles], { scale, pad: 3 });
@@ -104,6 +106,10 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
   if (meta === null || meta === undefined) return null;
   const [n, h, w, c] = meta.shape;
   const notes: string[] = [];
+  if (run.audit?.dataset !== undefined && run.audit.dataset !== null && TEXT_DATASETS.has(run.audit.dataset)) {
+    notes.push('a text model: its adversarial examples are perturbed embeddings, not images; `alp attack` writes the words they are nearest to');
+    return { total: n, cards: [], classNames: null, notes };
+  }
   if (c !== 1 && c !== 3) {
     notes.push(`the adversarial images have ${c} channels; only 1 or 3 can be drawn`);
     return { total: n, cards: [], classNames: null, notes };

@@ -95,6 +95,15 @@ export const PRESETS: Record<string, Preset> = {
       'Adam lr 1e-4, batch 50 (100k steps in the original, ~83 epochs).',
     config: { arch: 'madry-cnn', epochs: 83, batchSize: 50, lr: 1e-4, schedule: 'constant', attackSteps: 40, attackStepSize: 0.01, epsRampEpochs: 0, evalEvery: 1000 },
   },
+  spam: {
+    description:
+      'Text: text-cnn on the SpamAssassin corpus (ham vs spam), adversarial embeddings under L2 ε=0.5 over the ' +
+      'whole message (unit-norm word vectors: two words are ≤ 2 apart, so about a third of one word); PGD-10.',
+    config: {
+      dataset: 'spam-assassin', arch: 'text-cnn', epochs: 4, batchSize: 50, lr: 2e-3, schedule: 'cosine', norm: 'l2', eps: 0.5,
+      attackSteps: 10, attackStepSize: 0.125, epsRampEpochs: 0, trainSize: 0, valSize: 400, evalEvery: 0,
+    },
+  },
   'spoken-digits': {
     description:
       'Audio: audio-cnn on espeak-ng spoken digits (8 kHz, 1 s), L∞ ε=0.005 in the [0,1] box = 0.01 in the waveform, ' +

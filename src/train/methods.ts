@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientAscent } from '../attack/gradient-attack.js';
+import { UNIT_BOX, type Bounds } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { crossEntropy } from '../loss/cross-entropy.js';
 import { cleanLogitPairing, logitPairing } from '../loss/logit-pairing.js';
@@ -30,12 +31,14 @@ export interface StepInputs {
   /** ε in force at this step (after any ramp). */
   eps: number;
   seed: number;
+  /** The input box ([0,1] unless given; null for embeddings of text models). */
+  bounds?: Bounds;
 }
 
 /** Builds the adversarial batch a method trains on, or null for methods that need none. */
 export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, c: TrainConfig): tf.Tensor4D | null {
   if (s.eps === 0) return method === 'standard' || method === 'clp' || method === 'lsq' ? null : tf.clone(s.x);
-  const threat = { norm: c.norm, eps: s.eps };
+  const threat = { norm: c.norm, eps: s.eps, ...(s.bounds !== undefined ? { bounds: s.bounds } : {}) };
   // Keep the step size proportional to ε during a ramp, so early steps are not oversized.
   const stepSize = c.attackStepSize * (s.eps / c.eps);
   switch (method) {
@@ -62,10 +65,13 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
   }
 }
 
-/** Clean inputs plus seeded Gaussian noise (clipped to the box), for noise-augmented methods. */
-export function withNoise(x: tf.Tensor4D, std: number, seed: number): tf.Tensor4D {
+/** Clean inputs plus seeded Gaussian noise (clipped to the box, if any), for noise-augmented methods. */
+export function withNoise(x: tf.Tensor4D, std: number, seed: number, bounds: Bounds = UNIT_BOX): tf.Tensor4D {
   if (std <= 0) return x;
-  return tf.tidy(() => tf.clipByValue(tf.add(x, tf.randomNormal(x.shape, 0, std, 'float32', seed ^ 0x5bd1e995)), 0, 1)) as tf.Tensor4D;
+  return tf.tidy(() => {
+    const noisy = tf.add(x, tf.randomNormal(x.shape, 0, std, 'float32', seed ^ 0x5bd1e995));
+    return bounds === null ? noisy : tf.clipByValue(noisy, bounds[0], bounds[1]);
+  }) as tf.Tensor4D;
 }
 
 export interface LossParts {
@@ -78,7 +84,7 @@ export interface LossParts {
 export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv: tf.Tensor4D | null, c: TrainConfig): LossParts {
   switch (method) {
     case 'standard': {
-      const ce = crossEntropy(train(withNoise(s.x, c.noise, s.seed)), s.y);
+      const ce = crossEntropy(train(withNoise(s.x, c.noise, s.seed, s.bounds)), s.y);
       return { total: ce, parts: { ce } };
     }
     case 'pgd-at':
@@ -97,13 +103,13 @@ export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv:
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'clp': {
-      const z = train(withNoise(s.x, c.noise, s.seed));
+      const z = train(withNoise(s.x, c.noise, s.seed, s.bounds));
       const ce = crossEntropy(z, s.y);
       const lp = cleanLogitPairing(z);
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'lsq': {
-      const z = train(withNoise(s.x, c.noise, s.seed));
+      const z = train(withNoise(s.x, c.noise, s.seed, s.bounds));
       const ce = crossEntropy(z, s.y);
       const sq = logitSqueezing(z);
       return { total: tf.add(ce, tf.mul(sq, c.lambda)), parts: { ce, squeeze: sq } };

@@ -11,6 +11,7 @@ import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { loadModel, saveModel } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { VOCAB_FILE } from '../data/text.js';
 import { UserError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from './trainer.js';
@@ -65,7 +66,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ? adaptModel(await loadModel(o.modelPath), train.shape, {
       source: o.modelPath, dataName: c.dataset, ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     }).model
-    : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed });
+    : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -75,6 +76,8 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.shouldStop !== undefined ? { shouldStop: o.shouldStop } : {}),
   });
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
+  // A text model is useless without the token → id map it was trained with.
+  if (full.vocabulary !== undefined) writeJsonAtomic(join(o.out, VOCAB_FILE), { tokenizer: 'alp word tokenizer (data/text.ts)', sequenceLength: full.shape[0], tokens: full.vocabulary });
   writeJsonAtomic(join(o.out, 'train.json'), {
     config: c,
     fineTunedFrom: o.modelPath ?? null,

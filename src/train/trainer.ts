@@ -13,6 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
 import { Batcher, type Dataset } from '../data/dataset.js';
 import { logitsOf } from '../model/classifier.js';
+import { applyConstraints } from '../model/constraints.js';
+import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
@@ -96,14 +98,19 @@ function stepSeed(seed: number, step: number): number {
   return h & 0x7fffffff;
 }
 
-/** Clean and robust (PGD) accuracy on a dataset slice, in batches. */
-export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, steps: number, seed: number): { clean: number; robust: number } {
-  const f = logitsOf(model);
-  const pgd = new Pgd({ threat: { norm: c.norm, eps: c.eps }, steps, restarts: 1, loss: 'ce', seed });
+/**
+ * Clean and robust (PGD) accuracy on a dataset slice, in batches. Text models are attacked in
+ * embedding space, with no box (model/text.ts).
+ */
+export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, steps: number, seed: number, text: EmbeddingSplit | null = null): { clean: number; robust: number } {
+  const f = logitsOf(text !== null ? text.head : model);
+  const pgd = new Pgd({ threat: { norm: c.norm, eps: c.eps, ...(text !== null ? { bounds: null } : {}) }, steps, restarts: 1, loss: 'ce', seed });
   const b = new Batcher(ds, { batchSize: 250, shuffle: false, seed: 0 });
   let clean = 0, robust = 0;
   for (const batch of b.batches(0)) {
-    const x = tf.tensor4d(batch.x, [batch.size, ds.shape[0], ds.shape[1], ds.shape[2]]);
+    const input = tf.tensor4d(batch.x, [batch.size, ds.shape[0], ds.shape[1], ds.shape[2]]);
+    const x = text !== null ? tf.tidy(() => text.embed(input)) : input;
+    if (text !== null) input.dispose();
     const y = tf.tensor1d(batch.y, 'int32');
     const pred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
     for (let i = 0; i < batch.size; i++) if (pred[i] === batch.y[i]) clean++;
@@ -119,7 +126,12 @@ export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, st
  * checkpoint when a folder is given).
  */
 export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dataset | null, c: TrainConfig, o: TrainOptions = {}): Promise<TrainState> {
-  assertValidInputs(train.images, `${train.name} training images`);
+  // A text model (one with an Embedding layer) is trained on adversarial embeddings: the attack runs
+  // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
+  const text = isTextModel(model) ? splitAtEmbedding(model) : null;
+  if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
+  if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. --arch text-cnn)`);
+  assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
   const stepsPerEpoch = Math.floor(train.count / c.batchSize);
@@ -149,8 +161,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   }
   if (o.checkpointDir !== undefined) mkdirSync(o.checkpointDir, { recursive: true });
 
-  const infer = logitsOf(model, false);
-  const trainF = logitsOf(model, true);
+  const infer = logitsOf(text !== null ? text.head : model, false);
+  const trainF = logitsOf(text !== null ? text.head : model, true);
   const save = async (): Promise<void> => {
     if (ckptPath !== undefined) await saveCheckpoint(ckptPath, state, model, opt);
   };
@@ -169,22 +181,30 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       const lr = learningRate(c, step, totalSteps);
       const eps = trainingEps(c, step, stepsPerEpoch);
       setLr(opt, lr);
-      const x = tf.tensor4d(batch.x, [batch.size, train.shape[0], train.shape[1], train.shape[2]]);
+      const input = tf.tensor4d(batch.x, [batch.size, train.shape[0], train.shape[1], train.shape[2]]);
+      const x = text !== null ? (tf.tidy(() => text.embed(input, false)) as tf.Tensor4D) : input;
       const y = tf.tensor1d(batch.y, 'int32');
-      const s = { x, y, eps, seed: stepSeed(c.seed, step) };
+      const s = { x, y, eps, seed: stepSeed(c.seed, step), ...(text !== null ? { bounds: null } : {}) };
       const xAdv = makeAdversarial(c.method, infer, s, c);
       const kept: Record<string, tf.Scalar> = {};
       const cost = opt.minimize(() => {
-        const { total, parts } = methodLoss(c.method, trainF, s, xAdv, c);
+        let parts: Record<string, tf.Scalar>, total: tf.Scalar;
+        if (text !== null) {
+          // Same perturbation δ = x' − x, added to embeddings that are on the tape.
+          const xe = text.embed(input, true) as tf.Tensor4D;
+          const adv = xAdv !== null ? (tf.add(xe, tf.sub(xAdv, x)) as tf.Tensor4D) : null;
+          ({ total, parts } = methodLoss(c.method, trainF, { ...s, x: xe }, adv, c));
+        } else ({ total, parts } = methodLoss(c.method, trainF, s, xAdv, c));
         for (const [k, v] of Object.entries(parts)) kept[k] = tf.keep(v.clone());
         return total;
       }, true, vars);
+      applyConstraints(model);
       const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at step ${step}: loss is ${loss} (try a lower --lr)`);
       }
       const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
-      tf.dispose([x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
       lossSum += loss;
       for (const [k, v] of Object.entries(parts)) partSums[k] = (partSums[k] ?? 0) + v;
       count++;
@@ -194,7 +214,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       windowExamples += batch.size;
 
       if (val !== null && c.evalEvery > 0 && state.step % c.evalEvery === 0) {
-        const r = quickEval(model, val, c, c.evalAttackSteps, c.seed);
+        const r = quickEval(model, val, c, c.evalAttackSteps, c.seed, text);
         state.evals.push({ step: state.step, epoch: epoch + state.batch / stepsPerEpoch, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
       }
       if (o.onProgress !== undefined) {
@@ -228,7 +248,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     state.epoch = epoch + 1;
     state.batch = 0;
     if (val !== null && (c.evalEvery === 0 || state.step % c.evalEvery !== 0)) {
-      const r = quickEval(model, val, c, c.evalAttackSteps, c.seed);
+      const r = quickEval(model, val, c, c.evalAttackSteps, c.seed, text);
       state.evals.push({ step: state.step, epoch: epoch + 1, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
     }
     state.elapsedMs = Date.now() - started;

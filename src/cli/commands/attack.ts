@@ -6,6 +6,8 @@ import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { audioTiles } from '../../report/waveform.js';
 import { encodeWav } from '../../data/wav.js';
 import { unitToWave } from '../../data/audio.js';
+import { decodeIds, vocabularyOf, PAD_ID, UNK } from '../../data/text.js';
+import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
@@ -43,7 +45,8 @@ export async function attackCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(ATTACK_SPEC) + '\n');
     return;
   }
-  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'attack');
+  const job = await openModelJob(p, 'attack');
+  const { modelPath, quiet, backend, ds, model, threat } = job;
   const target = get.num(p, 'target');
   if (target !== undefined && (target < 0 || target >= ds.numClasses)) {
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
@@ -64,7 +67,37 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const cleanPred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
   const advPred = tf.tidy(() => f(r.adversarial).argMax(-1).dataSync() as Int32Array);
   const advData = r.adversarial.dataSync() as Float32Array;
+  const nearest = job.text !== undefined ? nearestTokens(r.adversarial.reshape([ds.count, h, w]), job.text.split.table()) : null;
   tf.dispose([x, y, r.adversarial, ...(targets ? [targets] : [])]);
+  let fooled = 0;
+  for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
+  const outcome = `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)})`;
+
+  if (job.text !== undefined && nearest !== null) {
+    // Text: what each adversarial embedding sequence says in words (nearest vocabulary entries).
+    const { ids } = job.text;
+    const vocab = vocabularyOf(ids.vocabulary as string[]);
+    const L = h;
+    const texts = Array.from({ length: ds.count }, (_, i) => {
+      const clean = Array.from(ids.images.subarray(i * L, (i + 1) * L), (v) => v | 0);
+      const adv = Array.from(nearest.subarray(i * L, (i + 1) * L));
+      const substitutions = clean.flatMap((id, k) => (id !== PAD_ID && adv[k] !== id ? [{ position: k, from: vocab.tokens[id] ?? UNK, to: vocab.tokens[adv[k] as number] ?? UNK }] : []));
+      return {
+        index: i, label: ds.labels[i], cleanPrediction: cleanPred[i], adversarialPrediction: advPred[i], success: r.success[i] === 1,
+        clean: decodeIds(clean, vocab), nearestWords: decodeIds(adv.map((id, k) => (clean[k] === PAD_ID ? PAD_ID : id)), vocab), substitutions,
+      };
+    });
+    writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
+    const report = {
+      model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+      tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w], layout: 'adversarial embeddings [N, tokens, dim], little-endian' },
+      successRate: fooled / ds.count, texts, versions: versions(backend),
+    };
+    writeJsonAtomic(join(out, 'attack.json'), report);
+    const changed = texts.filter((t) => t.success && t.substitutions.length > 0).length;
+    emit(p, report, `${outcome}; ${changed} of the fooled messages map to different words (nearest embeddings), the rest only move within their words' neighbourhoods; wrote ${out}/: adversarial.f32, attack.json`);
+    return;
+  }
 
   const row = h * w * c;
   const audio = ds.sampleRate !== undefined && h === 1 && c === 1;
@@ -93,8 +126,6 @@ export async function attackCommand(argv: string[]): Promise<void> {
     }
     files.splice(2, 0, `wav/ (${2 * ds.count} clips)`);
   }
-  let fooled = 0;
-  for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
   const report = {
     model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
@@ -103,5 +134,5 @@ export async function attackCommand(argv: string[]): Promise<void> {
     success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend),
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
-  emit(p, report, `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)}); wrote ${out}/: ${files.join(', ')}`);
+  emit(p, report, `${outcome}; wrote ${out}/: ${files.join(', ')}`);
 }

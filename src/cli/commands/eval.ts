@@ -80,7 +80,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (sweepEps !== undefined) {
     for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
-    sweep = epsSweep(model, ds, { norm: threat.norm, epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
+    sweep = epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
   }
   const report: EvalReport = {
     model: modelPath, dataset: ds.name, threat, result, epsSweep: sweep,
