@@ -198,6 +198,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
     for (const s of x.substitutions) assert.notEqual(s.from, s.to);
   }
   userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
+  userError(['detect', 'calibrate', '--model', out], /a text model; alp detect works on image and audio models/);
 });
 
 test('train --model fine-tunes a user model and keeps its architecture', async () => {

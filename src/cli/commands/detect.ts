@@ -24,6 +24,8 @@ import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
+import type * as tf from '@tensorflow/tfjs';
+import { isTextModel } from '../../model/text.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
@@ -203,6 +205,13 @@ function detectorSettings(p: Parsed): DetectorSettings {
   return s;
 }
 
+/** The model, refused when it is a text model: the detectors add noise to inputs, and token ids are not inputs to add noise to. */
+async function openDetectModel(path: string, quiet: boolean): Promise<tf.LayersModel> {
+  const model = await openModel(path, quiet);
+  if (isTextModel(model)) throw new UserError(`${path}: a text model; alp detect works on image and audio models (noise on token ids is meaningless), not yet on embeddings`);
+  return model;
+}
+
 /**
  * The clean calibration inputs: held out from training, disjoint from the evaluated test examples, and
  * from the same population as what they calibrate for. (MNIST's test split is two populations: its
@@ -242,7 +251,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const backend = await initBackend(p);
   const { ds, source } = calibrationData(p, undefined, modelPath);
   // Shape adaptation only: `detect check`/`serve` score inputs in the model's own format.
-  const model = checkModelFitsData(await openModel(modelPath, quiet), ds, modelPath, undefined, quiet);
+  const model = checkModelFitsData(await openDetectModel(modelPath, quiet), ds, modelPath, undefined, quiet);
   const det = buildDetector(get.str(p, 'detector') as string, detectorSettings(p));
   const fpr = get.num(p, 'fpr') as number;
   const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
@@ -269,7 +278,7 @@ async function checkCmd(p: Parsed): Promise<void> {
   const backend = await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openModel(modelPath, quiet);
+  const model = await openDetectModel(modelPath, quiet);
   const g = guard(model, det);
   const shape = get.nums(p, 'shape');
   const results: Array<Record<string, unknown>> = [];
@@ -300,7 +309,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openModel(modelPath, quiet);
+  const model = await openDetectModel(modelPath, quiet);
   const port = get.num(p, 'port') as number;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected an integer in 0…65535, got ${port}`);
   const maxBatch = get.num(p, 'max-batch') as number;
@@ -370,7 +379,7 @@ async function evalCmd(p: Parsed): Promise<void> {
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const m of models) {
-    const model = checkModelFitsData(await openModel(m.path, quiet), test, m.path, p, quiet);
+    const model = checkModelFitsData(await openDetectModel(m.path, quiet), test, m.path, p, quiet);
     const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
     say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
     let bar: Progress | undefined;
