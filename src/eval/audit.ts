@@ -125,7 +125,9 @@ export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, 
 }
 
 function sweepRadii(threat: ThreatModel): number[] {
-  const mult = [0, 0.5, 1, 1.5, 2, 3];
+  // Without a box there is no natural "large" radius, and smooth models (text embeddings) need more
+  // than 3ε before every example falls; the check still demands that it does, further out.
+  const mult = threat.bounds === null ? [0, 0.5, 1, 1.5, 2, 3, 6] : [0, 0.5, 1, 1.5, 2, 3];
   // In the unit box an L∞ radius of 1 reaches every input; without a box nothing caps the sweep.
   const cap = threat.norm === 'linf' && threat.bounds !== null ? 0.9 : Infinity;
   return [...new Set(mult.map((m) => Math.min(+(threat.eps * m).toFixed(4), cap)))];
