@@ -107,7 +107,7 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
   const [n, h, w, c] = meta.shape;
   const notes: string[] = [];
   if (run.audit?.dataset !== undefined && run.audit.dataset !== null && TEXT_DATASETS.has(run.audit.dataset)) {
-    notes.push('a text model: its adversarial examples are perturbed embeddings, not images; `alp attack` writes the words they are nearest to');
+    notes.push(`a text model: its ${n} adversarial examples kept by the audit are perturbed embeddings, not images; \`alp attack\` reads them back as the nearest words`);
     return { total: n, cards: [], classNames: null, notes };
   }
   if (c !== 1 && c !== 3) {

@@ -230,6 +230,8 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
     : hasClean
     ? 'Each strip: the clean test image, the adversarial one, and the perturbation (red where a pixel went up, blue where it went down, scaled to its largest change).'
     : 'Adversarial images only.';
+  // Nothing drawable (a text model, too many channels): the notes say why; no legend for empty strips.
+  if (ex.cards.length === 0) return `<div class="model-block">${modelHeading(m)}${notes}</div>`;
   return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.</p>${notes}<div class="examples">${cards}</div></div>`;
 }
 
