@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
-import { loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
+import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
@@ -186,13 +186,13 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const ds = embedDataset(data, split);
     const model = adaptModel(split.head, ds.shape, { source: modelPath, dataName: ds.name }).model;
     const threat: ThreatModel = { norm, eps, bounds: null };
-    validateThreatModel(threat, ds.shape[0] * ds.shape[1] * ds.shape[2]);
+    validateThreatModel(threat, imageSize(ds));
     say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
     return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split } };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
   const threat = { norm, eps };
-  validateThreatModel(threat, data.shape[0] * data.shape[1] * data.shape[2]);
+  validateThreatModel(threat, imageSize(data));
   return { modelPath, quiet, backend, ds: data, model, threat };
 }

@@ -100,6 +100,14 @@ function checkCount(what: string, v: number, max: number): void {
   }
 }
 
+/** `out` with the optional descriptive fields of `from` (class names, sample rate, vocabulary). */
+function withDescription(out: Dataset, from: Dataset): Dataset {
+  if (from.classNames !== undefined) out.classNames = from.classNames;
+  if (from.sampleRate !== undefined) out.sampleRate = from.sampleRate;
+  if (from.vocabulary !== undefined) out.vocabulary = from.vocabulary;
+  return out;
+}
+
 /**
  * Examples [start, start+count). The arrays are views on the parent's memory (no copy), so a
  * train/validation split of a large dataset costs nothing.
@@ -116,10 +124,7 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
     shape: [...ds.shape],
     numClasses: ds.numClasses,
   };
-  if (ds.classNames !== undefined) out.classNames = ds.classNames;
-  if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
-  if (ds.vocabulary !== undefined) out.vocabulary = ds.vocabulary;
-  return out;
+  return withDescription(out, ds);
 }
 
 /** The examples at `indices`, in that order, copied into fresh arrays. */
@@ -136,10 +141,7 @@ export function take(ds: Dataset, indices: Int32Array): Dataset {
     labels[j] = ds.labels[i] as number;
   }
   const out: Dataset = { name: ds.name, images, labels, count: indices.length, shape: [...ds.shape], numClasses: ds.numClasses };
-  if (ds.sampleRate !== undefined) out.sampleRate = ds.sampleRate;
-  if (ds.vocabulary !== undefined) out.vocabulary = ds.vocabulary;
-  if (ds.classNames !== undefined) out.classNames = ds.classNames;
-  return out;
+  return withDescription(out, ds);
 }
 
 export interface BatcherOptions {
