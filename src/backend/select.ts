@@ -3,11 +3,21 @@
  * against tfjs-core ops only, so `@tensorflow/tfjs-node` (native TensorFlow) just works when a user
  * has it installed, and here, where it cannot install, the `wasm` backend is made trainable by
  * ./wasm-kernels.ts.
+ *
+ * Whatever the backend, alp installs its gradient corrections first (README, "Gradients"): the
+ * average-pooling gradient on cpu and wasm (./avg-pool-grad.ts), the depthwise-convolution gradients
+ * wasm lacks (./depthwise-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts) and a
+ * BatchNormalization that can be differentiated and trained without center or scale
+ * (../model/batch-normalization.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
+import { installAvgPoolGrad } from './avg-pool-grad.js';
+import { installComparisonGradients } from './comparison-gradients.js';
+import { installDepthwiseKernels } from './depthwise-kernels.js';
+import { registerBatchNormalization } from '../model/batch-normalization.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -29,6 +39,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new UserError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
+  installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
     const ok = await tryImport('@tensorflow/tfjs-node');
     if (ok && tf.findBackend('tensorflow') !== null && (await tf.setBackend('tensorflow'))) {
@@ -42,6 +53,8 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (choice === 'auto' || choice === 'wasm') {
     if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
       installWasmKernels();
+      installAvgPoolGrad('wasm');
+      installDepthwiseKernels();
       installNativeKernels();
       if (await tf.setBackend('wasm')) {
         await tf.ready();
@@ -53,4 +66,19 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   await tf.setBackend('cpu');
   await tf.ready();
   return 'cpu';
+}
+
+/**
+ * Installs alp's gradient corrections: the AvgPoolGrad kernel on cpu (and on wasm once its package is
+ * loaded) and the BatchNormalization layer class models are deserialised with. Idempotent; called by
+ * setupBackend, exported for code that picks its backend itself.
+ */
+export function installGradientFixes(): void {
+  installAvgPoolGrad('cpu');
+  if (tf.findBackendFactory('wasm') !== null) {
+    installAvgPoolGrad('wasm');
+    installDepthwiseKernels();
+  }
+  installComparisonGradients();
+  registerBatchNormalization();
 }
