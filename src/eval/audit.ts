@@ -10,10 +10,11 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { lastLayerActivation } from '../model/io.js';
+import { gradientSupport } from '../model/gradient-support.js';
 import { UserError } from '../util/errors.js';
 import { runCascade, type CascadeOptions, type CascadeStep } from './cascade.js';
 import {
-  checkBlackBoxVsWhiteBox, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
+  checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
 } from './diagnostics.js';
 import { epsSweep, type SweepPoint } from './evaluate.js';
 import { buildSuite } from './suite.js';
@@ -165,6 +166,7 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
     checkWeakAttackGap(iters.evidence['weak'] as { steps: number; restarts: number; robustAccuracy: number }, cascadeWorstSub, nSub),
     checkBlackBoxVsWhiteBox(cascade.steps, ds.count),
   ];
+  if (typeof model !== 'function') findings.push(checkVerifiedGradients(gradientSupport(model)));
   // Single step vs iterative, each measured alone on the same examples (the cascade only sees survivors).
   const fgsmStep = cascade.steps.find((s) => s.attack.startsWith('fgsm'));
   if (fgsmStep !== undefined) {

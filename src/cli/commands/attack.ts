@@ -91,7 +91,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     const report = {
       model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
       tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w], layout: 'adversarial embeddings [N, tokens, dim], little-endian' },
-      successRate: fooled / ds.count, texts, versions: versions(backend),
+      successRate: fooled / ds.count, texts, versions: versions(backend), warnings: job.warnings,
     };
     writeJsonAtomic(join(out, 'attack.json'), report);
     const changed = texts.filter((t) => t.success && t.substitutions.length > 0).length;
@@ -131,7 +131,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
     ...(audio ? { audio: { sampleRate: ds.sampleRate, files: 'wav/<i>-clean.wav, wav/<i>-adversarial.wav (16-bit PCM mono)', waveform: 'w = 2x − 1' } } : {}),
     labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
-    success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend),
+    success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend), warnings: job.warnings,
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
   emit(p, report, `${outcome}; wrote ${out}/: ${files.join(', ')}`);

@@ -42,7 +42,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
     return;
   }
-  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'audit');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
   const version = get.str(p, 'version') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
@@ -96,7 +96,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
       file: 'examples.f32', shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i]),
       attack: ids.map((i) => r.fooledBy[i]), cleanPred, advPred,
     } : null,
-    seconds: r.seconds, seed, versions: versions(backend),
+    seconds: r.seconds, seed, versions: versions(backend), warnings,
   };
   writeJsonAtomic(join(out, 'audit.json'), report);
   rmSync(statePath, { force: true });

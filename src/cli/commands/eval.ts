@@ -43,6 +43,8 @@ export interface EvalReport {
   epsSweep: SweepPoint[] | null;
   seconds: number;
   versions: Record<string, string>;
+  /** Warnings about the model, e.g. layers with unverified gradients. */
+  warnings: string[];
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
@@ -51,7 +53,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(EVAL_SPEC) + '\n');
     return;
   }
-  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'eval');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'eval');
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
   const spec = {
@@ -84,7 +86,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   }
   const report: EvalReport = {
     model: modelPath, dataset: ds.name, threat, result, epsSweep: sweep,
-    seconds: (Date.now() - t0) / 1000, versions: versions(backend),
+    seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
   };
   const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
   writeJsonAtomic(outPath, report);
