@@ -6,9 +6,9 @@
  *
  * Whatever the backend, alp installs its gradient corrections first (README, "Gradients"): the
  * average-pooling gradient on cpu and wasm (./avg-pool-grad.ts), the depthwise-convolution gradients
- * wasm lacks (./depthwise-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts) and a
- * BatchNormalization that can be differentiated and trained without center or scale
- * (../model/batch-normalization.ts).
+ * wasm lacks (./depthwise-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts), and
+ * BatchNormalization / LayerNormalization classes that can be differentiated (and trained) without
+ * center or scale (../model/batch-normalization.ts, ../model/layer-normalization.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
@@ -18,6 +18,7 @@ import { installAvgPoolGrad } from './avg-pool-grad.js';
 import { installComparisonGradients } from './comparison-gradients.js';
 import { installDepthwiseKernels } from './depthwise-kernels.js';
 import { registerBatchNormalization } from '../model/batch-normalization.js';
+import { registerLayerNormalization } from '../model/layer-normalization.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -69,8 +70,9 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
 }
 
 /**
- * Installs alp's gradient corrections: the AvgPoolGrad kernel on cpu (and on wasm once its package is
- * loaded) and the BatchNormalization layer class models are deserialised with. Idempotent; called by
+ * Installs alp's gradient corrections: the average-pooling gradient kernels on cpu (and, with the
+ * depthwise gradients, on wasm once its package is loaded), zero gradients for comparisons, and the
+ * normalisation layer classes models are deserialised with. Idempotent; called by
  * setupBackend, exported for code that picks its backend itself.
  */
 export function installGradientFixes(): void {
@@ -81,4 +83,5 @@ export function installGradientFixes(): void {
   }
   installComparisonGradients();
   registerBatchNormalization();
+  registerLayerNormalization();
 }

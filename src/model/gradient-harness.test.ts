@@ -15,6 +15,7 @@ import { VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, gradientSupport } from './gradie
 import { adaptModel } from './adapt.js';
 import { splitAtEmbedding } from './text.js';
 import { batchNormalization } from './batch-normalization.js';
+import { layerNormalization } from './layer-normalization.js';
 
 const L = tf.layers;
 type Shape = [number, ...number[]];
@@ -94,6 +95,23 @@ const cases: Case[] = [
   { name: 'batch norm without scale, axis 1', input: [4, 3], build: () => seq([4, 3], [batchNormalization({ scale: false, axis: 1 })]) },
   { name: 'batch norm without center and scale, on dense', input: [6], build: () => seq([6], [L.dense({ units: 4 }), batchNormalization({ center: false, scale: false })]) },
   { name: 'layer norm over two axes', input: [3, 4], build: () => seq([3, 4], [L.layerNormalization({ axis: [-2, -1] as unknown as number })]) },
+  { name: 'layer norm without center / without scale', input: [6], centred: true, build: () => seq([6], [L.dense({ units: 4 }), layerNormalization({ center: false }), L.dense({ units: 4 }), layerNormalization({ scale: false, center: false })]) },
+  { name: 'upsampling bilinear, repeat vector', input: [3, 3, 2], build: () => seq([3, 3, 2], [L.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }), L.flatten(), L.dense({ units: 3 }), L.repeatVector({ n: 2 })]) },
+  { name: 'average pool 3d 3 / 1 same, max pool 3d 3 / 2 same', input: [4, 4, 3, 1], build: () => {
+    const inp = tf.input({ shape: [4, 4, 3, 1] });
+    const a = L.averagePooling3d({ poolSize: 3, strides: 1, padding: 'same' }).apply(inp) as tf.SymbolicTensor;
+    const m = L.maxPooling3d({ poolSize: 3, strides: 2, padding: 'same' }).apply(inp) as tf.SymbolicTensor;
+    return tf.model({ inputs: inp, outputs: L.dense({ units: 3 }).apply(L.concatenate().apply([L.flatten().apply(a), L.flatten().apply(m)] as tf.SymbolicTensor[])) as tf.SymbolicTensor });
+  } },
+  { name: 'average pool 3d 2 / 2 valid', input: [4, 4, 2, 1], build: () => seq([4, 4, 2, 1], [L.averagePooling3d({ poolSize: 2, strides: 2, padding: 'valid' })]) },
+  { name: 'dot (plain and normalised)', input: [4], centred: true, build: () => {
+    const inp = tf.input({ shape: [4] });
+    const a = L.dense({ units: 3 }).apply(inp) as tf.SymbolicTensor, b = L.dense({ units: 3 }).apply(inp) as tf.SymbolicTensor;
+    const d = L.concatenate().apply([L.dot({ axes: 1 }).apply([a, b]), L.dot({ axes: 1, normalize: true }).apply([a, b]), a] as tf.SymbolicTensor[]) as tf.SymbolicTensor;
+    return tf.model({ inputs: inp, outputs: L.dense({ units: 3 }).apply(d) as tf.SymbolicTensor });
+  } },
+  { name: 'masking, bidirectional LSTM, time-distributed dense', input: seqIn, centred: true, build: () => seq(seqIn, [L.masking({ maskValue: 0 }), L.timeDistributed({ layer: L.dense({ units: 3, activation: 'relu' }) }), L.bidirectional({ layer: L.lstm({ units: 2, returnSequences: true }) as tf.RNN })]) },
+  { name: 'ConvLSTM2D', input: [2, 3, 3, 1], centred: true, build: () => seq([2, 3, 3, 1], [L.convLstm2d({ filters: 2, kernelSize: 2 })]) },
   { name: 'residual: add, multiply, average, maximum, minimum', input: img, build: () => {
     const inp = tf.input({ shape: img });
     const a = L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp) as tf.SymbolicTensor;

@@ -21,17 +21,19 @@ export const VERIFIED_LAYERS: Readonly<Record<string, GradientStatus>> = {
   Dropout: 'verified', SpatialDropout1D: 'verified', GaussianNoise: 'verified', GaussianDropout: 'verified', AlphaDropout: 'verified',
   Activation: 'verified', ReLU: 'verified', LeakyReLU: 'verified', PReLU: 'verified', ELU: 'verified', ThresholdedReLU: 'corrected', Softmax: 'verified',
   Conv1D: 'verified', Conv2D: 'verified', Conv2DTranspose: 'verified', DepthwiseConv2D: 'corrected', SeparableConv2D: 'corrected',
-  MaxPooling1D: 'verified', MaxPooling2D: 'verified', AveragePooling1D: 'corrected', AveragePooling2D: 'corrected',
+  MaxPooling1D: 'verified', MaxPooling2D: 'verified', MaxPooling3D: 'verified',
+  AveragePooling1D: 'corrected', AveragePooling2D: 'corrected', AveragePooling3D: 'corrected',
   GlobalAveragePooling1D: 'verified', GlobalMaxPooling1D: 'verified', GlobalAveragePooling2D: 'verified', GlobalMaxPooling2D: 'verified',
-  UpSampling2D: 'verified', ZeroPadding2D: 'verified', Cropping2D: 'verified',
-  BatchNormalization: 'corrected', LayerNormalization: 'verified',
-  Add: 'verified', Concatenate: 'verified', Multiply: 'verified', Average: 'verified', Maximum: 'verified', Minimum: 'verified',
-  Embedding: 'verified', SimpleRNN: 'verified', LSTM: 'verified', GRU: 'verified',
+  UpSampling2D: 'verified', ZeroPadding2D: 'verified', Cropping2D: 'verified', RepeatVector: 'verified', Masking: 'corrected',
+  BatchNormalization: 'corrected', LayerNormalization: 'corrected',
+  Add: 'verified', Concatenate: 'verified', Multiply: 'verified', Average: 'verified', Maximum: 'verified', Minimum: 'verified', Dot: 'verified',
+  Embedding: 'verified', SimpleRNN: 'verified', LSTM: 'verified', GRU: 'verified', ConvLSTM2D: 'verified',
+  Bidirectional: 'verified', TimeDistributed: 'verified',
 };
 
 /** Activation names (the `activation` option of Dense, Conv*, Activation, ...) the harness covers. */
 export const VERIFIED_ACTIVATIONS: readonly string[] = [
-  'linear', 'relu', 'relu6', 'elu', 'selu', 'gelu', 'gelu_new', 'swish', 'mish', 'tanh', 'sigmoid', 'hardSigmoid', 'softplus', 'softsign', 'softmax',
+  'linear', 'relu', 'relu6', 'elu', 'selu', 'gelu', 'gelu_new', 'swish', 'mish', 'tanh', 'sigmoid', 'hardSigmoid', 'softplus', 'softsign', 'softmax', 'logSoftmax',
 ];
 
 /** Why a class is listed: what goes wrong in TF.js and what alp does about it. */
@@ -39,6 +41,9 @@ export const CORRECTIONS: Readonly<Record<string, string>> = {
   AveragePooling1D: "TF.js' AvgPoolGrad (cpu, wasm) divides by the full window at padded edges; alp registers a correct kernel",
   AveragePooling2D: "TF.js' AvgPoolGrad (cpu, wasm) divides by the full window at padded edges; alp registers a correct kernel",
   BatchNormalization: 'TF.js throws when differentiating or training it without center or scale; alp registers a fixed layer class',
+  LayerNormalization: 'TF.js throws when differentiating it without center or scale; alp registers a fixed layer class',
+  AveragePooling3D: "TF.js' AvgPool3DGrad (cpu, wasm) divides by the full window at padded edges; alp registers a correct kernel",
+  Masking: 'TF.js has no gradient for the boolean reduction Any and throws; alp registers its zero gradient',
   ThresholdedReLU: 'TF.js has no gradient for its comparison and throws; alp registers the zero gradient of comparisons',
   DepthwiseConv2D: 'tfjs-backend-wasm has no depthwise-convolution gradient kernels; alp registers them',
   SeparableConv2D: 'tfjs-backend-wasm has no depthwise-convolution gradient kernels; alp registers them',
@@ -53,22 +58,22 @@ export interface LayerGradientSupport {
   note?: string;
 }
 
-function activationOf(layer: tf.layers.Layer): string | undefined {
-  const a = (layer.getConfig() as Record<string, unknown>)['activation'];
-  return typeof a === 'string' ? a : undefined;
-}
-
-/** Options of verified classes that the harness does not cover. */
-function uncoveredOption(layer: tf.layers.Layer): string | undefined {
-  const c = layer.getConfig() as Record<string, unknown>;
+/** Options of verified classes that the harness does not cover, from a layer's config. */
+function uncoveredOption(c: Record<string, unknown>): string | undefined {
   if (c['dataFormat'] === 'channelsFirst') return "dataFormat 'channelsFirst' is not covered";
   const dil = c['dilationRate'];
   if (dil !== undefined && (Array.isArray(dil) ? dil : [dil]).some((d) => d !== 1)) return 'dilated convolutions: TF.js has no gradient for them (it throws)';
-  const act = activationOf(layer);
-  if (act !== undefined && !VERIFIED_ACTIVATIONS.includes(act)) return `activation '${act}' is not covered`;
-  for (const key of ['recurrentActivation']) {
+  for (const key of ['activation', 'recurrentActivation']) {
     const r = c[key];
     if (typeof r === 'string' && !VERIFIED_ACTIVATIONS.includes(r)) return `${key} '${r}' is not covered`;
+  }
+  // Wrappers (Bidirectional, TimeDistributed) are as verified as the layer they wrap.
+  const inner = c['layer'];
+  if (typeof inner === 'object' && inner !== null) {
+    const { className, config } = inner as { className?: unknown; config?: unknown };
+    if (typeof className !== 'string' || VERIFIED_LAYERS[className] === undefined) return `wraps ${String(className)}, which has no gradient check`;
+    const why = uncoveredOption((config ?? {}) as Record<string, unknown>);
+    if (why !== undefined) return `wraps ${className}: ${why}`;
   }
   return undefined;
 }
@@ -90,7 +95,7 @@ export function gradientSupport(model: tf.LayersModel): LayerGradientSupport[] {
         out.push({ path, className: cls, status: 'unverified', note: `no gradient check for ${cls}` });
         continue;
       }
-      const missing = uncoveredOption(layer);
+      const missing = uncoveredOption(layer.getConfig() as Record<string, unknown>);
       if (missing !== undefined) out.push({ path, className: cls, status: 'unverified', note: missing });
       else if (CORRECTIONS[cls] !== undefined) out.push({ path, className: cls, status: listed, note: CORRECTIONS[cls] as string });
       else out.push({ path, className: cls, status: listed });
