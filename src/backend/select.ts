@@ -6,7 +6,7 @@
  *
  * Whatever the backend, alp installs its gradient corrections first (README, "Gradients"): the
  * average-pooling gradient on cpu and wasm (./avg-pool-grad.ts), the depthwise-convolution gradients
- * wasm lacks (./depthwise-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts), and
+ * wasm lacks (./depthwise-kernels.ts), wasm's 3-D convolution input gradient (./conv3d-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts), and
  * BatchNormalization / LayerNormalization classes that can be differentiated (and trained) without
  * center or scale (../model/batch-normalization.ts, ../model/layer-normalization.ts).
  */
@@ -17,6 +17,7 @@ import { installNativeKernels } from './native-kernels.js';
 import { installAvgPoolGrad } from './avg-pool-grad.js';
 import { installComparisonGradients } from './comparison-gradients.js';
 import { installDepthwiseKernels } from './depthwise-kernels.js';
+import { installConv3DKernels } from './conv3d-kernels.js';
 import { registerBatchNormalization } from '../model/batch-normalization.js';
 import { registerLayerNormalization } from '../model/layer-normalization.js';
 
@@ -54,8 +55,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (choice === 'auto' || choice === 'wasm') {
     if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
       installWasmKernels();
-      installAvgPoolGrad('wasm');
-      installDepthwiseKernels();
+      installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
       if (await tf.setBackend('wasm')) {
         await tf.ready();
@@ -80,6 +80,7 @@ export function installGradientFixes(): void {
   if (tf.findBackendFactory('wasm') !== null) {
     installAvgPoolGrad('wasm');
     installDepthwiseKernels();
+    installConv3DKernels();
   }
   installComparisonGradients();
   registerBatchNormalization();

@@ -104,6 +104,8 @@ const cases: Case[] = [
     return tf.model({ inputs: inp, outputs: L.dense({ units: 3 }).apply(L.concatenate().apply([L.flatten().apply(a), L.flatten().apply(m)] as tf.SymbolicTensor[])) as tf.SymbolicTensor });
   } },
   { name: 'average pool 3d 2 / 2 valid', input: [4, 4, 2, 1], build: () => seq([4, 4, 2, 1], [L.averagePooling3d({ poolSize: 2, strides: 2, padding: 'valid' })]) },
+  { name: 'conv3d same stride 1 / stride 2', input: [4, 3, 3, 2], build: () => seq([4, 3, 3, 2], [L.conv3d({ filters: 2, kernelSize: 2, padding: 'same', activation: 'relu' }), L.conv3d({ filters: 2, kernelSize: 3, strides: 2, padding: 'same' })]) },
+  { name: 'conv3d valid stride 2', input: [4, 4, 3, 1], build: () => seq([4, 4, 3, 1], [L.conv3d({ filters: 2, kernelSize: 2, strides: 2, padding: 'valid' })]) },
   { name: 'dot (plain and normalised)', input: [4], centred: true, build: () => {
     const inp = tf.input({ shape: [4] });
     const a = L.dense({ units: 3 }).apply(inp) as tf.SymbolicTensor, b = L.dense({ units: 3 }).apply(inp) as tf.SymbolicTensor;

@@ -13,11 +13,11 @@ import { gradientSupport, gradientWarning } from './gradient-support.js';
 const L = tf.layers;
 
 /**
- * An MNIST-shaped model with one layer class alp has not verified inside a nested model: Conv3D, whose
- * input gradient on wasm is wrong in tfjs 4.22 (README, "Gradients").
+ * An MNIST-shaped model with, inside a nested model, one layer whose options the harness does not
+ * cover: a channels-first Conv2D.
  */
 function withUnverifiedLayer(): tf.LayersModel {
-  const inner = tf.sequential({ name: 'inner', layers: [L.reshape({ inputShape: [28, 28, 1], targetShape: [28, 28, 1, 1] }), L.conv3d({ filters: 1, kernelSize: [4, 4, 1], strides: [4, 4, 1], name: 'c3d' })] });
+  const inner = tf.sequential({ name: 'inner', layers: [L.reshape({ inputShape: [28, 28, 1], targetShape: [1, 28, 28] }), L.conv2d({ filters: 2, kernelSize: 4, strides: 4, dataFormat: 'channelsFirst', name: 'cf' })] });
   const inp = tf.input({ shape: [28, 28, 1] });
   const h = L.flatten().apply(inner.apply(inp)) as tf.SymbolicTensor;
   return tf.model({ name: 'outer', inputs: inp, outputs: L.dense({ units: 10 }).apply(h) as tf.SymbolicTensor });
@@ -27,10 +27,10 @@ test('gradientSupport lists nested layers with their status; the warning names o
   await useBackend();
   const m = withUnverifiedLayer();
   const s = gradientSupport(m);
-  const rep = s.find((l) => l.className === 'Conv3D');
-  assert.deepEqual(rep && { path: rep.path, status: rep.status }, { path: 'inner/c3d', status: 'unverified' });
-  assert.ok(s.filter((l) => l.className === 'Dense').every((l) => l.status === 'verified'));
-  assert.match(gradientWarning(m, 'my/model') ?? '', /^my\/model: .*inner\/c3d \(Conv3D.*not verified/);
+  const rep = s.find((l) => l.path === 'inner/cf');
+  assert.deepEqual(rep && { path: rep.path, status: rep.status }, { path: 'inner/cf', status: 'unverified' });
+  assert.ok(s.filter((l) => l.className === 'Dense' || l.className === 'Reshape').every((l) => l.status === 'verified'));
+  assert.match(gradientWarning(m, 'my/model') ?? '', /^my\/model: .*inner\/cf \(Conv2D.*not verified/);
 
   const ok = tf.sequential({ layers: [L.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2 }), L.averagePooling2d({ poolSize: 2, padding: 'same' }), L.flatten(), L.dense({ units: 2 })] });
   assert.equal(gradientWarning(ok), undefined);
@@ -52,10 +52,10 @@ test('alp eval and audit warn about an unverified layer: on stderr, in the JSON,
     await saveModel(withUnverifiedLayer(), dir);
     const e = runAlp(['eval', '--model', dir, '--n', '8', '--attacks', 'fgsm', '--out', join(dir, 'eval.json'), '--json']);
     assert.equal(e.code, 0, e.stderr);
-    assert.match(e.stderr, /warning: .*inner\/c3d \(Conv3D/);
+    assert.match(e.stderr, /warning: .*inner\/cf \(Conv2D/);
     const ej = JSON.parse(e.stdout) as { warnings: string[] };
     assert.equal(ej.warnings.length, 1);
-    assert.match(ej.warnings[0] as string, /Conv3D.*not verified/);
+    assert.match(ej.warnings[0] as string, /Conv2D.*not verified/);
 
     const a = runAlp(['audit', '--model', dir, '--n', '8', '--version', 'quick', '--out', dir, '--json']);
     assert.equal(a.code, 0, a.stderr);
@@ -63,7 +63,7 @@ test('alp eval and audit warn about an unverified layer: on stderr, in the JSON,
     assert.equal(aj.warnings.length, 1);
     const f = aj.findings.find((x) => x.id === 'unverified-gradient');
     assert.equal(f?.status, 'warn');
-    assert.match(f?.detail ?? '', /inner\/c3d \(Conv3D/);
+    assert.match(f?.detail ?? '', /inner\/cf \(Conv2D/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
