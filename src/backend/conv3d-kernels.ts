@@ -1,8 +1,8 @@
 /**
  * The input gradient of 3-D convolutions on wasm. tfjs-backend-wasm 4.22's `Conv3DBackpropInputV2`
- * is wrong along the depth axis whenever 'same' padding pads the end of it: for ones of shape
- * [1, 3, 1, 1, 1] and a [2, 1, 1, 1, 1] filter of ones it returns [1, 2, 1] instead of [1, 2, 2]
- * (docs/tfjs-gradient-bugs.md). This is a plain loop over the wasm heap, NDHWC, any stride and padding.
+ * is wrong along the depth axis: the last depth slices get too little or no gradient, with 'same' and
+ * with 'valid' padding (for ones of shape [1, 3, 1, 1, 1] and a [2, 1, 1, 1, 1] filter of ones, 'same',
+ * it returns [1, 2, 1] instead of [1, 2, 2]; docs/tfjs-gradient-bugs.md). This is a plain loop over the wasm heap, NDHWC, any stride and padding.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HeapBackend } from './wasm-kernels.js';

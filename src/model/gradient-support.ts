@@ -43,7 +43,7 @@ export const CORRECTIONS: Readonly<Record<string, string>> = {
   BatchNormalization: 'TF.js throws when differentiating or training it without center or scale; alp registers a fixed layer class',
   LayerNormalization: 'TF.js throws when differentiating it without center or scale; alp registers a fixed layer class',
   AveragePooling3D: "TF.js' AvgPool3DGrad (cpu, wasm) divides by the full window at padded edges; alp registers a correct kernel",
-  Conv3D: "tfjs-backend-wasm's Conv3DBackpropInputV2 is wrong at the padded end of the depth axis; alp registers a correct kernel",
+  Conv3D: "tfjs-backend-wasm's Conv3DBackpropInputV2 gives the last depth slices too little or no gradient; alp registers a correct kernel",
   Masking: 'TF.js has no gradient for the boolean reduction Any and throws; alp registers its zero gradient',
   ThresholdedReLU: 'TF.js has no gradient for its comparison and throws; alp registers the zero gradient of comparisons',
   DepthwiseConv2D: 'tfjs-backend-wasm has no depthwise-convolution gradient kernels; alp registers them',
