@@ -3,7 +3,7 @@
  *
  * The layout follows the pipeline: data → model → attack → loss → train → eval → report.
  */
-export { setupBackend, BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
+export { setupBackend, installGradientFixes, BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
 export { installWasmKernels } from './backend/wasm-kernels.js';
 
 export * from './data/index.js';
@@ -12,6 +12,10 @@ export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName,
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
 export { adaptModel, parseInputRange, type AdaptOptions, type Adapted } from './model/adapt.js';
 export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation } from './model/io.js';
+export { gradientSupport, unverifiedLayers, gradientWarning, VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, type GradientStatus, type LayerGradientSupport } from './model/gradient-support.js';
+export { checkInputGradient, type GradientCheckOptions, type GradientCheckResult } from './model/gradient-check.js';
+export { AlpBatchNormalization, batchNormalization } from './model/batch-normalization.js';
+export { AlpLayerNormalization, layerNormalization } from './model/layer-normalization.js';
 
 export * from './attack/index.js';
 export * from './loss/index.js';
