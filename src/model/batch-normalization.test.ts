@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../testing/setup.js';
+import { toyDataset, useBackend } from '../testing/setup.js';
+import { resolveConfig } from '../train/config.js';
+import { trainModel } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
 import { loadModel, saveModel } from './io.js';
 import { AlpBatchNormalization } from './batch-normalization.js';
@@ -94,3 +96,30 @@ for (const [center, scale] of [[false, true], [true, false], [false, false]] as 
     }
   });
 }
+
+test("alp's own ALP training runs on a loaded model with BatchNormalization(center: false) and lowers its loss", async () => {
+  await useBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'alp-bn-train-'));
+  try {
+    const user = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
+      tf.layers.batchNormalization({ center: false }),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.averagePooling2d({ poolSize: 2, padding: 'same' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }),
+    ] });
+    await saveModel(user, dir);
+    const model = await loadModel(dir);
+    const c = resolveConfig(undefined, {
+      method: 'alp', epochs: 3, batchSize: 16, eps: 0.1, attackSteps: 2, attackStepSize: 0.05,
+      lr: 0.01, schedule: 'constant', epsRampEpochs: 0, evalEvery: 0, seed: 3,
+    });
+    const state = await trainModel(model, toyDataset(96, 5), null, c);
+    const losses = state.epochs.map((e) => e.loss);
+    assert.equal(losses.length, 3);
+    assert.ok(losses.every(Number.isFinite) && (losses[2] as number) < (losses[0] as number), `losses ${losses.join(', ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
