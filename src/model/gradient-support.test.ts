@@ -45,7 +45,7 @@ test('gradientSupport lists nested layers with their status; the warning names o
   assert.equal(checkVerifiedGradients(gradientSupport(ok)).status, 'pass');
 });
 
-test('alp eval and audit warn about an unverified layer: on stderr, in the JSON, and as an audit finding', async () => {
+test('alp eval, attack and audit warn about an unverified layer: on stderr, in the JSON, and as an audit finding', async () => {
   await useBackend();
   const dir = mkdtempSync(join(tmpdir(), 'alp-unverified-'));
   try {
@@ -56,6 +56,19 @@ test('alp eval and audit warn about an unverified layer: on stderr, in the JSON,
     const ej = JSON.parse(e.stdout) as { warnings: string[] };
     assert.equal(ej.warnings.length, 1);
     assert.match(ej.warnings[0] as string, /Conv2D.*not verified/);
+
+    // The control: a model of verified layers only gets no warning.
+    const plain = join(dir, 'plain');
+    await saveModel(tf.sequential({ layers: [L.flatten({ inputShape: [28, 28, 1] }), L.dense({ units: 10 })] }), plain);
+    const c = runAlp(['eval', '--model', plain, '--n', '8', '--attacks', 'fgsm', '--json']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.doesNotMatch(c.stderr, /warning/);
+    assert.deepEqual((JSON.parse(c.stdout) as { warnings: string[] }).warnings, []);
+
+    const k = runAlp(['attack', '--model', dir, '--n', '2', '--steps', '2', '--out', join(dir, 'attack'), '--json']);
+    assert.equal(k.code, 0, k.stderr);
+    assert.match(k.stderr, /warning: .*inner\/cf \(Conv2D/);
+    assert.equal((JSON.parse(k.stdout) as { warnings: string[] }).warnings.length, 1);
 
     const a = runAlp(['audit', '--model', dir, '--n', '8', '--version', 'quick', '--out', dir, '--json']);
     assert.equal(a.code, 0, a.stderr);
