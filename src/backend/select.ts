@@ -4,22 +4,17 @@
  * has it installed, and here, where it cannot install, the `wasm` backend is made trainable by
  * ./wasm-kernels.ts.
  *
- * Whatever the backend, alp installs its gradient corrections first (README, "Gradients"): the
- * average-pooling gradient on cpu and wasm (./avg-pool-grad.ts), the depthwise-convolution gradients
- * wasm lacks (./depthwise-kernels.ts), wasm's 3-D convolution input gradient (./conv3d-kernels.ts), zero gradients for comparisons (./comparison-gradients.ts), and
- * BatchNormalization / LayerNormalization classes that can be differentiated (and trained) without
- * center or scale (../model/batch-normalization.ts, ../model/layer-normalization.ts).
+ * Whatever the backend, alp installs its gradient corrections first (./gradient-fixes.ts): kernels for
+ * cpu and wasm, zero gradients for comparisons, and normalisation layers that can be differentiated
+ * without center or scale.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
-import { installAvgPoolGrad } from './avg-pool-grad.js';
-import { installComparisonGradients } from './comparison-gradients.js';
-import { installDepthwiseKernels } from './depthwise-kernels.js';
-import { installConv3DKernels } from './conv3d-kernels.js';
-import { registerBatchNormalization } from '../model/batch-normalization.js';
-import { registerLayerNormalization } from '../model/layer-normalization.js';
+import { installGradientFixes } from './gradient-fixes.js';
+
+export { installGradientFixes };
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -67,22 +62,4 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   await tf.setBackend('cpu');
   await tf.ready();
   return 'cpu';
-}
-
-/**
- * Installs alp's gradient corrections: the average-pooling gradient kernels on cpu (and, with the
- * depthwise gradients, on wasm once its package is loaded), zero gradients for comparisons, and the
- * normalisation layer classes models are deserialised with. Idempotent; called by
- * setupBackend, exported for code that picks its backend itself.
- */
-export function installGradientFixes(): void {
-  installAvgPoolGrad('cpu');
-  if (tf.findBackendFactory('wasm') !== null) {
-    installAvgPoolGrad('wasm');
-    installDepthwiseKernels();
-    installConv3DKernels();
-  }
-  installComparisonGradients();
-  registerBatchNormalization();
-  registerLayerNormalization();
 }
