@@ -1,5 +1,5 @@
 export type { Attack } from './attack.js';
-export { Fgsm } from './fgsm.js';
+export { Fgsm, type FgsmOptions } from './fgsm.js';
 export { Pgd, type PgdOptions } from './pgd.js';
 export { gradientAttack, gradientAscent, type AttackResult, type GradientAttackConfig } from './gradient-attack.js';
 export { margin, objective, isSuccess, OBJECTIVES, type ObjectiveName } from './objectives.js';
@@ -8,3 +8,7 @@ export { Apgd, APGD_LOSSES, apgdCheckpoints, apgdCheckpointFractions, type ApgdL
 export { dlr, dlrTargeted } from './dlr.js';
 export { Square, squareP, squareL2Pattern, type SquareOptions } from './square.js';
 export { Transfer, type TransferOptions } from './transfer.js';
+export {
+  runAttack, attackRows, gatherRows, predictDataset, misclassified, targetHit, undetected, allOf,
+  type Criterion, type CriterionInput, type AttackRunOptions, type VerifiedResult, type BatchOutcome,
+} from './runner.js';
