@@ -56,6 +56,8 @@ export interface CascadeOptions {
   /** A string identifying model + data + suite; a state with another key is not resumed. */
   key?: string;
   onProgress?: (p: { attack: string; done: number; total: number; robust: number }) => void;
+  /** Told whether a state file was resumed (true) or one with another key was found and ignored (false). */
+  onResume?: (resumed: boolean) => void;
   /** Keep at most this many adversarial examples (for report grids). */
   keepExamples?: number;
 }
@@ -78,6 +80,8 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
   const bs = o.batchSize ?? 250;
   const key = o.key ?? attacks.map((a) => a.name).join('|');
   let state = loadState(o.statePath, key);
+  if (state !== null) o.onResume?.(true);
+  else if (o.statePath !== undefined && existsSync(o.statePath)) o.onResume?.(false);
   if (state === null) {
     const pred = predictDataset(f, ds);
     const correct = Array.from({ length: ds.count }, (_, i) => Number(pred[i] === ds.labels[i]));

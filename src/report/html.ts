@@ -6,7 +6,7 @@
  */
 import type { ExampleSet } from './examples.js';
 import { shellQuote } from './commands.js';
-import type { ChartData, Command, ModelReport, PageModel } from './report.js';
+import type { ChartData, Command, ModelReport, PageModel } from './page-model.js';
 import type { FindingData, Threat } from './runs.js';
 
 /** Escapes text for HTML content and for double- or single-quoted attribute values. */

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { modelFingerprint } from '../../artifacts/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
@@ -48,19 +49,22 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
-  else if (existsSync(statePath)) say(quiet, `resuming the interrupted audit in ${statePath}`);
+  else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
+  let surrogateFingerprint: string | null = null;
   if (surrogatePath !== undefined) {
     // The surrogate is adapted by shape only: --input-range describes the audited model.
     const s = checkModelFitsData(await openModel(surrogatePath, quiet), ds, surrogatePath, undefined, quiet);
-    extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99 }));
+    surrogateFingerprint = modelFingerprint(s);
+    extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99, surrogateName: surrogatePath }));
   }
   say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
   let current = '';
   const r = audit(model, ds, {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
+    keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
     onPhase: (m) => {
       bar?.done();
       bar = undefined;

@@ -1,3 +1,4 @@
+import { TRAIN_SPEC } from './train.js';
 import { join } from 'node:path';
 import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
 import { buildSuite } from '../../eval/suite.js';
@@ -112,7 +113,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     note: "The demo runs each PGD once; 'alp eval --model DIR' runs 5 restarts of each (the number to quote).",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
-  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', ...(dataDir !== undefined ? { dataDir } : {}) });
+  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
   emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
 }
