@@ -97,6 +97,8 @@ export interface DetectorEvaluation {
 export interface ModelDetectionResult {
   label: string;
   model: string;
+  /** sha256 of the model's weight files, when the caller knows them (the CLI does). */
+  weightsHash?: string | null;
   testExamples: number;
   cleanAccuracy: number;
   detectors: DetectorEvaluation[];

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
-import { modelFingerprint } from '../artifacts/fingerprint.js';
+import { modelFingerprint } from '../model/fingerprint.js';
 import type { Attack } from '../attack/attack.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';

@@ -69,10 +69,27 @@ function suiteName(c: Obj | null): string | null {
 }
 
 /**
- * `alp eval ...` from eval.json's attack configs, or null when an attack is not one `alp eval`
- * builds. The suite seeds attack i with seed + 1000·i; the seed is recovered from that.
+ * `alp eval ...` for an eval.json. A version-2 file records its suite spec, which gives the exact
+ * command for every attack; an older file only has attack configs, from which FGSM/PGD suites are
+ * rebuilt (null for any other attack).
  */
 export function evalArgv(ev: EvalData, modelFolder: string, dataset: string | null): string[] | null {
+  if (ev.suite !== null && ev.threat !== null) {
+    const s = ev.suite;
+    const argv = ['alp', 'eval', '--model', modelFolder];
+    if (dataset !== null) argv.push('--data', dataset);
+    if (ev.examples !== null) argv.push('--n', String(ev.examples));
+    argv.push('--norm', ev.threat.norm, '--eps', String(ev.threat.eps), '--attacks', s.attacks.join(','),
+      '--steps', String(s.steps), '--restarts', String(s.restarts), '--seed', String(s.seed));
+    if (s.stepSize !== null) argv.push('--step-size', String(s.stepSize));
+    if (ev.epsSweep.length > 0) argv.push('--eps-sweep', ev.epsSweep.map((p) => p.eps).join(','));
+    return argv;
+  }
+  return legacyEvalArgv(ev, modelFolder, dataset);
+}
+
+/** Files written before eval.json recorded its suite: the suite seeded attack i with seed + 1000·i. */
+function legacyEvalArgv(ev: EvalData, modelFolder: string, dataset: string | null): string[] | null {
   const names = ev.attacks.map((a) => suiteName(a.config));
   if (names.length === 0 || names.some((n) => n === null) || ev.threat === null) return null;
   const argv = ['alp', 'eval', '--model', modelFolder];

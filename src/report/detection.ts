@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { weightsHash } from '../model/fingerprint.js';
 import { UserError } from '../util/errors.js';
 
 export interface DetectionMetrics {
@@ -26,6 +27,8 @@ export interface DetectionRow {
 export interface DetectionResults {
   file: string;
   rows: DetectionRow[];
+  /** Models whose weights changed since the file measured them. */
+  warnings: string[];
 }
 
 const FILE = 'detect-eval.json';
@@ -66,7 +69,20 @@ export function readDetection(path: string): DetectionResults {
       nonAdaptive: non, adaptive: metrics(o['adaptive']),
     });
   }
-  return { file: path, rows };
+  const warnings: string[] = [];
+  for (const m of Array.isArray(d['models']) ? (d['models'] as unknown[]) : []) {
+    if (typeof m !== 'object' || m === null) continue;
+    const rec = m as Record<string, unknown>;
+    const recorded = rec['weightsHash'];
+    const modelPath = rec['model'];
+    if (typeof recorded !== 'string' || typeof modelPath !== 'string' || !existsSync(modelPath)) continue;
+    const json = statSync(modelPath).isDirectory() ? join(modelPath, 'model.json') : modelPath;
+    const here = existsSync(json) ? weightsHash(json) : null;
+    if (here !== null && here !== recorded) {
+      warnings.push(`${path}: ${String(rec['label'] ?? modelPath)} was measured on weights sha256 ${recorded.slice(0, 12)}…, but ${json} now has ${here.slice(0, 12)}…: these numbers are not that model's`);
+    }
+  }
+  return { file: path, rows, warnings };
 }
 
 /** detect-eval.json files in the given paths and the run folders (and their parents), each once. */

@@ -20,6 +20,7 @@ import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
 import { serveGuard } from '../../detect/serve.js';
 import { ATTACK_NAMES } from '../../eval/suite.js';
 import { modelJsonPath } from '../../model/io.js';
+import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
@@ -396,7 +397,7 @@ async function evalCmd(p: Parsed): Promise<void> {
       },
     });
     bar?.done();
-    results.push(r);
+    results.push({ ...r, weightsHash: weightsHash(modelJsonPath(m.path)) });
     model.dispose();
   }
   const report = buildDetectionReport(results, {
