@@ -19,7 +19,7 @@ import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
-import { calibrateDetector, datasetTensor, flags, scoreDataset, type Calibration } from './calibrate.js';
+import { calibrateDetector, flags, scoreDataset, type Calibration } from './calibrate.js';
 import type { Detector, DetectorConfig } from './detector.js';
 import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
 

@@ -96,12 +96,12 @@ test('the audit flags a randomised forward pass', async () => {
 
 test('binary classifiers: the audit runs APGD on CE instead of the targeted DLR loss (which needs 4 classes)', () => {
   const threat = { norm: 'linf' as const, eps: 0.1 };
-  const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).attacks.map((a) => a.name);
+  const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).map((a) => a.name);
   assert.ok(quick2.some((n) => n.startsWith('apgd-linf-ce')), quick2.join(', '));
   assert.ok(!quick2.some((n) => n.includes('dlr')), quick2.join(', '));
-  const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).attacks.map((a) => a.name);
+  const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).map((a) => a.name);
   assert.equal(std2.filter((n) => n.startsWith('apgd')).length, 1, std2.join(', '));
-  assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).attacks.some((a) => a.name.includes('dlr-targeted')));
+  assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).some((a) => a.name.includes('dlr-targeted')));
 });
 
 test('an interrupted audit resumes only for the same model and configuration, and loses no kept example', async () => {

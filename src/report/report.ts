@@ -3,7 +3,7 @@
  * beside the page), renders the charts and example images, and writes a self-contained HTML page.
  */
 import { createRequire } from 'node:module';
-import { findDetection, type DetectionResults } from './detection.js';
+import { findDetection } from './detection.js';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vega from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
@@ -13,10 +13,10 @@ import {
   type AttackRow, type CascadeRow, type LossRow, type SweepRow, type ValRow,
 } from './charts.js';
 import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
-import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleCard, type ExampleSet } from './examples.js';
+import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
 import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
-import { datasetOf, loadRuns, runThreat, type AuditData, type EvalData, type FindingData, type Obj, type RunData, type Threat } from './runs.js';
+import { datasetOf, loadRuns, runThreat, type RunData, type Threat } from './runs.js';
 
 export interface ReportOptions {
   /** The HTML file to write (the JSON goes to dataPathFor(out)). */

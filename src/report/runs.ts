@@ -5,7 +5,7 @@
  * a page. A missing folder, a folder with none of the files, or malformed JSON is a UserError that
  * names the path.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { parseAudit, type AuditData } from '../artifacts/audit.js';

@@ -1,3 +1,4 @@
+import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
@@ -63,14 +64,13 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const x = tf.tensor4d(ds.images, [ds.count, h, w, c]);
   const y = tf.tensor1d(ds.labels, 'int32');
   const targets = target !== undefined ? tf.fill([ds.count], target, 'int32') as tf.Tensor1D : undefined;
-  const r = attack.run(f, x, y, targets);
+  const r = runAttack(attack, f, x, y, targets !== undefined ? { targets } : {});
   const cleanPred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
-  const advPred = tf.tidy(() => f(r.adversarial).argMax(-1).dataSync() as Int32Array);
+  const advPred = r.pred;
   const advData = r.adversarial.dataSync() as Float32Array;
   const nearest = job.text !== undefined ? nearestTokens(r.adversarial.reshape([ds.count, h, w]), job.text.split.table()) : null;
   tf.dispose([x, y, r.adversarial, ...(targets ? [targets] : [])]);
-  let fooled = 0;
-  for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
+  const fooled = r.success.reduce((a, b) => a + b, 0);
   const outcome = `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)})`;
 
   if (job.text !== undefined && nearest !== null) {
