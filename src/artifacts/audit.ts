@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { AuditResult } from '../eval/audit.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, threatOf, versionsOf, type Obj, type SweepPoint, type Threat } from './fields.js';
+import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
 
 export const AUDIT_SCHEMA = 'alp.audit/2';
 export const EXAMPLES_FILE = 'examples.f32';
@@ -111,11 +111,8 @@ export interface ExamplesMeta {
   attack: Array<string | null>;
 }
 
-export interface AuditData {
+export interface AuditData extends RunHeader {
   file: string;
-  model: string | null;
-  dataset: string | null;
-  threat: Threat | null;
   version: string | null;
   examples: number | null;
   cleanAccuracy: number | null;
@@ -124,10 +121,7 @@ export interface AuditData {
   epsSweep: SweepPoint[];
   findings: FindingData[];
   adversarial: ExamplesMeta | null;
-  seconds: number | null;
   seed: number | null;
-  versions: Record<string, string>;
-  schema: string | null;
   weightsHash: string | null;
 }
 
@@ -182,9 +176,7 @@ export function parseAudit(j: Obj, file: string, warnings: string[] = []): Audit
   const metaRaw = j['examplesFile'];
   return {
     file,
-    model: str(j['model']),
-    dataset: str(j['dataset']),
-    threat: threatOf(j['threat']),
+    ...runHeaderOf(j),
     version: str(j['version']),
     examples: num(j['examples']),
     cleanAccuracy: num(j['cleanAccuracy']),
@@ -193,10 +185,6 @@ export function parseAudit(j: Obj, file: string, warnings: string[] = []): Audit
     epsSweep: sweepOf(j['epsSweep']),
     findings,
     adversarial: examplesMetaOf(metaRaw, file, warnings),
-    seconds: num(j['seconds']),
     seed: num(j['seed']),
-    versions: versionsOf(j['versions']),
-    schema: str(j['schema']),
-    weightsHash: str(j['weightsHash']),
   };
 }

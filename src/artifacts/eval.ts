@@ -7,7 +7,7 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import type { EvalResult, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
 import type { SuiteSpec } from '../eval/suite.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { arr, isObj, num, obj, str, sweepOf, threatOf, versionsOf, type Obj, type SweepPoint, type Threat } from './fields.js';
+import { arr, isObj, num, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
 
 export const EVAL_SCHEMA = 'alp.eval/2';
 
@@ -43,22 +43,13 @@ export interface AttackRecord {
   seconds: number | null;
 }
 
-export interface EvalData {
+export interface EvalData extends RunHeader {
   file: string;
-  model: string | null;
-  dataset: string | null;
-  threat: Threat | null;
   examples: number | null;
   cleanAccuracy: number | null;
   attacks: AttackRecord[];
   worstCaseAccuracy: number | null;
   epsSweep: SweepPoint[];
-  seconds: number | null;
-  versions: Record<string, string>;
-  /** The file's schema id, or null for files written before schemas (read leniently all the same). */
-  schema: string | null;
-  /** sha256 of the weights the numbers were measured on, when the file recorded it. */
-  weightsHash: string | null;
   /** The suite as built, when recorded: rebuilds the exact `alp eval` command for every attack. */
   suite: SuiteRecord | null;
 }
@@ -97,18 +88,12 @@ export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
   }
   return {
     file,
-    model: str(outer['model']),
-    dataset: str(outer['dataset']),
-    threat: threatOf(outer['threat']),
+    ...runHeaderOf(outer),
     examples: num(r['examples']),
     cleanAccuracy: num(r['cleanAccuracy']),
     attacks,
     worstCaseAccuracy: num(r['worstCaseAccuracy']),
     epsSweep: sweepOf(outer['epsSweep']),
-    seconds: num(outer['seconds']),
-    versions: versionsOf(outer['versions']),
-    schema: str(outer['schema']),
-    weightsHash: str(outer['weightsHash']),
     suite: suiteRecordOf(outer['suite']),
   };
 }

@@ -75,3 +75,23 @@ export function readJsonObject(path: string): Obj {
   if (!isObj(v)) throw new UserError(`${path}: expected a JSON object, found ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`);
   return v;
 }
+
+/** The fields every eval/audit file carries about its run: what was measured, on which weights, by which build. */
+export interface RunHeader {
+  model: string | null;
+  dataset: string | null;
+  threat: Threat | null;
+  seconds: number | null;
+  versions: Record<string, string>;
+  /** The file's schema id, or null for files written before schemas (read leniently all the same). */
+  schema: string | null;
+  /** sha256 of the weights the numbers were measured on, when the file recorded it. */
+  weightsHash: string | null;
+}
+
+export function runHeaderOf(j: Obj): RunHeader {
+  return {
+    model: str(j['model']), dataset: str(j['dataset']), threat: threatOf(j['threat']), seconds: num(j['seconds']),
+    versions: versionsOf(j['versions']), schema: str(j['schema']), weightsHash: str(j['weightsHash']),
+  };
+}
