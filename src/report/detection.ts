@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { DETECT_EVAL_SCHEMA } from '../detect/evaluate.js';
 import { weightsHash } from '../model/fingerprint.js';
 import { UserError } from '../util/errors.js';
 
@@ -55,8 +56,8 @@ export function readDetection(path: string): DetectionResults {
     throw new UserError(`${path}: malformed JSON: ${(e as Error).message}`);
   }
   const d = raw as Record<string, unknown>;
-  if (d['schema'] !== 'alp-detect-eval' || !Array.isArray(d['sideBySide'])) {
-    throw new UserError(`${path}: not an 'alp detect eval' result (expected schema 'alp-detect-eval' with a sideBySide list)`);
+  if (d['schema'] !== DETECT_EVAL_SCHEMA || !Array.isArray(d['sideBySide'])) {
+    throw new UserError(`${path}: not an 'alp detect eval' result (expected schema '${DETECT_EVAL_SCHEMA}' with a sideBySide list)`);
   }
   const rows: DetectionRow[] = [];
   for (const r of d['sideBySide'] as unknown[]) {
