@@ -27,7 +27,7 @@ export { runTraining, splitTrainVal, type RunOptions, type RunResult } from './t
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { learningRate, trainingEps } from './train/schedule.js';
 
-export { evaluateRobustness, runAttack, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
+export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec } from './eval/suite.js';
 
 export { Rng } from './util/rng.js';
