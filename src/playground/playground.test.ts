@@ -1,0 +1,221 @@
+/**
+ * The playground in real headless Chromium, on two tiny MNIST models trained here (standard and ALP,
+ * an MLP for seconds each): no console errors, nothing requested outside 127.0.0.1, the page's logits
+ * equal Node's, a PGD attack run in the page (alp's code, from the bundle) flips the standard model and
+ * not the ALP one on a fixed image, and the exported folder works from a plain static file server.
+ * ALP_PLAYGROUND_SCREENSHOT=FILE saves the page after the attack (the README's picture).
+ * Skips where Debian's chromium is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Browser, Page } from 'playwright-core';
+import { loadMnist, subset } from '../data/index.js';
+import { MaxSoftmaxDetector } from '../detect/baselines.js';
+import { calibrateDetector } from '../detect/calibrate.js';
+import { saveDetector } from '../detect/detector-files.js';
+import { buildArch } from '../model/architectures.js';
+import { saveModel } from '../model/io.js';
+import { useBackend } from '../testing/setup.js';
+import { resolveConfig } from '../train/config.js';
+import { trainModel } from '../train/trainer.js';
+import { contentType, exportPlayground, servePlayground } from './serve.js';
+import { buildSite, findModels } from './site.js';
+import type { ModelOutput } from './protocol.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const EPS = 0.1;
+/** The fixed image: MNIST test example 0 (a 7). */
+const IMAGE = 0;
+
+async function trainRun(dir: string): Promise<Record<string, tf.LayersModel>> {
+  const train = subset(loadMnist('train'), 0, 4000);
+  const calib = subset(loadMnist('test'), 100, 300);
+  const out: Record<string, tf.LayersModel> = {};
+  for (const method of ['standard', 'alp'] as const) {
+    const c = resolveConfig(undefined, {
+      method, arch: 'mlp', epochs: method === 'standard' ? 2 : 4, batchSize: 64, lr: 2e-3, schedule: 'constant', eps: EPS,
+      attackSteps: 5, attackStepSize: EPS / 2, epsRampEpochs: 0, seed: 3, valSize: 0,
+    });
+    const model = buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
+    await trainModel(model, train, null, c);
+    const md = join(dir, method);
+    await saveModel(model, md, { alp: { config: c, method } });
+    const r = calibrateDetector(new MaxSoftmaxDetector(), model, calib, { fpr: 0.05 });
+    saveDetector(md, r, { modelPath: md });
+    out[method] = model;
+  }
+  return out;
+}
+
+/** A plain static file server over a folder: what any static host does. */
+async function staticServer(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const rel = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
+    const file = join(root, rel);
+    if (rel.startsWith('..') || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': contentType(file) });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    }),
+  };
+}
+
+interface Watch {
+  problems: string[];
+  outside: string[];
+}
+
+async function openPage(browser: Browser, url: string): Promise<{ page: Page; watch: Watch }> {
+  const context = await browser.newContext({ viewport: { width: 1180, height: 820 } });
+  const watch: Watch = { problems: [], outside: [] };
+  context.on('request', (r) => {
+    if (!/^(http:\/\/127\.0\.0\.1[:/]|data:|blob:)/.test(r.url())) watch.outside.push(r.url());
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') watch.problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => watch.problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => watch.problems.push(`request failed: ${r.url()}`));
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')?.dataset['state'] ?? ''), null, { timeout: 60_000 });
+  const status = await page.locator('#status').textContent();
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'ready', `page status: ${status}; ${watch.problems.join('; ')}`);
+  return { page, watch };
+}
+
+/** Sets the controls like a user and runs the attack; returns each model's prediction on the adversarial input. */
+async function attackInPage(page: Page, o: { model: string; steps: number }): Promise<Record<string, number>> {
+  await page.locator('#sample').fill(String(IMAGE));
+  await page.locator('#sample').dispatchEvent('change');
+  await page.waitForFunction(() => document.getElementById('status')?.dataset['state'] === 'idle');
+  await page.selectOption('#attack', 'pgd');
+  await page.selectOption('#target-model', o.model);
+  await page.selectOption('#norm', 'linf');
+  await page.locator('#eps').fill(String(EPS));
+  await page.locator('#steps').fill(String(o.steps));
+  await page.selectOption('#target', '');
+  await page.click('#run');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('status')?.dataset['state'] ?? ''), null, { timeout: 60_000 });
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
+  assert.equal(await page.locator('#progress').evaluate((p) => (p as HTMLProgressElement).value), 1);
+  const rows = await page.locator('#models tbody tr').evaluateAll((trs) => trs.map((tr) => [
+    (tr as HTMLElement).dataset['model'] as string,
+    Number((tr.querySelector('[data-kind=adversarial]') as HTMLElement).dataset['prediction']),
+  ] as const));
+  return Object.fromEntries(rows);
+}
+
+test('playground: files of a run folder, and clear errors for bad folders', () => {
+  assert.throws(() => findModels('/nonexistent/run'), /no such folder/);
+  const d = mkdtempSync(join(tmpdir(), 'alp-pg-'));
+  try {
+    assert.throws(() => findModels(d), /expected model.json in it or in its subfolders, found none/);
+    mkdirSync(join(d, 'm'));
+    writeFileSync(join(d, 'm', 'model.json'), '{"modelTopology": {}}');
+    assert.throws(() => findModels(d), /m\/model.json: expected a TF.js Layers model.json with a weightsManifest/);
+    const out = join(d, 'out');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    assert.throws(() => exportPlayground({ manifest: {} as never, files: new Map() }, out), /not empty and holds no earlier playground export/);
+    assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('playground in headless Chromium: offline, Node-equal logits, PGD in the page flips standard not ALP, static export works', { timeout: 240_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
+    return;
+  }
+  await useBackend();
+  const d = mkdtempSync(join(tmpdir(), 'alp-playground-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const t0 = Date.now();
+  const models = await trainRun(join(d, 'run'));
+  t.diagnostic(`trained both models in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const site = buildSite(join(d, 'run'), { samples: 10 });
+  assert.deepEqual(site.manifest.models.map((m) => [m.name, m.method, m.detectorUrl !== null]), [['alp', 'alp', true], ['standard', 'standard', true]]);
+  assert.equal(site.manifest.defaults.eps, EPS);
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const server = await servePlayground(site);
+  try {
+    const { page, watch } = await openPage(browser, server.url);
+    const backend = await page.locator('#meta').getAttribute('data-backend');
+    t.diagnostic(`page backend: ${backend}`);
+    assert.ok(backend === 'webgl' || backend === 'wasm' || backend === 'cpu');
+
+    // Logits in the page equal Node's.
+    const test10 = subset(loadMnist('test'), 0, 10);
+    const x = tf.tensor4d(test10.images, [10, 28, 28, 1]);
+    let maxDiff = 0;
+    for (let i = 0; i < 5; i++) {
+      const outs = await page.evaluate((k) => (window as unknown as { alpPlayground: { predictSample(i: number): Promise<ModelOutput[]> } }).alpPlayground.predictSample(k), i);
+      for (const o of outs) {
+        const node = tf.tidy(() => (models[o.model] as tf.LayersModel).predict(x.slice(i, 1)) as tf.Tensor).dataSync();
+        for (let k = 0; k < 10; k++) maxDiff = Math.max(maxDiff, Math.abs((o.logits[k] as number) - (node[k] as number)));
+      }
+    }
+    x.dispose();
+    t.diagnostic(`max |logit(page) - logit(node)| over 5 images × 2 models: ${maxDiff.toExponential(2)}`);
+    assert.ok(maxDiff <= 1e-4, `logits differ by ${maxDiff}`);
+
+    // Node agrees with the premise: the label of the fixed image is what both models predict clean.
+    const label = test10.labels[IMAGE] as number;
+    const onStandard = await attackInPage(page, { model: 'standard', steps: 40 });
+    assert.notEqual(onStandard['standard'], label, 'PGD against the standard model flips it');
+    const shot = process.env['ALP_PLAYGROUND_SCREENSHOT'];
+    if (shot !== undefined && shot !== '') {
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot: ${shot}`);
+    }
+    const onAlp = await attackInPage(page, { model: 'alp', steps: 40 });
+    assert.equal(onAlp['alp'], label, 'PGD against the ALP model does not flip it');
+    const flagged = await page.locator('#models tbody tr[data-model=alp] [data-kind=clean]').getAttribute('data-flagged');
+    assert.ok(flagged === 'true' || flagged === 'false', 'the calibrated detector is shown');
+    assert.deepEqual(watch.problems, []);
+    assert.deepEqual(watch.outside, [], 'nothing requested outside 127.0.0.1');
+    await page.context().close();
+
+    // The exported folder, served by a plain static server.
+    const exported = join(d, 'export');
+    const e = exportPlayground(site, exported);
+    assert.ok(e.files >= 10 && existsSync(join(exported, 'index.html')) && existsSync(join(exported, 'wasm', 'tfjs-backend-wasm.wasm')));
+    const st = await staticServer(exported);
+    try {
+      const p2 = await openPage(browser, st.url);
+      const again = await attackInPage(p2.page, { model: 'standard', steps: 40 });
+      assert.notEqual(again['standard'], label);
+      assert.deepEqual(p2.watch.problems, []);
+      assert.deepEqual(p2.watch.outside, []);
+      await p2.page.context().close();
+    } finally {
+      await st.close();
+    }
+  } finally {
+    await server.close();
+    await browser.close();
+  }
+});
