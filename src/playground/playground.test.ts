@@ -21,6 +21,7 @@ import { calibrateDetector } from '../detect/calibrate.js';
 import { saveDetector } from '../detect/detector-files.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
+import { assertUserError, runAlp } from '../testing/cli.js';
 import { useBackend } from '../testing/setup.js';
 import { resolveConfig } from '../train/config.js';
 import { trainModel } from '../train/trainer.js';
@@ -124,6 +125,8 @@ async function attackInPage(page: Page, o: { model: string; steps: number }): Pr
 
 test('playground: files of a run folder, and clear errors for bad folders', () => {
   assert.throws(() => findModels('/nonexistent/run'), /no such folder/);
+  assertUserError(['playground', '/nonexistent/run'], /^alp: \/nonexistent\/run: no such folder/);
+  assertUserError(['playground', 'a', 'b'], /expected at most one RUN_DIR/);
   const d = mkdtempSync(join(tmpdir(), 'alp-pg-'));
   try {
     assert.throws(() => findModels(d), /expected model.json in it or in its subfolders, found none/);
@@ -162,7 +165,9 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
   });
   const server = await servePlayground(site);
   try {
+    let t1 = Date.now();
     const { page, watch } = await openPage(browser, server.url);
+    t.diagnostic(`page ready in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     const backend = await page.locator('#meta').getAttribute('data-backend');
     t.diagnostic(`page backend: ${backend}`);
     assert.ok(backend === 'webgl' || backend === 'wasm' || backend === 'cpu');
@@ -171,7 +176,7 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     const test10 = subset(loadMnist('test'), 0, 10);
     const x = tf.tensor4d(test10.images, [10, 28, 28, 1]);
     let maxDiff = 0;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 3; i++) {
       const outs = await page.evaluate((k) => (window as unknown as { alpPlayground: { predictSample(i: number): Promise<ModelOutput[]> } }).alpPlayground.predictSample(k), i);
       for (const o of outs) {
         const node = tf.tidy(() => (models[o.model] as tf.LayersModel).predict(x.slice(i, 1)) as tf.Tensor).dataSync();
@@ -179,19 +184,23 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
       }
     }
     x.dispose();
-    t.diagnostic(`max |logit(page) - logit(node)| over 5 images × 2 models: ${maxDiff.toExponential(2)}`);
+    t.diagnostic(`max |logit(page) - logit(node)| over 3 images × 2 models: ${maxDiff.toExponential(2)}`);
     assert.ok(maxDiff <= 1e-4, `logits differ by ${maxDiff}`);
 
     // Node agrees with the premise: the label of the fixed image is what both models predict clean.
     const label = test10.labels[IMAGE] as number;
+    t1 = Date.now();
     const onStandard = await attackInPage(page, { model: 'standard', steps: 40 });
+    t.diagnostic(`PGD-40 in the page against standard: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     assert.notEqual(onStandard['standard'], label, 'PGD against the standard model flips it');
     const shot = process.env['ALP_PLAYGROUND_SCREENSHOT'];
     if (shot !== undefined && shot !== '') {
       await page.screenshot({ path: shot, fullPage: true });
       t.diagnostic(`screenshot: ${shot}`);
     }
+    t1 = Date.now();
     const onAlp = await attackInPage(page, { model: 'alp', steps: 40 });
+    t.diagnostic(`PGD-40 in the page against alp: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     assert.equal(onAlp['alp'], label, 'PGD against the ALP model does not flip it');
     const flagged = await page.locator('#models tbody tr[data-model=alp] [data-kind=clean]').getAttribute('data-flagged');
     assert.ok(flagged === 'true' || flagged === 'false', 'the calibrated detector is shown');
@@ -200,9 +209,12 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     await page.context().close();
 
     // The exported folder, served by a plain static server.
+    // Through the CLI, as a user would.
     const exported = join(d, 'export');
-    const e = exportPlayground(site, exported);
-    assert.ok(e.files >= 10 && existsSync(join(exported, 'index.html')) && existsSync(join(exported, 'wasm', 'tfjs-backend-wasm.wasm')));
+    const cli = runAlp(['playground', join(d, 'run'), '--export', exported, '--samples', '10', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual((JSON.parse(cli.stdout) as { models: string[] }).models, ['alp', 'standard']);
+    assert.ok(existsSync(join(exported, 'index.html')) && existsSync(join(exported, 'wasm', 'tfjs-backend-wasm.wasm')) && existsSync(join(exported, 'alp.js')));
     const st = await staticServer(exported);
     try {
       const p2 = await openPage(browser, st.url);
