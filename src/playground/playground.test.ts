@@ -187,6 +187,16 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     t.diagnostic(`max |logit(page) - logit(node)| over 3 images × 2 models: ${maxDiff.toExponential(2)}`);
     assert.ok(maxDiff <= 1e-4, `logits differ by ${maxDiff}`);
 
+    // A drawn digit: the page predicts it with every model.
+    const box = (await page.locator('#draw').boundingBox()) as { x: number; y: number; width: number; height: number };
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.85, { steps: 8 });
+    await page.mouse.up();
+    await page.click('#use-drawing');
+    await page.waitForFunction(() => /your drawing/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal(await page.locator('#models tbody tr [data-kind=clean][data-prediction]').count(), 2);
+
     // Node agrees with the premise: the label of the fixed image is what both models predict clean.
     const label = test10.labels[IMAGE] as number;
     t1 = Date.now();

@@ -167,7 +167,7 @@ function renderTable(clean: ModelOutput[], adv: ModelOutput[] | null): void {
   body.innerHTML = clean.map((c) => {
     const a = adv?.find((o) => o.model === c.model);
     const m = manifest.models.find((x) => x.name === c.model);
-    return `<tr data-model="${escapeHtml(c.model)}"><td><b>${escapeHtml(c.model)}</b>${m?.method ? `<div class="meta">${escapeHtml(m.method)}</div>` : ''}</td>${cell(c, 'clean')}${adv === null ? '<td data-kind="adversarial">run an attack</td>' : cell(a, 'adversarial')}</tr>`;
+    return `<tr data-model="${escapeHtml(c.model)}"><td><b>${escapeHtml(c.model)}</b>${m?.method && m.method !== c.model ? `<div class="meta">trained with ${escapeHtml(m.method)}</div>` : ''}</td>${cell(c, 'clean')}${adv === null ? '<td data-kind="adversarial">run an attack</td>' : cell(a, 'adversarial')}</tr>`;
   }).join('');
 }
 
@@ -277,8 +277,10 @@ function setupDrawing(): void {
     const px = t.getImageData(0, 0, w, h).data;
     const v = new Float32Array(h * w * ch);
     for (let p = 0; p < h * w; p++) for (let k = 0; k < ch; k++) v[p * ch + k] = (px[p * 4 + (ch === 3 ? k : 0)] as number) / 255;
-    const label = Number($<HTMLSelectElement>('target').value || 0);
-    void setInput(v, lastClean[0]?.prediction ?? label).then(() => setStatus('idle', 'your drawing (its "true" class is taken to be the first model\'s prediction)'));
+    // A drawing has no label: take the first model's clean prediction as its class.
+    void predict(v)
+      .then((outs) => setInput(v, outs[0]?.prediction ?? 0))
+      .then(() => setStatus('idle', `your drawing: taken to be a ${className(currentLabel)} (the first model's prediction)`));
   });
 }
 
