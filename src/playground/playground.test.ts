@@ -187,6 +187,50 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     t.diagnostic(`max |logit(page) - logit(node)| over 3 images × 2 models: ${maxDiff.toExponential(2)}`);
     assert.ok(maxDiff <= 1e-4, `logits differ by ${maxDiff}`);
 
+    // The same logits on the wasm and cpu backends the page falls back to.
+    for (const b of ['wasm', 'cpu']) {
+      const other = await page.context().newPage();
+      other.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') watch.problems.push(`console ${m.type()} (${b}): ${m.text()}`);
+      });
+      await other.goto(`${server.url}?backend=${b}`);
+      await other.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')?.dataset['state'] ?? ''), null, { timeout: 60_000 });
+      assert.equal(await other.locator('#meta').getAttribute('data-backend'), b);
+      const outs = await other.evaluate(() => (window as unknown as { alpPlayground: { predictSample(i: number): Promise<ModelOutput[]> } }).alpPlayground.predictSample(0));
+      let diff = 0;
+      for (const o of outs) {
+        const node = tf.tidy(() => (models[o.model] as tf.LayersModel).predict(tf.tensor4d(test10.images.subarray(0, 784), [1, 28, 28, 1])) as tf.Tensor).dataSync();
+        for (let k = 0; k < 10; k++) diff = Math.max(diff, Math.abs((o.logits[k] as number) - (node[k] as number)));
+      }
+      t.diagnostic(`${b}: max |logit(page) - logit(node)| on image 0 × 2 models: ${diff.toExponential(2)}`);
+      assert.ok(diff <= 1e-4, `${b}: logits differ by ${diff}`);
+      await other.close();
+    }
+
+    // The library bundle in the page's own thread, as the README shows it: guard + PGD by URL.
+    const lib = await page.evaluate(async () => {
+      const alp = await import(new URL('alp.js', location.href).href) as typeof import('../browser/index.js');
+      const b = await alp.chooseBackend({ wasmPath: new URL('wasm/', location.href).href, order: ['wasm'] });
+      const { guard, model, detector } = await alp.loadGuardFromUrl('models/alp/model.json');
+      const x = alp.tf.tensor4d(new Float32Array(await (await fetch('data/samples.f32')).arrayBuffer()).subarray(0, 784), [1, 28, 28, 1]);
+      const adv = new alp.Pgd({ threat: { norm: 'linf', eps: 0.1 }, steps: 10 }).run(alp.logitsOf(model), x, alp.tf.tensor1d([7], 'int32'));
+      const maxDelta = alp.tf.max(alp.tf.abs(alp.tf.sub(adv.adversarial, x))).dataSync()[0] as number;
+      let badUrl = '';
+      await alp.loadDetectorFromUrl('models/nope/detector.json').catch((e: Error) => {
+        badUrl = e.message;
+      });
+      return { backend: b.backend, decisions: guard.check(adv.adversarial), threshold: detector.calibration.threshold, maxDelta, badUrl };
+    });
+    assert.equal(lib.backend, 'wasm');
+    assert.equal(lib.decisions.length, 1);
+    const dec = lib.decisions[0] as { prediction: number; suspicion: number; threshold: number; flagged: boolean };
+    assert.equal(dec.threshold, lib.threshold);
+    assert.equal(dec.flagged, dec.suspicion > dec.threshold);
+    assert.ok(lib.maxDelta <= 0.1 + 1e-6 && lib.maxDelta > 0.05, `perturbation ${lib.maxDelta}`);
+    assert.match(lib.badUrl, /models\/nope\/detector.json: expected a JSON file, the server answered 404/);
+    // That 404 was asked for; the page's own requests must not fail.
+    watch.problems = watch.problems.filter((p) => !/nope\/detector.json|404/.test(p));
+
     // A drawn digit: the page predicts it with every model.
     const box = (await page.locator('#draw').boundingBox()) as { x: number; y: number; width: number; height: number };
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
