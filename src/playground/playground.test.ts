@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Browser, Page } from 'playwright-core';
+import type { Dataset } from '../data/dataset.js';
 import { loadMnist, subset } from '../data/index.js';
 import { MaxSoftmaxDetector } from '../detect/baselines.js';
 import { calibrateDetector } from '../detect/calibrate.js';
@@ -282,6 +283,91 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     }
   } finally {
     await server.close();
+    await browser.close();
+  }
+});
+
+/** Two-class synthetic clips: a low or a high tone, [1, 256, 1] in [0,1] (waveform (v·2 − 1)). */
+function toneClips(count: number): Dataset {
+  const t = 256;
+  const images = new Float32Array(count * t);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % 2;
+    const f = labels[i] === 0 ? 300 : 1200;
+    for (let s = 0; s < t; s++) images[i * t + s] = 0.5 + 0.4 * Math.sin((2 * Math.PI * f * s) / 8000 + i);
+  }
+  return { name: 'tones', images, labels, count, shape: [1, t, 1], numClasses: 2, classNames: ['low', 'high'], sampleRate: 8000 };
+}
+
+test('playground in headless Chromium: audio gets waveforms, play buttons and attacks; text gets a clear not-supported note', { timeout: 180_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
+    return;
+  }
+  await useBackend();
+  const d = mkdtempSync(join(tmpdir(), 'alp-playground-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const clips = toneClips(64);
+  const audio = buildArch('mlp', { inputShape: [1, 256, 1], numClasses: 2, seed: 1 });
+  const c = resolveConfig(undefined, { method: 'standard', arch: 'mlp', epochs: 3, batchSize: 16, lr: 1e-2, schedule: 'constant', eps: 0.01, seed: 1, valSize: 0 });
+  await trainModel(audio, clips, null, c);
+  await saveModel(audio, join(d, 'audio', 'tone'), { alp: { config: { ...c, dataset: 'tones' }, method: 'standard' } });
+  const text = buildArch('mlp', { inputShape: [8, 1, 1], numClasses: 2, seed: 1 });
+  await saveModel(text, join(d, 'text', 'spam'), { alp: { config: { dataset: 'spam-assassin', method: 'standard' }, method: 'standard' } });
+  const textData: Dataset = {
+    name: 'words', images: new Float32Array(16), labels: new Int32Array(2), count: 2, shape: [8, 1, 1], numClasses: 2,
+    classNames: ['ham', 'spam'], vocabulary: ['<pad>', 'free', 'money'],
+  };
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+  const audioServer = await servePlayground(buildSite(join(d, 'audio'), { data: clips, samples: 4 }));
+  const textServer = await servePlayground(buildSite(join(d, 'text'), { data: textData }));
+  try {
+    const { page, watch } = await openPage(browser, audioServer.url);
+    assert.equal(await page.locator('#clean').evaluate((c) => (c as HTMLCanvasElement).width), 320, 'a waveform canvas');
+    assert.equal(await page.locator('#draw-box').isVisible(), false, 'no drawing pad for audio');
+    assert.equal(await page.locator('[data-play=clean]').isVisible(), true);
+    // The waveform is drawn: blue line pixels on the clean canvas.
+    const blue = await page.locator('#clean').evaluate((c) => {
+      const px = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 320, 120).data;
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) if ((px[i + 2] as number) > 150 && (px[i] as number) < 100) n++;
+      return n;
+    });
+    assert.ok(blue > 300, `${blue} waveform pixels`);
+    await page.click('[data-play=clean]');
+    await page.selectOption('#attack', 'fgsm');
+    await page.locator('#eps').fill('0.2');
+    await page.click('#run');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('status')?.dataset['state'] ?? ''), null, { timeout: 60_000 });
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
+    assert.match((await page.locator('#delta-caption').textContent()) ?? '', /max \|δ\| = 0\.200/);
+    assert.equal(await page.locator('[data-play=adv]').isVisible(), true);
+    await page.click('[data-play=adv]');
+    assert.deepEqual(watch.problems, []);
+    assert.deepEqual(watch.outside, []);
+    await page.context().close();
+
+    const context = await browser.newContext();
+    const tp = await context.newPage();
+    const problems: string[] = [];
+    tp.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+    });
+    await tp.goto(textServer.url);
+    await tp.waitForFunction(() => document.getElementById('status')?.dataset['state'] === 'unsupported', null, { timeout: 60_000 });
+    assert.match((await tp.locator('#text-notice').textContent()) ?? '', /Text models are not supported here/);
+    assert.equal(await tp.locator('#controls').isVisible(), false);
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    await audioServer.close();
+    await textServer.close();
     await browser.close();
   }
 });

@@ -88,16 +88,25 @@ function drawWave(canvas: HTMLCanvasElement, v: Float32Array, centre = 0.5, scal
   ctx.strokeStyle = '#2456c7';
   ctx.beginPath();
   const n = v.length;
-  for (let x = 0; x < canvas.width; x++) {
-    let lo = Infinity, hi = -Infinity;
-    for (let i = Math.floor((x * n) / canvas.width); i < Math.floor(((x + 1) * n) / canvas.width); i++) {
-      const y = ((v[i] as number) - centre) * 2 * scale;
-      lo = Math.min(lo, y);
-      hi = Math.max(hi, y);
+  const yOf = (i: number): number => canvas.height / 2 - ((((v[i] as number) - centre) * 2 * scale) * canvas.height) / 2;
+  if (n <= canvas.width) {
+    // Fewer samples than pixels: a line through every sample.
+    for (let i = 0; i < n; i++) {
+      const x = (i * (canvas.width - 1)) / Math.max(1, n - 1);
+      if (i === 0) ctx.moveTo(x, yOf(i));
+      else ctx.lineTo(x, yOf(i));
     }
-    if (lo === Infinity) continue;
-    ctx.moveTo(x + 0.5, canvas.height / 2 - (hi * canvas.height) / 2);
-    ctx.lineTo(x + 0.5, canvas.height / 2 - (lo * canvas.height) / 2 + 1);
+  } else {
+    // More samples than pixels: each column spans its samples' min..max.
+    for (let x = 0; x < canvas.width; x++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let i = Math.floor((x * n) / canvas.width); i < Math.floor(((x + 1) * n) / canvas.width); i++) {
+        lo = Math.min(lo, yOf(i));
+        hi = Math.max(hi, yOf(i));
+      }
+      ctx.moveTo(x + 0.5, lo);
+      ctx.lineTo(x + 0.5, hi + 1);
+    }
   }
   ctx.stroke();
 }
