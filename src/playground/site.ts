@@ -88,12 +88,12 @@ export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
   const models = findModels(runDir);
   const recorded = [...new Set(models.map((m) => alpConfig(m)['dataset']).filter((d): d is string => typeof d === 'string'))];
   if (o.dataset === undefined && o.data === undefined && recorded.length > 1) {
-    throw new UserError(`${runDir}: the models were trained on different datasets (${recorded.join(', ')}); pass --dataset`);
+    throw new UserError(`${runDir}: the models were trained on different datasets (${recorded.join(', ')}); pass --data`);
   }
   const name = o.data?.name ?? o.dataset ?? recorded[0];
-  if (name === undefined) throw new UserError(`${runDir}: model.json records no dataset; pass --dataset (${DATASET_NAMES.join(', ')})`);
+  if (name === undefined) throw new UserError(`${runDir}: model.json records no dataset; pass --data (${DATASET_NAMES.join(', ')})`);
   if (o.data === undefined && !(DATASET_NAMES as readonly string[]).includes(name)) {
-    throw new UserError(`${runDir}: model.json records dataset '${name}', expected one of ${DATASET_NAMES.join(', ')}; pass --dataset`);
+    throw new UserError(`${runDir}: model.json records dataset '${name}', expected one of ${DATASET_NAMES.join(', ')}; pass --data`);
   }
   const n = o.samples ?? 100;
   if (!Number.isInteger(n) || n < 1) throw new UserError(`--samples: expected an integer ≥ 1, got ${n}`);
@@ -127,7 +127,9 @@ export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
       const paths = isObj(g) && Array.isArray(g['paths']) ? g['paths'] : [];
       for (const p of paths) {
         if (typeof p !== 'string' || !/^[\w.-]+$/.test(p)) throw new UserError(`${join(m.dir, 'model.json')}: weightsManifest path ${JSON.stringify(p)}: expected a file name beside model.json`);
-        files.set(base + p, asset(join(m.dir, p)));
+        const w = join(m.dir, p);
+        if (!existsSync(w)) throw new UserError(`${w}: missing (listed in the weightsManifest of ${join(m.dir, 'model.json')})`);
+        files.set(base + p, { path: w });
       }
     }
     const det = join(m.dir, 'detector.json');

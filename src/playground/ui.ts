@@ -300,8 +300,8 @@ async function start(): Promise<void> {
   if (!res.ok) throw new Error(`${MANIFEST_FILE}: the server answered ${res.status}`);
   manifest = (await res.json()) as PlaygroundManifest;
   size = manifest.shape[0] * manifest.shape[1] * manifest.shape[2];
-  const init = call({ type: 'init', manifestUrl: new URL(MANIFEST_FILE, location.href).href, backend: params.get('backend') });
-  void init;
+  // The worker answers 'ready' (or an error) once its backend, models and detectors are loaded.
+  void call({ type: 'init', manifestUrl: new URL(MANIFEST_FILE, location.href).href, backend: params.get('backend') });
   const r = await ready;
   $('meta').textContent = `${manifest.dataset} · ${manifest.models.length} model(s) · TF.js ${r.backend} backend${r.warnings.length > 0 ? ' · ' + r.warnings.join('; ') : ''}`;
   $('meta').dataset['backend'] = r.backend;
