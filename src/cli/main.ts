@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   detect: { run: async (a) => (await import('./commands/detect.js')).detectCommand(a), summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve' },
   audit: { run: auditCommand, summary: 'strong attack cascade and gradient-masking diagnostics' },
   report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
+  playground: { run: async (a) => (await import('./commands/playground.js')).playgroundCommand(a), summary: 'offline page on 127.0.0.1: attack the models live in the browser' },
 };
 
 function usage(): string {
@@ -26,7 +27,7 @@ function usage(): string {
     '',
     'Usage: alp <command> [options]   (alp <command> --help for its options)',
     '',
-    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`),
+    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(11)}${v.summary}`),
   ].join('\n');
 }
 

@@ -9,8 +9,9 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import type { Dataset } from '../../data/dataset.js';
-import { calibrateDetector, checkCalibrationSize, loadDetector, saveDetector } from '../../detect/calibrate.js';
+import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.js';
 import { calibrationSplit } from '../../detect/calibration-split.js';
+import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
 import { guard } from '../../detect/guard.js';
