@@ -53,6 +53,8 @@ export function gradientAscent(
   cfg: Omit<GradientAttackConfig, 'restarts'>,
   onStep?: (xAdv: tf.Tensor, logits: tf.Tensor2D, step: number) => boolean | void,
   init?: tf.Tensor,
+  /** Runs before each gradient, e.g. to fix a surrogate's inner choices or draw EOT noise at the iterate. */
+  beforeStep?: (xAdv: tf.Tensor, step: number) => void,
 ): tf.Tensor {
   const norm = normOf(cfg.threat.norm);
   const eps = cfg.threat.eps;
@@ -68,6 +70,7 @@ export function gradientAscent(
     return tf.sum(obj(z, xa)) as tf.Scalar;
   };
   for (let s = 0; s < cfg.steps; s++) {
+    beforeStep?.(xAdv, s);
     const holder: { t?: tf.Tensor2D } = {};
     const g = tf.grad((xa: tf.Tensor) => lossOf(xa, holder))(xAdv);
     if (onStep !== undefined && holder.t !== undefined) {

@@ -19,15 +19,19 @@
  *    input space from a pool), so that x' looks like a natural input of that class to any statistic
  *    of the logits under noise.
  *
- * Success is judged on the real detector, never the surrogate: at every `checkEvery`-th step and at
- * the end, misclassified iterates are scored with the detector itself (its own fixed noise), and an
- * example succeeds only if that true score is ≤ τ.
+ * Each strategy runs on the shared gradient loop (`gradientAscent`), its objective a loss hook of the
+ * logits and the iterate. Success is the runner's criterion `allOf(misclassified, undetected(…))`,
+ * judged on the real detector, never the surrogate: at every `checkEvery`-th iterate and the last one,
+ * misclassified iterates are scored with the detector itself (its own fixed noise), and an example
+ * succeeds only if that true score is ≤ τ.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
 import type { AttackResult } from '../attack/gradient-attack.js';
+import { gradientAscent, type LossHook } from '../attack/gradient-attack.js';
 import { margin } from '../attack/objectives.js';
-import { normOf, projectToThreat, type ThreatModel } from '../attack/threat-model.js';
+import { allOf, misclassified, undetected } from '../attack/runner.js';
+import type { ThreatModel } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -172,8 +176,6 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     const tau = this.calibration.threshold;
     const sd = this.calibration.scores?.std;
     const sigma = sd !== undefined && Number.isFinite(sd) && sd > 0 ? sd : 1;
-    const norm = normOf(this.threat.norm);
-    const eps = this.threat.eps;
     const rng = new Rng(this.seed);
 
     const best = new Float32Array(xData);
@@ -183,21 +185,30 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     const brokenBy: string[] = new Array<string>(n).fill('');
     const perStrategy: Record<string, number> = {};
 
+    // Success is the runner's composable criterion, judged on the true detector (its own fixed noise);
+    // the scores it computes are kept so that detected-but-misclassified points can be ranked too.
+    let lastScores: Float32Array = new Float32Array(0);
+    const criterion = allOf(misclassified, undetected((g, xs) => (lastScores = this.detector.score(g, xs)), tau));
+
     /** Checks iterates `xa` of examples `ids` on the classifier and the true detector; records the best. */
     const check = (xa: tf.Tensor, ids: number[], strategy: string): void => {
-      const pred = tf.tidy(() => tf.argMax(f(xa), 1).dataSync() as Int32Array);
-      const mis: number[] = [];
-      for (let j = 0; j < ids.length; j++) if (pred[j] !== y[ids[j] as number] && !evaded[ids[j] as number]) mis.push(j);
+      const predAll = tf.tidy(() => tf.argMax(f(xa), 1).dataSync() as Int32Array);
+      const open: number[] = [];
+      for (let j = 0; j < ids.length; j++) if (!evaded[ids[j] as number]) open.push(j);
+      const mis = open.filter((j) => predAll[j] !== y[ids[j] as number]);
       if (mis.length === 0) return;
-      const sub = tf.tidy(() => tf.gather(xa, tf.tensor1d(mis, 'int32')));
-      const s = this.detector.score(f, sub);
+      const sub = open.length === ids.length ? xa : tf.tidy(() => tf.gather(xa, tf.tensor1d(open, 'int32')));
+      const ok = criterion({ f, adversarial: sub, pred: Int32Array.from(open, (j) => predAll[j] as number), labels: Int32Array.from(open, (j) => y[ids[j] as number] as number) });
       const data = sub.dataSync() as Float32Array;
-      sub.dispose();
-      mis.forEach((j, m) => {
+      if (sub !== xa) sub.dispose();
+      const s = lastScores;
+      let m = 0;
+      open.forEach((j, o) => {
+        if (predAll[j] === y[ids[j] as number]) return;
         const i = ids[j] as number;
-        const v = s[m] as number;
-        const row = data.subarray(m * rowSize, (m + 1) * rowSize);
-        if (v <= tau) {
+        const v = s[m++] as number;
+        const row = data.subarray(o * rowSize, (o + 1) * rowSize);
+        if (ok[o]) {
           evaded[i] = 1;
           fooled[i] = 1;
           scores[i] = v;
@@ -238,44 +249,48 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
         zt = tf.tensor2d(t, [ids.length, k]);
       }
       const surrogate: Surrogate | undefined = st.kind === 'weighted' && st.lambda > 0 ? this.detector.surrogate(f, { samples: this.eotSamples, seed: rng.seed() }) : undefined;
-      const objective = (xa: tf.Tensor, noise: tf.Tensor[]): tf.Scalar => {
+      let noise: tf.Tensor[] = [];
+      // The strategy's objective as the shared loop's loss hook, which sees the logits and the iterate.
+      const loss: LossHook = (z, xa) => {
         if (st.kind === 'logit-match') {
           const target = zt as tf.Tensor2D;
-          let loss = tf.sum(tf.square(tf.sub(f(xa), target)), 1);
+          let sq = tf.sum(tf.square(tf.sub(z, target)), 1);
           let terms = 1;
           for (const nz of noise) {
             const s = nz.shape[0] as number;
             const b = xa.shape[0] as number;
             const zn = f(noisyCopies(xa, nz));
             const rep = tf.reshape(tf.tile(tf.expandDims(target, 1), [1, s, 1]), [b * s, -1]);
-            loss = tf.add(loss, tf.sum(tf.reshape(tf.sum(tf.square(tf.sub(zn, rep)), 1), [b, s]), 1));
+            sq = tf.add(sq, tf.sum(tf.reshape(tf.sum(tf.square(tf.sub(zn, rep)), 1), [b, s]), 1));
             terms += s;
           }
-          return tf.neg(tf.sum(tf.div(loss, terms))) as tf.Scalar;
+          return tf.neg(tf.div(sq, terms)) as tf.Tensor1D;
         }
-        const cls = tf.minimum(margin(f(xa), ys), this.kappa);
-        if (surrogate === undefined) return tf.sum(cls) as tf.Scalar;
+        const cls = tf.minimum(margin(z, ys), this.kappa);
+        if (surrogate === undefined) return cls as tf.Tensor1D;
         const over = tf.relu(tf.add(tf.div(tf.sub(surrogate.value(xa), tau), sigma), this.gamma));
-        return tf.sum(tf.sub(cls, tf.mul(over, st.lambda))) as tf.Scalar;
+        return tf.sub(cls, tf.mul(over, st.lambda)) as tf.Tensor1D;
       };
-      let xa = tf.tidy(() => projectToThreat(norm, x0, tf.add(x0, norm.randomStart(x0.shape, eps, rng.seed())), eps));
+      const beforeStep = (xa: tf.Tensor): void => {
+        surrogate?.prepare(xa);
+        tf.dispose(noise);
+        // EOT draws for logit matching: the detector's own noise distributions, fresh seeds each step.
+        noise = st.kind === 'logit-match' && noiseSpecs.length > 0
+          ? noiseSpecs.map((spec, i) => drawNoise(spec, Math.max(1, Math.round(this.eotSamples / noiseSpecs.length)), x0.shape.slice(1), rng.seed() + i))
+          : [];
+      };
+      // Iterate k (after k updates) is checked at every multiple of checkEvery, and the last one below.
+      const onStep = (xa: tf.Tensor, _z: tf.Tensor2D, k: number): void => {
+        if (k > 0 && k % this.checkEvery === 0) check(xa, ids, st.name);
+      };
       try {
-        for (let s = 0; s < this.steps; s++) {
-          surrogate?.prepare(xa);
-          // EOT draws for logit matching: the detector's own noise distributions, fresh seeds each step.
-          const noise = st.kind === 'logit-match' && noiseSpecs.length > 0
-            ? noiseSpecs.map((spec, i) => drawNoise(spec, Math.max(1, Math.round(this.eotSamples / noiseSpecs.length)), x0.shape.slice(1), rng.seed() + i))
-            : [];
-          const g = tf.grad((v: tf.Tensor) => objective(v, noise))(xa);
-          tf.dispose(noise);
-          const next = tf.tidy(() => projectToThreat(norm, x0, tf.add(xa, norm.step(g, this.stepSize)), eps));
-          g.dispose();
-          xa.dispose();
-          xa = next;
-          if ((s + 1) % this.checkEvery === 0 || s === this.steps - 1) check(xa, ids, st.name);
-        }
+        const last = gradientAscent(f, x0, ys, {
+          threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: true, loss, targeted: false, seed: rng.seed(),
+        }, onStep, undefined, beforeStep);
+        check(last, ids, st.name);
+        last.dispose();
       } finally {
-        xa.dispose();
+        tf.dispose(noise);
         surrogate?.dispose();
         tf.dispose([idx, x0, ys, ...(zt !== undefined ? [zt] : [])]);
       }
