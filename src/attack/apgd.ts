@@ -16,20 +16,19 @@
  * targeted: CE becomes −CE(target), both DLR variants become the targeted DLR towards the given target,
  * and success means the target is predicted.
  *
- * Evaluation mode as in gradientAttack: an already-misclassified clean input counts, every iterate is
- * checked by its prediction, further restarts only run on examples not yet fooled, and for examples never
- * fooled the point of highest loss is returned.
+ * APGD supplies one run; the runner's restart search does the rest as for PGD: an already-misclassified
+ * clean input counts, every iterate is checked by its prediction, further restarts only run on examples
+ * not yet fooled, and for examples never fooled the point of highest loss is returned.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
-import { assertValidInputs } from '../util/validate.js';
 import { rejectUnknownOptions } from './options.js';
-import type { Attack } from './attack.js';
+import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
 import { dlr, dlrTargeted } from './dlr.js';
 import type { AttackResult } from './gradient-attack.js';
-import { isSuccess, objective } from './objectives.js';
+import { objective } from './objectives.js';
+import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
 
 export type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
@@ -103,7 +102,7 @@ function blendRows(a: tf.Tensor, b: tf.Tensor, mask: Float32Array): tf.Tensor {
   });
 }
 
-export class Apgd implements Attack {
+export class Apgd implements Attack, SearchAttack {
   readonly name: string;
   readonly threat: ThreatModel;
   readonly steps: number;
@@ -139,86 +138,45 @@ export class Apgd implements Attack {
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    const n = x.shape[0] as number;
-    const rowSize = x.size / Math.max(n, 1);
-    const best = new Float32Array(x.dataSync() as Float32Array);
-    assertValidInputs(best, 'attack input', boundsOf(this.threat));
-    const yArr = Int32Array.from(labels.dataSync());
-    const tArr = targets !== undefined ? Int32Array.from(targets.dataSync()) : undefined;
-    const targeted = tArr !== undefined;
-    const goal = tArr ?? yArr;
-    const success = new Uint8Array(n);
-    const bestLoss = new Float32Array(n).fill(-Infinity);
-    const rng = new Rng(this.seed);
+    return searchWithRestarts(this, f, x, labels, targets);
+  }
 
-    // The clean input may already be misclassified (or on target): then it is its own adversarial example.
-    const cleanLogits = tf.tidy(() => f(x));
-    const k = cleanLogits.shape[1];
-    const cleanZ = Float32Array.from(cleanLogits.dataSync() as Float32Array);
-    const cleanPred = tf.tidy(() => cleanLogits.argMax(-1).dataSync() as Int32Array);
-    cleanLogits.dispose();
-    isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
-      if (ok) success[i] = 1;
-    });
+  /** `restarts` runs; for untargeted 'dlr-targeted', that many per target class (APGD-T's restart groups). */
+  runs(classes: number, targeted: boolean): number {
+    const groups = !targeted && this.loss === 'dlr-targeted' ? Math.min(this.targetClasses, classes - 1) : 1;
+    return groups * this.restarts;
+  }
 
-    // One target list per APGD-T "restart group": the r-th most likely wrong class of the clean input.
-    let targetLists: (Int32Array | undefined)[];
-    if (targeted) targetLists = [tArr];
-    else if (this.loss === 'dlr-targeted') {
-      const count = Math.min(this.targetClasses, k - 1);
-      targetLists = Array.from({ length: count }, () => new Int32Array(n));
-      for (let i = 0; i < n; i++) {
-        const row = cleanZ.subarray(i * k, (i + 1) * k);
-        const order = Array.from({ length: k }, (_, j) => j)
-          .filter((j) => j !== yArr[i])
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun {
+    const targeted = targets !== undefined;
+    // Run r of APGD-T aims, per example, at the (⌊r/restarts⌋+1)-th most likely wrong class of the clean input.
+    let ts = targets;
+    if (!targeted && this.loss === 'dlr-targeted') {
+      const y = labels.dataSync() as Int32Array;
+      const m = y.length;
+      const k = ctx.cleanLogits.length / Math.max(m, 1);
+      const rank = Math.floor(ctx.run / this.restarts);
+      const t = new Int32Array(m);
+      for (let j = 0; j < m; j++) {
+        const row = ctx.cleanLogits.subarray(j * k, (j + 1) * k);
+        const order = Array.from({ length: k }, (_, q) => q)
+          .filter((q) => q !== y[j])
           .sort((p, q) => (row[q] as number) - (row[p] as number) || p - q);
-        for (let r = 0; r < count; r++) (targetLists[r] as Int32Array)[i] = order[r] as number;
+        t[j] = order[rank] as number;
       }
-    } else targetLists = [undefined];
-
-    for (const tList of targetLists) {
-      for (let r = 0; r < this.restarts; r++) {
-        const active: number[] = [];
-        for (let i = 0; i < n; i++) if (!success[i]) active.push(i);
-        if (active.length === 0) break;
-        const m = active.length;
-        const idx = tf.tensor1d(active, 'int32');
-        const xs = tf.gather(x, idx);
-        const ys = tf.tensor1d(active.map((i) => yArr[i] as number), 'int32');
-        const ts = tList !== undefined ? tf.tensor1d(active.map((i) => tList[i] as number), 'int32') : undefined;
-        const goalLocal = Int32Array.from(active, (i) => goal[i] as number);
-        const lossFn = this.lossFn(ys, ts, targeted);
-        const local = new Uint8Array(m);
-        const record = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
-          const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
-          const ok = isSuccess(pred, goalLocal, targeted);
-          let newly = false;
-          for (let j = 0; j < m; j++) if (ok[j] && !local[j]) newly = true;
-          if (newly) {
-            const data = xa.dataSync() as Float32Array;
-            for (let j = 0; j < m; j++) {
-              if (ok[j] && !local[j]) {
-                local[j] = 1;
-                best.set(data.subarray(j * rowSize, (j + 1) * rowSize), (active[j] as number) * rowSize);
-              }
-            }
-          }
-          return local.every((v) => v === 1);
-        };
-        const { xMax, lossMax } = this.single(f, xs, lossFn, record, rng.seed());
-        const data = xMax.dataSync() as Float32Array;
-        for (let j = 0; j < m; j++) {
-          const i = active[j] as number;
-          if (local[j]) success[i] = 1;
-          else if ((lossMax[j] as number) > (bestLoss[i] as number)) {
-            bestLoss[i] = lossMax[j] as number;
-            best.set(data.subarray(j * rowSize, (j + 1) * rowSize), i * rowSize);
-          }
-        }
-        tf.dispose([xMax, idx, xs, ys, ...(ts !== undefined ? [ts] : [])]);
-      }
+      ts = tf.tensor1d(t, 'int32');
     }
-    return { adversarial: tf.tensor(best, x.shape), success };
+    try {
+      const lossFn = this.lossFn(labels, ts, targeted);
+      const record = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
+        const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
+        return ctx.record(() => xa.dataSync() as Float32Array, pred).every((v) => v === 1);
+      };
+      const { xMax, lossMax } = this.once(f, x, lossFn, record, ctx.seed);
+      return { adversarial: xMax, score: lossMax };
+    } finally {
+      if (ts !== targets) ts?.dispose();
+    }
   }
 
   private lossFn(ys: tf.Tensor1D, ts: tf.Tensor1D | undefined, targeted: boolean): LossFn {
@@ -234,7 +192,7 @@ export class Apgd implements Attack {
   }
 
   /** One APGD run from one start; `record` sees every iterate with its logits and returns true when all are fooled. */
-  private single(f: LogitsFn, x: tf.Tensor, lossFn: LossFn, record: (xa: tf.Tensor, z: tf.Tensor2D) => boolean, seed: number): RunState {
+  private once(f: LogitsFn, x: tf.Tensor, lossFn: LossFn, record: (xa: tf.Tensor, z: tf.Tensor2D) => boolean, seed: number): RunState {
     const n = x.shape[0] as number;
     const norm = normOf(this.threat.norm);
     const eps = this.threat.eps;

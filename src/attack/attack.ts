@@ -20,3 +20,38 @@ export interface Attack<R extends AttackResult = AttackResult> {
   /** The settings that reproduce this attack, for reports. */
   describe(): Record<string, unknown>;
 }
+
+/** What the runner hands one run (restart) of an attack. */
+export interface RunContext {
+  /** Index of this run, 0-based. */
+  run: number;
+  /** Seed of this run's random choices. */
+  seed: number;
+  /** The clean logits of the examples of this run, row-major (e.g. to rank wrong classes). */
+  cleanLogits: Float32Array;
+  /**
+   * Hands the runner points the attack reached: `rows` (positions in this run's batch; default all) of
+   * `points()` (read only when needed) with the model's predictions there. The first point that meets
+   * the goal is kept for its example. Returns, per example of the run, whether it is fooled so far.
+   */
+  record(points: () => Float32Array, pred: Int32Array, rows?: readonly number[]): Uint8Array;
+}
+
+/** What one run returns: per example its strongest point and a score of it (higher = stronger). */
+export interface SingleRun {
+  adversarial: tf.Tensor;
+  score: Float32Array;
+}
+
+/**
+ * An attack that supplies only its single run and its geometry; the runner (`searchWithRestarts`)
+ * owns restarts over the still-unfooled examples, the active set and keeping the first success.
+ */
+export interface SearchAttack {
+  readonly threat: ThreatModel;
+  readonly seed: number;
+  /** How many runs (restarts) to make for a model with `classes` outputs, targeted or not. */
+  runs(classes: number, targeted: boolean): number;
+  /** One run on the examples given (the runner's active set); `targets` makes it targeted. */
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun;
+}

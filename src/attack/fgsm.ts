@@ -5,8 +5,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
-import type { Attack } from './attack.js';
-import { gradientAttack, type AttackResult } from './gradient-attack.js';
+import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
+import { gradientRun, type AttackResult } from './gradient-attack.js';
+import { searchWithRestarts } from './runner.js';
 import type { ObjectiveName } from './objectives.js';
 import { rejectUnknownOptions } from './options.js';
 import type { ThreatModel } from './threat-model.js';
@@ -17,10 +18,12 @@ export interface FgsmOptions {
   loss?: ObjectiveName;
 }
 
-export class Fgsm implements Attack {
+export class Fgsm implements Attack, SearchAttack {
   readonly name: string;
   readonly threat: ThreatModel;
   readonly loss: ObjectiveName;
+  /** FGSM draws nothing at random; the runner still asks for a seed. */
+  readonly seed = 0;
 
   constructor(o: FgsmOptions) {
     rejectUnknownOptions('FGSM', o, ['threat', 'loss']);
@@ -30,10 +33,17 @@ export class Fgsm implements Attack {
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    return gradientAttack(f, x, targets ?? labels, {
-      threat: this.threat, steps: 1, stepSize: this.threat.eps, randomStart: false, restarts: 1,
-      loss: this.loss, targeted: targets !== undefined, seed: 0,
-    });
+    return searchWithRestarts(this, f, x, labels, targets);
+  }
+
+  runs(): number {
+    return 1;
+  }
+
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun {
+    return gradientRun(f, x, targets ?? labels, {
+      threat: this.threat, steps: 1, stepSize: this.threat.eps, randomStart: false, loss: this.loss, targeted: targets !== undefined, seed: 0,
+    }, ctx);
   }
 
   describe(): Record<string, unknown> {

@@ -1,15 +1,16 @@
 /**
  * The one gradient loop behind FGSM, PGD (and the adaptive attacks built on it): iterate
  * x ← Π_{ε-ball ∩ box}(x + step(∇ objective)), with random starts and restarts supplied by the threat
- * model's norm. In evaluation mode it keeps, per example, the first iterate that fools the model
- * (checked at every step, not only the last) and runs further restarts only on examples not yet
- * fooled. In training mode it just returns the last iterate, with no read-backs.
+ * model's norm. In evaluation mode (`gradientRun`) it hands every iterate to the runner, which keeps
+ * per example the first iterate that fools the model (checked at every step, not only the last) and
+ * runs further restarts only on examples not yet fooled. In training mode it just returns the last
+ * iterate, with no read-backs.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
-import { Rng } from '../util/rng.js';
-import { assertValidInputs } from '../util/validate.js';
-import { objective, isSuccess, type ObjectiveName } from './objectives.js';
+import type { RunContext, SearchAttack, SingleRun } from './attack.js';
+import { objective, type ObjectiveName } from './objectives.js';
+import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
 
 export interface GradientAttackConfig {
@@ -89,77 +90,35 @@ export function gradientAscent(
   return xAdv;
 }
 
-function rowsOf(t: tf.Tensor): number {
-  return t.shape[0] as number;
+/**
+ * One evaluation-mode run of the loop on the examples given: every iterate is handed to the runner
+ * (which keeps the first that fools each example, and stops the run once all are fooled); returns the
+ * last iterate with its objective, the point the runner keeps for examples never fooled.
+ */
+export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Omit<GradientAttackConfig, 'restarts'>, ctx: RunContext): SingleRun {
+  const record = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
+    const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
+    return ctx.record(() => xa.dataSync() as Float32Array, pred).every((v) => v === 1);
+  };
+  const last = gradientAscent(f, x, cls, { ...cfg, seed: ctx.seed }, record);
+  const score = tf.tidy(() => {
+    const z = f(last);
+    record(last, z);
+    return Float32Array.from(objectiveFn(cfg, cls)(z, last).dataSync() as Float32Array);
+  });
+  return { adversarial: last, score };
 }
 
 /**
- * Evaluation-mode attack: restarts, per-step success tracking, worst case kept per example.
- * `cls` holds true labels (untargeted) or targets (targeted).
+ * Evaluation-mode attack through the runner's restart search: restarts, per-step success tracking,
+ * worst case kept per example. `cls` holds true labels (untargeted) or targets (targeted).
  */
 export function gradientAttack(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: GradientAttackConfig): AttackResult {
-  const n = rowsOf(x);
-  const rowSize = x.size / Math.max(n, 1);
-  const clsArr = cls.dataSync() as Int32Array;
-  const best = new Float32Array(x.dataSync() as Float32Array);
-  assertValidInputs(best, 'attack input', boundsOf(cfg.threat));
-  const bestLoss = new Float32Array(n).fill(-Infinity);
-  const success = new Uint8Array(n);
-  const rng = new Rng(cfg.seed);
-
-  // The clean input may already be misclassified: then it is its own adversarial example.
-  tf.tidy(() => {
-    const pred = f(x).argMax(-1).dataSync() as Int32Array;
-    const ok = isSuccess(pred, clsArr, cfg.targeted);
-    for (let i = 0; i < n; i++) if (ok[i]) success[i] = 1;
-  });
-
-  for (let r = 0; r < Math.max(1, cfg.restarts); r++) {
-    const active: number[] = [];
-    for (let i = 0; i < n; i++) if (!success[i]) active.push(i);
-    if (active.length === 0) break;
-    const idx = tf.tensor1d(active, 'int32');
-    const xs = tf.gather(x, idx);
-    const cs = tf.gather(cls, idx) as tf.Tensor1D;
-    const csArr = cs.dataSync() as Int32Array;
-    const local = new Uint8Array(active.length);
-    const record = (xa: tf.Tensor, logits: tf.Tensor2D): boolean => {
-      const pred = logits.argMax(-1);
-      const ok = isSuccess(pred.dataSync() as Int32Array, csArr, cfg.targeted);
-      pred.dispose();
-      let newly = false;
-      for (let j = 0; j < ok.length; j++) if (ok[j] && !local[j]) newly = true;
-      if (newly) {
-        const data = xa.dataSync() as Float32Array;
-        for (let j = 0; j < ok.length; j++) {
-          if (ok[j] && !local[j]) {
-            local[j] = 1;
-            const i = active[j] as number;
-            best.set(data.subarray(j * rowSize, (j + 1) * rowSize), i * rowSize);
-          }
-        }
-      }
-      return local.every((v) => v === 1);
-    };
-    const last = gradientAscent(f, xs, cs, { ...cfg, seed: rng.seed() }, (xa, z) => record(xa, z));
-    // The last iterate has not been checked yet; for examples still not fooled keep the iterate with
-    // the highest objective across restarts, so that downstream losses see the strongest point.
-    tf.tidy(() => {
-      const z = f(last);
-      record(last, z);
-      const obj = objectiveFn(cfg, cs)(z, last).dataSync() as Float32Array;
-      const data = last.dataSync() as Float32Array;
-      for (let j = 0; j < active.length; j++) {
-        const i = active[j] as number;
-        if (local[j]) {
-          success[i] = 1;
-        } else if ((obj[j] as number) > (bestLoss[i] as number)) {
-          bestLoss[i] = obj[j] as number;
-          best.set(data.subarray(j * rowSize, (j + 1) * rowSize), i * rowSize);
-        }
-      }
-    });
-    tf.dispose([last, idx, xs, cs]);
-  }
-  return { adversarial: tf.tensor(best, x.shape), success };
+  const search: SearchAttack = {
+    threat: cfg.threat,
+    seed: cfg.seed,
+    runs: () => Math.max(1, cfg.restarts),
+    single: (g, xs, ys, ts, ctx) => gradientRun(g, xs, ts ?? ys, cfg, ctx),
+  };
+  return searchWithRestarts(search, f, x, cls, cfg.targeted ? cls : undefined);
 }

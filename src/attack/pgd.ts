@@ -5,10 +5,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
-import type { Attack } from './attack.js';
+import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
 import { Rng } from '../util/rng.js';
 import { rejectUnknownOptions } from './options.js';
-import { gradientAscent, gradientAttack, type AttackResult } from './gradient-attack.js';
+import { gradientAscent, gradientRun, type AttackResult } from './gradient-attack.js';
+import { searchWithRestarts } from './runner.js';
 import { objective, type ObjectiveName } from './objectives.js';
 import type { ThreatModel } from './threat-model.js';
 
@@ -23,7 +24,7 @@ export interface PgdOptions {
   seed?: number;
 }
 
-export class Pgd implements Attack {
+export class Pgd implements Attack, SearchAttack {
   readonly name: string;
   readonly threat: ThreatModel;
   readonly steps: number;
@@ -49,16 +50,18 @@ export class Pgd implements Attack {
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    return gradientAttack(f, x, targets ?? labels, {
-      threat: this.threat,
-      steps: this.steps,
-      stepSize: this.stepSize,
-      randomStart: this.randomStart,
-      restarts: this.restarts,
-      loss: this.loss,
-      targeted: targets !== undefined,
-      seed: this.seed,
-    });
+    return searchWithRestarts(this, f, x, labels, targets);
+  }
+
+  runs(): number {
+    return this.restarts;
+  }
+
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun {
+    return gradientRun(f, x, targets ?? labels, {
+      threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: this.randomStart,
+      loss: this.loss, targeted: targets !== undefined, seed: this.seed,
+    }, ctx);
   }
 
   /** Transfer mode: every step of every restart, keeping per example the iterate of highest objective. */

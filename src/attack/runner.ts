@@ -9,9 +9,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
+import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
-import type { Attack } from './attack.js';
+import type { Attack, RunContext, SearchAttack } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
+import { isSuccess } from './objectives.js';
 import { boundsOf, normOf, projectToThreat } from './threat-model.js';
 
 /** What a criterion sees for one batch of verified points. */
@@ -90,11 +92,87 @@ export interface VerifiedResult<R extends AttackResult = AttackResult> {
   perturbation: Float32Array;
 }
 
+/**
+ * The search every restartable attack shares: an already-fooled clean input is its own adversarial
+ * example; each run (restart) attacks only the examples no earlier run fooled, with a fresh seed; the
+ * first point seen to fool an example is kept (every iterate the attack hands to `record` counts, not
+ * only its last); for examples never fooled, the point of highest score over all runs is returned.
+ * `targets` makes the goal the target class rather than any wrong class.
+ */
+export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
+  const n = x.shape[0] as number;
+  const rowSize = x.size / Math.max(n, 1);
+  const best = new Float32Array(x.dataSync() as Float32Array);
+  assertValidInputs(best, 'attack input', boundsOf(a.threat));
+  const targeted = targets !== undefined;
+  const goal = Int32Array.from((targets ?? labels).dataSync());
+  const success = new Uint8Array(n);
+  const bestScore = new Float32Array(n).fill(-Infinity);
+  const rng = new Rng(a.seed);
+
+  const clean = tf.tidy(() => f(x));
+  const classes = clean.shape[1] as number;
+  const cleanZ = Float32Array.from(clean.dataSync() as Float32Array);
+  const cleanPred = tf.tidy(() => clean.argMax(-1).dataSync() as Int32Array);
+  clean.dispose();
+  isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
+    if (ok) success[i] = 1;
+  });
+
+  const runs = a.runs(classes, targeted);
+  for (let r = 0; r < runs; r++) {
+    const active: number[] = [];
+    for (let i = 0; i < n; i++) if (!success[i]) active.push(i);
+    if (active.length === 0) break;
+    const m = active.length;
+    const goalLocal = Int32Array.from(active, (i) => goal[i] as number);
+    const local = new Uint8Array(m);
+    const cleanLogits = new Float32Array(m * classes);
+    active.forEach((i, j) => cleanLogits.set(cleanZ.subarray(i * classes, (i + 1) * classes), j * classes));
+    const ctx: RunContext = {
+      run: r,
+      seed: rng.seed(),
+      cleanLogits,
+      record: (points, pred, rows) => {
+        const at = rows ?? Array.from({ length: pred.length }, (_, q) => q);
+        let data: Float32Array | undefined;
+        at.forEach((j, q) => {
+          if (local[j] || !(targeted ? pred[q] === goalLocal[j] : pred[q] !== goalLocal[j])) return;
+          data ??= points();
+          local[j] = 1;
+          best.set(data.subarray(q * rowSize, (q + 1) * rowSize), (active[j] as number) * rowSize);
+        });
+        return local;
+      },
+    };
+    const idx = tf.tensor1d(active, 'int32');
+    const xs = tf.gather(x, idx);
+    const ys = tf.gather(labels, idx) as tf.Tensor1D;
+    const ts = targets !== undefined ? (tf.gather(targets, idx) as tf.Tensor1D) : undefined;
+    try {
+      const out = a.single(f, xs, ys, ts, ctx);
+      const data = out.adversarial.dataSync() as Float32Array;
+      out.adversarial.dispose();
+      for (let j = 0; j < m; j++) {
+        const i = active[j] as number;
+        if (local[j]) success[i] = 1;
+        else if ((out.score[j] as number) > (bestScore[i] as number)) {
+          bestScore[i] = out.score[j] as number;
+          best.set(data.subarray(j * rowSize, (j + 1) * rowSize), i * rowSize);
+        }
+      }
+    } finally {
+      tf.dispose([idx, xs, ys, ...(ts !== undefined ? [ts] : [])]);
+    }
+  }
+  return { adversarial: tf.tensor(best, x.shape), success };
+}
+
 /** Runs `attack` on a batch and verifies what it returns. */
 export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, o: AttackRunOptions = {}): VerifiedResult<R> {
   const box = boundsOf(attack.threat);
   assertValidInputs(x.dataSync() as Float32Array, `${attack.name} input`, box);
-  const { adversarial: raw, ...detail } = attack.run(f, x, labels, o.targets);
+  const { adversarial: raw, ...detail } = isSearchAttack(attack) ? (searchWithRestarts(attack, f, x, labels, o.targets) as R) : attack.run(f, x, labels, o.targets);
   const norm = normOf(attack.threat.norm);
   const eps = attack.threat.eps;
   // Points already inside (to float tolerance) are kept bit for bit: re-projecting them would round.
@@ -115,6 +193,10 @@ export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn
     ...(o.targets !== undefined ? { targets: o.targets.dataSync() as Int32Array } : {}),
   });
   return { adversarial, success, pred, perturbation, detail };
+}
+
+function isSearchAttack(a: Attack): a is Attack & SearchAttack {
+  return typeof (a as Partial<SearchAttack>).single === 'function';
 }
 
 /** Rows `ids` of a dataset as tensors (a copy), in that order. */

@@ -20,10 +20,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { assertValidInputs } from '../util/validate.js';
 import { rejectUnknownOptions } from './options.js';
-import type { Attack } from './attack.js';
+import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
+import { searchWithRestarts } from './runner.js';
 import { boundsOf, type Bounds, type ThreatModel } from './threat-model.js';
 
 export interface SquareOptions {
@@ -102,7 +102,7 @@ function boxClip(b: Bounds): (v: number) => number {
   return (v) => (v < lo ? lo : v > hi ? hi : v);
 }
 
-export class Square implements Attack {
+export class Square implements Attack, SearchAttack {
   readonly name: string;
   readonly threat: ThreatModel;
   private readonly clip: (v: number) => number;
@@ -127,99 +127,88 @@ export class Square implements Attack {
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
+    this.checkShape(x);
+    return searchWithRestarts(this, f, x, labels, targets);
+  }
+
+  runs(): number {
+    return this.restarts;
+  }
+
+  private checkShape(x: tf.Tensor): void {
     if (x.rank !== 3 && x.rank !== 4) throw new UserError(`Square attack: expected images [B,H,W,C] or [B,H,W], got shape [${x.shape.join(',')}]`);
-    const n = x.shape[0] as number;
+  }
+
+  /**
+   * One run from a fresh random start: every query is handed to the runner, which keeps the first point
+   * that fools each example; examples it reports fooled are not queried again. Returns the current point
+   * per example, scored by minus its margin loss.
+   */
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun {
+    this.checkShape(x);
+    const m = x.shape[0] as number;
     const h = x.shape[1] as number, w = x.shape[2] as number, c = x.rank === 4 ? (x.shape[3] as number) : 1;
     const d = h * w * c;
-    const clean = Float32Array.from(x.dataSync() as Float32Array);
-    assertValidInputs(clean, 'attack input', boundsOf(this.threat));
     const targeted = targets !== undefined;
-    const goal = Int32Array.from((targets ?? labels).dataSync());
-    const best = Float32Array.from(clean);
-    const bestLoss = new Float32Array(n).fill(Infinity);
-    const success = new Uint8Array(n);
-    const rng = new Rng(this.seed);
+    const cls = Int32Array.from((targets ?? labels).dataSync());
     const rowShape = x.shape.slice(1);
+    const run = new Rng(ctx.seed);
 
-    /** One query per row of a packed batch: the margin loss (to minimise) and whether the goal is met. */
-    const query = (rows: Float32Array, cls: Int32Array): { loss: Float32Array; ok: Uint8Array } => {
-      const m = cls.length;
-      const z = tf.tidy(() => f(tf.tensor(rows, [m, ...rowShape])).dataSync() as Float32Array);
-      const k = z.length / m;
-      const loss = new Float32Array(m);
-      const ok = new Uint8Array(m);
-      for (let j = 0; j < m; j++) {
-        const t = cls[j] as number;
+    /** One query per row of a packed batch: the margin loss (to minimise) and the predicted class. */
+    const query = (rows: Float32Array, goal: Int32Array): { loss: Float32Array; pred: Int32Array } => {
+      const q = goal.length;
+      const z = tf.tidy(() => f(tf.tensor(rows, [q, ...rowShape])).dataSync() as Float32Array);
+      const k = z.length / q;
+      const loss = new Float32Array(q);
+      const pred = new Int32Array(q);
+      for (let j = 0; j < q; j++) {
+        const t = goal[j] as number;
         let arg = 0, other = -Infinity;
-        for (let q = 0; q < k; q++) {
-          const v = z[j * k + q] as number;
-          if (v > (z[j * k + arg] as number)) arg = q;
-          if (q !== t && v > other) other = v;
+        for (let o = 0; o < k; o++) {
+          const v = z[j * k + o] as number;
+          if (v > (z[j * k + arg] as number)) arg = o;
+          if (o !== t && v > other) other = v;
         }
         const zt = z[j * k + t] as number;
         loss[j] = targeted ? other - zt : zt - other;
-        ok[j] = Number(targeted ? arg === t : arg !== t);
+        pred[j] = arg;
       }
-      return { loss, ok };
+      return { loss, pred };
     };
 
-    // The clean input may already be misclassified (or on target).
-    query(clean, goal).ok.forEach((v, i) => {
-      if (v) success[i] = 1;
-    });
-
-    for (let r = 0; r < this.restarts; r++) {
-      const active: number[] = [];
-      for (let i = 0; i < n; i++) if (!success[i]) active.push(i);
-      if (active.length === 0) break;
-      const run = new Rng(rng.seed());
-      const m = active.length;
-      const xs = new Float32Array(m * d);
-      const cur = new Float32Array(m * d);
-      active.forEach((i, j) => xs.set(clean.subarray(i * d, (i + 1) * d), j * d));
-      for (let j = 0; j < m; j++) {
-        const start = this.threat.norm === 'linf' ? this.linfStart(h, w, c, run) : this.l2Start(h, w, c, run);
-        for (let p = 0; p < d; p++) cur[j * d + p] = this.clip((xs[j * d + p] as number) + (start[p] as number));
-      }
-      const cls = Int32Array.from(active, (i) => goal[i] as number);
-      const first = query(cur, cls);
-      const loss = first.loss;
-      const fooled = first.ok;
-
-      for (let it = 1; it < this.queries; it++) {
-        const alive: number[] = [];
-        for (let j = 0; j < m; j++) if (!fooled[j]) alive.push(j);
-        if (alive.length === 0) break;
-        const p = squareP(this.pInit, it, this.queries);
-        const cand = new Float32Array(alive.length * d);
-        alive.forEach((j, a) => {
-          const xr = xs.subarray(j * d, (j + 1) * d);
-          const br = cur.subarray(j * d, (j + 1) * d);
-          const out = cand.subarray(a * d, (a + 1) * d);
-          if (this.threat.norm === 'linf') this.linfProposal(xr, br, out, h, w, c, p, run);
-          else this.l2Proposal(xr, br, out, h, w, c, p, run);
-        });
-        const res = query(cand, Int32Array.from(alive, (j) => cls[j] as number));
-        alive.forEach((j, a) => {
-          if (res.ok[a]) fooled[j] = 1;
-          if (res.ok[a] || (res.loss[a] as number) < (loss[j] as number)) {
-            loss[j] = res.loss[a] as number;
-            cur.set(cand.subarray(a * d, (a + 1) * d), j * d);
-          }
-        });
-      }
-      for (let j = 0; j < m; j++) {
-        const i = active[j] as number;
-        if (fooled[j]) {
-          success[i] = 1;
-          best.set(cur.subarray(j * d, (j + 1) * d), i * d);
-        } else if ((loss[j] as number) < (bestLoss[i] as number)) {
-          bestLoss[i] = loss[j] as number;
-          best.set(cur.subarray(j * d, (j + 1) * d), i * d);
-        }
-      }
+    const xs = Float32Array.from(x.dataSync() as Float32Array);
+    const cur = new Float32Array(m * d);
+    for (let j = 0; j < m; j++) {
+      const start = this.threat.norm === 'linf' ? this.linfStart(h, w, c, run) : this.l2Start(h, w, c, run);
+      for (let p = 0; p < d; p++) cur[j * d + p] = this.clip((xs[j * d + p] as number) + (start[p] as number));
     }
-    return { adversarial: tf.tensor(best, x.shape), success };
+    const first = query(cur, cls);
+    const loss = first.loss;
+    let fooled = ctx.record(() => cur, first.pred);
+
+    for (let it = 1; it < this.queries; it++) {
+      const alive: number[] = [];
+      for (let j = 0; j < m; j++) if (!fooled[j]) alive.push(j);
+      if (alive.length === 0) break;
+      const p = squareP(this.pInit, it, this.queries);
+      const cand = new Float32Array(alive.length * d);
+      alive.forEach((j, a) => {
+        const xr = xs.subarray(j * d, (j + 1) * d);
+        const br = cur.subarray(j * d, (j + 1) * d);
+        const out = cand.subarray(a * d, (a + 1) * d);
+        if (this.threat.norm === 'linf') this.linfProposal(xr, br, out, h, w, c, p, run);
+        else this.l2Proposal(xr, br, out, h, w, c, p, run);
+      });
+      const res = query(cand, Int32Array.from(alive, (j) => cls[j] as number));
+      fooled = ctx.record(() => cand, res.pred, alive);
+      alive.forEach((j, a) => {
+        if (fooled[j] || (res.loss[a] as number) < (loss[j] as number)) {
+          loss[j] = res.loss[a] as number;
+          cur.set(cand.subarray(a * d, (a + 1) * d), j * d);
+        }
+      });
+    }
+    return { adversarial: tf.tensor(cur, x.shape), score: loss.map((v) => -v) };
   }
 
   /** Vertical stripes: ±ε per (column, channel), the same down each column. */
