@@ -29,7 +29,7 @@ import { dlr, dlrTargeted } from './dlr.js';
 import type { AttackResult } from './gradient-attack.js';
 import { objective } from './objectives.js';
 import { searchWithRestarts } from './runner.js';
-import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
+import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
 export type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
 export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'dlr', 'dlr-targeted'];
@@ -137,8 +137,8 @@ export class Apgd implements Attack, SearchAttack {
     this.name = `apgd-${this.threat.norm}-${this.loss}-${this.steps}x${this.restarts}${t}`;
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets);
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+    return searchWithRestarts(this, f, x, labels, targets, ids);
   }
 
   /** `restarts` runs; for untargeted 'dlr-targeted', that many per target class (APGD-T's restart groups). */
@@ -172,7 +172,7 @@ export class Apgd implements Attack, SearchAttack {
         const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
         return ctx.record(() => xa.dataSync() as Float32Array, pred).every((v) => v === 1);
       };
-      const { xMax, lossMax } = this.once(f, x, lossFn, record, ctx.seed);
+      const { xMax, lossMax } = this.once(f, x, lossFn, record, ctx.seeds);
       return { adversarial: xMax, score: lossMax };
     } finally {
       if (ts !== targets) ts?.dispose();
@@ -192,7 +192,7 @@ export class Apgd implements Attack, SearchAttack {
   }
 
   /** One APGD run from one start; `record` sees every iterate with its logits and returns true when all are fooled. */
-  private once(f: LogitsFn, x: tf.Tensor, lossFn: LossFn, record: (xa: tf.Tensor, z: tf.Tensor2D) => boolean, seed: number): RunState {
+  private once(f: LogitsFn, x: tf.Tensor, lossFn: LossFn, record: (xa: tf.Tensor, z: tf.Tensor2D) => boolean, seeds: Int32Array): RunState {
     const n = x.shape[0] as number;
     const norm = normOf(this.threat.norm);
     const eps = this.threat.eps;
@@ -226,7 +226,7 @@ export class Apgd implements Attack, SearchAttack {
     };
 
     let xCur: tf.Tensor = this.randomStart
-      ? tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, seed)), eps, box))
+      ? tf.tidy(() => projectToThreat(norm, x, tf.add(x, randomStartRows(norm, x.shape, eps, seeds)), eps, box))
       : tf.clone(x);
     const first = evaluate(xCur, false);
     let grad = first.grad as tf.Tensor;

@@ -9,14 +9,15 @@ export interface Attack<R extends AttackResult = AttackResult> {
   readonly threat: ThreatModel;
   /**
    * Attacks a batch. `labels` are the true classes; `targets`, when given, makes the attack targeted.
+   * `ids`, the examples' indices in the dataset, seed their random choices (default: batch positions).
    * The result's adversarial tensor is owned by the caller.
    */
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): R;
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): R;
   /**
    * Optional transfer mode: adversarial points for `f` that run every step and keep the strongest
    * iterate rather than stopping at the decision boundary (which transfers badly). Owned by the caller.
    */
-  craft?(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor;
+  craft?(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor;
   /** The settings that reproduce this attack, for reports. */
   describe(): Record<string, unknown>;
 }
@@ -25,8 +26,8 @@ export interface Attack<R extends AttackResult = AttackResult> {
 export interface RunContext {
   /** Index of this run, 0-based. */
   run: number;
-  /** Seed of this run's random choices. */
-  seed: number;
+  /** Per example of this run, the seed of its random choices (from the attack's seed, the run and its dataset index). */
+  seeds: Int32Array;
   /** The clean logits of the examples of this run, row-major (e.g. to rank wrong classes). */
   cleanLogits: Float32Array;
   /**

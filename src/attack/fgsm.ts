@@ -32,8 +32,8 @@ export class Fgsm implements Attack, SearchAttack {
     this.name = `fgsm-${this.threat.norm}-${this.loss}`;
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets);
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+    return searchWithRestarts(this, f, x, labels, targets, ids);
   }
 
   runs(): number {

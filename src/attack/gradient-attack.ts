@@ -11,7 +11,7 @@ import type { LogitsFn } from '../model/classifier.js';
 import type { RunContext, SearchAttack, SingleRun } from './attack.js';
 import { objective, type ObjectiveName } from './objectives.js';
 import { searchWithRestarts } from './runner.js';
-import { boundsOf, normOf, projectToThreat, type ThreatModel } from './threat-model.js';
+import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
 export interface GradientAttackConfig {
   threat: ThreatModel;
@@ -100,7 +100,10 @@ export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Om
     const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
     return ctx.record(() => xa.dataSync() as Float32Array, pred).every((v) => v === 1);
   };
-  const last = gradientAscent(f, x, cls, { ...cfg, seed: ctx.seed }, record);
+  // The random start is drawn per example from its own seed, so it does not depend on the batch.
+  const init = cfg.randomStart ? tf.tidy(() => tf.add(x, randomStartRows(normOf(cfg.threat.norm), x.shape, cfg.threat.eps, ctx.seeds))) : undefined;
+  const last = gradientAscent(f, x, cls, cfg, record, init);
+  init?.dispose();
   const score = tf.tidy(() => {
     const z = f(last);
     record(last, z);

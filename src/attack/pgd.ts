@@ -6,12 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
-import { Rng } from '../util/rng.js';
+import { exampleSeed } from '../util/rng.js';
 import { rejectUnknownOptions } from './options.js';
 import { gradientAscent, gradientRun, type AttackResult } from './gradient-attack.js';
 import { searchWithRestarts } from './runner.js';
 import { objective, type ObjectiveName } from './objectives.js';
-import type { ThreatModel } from './threat-model.js';
+import { normOf, randomStartRows, type ThreatModel } from './threat-model.js';
 
 export interface PgdOptions {
   threat: ThreatModel;
@@ -49,8 +49,8 @@ export class Pgd implements Attack, SearchAttack {
     this.name = `pgd-${this.threat.norm}-${this.loss}-${this.steps}x${this.restarts}`;
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets);
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+    return searchWithRestarts(this, f, x, labels, targets, ids);
   }
 
   runs(): number {
@@ -65,15 +65,19 @@ export class Pgd implements Attack, SearchAttack {
   }
 
   /** Transfer mode: every step of every restart, keeping per example the iterate of highest objective. */
-  craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor {
+  craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor {
     const cls = targets ?? labels;
     const targeted = targets !== undefined;
     const cfg = { threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: this.randomStart, loss: this.loss, targeted };
-    const rng = new Rng(this.seed);
+    const n = x.shape[0] as number;
     let best: tf.Tensor | undefined;
     let bestLoss: tf.Tensor1D | undefined;
     for (let r = 0; r < this.restarts; r++) {
-      const last = gradientAscent(f, x, cls, { ...cfg, seed: rng.seed() });
+      // Random starts seeded per example (its dataset index), as in the runner's restart search.
+      const seeds = Array.from({ length: n }, (_, i) => exampleSeed(this.seed, r, ids?.[i] ?? i));
+      const init = this.randomStart ? tf.tidy(() => tf.add(x, randomStartRows(normOf(this.threat.norm), x.shape, this.threat.eps, seeds))) : undefined;
+      const last = gradientAscent(f, x, cls, { ...cfg, seed: this.seed }, undefined, init);
+      init?.dispose();
       const loss = tf.tidy(() => objective(this.loss, f(last), cls, targeted));
       if (best === undefined || bestLoss === undefined) {
         best = last;

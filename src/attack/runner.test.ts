@@ -9,7 +9,7 @@ import { Apgd } from './apgd.js';
 import { Fgsm } from './fgsm.js';
 import type { AttackResult } from './gradient-attack.js';
 import { Pgd } from './pgd.js';
-import { allOf, misclassified, runAttack, targetHit, undetected } from './runner.js';
+import { allOf, attackRows, misclassified, runAttack, targetHit, undetected, type BatchOutcome } from './runner.js';
 import { Square } from './square.js';
 import { LINF, type ThreatModel } from './threat-model.js';
 import { Transfer } from './transfer.js';
@@ -86,5 +86,44 @@ test('attack constructors reject unknown options with the name of the option', (
   ];
   for (const [key, make] of cases) {
     assert.throws(make, (e: unknown) => e instanceof UserError && e.message.includes(`'${key}'`), key);
+  }
+});
+
+test('random starts are seeded per example: one batch, batches of 7 and a slice alone give the same per-example results', async () => {
+  const { model, ds } = await trainedToyModel(2);
+  const f = logitsOf(model);
+  const n = 20, k = 9;
+  const attacks: Attack[] = [
+    new Pgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 4, restarts: 2, seed: 3 }),
+    new Pgd({ threat: { norm: 'l2', eps: 0.95 }, steps: 4, restarts: 2, seed: 3 }),
+    new Apgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 5, restarts: 2, loss: 'dlr', seed: 3 }),
+    new Square({ threat: { norm: 'linf', eps: 0.3 }, queries: 150, restarts: 2, seed: 3 }),
+  ];
+  const row = 36;
+  for (const attack of attacks) {
+    const collect = (ids: number[], batchSize: number): Map<number, { ok: number; data: Float32Array }> => {
+      const out = new Map<number, { ok: number; data: Float32Array }>();
+      attackRows(f, ds, ids, attack, {
+        batchSize,
+        onBatch: (b: BatchOutcome) => b.ids.forEach((id, j) => out.set(id, { ok: b.success[j] as number, data: b.data.slice(j * row, (j + 1) * row) })),
+      });
+      return out;
+    };
+    const all = Array.from({ length: n }, (_, i) => i);
+    const whole = collect(all, n);
+    const sevens = collect(all, 7);
+    const slice = collect(all.slice(k), n);
+    const fooled = [...whole.values()].filter((v) => v.ok).length;
+    // Mixed outcomes, or identical results would say little.
+    assert.ok(fooled > 0 && fooled < n, `${attack.name}: ${fooled}/${n} fooled`);
+    for (const id of all) {
+      const a = whole.get(id)!;
+      for (const [label, other] of [['batches of 7', sevens], ['the slice', slice]] as const) {
+        const b = other.get(id);
+        if (b === undefined) continue;
+        assert.equal(b.ok, a.ok, `${attack.name}, example ${id}: success differs in ${label}`);
+        assert.deepEqual(b.data, a.data, `${attack.name}, example ${id}: adversarial point differs in ${label}`);
+      }
+    }
   }
 });

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
-import { Rng } from '../util/rng.js';
+import { exampleSeed } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack, RunContext, SearchAttack } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
@@ -76,6 +76,8 @@ function subset(c: CriterionInput, rows: number[]): CriterionInput {
 
 export interface AttackRunOptions {
   targets?: tf.Tensor1D;
+  /** The examples' indices in the dataset, which seed their random starts (default: batch positions). */
+  ids?: readonly number[];
   /** Default: `targetHit` (misclassified, or the target when targets are given). */
   criterion?: Criterion;
 }
@@ -97,9 +99,10 @@ export interface VerifiedResult<R extends AttackResult = AttackResult> {
  * example; each run (restart) attacks only the examples no earlier run fooled, with a fresh seed; the
  * first point seen to fool an example is kept (every iterate the attack hands to `record` counts, not
  * only its last); for examples never fooled, the point of highest score over all runs is returned.
- * `targets` makes the goal the target class rather than any wrong class.
+ * `targets` makes the goal the target class rather than any wrong class. Random choices are seeded per
+ * example from `ids`, the examples' indices in the dataset (default: their positions in the batch).
  */
-export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
+export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
   const n = x.shape[0] as number;
   const rowSize = x.size / Math.max(n, 1);
   const best = new Float32Array(x.dataSync() as Float32Array);
@@ -108,7 +111,7 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
   const goal = Int32Array.from((targets ?? labels).dataSync());
   const success = new Uint8Array(n);
   const bestScore = new Float32Array(n).fill(-Infinity);
-  const rng = new Rng(a.seed);
+  if (ids !== undefined && ids.length !== n) throw new Error(`searchWithRestarts: ${ids.length} ids for ${n} examples`);
 
   const clean = tf.tidy(() => f(x));
   const classes = clean.shape[1] as number;
@@ -131,7 +134,7 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
     active.forEach((i, j) => cleanLogits.set(cleanZ.subarray(i * classes, (i + 1) * classes), j * classes));
     const ctx: RunContext = {
       run: r,
-      seed: rng.seed(),
+      seeds: Int32Array.from(active, (i) => exampleSeed(a.seed, r, ids?.[i] ?? i)),
       cleanLogits,
       record: (points, pred, rows) => {
         const at = rows ?? Array.from({ length: pred.length }, (_, q) => q);
@@ -172,7 +175,7 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
 export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, o: AttackRunOptions = {}): VerifiedResult<R> {
   const box = boundsOf(attack.threat);
   assertValidInputs(x.dataSync() as Float32Array, `${attack.name} input`, box);
-  const { adversarial: raw, ...detail } = isSearchAttack(attack) ? (searchWithRestarts(attack, f, x, labels, o.targets) as R) : attack.run(f, x, labels, o.targets);
+  const { adversarial: raw, ...detail } = isSearchAttack(attack) ? (searchWithRestarts(attack, f, x, labels, o.targets, o.ids) as R) : attack.run(f, x, labels, o.targets, o.ids);
   const norm = normOf(attack.threat.norm);
   const eps = attack.threat.eps;
   // Points already inside (to float tolerance) are kept bit for bit: re-projecting them would round.
@@ -248,7 +251,7 @@ export function attackRows(
     const part = ids.slice(k, k + bs);
     const { x, y } = gatherRows(ds, part);
     try {
-      const r = runAttack(attack, f, x, y, o.criterion !== undefined ? { criterion: o.criterion } : {});
+      const r = runAttack(attack, f, x, y, { ids: part, ...(o.criterion !== undefined ? { criterion: o.criterion } : {}) });
       const data = r.adversarial.dataSync() as Float32Array;
       r.adversarial.dispose();
       o.onBatch({ ids: part, success: r.success, perturbation: r.perturbation, pred: r.pred, data }, Math.min(k + bs, ids.length));

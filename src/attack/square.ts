@@ -126,9 +126,9 @@ export class Square implements Attack, SearchAttack {
     this.name = `square-${this.threat.norm}-${this.queries}q${this.restarts > 1 ? `x${this.restarts}` : ''}`;
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
     this.checkShape(x);
-    return searchWithRestarts(this, f, x, labels, targets);
+    return searchWithRestarts(this, f, x, labels, targets, ids);
   }
 
   runs(): number {
@@ -152,7 +152,8 @@ export class Square implements Attack, SearchAttack {
     const targeted = targets !== undefined;
     const cls = Int32Array.from((targets ?? labels).dataSync());
     const rowShape = x.shape.slice(1);
-    const run = new Rng(ctx.seed);
+    // One stream per example, seeded by the runner from its dataset index: independent of the batch.
+    const rngs = Array.from(ctx.seeds, (sd) => new Rng(sd));
 
     /** One query per row of a packed batch: the margin loss (to minimise) and the predicted class. */
     const query = (rows: Float32Array, goal: Int32Array): { loss: Float32Array; pred: Int32Array } => {
@@ -179,7 +180,7 @@ export class Square implements Attack, SearchAttack {
     const xs = Float32Array.from(x.dataSync() as Float32Array);
     const cur = new Float32Array(m * d);
     for (let j = 0; j < m; j++) {
-      const start = this.threat.norm === 'linf' ? this.linfStart(h, w, c, run) : this.l2Start(h, w, c, run);
+      const start = this.threat.norm === 'linf' ? this.linfStart(h, w, c, rngs[j] as Rng) : this.l2Start(h, w, c, rngs[j] as Rng);
       for (let p = 0; p < d; p++) cur[j * d + p] = this.clip((xs[j * d + p] as number) + (start[p] as number));
     }
     const first = query(cur, cls);
@@ -196,8 +197,9 @@ export class Square implements Attack, SearchAttack {
         const xr = xs.subarray(j * d, (j + 1) * d);
         const br = cur.subarray(j * d, (j + 1) * d);
         const out = cand.subarray(a * d, (a + 1) * d);
-        if (this.threat.norm === 'linf') this.linfProposal(xr, br, out, h, w, c, p, run);
-        else this.l2Proposal(xr, br, out, h, w, c, p, run);
+        const rng = rngs[j] as Rng;
+        if (this.threat.norm === 'linf') this.linfProposal(xr, br, out, h, w, c, p, rng);
+        else this.l2Proposal(xr, br, out, h, w, c, p, rng);
       });
       const res = query(cand, Int32Array.from(alive, (j) => cls[j] as number));
       fooled = ctx.record(() => cand, res.pred, alive);

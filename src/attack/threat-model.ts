@@ -110,3 +110,12 @@ export function projectToThreat(norm: Norm, x: tf.Tensor, xAdv: tf.Tensor, eps: 
     return bounds === null ? inBall : tf.clipByValue(inBall, bounds[0], bounds[1]);
   });
 }
+
+/** A random start per example, each drawn from its own seed (so independent of the batch). */
+export function randomStartRows(norm: Norm, shape: number[], eps: number, seeds: ArrayLike<number>): tf.Tensor {
+  return tf.tidy(() => {
+    const row = [1, ...shape.slice(1)];
+    const rows = Array.from({ length: shape[0] as number }, (_, j) => norm.randomStart(row, eps, seeds[j] as number));
+    return rows.length === 0 ? tf.zeros(shape) : tf.concat(rows, 0);
+  });
+}

@@ -62,9 +62,9 @@ export class Transfer implements Attack {
     this.name = `transfer-${this.inner.name}`;
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
     assertValidInputs(x.dataSync() as Float32Array, 'attack input', boundsOf(this.threat));
-    const crafted = this.craftOnSurrogate(x, labels, targets);
+    const crafted = this.craftOnSurrogate(x, labels, targets, ids);
     const targeted = targets !== undefined;
     const goal = Int32Array.from((targets ?? labels).dataSync());
     const n = x.shape[0] as number;
@@ -87,10 +87,10 @@ export class Transfer implements Attack {
   }
 
   /** Adversarial examples for the surrogate: the inner attack's transfer mode when it has one. */
-  private craftOnSurrogate(x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor {
+  private craftOnSurrogate(x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor {
     const inner = this.inner;
-    if (this.untilFooled || inner.craft === undefined) return inner.run(this.surrogate, x, labels, targets).adversarial;
-    return inner.craft(this.surrogate, x, labels, targets);
+    if (this.untilFooled || inner.craft === undefined) return inner.run(this.surrogate, x, labels, targets, ids).adversarial;
+    return inner.craft(this.surrogate, x, labels, targets, ids);
   }
 
   describe(): Record<string, unknown> {

@@ -31,10 +31,10 @@ import type { AttackResult } from '../attack/gradient-attack.js';
 import { gradientAscent, type LossHook } from '../attack/gradient-attack.js';
 import { margin } from '../attack/objectives.js';
 import { allOf, misclassified, undetected } from '../attack/runner.js';
-import type { ThreatModel } from '../attack/threat-model.js';
+import { normOf, randomStartRows, type ThreatModel } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
+import { exampleSeed, Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import { rejectUnknownOptions } from '../attack/options.js';
 import type { Calibration } from './calibrate.js';
@@ -140,8 +140,8 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     };
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D): AdaptiveResult {
-    return this.runDetailed(f, x, labels);
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, _targets?: tf.Tensor1D, ids?: readonly number[]): AdaptiveResult {
+    return this.runDetailed(f, x, labels, ids);
   }
 
   /** Index into the pool of each example's logit-matching target: nearest (L2) pool input of another class. */
@@ -167,7 +167,8 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     return out;
   }
 
-  runDetailed(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D): AdaptiveResult {
+  /** `ids`: the examples' indices in the dataset, which seed their random starts (default: batch positions). */
+  runDetailed(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, exampleIds?: readonly number[]): AdaptiveResult {
     const n = x.shape[0] as number;
     const rowSize = x.size / Math.max(n, 1);
     const xData = new Float32Array(x.dataSync() as Float32Array);
@@ -176,7 +177,6 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     const tau = this.calibration.threshold;
     const sd = this.calibration.scores?.std;
     const sigma = sd !== undefined && Number.isFinite(sd) && sd > 0 ? sd : 1;
-    const rng = new Rng(this.seed);
 
     const best = new Float32Array(xData);
     const scores = new Float32Array(n).fill(NaN);
@@ -230,7 +230,10 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     const targets = strategies.some((s) => s.kind === 'logit-match') ? this.pickTargets(xData, y, rowSize) : new Int32Array(0);
     const noiseSpecs = this.detector.noise();
 
-    for (const st of strategies) {
+    for (const [si, st] of strategies.entries()) {
+      // Draws shared by the batch (surrogate and EOT noise) come from the strategy's own stream, and each
+      // example's random start from its own seed, so results do not depend on the batch.
+      const rng = new Rng(exampleSeed(this.seed, si, -1));
       const ids: number[] = [];
       for (let i = 0; i < n; i++) if (!evaded[i] && (st.kind !== 'logit-match' || (targets[i] as number) >= 0)) ids.push(i);
       if (ids.length === 0) continue;
@@ -283,14 +286,16 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
       const onStep = (xa: tf.Tensor, _z: tf.Tensor2D, k: number): void => {
         if (k > 0 && k % this.checkEvery === 0) check(xa, ids, st.name);
       };
+      const seeds = ids.map((i) => exampleSeed(this.seed, si, exampleIds?.[i] ?? i));
+      const init = tf.tidy(() => tf.add(x0, randomStartRows(normOf(this.threat.norm), x0.shape, this.threat.eps, seeds)));
       try {
         const last = gradientAscent(f, x0, ys, {
-          threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: true, loss, targeted: false, seed: rng.seed(),
-        }, onStep, undefined, beforeStep);
+          threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: false, loss, targeted: false, seed: this.seed,
+        }, onStep, init, beforeStep);
         check(last, ids, st.name);
         last.dispose();
       } finally {
-        tf.dispose(noise);
+        tf.dispose([...noise, init]);
         surrogate?.dispose();
         tf.dispose([idx, x0, ys, ...(zt !== undefined ? [zt] : [])]);
       }

@@ -256,7 +256,7 @@ export function evaluateDetection(
         const part = correctIds.slice(k, k + bs);
         const { x, y } = gatherRows(test, part);
         // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.
-        const r = runAttack(attack, f, x, y, { criterion: misclassified });
+        const r = runAttack(attack, f, x, y, { criterion: misclassified, ids: part });
         part.forEach((id, j) => {
           if (r.detail.fooled[j] && r.success[j]) {
             fooledIds.push(id);

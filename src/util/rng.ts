@@ -53,3 +53,15 @@ export class Rng {
     this.state = state >>> 0;
   }
 }
+
+/**
+ * The seed of one example's random choices in one run of an attack, from the run seed, the run index
+ * and the example's index in the dataset: results then do not depend on which other examples share
+ * its batch, or on which slice of the data a run covers.
+ */
+export function exampleSeed(seed: number, run: number, example: number): number {
+  const mixed = (seed >>> 0) ^ Math.imul(run + 1, 0x85ebca77) ^ Math.imul(example + 1, 0x9e3779b1);
+  const r = new Rng(mixed >>> 0);
+  r.next();
+  return r.seed();
+}
