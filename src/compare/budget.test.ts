@@ -7,7 +7,7 @@ import { UserError } from '../util/errors.js';
 
 test('configForSteps meets the step count: whole epochs when they fit, else a share of the pool', () => {
   const c = resolveConfig('quick', { method: 'alp', batchSize: 50 });
-  const steps = (x: { epochs: number; trainSize: number; batchSize: number }): number => x.epochs * Math.ceil(x.trainSize / x.batchSize);
+  const steps = (x: { epochs: number; trainSize: number; batchSize: number }): number => x.epochs * Math.floor(x.trainSize / x.batchSize);
   // 1000 examples = 20 steps an epoch.
   const a = configForSteps(c, 1000, 60);
   assert.deepEqual([a.epochs, a.trainSize], [3, 1000]);
@@ -20,6 +20,12 @@ test('configForSteps meets the step count: whole epochs when they fit, else a sh
     assert.ok(steps(r) >= s && steps(r) < s + r.epochs, `${s} steps → ${steps(r)}`);
   }
   assert.throws(() => configForSteps(c, 1000, 0), UserError);
+  // A pool that is not a multiple of the batch: 610 examples are 12 whole batches of 50.
+  for (const s of [5, 12, 13, 40]) {
+    const r = configForSteps(c, 610, s);
+    assert.ok(r.trainSize <= 610 && r.trainSize % 50 === 0 && steps(r) >= s && steps(r) < s + r.epochs, `${s} → ${JSON.stringify([r.epochs, r.trainSize])}`);
+  }
+  assert.throws(() => configForSteps(c, 30, 5), /larger than the 30/);
   assert.equal(stepsForBudget({ secondsPerStep: 0.25, stepsTimed: 5 }, 10), 40);
   assert.throws(() => stepsForBudget({ secondsPerStep: 0.25, stepsTimed: 5 }, 0), /seconds > 0/);
 });

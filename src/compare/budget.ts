@@ -49,11 +49,12 @@ export async function measurePace(c: TrainConfig, train: Dataset, val: Dataset |
 export function configForSteps(c: TrainConfig, poolSize: number, steps: number): TrainConfig {
   if (!Number.isInteger(steps) || steps < 1) throw new UserError(`budget: expected at least one training step, got ${steps}`);
   const pool = c.trainSize > 0 ? Math.min(c.trainSize, poolSize) : poolSize;
-  const perEpoch = Math.ceil(pool / c.batchSize);
+  // The trainer drops the last partial batch of an epoch, so an epoch is floor(pool / batch) steps.
+  const perEpoch = Math.floor(pool / c.batchSize);
+  if (perEpoch < 1) throw new UserError(`budget: batch size ${c.batchSize} is larger than the ${pool} training examples`);
   const epochs = Math.max(1, Math.ceil(steps / perEpoch));
   const stepsEach = Math.ceil(steps / epochs);
-  const trainSize = Math.min(pool, stepsEach * c.batchSize);
-  return { ...c, epochs, trainSize };
+  return { ...c, epochs, trainSize: stepsEach * c.batchSize };
 }
 
 /** Steps that fit `budgetSeconds` at `pace`, at least one. */
