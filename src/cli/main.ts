@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   detect: { run: async (a) => (await import('./commands/detect.js')).detectCommand(a), summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve' },
   audit: { run: auditCommand, summary: 'strong attack cascade and gradient-masking diagnostics' },
   report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
+  compare: { run: async (a) => (await import('./commands/compare.js')).compareCommand(a), summary: 'every training method on one wall-clock budget, audited side by side' },
 };
 
 function usage(): string {
