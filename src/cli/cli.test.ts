@@ -99,7 +99,8 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--json']);
   assert.equal(e.code, 0, e.stderr);
   const report = JSON.parse(e.stdout) as { result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number }> } };
-  assert.equal(report.result.attacks.length, 3);
+  // The default suite: FGSM, PGD CE, PGD CW margin and APGD-T.
+  assert.deepEqual(report.result.attacks.map((a) => a.name.split('-')[0]), ['fgsm', 'pgd', 'pgd', 'apgd']);
   assert.ok(report.result.worstCaseAccuracy <= report.result.cleanAccuracy);
   for (const a of report.result.attacks) assert.ok(a.maxPerturbation <= 0.3 + 1e-5);
   assert.ok(existsSync(join(out, 'eval.json')));
