@@ -15,10 +15,11 @@ import { Batcher, type Dataset } from '../data/dataset.js';
 import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
-import { UserError } from '../util/errors.js';
+import { DivergedError, UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { setOptimizerState } from './optimizer-state.js';
 import { makeAdversarial, methodLoss } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
 
@@ -75,6 +76,16 @@ export interface TrainOptions {
   stopAfterSteps?: number;
   /** Polled after every step; true stops the run cleanly (checkpoint written, resumable). */
   shouldStop?: () => boolean;
+  /**
+   * Aborting it stops the run after the current step, like shouldStop. The loop yields to the event
+   * loop after every step, so a signal handler (Ctrl-C) gets to run and abort it.
+   */
+  signal?: AbortSignal;
+}
+
+/** Lets pending I/O and signal handlers run: a loop that never yields cannot be interrupted. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.alp';
@@ -149,7 +160,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         throw new UserError(`${ckptPath}: checkpoint has ${ck.model.length} weight tensors, the model has ${model.weights.length}`);
       }
       model.setWeights(ck.model);
-      if (ck.optimizer.length > 0) await opt.setWeights(ck.optimizer);
+      if (ck.optimizer.length > 0) await setOptimizerState(opt, ck.optimizer);
       tf.dispose(ck.model);
       tf.dispose(ck.optimizer.map((t) => t.tensor));
       state = ck.state;
@@ -164,6 +175,12 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);
   const save = async (): Promise<void> => {
+    // A step can leave the weights infinite while its own loss was still finite: never save those.
+    const bad = model.weights.find((w) => !(w.read().dataSync() as Float32Array).every(Number.isFinite));
+    if (bad !== undefined) {
+      opt.dispose();
+      throw new DivergedError(`training diverged by step ${state.step}: weight ${bad.originalName} became NaN or infinite (learning rate ${learningRate(c, Math.max(state.step - 1, 0), totalSteps)}); try a lower learning rate`);
+    }
     if (ckptPath !== undefined) await saveCheckpoint(ckptPath, state, model, opt);
   };
   let stepsThisCall = 0;
@@ -200,11 +217,13 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       }, true, vars);
       applyConstraints(model);
       const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
-      if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged at step ${step}: loss is ${loss} (try a lower --lr)`);
-      }
       const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
       tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      if (!Number.isFinite(loss)) {
+        // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.
+        opt.dispose();
+        throw new DivergedError(`training diverged at step ${step + 1}: the loss became ${loss} (learning rate ${lr}); try a lower learning rate`);
+      }
       lossSum += loss;
       for (const [k, v] of Object.entries(parts)) partSums[k] = (partSums[k] ?? 0) + v;
       count++;
@@ -229,7 +248,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
           windowExamples = 0;
         }
       }
-      const stopNow = (o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps) || (o.shouldStop?.() ?? false);
+      await yieldToEventLoop();
+      const stopNow = (o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps) || (o.shouldStop?.() ?? false) || (o.signal?.aborted ?? false);
       if (stopNow || (o.checkpointEvery !== undefined && o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)) {
         state.elapsedMs = Date.now() - started;
         await save();
