@@ -10,7 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>; summary: string }> = {
   demo: { run: demoCommand, summary: 'train a standard and an ALP model on MNIST, attack both, compare' },
   train: { run: trainCommand, summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard' },
   eval: { run: evalCommand, summary: 'clean and robust accuracy under an attack suite (worst case per example)' },
@@ -41,8 +41,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`alp: unknown command '${cmd}' (expected one of ${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
-  await c.run(rest);
-  return 0;
+  return (await c.run(rest)) ?? 0;
 }
 
 main(process.argv.slice(2)).then(

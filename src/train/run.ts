@@ -32,6 +32,8 @@ export interface RunOptions {
   onDataProgress?: (done: number, total: number) => void;
   /** Stop cleanly when this returns true (time budget, Ctrl-C); the model so far is saved. */
   shouldStop?: () => boolean;
+  /** Aborting it stops the run after the current step, everything saved (see util/interrupt.ts). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -74,6 +76,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     ...(o.shouldStop !== undefined ? { shouldStop: o.shouldStop } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
   });
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
   // A text model is useless without the token → id map it was trained with.

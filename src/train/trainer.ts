@@ -16,6 +16,7 @@ import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { DivergedError, UserError } from '../util/errors.js';
+import { yieldToEventLoop } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -83,10 +84,6 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-/** Lets pending I/O and signal handlers run: a loop that never yields cannot be interrupted. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 export const CHECKPOINT_FILE = 'checkpoint.alp';
 

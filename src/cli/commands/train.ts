@@ -6,6 +6,7 @@ import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed }
 import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
+import { onInterrupt } from '../../util/interrupt.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
@@ -83,11 +84,11 @@ export function configOverrides(p: Parsed): Partial<TrainConfig> {
   };
 }
 
-export async function trainCommand(argv: string[]): Promise<void> {
+export async function trainCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, TRAIN_SPEC);
   if (get.bool(p, 'help')) {
     process.stdout.write(helpText(TRAIN_SPEC) + '\n');
-    return;
+    return 0;
   }
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
   const modelPath = get.str(p, 'model');
@@ -97,38 +98,41 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
+  // Installed before the first line, so a signal seen after it always finds the handler.
+  const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
   say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');
-  if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new UserError(`--max-minutes: expected a number > 0, got ${maxMinutes}`);
+  if (maxMinutes !== undefined && !(maxMinutes > 0)) {
+    interrupt.dispose();
+    throw new UserError(`--max-minutes: expected a number > 0, got ${maxMinutes}`);
+  }
   const deadline = maxMinutes !== undefined ? Date.now() + maxMinutes * 60_000 : Infinity;
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    say(quiet, '\nstopping after this step (Ctrl-C again to abort without saving)…');
-  };
-  process.on('SIGINT', onSigint);
   const dataDir = get.str(p, 'data-dir');
-  const r = await runTraining(config, {
-    out,
-    resume: get.bool(p, 'resume'),
-    checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
-    ...(dataDir !== undefined ? { dataDir } : {}),
-    ...(modelPath !== undefined ? { modelPath } : {}),
-    ...(inputRange !== undefined ? { inputRange } : {}),
-    meta: { versions: versions(backend), argv },
-    onDataProgress: dataProgress(quiet),
-    shouldStop: () => interrupted || Date.now() >= deadline,
-    onProgress: (e) => {
-      bar ??= new Progress('train', e.totalSteps, { quiet });
-      const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
-      bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
-    },
-  });
+  let r: Awaited<ReturnType<typeof runTraining>>;
+  try {
+    r = await runTraining(config, {
+      out,
+      resume: get.bool(p, 'resume'),
+      checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      ...(modelPath !== undefined ? { modelPath } : {}),
+      ...(inputRange !== undefined ? { inputRange } : {}),
+      meta: { versions: versions(backend), argv },
+      onDataProgress: dataProgress(quiet),
+      shouldStop: () => Date.now() >= deadline,
+      signal: interrupt.signal,
+      onProgress: (e) => {
+        bar ??= new Progress('train', e.totalSteps, { quiet });
+        const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
+        bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
+      },
+    });
+  } finally {
+    interrupt.dispose();
+  }
   bar?.done();
-  process.off('SIGINT', onSigint);
   if (!r.state.done) say(quiet, `stopped early at step ${r.state.step}; continue with: alp train ${argv.filter((a) => a !== '--resume').join(' ')} --resume`);
   const last = r.state.evals[r.state.evals.length - 1];
   const summary = {
@@ -141,4 +145,6 @@ export async function trainCommand(argv: string[]): Promise<void> {
   };
   emit(p, summary, `saved ${out}/model.json after ${r.state.step} steps (${(r.state.elapsedMs / 1000).toFixed(0)} s)` +
     (last ? `; validation (${last.examples} held-out): clean ${pct(last.cleanAcc)}, PGD-${config.evalAttackSteps} robust ${pct(last.robustAcc)}` : ''));
+  // Stopped by a signal: everything is saved, but the run is not finished, and scripts must see that.
+  return interrupt.exitCode();
 }
