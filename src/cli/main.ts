@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * alp's command line: a thin shell over the library. User errors (bad options, bad files) print one
- * line and exit 2; anything else is a bug and keeps its stack trace (exit 1).
+ * alp's command line: a thin shell over the library. Errors the user can act on print one line and
+ * exit with their own status (util/errors.ts EXIT, README "Exit codes"); anything else is a bug and
+ * keeps its stack trace (exit 1).
  */
-import { isUserError } from '../util/errors.js';
+import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';
+import { createRequire } from 'node:module';
 import { attackCommand } from './commands/attack.js';
 import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
@@ -24,7 +26,7 @@ function usage(): string {
   return [
     'alp — Adversarial Logit Pairing and honest robustness evaluation for TensorFlow.js',
     '',
-    'Usage: alp <command> [options]   (alp <command> --help for its options)',
+    'Usage: alp <command> [options]   (alp <command> --help for its options; alp --version)',
     '',
     ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`),
   ].join('\n');
@@ -32,6 +34,11 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`alp ${pkg.version}\n`);
+    return 0;
+  }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage() + '\n');
     return cmd === undefined ? 2 : 0;
@@ -49,12 +56,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (isUserError(e)) {
-      process.stderr.write(`alp: ${e.message}\n`);
-      process.exitCode = 2;
+    // Errors the user can act on (bad input, disk full, divergence, …): one line, their own status.
+    const known = isUserError(e) ? e : ioErrorOf(e);
+    if (known !== undefined) {
+      process.stderr.write(`alp: ${known.message}\n`);
+      process.exitCode = known.code;
     } else {
       process.stderr.write(`alp: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.internal;
     }
   },
 );

@@ -3,7 +3,7 @@
  * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
  * a train.json beside it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
@@ -12,7 +12,7 @@ import { adaptModel } from '../model/adapt.js';
 import { loadModel, saveModel } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { VOCAB_FILE } from '../data/text.js';
-import { UserError } from '../util/errors.js';
+import { OutputExistsError, UserError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from './trainer.js';
 
@@ -42,6 +42,39 @@ export interface RunResult {
   train: Dataset;
   val: Dataset | null;
   seconds: number;
+}
+
+/** The files a training run writes into its folder. */
+export const RUN_FILES = ['model.json', 'weights.bin', 'train.json', CHECKPOINT_FILE, VOCAB_FILE] as const;
+/**
+ * Results computed from a run's weights, written beside them by eval, audit and detect: when the model
+ * is replaced they describe weights that no longer exist, so they go with it.
+ */
+export const RESULT_FILES = ['eval.json', 'audit.json', 'audit.state.json', 'examples.f32', 'detector.json', 'detect-eval.json'] as const;
+
+/**
+ * Output protection for a training run's folder. A folder that already holds a model or a checkpoint
+ * is only continued (`resume`) or replaced (`force`: the old run's files and the results computed from
+ * its weights are deleted first, nothing else); otherwise an OutputExistsError says what is there and
+ * both ways out. A file where the folder should be is left to the write to report (exit 5).
+ */
+export function prepareOutput(out: string, o: { resume?: boolean; force?: boolean } = {}): void {
+  if (!existsSync(out) || !statSync(out).isDirectory()) return;
+  const present = RUN_FILES.filter((f) => existsSync(join(out, f)));
+  if (!present.some((f) => f === 'model.json' || f === CHECKPOINT_FILE || f === 'weights.bin')) return;
+  if (o.resume === true) return;
+  if (o.force === true) {
+    for (const f of [...RUN_FILES, ...RESULT_FILES]) rmSync(join(out, f), { force: true });
+    return;
+  }
+  let what = 'a model';
+  try {
+    const t = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { config?: { method?: string; dataset?: string }; steps?: number; complete?: boolean };
+    what = `a ${t.config?.method ?? ''} model on ${t.config?.dataset ?? '?'} (${t.steps ?? '?'} steps${t.complete === false ? ', unfinished' : ''})`;
+  } catch {
+    // no or unreadable train.json: a model from elsewhere
+  }
+  throw new OutputExistsError(`${out}: already holds ${what}; add --resume to continue that run, --force to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another --out`);
 }
 
 /** Splits the training split into the examples trained on and a held-out tail for validation. */

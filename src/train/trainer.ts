@@ -7,7 +7,8 @@
  * (seed, step), the learning rate a function of the step; with weights and optimizer state restored,
  * a resumed run computes what the uninterrupted one would have.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeDir } from '../util/atomic.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
@@ -167,7 +168,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       }
     }
   }
-  if (o.checkpointDir !== undefined) mkdirSync(o.checkpointDir, { recursive: true });
+  if (o.checkpointDir !== undefined) makeDir(o.checkpointDir);
 
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);

@@ -85,13 +85,16 @@ const IO_REASONS: Record<string, string> = {
 
 /**
  * A failed file-system call (ENOSPC, EROFS, EACCES, ENOTDIR, …) as one clear line naming the path and
- * the reason, or undefined when `e` is not such an error. Used by the CLI for whatever escaped.
+ * the reason, or undefined when `e` is not such an error. `target` names the file being written when the
+ * failing call was on a temp file. Used by atomic writes and by the CLI for whatever escaped.
  */
-export function ioErrorOf(e: unknown): UserError | undefined {
+export function ioErrorOf(e: unknown, target?: string): UserError | undefined {
+  if (e instanceof UserError) return e;
   if (!(e instanceof Error)) return undefined;
   const err = e as NodeJS.ErrnoException;
   const reason = err.code !== undefined ? IO_REASONS[err.code] : undefined;
   if (reason === undefined) return undefined;
-  const path = err.path ?? (err as { dest?: string }).dest;
+  // The file the user asked for, not a temp file beside it (or no path at all, for a failed write()).
+  const path = target ?? err.path ?? (err as { dest?: string }).dest;
   return new UserError(`${path !== undefined ? `${path}: ` : ''}${reason} (${err.code}${err.syscall !== undefined ? ` in ${err.syscall}` : ''})`, EXIT.io);
 }

@@ -13,7 +13,7 @@ import { Progress, say } from '../progress.js';
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
   summary: 'strong attack cascade + gradient-masking diagnostics, resumable',
-  usage: 'alp audit --model PATH [--version quick|standard|thorough] [--eps E] [--surrogate PATH]',
+  usage: 'alp audit --model PATH [--budget quick|standard|thorough] [--eps E] [--surrogate PATH]',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
     ...DATA_OPTIONS,
@@ -21,7 +21,7 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
     { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
-    { name: 'version', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'attack budget preset' },
+    { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
@@ -30,8 +30,8 @@ export const AUDIT_SPEC: CommandSpec = {
     ...COMMON_OPTIONS,
   ],
   examples: [
-    'alp audit --model runs/demo/alp --version quick',
-    'alp audit --model runs/demo/alp --version thorough --surrogate runs/demo/standard',
+    'alp audit --model runs/demo/alp --budget quick',
+    'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
     'alp report runs/demo/alp   # then look at the findings in the page',
   ],
 };
@@ -43,7 +43,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
     return;
   }
   const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'audit');
-  const version = get.str(p, 'version') as AuditVersion;
+  const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
   const statePath = join(out, 'audit.state.json');

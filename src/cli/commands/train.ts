@@ -1,5 +1,5 @@
 import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
-import { runTraining } from '../../train/run.js';
+import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { ARCH_NAMES } from '../../model/architectures.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
@@ -13,10 +13,11 @@ export const TRAIN_SPEC: CommandSpec = {
   summary: 'train a classifier with ALP or a related method',
   usage: 'alp train --method METHOD [--preset NAME] [options] --out DIR',
   options: [
-    { name: 'method', type: 'string', choices: METHODS, help: 'training method' },
+    { name: 'method', type: 'string', choices: METHODS, help: 'training method (required)' },
     { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'a named set of defaults (explicit options win)' },
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/train', help: 'output folder: model.json, weights.bin, train.json, checkpoint.alp' },
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
+    { name: 'force', type: 'boolean', help: 'replace a model already in --out (its checkpoint and its eval/audit/detect results are deleted)' },
     { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
@@ -90,6 +91,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText(TRAIN_SPEC) + '\n');
     return 0;
   }
+  if (get.str(p, 'method') === undefined) {
+    throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
+  }
+  if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
   const modelPath = get.str(p, 'model');
   const rangeText = get.str(p, 'input-range');
@@ -98,6 +103,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
+  // Before any work: a folder that holds another run is not overwritten by accident.
+  prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
   // Installed before the first line, so a signal seen after it always finds the handler.
   const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
   say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
