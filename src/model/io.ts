@@ -361,3 +361,23 @@ export function lastLayerActivation(model: tf.LayersModel): string | undefined {
   return typeof act === 'string' ? act : undefined;
 }
 
+
+/**
+ * Removes a final softmax in place so the model outputs logits, which attacks and training need (a
+ * softmax saturates their gradients; `alp train` would apply a second one in its loss). Handles the
+ * activation of the output layer (Dense, Conv, Activation …); a separate Softmax layer cannot be
+ * rewritten and is a UserError. Returns whether anything changed.
+ */
+export function stripSoftmax(model: tf.LayersModel): boolean {
+  if (lastLayerActivation(model) !== 'softmax') return false;
+  let layer: tf.layers.Layer | undefined = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  while (layer instanceof tf.LayersModel) layer = layer.outputLayers?.[0] ?? layer.layers[layer.layers.length - 1];
+  const holder = layer as unknown as { activation?: { getClassName(): string } };
+  if (layer === undefined || holder.activation === undefined || holder.activation.getClassName() !== 'softmax') {
+    throw new UserError(`${model.name}: its output comes from a separate ${layer?.getClassName() ?? 'softmax'} layer, which cannot be removed here; save the model without it (alp needs logits)`);
+  }
+  // The linear activation object of a throwaway layer: tfjs does not export the activation classes.
+  const linear = tf.layers.activation({ activation: 'linear' }) as unknown as { activation: { getClassName(): string } };
+  holder.activation = linear.activation;
+  return true;
+}

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
-import { loadModel, saveModel } from '../model/io.js';
+import { lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { VOCAB_FILE } from '../data/text.js';
 import { OutputExistsError, UserError } from '../util/errors.js';
@@ -28,6 +28,8 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
+  /** Things the user should know that do not stop the run (a stripped softmax); also in train.json. */
+  onNotice?: (message: string) => void;
   /** Progress of datasets generated on first use (spoken-digits synthesis). */
   onDataProgress?: (done: number, total: number) => void;
   /** Stop cleanly when this returns true (time budget, Ctrl-C); the model so far is saved. */
@@ -42,6 +44,8 @@ export interface RunResult {
   train: Dataset;
   val: Dataset | null;
   seconds: number;
+  /** The notices given through onNotice, for JSON outputs. */
+  warnings: string[];
 }
 
 /** The files a training run writes into its folder. */
@@ -97,11 +101,24 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   }
   // A user's model is put behind alp's input convention (reshape, value range); the saved model keeps
   // that adapter, so it takes [0,1] NHWC inputs like every model alp writes.
-  const model = o.modelPath !== undefined
-    ? adaptModel(await loadModel(o.modelPath), train.shape, {
+  const notices: string[] = [];
+  let model: tf.LayersModel;
+  let strippedSoftmax = false;
+  if (o.modelPath !== undefined) {
+    const user = await loadModel(o.modelPath);
+    // Training applies its own softmax in the loss: a model that ends in one would be trained through
+    // two, and attacks on it would see saturated gradients. Its logits are what we train.
+    if (lastLayerActivation(user) === 'softmax') {
+      strippedSoftmax = stripSoftmax(user);
+      notices.push(`${o.modelPath}: removed the final softmax so the model outputs logits (training applies softmax in its loss; a second one would train through two); the saved model outputs logits`);
+    }
+    model = adaptModel(user, train.shape, {
       source: o.modelPath, dataName: c.dataset, ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
-    }).model
-    : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+    }).model;
+  } else {
+    model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+  }
+  for (const n of notices) o.onNotice?.(n);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -117,6 +134,8 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   writeJsonAtomic(join(o.out, 'train.json'), {
     config: c,
     fineTunedFrom: o.modelPath ?? null,
+    ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
+    warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
@@ -126,5 +145,5 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     trainSeconds: state.elapsedMs / 1000,
     ...o.meta,
   });
-  return { model, state, train, val, seconds: (Date.now() - t0) / 1000 };
+  return { model, state, train, val, seconds: (Date.now() - t0) / 1000, warnings: notices };
 }

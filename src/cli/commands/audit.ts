@@ -8,6 +8,7 @@ import { modelJsonPath } from '../../model/io.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { currentWarnings } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const AUDIT_SPEC: CommandSpec = {
@@ -96,7 +97,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
       file: 'examples.f32', shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i]),
       attack: ids.map((i) => r.fooledBy[i]), cleanPred, advPred,
     } : null,
-    seconds: r.seconds, seed, versions: versions(backend),
+    seconds: r.seconds, seed, versions: versions(backend), warnings: currentWarnings(),
   };
   writeJsonAtomic(join(out, 'audit.json'), report);
   rmSync(statePath, { force: true });

@@ -5,6 +5,7 @@ import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
+import { currentWarnings } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const EVAL_SPEC: CommandSpec = {
@@ -43,6 +44,8 @@ export interface EvalReport {
   epsSweep: SweepPoint[] | null;
   seconds: number;
   versions: Record<string, string>;
+  /** What the user should know about these numbers (e.g. a softmax removed from the model). */
+  warnings: string[];
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
@@ -84,7 +87,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   }
   const report: EvalReport = {
     model: modelPath, dataset: ds.name, threat, result, epsSweep: sweep,
-    seconds: (Date.now() - t0) / 1000, versions: versions(backend),
+    seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings: currentWarnings(),
   };
   const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
   writeJsonAtomic(outPath, report);

@@ -128,6 +128,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...(inputRange !== undefined ? { inputRange } : {}),
       meta: { versions: versions(backend), argv },
       onDataProgress: dataProgress(quiet),
+      // Not progress: printed under --quiet too, and kept in the JSON.
+      onNotice: (m) => say(false, `notice: ${m}`),
       shouldStop: () => Date.now() >= deadline,
       signal: interrupt.signal,
       onProgress: (e) => {
@@ -149,6 +151,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     seconds: r.state.elapsedMs / 1000,
     validation: last ?? null,
     config,
+    complete: r.state.done,
+    warnings: r.warnings,
   };
   emit(p, summary, `saved ${out}/model.json after ${r.state.step} steps (${(r.state.elapsedMs / 1000).toFixed(0)} s)` +
     (last ? `; validation (${last.examples} held-out): clean ${pct(last.cleanAcc)}, PGD-${config.evalAttackSteps} robust ${pct(last.robustAcc)}` : ''));
