@@ -55,3 +55,17 @@ test('softmax models: train --model strips it with a notice recorded in train.js
   assert.equal(s.code, 0, s.stderr);
   assert.match((JSON.parse(readFileSync(join(tmp, 's.json'), 'utf8')) as { warnings: string[] }).warnings[0] ?? '', /removed the final softmax \(--strip-softmax\)/);
 });
+
+test('audit --fail-on: a failing finding (softmax output) exits 3 with one line naming it; results are still written', async () => {
+  await useBackend();
+  const dir = join(tmp, 'gate');
+  await saveModel(softmaxMlp(), dir);
+  const args = ['audit', '--model', dir, '--n', '6', '--budget', 'quick', '--quiet'];
+  const gated = runAlp([...args, '--fail-on', 'fail', '--out', join(tmp, 'gate-a')]);
+  assert.equal(gated.code, 3, gated.stderr);
+  assert.match(gated.stderr, /alp audit: \d+ finding\(s\) at or above --fail-on fail: .*FAIL softmax-output/);
+  const audit = JSON.parse(readFileSync(join(tmp, 'gate-a', 'audit.json'), 'utf8')) as { findings: Array<{ id: string; status: string }> };
+  assert.equal(audit.findings.find((f) => f.id === 'softmax-output')?.status, 'fail');
+  const plain = runAlp([...args, '--out', join(tmp, 'gate-b')]);
+  assert.equal(plain.code, 0, plain.stderr);
+});
