@@ -126,7 +126,7 @@ test('a flat model trained on [-1,1] inputs is evaluated and fine-tuned with --i
   const acc = [...pred].filter((p, i) => p === mnist.labels[i]).length / 20;
   assert.equal((JSON.parse(e.stdout) as { result: { cleanAccuracy: number } }).result.cleanAccuracy, acc);
   userError(['eval', '--model', dir, '--input-range', '1,0', '--n', '5'], /--input-range: expected LO,HI with LO < HI/);
-  userError(['train', '--input-range=-1,1', '--epochs', '1'], /--input-range: only with --model/);
+  userError(['train', '--method', 'standard', '--input-range=-1,1', '--epochs', '1'], /--input-range: only with --model/);
 
   const out = join(tmp, 'flat-finetuned');
   const t = alp(['train', '--method', 'standard', '--model', join(dir, 'model.json'), '--input-range=-1,1', '--epochs', '1', '--train-size', '64', '--val-size', '0', '--out', out, '--quiet']);
