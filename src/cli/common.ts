@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
@@ -31,7 +32,22 @@ export const DATA_OPTIONS: OptSpec[] = [
 
 export async function initBackend(p: Parsed): Promise<string> {
   const name = await setupBackend((get.str(p, 'backend') ?? 'auto') as BackendChoice);
+  // Which kernels run, and why not the fast ones: a missing addon silently costs ~4x.
+  say(isQuiet(p), `backend ${name}; kernels: ${kernelsLine(name)}`);
   return name;
+}
+
+/** The kernels in use on `backend`, with the reason when alp's native OpenBLAS kernels are not among them. */
+export function kernelsLine(backend: string): string {
+  if (nativeKernelsInstalled()) return 'native OpenBLAS (alp addon) + alp wasm kernels';
+  if (backend === 'tensorflow') return 'TensorFlow (tfjs-node)';
+  if (backend !== 'wasm') return `tfjs ${backend} (alp's native kernels need the wasm backend)`;
+  if (/^(1|true|yes)$/i.test(process.env['ALP_NO_NATIVE'] ?? '')) return `alp wasm kernels; native kernels off (ALP_NO_NATIVE=${process.env['ALP_NO_NATIVE']})`;
+  const addon = fileURLToPath(new URL('../../native/build/Release/alp_native.node', import.meta.url));
+  const reason = existsSync(addon)
+    ? `the addon ${addon} did not load`
+    : `the addon is not built (needs a C compiler and libopenblas-dev; build it with: node ${fileURLToPath(new URL('../../native/build.mjs', import.meta.url))})`;
+  return `alp wasm kernels only, ~4x slower: ${reason}`;
 }
 
 export function isQuiet(p: Parsed): boolean {

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { assertUserError, runAlp } from '../testing/cli.js';
 import { parseArgs, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
@@ -86,4 +88,12 @@ test('alp train refuses to overwrite a model in --out (exit 6); --resume continu
   assert.equal(forced.code, 0, forced.stderr);
   assert.notDeepEqual(readFileSync(join(out, 'weights.bin')), before);
   assert.ok(!existsSync(join(out, 'eval.json')), 'the replaced model\'s eval.json is gone');
+});
+
+test('every command that sets up a backend says which kernels run and, if not the native ones, why', () => {
+  const r = runAlp(['eval', '--model', join(tmp, 'none')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr.split('\n')[0] as string, /^backend (wasm|cpu|tensorflow); kernels: (native OpenBLAS|.*(not built|did not load|need the wasm backend|TensorFlow|ALP_NO_NATIVE))/);
+  const off = spawnSync(process.execPath, [fileURLToPath(new URL('./main.js', import.meta.url)), 'eval', '--model', join(tmp, 'none')], { encoding: 'utf8', env: { ...process.env, ALP_NO_NATIVE: '1' } });
+  assert.match(off.stderr.split('\n')[0] as string, /^backend wasm; kernels: alp wasm kernels; native kernels off \(ALP_NO_NATIVE=1\)/);
 });
