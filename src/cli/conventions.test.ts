@@ -32,6 +32,8 @@ test('stray arguments, single-dash options and a missing --method are errors, no
   assertUserError(['eval', '--model', 'm', '-q'], /alp eval: unknown option -q/);
   assertUserError(['train', '--epochs', '1'], /alp train: --method is required \(one of standard, pgd-at, alp/);
   assertUserError(['train', '--method', 'alp', '--out', '--quiet'], /--out needs a value \(got the option --quiet\)/);
+  // The library names the config field (batchSize); the CLI names the option the user typed.
+  assertUserError(['train', '--method', 'alp', '--batch-size', '1'], /^alp: --batch-size: expected an integer ≥ 2, got 1$/);
 });
 
 const spec: CommandSpec = {

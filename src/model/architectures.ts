@@ -123,7 +123,7 @@ export function mlp(o: ArchOptions): tf.LayersModel {
   });
 }
 
-export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
+export function buildArch(name: ArchName, o: ArchOptions): tf.LayersModel {
   switch (name) {
     case 'madry-cnn':
       return madryCnn(o);
@@ -136,6 +136,6 @@ export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
     case 'text-cnn':
       return textCnn(o);
     default:
-      throw new UserError(`--arch: expected one of ${ARCH_NAMES.join(', ')}, got '${name}'`);
+      throw new UserError(`architecture: expected one of ${ARCH_NAMES.join(', ')}, got '${String(name)}'`);
   }
 }

@@ -60,7 +60,7 @@ export const TRAIN_SPEC: CommandSpec = {
 export function configOverrides(p: Parsed): Partial<TrainConfig> {
   return {
     method: get.str(p, 'method') as TrainConfig['method'] | undefined,
-    arch: get.str(p, 'arch'),
+    arch: get.str(p, 'arch') as TrainConfig['arch'] | undefined,
     dataset: get.str(p, 'data'),
     epochs: get.num(p, 'epochs'),
     batchSize: get.num(p, 'batch-size'),
