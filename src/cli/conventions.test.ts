@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { assertUserError, runAlp } from '../testing/cli.js';
 import { parseArgs, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
+import { TRAIN_SPEC, trainCommand } from './commands/train.js';
+import { cliMessage, ConfigError, resolveConfig } from '../train/config.js';
 import { EXIT } from '../util/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-conv-'));
@@ -26,13 +28,15 @@ test('-h prints help and starts nothing; alp --version prints the version', () =
   assert.equal(v.stdout, `alp ${pkg.version}\n`);
 });
 
-test('stray arguments, single-dash options and a missing --method are errors, not ignored', () => {
-  assertUserError(['train', '--method', 'alp', 'runs/x'], /alp train: unexpected argument 'runs\/x'/);
-  assertUserError(['train', '--method', 'alp', '-epochs', '2'], /alp train: unknown option -epochs \(options are spelled --name/);
-  assertUserError(['eval', '--model', 'm', '-q'], /alp eval: unknown option -q/);
-  assertUserError(['train', '--epochs', '1'], /alp train: --method is required \(one of standard, pgd-at, alp/);
-  assertUserError(['train', '--method', 'alp', '--out', '--quiet'], /--out needs a value \(got the option --quiet\)/);
+test('stray arguments, single-dash options and a missing --method are errors, not ignored', async () => {
+  // In-process (each CLI start loads tfjs); one real run below checks what the user sees.
+  assert.throws(() => parseArgs(['--method', 'alp', 'runs/x'], TRAIN_SPEC), /alp train: unexpected argument 'runs\/x'/);
+  assert.throws(() => parseArgs(['--method', 'alp', '-epochs', '2'], TRAIN_SPEC), /alp train: unknown option -epochs \(options are spelled --name/);
+  assert.throws(() => parseArgs(['--method', 'alp', '--out', '--quiet'], TRAIN_SPEC), /--out needs a value \(got the option --quiet\)/);
+  await assert.rejects(trainCommand(['--epochs', '1']), /alp train: --method is required \(one of standard, pgd-at, alp/);
   // The library names the config field (batchSize); the CLI names the option the user typed.
+  assert.throws(() => resolveConfig(undefined, { batchSize: 1 }), (e: unknown) => e instanceof ConfigError && cliMessage(e) === '--batch-size: expected an integer ≥ 2, got 1' && !e.message.includes('--'));
+  assertUserError(['eval', '--model', 'm', '-q'], /alp eval: unknown option -q/);
   assertUserError(['train', '--method', 'alp', '--batch-size', '1'], /^alp: --batch-size: expected an integer ≥ 2, got 1$/);
 });
 
