@@ -31,6 +31,13 @@ test('--out naming a file, or a path through one, is one line with exit 5', () =
   assert.equal(readFileSync(file, 'utf8'), 'x');
 });
 
+test('a folder where an output file should go is one clear error (exit 5), and the folder is untouched', () => {
+  const dir = join(tmp, 'eval.json');
+  mkdirSync(join(dir, 'inside'), { recursive: true });
+  assert.throws(() => writeFileAtomic(dir, '{}'), (e: unknown) => ioErrorOf(e)?.code === EXIT.io && /eval\.json: a folder is in the way where a file is expected \((EISDIR|ENOTEMPTY|EEXIST)/.test((e as Error).message));
+  assert.deepEqual(execFileSync('ls', ['-A', tmp], { encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.tmp')), []);
+});
+
 test('divergence (--lr 1e30) is one line with exit 4 and writes no model', () => {
   const out = join(tmp, 'diverge');
   oneLine([...TRAIN, '--lr', '1e30', '--schedule', 'constant', '--out', out], EXIT.diverged, /training diverged (at|by) step \d+: .*try a lower learning rate/);

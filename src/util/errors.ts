@@ -76,6 +76,7 @@ const IO_REASONS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EISDIR: 'a folder is in the way where a file is expected',
+  ENOTEMPTY: 'a folder is in the way where a file is expected',
   ENOTDIR: 'a file is in the way where a folder is expected',
   EEXIST: 'a file is in the way where a folder is expected',
   ENAMETOOLONG: 'the path is too long',
