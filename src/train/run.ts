@@ -97,7 +97,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   const { train, val } = splitTrainVal(full, c);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
-    throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another --out`);
+    throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another output folder`);
   }
   // A user's model is put behind alp's input convention (reshape, value range); the saved model keeps
   // that adapter, so it takes [0,1] NHWC inputs like every model alp writes.

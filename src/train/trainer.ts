@@ -139,19 +139,19 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
-  if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. --arch text-cnn)`);
+  if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
   const stepsPerEpoch = Math.floor(train.count / c.batchSize);
-  if (stepsPerEpoch < 1) throw new UserError(`--batch-size ${c.batchSize} is larger than the ${train.count} training examples`);
+  if (stepsPerEpoch < 1) throw new UserError(`batch size ${c.batchSize} is larger than the ${train.count} training examples`);
   const totalSteps = stepsPerEpoch * c.epochs;
   const ckptPath = o.checkpointDir !== undefined ? join(o.checkpointDir, CHECKPOINT_FILE) : undefined;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   let state: TrainState = { config: c, epoch: 0, batch: 0, step: 0, elapsedMs: 0, epochs: [], evals: [], done: false };
   if (o.resume === true) {
-    if (ckptPath === undefined) throw new UserError('--resume needs a run folder (--out) holding a checkpoint');
+    if (ckptPath === undefined) throw new UserError('resume needs a run folder (checkpointDir) holding a checkpoint');
     if (existsSync(ckptPath)) {
       const ck = loadCheckpoint<TrainState>(ckptPath);
       if (ck.model.length !== model.weights.length) {
