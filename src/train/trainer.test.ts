@@ -88,6 +88,14 @@ test('resuming with a different configuration is refused, naming the field', asy
       trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, other, { checkpointDir: dir, resume: true }),
       /cannot resume with a different configuration \(eps: checkpoint 0.2, now 0.1\)/,
     );
+    // The optimizer and learning rate shape the weights too (their state would not even fit).
+    await assert.rejects(
+      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, optimizer: 'sgd', lr: 0.1 }, { checkpointDir: dir, resume: true }),
+      /cannot resume with a different configuration \(optimizer: checkpoint "adam", now "sgd"; lr: checkpoint 0.01, now 0.1\)/,
+    );
+    // Validation settings may change.
+    const ok = await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, evalAttackSteps: 1 }, { checkpointDir: dir, resume: true, stopAfterSteps: 1 });
+    assert.equal(ok.step, 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -162,7 +162,10 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       tf.dispose(ck.model);
       tf.dispose(ck.optimizer.map((t) => t.tensor));
       state = ck.state;
-      const mismatch = (['method', 'arch', 'batchSize', 'epochs', 'seed', 'eps', 'attackSteps', 'trainSize'] as const).filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
+      // Everything that shapes the weights must match, or the resumed run is some other run. Only how
+      // often and how hard validation runs may change.
+      const free = new Set<keyof TrainConfig>(['evalEvery', 'evalAttackSteps']);
+      const mismatch = (Object.keys(c) as Array<keyof TrainConfig>).filter((k) => !free.has(k) && JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
       if (mismatch.length > 0) {
         throw new UserError(`${ckptPath}: cannot resume with a different configuration (${mismatch.map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])}, now ${JSON.stringify(c[k])}`).join('; ')})`);
       }
