@@ -3,7 +3,7 @@
  *
  * The layout follows the pipeline: data → model → attack → loss → train → eval → report.
  */
-export { setupBackend, BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
+export { setupBackend, installGradientFixes, BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
 export { installWasmKernels } from './backend/wasm-kernels.js';
 
 export * from './data/index.js';
@@ -12,6 +12,10 @@ export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName,
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
 export { adaptModel, parseInputRange, type AdaptOptions, type Adapted } from './model/adapt.js';
 export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation, stripSoftmax } from './model/io.js';
+export { gradientSupport, unverifiedLayers, gradientWarning, VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, type GradientStatus, type LayerGradientSupport } from './model/gradient-support.js';
+export { checkInputGradient, type GradientCheckOptions, type GradientCheckResult } from './model/gradient-check.js';
+export { AlpBatchNormalization, batchNormalization } from './model/batch-normalization.js';
+export { AlpLayerNormalization, layerNormalization } from './model/layer-normalization.js';
 
 export * from './attack/index.js';
 export * from './loss/index.js';
@@ -24,7 +28,7 @@ export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { getOptimizerState, setOptimizerState } from './train/optimizer-state.js';
 export { learningRate, trainingEps } from './train/schedule.js';
 
-export { evaluateRobustness, runAttack, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
+export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
 export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, type AuditOptions, type AuditResult } from './eval/audit.js';
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';

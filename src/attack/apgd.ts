@@ -25,6 +25,7 @@ import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
+import { rejectUnknownOptions } from './options.js';
 import type { Attack } from './attack.js';
 import { dlr, dlrTargeted } from './dlr.js';
 import type { AttackResult } from './gradient-attack.js';
@@ -116,6 +117,7 @@ export class Apgd implements Attack {
   private readonly onStep: ((k: number, stepSizes: Float32Array) => void) | undefined;
 
   constructor(o: ApgdOptions) {
+    rejectUnknownOptions('APGD', o, ['threat', 'steps', 'restarts', 'loss', 'targetClasses', 'rho', 'momentum', 'randomStart', 'seed', 'onStep']);
     this.threat = o.threat;
     this.steps = o.steps ?? 100;
     this.restarts = o.restarts ?? 1;

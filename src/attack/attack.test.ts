@@ -62,7 +62,7 @@ test('loss after PGD ≥ after FGSM ≥ clean loss on a trained model', async ()
   const f = logitsOf(m);
   const { x, y } = tensorsOf(ds);
   const threat = { norm: 'linf' as const, eps: 0.15 };
-  const fg = new Fgsm(threat).run(f, x, y);
+  const fg = new Fgsm({ threat }).run(f, x, y);
   const pgd = gradientAscent(f, x, y, { threat, steps: 20, stepSize: 0.02, randomStart: false, loss: 'ce', targeted: false, seed: 1 });
   const [lc, lf, lp] = [x, fg.adversarial, pgd].map((t) => tf.tidy(() => crossEntropy(f(t), y).arraySync()));
   assert.ok((lf as number) > (lc as number), `fgsm ${lf} vs clean ${lc}`);

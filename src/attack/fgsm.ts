@@ -8,12 +8,25 @@ import type { LogitsFn } from '../model/classifier.js';
 import type { Attack } from './attack.js';
 import { gradientAttack, type AttackResult } from './gradient-attack.js';
 import type { ObjectiveName } from './objectives.js';
+import { rejectUnknownOptions } from './options.js';
 import type { ThreatModel } from './threat-model.js';
+
+export interface FgsmOptions {
+  threat: ThreatModel;
+  /** Default 'ce'. */
+  loss?: ObjectiveName;
+}
 
 export class Fgsm implements Attack {
   readonly name: string;
-  constructor(readonly threat: ThreatModel, readonly loss: ObjectiveName = 'ce') {
-    this.name = `fgsm-${threat.norm}-${loss}`;
+  readonly threat: ThreatModel;
+  readonly loss: ObjectiveName;
+
+  constructor(o: FgsmOptions) {
+    rejectUnknownOptions('FGSM', o, ['threat', 'loss']);
+    this.threat = o.threat;
+    this.loss = o.loss ?? 'ce';
+    this.name = `fgsm-${this.threat.norm}-${this.loss}`;
   }
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {

@@ -20,13 +20,19 @@ export interface GradientAttackConfig {
   randomStart: boolean;
   /** Independent runs from fresh random starts; an example counts as robust only if all fail. */
   restarts: number;
-  /** A named objective, or any per-example function of the logits to maximise (e.g. TRADES' KL). */
-  loss: ObjectiveName | ((logits: tf.Tensor2D) => tf.Tensor1D);
+  /**
+   * A named objective, or any per-example function to maximise of the logits and the input they came
+   * from (e.g. TRADES' KL on the logits; a detector-aware objective that also scores the input).
+   */
+  loss: ObjectiveName | LossHook;
   targeted: boolean;
   seed: number;
 }
 
-function objectiveFn(cfg: Pick<GradientAttackConfig, 'loss' | 'targeted'>, cls: tf.Tensor1D): (z: tf.Tensor2D) => tf.Tensor1D {
+/** A per-example objective of the logits and the (adversarial) input they were computed from. */
+export type LossHook = (logits: tf.Tensor2D, x: tf.Tensor) => tf.Tensor1D;
+
+function objectiveFn(cfg: Pick<GradientAttackConfig, 'loss' | 'targeted'>, cls: tf.Tensor1D): LossHook {
   const loss = cfg.loss;
   if (typeof loss === 'function') return loss;
   return (z) => objective(loss, z, cls, cfg.targeted);
@@ -59,7 +65,7 @@ export function gradientAscent(
   const lossOf = (xa: tf.Tensor, keepLogits: { t?: tf.Tensor2D }): tf.Scalar => {
     const z = f(xa);
     if (onStep !== undefined) keepLogits.t = tf.keep(z);
-    return tf.sum(obj(z)) as tf.Scalar;
+    return tf.sum(obj(z, xa)) as tf.Scalar;
   };
   for (let s = 0; s < cfg.steps; s++) {
     const holder: { t?: tf.Tensor2D } = {};
@@ -138,7 +144,7 @@ export function gradientAttack(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg:
     tf.tidy(() => {
       const z = f(last);
       record(last, z);
-      const obj = objectiveFn(cfg, cs)(z).dataSync() as Float32Array;
+      const obj = objectiveFn(cfg, cs)(z, last).dataSync() as Float32Array;
       const data = last.dataSync() as Float32Array;
       for (let j = 0; j < active.length; j++) {
         const i = active[j] as number;

@@ -2,12 +2,14 @@
  * Projected gradient descent (Madry et al. 2018) under L∞ or L2, with random start and restarts,
  * untargeted or targeted, on the CE or CW-margin objective.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import type { Attack } from './attack.js';
-import { gradientAttack, type AttackResult } from './gradient-attack.js';
-import type { ObjectiveName } from './objectives.js';
+import { Rng } from '../util/rng.js';
+import { rejectUnknownOptions } from './options.js';
+import { gradientAscent, gradientAttack, type AttackResult } from './gradient-attack.js';
+import { objective, type ObjectiveName } from './objectives.js';
 import type { ThreatModel } from './threat-model.js';
 
 export interface PgdOptions {
@@ -32,6 +34,7 @@ export class Pgd implements Attack {
   readonly seed: number;
 
   constructor(o: PgdOptions) {
+    rejectUnknownOptions('PGD', o, ['threat', 'steps', 'stepSize', 'randomStart', 'restarts', 'loss', 'seed']);
     this.threat = o.threat;
     this.steps = o.steps ?? 40;
     this.stepSize = o.stepSize ?? (2.5 * o.threat.eps) / Math.max(this.steps, 1);
@@ -56,6 +59,34 @@ export class Pgd implements Attack {
       targeted: targets !== undefined,
       seed: this.seed,
     });
+  }
+
+  /** Transfer mode: every step of every restart, keeping per example the iterate of highest objective. */
+  craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor {
+    const cls = targets ?? labels;
+    const targeted = targets !== undefined;
+    const cfg = { threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: this.randomStart, loss: this.loss, targeted };
+    const rng = new Rng(this.seed);
+    let best: tf.Tensor | undefined;
+    let bestLoss: tf.Tensor1D | undefined;
+    for (let r = 0; r < this.restarts; r++) {
+      const last = gradientAscent(f, x, cls, { ...cfg, seed: rng.seed() });
+      const loss = tf.tidy(() => objective(this.loss, f(last), cls, targeted));
+      if (best === undefined || bestLoss === undefined) {
+        best = last;
+        bestLoss = loss;
+        continue;
+      }
+      const prev = best, prevLoss = bestLoss;
+      [best, bestLoss] = tf.tidy(() => {
+        const better = tf.greater(loss, prevLoss);
+        const m = better.toFloat().reshape([x.shape[0] as number, ...x.shape.slice(1).map(() => 1)]);
+        return [tf.add(tf.mul(prev, tf.sub(1, m)), tf.mul(last, m)), tf.maximum(prevLoss, loss) as tf.Tensor1D];
+      }) as [tf.Tensor, tf.Tensor1D];
+      tf.dispose([prev, prevLoss, last, loss]);
+    }
+    bestLoss?.dispose();
+    return best as tf.Tensor;
   }
 
   describe(): Record<string, unknown> {

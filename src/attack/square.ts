@@ -21,6 +21,7 @@ import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
+import { rejectUnknownOptions } from './options.js';
 import type { Attack } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
 import { boundsOf, type Bounds, type ThreatModel } from './threat-model.js';
@@ -111,6 +112,7 @@ export class Square implements Attack {
   readonly seed: number;
 
   constructor(o: SquareOptions) {
+    rejectUnknownOptions('Square', o, ['threat', 'queries', 'pInit', 'restarts', 'seed']);
     this.threat = o.threat;
     this.clip = boxClip(boundsOf(o.threat));
     this.queries = o.queries ?? 1000;

@@ -8,7 +8,7 @@
  * evaluation mode PGD would stop each example at the first iterate that fools the surrogate, i.e. right on
  * the surrogate's decision boundary, where it transfers badly; so by default a PGD inner runs all its steps
  * and, over restarts, keeps the iterate of highest surrogate loss (`untilFooled: true` restores PGD's own
- * early stop). Any other inner attack is used through its `run`.
+ * early stop). An inner attack without `craft` is used through its `run`.
  *
  * Success is judged on the target model only: misclassified (or, with targets, classified as the target).
  * As in the other attacks, a clean input the target already gets wrong counts as its own adversarial example.
@@ -16,11 +16,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
+import { rejectUnknownOptions } from './options.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack } from './attack.js';
-import { gradientAscent, type AttackResult } from './gradient-attack.js';
-import { isSuccess, objective } from './objectives.js';
+import type { AttackResult } from './gradient-attack.js';
+import { isSuccess } from './objectives.js';
 import { Pgd } from './pgd.js';
 import { boundsOf, type ThreatModel } from './threat-model.js';
 
@@ -31,7 +31,7 @@ export interface TransferOptions {
   threat?: ThreatModel;
   /** The white-box attack run on the surrogate. Default: PGD, CE, 40 steps, 1 restart. */
   inner?: Attack;
-  /** For a PGD inner: stop each example at the first iterate that fools the surrogate. Default false. */
+  /** Use the inner attack's own `run` (which stops at the first iterate that fools the surrogate) even when it has a `craft`. Default false. */
   untilFooled?: boolean;
   /** Seed of the default PGD inner. Default 0. */
   seed?: number;
@@ -48,6 +48,7 @@ export class Transfer implements Attack {
   private readonly surrogate: LogitsFn;
 
   constructor(o: TransferOptions) {
+    rejectUnknownOptions('transfer', o, ['surrogate', 'threat', 'inner', 'untilFooled', 'seed', 'surrogateName']);
     const threat = o.threat ?? o.inner?.threat;
     if (threat === undefined) throw new UserError('transfer attack: give a threat model or an inner attack');
     if (o.inner !== undefined && (o.inner.threat.norm !== threat.norm || o.inner.threat.eps !== threat.eps)) {
@@ -63,7 +64,7 @@ export class Transfer implements Attack {
 
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): AttackResult {
     assertValidInputs(x.dataSync() as Float32Array, 'attack input', boundsOf(this.threat));
-    const crafted = this.craft(x, labels, targets);
+    const crafted = this.craftOnSurrogate(x, labels, targets);
     const targeted = targets !== undefined;
     const goal = Int32Array.from((targets ?? labels).dataSync());
     const n = x.shape[0] as number;
@@ -85,37 +86,11 @@ export class Transfer implements Attack {
     return { adversarial, success };
   }
 
-  /** Adversarial examples for the surrogate. */
-  private craft(x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor {
+  /** Adversarial examples for the surrogate: the inner attack's transfer mode when it has one. */
+  private craftOnSurrogate(x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor {
     const inner = this.inner;
-    if (!(inner instanceof Pgd) || this.untilFooled) return inner.run(this.surrogate, x, labels, targets).adversarial;
-    const cls = targets ?? labels;
-    const targeted = targets !== undefined;
-    const cfg = {
-      threat: inner.threat, steps: inner.steps, stepSize: inner.stepSize, randomStart: inner.randomStart,
-      loss: inner.loss, targeted,
-    };
-    const rng = new Rng(inner.seed);
-    let best: tf.Tensor | undefined;
-    let bestLoss: tf.Tensor1D | undefined;
-    for (let r = 0; r < inner.restarts; r++) {
-      const last = gradientAscent(this.surrogate, x, cls, { ...cfg, seed: rng.seed() });
-      const loss = tf.tidy(() => objective(inner.loss, this.surrogate(last), cls, targeted));
-      if (best === undefined || bestLoss === undefined) {
-        best = last;
-        bestLoss = loss;
-        continue;
-      }
-      const prev = best, prevLoss = bestLoss;
-      [best, bestLoss] = tf.tidy(() => {
-        const better = tf.greater(loss, prevLoss);
-        const m = better.toFloat().reshape([x.shape[0] as number, ...x.shape.slice(1).map(() => 1)]);
-        return [tf.add(tf.mul(prev, tf.sub(1, m)), tf.mul(last, m)), tf.maximum(prevLoss, loss) as tf.Tensor1D];
-      }) as [tf.Tensor, tf.Tensor1D];
-      tf.dispose([prev, prevLoss, last, loss]);
-    }
-    bestLoss?.dispose();
-    return best as tf.Tensor;
+    if (this.untilFooled || inner.craft === undefined) return inner.run(this.surrogate, x, labels, targets).adversarial;
+    return inner.craft(this.surrogate, x, labels, targets);
   }
 
   describe(): Record<string, unknown> {

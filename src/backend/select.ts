@@ -3,11 +3,18 @@
  * against tfjs-core ops only, so `@tensorflow/tfjs-node` (native TensorFlow) just works when a user
  * has it installed, and here, where it cannot install, the `wasm` backend is made trainable by
  * ./wasm-kernels.ts.
+ *
+ * Whatever the backend, alp installs its gradient corrections first (./gradient-fixes.ts): kernels for
+ * cpu and wasm, zero gradients for comparisons, and normalisation layers that can be differentiated
+ * without center or scale.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
+import { installGradientFixes } from './gradient-fixes.js';
+
+export { installGradientFixes };
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -29,6 +36,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new UserError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
+  installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
     const ok = await tryImport('@tensorflow/tfjs-node');
     if (ok && tf.findBackend('tensorflow') !== null && (await tf.setBackend('tensorflow'))) {
@@ -42,6 +50,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   if (choice === 'auto' || choice === 'wasm') {
     if (await tryImport('@tensorflow/tfjs-backend-wasm')) {
       installWasmKernels();
+      installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
       if (await tf.setBackend('wasm')) {
         await tf.ready();

@@ -11,6 +11,7 @@ import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type Datas
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
+import { gradientWarning } from '../model/gradient-support.js';
 import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
@@ -207,6 +208,20 @@ export interface ModelJob {
    * [L, D, 1]), and the threat model has no box; here are the token ids and the split behind them.
    */
   text?: { ids: Dataset; split: EmbeddingSplit };
+  /** Warnings about the model (e.g. layers whose gradient alp has not verified), for the JSON output. */
+  warnings: string[];
+}
+
+/**
+ * Warnings about a model that attacks depend on: layers whose input gradient alp has not verified.
+ * Printed on stderr even with --quiet or --json (a warning is not progress); commands also put them
+ * in their JSON output.
+ */
+export function modelWarnings(model: tf.LayersModel, modelPath: string): string[] {
+  const w = gradientWarning(model, modelPath);
+  if (w !== undefined) warn(w);
+  // Everything warned so far for this command (a final softmax, unverified gradients), for the artifact.
+  return currentWarnings();
 }
 
 /**
@@ -220,6 +235,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const backend = await initBackend(p);
   const data = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
   const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'));
+  const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
   const eps = get.num(p, 'eps') as number;
   if (isTextModel(loaded)) {
@@ -231,11 +247,11 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const threat: ThreatModel = { norm, eps, bounds: null };
     validateThreatModel(threat, imageSize(ds));
     say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
-    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split } };
+    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
-  return { modelPath, quiet, backend, ds: data, model, threat };
+  return { modelPath, quiet, backend, ds: data, model, threat, warnings };
 }

@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>
   detect: { run: async (a) => (await import('./commands/detect.js')).detectCommand(a), summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve' },
   audit: { run: auditCommand, summary: 'strong attack cascade and gradient-masking diagnostics' },
   report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
+  playground: { run: async (a) => (await import('./commands/playground.js')).playgroundCommand(a), summary: 'offline page on 127.0.0.1: attack the models live in the browser' },
+  compare: { run: async (a) => (await import('./commands/compare.js')).compareCommand(a), summary: 'every training method on one wall-clock budget, audited side by side' },
 };
 
 function usage(): string {
@@ -29,7 +31,7 @@ function usage(): string {
     '',
     'Usage: alp <command> [options]   (alp <command> --help for its options; alp --version)',
     '',
-    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`),
+    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(11)}${v.summary}`),
   ].join('\n');
 }
 

@@ -32,6 +32,7 @@ import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
+import { rejectUnknownOptions } from '../attack/options.js';
 import type { Calibration } from './calibrate.js';
 import type { Detector, Surrogate } from './detector.js';
 import { drawNoise, noisyCopies } from './noise.js';
@@ -85,7 +86,7 @@ interface Strategy {
   lambda: number;
 }
 
-export class AdaptiveDetectorAttack implements Attack {
+export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
   readonly name: string;
   readonly threat: ThreatModel;
   readonly steps: number;
@@ -99,6 +100,7 @@ export class AdaptiveDetectorAttack implements Attack {
   readonly seed: number;
 
   constructor(readonly detector: Detector, readonly calibration: Calibration, o: AdaptiveOptions, readonly pool?: TargetPool) {
+    rejectUnknownOptions('adaptive attack', o, ['threat', 'steps', 'stepSize', 'lambdas', 'kappa', 'gamma', 'eotSamples', 'logitMatching', 'checkEvery', 'seed']);
     this.threat = o.threat;
     this.steps = o.steps ?? 50;
     this.stepSize = o.stepSize ?? (2.5 * o.threat.eps) / Math.max(this.steps, 1);
@@ -134,7 +136,7 @@ export class AdaptiveDetectorAttack implements Attack {
     };
   }
 
-  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D): AttackResult {
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D): AdaptiveResult {
     return this.runDetailed(f, x, labels);
   }
 

@@ -11,16 +11,13 @@
  * thresholded on the other, so the threshold sees scores of inputs the statistics have not seen.
  *
  * The result is saved as detector.json beside model.json, with a fingerprint of the model's files:
- * a calibration is only valid for the weights it was made with.
+ * a calibration is only valid for the weights it was made with. This file stays free of Node
+ * built-ins (the browser bundle uses it); reading and writing detector.json on disk is in
+ * detector-files.ts.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
-import { modelJsonPath, MODEL_JSON } from '../model/io.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Detector, DetectorConfig } from './detector.js';
@@ -171,49 +168,6 @@ export interface DetectorFile {
   created: string;
 }
 
-/** A hash of the model's files, so a detector.json calibrated for other weights is noticed. */
-export function modelFingerprint(pathOrDir: string): ModelFingerprint {
-  const file = modelJsonPath(pathOrDir);
-  const h = createHash('sha256');
-  const text = readFileSync(file);
-  h.update(text);
-  try {
-    const json = JSON.parse(text.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> };
-    for (const g of json.weightsManifest ?? []) for (const p of g.paths ?? []) {
-      const full = join(dirname(file), p);
-      if (existsSync(full) && statSync(full).isFile()) h.update(readFileSync(full));
-    }
-  } catch {
-    /* loadModel reports a bad model.json; the fingerprint just covers the text */
-  }
-  return { modelJson: MODEL_JSON, sha256: h.digest('hex') };
-}
-
-/** detector.json's path for a model folder, a model.json, or a detector file path. */
-export function detectorJsonPath(path: string): string {
-  if (path.endsWith('.json') && !path.endsWith(MODEL_JSON)) return path;
-  if (path.endsWith(MODEL_JSON)) return join(dirname(path), DETECTOR_JSON);
-  return join(path, DETECTOR_JSON);
-}
-
-/** Writes detector.json (atomically); returns its path. */
-export function saveDetector(path: string, c: CalibratedDetector, meta: { modelPath?: string; data?: Record<string, unknown> } = {}): string {
-  const out = detectorJsonPath(path);
-  const file: DetectorFile = {
-    format: DETECTOR_FORMAT,
-    version: DETECTOR_VERSION,
-    description: `${c.detector.name}: flag an input when its score > ${c.calibration.threshold} ` +
-      `(calibrated for a false-positive rate of ${c.calibration.fprTarget} on ${c.calibration.n} clean inputs; higher score = more suspicious)`,
-    detector: c.detector.describe(),
-    calibration: c.calibration,
-    model: meta.modelPath !== undefined ? modelFingerprint(meta.modelPath) : null,
-    data: meta.data ?? null,
-    created: new Date().toISOString(),
-  };
-  writeJsonAtomic(out, file);
-  return out;
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -228,42 +182,21 @@ function checkCalibration(c: unknown, file: string): Calibration {
   return c as unknown as Calibration;
 }
 
-export interface LoadedDetector extends CalibratedDetector {
-  path: string;
+/** A parsed detector.json: the detector rebuilt from its config, and its calibration. */
+export interface ParsedDetectorFile extends CalibratedDetector {
   file: DetectorFile;
-  /** Problems that do not stop use (e.g. the model changed since calibration). */
-  warnings: string[];
 }
 
 /**
- * Reads detector.json (from a model folder, a model.json path, or the file itself). With `modelPath`,
- * checks that the model's files are the ones it was calibrated for (a warning, not an error).
+ * Checks a detector.json's parsed JSON and rebuilds its detector. `where` names the file (a path or
+ * a URL) in messages. Pure: used by loadDetector on disk and by the browser's loader over HTTP.
  */
-export function loadDetector(path: string, modelPath?: string): LoadedDetector {
-  const file = detectorJsonPath(path);
-  if (!existsSync(file)) {
-    throw new UserError(`${file}: no such file; calibrate first: alp detect calibrate --model ${modelPath ?? dirname(file)}`);
-  }
-  if (!statSync(file).isFile()) throw new UserError(`${file}: expected a detector.json file, found a folder`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: expected JSON, could not parse it: ${(e as Error).message}`);
-  }
-  if (!isRecord(json)) throw new UserError(`${file}: expected a JSON object at the top level`);
-  if (json['format'] !== DETECTOR_FORMAT) throw new UserError(`${file}: format: expected '${DETECTOR_FORMAT}', found ${JSON.stringify(json['format'])}`);
-  if (json['version'] !== DETECTOR_VERSION) throw new UserError(`${file}: version: expected ${DETECTOR_VERSION}, found ${JSON.stringify(json['version'])}`);
-  const detector = detectorFromConfig(json['detector'], `${file}: detector`);
-  if (detector.needsFit) throw new UserError(`${file}: detector: the ${detector.kind} detector has no fitted statistics (fit is null)`);
-  const calibration = checkCalibration(json['calibration'], file);
-  const warnings: string[] = [];
-  const fp = json['model'];
-  if (modelPath !== undefined && isRecord(fp) && typeof fp['sha256'] === 'string') {
-    const now = modelFingerprint(modelPath);
-    if (now.sha256 !== fp['sha256']) {
-      warnings.push(`${file}: the model's files changed since this detector was calibrated; its threshold may not give the recorded false-positive rate (recalibrate: alp detect calibrate --model ${modelPath})`);
-    }
-  }
-  return { detector, calibration, path: file, file: json as unknown as DetectorFile, warnings };
+export function parseDetectorFile(json: unknown, where: string): ParsedDetectorFile {
+  if (!isRecord(json)) throw new UserError(`${where}: expected a JSON object at the top level`);
+  if (json['format'] !== DETECTOR_FORMAT) throw new UserError(`${where}: format: expected '${DETECTOR_FORMAT}', found ${JSON.stringify(json['format'])}`);
+  if (json['version'] !== DETECTOR_VERSION) throw new UserError(`${where}: version: expected ${DETECTOR_VERSION}, found ${JSON.stringify(json['version'])}`);
+  const detector = detectorFromConfig(json['detector'], `${where}: detector`);
+  if (detector.needsFit) throw new UserError(`${where}: detector: the ${detector.kind} detector has no fitted statistics (fit is null)`);
+  const calibration = checkCalibration(json['calibration'], where);
+  return { detector, calibration, file: json as unknown as DetectorFile };
 }

@@ -8,7 +8,8 @@ import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js
 import { buildArch } from '../model/architectures.js';
 import { logitsOf } from '../model/classifier.js';
 import { saveModel } from '../model/io.js';
-import { calibrateDetector, loadDetector, saveDetector, scoreDataset } from './calibrate.js';
+import { calibrateDetector, scoreDataset } from './calibrate.js';
+import { loadDetector, saveDetector } from './detector-files.js';
 import { buildDetectionReport, evaluateDetection } from './evaluate.js';
 import { buildDetector, detectorFromConfig } from './registry.js';
 import { rateAbove } from './metrics.js';

@@ -11,14 +11,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { boundsOf, normOf, type ThreatModel } from '../attack/threat-model.js';
+import { attackRows, gatherRows, misclassified, predictDataset, runAttack } from '../attack/runner.js';
+import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
-import { calibrateDetector, datasetTensor, flags, scoreDataset, type Calibration } from './calibrate.js';
+import { calibrateDetector, flags, scoreDataset, type Calibration } from './calibrate.js';
 import type { Detector, DetectorConfig } from './detector.js';
 import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
 
@@ -96,6 +97,8 @@ export interface DetectorEvaluation {
 export interface ModelDetectionResult {
   label: string;
   model: string;
+  /** sha256 of the model's weight files, when the caller knows them (the CLI does). */
+  weightsHash?: string | null;
   testExamples: number;
   cleanAccuracy: number;
   detectors: DetectorEvaluation[];
@@ -112,48 +115,23 @@ function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
   return Int32Array.from(ids, (i) => ds.labels[i] as number);
 }
 
-function predictDs(f: LogitsFn, ds: Dataset, batchSize: number): Int32Array {
-  const out = new Int32Array(ds.count);
-  for (let i = 0; i < ds.count; i += batchSize) {
-    const n = Math.min(batchSize, ds.count - i);
-    const x = datasetTensor(ds, i, n);
-    out.set(tf.tidy(() => tf.argMax(f(x), 1).dataSync() as Int32Array), i);
-    x.dispose();
-  }
-  return out;
-}
 
-/** Runs a non-adaptive attack on `ids`; returns the verified-fooled ids and their adversarial rows. */
+/** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
 function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, progress?: (done: number) => void): { fooledIds: number[]; adv: Float32Array } {
-  const [h, w, c] = ds.shape;
-  const row = h * w * c;
-  const norm = normOf(attack.threat.norm);
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const fooledIds: number[] = [];
   const chunks: Float32Array[] = [];
-  for (let k = 0; k < ids.length; k += batchSize) {
-    const part = ids.slice(k, k + batchSize);
-    const x = tf.tensor4d(rowsOf(ds, part), [part.length, h, w, c]);
-    const y = tf.tensor1d(labelsOf(ds, part), 'int32');
-    const r = attack.run(f, x, y);
-    const check = tf.tidy(() => ({
-      pred: tf.argMax(f(r.adversarial), 1).dataSync() as Int32Array,
-      size: norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array,
-      lo: tf.min(r.adversarial).dataSync()[0] as number,
-      hi: tf.max(r.adversarial).dataSync()[0] as number,
-    }));
-    const box = boundsOf(attack.threat);
-    if (box !== null && (check.lo < box[0] || check.hi > box[1])) throw new Error(`attack ${attack.name} left the [${box[0]},${box[1]}] box (${check.lo}, ${check.hi})`);
-    const data = r.adversarial.dataSync() as Float32Array;
-    part.forEach((id, j) => {
-      if ((check.size[j] as number) > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`attack ${attack.name} left the ε-ball: ${check.size[j]} > ${attack.threat.eps}`);
-      if (check.pred[j] !== ds.labels[id]) {
+  attackRows(f, ds, ids, attack, {
+    batchSize,
+    onBatch: (b, done) => {
+      b.ids.forEach((id, j) => {
+        if (!b.success[j]) return;
         fooledIds.push(id);
-        chunks.push(data.slice(j * row, (j + 1) * row));
-      }
-    });
-    tf.dispose([x, y, r.adversarial]);
-    progress?.(Math.min(k + batchSize, ids.length));
-  }
+        chunks.push(b.data.slice(j * row, (j + 1) * row));
+      });
+      progress?.(done);
+    },
+  });
   const adv = new Float32Array(fooledIds.length * row);
   chunks.forEach((ch, j) => adv.set(ch, j * row));
   return { fooledIds, adv };
@@ -224,7 +202,7 @@ export function evaluateDetection(
   const bs = o.batchSize ?? 250;
   const fprs = o.fprs ?? [0.01, 0.05];
   const operating = o.operatingFpr ?? 0.05;
-  const pred = predictDs(f, test, bs);
+  const pred = predictDataset(f, test, bs);
   const correct = new Uint8Array(test.count);
   const correctIds: number[] = [];
   for (let i = 0; i < test.count; i++) if (pred[i] === test.labels[i]) { correct[i] = 1; correctIds.push(i); }
@@ -264,7 +242,7 @@ export function evaluateDetection(
       // Logit-matching targets: clean calibration inputs (threshold part), correctly classified, unflagged.
       const [s0, s1] = e.cal.split.threshold;
       const calIds = Array.from({ length: s1 - s0 }, (_, j) => s0 + j);
-      const calPred = predictDs(f, calibration, bs);
+      const calPred = predictDataset(f, calibration, bs);
       const poolIds = calIds.filter((id, j) => calPred[id] === calibration.labels[id] && (e.calScores[j] as number) <= e.cal.calibration.threshold);
       const poolX = rowsOf(calibration, poolIds);
       const poolLogits = poolIds.length === 0 ? new Float32Array(0) : tf.tidy(() => f(tf.tensor4d(poolX, [poolIds.length, h, w, c])).dataSync() as Float32Array);
@@ -276,23 +254,16 @@ export function evaluateDetection(
       const report = progress(`${attack.name}`, correctIds.length);
       for (let k = 0; k < correctIds.length; k += bs) {
         const part = correctIds.slice(k, k + bs);
-        const x = tf.tensor4d(rowsOf(test, part), [part.length, h, w, c]);
-        const y = tf.tensor1d(labelsOf(test, part), 'int32');
-        const r = attack.runDetailed(f, x, y);
-        // Re-verify what the attack returns: inside the ball and box, and the fresh prediction.
-        const norm = normOf(o.threat.norm);
-        const check = tf.tidy(() => ({
-          pred: tf.argMax(f(r.adversarial), 1).dataSync() as Int32Array,
-          size: norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array,
-        }));
+        const { x, y } = gatherRows(test, part);
+        // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.
+        const r = runAttack(attack, f, x, y, { criterion: misclassified });
         part.forEach((id, j) => {
-          if ((check.size[j] as number) > o.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`adaptive attack left the ε-ball: ${check.size[j]} > ${o.threat.eps}`);
-          if (r.fooled[j] && check.pred[j] !== test.labels[id]) {
+          if (r.detail.fooled[j] && r.success[j]) {
             fooledIds.push(id);
-            scores.push(r.scores[j] as number);
+            scores.push(r.detail.scores[j] as number);
           }
         });
-        for (const [s, v] of Object.entries(r.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
+        for (const [s, v] of Object.entries(r.detail.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
         tf.dispose([x, y, r.adversarial]);
         report(Math.min(k + bs, correctIds.length));
       }

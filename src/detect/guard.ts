@@ -1,14 +1,14 @@
 /**
  * A classifier guarded by a calibrated detector: each input gets the model's prediction, the
  * detector's suspicion score, and a decision (reject when the score exceeds the calibrated
- * threshold). Inputs are validated first: the right size, finite, inside [0,1].
+ * threshold). Inputs are validated first: the right size, finite, inside [0,1]. Free of Node
+ * built-ins (the browser bundle uses it); loadGuard, which reads files, is in detector-files.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
-import { loadModel } from '../model/io.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
-import { loadDetector, type CalibratedDetector } from './calibrate.js';
+import type { CalibratedDetector } from './calibrate.js';
 
 export interface GuardDecision {
   /** Predicted class (argmax of the logits). */
@@ -96,11 +96,4 @@ export function guard(model: tf.LayersModel | LogitsFn, detector: CalibratedDete
       return out;
     },
   };
-}
-
-/** Loads a model folder (or model.json) and its detector.json (or `detectorPath`) as a guard. */
-export async function loadGuard(modelPath: string, detectorPath?: string, o: GuardOptions = {}): Promise<{ guard: Guard; model: tf.LayersModel; warnings: string[] }> {
-  const det = loadDetector(detectorPath ?? modelPath, modelPath);
-  const model = await loadModel(modelPath);
-  return { guard: guard(model, det, o), model, warnings: det.warnings };
 }

@@ -6,15 +6,16 @@ export { LogitDiscrepancyDetector, type LogitDiscrepancyOptions, type LogitDiscr
 export { OddsAreOddDetector, type OddsOptions, type OddsConfig, type OddsFit, type OddsStats } from './odds-are-odd.js';
 export { buildDetector, detectorFromConfig, type DetectorSettings } from './registry.js';
 export {
-  calibrateThreshold, checkCalibrationSize, calibrateDetector, scoreDataset, flags, saveDetector, loadDetector, modelFingerprint, detectorJsonPath,
-  DETECTOR_JSON, type Calibration, type CalibratedDetector, type CalibrateOptions, type CalibrationReport, type DetectorFile, type LoadedDetector,
+  calibrateThreshold, checkCalibrationSize, calibrateDetector, scoreDataset, flags, parseDetectorFile,
+  DETECTOR_JSON, type Calibration, type CalibratedDetector, type CalibrateOptions, type CalibrationReport, type DetectorFile, type ParsedDetectorFile,
 } from './calibrate.js';
+export { saveDetector, loadDetector, loadGuard, modelFingerprint, detectorJsonPath, type LoadedDetector } from './detector-files.js';
 export { rocAuc, tprAtFpr, rocCurve, rateAbove, scoreStats, type OperatingPoint, type RocCurve, type ScoreStats } from './metrics.js';
 export { AdaptiveDetectorAttack, type AdaptiveOptions, type AdaptiveResult, type TargetPool } from './adaptive.js';
 export {
   evaluateDetection, buildDetectionReport, sideBySide, defaultDetectAttacks, DETECT_EVAL_FIELDS,
   type DetectEvalOptions, type DetectionReport, type ModelDetectionResult, type DetectorEvaluation, type AttackDetection, type SideBySideRow,
 } from './evaluate.js';
-export { guard, loadGuard, type Guard, type GuardDecision, type GuardOptions } from './guard.js';
+export { guard, type Guard, type GuardDecision, type GuardOptions } from './guard.js';
 export { serveGuard, SERVE_HOST, type GuardServer, type ServeOptions } from './serve.js';
 export { readInputs, decodePng, type InputBatch, type DecodedPng } from './inputs.js';

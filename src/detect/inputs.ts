@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { isGzip, parseIdx } from '../data/idx.js';
-import { crc32 } from '../report/png.js';
+import { crc32 } from '../util/crc32.js';
 import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 

@@ -22,19 +22,24 @@ async function trained(): Promise<tf.LayersModel> {
   return model;
 }
 
-test('the cascade attacks only survivors and is monotone; its worst case matches the last step', async () => {
+test('the cascade fools most of a standard model and books each example to the attack that fooled it', async () => {
   const m = await trained();
-  const suite = buildSuite({ threat: { norm: 'linf', eps: 0.25 }, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: 10, restarts: 1, seed: 2 });
-  const r = runCascade(logitsOf(m), ds, suite);
+  const f = logitsOf(m);
+  const suite = buildSuite({ threat: { norm: 'linf', eps: 0.45 }, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: 10, restarts: 1, seed: 2 });
+  const r = runCascade(f, ds, suite, { keepExamples: 200 });
   assert.equal(r.steps.length, 3);
-  let prev = r.cleanAccuracy;
-  for (const s of r.steps) {
-    assert.ok(s.robustAccuracyAfter <= prev + 1e-12);
-    prev = s.robustAccuracyAfter;
-  }
+  // An attack that did nothing would leave the worst case at the clean accuracy.
+  assert.ok(r.cleanAccuracy > 0.9 && r.worstCaseAccuracy < r.cleanAccuracy - 0.3, `clean ${r.cleanAccuracy}, worst ${r.worstCaseAccuracy}`);
   assert.equal(r.worstCaseAccuracy, r.steps[2]?.robustAccuracyAfter);
   const fooled = r.fooledBy.filter((b) => b !== '').length;
   assert.equal(fooled, r.steps.reduce((a, s) => a + s.fooledHere, 0));
+  // Every kept example is misclassified by a fresh forward pass and recorded against its attack.
+  assert.equal(r.adversarial.size, fooled);
+  for (const [id, row] of r.adversarial) {
+    const pred = tf.tidy(() => f(tf.tensor4d(row, [1, 6, 6, 1])).argMax(-1).dataSync()[0]);
+    assert.notEqual(pred, ds.labels[id], `example ${id}`);
+    assert.notEqual(r.fooledBy[id], '');
+  }
 });
 
 test('an interrupted cascade resumes from its state file to the same result', async () => {
@@ -43,11 +48,11 @@ test('an interrupted cascade resumes from its state file to the same result', as
   try {
     const statePath = join(dir, 'state.json');
     const suite = (): ReturnType<typeof buildSuite> => buildSuite({ threat: { norm: 'linf', eps: 0.25 }, attacks: ['pgd-ce', 'pgd-cw'], steps: 8, restarts: 2, seed: 4 });
-    const straight = runCascade(logitsOf(m), ds, suite(), { batchSize: 32 });
+    const straight = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, keepExamples: 40 });
     // Interrupt after the second batch of the first attack.
     let calls = 0;
     assert.throws(() => runCascade(logitsOf(m), ds, suite(), {
-      batchSize: 32, statePath, onProgress: () => {
+      batchSize: 32, statePath, keepExamples: 40, onProgress: () => {
         if (++calls === 2) throw new Error('interrupted');
       },
     }), /interrupted/);
@@ -55,9 +60,13 @@ test('an interrupted cascade resumes from its state file to the same result', as
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as { done: number; attackIndex: number };
     assert.equal(state.attackIndex, 0);
     assert.ok(state.done > 0);
-    const resumed = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, statePath });
+    const resumed = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, statePath, keepExamples: 40 });
     assert.deepEqual(resumed.robust, straight.robust);
     assert.deepEqual(resumed.steps.map((s) => s.fooledHere), straight.steps.map((s) => s.fooledHere));
+    // The examples kept before the interruption survive it: the same ids, in the same order, same values.
+    assert.ok(straight.adversarial.size > 0);
+    assert.deepEqual([...resumed.adversarial.keys()], [...straight.adversarial.keys()]);
+    for (const [id, row] of straight.adversarial) assert.deepEqual(Array.from(resumed.adversarial.get(id) ?? []), Array.from(row), `example ${id}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -87,10 +96,53 @@ test('the audit flags a randomised forward pass', async () => {
 
 test('binary classifiers: the audit runs APGD on CE instead of the targeted DLR loss (which needs 4 classes)', () => {
   const threat = { norm: 'linf' as const, eps: 0.1 };
-  const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).attacks.map((a) => a.name);
+  const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).map((a) => a.name);
   assert.ok(quick2.some((n) => n.startsWith('apgd-linf-ce')), quick2.join(', '));
   assert.ok(!quick2.some((n) => n.includes('dlr')), quick2.join(', '));
-  const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).attacks.map((a) => a.name);
+  const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).map((a) => a.name);
   assert.equal(std2.filter((n) => n.startsWith('apgd')).length, 1, std2.join(', '));
-  assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).attacks.some((a) => a.name.includes('dlr-targeted')));
+  assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).some((a) => a.name.includes('dlr-targeted')));
+});
+
+test('an interrupted audit resumes only for the same model and configuration, and loses no kept example', async () => {
+  const m = await trained();
+  const dir = mkdtempSync(join(tmpdir(), 'alp-audit-'));
+  try {
+    const statePath = join(dir, 'audit.state.json');
+    const base = { threat: { norm: 'linf' as const, eps: 0.25 }, version: 'quick' as const, seed: 1, batchSize: 32, keepExamples: 40 };
+    const straight = audit(m, ds, base);
+    const interrupt = (): void => {
+      rmSync(statePath, { force: true });
+      let calls = 0;
+      assert.throws(() => audit(m, ds, { ...base, statePath, onProgress: () => {
+        if (++calls === 5) throw new Error('interrupted');
+      } }), /interrupted/);
+      assert.ok(existsSync(statePath));
+    };
+    const phases = (o: Partial<Parameters<typeof audit>[2]>, model: tf.LayersModel = m): { r: ReturnType<typeof audit>; said: string[] } => {
+      const said: string[] = [];
+      const r = audit(model, ds, { ...base, statePath, ...o, onPhase: (p) => said.push(p) });
+      return { r, said };
+    };
+    interrupt();
+    const resumed = phases({});
+    assert.ok(resumed.said.includes('resuming the interrupted audit'), resumed.said.join(' | '));
+    assert.deepEqual(resumed.r.fooledBy, straight.fooledBy);
+    assert.deepEqual(resumed.r.cascade.map((s) => [s.attack, s.fooledHere, s.robustAccuracyAfter]), straight.cascade.map((s) => [s.attack, s.fooledHere, s.robustAccuracyAfter]));
+    assert.ok(straight.adversarial.size > 0);
+    assert.deepEqual([...resumed.r.adversarial.keys()], [...straight.adversarial.keys()]);
+    for (const [id, row] of straight.adversarial) assert.deepEqual(Array.from(resumed.r.adversarial.get(id) ?? []), Array.from(row));
+
+    // Another seed, or the same architecture with other weights, must not pick up the saved state.
+    interrupt();
+    assert.ok(phases({ seed: 2 }).said.some((p) => p.includes('starting over')));
+    interrupt();
+    const retrained = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 5 });
+    retrained.setWeights(m.getWeights());
+    fitQuick(retrained, ds, 3, 0.02);
+    assert.ok(phases({}, retrained).said.some((p) => p.includes('starting over')));
+    retrained.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

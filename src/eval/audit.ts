@@ -4,16 +4,19 @@
  * sweep and the masking diagnostics turn the known failure modes of logit-pairing-style defences into
  * named findings with evidence.
  */
+import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
+import { modelFingerprint } from '../model/fingerprint.js';
 import type { Attack } from '../attack/attack.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { lastLayerActivation } from '../model/io.js';
+import { gradientSupport } from '../model/gradient-support.js';
 import { UserError } from '../util/errors.js';
 import { runCascade, type CascadeOptions, type CascadeStep } from './cascade.js';
 import {
-  checkBlackBoxVsWhiteBox, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
+  checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
 } from './diagnostics.js';
 import { epsSweep, type SweepPoint } from './evaluate.js';
 import { buildSuite } from './suite.js';
@@ -82,7 +85,15 @@ export interface AuditOptions {
   /** Extra attacks appended to the cascade (e.g. a transfer attack built by the caller). */
   extraAttacks?: Attack[];
   batchSize?: number;
+  /** Checkpoint file of the cascade; an interrupted audit resumes from it only under the same key. */
   statePath?: string;
+  /**
+   * Identifies the model for the resume key. Computed from a LayersModel (topology + weights); a bare
+   * logits function must be given one to resume.
+   */
+  fingerprint?: string;
+  /** Anything else the caller's result depends on (e.g. the surrogate's fingerprint, data options). */
+  keyExtras?: Record<string, unknown>;
   keepExamples?: number;
   onProgress?: CascadeOptions['onProgress'];
   onPhase?: (phase: string) => void;
@@ -103,25 +114,16 @@ export interface AuditResult {
 }
 
 /**
- * Attacks of a plan, skipping names this build does not provide (reported as a finding). The targeted
- * DLR loss needs 4 classes; with fewer (a binary spam filter), targeting is moot — there is one wrong
- * class — so APGD runs on CE instead, unless the plan already has it.
+ * The attacks of a plan. The targeted DLR loss needs 4 classes; with fewer (a binary spam filter),
+ * targeting is moot — there is one wrong class — so APGD runs on CE instead, unless the plan already has it.
  */
-export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, numClasses = 10): { attacks: Attack[]; missing: string[] } {
-  const attacks: Attack[] = [];
-  const missing: string[] = [];
+export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, numClasses = 10): Attack[] {
   const hasApgdCe = plan.attacks.some((p) => p.name === 'apgd-ce');
-  plan.attacks.forEach((p0, i) => {
-    if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return;
+  return plan.attacks.flatMap((p0, i) => {
+    if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return [];
     const p = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
-    try {
-      attacks.push(...buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps }));
-    } catch (e) {
-      if (e instanceof UserError) missing.push(p.name);
-      else throw e;
-    }
+    return buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
   });
-  return { attacks, missing };
 }
 
 function sweepRadii(threat: ThreatModel): number[] {
@@ -133,11 +135,30 @@ function sweepRadii(threat: ThreatModel): number[] {
   return [...new Set(mult.map((m) => Math.min(+(threat.eps * m).toFixed(4), cap)))];
 }
 
+/** STATE_FORMAT changes whenever what the state holds changes, so an older state is never resumed. */
+const STATE_FORMAT = 'alp.audit-state/2';
+
+/**
+ * The resume key: everything the cascade's result depends on. Every attack's full settings (seeds,
+ * steps, ε, norm, targets, surrogate) come from its describe().
+ */
+export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: AuditOptions): string {
+  const fingerprint = o.fingerprint ?? (typeof model === 'function' ? undefined : modelFingerprint(model));
+  if (fingerprint === undefined && o.statePath !== undefined) {
+    throw new UserError('audit: resuming needs a model fingerprint; pass `fingerprint` for a logits function');
+  }
+  return createHash('sha256').update(JSON.stringify({
+    format: STATE_FORMAT, fingerprint: fingerprint ?? null, version: o.version, threat: o.threat, seed: o.seed,
+    dataset: ds.name, examples: ds.count, shape: ds.shape, batchSize: o.batchSize ?? 250, keepExamples: o.keepExamples ?? 16,
+    attacks: attacks.map((a) => a.describe()), extras: o.keyExtras ?? {},
+  })).digest('hex');
+}
+
 export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
   const t0 = Date.now();
   const f = logitsOf(model);
   const plan = AUDIT_PLANS[o.version];
-  const { attacks, missing } = planAttacks(plan, o.threat, o.seed, ds.numClasses);
+  const attacks = planAttacks(plan, o.threat, o.seed, ds.numClasses);
   attacks.push(...(o.extraAttacks ?? []));
   o.onPhase?.(`attack cascade: ${attacks.map((a) => a.name).join(' → ')}`);
   const cascade = runCascade(f, ds, attacks, {
@@ -145,7 +166,8 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
     ...(o.statePath !== undefined ? { statePath: o.statePath } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     keepExamples: o.keepExamples ?? 16,
-    key: `${o.version}|${o.threat.norm}|${o.threat.eps}|${ds.name}|${ds.count}|${attacks.map((a) => a.name).join(',')}`,
+    key: auditKey(model, ds, attacks, o),
+    onResume: (resumed) => o.onPhase?.(resumed ? 'resuming the interrupted audit' : 'the saved audit state is for another model or configuration; starting over'),
   });
 
   o.onPhase?.('ε sweep');
@@ -165,6 +187,7 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
     checkWeakAttackGap(iters.evidence['weak'] as { steps: number; restarts: number; robustAccuracy: number }, cascadeWorstSub, nSub),
     checkBlackBoxVsWhiteBox(cascade.steps, ds.count),
   ];
+  if (typeof model !== 'function') findings.push(checkVerifiedGradients(gradientSupport(model)));
   // Single step vs iterative, each measured alone on the same examples (the cascade only sees survivors).
   const fgsmStep = cascade.steps.find((s) => s.attack.startsWith('fgsm'));
   if (fgsmStep !== undefined) {
@@ -176,12 +199,6 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
       return ev.worstCaseAccuracy;
     })();
     findings.push(checkSingleStep(fg, alone(['ce'], plan.weak[0])));
-  }
-  if (missing.length > 0) {
-    findings.push({
-      id: 'suite-incomplete', title: 'The full attack suite ran', status: 'warn',
-      detail: `This build lacks ${missing.join(', ')}; the cascade ran without them.`, evidence: { missing },
-    });
   }
   return {
     version: o.version, threat: o.threat, examples: ds.count, cleanAccuracy: cascade.cleanAccuracy,

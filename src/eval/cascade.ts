@@ -5,14 +5,12 @@
  * interrupted audit resumes where it stopped.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { normOf } from '../attack/threat-model.js';
+import { attackRows, predictDataset } from '../attack/runner.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { gatherRows, predictAll } from './evaluate.js';
 
 export interface CascadeStep {
   attack: string;
@@ -47,6 +45,8 @@ interface CascadeState {
   attackIndex: number;
   done: number;
   secondsInAttack: number;
+  /** The adversarial examples kept so far (test index, flat row), so a resumed run loses none. */
+  kept: Array<{ id: number; data: number[] }>;
 }
 
 export interface CascadeOptions {
@@ -56,6 +56,8 @@ export interface CascadeOptions {
   /** A string identifying model + data + suite; a state with another key is not resumed. */
   key?: string;
   onProgress?: (p: { attack: string; done: number; total: number; robust: number }) => void;
+  /** Told whether a state file was resumed (true) or one with another key was found and ignored (false). */
+  onResume?: (resumed: boolean) => void;
   /** Keep at most this many adversarial examples (for report grids). */
   keepExamples?: number;
 }
@@ -68,19 +70,23 @@ function loadState(path: string | undefined, key: string): CascadeState | null {
   } catch (e) {
     throw new UserError(`${path}: cannot resume, the state file is not valid JSON (${(e as Error).message}); delete it to start over`);
   }
-  return s.key === key ? s : null;
+  if (s.key !== key) return null;
+  // A state written before kept examples were checkpointed cannot give the uninterrupted result.
+  if (!Array.isArray(s.kept)) throw new UserError(`${path}: cannot resume, the state file predates kept-example checkpoints; run with --fresh`);
+  return s;
 }
 
 export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: CascadeOptions = {}): CascadeResult {
   const bs = o.batchSize ?? 250;
   const key = o.key ?? attacks.map((a) => a.name).join('|');
   let state = loadState(o.statePath, key);
+  if (state !== null) o.onResume?.(true);
+  else if (o.statePath !== undefined && existsSync(o.statePath)) o.onResume?.(false);
   if (state === null) {
-    const pred = predictAll(f, ds);
+    const pred = predictDataset(f, ds);
     const correct = Array.from({ length: ds.count }, (_, i) => Number(pred[i] === ds.labels[i]));
-    state = { key, robust: [...correct], correct, fooledBy: new Array<string>(ds.count).fill(''), steps: [], attackIndex: 0, done: 0, secondsInAttack: 0 };
+    state = { key, robust: [...correct], correct, fooledBy: new Array<string>(ds.count).fill(''), steps: [], attackIndex: 0, done: 0, secondsInAttack: 0, kept: [] };
   }
-  const adversarial = new Map<number, Float32Array>();
   const keep = o.keepExamples ?? 0;
   const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const save = (): void => {
@@ -89,38 +95,29 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
 
   for (let a = state.attackIndex; a < attacks.length; a++) {
     const attack = attacks[a] as Attack;
-    const norm = normOf(attack.threat.norm);
     // Survivors at the start of this attack; those already handled in an interrupted run are skipped.
     const todo: number[] = [];
     for (let i = 0; i < ds.count; i++) if (state.robust[i] || (state.fooledBy[i] === attack.name && state.done > 0)) todo.push(i);
     let fooledHere = state.fooledBy.filter((b) => b === attack.name).length;
     const t0 = Date.now() - state.secondsInAttack * 1000;
-    for (let k = state.done; k < todo.length; k += bs) {
-      const ids = todo.slice(k, k + bs).filter((i) => state.robust[i] === 1);
-      if (ids.length > 0) {
-        const { x, y } = gatherRows(ds, ids);
-        const r = attack.run(f, x, y);
-        const checked = tf.tidy(() => ({
-          pred: f(r.adversarial).argMax(-1).dataSync() as Int32Array,
-          size: norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array,
-        }));
-        const data = r.adversarial.dataSync() as Float32Array;
-        ids.forEach((id, j) => {
-          if ((checked.size[j] as number) > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`${attack.name} left the ε-ball`);
-          if (checked.pred[j] !== ds.labels[id]) {
-            state.robust[id] = 0;
-            state.fooledBy[id] = attack.name;
-            fooledHere++;
-            if (adversarial.size < keep) adversarial.set(id, data.slice(j * size, (j + 1) * size));
-          }
+    const ids = todo.slice(state.done).filter((i) => state.robust[i] === 1);
+    const skipped = state.done;
+    attackRows(f, ds, ids, attack, {
+      batchSize: bs,
+      onBatch: (b, doneHere) => {
+        b.ids.forEach((id, j) => {
+          if (!b.success[j]) return;
+          state.robust[id] = 0;
+          state.fooledBy[id] = attack.name;
+          fooledHere++;
+          if (state.kept.length < keep) state.kept.push({ id, data: Array.from(b.data.subarray(j * size, (j + 1) * size)) });
         });
-        tf.dispose([x, y, r.adversarial]);
-      }
-      state.done = Math.min(k + bs, todo.length);
-      state.secondsInAttack = (Date.now() - t0) / 1000;
-      save();
-      o.onProgress?.({ attack: attack.name, done: state.done, total: todo.length, robust: state.robust.reduce((p, q) => p + q, 0) });
-    }
+        state.done = skipped + doneHere;
+        state.secondsInAttack = (Date.now() - t0) / 1000;
+        save();
+        o.onProgress?.({ attack: attack.name, done: state.done, total: todo.length, robust: state.robust.reduce((p, q) => p + q, 0) });
+      },
+    });
     state.steps.push({
       attack: attack.name, config: attack.describe(),
       robustAccuracyAfter: state.robust.reduce((p, q) => p + q, 0) / Math.max(ds.count, 1),
@@ -131,6 +128,7 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
     state.secondsInAttack = 0;
     save();
   }
+  const adversarial = new Map(state.kept.map((k) => [k.id, Float32Array.from(k.data)] as const));
   const nCorrect = state.correct.reduce((p, q) => p + q, 0);
   return {
     examples: ds.count,

@@ -12,6 +12,7 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { crossEntropyPerExample } from '../loss/cross-entropy.js';
 import type { LogitsFn } from '../model/classifier.js';
+import type { LayerGradientSupport } from '../model/gradient-support.js';
 import { evaluateRobustness } from './evaluate.js';
 
 export type FindingStatus = 'pass' | 'warn' | 'fail';
@@ -198,5 +199,24 @@ export function checkWeakAttackGap(weak: { steps: number; restarts: number; robu
         ? 'A plain PGD evaluation would have been close to the worst case.'
         : `A plain PGD evaluation would overstate robustness by ${(gap * 100).toFixed(1)} points: the loss surface misleads PGD (gradient masking); trust only the cascade.`),
     evidence: { examples, plainPgd: weak, cascadeWorstCase: cascadeWorst, gap },
+  };
+}
+
+/**
+ * Layers whose input gradient alp has not verified (model/gradient-support.ts): a wrong or missing
+ * gradient misleads every gradient attack exactly as a masking defence does, so it is reported as a
+ * masking risk until the Square attack or a verified gradient rules it out.
+ */
+export function checkVerifiedGradients(layers: LayerGradientSupport[]): Finding {
+  const bad = layers.filter((l) => l.status === 'unverified');
+  const corrected = layers.filter((l) => l.status === 'corrected');
+  return {
+    id: 'unverified-gradient',
+    title: "Every layer's input gradient is verified",
+    status: bad.length > 0 ? 'warn' : 'pass',
+    detail: bad.length > 0
+      ? `${bad.length} of ${layers.length} layers have gradients alp has not checked against finite differences: ${bad.map((l) => `${l.path} (${l.className}${l.note !== undefined ? `: ${l.note}` : ''})`).join('; ')}. Gradient attacks may follow a wrong direction; trust the gradient-free Square attack's result where it is lower.`
+      : `All ${layers.length} layers are covered by alp's gradient check${corrected.length > 0 ? ` (${corrected.length} through alp's corrections of TF.js)` : ''}.`,
+    evidence: { unverified: bad, corrected: corrected.map((l) => l.path), layers: layers.length },
   };
 }

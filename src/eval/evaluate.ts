@@ -1,13 +1,13 @@
 /**
  * Robustness evaluation. Every attack in a suite runs on every example the model classifies
  * correctly; an example counts as robust only if no restart of any attack fools it (the worst case
- * per example, as AutoAttack reports it). Each returned adversarial example is re-checked before it
- * counts: inside the ε-ball and the [0,1] box, and actually misclassified by a fresh forward pass, so
- * a bookkeeping bug cannot flatter or hurt the numbers.
+ * per example, as AutoAttack reports it). Every attack runs through the attack runner, which clips
+ * each result to the ε-ball and the box and re-checks it with a fresh forward pass.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { boundsOf, normOf, type ThreatModel } from '../attack/threat-model.js';
+import { attackRows, predictDataset } from '../attack/runner.js';
+import { boundsOf, type ThreatModel } from '../attack/threat-model.js';
 import { Pgd } from '../attack/pgd.js';
 import type { ObjectiveName } from '../attack/objectives.js';
 import type { Dataset } from '../data/dataset.js';
@@ -48,77 +48,32 @@ export interface EvalOptions {
   onProgress?: (p: EvalProgress) => void;
 }
 
-function batchTensors(ds: Dataset, start: number, size: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
-  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const x = tf.tensor4d(ds.images.subarray(start * row, (start + size) * row), [size, ds.shape[0], ds.shape[1], ds.shape[2]]);
-  const labels = ds.labels.subarray(start, start + size);
-  return { x, y: tf.tensor1d(labels, 'int32'), labels };
-}
-
-/** The given examples as tensors (a copy), in the order of `ids`. */
-export function gatherRows(ds: Dataset, ids: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const xs = new Float32Array(ids.length * row);
-  const ys = new Int32Array(ids.length);
-  ids.forEach((id, j) => {
-    xs.set(ds.images.subarray(id * row, (id + 1) * row), j * row);
-    ys[j] = ds.labels[id] as number;
-  });
-  return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
-}
-
-/** Predictions in batches. */
-export function predictAll(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
-  const out = new Int32Array(ds.count);
-  for (let i = 0; i < ds.count; i += batchSize) {
-    const n = Math.min(batchSize, ds.count - i);
-    const { x, y } = batchTensors(ds, i, n);
-    out.set(tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array), i);
-    tf.dispose([x, y]);
-  }
-  return out;
-}
+/** Predictions in batches (the runner's `predictDataset`, under the name the public API has used). */
+export const predictAll = predictDataset;
 
 /**
  * Runs one attack over the examples flagged in `mask` and returns, per example, whether it was
- * fooled (verified), plus the largest perturbation seen.
+ * fooled (verified by the runner), plus the largest perturbation seen.
  */
-export function runAttack(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): { fooled: Uint8Array; maxPerturbation: number } {
-  const bs = o.batchSize ?? 250;
-  const norm = normOf(attack.threat.norm);
+export function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): { fooled: Uint8Array; maxPerturbation: number } {
   const fooled = new Uint8Array(ds.count);
   const todo: number[] = [];
   for (let i = 0; i < ds.count; i++) if (mask[i]) todo.push(i);
   let maxPert = 0;
-  let done = 0;
   let fooledCount = 0;
-  for (let k = 0; k < todo.length; k += bs) {
-    const ids = todo.slice(k, k + bs);
-    const { x, y } = gatherRows(ds, ids);
-    const r = attack.run(f, x, y);
-    const check = tf.tidy(() => {
-      const pred = f(r.adversarial).argMax(-1).dataSync() as Int32Array;
-      const size = norm.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array;
-      const lo = tf.min(r.adversarial).dataSync()[0] as number;
-      const hi = tf.max(r.adversarial).dataSync()[0] as number;
-      return { pred, size, lo, hi };
-    });
-    const box = boundsOf(attack.threat);
-    if (box !== null && (check.lo < box[0] || check.hi > box[1])) throw new Error(`attack ${attack.name} left the [${box[0]},${box[1]}] box (${check.lo}, ${check.hi})`);
-    const labels = y.dataSync() as Int32Array;
-    for (let j = 0; j < ids.length; j++) {
-      const s = check.size[j] as number;
-      if (s > attack.threat.eps * (1 + 1e-4) + 1e-6) throw new Error(`attack ${attack.name} left the ε-ball: ${s} > ${attack.threat.eps}`);
-      maxPert = Math.max(maxPert, s);
-      if (check.pred[j] !== labels[j]) {
-        fooled[ids[j] as number] = 1;
-        fooledCount++;
-      }
-    }
-    tf.dispose([x, y, r.adversarial]);
-    done += ids.length;
-    o.onProgress?.({ attack: attack.name, done, total: todo.length, robustSoFar: done - fooledCount });
-  }
+  attackRows(f, ds, todo, attack, {
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    onBatch: (b, done) => {
+      b.ids.forEach((id, j) => {
+        maxPert = Math.max(maxPert, b.perturbation[j] as number);
+        if (b.success[j]) {
+          fooled[id] = 1;
+          fooledCount++;
+        }
+      });
+      o.onProgress?.({ attack: attack.name, done, total: todo.length, robustSoFar: done - fooledCount });
+    },
+  });
   return { fooled, maxPerturbation: maxPert };
 }
 
@@ -135,7 +90,7 @@ export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset
   const summaries: AttackSummary[] = [];
   for (const attack of attacks) {
     const t0 = Date.now();
-    const { fooled, maxPerturbation } = runAttack(f, ds, attack, correct, o);
+    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, correct, o);
     let survived = 0;
     let nFooled = 0;
     for (let i = 0; i < ds.count; i++) {

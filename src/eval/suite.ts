@@ -32,7 +32,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
     const common = { threat: s.threat, steps: s.steps, restarts: s.restarts, seed, ...(s.stepSize !== undefined ? { stepSize: s.stepSize } : {}) };
     switch (name) {
       case 'fgsm':
-        return new Fgsm(s.threat, 'ce');
+        return new Fgsm({ threat: s.threat, loss: 'ce' });
       case 'pgd-ce':
         return new Pgd({ ...common, loss: 'ce' });
       case 'pgd-cw':

@@ -3,21 +3,19 @@
  * training config (every option spelled out, so a later change of defaults cannot change the run),
  * `alp eval` from the attack configs in eval.json, `alp audit` from audit.json.
  */
-import { TRAIN_SPEC } from '../cli/commands/train.js';
 import type { AuditData, EvalData, Obj } from './runs.js';
 
 /**
  * Training config field → `alp train` option: the field in kebab case (batchSize → --batch-size),
- * except where the option is named otherwise. A field with no such option in TRAIN_SPEC is left off
- * the command line rather than spelled as an option `alp train` would reject.
+ * except where the option is named otherwise. Given the options `alp train` accepts (the CLI passes
+ * them; the report does not import the CLI), a field with no such option is left off the command line
+ * rather than spelled as an option `alp train` would reject.
  */
 const OPTION_EXCEPTIONS: Readonly<Record<string, string>> = { dataset: 'data' };
 
-const TRAIN_OPTIONS: ReadonlySet<string> = new Set(TRAIN_SPEC.options.map((o) => o.name));
-
-export function trainOptionOf(field: string): string | null {
+export function trainOptionOf(field: string, known?: ReadonlySet<string>): string | null {
   const name = OPTION_EXCEPTIONS[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-  return TRAIN_OPTIONS.has(name) && !['out', 'model', 'preset', 'resume'].includes(name) ? name : null;
+  return (known === undefined || known.has(name)) && !['out', 'model', 'preset', 'resume'].includes(name) ? name : null;
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
@@ -44,11 +42,11 @@ function optionValue(v: unknown): string | null {
 }
 
 /** `alp train ...` for a training config; `out` is the output folder. */
-export function trainArgv(config: Obj, out: string, fineTunedFrom: string | null = null): Rebuilt {
+export function trainArgv(config: Obj, out: string, fineTunedFrom: string | null = null, known?: ReadonlySet<string>): Rebuilt {
   const argv = ['alp', 'train'];
   const unmapped: string[] = [];
   for (const [key, value] of Object.entries(config)) {
-    const opt = trainOptionOf(key);
+    const opt = trainOptionOf(key, known);
     const v = optionValue(value);
     if (opt === null || v === null) {
       // An empty lrDecayAt only matters with --schedule step; it has no command-line spelling.
@@ -71,10 +69,27 @@ function suiteName(c: Obj | null): string | null {
 }
 
 /**
- * `alp eval ...` from eval.json's attack configs, or null when an attack is not one `alp eval`
- * builds. The suite seeds attack i with seed + 1000·i; the seed is recovered from that.
+ * `alp eval ...` for an eval.json. A version-2 file records its suite spec, which gives the exact
+ * command for every attack; an older file only has attack configs, from which FGSM/PGD suites are
+ * rebuilt (null for any other attack).
  */
 export function evalArgv(ev: EvalData, modelFolder: string, dataset: string | null): string[] | null {
+  if (ev.suite !== null && ev.threat !== null) {
+    const s = ev.suite;
+    const argv = ['alp', 'eval', '--model', modelFolder];
+    if (dataset !== null) argv.push('--data', dataset);
+    if (ev.examples !== null) argv.push('--n', String(ev.examples));
+    argv.push('--norm', ev.threat.norm, '--eps', String(ev.threat.eps), '--attacks', s.attacks.join(','),
+      '--steps', String(s.steps), '--restarts', String(s.restarts), '--seed', String(s.seed));
+    if (s.stepSize !== null) argv.push('--step-size', String(s.stepSize));
+    if (ev.epsSweep.length > 0) argv.push('--eps-sweep', ev.epsSweep.map((p) => p.eps).join(','));
+    return argv;
+  }
+  return legacyEvalArgv(ev, modelFolder, dataset);
+}
+
+/** Files written before eval.json recorded its suite: the suite seeded attack i with seed + 1000·i. */
+function legacyEvalArgv(ev: EvalData, modelFolder: string, dataset: string | null): string[] | null {
   const names = ev.attacks.map((a) => suiteName(a.config));
   if (names.length === 0 || names.some((n) => n === null) || ev.threat === null) return null;
   const argv = ['alp', 'eval', '--model', modelFolder];

@@ -43,3 +43,26 @@ test('a malformed or foreign detect-eval.json is a clear error', () => {
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('detection numbers measured on other weights than the model now at that path are flagged on the page', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'alp-det-'));
+  try {
+    const run = standardRun(join(d, 'std'));
+    writeFileSync(join(run, 'weights.bin'), Uint8Array.of(1, 2, 3, 4));
+    const file = join(d, 'detect-eval.json');
+    const write = (hash: string): void => writeFileSync(file, JSON.stringify({
+      schema: 'alp-detect-eval', models: [{ label: 'std', model: run, weightsHash: hash }], sideBySide: [side('std', 0.8, 0)],
+    }));
+    const { weightsHash } = await import('../model/fingerprint.js');
+    write(weightsHash(join(run, 'model.json')) as string);
+    assert.deepEqual(readDetection(file).warnings, []);
+    write('0'.repeat(64));
+    const r = readDetection(file);
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0] as string, /std was measured on weights sha256 000000000000…/);
+    const page = renderPage(await buildReport([run], { out: join(d, 'r.html'), cleanLoader: syntheticLoader() }));
+    assert.ok(page.includes('not that model&#39;s'), 'the page shows the warning');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

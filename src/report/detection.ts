@@ -5,6 +5,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { DETECT_EVAL_SCHEMA } from '../detect/evaluate.js';
+import { weightsHash } from '../model/fingerprint.js';
 import { UserError } from '../util/errors.js';
 
 export interface DetectionMetrics {
@@ -26,6 +28,8 @@ export interface DetectionRow {
 export interface DetectionResults {
   file: string;
   rows: DetectionRow[];
+  /** Models whose weights changed since the file measured them. */
+  warnings: string[];
 }
 
 const FILE = 'detect-eval.json';
@@ -52,8 +56,8 @@ export function readDetection(path: string): DetectionResults {
     throw new UserError(`${path}: malformed JSON: ${(e as Error).message}`);
   }
   const d = raw as Record<string, unknown>;
-  if (d['schema'] !== 'alp-detect-eval' || !Array.isArray(d['sideBySide'])) {
-    throw new UserError(`${path}: not an 'alp detect eval' result (expected schema 'alp-detect-eval' with a sideBySide list)`);
+  if (d['schema'] !== DETECT_EVAL_SCHEMA || !Array.isArray(d['sideBySide'])) {
+    throw new UserError(`${path}: not an 'alp detect eval' result (expected schema '${DETECT_EVAL_SCHEMA}' with a sideBySide list)`);
   }
   const rows: DetectionRow[] = [];
   for (const r of d['sideBySide'] as unknown[]) {
@@ -66,7 +70,20 @@ export function readDetection(path: string): DetectionResults {
       nonAdaptive: non, adaptive: metrics(o['adaptive']),
     });
   }
-  return { file: path, rows };
+  const warnings: string[] = [];
+  for (const m of Array.isArray(d['models']) ? (d['models'] as unknown[]) : []) {
+    if (typeof m !== 'object' || m === null) continue;
+    const rec = m as Record<string, unknown>;
+    const recorded = rec['weightsHash'];
+    const modelPath = rec['model'];
+    if (typeof recorded !== 'string' || typeof modelPath !== 'string' || !existsSync(modelPath)) continue;
+    const json = statSync(modelPath).isDirectory() ? join(modelPath, 'model.json') : modelPath;
+    const here = existsSync(json) ? weightsHash(json) : null;
+    if (here !== null && here !== recorded) {
+      warnings.push(`${path}: ${String(rec['label'] ?? modelPath)} was measured on weights sha256 ${recorded.slice(0, 12)}…, but ${json} now has ${here.slice(0, 12)}…: these numbers are not that model's`);
+    }
+  }
+  return { file: path, rows, warnings };
 }
 
 /** detect-eval.json files in the given paths and the run folders (and their parents), each once. */

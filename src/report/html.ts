@@ -6,7 +6,7 @@
  */
 import type { ExampleSet } from './examples.js';
 import { shellQuote } from './commands.js';
-import type { ChartData, Command, ModelReport, PageModel } from './report.js';
+import type { ChartData, Command, ModelReport, PageModel } from './page-model.js';
 import type { FindingData, Threat } from './runs.js';
 
 /** Escapes text for HTML content and for double- or single-quoted attribute values. */
@@ -342,6 +342,7 @@ function detection(p: PageModel): string {
       `<td class="num">${aucCell(d.nonAdaptive.rocAuc)}</td><td class="num">${pctOrDash(d.nonAdaptive.tprAt5)}</td><td class="num">${pctOrDash(d.nonAdaptive.robustOrDetectedAccuracy)}</td>` +
       `<td class="num">${aucCell(d.adaptive?.rocAuc ?? NaN)}</td><td class="num">${pctOrDash(d.adaptive?.tprAt5 ?? NaN)}</td><td class="num"><strong>${pctOrDash(d.adaptive?.robustOrDetectedAccuracy ?? NaN)}</strong></td></tr>`).join('');
     return `<div class="table-wrap"><table><thead><tr><th>model</th><th>detector</th><th>strongest non-adaptive attack</th><th>AUC</th><th>TPR @ 5% FPR</th><th>robust or detected</th><th>AUC, adaptive</th><th>TPR @ 5% FPR, adaptive</th><th>robust or detected, adaptive</th></tr></thead><tbody>${rows}</tbody></table></div>
+${r.warnings.length > 0 ? `<ul class="warnings">${r.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
 <p class="note">From <code>${esc(r.file)}</code>. "Robust or detected": share of the evaluated test images that are classified correctly or flagged at the calibrated threshold. Only the adaptive columns (an attacker who knows the detector) say what the detector is worth.</p>`;
   });
   return `<section id="detection">

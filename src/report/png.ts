@@ -3,30 +3,11 @@
  * chunk compressed with node:zlib. Enough to write report images without a dependency.
  */
 import { deflateSync } from 'node:zlib';
+import { crc32 } from '../util/crc32.js';
+
+export { crc32 };
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
-
-let crcTable: Uint32Array | undefined;
-
-function table(): Uint32Array {
-  if (crcTable !== undefined) return crcTable;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  crcTable = t;
-  return t;
-}
-
-/** CRC-32 (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320), as PNG chunks use. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  const t = table();
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = (t[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);

@@ -3,7 +3,7 @@
  * beside the page), renders the charts and example images, and writes a self-contained HTML page.
  */
 import { createRequire } from 'node:module';
-import { findDetection, type DetectionResults } from './detection.js';
+import { findDetection } from './detection.js';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vega from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
@@ -13,9 +13,10 @@ import {
   type AttackRow, type CascadeRow, type LossRow, type SweepRow, type ValRow,
 } from './charts.js';
 import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
-import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleCard, type ExampleSet } from './examples.js';
+import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
-import { datasetOf, loadRuns, runThreat, type AuditData, type EvalData, type FindingData, type Obj, type RunData, type Threat } from './runs.js';
+import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
+import { datasetOf, loadRuns, runThreat, type RunData, type Threat } from './runs.js';
 
 export interface ReportOptions {
   /** The HTML file to write (the JSON goes to dataPathFor(out)). */
@@ -27,101 +28,13 @@ export interface ReportOptions {
   maxExamples?: number;
   /** Replaces the data layer for the clean images (tests). */
   cleanLoader?: CleanLoader;
+  /** The options `alp train` accepts; config fields outside them are left off rebuilt train commands. */
+  trainOptions?: ReadonlySet<string>;
   /** The time stamped on the page (default now). */
   now?: Date;
 }
 
-export interface ModelSummary {
-  name: string;
-  folder: string;
-  colour: string;
-  files: string[];
-  method: string | null;
-  arch: string | null;
-  dataset: string | null;
-  threat: Threat | null;
-  params: number | null;
-  layers: number | null;
-  examples: number | null;
-  cleanAccuracy: number | null;
-  /** Robust accuracy per attack of eval.json's suite, by attack name. */
-  attacks: Record<string, number | null>;
-  evalWorstCase: number | null;
-  auditWorstCase: number | null;
-  /** The lowest worst case any evaluation found: the number to quote. */
-  worstCase: number | null;
-  worstCaseSource: 'eval' | 'audit' | null;
-  trainSeconds: number | null;
-  evalSeconds: number | null;
-  auditSeconds: number | null;
-  /** The last validation point of training (held-out slice, training-time PGD). */
-  validation: { step: number; cleanAcc: number | null; robustAcc: number | null; examples: number | null } | null;
-  findings: Record<'pass' | 'warn' | 'fail' | 'unknown', number>;
-}
-
-/** A command as a shell line and as its words. */
-export interface Command {
-  line: string;
-  argv: string[];
-}
-
-export interface Commands {
-  train: Command | null;
-  /** Config fields the rebuilt train command cannot express. */
-  trainUnmapped: string[];
-  /** The command line train.json recorded, when it did. */
-  trainRecorded: Command | null;
-  eval: Command | null;
-  audit: Command | null;
-}
-
-export interface ModelReport {
-  summary: ModelSummary;
-  config: Obj | null;
-  configSource: string | null;
-  commands: Commands;
-  training: {
-    steps: number | null;
-    trainExamples: number | null;
-    valExamples: number | null;
-    fineTunedFrom: string | null;
-    epochs: NonNullable<RunData['train']>['epochs'];
-    evals: NonNullable<RunData['train']>['evals'];
-  } | null;
-  eval: EvalData | null;
-  audit: (Omit<AuditData, 'adversarial'> & { adversarialFile: string | null }) | null;
-  findings: FindingData[];
-  examples: { total: number; shown: Array<Omit<ExampleCard, 'png'>>; notes: string[] } | null;
-  versions: Record<string, Record<string, string>>;
-  warnings: string[];
-}
-
-export interface ChartData {
-  id: 'sweep' | 'attacks' | 'cascade' | 'loss' | 'validation';
-  title: string;
-  caption: string;
-  rows: unknown[];
-}
-
-export interface ReportData {
-  title: string;
-  generatedAt: string;
-  generator: Record<string, string>;
-  output: { html: string; json: string };
-  /** eval.json attack names across models, in order of first appearance (the summary's columns). */
-  attacks: string[];
-  models: ModelReport[];
-  charts: ChartData[];
-  /** `alp detect eval` results found beside the runs (detect-eval.json). */
-  detection: DetectionResults[];
-}
-
-/** What the page needs beyond the JSON: rendered charts and images. */
-export interface PageModel {
-  data: ReportData;
-  svgs: Partial<Record<ChartData['id'], string>>;
-  examples: Array<ExampleSet | null>;
-}
+export type { ModelSummary, Command, Commands, ModelReport, ChartData, ReportData, PageModel } from './page-model.js';
 
 /** report.html → report.data.json (beside it, never clobbering a demo's report.json). */
 export function dataPathFor(out: string): string {
@@ -186,8 +99,8 @@ function summarise(r: RunData, colour: string): ModelSummary {
   };
 }
 
-function commandsOf(r: RunData, dataset: string | null): Commands {
-  const train = r.config !== null ? trainArgv(r.config, r.folder, r.train?.fineTunedFrom ?? null) : null;
+function commandsOf(r: RunData, dataset: string | null, trainOptions?: ReadonlySet<string>): Commands {
+  const train = r.config !== null ? trainArgv(r.config, r.folder, r.train?.fineTunedFrom ?? null, trainOptions) : null;
   const ev = r.eval !== null ? evalArgv(r.eval, r.folder, dataset) : null;
   const au = r.audit !== null ? auditArgv(r.audit, r.folder, dataset) : null;
   const cmd = (argv: string[] | null): Command | null => (argv === null ? null : { line: commandLine(argv), argv });
@@ -334,7 +247,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
       summary,
       config: r.config,
       configSource: r.configSource,
-      commands: commandsOf(r, summary.dataset),
+      commands: commandsOf(r, summary.dataset, opts.trainOptions),
       training: t === null ? null : {
         steps: t.steps, trainExamples: t.data?.trainExamples ?? null, valExamples: t.data?.valExamples ?? null,
         fineTunedFrom: t.fineTunedFrom, epochs: t.epochs, evals: t.evals,

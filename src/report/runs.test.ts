@@ -186,12 +186,14 @@ test('the rebuilt train command parses back to the same config', async () => {
   const { TRAIN_SPEC, configOverrides } = await import('../cli/commands/train.js');
   const { parseArgs } = await import('../cli/args.js');
   const { resolveConfig, DEFAULTS } = await import('../train/config.js');
-  for (const key of Object.keys(DEFAULTS)) assert.ok(trainOptionOf(key) !== null, `config field ${key} has no alp train option`);
-  assert.equal(trainOptionOf('dataset'), 'data');
-  assert.equal(trainOptionOf('lrDecayAt'), 'lr-decay-at');
-  assert.equal(trainOptionOf('out'), null);
+  const known = new Set(TRAIN_SPEC.options.map((o) => o.name));
+  for (const key of Object.keys(DEFAULTS)) assert.ok(trainOptionOf(key, known) !== null, `config field ${key} has no alp train option`);
+  assert.equal(trainOptionOf('dataset', known), 'data');
+  assert.equal(trainOptionOf('lrDecayAt', known), 'lr-decay-at');
+  assert.equal(trainOptionOf('out', known), null);
+  assert.equal(trainOptionOf('futureKnob', known), null);
   const config = { ...DEFAULTS, method: 'trades' as const, lr: 1e-4, lrDecayAt: [0.3, 0.6, 0.9], schedule: 'step' as const, epsRampEpochs: 0.25, beta: 3 };
-  const { argv, unmapped } = trainArgv(config, 'runs/my run', null);
+  const { argv, unmapped } = trainArgv(config, 'runs/my run', null, known);
   assert.deepEqual(unmapped, []);
   assert.equal(argv[0], 'alp');
   assert.equal(argv[1], 'train');
@@ -218,7 +220,7 @@ test('the rebuilt eval command rebuilds the recorded attack suite', async (t) =>
     steps: p['steps'] as number, restarts: p['restarts'] as number, seed: p['seed'] as number,
   });
   assert.deepEqual(suite.map((a) => a.describe()), r!.eval!.attacks.map((a) => a.config));
-  // An attack alp eval cannot build means no command rather than a wrong one.
+  // A file from before suite specs, with an attack whose options its configs do not carry: no command rather than a wrong one.
   assert.equal(evalArgv({ ...r!.eval!, attacks: [{ ...r!.eval!.attacks[0]!, config: { attack: 'square' } }] }, 'x', null), null);
   assert.deepEqual(auditArgv(r!.audit!, 'runs/alp', 'mnist'), ['alp', 'audit', '--model', 'runs/alp', '--data', 'mnist', '--n', '100', '--norm', 'linf', '--eps', '0.3', '--budget', 'quick', '--seed', '0']);
 });
@@ -230,4 +232,57 @@ test('shell quoting', () => {
   assert.equal(shellQuote(''), "''");
   assert.equal(shellQuote('$(rm -rf /)'), "'$(rm -rf /)'");
   assert.equal(TRAIN_CONFIG.method, 'alp');
+});
+
+test('numbers measured on other weights than the model beside them are flagged', async (t) => {
+  const { weightsHash } = await import('../model/fingerprint.js');
+  const { readFileSync } = await import('node:fs');
+  const d = tmp(t);
+  const folder = fullRun(join(d, 'alp'));
+  writeFileSync(join(folder, 'weights.bin'), Uint8Array.from({ length: 64 }, (_, i) => i));
+  const here = weightsHash(join(folder, 'model.json'));
+  assert.ok(here !== null && /^[0-9a-f]{64}$/.test(here));
+  const stamp = (file: string, hash: string): void => {
+    const j = JSON.parse(readFileSync(join(folder, file), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(folder, file), JSON.stringify({ ...j, weightsHash: hash }));
+  };
+  stamp('eval.json', here);
+  stamp('audit.json', here);
+  assert.deepEqual(loadRuns([folder])[0]!.warnings.filter((w) => w.includes('sha256')), []);
+  // Retrained since: the weights change, the recorded hashes do not.
+  writeFileSync(join(folder, 'weights.bin'), Uint8Array.from({ length: 64 }, (_, i) => 255 - i));
+  const flagged = loadRuns([folder])[0]!.warnings.filter((w) => w.includes('sha256'));
+  assert.equal(flagged.length, 2, flagged.join('\n'));
+  assert.ok(flagged.some((w) => w.includes('eval.json')) && flagged.some((w) => w.includes('audit.json')));
+  assert.ok(flagged.every((w) => w.includes(here.slice(0, 12)) && w.includes('not this model')));
+});
+
+test('a version-2 eval.json gives the exact command for every attack, APGD and Square included', async (t) => {
+  const { EVAL_SPEC } = await import('../cli/commands/eval.js');
+  const { parseArgs } = await import('../cli/args.js');
+  const { buildSuite, ATTACK_NAMES } = await import('../eval/suite.js');
+  const { evalArtifact } = await import('../artifacts/eval.js');
+  const threat = { norm: 'l2' as const, eps: 1.5 };
+  const spec = { threat, attacks: [...ATTACK_NAMES], steps: 17, restarts: 3, seed: 42, stepSize: 0.2 };
+  const suite = buildSuite(spec);
+  const art = evalArtifact({
+    model: 'runs/x', weightsHash: null, dataset: 'mnist', threat, suite: spec,
+    result: {
+      examples: 50, cleanAccuracy: 0.9, worstCaseAccuracy: 0.1,
+      attacks: suite.map((a) => ({ name: a.name, config: a.describe(), robustAccuracy: 0.5, successRate: 0.4, maxPerturbation: 1.5, seconds: 1 })),
+    },
+    epsSweep: null, seconds: 1, versions: {},
+  });
+  const d = tmp(t);
+  mkdirSync(join(d, 'run'));
+  writeFileSync(join(d, 'run', 'eval.json'), JSON.stringify(art));
+  const [r] = loadRuns([join(d, 'run')]);
+  const argv = evalArgv(r!.eval!, 'runs/x', 'mnist');
+  assert.ok(argv !== null, 'no command rebuilt');
+  const p = parseArgs(argv.slice(2), EVAL_SPEC);
+  const rebuilt = buildSuite({
+    threat: { norm: p['norm'] as 'l2', eps: p['eps'] as number }, attacks: p['attacks'] as string[], steps: p['steps'] as number,
+    restarts: p['restarts'] as number, seed: p['seed'] as number, stepSize: p['step-size'] as number,
+  });
+  assert.deepEqual(rebuilt.map((a) => a.describe()), suite.map((a) => a.describe()));
 });

@@ -1,12 +1,11 @@
+import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { audioTiles } from '../../report/waveform.js';
-import { encodeWav } from '../../data/wav.js';
-import { unitToWave } from '../../data/audio.js';
-import { decodeIds, vocabularyOf, PAD_ID, UNK } from '../../data/text.js';
+import { textReadings, writeClipPairs } from '../../artifacts/attack.js';
 import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
@@ -63,35 +62,23 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const x = tf.tensor4d(ds.images, [ds.count, h, w, c]);
   const y = tf.tensor1d(ds.labels, 'int32');
   const targets = target !== undefined ? tf.fill([ds.count], target, 'int32') as tf.Tensor1D : undefined;
-  const r = attack.run(f, x, y, targets);
+  const r = runAttack(attack, f, x, y, targets !== undefined ? { targets } : {});
   const cleanPred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
-  const advPred = tf.tidy(() => f(r.adversarial).argMax(-1).dataSync() as Int32Array);
+  const advPred = r.pred;
   const advData = r.adversarial.dataSync() as Float32Array;
   const nearest = job.text !== undefined ? nearestTokens(r.adversarial.reshape([ds.count, h, w]), job.text.split.table()) : null;
   tf.dispose([x, y, r.adversarial, ...(targets ? [targets] : [])]);
-  let fooled = 0;
-  for (let i = 0; i < ds.count; i++) if (target !== undefined ? advPred[i] === target : advPred[i] !== ds.labels[i]) fooled++;
+  const fooled = r.success.reduce((a, b) => a + b, 0);
   const outcome = `${attack.name}: ${fooled}/${ds.count} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / ds.count)})`;
 
   if (job.text !== undefined && nearest !== null) {
     // Text: what each adversarial embedding sequence says in words (nearest vocabulary entries).
-    const { ids } = job.text;
-    const vocab = vocabularyOf(ids.vocabulary as string[]);
-    const L = h;
-    const texts = Array.from({ length: ds.count }, (_, i) => {
-      const clean = Array.from(ids.images.subarray(i * L, (i + 1) * L), (v) => v | 0);
-      const adv = Array.from(nearest.subarray(i * L, (i + 1) * L));
-      const substitutions = clean.flatMap((id, k) => (id !== PAD_ID && adv[k] !== id ? [{ position: k, from: vocab.tokens[id] ?? UNK, to: vocab.tokens[adv[k] as number] ?? UNK }] : []));
-      return {
-        index: i, label: ds.labels[i], cleanPrediction: cleanPred[i], adversarialPrediction: advPred[i], success: r.success[i] === 1,
-        clean: decodeIds(clean, vocab), nearestWords: decodeIds(adv.map((id, k) => (clean[k] === PAD_ID ? PAD_ID : id)), vocab), substitutions,
-      };
-    });
+    const texts = textReadings(job.text.ids, nearest, { count: ds.count, tokens: h, labels: ds.labels, cleanPred, advPred, success: r.success });
     writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
     const report = {
       model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
       tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w], layout: 'adversarial embeddings [N, tokens, dim], little-endian' },
-      successRate: fooled / ds.count, texts, versions: versions(backend),
+      successRate: fooled / ds.count, texts, versions: versions(backend), warnings: job.warnings,
     };
     writeJsonAtomic(join(out, 'attack.json'), report);
     const changed = texts.filter((t) => t.success && t.substitutions.length > 0).length;
@@ -117,13 +104,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
   writeFileAtomic(join(out, 'adversarial.png'), encodePng(grid.width, grid.height, grid.rgba));
   writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
   if (audio) {
-    const sampleRate = ds.sampleRate as number;
-    for (let i = 0; i < ds.count; i++) {
-      for (const [kind, data] of [['clean', ds.images], ['adversarial', advData]] as const) {
-        const name = `wav/${i}-${kind}.wav`;
-        writeFileAtomic(join(out, name), encodeWav({ samples: unitToWave(data.slice(i * row, (i + 1) * row)), sampleRate }));
-      }
-    }
+    writeClipPairs(out, ds, advData);
     files.splice(2, 0, `wav/ (${2 * ds.count} clips)`);
   }
   const report = {
@@ -131,7 +112,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
     ...(audio ? { audio: { sampleRate: ds.sampleRate, files: 'wav/<i>-clean.wav, wav/<i>-adversarial.wav (16-bit PCM mono)', waveform: 'w = 2x − 1' } } : {}),
     labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
-    success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend),
+    success: Array.from(r.success), successRate: fooled / ds.count, versions: versions(backend), warnings: job.warnings,
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
   emit(p, report, `${outcome}; wrote ${out}/: ${files.join(', ')}`);

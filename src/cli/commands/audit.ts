@@ -1,14 +1,13 @@
 import { existsSync, rmSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
+import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
-import { currentWarnings } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
@@ -46,25 +45,28 @@ export async function auditCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
     return 0;
   }
-  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'audit');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
-  else if (existsSync(statePath)) say(quiet, `resuming the interrupted audit in ${statePath}`);
+  else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
+  let surrogateFingerprint: string | null = null;
   if (surrogatePath !== undefined) {
     // The surrogate is adapted by shape only: --input-range describes the audited model.
     const s = checkModelFitsData(await openModel(surrogatePath, quiet), ds, surrogatePath, undefined, quiet);
-    extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99 }));
+    surrogateFingerprint = modelFingerprint(s);
+    extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99, surrogateName: surrogatePath }));
   }
   say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
   let current = '';
   const r = audit(model, ds, {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
+    keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
     onPhase: (m) => {
       bar?.done();
       bar = undefined;
@@ -81,28 +83,9 @@ export async function auditCommand(argv: string[]): Promise<number> {
     },
   });
   bar?.done();
-  const ids = [...r.adversarial.keys()];
-  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const exData = new Float32Array(ids.length * row);
-  ids.forEach((id, j) => exData.set(r.adversarial.get(id) as Float32Array, j * row));
-  writeFileAtomic(join(out, 'examples.f32'), new Uint8Array(exData.buffer));
-  const f = logitsOf(model);
-  const predOf = (data: Float32Array): number[] => ids.length === 0 ? [] : tf.tidy(() =>
-    Array.from(f(tf.tensor4d(data, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]])).argMax(-1).dataSync()));
-  const cleanData = new Float32Array(ids.length * row);
-  ids.forEach((id, j) => cleanData.set(ds.images.subarray(id * row, (id + 1) * row), j * row));
-  const cleanPred = predOf(cleanData);
-  const advPred = predOf(exData);
-  const report = {
-    model: modelPath, dataset: ds.name, threat, version: r.version, examples: r.examples, cleanAccuracy: r.cleanAccuracy,
-    cascade: r.cascade, worstCaseAccuracy: r.worstCaseAccuracy, epsSweep: r.epsSweep, findings: r.findings,
-    examplesFile: ids.length > 0 ? {
-      file: 'examples.f32', shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i]),
-      attack: ids.map((i) => r.fooledBy[i]), cleanPred, advPred,
-    } : null,
-    seconds: r.seconds, seed, versions: versions(backend), warnings: currentWarnings(),
-  };
-  writeJsonAtomic(join(out, 'audit.json'), report);
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
+  const report = written.artifact;
+  writeAuditArtifact(join(out, 'audit.json'), join(out, EXAMPLES_FILE), written);
   rmSync(statePath, { force: true });
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);

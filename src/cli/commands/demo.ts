@@ -1,5 +1,9 @@
+import { TRAIN_SPEC } from './train.js';
 import { join } from 'node:path';
+import { DEMO_SCHEMA } from '../../artifacts/demo.js';
+import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
 import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
+import { weightsHash } from '../../model/fingerprint.js';
 import { buildSuite } from '../../eval/suite.js';
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
@@ -58,7 +62,8 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const n = get.num(p, 'n') as number;
   const test = loadEvalData({ ...p, data: 'mnist' }, n);
   const threat = { norm: 'linf' as const, eps: 0.3 };
-  const suite = buildSuite({ threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed });
+  const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
+  const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')}, then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
 
   const reports: ModelReport[] = [];
@@ -96,7 +101,11 @@ export async function demoCommand(argv: string[]): Promise<void> {
       name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000, evalSeconds: (Date.now() - te) / 1000,
       validation: r.state.evals[r.state.evals.length - 1] ?? null, eval: evalSummary,
     });
-    writeJsonAtomic(join(folder, 'eval.json'), { dataset: 'mnist', threat, result: ev });
+    // The same eval.json `alp eval` writes, so the report reads one shape and can rebuild the command.
+    writeEvalArtifact(join(folder, 'eval.json'), evalArtifact({
+      model: folder, weightsHash: weightsHash(join(folder, 'model.json')), dataset: test.name, threat, suite: suiteSpec,
+      result: ev, epsSweep: null, seconds: (Date.now() - te) / 1000, versions: versions(backend),
+    }));
   }
 
   const header = ['', ...reports.map((r) => r.name)];
@@ -107,12 +116,12 @@ export async function demoCommand(argv: string[]): Promise<void> {
   rows.push(['eval seconds', ...reports.map((r) => r.evalSeconds.toFixed(0))]);
   const seconds = (Date.now() - t0) / 1000;
   const report = {
-    command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
+    schema: DEMO_SCHEMA, command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
     suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
     note: "The demo runs each PGD once; 'alp eval --model DIR' runs 5 restarts of each (the number to quote).",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
-  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', ...(dataDir !== undefined ? { dataDir } : {}) });
+  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
   emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
 }

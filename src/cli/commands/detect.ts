@@ -9,8 +9,9 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import type { Dataset } from '../../data/dataset.js';
-import { subset, take } from '../../data/dataset.js';
-import { calibrateDetector, checkCalibrationSize, loadDetector, saveDetector } from '../../detect/calibrate.js';
+import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.js';
+import { calibrationSplit } from '../../detect/calibration-split.js';
+import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
 import { guard } from '../../detect/guard.js';
@@ -20,9 +21,9 @@ import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
 import { serveGuard } from '../../detect/serve.js';
 import { ATTACK_NAMES } from '../../eval/suite.js';
 import { modelJsonPath } from '../../model/io.js';
+import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
-import { Rng } from '../../util/rng.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
 import { isTextModel } from '../../model/text.js';
@@ -227,23 +228,10 @@ function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: strin
   const split = get.str(p, 'calib-split') as 'train' | 'test';
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
-  const full = loadEvalData(p, undefined, split, modelPath);
-  const given = get.num(p, 'calib-start');
-  const evalTest = split === 'test' && evalN !== undefined;
-  if (given === undefined && !evalTest) {
-    if (n > full.count) throw new UserError(`--calib-n ${n}: the ${split} split has only ${full.count} examples`);
-    const seed = get.num(p, 'seed') as number;
-    const ids = new Rng(seed + 104729).permutation(full.count).subarray(0, n).sort();
-    return { ds: take(full, ids), source: { dataset: full.name, split, sample: 'seeded random sample of the split', seed: seed + 104729, count: n } };
-  }
-  const start = given ?? (evalN as number);
-  if (!Number.isInteger(start) || start < 0 || start + n > full.count) {
-    throw new UserError(`--calib-start ${start} with --calib-n ${n}: outside the ${full.count} examples of the ${split} split${given === undefined ? ' (calibration follows the evaluated examples; lower --n or --calib-n, or use --calib-split train)' : ''}`);
-  }
-  if (evalTest && start < (evalN as number)) {
-    throw new UserError(`calibration examples ${start}…${start + n - 1} of the test split overlap the ${evalN} evaluated test examples; use --calib-start ≥ ${evalN} or --calib-split train`);
-  }
-  return { ds: subset(full, start, n), source: { dataset: full.name, split, start, count: n } };
+  const start = get.num(p, 'calib-start');
+  return calibrationSplit(loadEvalData(p, undefined, split, modelPath), {
+    split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
+  });
 }
 
 async function calibrateCmd(p: Parsed): Promise<void> {
@@ -397,7 +385,7 @@ async function evalCmd(p: Parsed): Promise<void> {
       },
     });
     bar?.done();
-    results.push(r);
+    results.push({ ...r, weightsHash: weightsHash(modelJsonPath(m.path)) });
     model.dispose();
   }
   const report = buildDetectionReport(results, {

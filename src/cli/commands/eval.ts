@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
-import { evaluateRobustness, epsSweep, type EvalResult, type SweepPoint } from '../../eval/evaluate.js';
+import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
+import { evaluateRobustness, epsSweep, type SweepPoint } from '../../eval/evaluate.js';
+import { weightsHash } from '../../model/fingerprint.js';
+import { modelJsonPath } from '../../model/io.js';
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
-import { writeJsonAtomic } from '../../util/atomic.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
-import { currentWarnings } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const EVAL_SPEC: CommandSpec = {
@@ -36,25 +37,13 @@ export const EVAL_SPEC: CommandSpec = {
   ],
 };
 
-export interface EvalReport {
-  model: string;
-  dataset: string;
-  threat: { norm: string; eps: number };
-  result: Omit<EvalResult, 'robust'> & { robust?: number[] };
-  epsSweep: SweepPoint[] | null;
-  seconds: number;
-  versions: Record<string, string>;
-  /** What the user should know about these numbers (e.g. a softmax removed from the model). */
-  warnings: string[];
-}
-
 export async function evalCommand(argv: string[]): Promise<void> {
   const p = parseArgs(argv, EVAL_SPEC);
   if (get.bool(p, 'help')) {
     process.stdout.write(helpText(EVAL_SPEC) + '\n');
     return;
   }
-  const { modelPath, quiet, backend, ds, model, threat } = await openModelJob(p, 'eval');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'eval');
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
   const spec = {
@@ -85,12 +74,12 @@ export async function evalCommand(argv: string[]): Promise<void> {
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
     sweep = epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
   }
-  const report: EvalReport = {
-    model: modelPath, dataset: ds.name, threat, result, epsSweep: sweep,
-    seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings: currentWarnings(),
-  };
+  const report = evalArtifact({
+    model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
+    seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
+  });
   const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
-  writeJsonAtomic(outPath, report);
+  writeEvalArtifact(outPath, report);
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
   rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);

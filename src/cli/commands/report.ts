@@ -1,3 +1,4 @@
+import { TRAIN_SPEC } from './train.js';
 import { writeReport } from '../../report/report.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
@@ -38,6 +39,7 @@ export async function reportCommand(argv: string[]): Promise<void> {
   const r = await writeReport(p._, {
     out: get.str(p, 'out') as string,
     maxExamples: examples,
+    trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)),
     ...(title !== undefined ? { title } : {}),
     ...(dataDir !== undefined ? { dataDir } : {}),
   });

@@ -1,0 +1,192 @@
+/**
+ * audit.json and examples.f32: what `alp audit` writes and `alp report` reads. The kept adversarial
+ * examples are built here (with the clean and adversarial predictions the report labels them with),
+ * not in the CLI.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ThreatModel } from '../attack/threat-model.js';
+import type { Dataset } from '../data/dataset.js';
+import type { AuditResult } from '../eval/audit.js';
+import type { LogitsFn } from '../model/classifier.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
+
+export const AUDIT_SCHEMA = 'alp.audit/2';
+export const EXAMPLES_FILE = 'examples.f32';
+
+/** The kept adversarial examples' description in audit.json (arrays aligned with `clean`). */
+export interface ExamplesFileEntry {
+  file: string;
+  shape: number[];
+  clean: number[];
+  labels: number[];
+  attack: string[];
+  cleanPred: number[];
+  advPred: number[];
+}
+
+/** audit.json as written. */
+export interface AuditArtifact {
+  schema: typeof AUDIT_SCHEMA;
+  model: string | null;
+  weightsHash: string | null;
+  dataset: string;
+  threat: ThreatModel;
+  version: AuditResult['version'];
+  examples: number;
+  cleanAccuracy: number;
+  cascade: AuditResult['cascade'];
+  worstCaseAccuracy: number;
+  epsSweep: AuditResult['epsSweep'];
+  findings: AuditResult['findings'];
+  examplesFile: ExamplesFileEntry | null;
+  seconds: number;
+  seed: number;
+  versions: Record<string, string>;
+  /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
+  warnings?: string[];
+}
+
+/**
+ * audit.json's content and the examples.f32 bytes for an audit result: the kept examples in test-index
+ * order of discovery, with the model's prediction on each clean and adversarial input.
+ */
+export function auditArtifact(
+  r: AuditResult, ds: Dataset, f: LogitsFn, meta: { model: string | null; weightsHash: string | null; seed: number; versions: Record<string, string>; warnings?: string[] },
+): { artifact: AuditArtifact; examples: Float32Array } {
+  const ids = [...r.adversarial.keys()];
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const adv = new Float32Array(ids.length * row);
+  const clean = new Float32Array(ids.length * row);
+  ids.forEach((id, j) => {
+    adv.set(r.adversarial.get(id) as Float32Array, j * row);
+    clean.set(ds.images.subarray(id * row, (id + 1) * row), j * row);
+  });
+  const predOf = (data: Float32Array): number[] => ids.length === 0 ? [] : tf.tidy(() =>
+    Array.from(f(tf.tensor4d(data, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]])).argMax(-1).dataSync()));
+  const artifact: AuditArtifact = {
+    schema: AUDIT_SCHEMA, model: meta.model, weightsHash: meta.weightsHash, dataset: ds.name, threat: r.threat, version: r.version,
+    examples: r.examples, cleanAccuracy: r.cleanAccuracy, cascade: r.cascade, worstCaseAccuracy: r.worstCaseAccuracy,
+    epsSweep: r.epsSweep, findings: r.findings,
+    examplesFile: ids.length > 0 ? {
+      file: EXAMPLES_FILE, shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i] as number),
+      attack: ids.map((i) => r.fooledBy[i] as string), cleanPred: predOf(clean), advPred: predOf(adv),
+    } : null,
+    seconds: r.seconds, seed: meta.seed, versions: meta.versions, ...(meta.warnings !== undefined ? { warnings: meta.warnings } : {}),
+  };
+  return { artifact, examples: adv };
+}
+
+/** Writes examples.f32 then audit.json into `dir`. */
+export function writeAuditArtifact(auditJson: string, examplesPath: string, a: { artifact: AuditArtifact; examples: Float32Array }): void {
+  writeFileAtomic(examplesPath, new Uint8Array(a.examples.buffer, a.examples.byteOffset, a.examples.byteLength));
+  writeJsonAtomic(auditJson, a.artifact);
+}
+
+export interface CascadeStage {
+  attack: string;
+  config: Obj | null;
+  robustAccuracyAfter: number | null;
+  fooledHere: number | null;
+  seconds: number | null;
+}
+
+export type FindingStatus = 'pass' | 'warn' | 'fail' | 'unknown';
+
+export interface FindingData {
+  id: string;
+  title: string;
+  status: FindingStatus;
+  detail: string;
+  evidence: Obj;
+}
+
+/** Where the audit's adversarial images are and what they are. Arrays are aligned with `clean`. */
+export interface ExamplesMeta {
+  file: string;
+  shape: [number, number, number, number];
+  /** Test-set indices, in the order of the images in `file`. */
+  clean: number[];
+  labels: Array<number | null>;
+  cleanPred: Array<number | null>;
+  advPred: Array<number | null>;
+  attack: Array<string | null>;
+}
+
+export interface AuditData extends RunHeader {
+  file: string;
+  version: string | null;
+  examples: number | null;
+  cleanAccuracy: number | null;
+  cascade: CascadeStage[];
+  worstCaseAccuracy: number | null;
+  epsSweep: SweepPoint[];
+  findings: FindingData[];
+  adversarial: ExamplesMeta | null;
+  seed: number | null;
+  weightsHash: string | null;
+}
+
+const STATUSES: readonly FindingStatus[] = ['pass', 'warn', 'fail'];
+
+function examplesMetaOf(v: unknown, file: string, warnings: string[]): ExamplesMeta | null {
+  if (!isObj(v)) return null;
+  const f = str(v['file']);
+  const shape = arr(v['shape']).map(num);
+  if (f === null || shape.length !== 4 || shape.some((d) => d === null || !Number.isInteger(d) || d < 1)) {
+    warnings.push(`${file}: the adversarial examples entry has no usable file and [n,h,w,c] shape; no example images`);
+    return null;
+  }
+  const [n] = shape as [number, number, number, number];
+  const clean = arr(v['clean']).map(num);
+  if (clean.length !== n || clean.some((i) => i === null || !Number.isInteger(i) || i < 0)) {
+    warnings.push(`${file}: the adversarial examples list ${clean.length} test indices for ${n} images; no example images`);
+    return null;
+  }
+  const attacks = arr(v['attack']);
+  return {
+    file: f,
+    shape: shape as [number, number, number, number],
+    clean: clean as number[],
+    labels: numbersOrNull(v['labels'], n),
+    cleanPred: numbersOrNull(v['cleanPred'], n),
+    advPred: numbersOrNull(v['advPred'], n),
+    attack: Array.from({ length: n }, (_, i) => str(attacks[i])),
+  };
+}
+
+export function parseAudit(j: Obj, file: string, warnings: string[] = []): AuditData {
+  const cascade: CascadeStage[] = [];
+  for (const s of arr(j['cascade'])) {
+    if (!isObj(s)) continue;
+    const attack = str(s['attack']) ?? str(s['name']);
+    if (attack === null) continue;
+    cascade.push({ attack, config: obj(s['config']), robustAccuracyAfter: num(s['robustAccuracyAfter']), fooledHere: num(s['fooledHere']), seconds: num(s['seconds']) });
+  }
+  const findings: FindingData[] = [];
+  for (const f of arr(j['findings'])) {
+    if (!isObj(f)) continue;
+    const status = str(f['status']);
+    findings.push({
+      id: str(f['id']) ?? '',
+      title: str(f['title']) ?? str(f['id']) ?? '(untitled finding)',
+      status: STATUSES.includes(status as FindingStatus) ? (status as FindingStatus) : 'unknown',
+      detail: str(f['detail']) ?? '',
+      evidence: obj(f['evidence']) ?? {},
+    });
+  }
+  const metaRaw = j['examplesFile'];
+  return {
+    file,
+    ...runHeaderOf(j),
+    version: str(j['version']),
+    examples: num(j['examples']),
+    cleanAccuracy: num(j['cleanAccuracy']),
+    cascade,
+    worstCaseAccuracy: num(j['worstCaseAccuracy']),
+    epsSweep: sweepOf(j['epsSweep']),
+    findings,
+    adversarial: examplesMetaOf(metaRaw, file, warnings),
+    seed: num(j['seed']),
+  };
+}

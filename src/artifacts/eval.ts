@@ -1,0 +1,107 @@
+/**
+ * eval.json: what `alp eval` and `alp demo` write for one model, and how `alp report` reads it back.
+ * Version 2 records the schema, the sha256 of the weights measured and the suite spec, so the report
+ * can rebuild the exact command for every attack and flag numbers measured on other weights.
+ */
+import type { ThreatModel } from '../attack/threat-model.js';
+import type { EvalResult, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
+import type { SuiteSpec } from '../eval/suite.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { arr, isObj, num, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
+
+export const EVAL_SCHEMA = 'alp.eval/2';
+
+/** eval.json as written. */
+export interface EvalArtifact {
+  schema: typeof EVAL_SCHEMA;
+  /** The model path as given on the command line (null for an in-memory model). */
+  model: string | null;
+  weightsHash: string | null;
+  dataset: string;
+  threat: ThreatModel;
+  suite: SuiteSpec;
+  result: Omit<EvalResult, 'robust'> & { robust?: number[] };
+  epsSweep: EvalSweepPoint[] | null;
+  seconds: number | null;
+  versions: Record<string, string>;
+  /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
+  warnings?: string[];
+}
+
+export function evalArtifact(a: Omit<EvalArtifact, 'schema'>): EvalArtifact {
+  return { schema: EVAL_SCHEMA, ...a };
+}
+
+export function writeEvalArtifact(path: string, a: EvalArtifact): void {
+  writeJsonAtomic(path, a);
+}
+
+export interface AttackRecord {
+  name: string;
+  config: Obj | null;
+  robustAccuracy: number | null;
+  successRate: number | null;
+  maxPerturbation: number | null;
+  seconds: number | null;
+}
+
+export interface EvalData extends RunHeader {
+  file: string;
+  examples: number | null;
+  cleanAccuracy: number | null;
+  attacks: AttackRecord[];
+  worstCaseAccuracy: number | null;
+  epsSweep: SweepPoint[];
+  /** The suite as built, when recorded: rebuilds the exact `alp eval` command for every attack. */
+  suite: SuiteRecord | null;
+}
+
+/** The `alp eval` options a suite was built from. */
+export interface SuiteRecord {
+  attacks: string[];
+  steps: number;
+  restarts: number;
+  seed: number;
+  stepSize: number | null;
+  queries: number | null;
+}
+
+function suiteRecordOf(v: unknown): SuiteRecord | null {
+  if (!isObj(v)) return null;
+  const attacks = arr(v['attacks']).map(str);
+  const steps = num(v['steps']);
+  const restarts = num(v['restarts']);
+  const seed = num(v['seed']);
+  if (attacks.length === 0 || attacks.some((a) => a === null) || steps === null || restarts === null || seed === null) return null;
+  return { attacks: attacks as string[], steps, restarts, seed, stepSize: num(v['stepSize']), queries: num(v['queries']) };
+}
+
+/** An eval result (`result` of eval.json, or `eval` of a demo model). */
+export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
+  const attacks: AttackRecord[] = [];
+  for (const a of arr(r['attacks'])) {
+    if (!isObj(a)) continue;
+    const name = str(a['name']);
+    if (name === null) continue;
+    attacks.push({
+      name, config: obj(a['config']), robustAccuracy: num(a['robustAccuracy']), successRate: num(a['successRate']),
+      maxPerturbation: num(a['maxPerturbation']), seconds: num(a['seconds']),
+    });
+  }
+  return {
+    file,
+    ...runHeaderOf(outer),
+    examples: num(r['examples']),
+    cleanAccuracy: num(r['cleanAccuracy']),
+    attacks,
+    worstCaseAccuracy: num(r['worstCaseAccuracy']),
+    epsSweep: sweepOf(outer['epsSweep']),
+    suite: suiteRecordOf(outer['suite']),
+  };
+}
+
+export function parseEval(j: Obj, file: string): EvalData {
+  // eval.json keeps the numbers under `result`; accept them at the top level too.
+  const r = obj(j['result']) ?? j;
+  return evalResultOf(r, file, j);
+}

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { trainedToyModel, tensorsOf } from '../testing/setup.js';
+import { UserError } from '../util/errors.js';
+import type { Attack } from './attack.js';
+import { Apgd } from './apgd.js';
+import { Fgsm } from './fgsm.js';
+import type { AttackResult } from './gradient-attack.js';
+import { Pgd } from './pgd.js';
+import { allOf, misclassified, runAttack, targetHit, undetected } from './runner.js';
+import { Square } from './square.js';
+import { LINF, type ThreatModel } from './threat-model.js';
+import { Transfer } from './transfer.js';
+
+const threat: ThreatModel = { norm: 'linf', eps: 0.1 };
+
+/** A buggy attack: jumps far outside the ball and the box and claims success everywhere. */
+class Liar implements Attack {
+  readonly name = 'liar';
+  readonly threat = threat;
+  run(_f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D): AttackResult {
+    return { adversarial: tf.tidy(() => tf.add(x, tf.mul(tf.sign(tf.sub(0.5, x)), 2))), success: new Uint8Array(labels.shape[0]).fill(1) };
+  }
+  describe(): Record<string, unknown> {
+    return { attack: 'liar' };
+  }
+}
+
+async function batch(n: number): Promise<{ f: LogitsFn; x: tf.Tensor4D; y: tf.Tensor1D }> {
+  const { model, ds } = await trainedToyModel(2);
+  const sub = { ...ds, count: n, images: ds.images.subarray(0, n * 36), labels: ds.labels.subarray(0, n) };
+  return { f: logitsOf(model), ...tensorsOf(sub) };
+}
+
+test('the runner clips an attack that leaves the ball and the box, and trusts only a fresh forward pass', async () => {
+  const { f, x, y } = await batch(32);
+  const r = runAttack(new Liar(), f, x, y);
+  const size = tf.tidy(() => LINF.size(tf.sub(r.adversarial, x)).dataSync() as Float32Array);
+  for (const s of size) assert.ok(s <= threat.eps + 1e-6, `‖δ‖∞ = ${s}`);
+  const [lo, hi] = tf.tidy(() => [tf.min(r.adversarial).dataSync()[0] as number, tf.max(r.adversarial).dataSync()[0] as number]);
+  assert.ok(lo >= 0 && hi <= 1, `[${lo}, ${hi}]`);
+  const pred = tf.tidy(() => f(r.adversarial).argMax(-1).dataSync() as Int32Array);
+  const labels = y.dataSync() as Int32Array;
+  assert.deepEqual(Array.from(r.success), Array.from(pred, (p, i) => Number(p !== labels[i])));
+  // The attack claimed every example; the clipped points do not fool a trained model on all of them.
+  assert.ok(r.success.reduce((a, b) => a + b, 0) < 32);
+  tf.dispose([x, y, r.adversarial]);
+});
+
+test('points already inside the threat model are returned bit for bit', async () => {
+  const { f, x, y } = await batch(16);
+  const pgd = new Pgd({ threat, steps: 5, seed: 1 });
+  const direct = pgd.run(f, x, y);
+  const viaRunner = runAttack(pgd, f, x, y);
+  assert.deepEqual(Array.from(viaRunner.adversarial.dataSync()), Array.from(direct.adversarial.dataSync()));
+  tf.dispose([x, y, direct.adversarial, viaRunner.adversarial]);
+});
+
+test('criteria compose: misclassified and undetected needs both', async () => {
+  const { f, x, y } = await batch(32);
+  const pgd = new Pgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 10, seed: 2 });
+  const plain = runAttack(pgd, f, x, y, { criterion: misclassified });
+  // A "detector" scoring each input by its mean pixel; the threshold splits the adversarial points.
+  const score = (_f: LogitsFn, xa: tf.Tensor): Float32Array => tf.tidy(() => tf.mean(xa.reshape([xa.shape[0] as number, -1]), 1).dataSync() as Float32Array);
+  const means = score(f, plain.adversarial);
+  const tau = [...means].sort((p, q) => p - q)[16] as number;
+  const both = runAttack(pgd, f, x, y, { criterion: allOf(misclassified, undetected(score, tau)) });
+  for (let i = 0; i < 32; i++) assert.equal(both.success[i], plain.success[i] && (means[i] as number) <= tau ? 1 : 0, `row ${i}`);
+  const nBoth = both.success.reduce((a, b) => a + b, 0);
+  assert.ok(nBoth > 0 && nBoth < plain.success.reduce((a, b) => a + b, 0), `${nBoth} both`);
+  assert.ok(plain.success.reduce((a, b) => a + b, 0) > 8, 'PGD at ε = 0.3 should fool many of the toy examples');
+  // targetHit without targets is misclassification.
+  assert.deepEqual(Array.from(runAttack(pgd, f, x, y, { criterion: targetHit }).success), Array.from(plain.success));
+  tf.dispose([x, y, plain.adversarial, both.adversarial]);
+});
+
+test('attack constructors reject unknown options with the name of the option', () => {
+  const cases: Array<[string, () => unknown]> = [
+    ['restart', () => new Pgd({ threat, restart: 3 } as never)],
+    ['los', () => new Fgsm({ threat, los: 'cw' } as never)],
+    ['step', () => new Apgd({ threat, step: 10 } as never)],
+    ['query', () => new Square({ threat, query: 10 } as never)],
+    ['surogate', () => new Transfer({ threat, surrogate: (x: tf.Tensor) => x as tf.Tensor2D, surogate: 1 } as never)],
+  ];
+  for (const [key, make] of cases) {
+    assert.throws(make, (e: unknown) => e instanceof UserError && e.message.includes(`'${key}'`), key);
+  }
+});

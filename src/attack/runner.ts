@@ -1,0 +1,177 @@
+/**
+ * The one entry point through which every evaluation runs an attack (eval, the audit's cascade,
+ * detect-eval, transfer). An attack supplies its own search; the runner owns what must not drift
+ * between callers: the input check, clipping the result to the ε-ball and the box, a fresh forward
+ * pass that decides success under a composable criterion, and the per-example perturbation size.
+ * An attack that returns a point outside its threat model is clipped back, and only what the clipped
+ * point achieves counts, so a bookkeeping bug in an attack cannot flatter the numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.js';
+import type { LogitsFn } from '../model/classifier.js';
+import { assertValidInputs } from '../util/validate.js';
+import type { Attack } from './attack.js';
+import type { AttackResult } from './gradient-attack.js';
+import { boundsOf, normOf, projectToThreat } from './threat-model.js';
+
+/** What a criterion sees for one batch of verified points. */
+export interface CriterionInput {
+  f: LogitsFn;
+  /** The adversarial points, already clipped to the threat model. */
+  adversarial: tf.Tensor;
+  /** The model's prediction on them. */
+  pred: Int32Array;
+  labels: Int32Array;
+  /** The targets of a targeted attack. */
+  targets?: Int32Array;
+}
+
+/** Per example, 1 where the attacker's goal holds. */
+export type Criterion = (c: CriterionInput) => Uint8Array;
+
+/** The prediction differs from the true label. */
+export const misclassified: Criterion = ({ pred, labels }) => Uint8Array.from(pred, (p, i) => Number(p !== labels[i]));
+
+/** The prediction is the target (falls back to misclassification when no targets are given). */
+export const targetHit: Criterion = (c) =>
+  c.targets === undefined ? misclassified(c) : Uint8Array.from(c.pred, (p, i) => Number(p === (c.targets as Int32Array)[i]));
+
+/** A detector's score is at most its threshold (the input passes as clean). */
+export function undetected(score: (f: LogitsFn, x: tf.Tensor) => Float32Array, threshold: number): Criterion {
+  return ({ f, adversarial }) => Uint8Array.from(score(f, adversarial), (s) => Number(s <= threshold));
+}
+
+/** Every criterion holds; later ones are only evaluated on rows the earlier ones kept. */
+export function allOf(...criteria: Criterion[]): Criterion {
+  return (c) => {
+    const n = c.pred.length;
+    let ok = new Uint8Array(n).fill(1);
+    for (const crit of criteria) {
+      const rows: number[] = [];
+      for (let i = 0; i < n; i++) if (ok[i]) rows.push(i);
+      if (rows.length === 0) break;
+      const sub = rows.length === n ? c : subset(c, rows);
+      const r = crit(sub);
+      const next = new Uint8Array(n);
+      rows.forEach((i, j) => (next[i] = r[j] as number));
+      if (sub !== c) sub.adversarial.dispose();
+      ok = next;
+    }
+    return ok;
+  };
+}
+
+function subset(c: CriterionInput, rows: number[]): CriterionInput {
+  const pick = (a: Int32Array): Int32Array => Int32Array.from(rows, (i) => a[i] as number);
+  return {
+    f: c.f,
+    adversarial: tf.tidy(() => tf.gather(c.adversarial, tf.tensor1d(rows, 'int32'))),
+    pred: pick(c.pred),
+    labels: pick(c.labels),
+    ...(c.targets !== undefined ? { targets: pick(c.targets) } : {}),
+  };
+}
+
+export interface AttackRunOptions {
+  targets?: tf.Tensor1D;
+  /** Default: `targetHit` (misclassified, or the target when targets are given). */
+  criterion?: Criterion;
+}
+
+/** A verified attack result; `detail` is what the attack itself reported beyond its points. */
+export interface VerifiedResult<R extends AttackResult = AttackResult> {
+  detail: Omit<R, 'adversarial'>;
+  /** Inside the ε-ball around x and the box; owned by the caller. */
+  adversarial: tf.Tensor;
+  /** 1 where the criterion holds on a fresh forward pass of `adversarial`. */
+  success: Uint8Array;
+  pred: Int32Array;
+  /** Per example, ‖adversarial − x‖ in the threat model's norm. */
+  perturbation: Float32Array;
+}
+
+/** Runs `attack` on a batch and verifies what it returns. */
+export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, o: AttackRunOptions = {}): VerifiedResult<R> {
+  const box = boundsOf(attack.threat);
+  assertValidInputs(x.dataSync() as Float32Array, `${attack.name} input`, box);
+  const { adversarial: raw, ...detail } = attack.run(f, x, labels, o.targets);
+  const norm = normOf(attack.threat.norm);
+  const eps = attack.threat.eps;
+  // Points already inside (to float tolerance) are kept bit for bit: re-projecting them would round.
+  const outside = tf.tidy(() => {
+    const size = tf.max(norm.size(tf.sub(raw, x))).dataSync()[0] as number;
+    if (size > eps * (1 + 1e-4) + 1e-6) return true;
+    return box !== null && ((tf.min(raw).dataSync()[0] as number) < box[0] || (tf.max(raw).dataSync()[0] as number) > box[1]);
+  });
+  const adversarial = outside ? projectToThreat(norm, x, raw, eps, box) : raw;
+  if (outside) raw.dispose();
+  const [pred, perturbation] = tf.tidy(() => [
+    f(adversarial).argMax(-1).dataSync() as Int32Array,
+    norm.size(tf.sub(adversarial, x)).dataSync() as Float32Array,
+  ]) as [Int32Array, Float32Array];
+  const criterion = o.criterion ?? targetHit;
+  const success = criterion({
+    f, adversarial, pred, labels: labels.dataSync() as Int32Array,
+    ...(o.targets !== undefined ? { targets: o.targets.dataSync() as Int32Array } : {}),
+  });
+  return { adversarial, success, pred, perturbation, detail };
+}
+
+/** Rows `ids` of a dataset as tensors (a copy), in that order. */
+export function gatherRows(ds: Dataset, ids: readonly number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const xs = new Float32Array(ids.length * row);
+  const ys = new Int32Array(ids.length);
+  ids.forEach((id, j) => {
+    xs.set(ds.images.subarray(id * row, (id + 1) * row), j * row);
+    ys[j] = ds.labels[id] as number;
+  });
+  return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
+}
+
+/** The model's predictions on the first `ds.count` examples, in batches. */
+export function predictDataset(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const out = new Int32Array(ds.count);
+  for (let i = 0; i < ds.count; i += batchSize) {
+    const n = Math.min(batchSize, ds.count - i);
+    out.set(tf.tidy(() => {
+      const x = tf.tensor4d(ds.images.subarray(i * row, (i + n) * row), [n, ds.shape[0], ds.shape[1], ds.shape[2]]);
+      return f(x).argMax(-1).dataSync() as Int32Array;
+    }), i);
+  }
+  return out;
+}
+
+/** One verified batch of a dataset-level run. */
+export interface BatchOutcome {
+  ids: number[];
+  success: Uint8Array;
+  perturbation: Float32Array;
+  pred: Int32Array;
+  /** The verified adversarial rows, flat. */
+  data: Float32Array;
+}
+
+/**
+ * Runs `attack` over dataset rows `ids` in batches through `runAttack`, handing each verified batch to
+ * `onBatch` (which may record, checkpoint or report progress).
+ */
+export function attackRows(
+  f: LogitsFn, ds: Dataset, ids: readonly number[], attack: Attack,
+  o: { batchSize?: number; criterion?: Criterion; onBatch: (b: BatchOutcome, doneSoFar: number) => void },
+): void {
+  const bs = o.batchSize ?? 250;
+  for (let k = 0; k < ids.length; k += bs) {
+    const part = ids.slice(k, k + bs);
+    const { x, y } = gatherRows(ds, part);
+    try {
+      const r = runAttack(attack, f, x, y, o.criterion !== undefined ? { criterion: o.criterion } : {});
+      const data = r.adversarial.dataSync() as Float32Array;
+      r.adversarial.dispose();
+      o.onBatch({ ids: part, success: r.success, perturbation: r.perturbation, pred: r.pred, data }, Math.min(k + bs, ids.length));
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+}

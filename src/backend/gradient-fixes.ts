@@ -1,0 +1,31 @@
+/**
+ * alp's corrections of TF.js gradients (README, "Gradients"; docs/tfjs-gradient-bugs.md), in one call.
+ * This module imports nothing Node-specific, so a browser build can install them too.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { installAvgPoolGrad } from './avg-pool-grad.js';
+import { installComparisonGradients } from './comparison-gradients.js';
+import { installConv3DKernels } from './conv3d-kernels.js';
+import { installDepthwiseKernels } from './depthwise-kernels.js';
+import { registerBatchNormalization } from '../model/batch-normalization.js';
+import { registerLayerNormalization } from '../model/layer-normalization.js';
+
+/**
+ * Installs every correction: the average-pooling gradients on cpu (./avg-pool-grad.ts) and, once the
+ * wasm backend is registered, on wasm with its missing depthwise gradients (./depthwise-kernels.ts) and
+ * corrected 3-D convolution input gradient (./conv3d-kernels.ts); zero gradients for comparisons
+ * (./comparison-gradients.ts); the BatchNormalization / LayerNormalization classes models are
+ * deserialised with (../model/*-normalization.ts). Other backends (tfjs-node, webgl) are not touched.
+ * Idempotent; setupBackend calls it.
+ */
+export function installGradientFixes(): void {
+  installAvgPoolGrad('cpu');
+  if (tf.findBackendFactory('wasm') !== null) {
+    installAvgPoolGrad('wasm');
+    installDepthwiseKernels();
+    installConv3DKernels();
+  }
+  installComparisonGradients();
+  registerBatchNormalization();
+  registerLayerNormalization();
+}

@@ -1,0 +1,50 @@
+/**
+ * Loading by URL, for pages: a TF.js Layers model (model.json + weights beside it) and its calibrated
+ * detector.json, or both as a guard. Failures name the URL and what was expected.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parseDetectorFile, type ParsedDetectorFile } from '../detect/calibrate.js';
+import { guard, type Guard, type GuardOptions } from '../detect/guard.js';
+import { UserError } from '../util/errors.js';
+
+/** The detector.json URL beside a model.json URL. */
+export function detectorUrlOf(modelUrl: string): string {
+  return new URL('detector.json', new URL(modelUrl, globalThis.location?.href ?? 'http://localhost/')).href;
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new UserError(`${url}: could not fetch it: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new UserError(`${url}: expected a JSON file, the server answered ${res.status} ${res.statusText}`);
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new UserError(`${url}: expected JSON, could not parse it: ${(e as Error).message}`);
+  }
+}
+
+/** Loads a Layers model from the URL of its model.json; its last layer must output logits. */
+export async function loadModelFromUrl(modelUrl: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(modelUrl);
+  } catch (e) {
+    throw new UserError(`${modelUrl}: could not load a TF.js Layers model from it: ${(e as Error).message}`);
+  }
+}
+
+/** Fetches and checks a detector.json (made by `alp detect calibrate`). */
+export async function loadDetectorFromUrl(detectorUrl: string): Promise<ParsedDetectorFile> {
+  return parseDetectorFile(await fetchJson(detectorUrl), detectorUrl);
+}
+
+/** A guard from a model.json URL and its detector.json (by default the one beside model.json). */
+export async function loadGuardFromUrl(modelUrl: string, detectorUrl = detectorUrlOf(modelUrl), o: GuardOptions = {}): Promise<{ guard: Guard; model: tf.LayersModel; detector: ParsedDetectorFile }> {
+  const detector = await loadDetectorFromUrl(detectorUrl);
+  const model = await loadModelFromUrl(modelUrl);
+  return { guard: guard(model, detector, o), model, detector };
+}
