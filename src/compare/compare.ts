@@ -7,6 +7,9 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../artifacts/audit.js';
+import { logitsOf } from '../model/classifier.js';
+import { weightsHash } from '../model/fingerprint.js';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import type { ShiftSpec } from '../data/shift.js';
 import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
@@ -38,6 +41,8 @@ export interface CompareOptions {
   dataDir?: string;
   resume?: boolean;
   probeSteps?: number;
+  /** Library and backend versions recorded in each method's audit.json (the CLI passes its own). */
+  versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
   onTrainProgress?: (method: Method, p: TrainProgress) => void;
   onAuditProgress?: (method: Method, p: { attack: string; done: number; total: number; robust: number }) => void;
@@ -75,8 +80,8 @@ export interface CompareResult {
   auditVersion: AuditVersion;
   testExamples: number;
   methods: MethodResult[];
-  /** The method with the highest audited worst-case accuracy among complete runs, once all have run. */
-  best: { method: Method; worstCaseAccuracy: number } | null;
+  /** The method(s) with the highest audited worst-case accuracy among complete runs (several on a tie), once all have run. */
+  best: { methods: Method[]; worstCaseAccuracy: number } | null;
 }
 
 export const COMPARE_FILE = 'compare.json';
@@ -106,8 +111,8 @@ function summariseAudit(r: AuditResult): MethodAudit {
 function bestOf(methods: MethodResult[]): CompareResult['best'] {
   const done = methods.filter((m) => m.complete);
   if (done.length === 0) return null;
-  const top = done.reduce((a, b) => (b.audit.worstCaseAccuracy > a.audit.worstCaseAccuracy ? b : a));
-  return { method: top.method, worstCaseAccuracy: top.audit.worstCaseAccuracy };
+  const top = Math.max(...done.map((m) => m.audit.worstCaseAccuracy));
+  return { methods: done.filter((m) => m.audit.worstCaseAccuracy === top).map((m) => m.method), worstCaseAccuracy: top };
 }
 
 /** Trains, audits and measures every method in turn; returns (and writes) the comparison. */
@@ -161,6 +166,10 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
       ...(o.onAuditProgress !== undefined ? { onProgress: (p) => o.onAuditProgress?.(method, p) } : {}),
     });
+    // The same audit.json + examples.f32 as `alp audit` writes, so `alp report` reads each method's folder.
+    writeAuditArtifact(join(folder, 'audit.json'), join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), {
+      model: folder, weightsHash: weightsHash(join(folder, 'model.json')), seed: base.seed, versions: o.versions ?? {},
+    }));
     rmSync(join(folder, 'audit.state.json'), { force: true });
     o.onPhase?.(method, 'generalisation');
     const generalisation = evaluateGeneralisation(run.model, test, {

@@ -36,9 +36,9 @@ export const DEFAULT_SHIFTS: readonly ShiftSpec[] = [
 
 export function shiftLabel(s: ShiftSpec): string {
   switch (s.kind) {
-    case 'noise': return `Gaussian noise σ=${s.level}`;
-    case 'rotate': return `rotation ±${s.level}°`;
-    case 'translate': return `translation ${s.level} px`;
+    case 'noise': return `noise σ=${s.level}`;
+    case 'rotate': return `rotate ±${s.level}°`;
+    case 'translate': return `shift ${s.level}px`;
     case 'contrast': return `contrast ×${s.level}`;
   }
 }

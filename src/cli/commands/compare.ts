@@ -4,8 +4,10 @@ import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/
 import { AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
 import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
 import { UserError } from '../../util/errors.js';
+import { writeReport } from '../../report/report.js';
+import { join } from 'node:path';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table } from '../common.js';
+import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const COMPARE_SPEC: CommandSpec = {
@@ -103,7 +105,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   };
   const r = await compareMethods({
     out, methods, budgetSeconds: minutes * 60, preset: get.str(p, 'preset') as string, overrides,
-    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'),
+    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
     ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}),
     onPhase: (m, phase) => {
       done();
@@ -123,6 +125,9 @@ export async function compareCommand(argv: string[]): Promise<void> {
     },
   });
   done();
-  const best = r.best !== null ? `Highest audited robust accuracy: ${r.best.method} (${pct(r.best.worstCaseAccuracy)}).` : 'No method finished.';
-  emit(p, r, `\n${summaryTable(r)}\n\n${best}\nAll numbers in ${out}/${COMPARE_FILE}.`);
+  const page = await writeReport([out], { out: join(out, 'report.html'), title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
+  const best = r.best === null ? 'No method finished.'
+    : r.best.methods.length === 1 ? `Highest audited robust accuracy: ${r.best.methods[0]} (${pct(r.best.worstCaseAccuracy)}).`
+      : `Highest audited robust accuracy: a tie between ${r.best.methods.join(', ')} (${pct(r.best.worstCaseAccuracy)}).`;
+  emit(p, r, `\n${summaryTable(r)}\n\n${best}\nAll numbers in ${out}/${COMPARE_FILE}; page ${page.html}.`);
 }
