@@ -99,7 +99,7 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--json']);
   assert.equal(e.code, 0, e.stderr);
   const report = JSON.parse(e.stdout) as { result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number }> } };
-  assert.equal(report.result.attacks.length, 3);
+  assert.equal(report.result.attacks.length, 4); // FGSM, PGD CE, PGD CW, APGD-T (the default suite)
   assert.ok(report.result.worstCaseAccuracy <= report.result.cleanAccuracy);
   for (const a of report.result.attacks) assert.ok(a.maxPerturbation <= 0.3 + 1e-5);
   assert.ok(existsSync(join(out, 'eval.json')));
