@@ -3,6 +3,7 @@
  * Version 2 records the schema, the sha256 of the weights measured and the suite spec, so the report
  * can rebuild the exact command for every attack and flag numbers measured on other weights.
  */
+import type { SwapEval } from '../attack/text/robustness.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { EvalResult, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
 import type { SuiteSpec } from '../eval/suite.js';
@@ -26,6 +27,8 @@ export interface EvalArtifact {
   versions: Record<string, string>;
   /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
   warnings?: string[];
+  /** Text models: robust accuracy under real word swaps per budget k (`alp eval --swaps`). */
+  wordSwaps?: SwapEval;
 }
 
 export function evalArtifact(a: Omit<EvalArtifact, 'schema'>): EvalArtifact {

@@ -7,3 +7,5 @@ export * from './synonym.js';
 export * from './greedy-swap.js';
 export * from './verify.js';
 export * from './build.js';
+export * from './robustness.js';
+export * from './marked.js';
