@@ -219,7 +219,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
     assert.equal(x.adversarial.split(' ').length, x.clean.split(' ').length);
   }
   assert.equal(readFileSync(join(wdir, 'adversarial.txt'), 'utf8').trim().split('\n').length, 6);
-  userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir], /WordNet database not found: .*no-wordnet.*wordnet-base/);
+  userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir, '--quiet'], /WordNet database not found: .*no-wordnet.*wordnet-base/);
   userError(['eval', '--model', out, '--n', '2', '--swaps', '0'], /--swaps: expected integers ≥ 1, found 0/);
   userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
   userError(['detect', 'calibrate', '--model', out], /a text model; alp detect works on image and audio models/);

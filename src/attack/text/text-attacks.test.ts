@@ -15,6 +15,7 @@ import { UserError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import { maxSwaps } from './budget.js';
 import { neighbourCandidates, vocabularyCandidates, wordnetCandidates, type CandidateSet } from './candidates.js';
+import { firstOrderScores } from './first-order.js';
 import { greedySwap } from './greedy-swap.js';
 import { hotflip } from './hotflip.js';
 import { synonymAttack } from './synonym.js';
@@ -109,7 +110,7 @@ test('HotFlip: the first-order score of the best swap predicts the sign of the t
   for (let r = 0; r < 20; r++) {
     const msg = ids.slice(r * L, (r + 1) * L);
     const goal = { label: labels[r] as number };
-    const { objective, scores } = m.firstOrder(msg, 1, goal);
+    const { objective, scores } = firstOrderScores(m, msg, 1, goal);
     const j0 = objective[0] as number;
     for (let i = 0; i < L; i++) {
       if (msg[i] === 0) continue;

@@ -26,11 +26,6 @@ export interface WordModel {
    * of the label (untargeted) or minus that of the target (targeted).
    */
   gradient(ids: Int32Array, n: number, goal: WordGoal): { objective: Float32Array; grad: Float32Array };
-  /**
-   * HotFlip's first-order scores [n·L·V]: the predicted change of J when position i's word w becomes v,
-   * (e_v − e_w)·∂J/∂e_i, at the current ids; and J itself per message.
-   */
-  firstOrder(ids: Int32Array, n: number, goal: WordGoal): { objective: Float32Array; scores: Float32Array };
 }
 
 function idsTensor(ids: Int32Array, n: number, L: number): tf.Tensor4D {
@@ -82,18 +77,7 @@ export function wordModel(split: EmbeddingSplit, batchSize = 256): WordModel {
       const j = objective(split.head.apply(e) as tf.Tensor2D, goal);
       return { objective: j.dataSync() as Float32Array, grad: g.dataSync() as Float32Array };
     });
-  const firstOrder = (ids: Int32Array, n: number, goal: WordGoal): { objective: Float32Array; scores: Float32Array } =>
-    tf.tidy(() => {
-      const e = split.embed(idsTensor(ids, n, L)) as tf.Tensor3D;
-      const f = (x: tf.Tensor): tf.Scalar => tf.sum(objective(split.head.apply(x) as tf.Tensor2D, goal));
-      const g = tf.grad(f)(e).reshape([n * L, split.dim]) as tf.Tensor2D;
-      const base = tf.sum(tf.mul(g, e.reshape([n * L, split.dim])), 1, true);
-      const scores = tf.sub(tf.matMul(g, split.table(), false, true), base);
-      const j = objective(split.head.apply(e) as tf.Tensor2D, goal);
-      return { objective: j.dataSync() as Float32Array, scores: scores.dataSync() as Float32Array };
-    });
   return {
-    firstOrder,
     length: L, dim: split.dim, vocabularySize: split.vocabularySize, numClasses, logits, gradient,
     table: () => split.table().dataSync() as Float32Array,
   };

@@ -50,10 +50,10 @@ export async function evalCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(EVAL_SPEC) + '\n');
     return;
   }
-  const job = await openModelJob(p, 'eval');
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
   const ks = get.nums(p, 'swaps');
   for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
+  const job = await openModelJob(p, 'eval');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
   // Set up (and check) the word-level attacks before the long embedding suite runs.
   const words = ks !== undefined ? wordSwapSetup(p, job, 'swaps') : null;
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
