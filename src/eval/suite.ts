@@ -9,7 +9,8 @@ import { UserError } from '../util/errors.js';
 
 /**
  * 'apgd-ce' is APGD on cross-entropy; 'apgd-dlr' is AutoAttack's APGD-T (targeted DLR over the 9 most likely
- * wrong classes, `restarts` runs each). Both are step-size free, so `stepSize` does not apply to them.
+ * wrong classes, one run each: as in AutoAttack the target classes play the part of restarts, so `restarts`
+ * does not multiply them). Both are step-size free, so `stepSize` does not apply to them.
  * 'square' is the score-based Square attack with `queries` (default 1000) queries and `restarts` runs; it ignores `steps`.
  */
 export const ATTACK_NAMES = ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-ce', 'apgd-dlr', 'square'] as const;
@@ -40,7 +41,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
       case 'apgd-ce':
         return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'ce' });
       case 'apgd-dlr':
-        return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'dlr-targeted', targetClasses: 9 });
+        return new Apgd({ threat: s.threat, steps: s.steps, restarts: 1, seed, loss: 'dlr-targeted', targetClasses: 9 });
       case 'square':
         return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: s.restarts, seed });
       default:

@@ -351,6 +351,36 @@ ${tables.join('\n')}
 </section>`;
 }
 
+function comparison(p: PageModel): string {
+  const results = p.data.comparison ?? [];
+  if (results.length === 0) return '';
+  const parts = results.map((c) => {
+    const budget = duration(c.budgetSeconds);
+    const rows = c.rows.map((r) => `<tr><td class="nowrap">${esc(r.method)}${r.complete ? '' : ' (stopped early)'}</td><td class="num">${esc(r.steps)}</td><td class="num">${Number.isFinite(r.secondsPerStep) ? r.secondsPerStep.toFixed(3) : '—'}</td><td class="num nowrap">${esc(duration(r.trainSeconds))}</td>` +
+      `<td class="num">${pctOrDash(r.clean)}</td><td class="num"><strong>${pctOrDash(r.robust)}</strong></td><td>${esc([...r.failed.map((f) => `FAIL ${f}`), ...r.warned.map((f) => `warn ${f}`)].join(', ') || 'all pass')}</td></tr>`).join('');
+    const shiftNames = [...new Set(c.shifts.map((s) => s.shift))];
+    const methods = [...new Set(c.shifts.map((s) => s.method))];
+    const cell = (m: string, s: string): string => pctOrDash(c.shifts.find((x) => x.method === m && x.shift === s)?.accuracy ?? NaN);
+    const oodOf = (m: string) => c.ood.find((o) => o.method === m);
+    const hasOod = c.ood.length > 0;
+    const shiftRows = methods.map((m) => `<tr><td class="nowrap">${esc(m)}</td>${shiftNames.map((s) => `<td class="num">${cell(m, s)}</td>`).join('')}${hasOod ? `<td class="num">${pctOrDash(oodOf(m)?.confidentShare ?? NaN)}</td>` : ''}</tr>`).join('');
+    const oodHead = hasOod ? `<th class="num">${esc(c.ood[0]!.dataset)}: confidently wrong (p ≥ ${c.ood[0]!.threshold})</th>` : '';
+    const best = c.best !== null ? `<p>Highest audited robust accuracy: <strong>${esc(c.best.methods.join(', '))}</strong>${c.best.methods.length > 1 ? ' (a tie)' : ''} (${pctOrDash(c.best.worstCaseAccuracy)}).</p>` : '';
+    return `<p>Every method trained on ${esc(c.dataset)} for the same wall-clock budget (${esc(budget)}, turned into a step count from each method's measured pace), then audited with <code>alp audit --budget ${esc(c.auditVersion)}</code> at ${esc(c.norm)} ε = ${esc(c.eps)} on the first ${esc(c.testExamples)} test examples.</p>
+${best}
+<div class="table-wrap"><table><thead><tr><th>method</th><th class="num">steps</th><th class="num">s / step</th><th class="num">training</th><th class="num">clean</th><th class="num">audited robust</th><th>masking findings</th></tr></thead><tbody>${rows}</tbody></table></div>
+${shiftRows === '' ? '' : `<div class="table-wrap"><table><thead><tr><th>method</th>${shiftNames.map((s) => `<th class="num">${esc(s)}</th>`).join('')}${oodHead}</tr></thead><tbody>${shiftRows}</tbody></table></div>`}
+<p class="note">From <code>${esc(c.file)}</code>.</p>`;
+  });
+  return `<section id="comparison">
+<h2>Comparison</h2>
+${parts.join('\n')}
+<div class="charts">
+${chart(p, 'shifts', 'No distribution shifts were measured.')}
+</div>
+</section>`;
+}
+
 function versions(p: PageModel): string {
   const sources: Array<{ label: string; v: Record<string, string> }> = [{ label: 'this report', v: p.data.generator }];
   for (const m of p.data.models) for (const [src, v] of Object.entries(m.versions)) sources.push({ label: `${m.summary.name}: ${src}`, v });
@@ -456,7 +486,7 @@ export function renderPage(p: PageModel): string {
   const threats = [...new Set(d.models.map((m) => threatLabel(m.summary.threat)).filter((x) => x !== '—'))];
   const sub = [`${d.models.length} model${d.models.length === 1 ? '' : 's'}`, datasets.join(', '), threats.join(', '), `generated ${d.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`]
     .filter((x) => x !== '').join(' · ');
-  const nav = [['overview', 'Overview'], ['robustness', 'Robustness'], ['training', 'Training'], ['examples', 'Examples'], ['findings', 'Findings'], ...((p.data.detection ?? []).length > 0 ? [['detection', 'Detection']] : []), ['reproduce', 'Reproduce'], ['versions', 'Versions'], ['inputs', 'Inputs']]
+  const nav = [['overview', 'Overview'], ['robustness', 'Robustness'], ['training', 'Training'], ['examples', 'Examples'], ['findings', 'Findings'], ...((p.data.comparison ?? []).length > 0 ? [['comparison', 'Comparison']] : []), ...((p.data.detection ?? []).length > 0 ? [['detection', 'Detection']] : []), ['reproduce', 'Reproduce'], ['versions', 'Versions'], ['inputs', 'Inputs']]
     .map(([id, label]) => `<a href="#${id}">${label}</a>`).join('');
   return `<!DOCTYPE html>
 <html lang="en">
@@ -479,6 +509,7 @@ ${robustness(p)}
 ${training(p)}
 ${examples(p)}
 ${findings(p)}
+${comparison(p)}
 ${detection(p)}
 ${reproduce(p)}
 ${versions(p)}

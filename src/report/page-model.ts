@@ -5,6 +5,7 @@
 import type { ExampleCard, ExampleSet } from './examples.js';
 import type { AuditData, EvalData, FindingData, Obj, RunData, Threat } from './runs.js';
 import type { DetectionResults } from './detection.js';
+import type { ComparisonResults } from './comparison.js';
 
 export interface ModelSummary {
   name: string;
@@ -72,7 +73,7 @@ export interface ModelReport {
 }
 
 export interface ChartData {
-  id: 'sweep' | 'attacks' | 'cascade' | 'loss' | 'validation';
+  id: 'sweep' | 'attacks' | 'cascade' | 'loss' | 'validation' | 'shifts';
   title: string;
   caption: string;
   rows: unknown[];
@@ -89,6 +90,8 @@ export interface ReportData {
   charts: ChartData[];
   /** `alp detect eval` results found beside the runs (detect-eval.json). */
   detection: DetectionResults[];
+  /** `alp compare` results found beside the runs (compare.json). */
+  comparison: ComparisonResults[];
 }
 
 /** What the page needs beyond the JSON: rendered charts and images. */

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { findDetection } from './detection.js';
+import { findComparison, type ComparisonResults } from './comparison.js';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vega from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
@@ -195,6 +196,17 @@ function chartData(runs: RunData[]): ChartData[] {
   ];
 }
 
+/** Accuracy under each distribution shift, per method, from compare.json (the first comparison found). */
+function comparisonCharts(comparison: ComparisonResults[]): ChartData[] {
+  const c = comparison[0];
+  if (c === undefined || c.shifts.length === 0) return [];
+  return [{
+    id: 'shifts', title: 'Accuracy under distribution shifts',
+    rows: c.shifts.map((s) => ({ model: s.method, attack: s.shift, accuracy: s.accuracy })),
+    caption: `From ${c.file}: clean accuracy of each method's model on the first ${c.testExamples} test examples, unchanged and under deterministic shifts (alp's data/shift.ts).`,
+  }];
+}
+
 async function renderCharts(charts: ChartData[], runs: RunData[]): Promise<PageModel['svgs']> {
   const all = runs.map((r) => r.name);
   const svgs: PageModel['svgs'] = {};
@@ -221,6 +233,9 @@ async function renderCharts(charts: ChartData[], runs: RunData[]): Promise<PageM
         break;
       case 'validation':
         svgs.validation = await renderSvg(validationSpec(c.rows as ValRow[], col));
+        break;
+      case 'shifts':
+        svgs.shifts = await renderSvg(attackBarsSpec(c.rows as AttackRow[], col, uniqueInOrder((c.rows as AttackRow[]).map((x) => x.attack))));
         break;
     }
   }
@@ -260,7 +275,8 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
       warnings: r.warnings,
     };
   });
-  const charts = chartData(runs);
+  const comparison = findComparison(runPaths, runs.map((r) => r.folder));
+  const charts = [...chartData(runs), ...comparisonCharts(comparison)];
   const data: ReportData = {
     title: opts.title ?? (runs.length === 1 ? `alp report: ${runs[0]!.name}` : `alp report: ${runs.map((r) => r.name).join(' vs ')}`),
     generatedAt: (opts.now ?? new Date()).toISOString(),
@@ -270,6 +286,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
     models,
     charts,
     detection: findDetection(runPaths, runs.map((r) => r.folder)),
+    comparison,
   };
   return { data, svgs: await renderCharts(charts, runs), examples };
 }

@@ -5,9 +5,10 @@
  * a page. A missing folder, a folder with none of the files, or malformed JSON is a UserError that
  * names the path.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { COMPARE_FILE } from '../compare/compare.js';
 import { parseAudit, type AuditData } from '../artifacts/audit.js';
 import { parseDemo, type DemoEntry } from '../artifacts/demo.js';
 import { parseEval, type EvalData } from '../artifacts/eval.js';
@@ -89,12 +90,34 @@ export function resolveRunSources(paths: string[]): RunSource[] {
       }
       if (!hasRunFiles(folder)) continue;
     }
+    const compared = compareEntries(folder);
+    if (compared.length > 0) {
+      // An `alp compare` folder: one run per method, in the comparison's order.
+      for (const m of compared) out.push({ folder: join(folder, m), name: m, demo: null });
+      continue;
+    }
     if (!hasRunFiles(folder)) {
-      throw new UserError(`${p}: not a run folder: found none of ${RUN_FILES.join(', ')} (nor a demo ${DEMO_FILE} listing models)`);
+      throw new UserError(`${p}: not a run folder: found none of ${RUN_FILES.join(', ')} (nor a demo ${DEMO_FILE} or ${COMPARE_FILE} listing models)`);
     }
     out.push({ folder, name: null, demo: null });
   }
   return out;
+}
+
+/** The method folders an `alp compare` folder's compare.json lists (those present), or none. */
+function compareEntries(folder: string): string[] {
+  const file = join(folder, COMPARE_FILE);
+  if (!existsSync(file)) return [];
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: malformed JSON: ${(e as Error).message}`);
+  }
+  const methods = (j as { methods?: unknown }).methods;
+  if (!Array.isArray(methods)) throw new UserError(`${file}: expected a 'methods' list`);
+  // Only plain names inside the folder: a compare.json cannot point the report elsewhere.
+  return methods.map((m) => (m as { folder?: unknown }).folder).filter((f): f is string => typeof f === 'string' && /^[\w.-]+$/.test(f) && f !== '..' && isDir(join(folder, f)) && hasRunFiles(join(folder, f)));
 }
 
 function uniqueNames(sources: RunSource[]): string[] {

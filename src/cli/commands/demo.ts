@@ -15,7 +15,7 @@ import { Progress, say } from '../progress.js';
 
 export const DEMO_SPEC: CommandSpec = {
   name: 'demo',
-  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both, compare',
+  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T), compare',
   usage: 'alp demo [--out runs/demo]',
   options: [
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/demo', help: 'output folder (one sub-folder per model, report.json)' },
@@ -62,7 +62,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const n = get.num(p, 'n') as number;
   const test = loadEvalData({ ...p, data: 'mnist' }, n);
   const threat = { norm: 'linf' as const, eps: 0.3 };
-  const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
+  const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
   const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')}, then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
 
@@ -118,7 +118,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const report = {
     schema: DEMO_SCHEMA, command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
     suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
-    note: "The demo runs each PGD once; 'alp eval --model DIR' runs 5 restarts of each (the number to quote).",
+    note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, Square and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
   const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });

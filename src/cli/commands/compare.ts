@@ -1,0 +1,133 @@
+import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../../data/index.js';
+import { parseShifts } from '../../data/shift.js';
+import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
+import { AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { METHODS, PRESETS, type Method } from '../../train/config.js';
+import { UserError } from '../../util/errors.js';
+import { writeReport } from '../../report/report.js';
+import { join } from 'node:path';
+import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
+import { Progress, say } from '../progress.js';
+
+export const COMPARE_SPEC: CommandSpec = {
+  name: 'compare',
+  summary: 'train every method on one wall-clock budget, audit each, measure generalisation',
+  usage: 'alp compare [--methods all|M,M] [--preset quick] [--data mnist] [--eps E] [--budget-minutes 10] --out DIR',
+  options: [
+    { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
+    { name: 'preset', type: 'string', choices: Object.keys(PRESETS), default: 'quick', help: 'training preset every method shares' },
+    { name: 'data', type: 'string', choices: DATASET_NAMES, help: "dataset (default: the preset's)" },
+    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
+    { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
+    { name: 'budget-minutes', type: 'number', default: 10, help: 'training wall-clock budget per method' },
+    { name: 'n', type: 'int', default: 1000, help: 'audit and shift the first N test examples' },
+    { name: 'audit', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'audit budget for every method' },
+    { name: 'shifts', type: 'string', metavar: 'KIND:LEVEL,…', help: 'distribution shifts (default noise:0.1,noise:0.3,rotate:10,rotate:25,translate:2,translate:4,contrast:0.5,contrast:0.2)' },
+    { name: 'ood', type: 'string', metavar: 'NAME|none', help: 'out-of-distribution test set (default: fashion-mnist for mnist models, mnist for fashion-mnist ones)' },
+    { name: 'seed', type: 'int', default: 1, help: 'seed every method shares' },
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/compare', help: 'one folder per method and compare.json' },
+    { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp compare --budget-minutes 10 --out runs/compare-mnist',
+    'alp compare --data fashion-mnist --eps 0.1 --budget-minutes 10 --out runs/compare-fmnist',
+    'alp compare --methods standard,alp,trades --budget-minutes 2 --audit quick --n 200 --out /tmp/cmp',
+  ],
+};
+
+function parseMethods(text: string): Method[] {
+  if (text === 'all') return [...METHODS];
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = names.filter((m) => !(METHODS as readonly string[]).includes(m));
+  if (names.length === 0 || bad.length > 0) throw new UserError(`--methods: expected 'all' or names among ${METHODS.join(', ')}, got '${text}'`);
+  return names as Method[];
+}
+
+const OOD_DEFAULT: Partial<Record<DatasetName, DatasetName>> = { mnist: 'fashion-mnist', 'fashion-mnist': 'mnist' };
+
+/** The OOD set (first n test examples), or null with the reason said once. */
+function oodSet(name: string | undefined, dataset: string, n: number, quiet: boolean): Dataset | null {
+  if (name === 'none') return null;
+  const pick = (name ?? OOD_DEFAULT[dataset as DatasetName]) as DatasetName | undefined;
+  if (pick === undefined) return null;
+  if (!(DATASET_NAMES as readonly string[]).includes(pick)) throw new UserError(`--ood: expected none or one of ${DATASET_NAMES.join(', ')}, got '${pick}'`);
+  try {
+    const ds = loadDataset(pick, 'test');
+    return { ...ds, count: Math.min(n, ds.count) };
+  } catch (e) {
+    if (name !== undefined || !(e instanceof UserError)) throw e;
+    say(quiet, `no out-of-distribution set: ${e.message}`);
+    return null;
+  }
+}
+
+function summaryTable(r: CompareResult): string {
+  const worstShift = (m: CompareResult['methods'][number]): number => Math.min(...m.generalisation.shifts.map((s) => s.accuracy));
+  const rows = [['method', 'steps', 'train s', 'clean', `audited robust (ε=${r.threat.eps})`, 'worst shift', 'OOD confident']];
+  for (const m of r.methods) {
+    rows.push([
+      m.method + (m.complete ? '' : ' (stopped)'), String(m.steps), m.trainSeconds.toFixed(0), pct(m.audit.cleanAccuracy), pct(m.audit.worstCaseAccuracy),
+      m.generalisation.shifts.length > 0 ? pct(worstShift(m)) : '-', m.generalisation.ood !== null ? pct(m.generalisation.ood.confidentShare) : '-',
+    ]);
+  }
+  return table(rows);
+}
+
+export async function compareCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, COMPARE_SPEC);
+  if (get.bool(p, 'help')) {
+    process.stdout.write(helpText(COMPARE_SPEC) + '\n');
+    return;
+  }
+  const quiet = isQuiet(p);
+  const methods = parseMethods(get.str(p, 'methods') as string);
+  const minutes = get.num(p, 'budget-minutes') as number;
+  if (!(minutes > 0)) throw new UserError(`--budget-minutes: expected a number > 0, got ${minutes}`);
+  const n = get.num(p, 'n') as number;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--n: expected an integer ≥ 1, got ${n}`);
+  const shiftsText = get.str(p, 'shifts');
+  const shifts = shiftsText !== undefined ? parseShifts(shiftsText) : undefined;
+  const backend = await initBackend(p);
+  const out = get.str(p, 'out') as string;
+  const dataDir = get.str(p, 'data-dir');
+  const overrides = { dataset: get.str(p, 'data'), eps: get.num(p, 'eps'), seed: get.num(p, 'seed') };
+  const dataset = overrides.dataset ?? (PRESETS[get.str(p, 'preset') as string]?.config.dataset ?? 'mnist');
+  const ood = oodSet(get.str(p, 'ood'), dataset, n, quiet);
+  say(quiet, `alp compare: ${methods.join(', ')} on ${dataset}, ${minutes} min of training each, audit ${get.str(p, 'audit')}, backend ${backend} → ${out}`);
+  let bar: Progress | undefined;
+  let current = '';
+  const done = (): void => {
+    bar?.done();
+    bar = undefined;
+    current = '';
+  };
+  const r = await compareMethods({
+    out, methods, budgetSeconds: minutes * 60, preset: get.str(p, 'preset') as string, overrides,
+    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
+    ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}),
+    onPhase: (m, phase) => {
+      done();
+      say(quiet, `${m}: ${phase}`);
+    },
+    onTrainProgress: (m, e) => {
+      bar ??= new Progress(`train ${m}`.padEnd(16), e.totalSteps, { quiet });
+      bar.update(e.step, `loss ${e.loss.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s`);
+    },
+    onAuditProgress: (m, e) => {
+      if (e.attack !== current) {
+        bar?.done();
+        bar = new Progress(`${m} ${e.attack}`.padEnd(24), e.total, { quiet });
+        current = e.attack;
+      }
+      bar?.update(e.done, `robust ${e.robust}`);
+    },
+  });
+  done();
+  const page = await writeReport([out], { out: join(out, 'report.html'), title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
+  const best = r.best === null ? 'No method finished.'
+    : r.best.methods.length === 1 ? `Highest audited robust accuracy: ${r.best.methods[0]} (${pct(r.best.worstCaseAccuracy)}).`
+      : `Highest audited robust accuracy: a tie between ${r.best.methods.join(', ')} (${pct(r.best.worstCaseAccuracy)}).`;
+  emit(p, r, `\n${summaryTable(r)}\n\n${best}\nAll numbers in ${out}/${COMPARE_FILE}; page ${page.html}.`);
+}

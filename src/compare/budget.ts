@@ -1,0 +1,64 @@
+/**
+ * Equal wall-clock budgets for a fair comparison of training methods. A method's pace (seconds per step)
+ * is measured on a few probe steps; the budget becomes a fixed number of steps, so that each method's
+ * learning-rate schedule and ε ramp run to their end inside the budget and the run stays deterministic and
+ * exactly resumable (stopping on a clock would make the weights depend on the machine's load).
+ */
+import type { Dataset } from '../data/dataset.js';
+import { buildArch } from '../model/architectures.js';
+import type { TrainConfig } from '../train/config.js';
+import { trainModel } from '../train/trainer.js';
+import { UserError } from '../util/errors.js';
+
+export interface Pace {
+  secondsPerStep: number;
+  /** Steps timed (after the warm-up steps, which compile kernels and are not counted). */
+  stepsTimed: number;
+}
+
+/**
+ * Times `probeSteps` training steps of config `c` on a throwaway copy of the architecture; the first
+ * `warmup` steps are excluded.
+ */
+export async function measurePace(c: TrainConfig, train: Dataset, val: Dataset | null, probeSteps = 8, warmup = 2): Promise<Pace> {
+  if (!Number.isInteger(probeSteps) || probeSteps <= warmup) throw new UserError(`probe steps: expected an integer > ${warmup}, got ${probeSteps}`);
+  const model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+  let tStart = 0;
+  let tEnd = 0;
+  try {
+    // No validation passes during the probe: they are part of the budget but not of a step's cost.
+    await trainModel(model, train, val, { ...c, evalEvery: 0 }, {
+      stopAfterSteps: probeSteps,
+      onProgress: (p) => {
+        if (p.step === warmup) tStart = performance.now();
+        if (p.step === probeSteps) tEnd = performance.now();
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+  const stepsTimed = probeSteps - warmup;
+  return { secondsPerStep: (tEnd - tStart) / 1000 / stepsTimed, stepsTimed };
+}
+
+/**
+ * The config that trains for `steps` steps: whole epochs over the full pool when they fit, otherwise the
+ * epochs rounded up over an equal share of the pool (the first examples), so the count of steps is met
+ * to within one batch per epoch and every epoch-based schedule (ε ramp, validation) stays meaningful.
+ */
+export function configForSteps(c: TrainConfig, poolSize: number, steps: number): TrainConfig {
+  if (!Number.isInteger(steps) || steps < 1) throw new UserError(`budget: expected at least one training step, got ${steps}`);
+  const pool = c.trainSize > 0 ? Math.min(c.trainSize, poolSize) : poolSize;
+  // The trainer drops the last partial batch of an epoch, so an epoch is floor(pool / batch) steps.
+  const perEpoch = Math.floor(pool / c.batchSize);
+  if (perEpoch < 1) throw new UserError(`budget: batch size ${c.batchSize} is larger than the ${pool} training examples`);
+  const epochs = Math.max(1, Math.ceil(steps / perEpoch));
+  const stepsEach = Math.ceil(steps / epochs);
+  return { ...c, epochs, trainSize: stepsEach * c.batchSize };
+}
+
+/** Steps that fit `budgetSeconds` at `pace`, at least one. */
+export function stepsForBudget(pace: Pace, budgetSeconds: number): number {
+  if (!(budgetSeconds > 0)) throw new UserError(`budget: expected seconds > 0, got ${budgetSeconds}`);
+  return Math.max(1, Math.floor(budgetSeconds / pace.secondsPerStep));
+}

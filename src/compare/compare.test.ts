@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareMethods, COMPARE_FILE, type CompareResult } from './compare.js';
+import { METHODS } from '../train/config.js';
+import { useBackend } from '../testing/setup.js';
+import { UserError } from '../util/errors.js';
+import { writeReport } from '../report/report.js';
+
+test('compare: every method on one budget, audited and shifted, written to compare.json; resume keeps finished methods', async () => {
+  await useBackend();
+  const out = mkdtempSync(join(tmpdir(), 'alp-compare-'));
+  try {
+    const opts = {
+      out, budgetSeconds: 1, auditVersion: 'quick' as const, testExamples: 16, probeSteps: 6,
+      overrides: { arch: 'mlp', trainSize: 600, valSize: 50, batchSize: 32, seed: 3 },
+      shifts: [{ kind: 'noise' as const, level: 0.3 }, { kind: 'rotate' as const, level: 25 }],
+    };
+    const phases: string[] = [];
+    const r = await compareMethods({ ...opts, onPhase: (m, p) => phases.push(`${m}: ${p}`) });
+    const onDisk = JSON.parse(readFileSync(join(out, COMPARE_FILE), 'utf8')) as CompareResult;
+    assert.deepEqual(onDisk, JSON.parse(JSON.stringify(r)));
+    assert.deepEqual(r.methods.map((m) => m.method), [...METHODS]);
+    for (const m of r.methods) {
+      assert.ok(m.complete, `${m.method} did not finish`);
+      assert.ok(m.steps >= 1 && m.pace.secondsPerStep > 0);
+      assert.equal(m.audit.cascade.length, 5, `${m.method}: the quick cascade has five attacks`);
+      assert.ok(m.audit.findings.length >= 7);
+      assert.equal(m.generalisation.shifts.length, 2);
+      assert.equal(m.generalisation.examples, 16);
+      // The step count is what the measured pace allows in the budget (rounded up to whole batches per epoch).
+      const allowed = Math.max(1, Math.floor(1 / m.pace.secondsPerStep));
+      assert.ok(m.steps >= allowed && m.steps < allowed + m.config.epochs, `${m.method}: ${m.steps} steps for ${allowed} allowed`);
+    }
+    const by = (name: string) => r.methods.find((m) => m.method === name)!;
+    // PGD-10 training costs more per step than plain training, so it gets fewer steps of the same budget.
+    assert.ok(by('alp').pace.secondsPerStep > by('standard').pace.secondsPerStep, `alp ${by('alp').pace.secondsPerStep} s/step vs standard ${by('standard').pace.secondsPerStep}`);
+    // A standard model is not robust at ε = 0.3; the comparison must not say otherwise.
+    assert.ok(by('standard').audit.worstCaseAccuracy < by('standard').audit.cleanAccuracy);
+    assert.ok(r.best !== null && r.best.methods.length >= 1);
+    for (const m of r.methods) {
+      assert.ok(m.audit.worstCaseAccuracy <= r.best.worstCaseAccuracy);
+      assert.equal(r.best.methods.includes(m.method), m.audit.worstCaseAccuracy === r.best.worstCaseAccuracy);
+    }
+    assert.ok(phases.some((p) => p.startsWith('trades: training')));
+
+    // One report page over the comparison folder: every method's audit, the comparison table, the shift chart.
+    const page = await writeReport([out], { out: join(out, 'report.html') });
+    assert.deepEqual(page.data.models.map((m) => m.summary.name), [...METHODS]);
+    assert.ok(page.data.models.every((m) => m.audit !== null && m.audit.worstCaseAccuracy !== null), 'a method folder lacks its audit.json');
+    const html = readFileSync(page.html, 'utf8');
+    assert.match(html, /<section id="comparison">/);
+    for (const m of METHODS) assert.match(html, new RegExp(`<td class="nowrap">${m}</td>`));
+    assert.equal(page.data.comparison[0]?.rows.length, METHODS.length);
+    assert.equal(page.data.comparison[0]?.shifts.length, METHODS.length * 3); // clean + two shifts each
+    assert.ok(page.data.charts.some((c) => c.id === 'shifts') && /<svg/.test(html.slice(html.indexOf('id="chart-shifts"'))));
+
+    // Resuming a finished comparison re-runs nothing and returns the same numbers.
+    const again = await compareMethods({ ...opts, resume: true, onPhase: () => assert.fail('resume re-ran a finished method') });
+    assert.deepEqual(again, r);
+    // Another budget in the same folder is refused, not mixed in.
+    await assert.rejects(compareMethods({ ...opts, budgetSeconds: 9, resume: true }), (e: unknown) => e instanceof UserError && /another comparison/.test(e.message));
+    // A damaged compare.json is named, not half-read.
+    writeFileSync(join(out, COMPARE_FILE), '{"schema": "alp.compare/1", "methods": [');
+    await assert.rejects(writeReport([out], { out: join(out, 'r2.html') }), (e: unknown) => e instanceof UserError && e.message.includes(COMPARE_FILE));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
