@@ -57,6 +57,26 @@ export interface EvalData extends RunHeader {
   epsSweep: SweepPoint[];
   /** The suite as built, when recorded: rebuilds the exact `alp eval` command for every attack. */
   suite: SuiteRecord | null;
+  /** Text models: robust accuracy under real word swaps, per k and attack (`alp eval --swaps`). */
+  wordSwaps: Array<{ k: number; attack: string; robustAccuracy: number }>;
+}
+
+function wordSwapsOf(v: unknown): EvalData['wordSwaps'] {
+  if (!isObj(v)) return [];
+  const out: EvalData['wordSwaps'] = [];
+  for (const p of arr(v['points'])) {
+    if (!isObj(p)) continue;
+    const k = num(p['k']);
+    if (k === null) continue;
+    for (const a of arr(p['attacks'])) {
+      if (!isObj(a)) continue;
+      const name = str(a['name']), acc = num(a['robustAccuracy']);
+      if (name !== null && acc !== null) out.push({ k, attack: name, robustAccuracy: acc });
+    }
+    const worst = num(p['worstCaseAccuracy']);
+    if (worst !== null) out.push({ k, attack: 'worst case', robustAccuracy: worst });
+  }
+  return out;
 }
 
 /** The `alp eval` options a suite was built from. */
@@ -100,6 +120,7 @@ export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
     worstCaseAccuracy: num(r['worstCaseAccuracy']),
     epsSweep: sweepOf(outer['epsSweep']),
     suite: suiteRecordOf(outer['suite']),
+    wordSwaps: wordSwapsOf(outer['wordSwaps']),
   };
 }
 

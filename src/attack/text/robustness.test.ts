@@ -28,3 +28,13 @@ test('masking findings: accuracy rising with k, and the gradient-free search bea
   // One message of difference is noise, not a finding.
   assert.deepEqual(swapFindings([point(1, 0.5, 0.49)], 100), []);
 });
+
+test('eval.json word-swap results are read back for the report, malformed entries skipped', async () => {
+  const { parseEval } = await import('../../artifacts/eval.js');
+  const ev = parseEval({
+    result: { cleanAccuracy: 0.9, attacks: [] },
+    wordSwaps: { points: [{ k: 1, worstCaseAccuracy: 0.5, attacks: [{ name: 'hotflip', robustAccuracy: 0.6 }, { name: 'greedy-swap' }] }, { k: 'x' }] },
+  }, 'eval.json');
+  assert.deepEqual(ev.wordSwaps, [{ k: 1, attack: 'hotflip', robustAccuracy: 0.6 }, { k: 1, attack: 'worst case', robustAccuracy: 0.5 }]);
+  assert.deepEqual(parseEval({ result: {} }, 'eval.json').wordSwaps, []);
+});
