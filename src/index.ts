@@ -11,7 +11,7 @@ export * from './data/index.js';
 export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName, type ArchOptions } from './model/architectures.js';
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
 export { adaptModel, parseInputRange, type AdaptOptions, type Adapted } from './model/adapt.js';
-export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation } from './model/io.js';
+export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation, stripSoftmax } from './model/io.js';
 export { gradientSupport, unverifiedLayers, gradientWarning, VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, type GradientStatus, type LayerGradientSupport } from './model/gradient-support.js';
 export { checkInputGradient, type GradientCheckOptions, type GradientCheckResult } from './model/gradient-check.js';
 export { AlpBatchNormalization, batchNormalization } from './model/batch-normalization.js';
@@ -20,18 +20,22 @@ export { AlpLayerNormalization, layerNormalization } from './model/layer-normali
 export * from './attack/index.js';
 export * from './loss/index.js';
 
-export { DEFAULTS, PRESETS, METHODS, resolveConfig, validateConfig, type TrainConfig, type Method } from './train/config.js';
+export { DEFAULTS, PRESETS, PRESET_NAMES, METHODS, resolveConfig, validateConfig, ConfigError, type TrainConfig, type Method, type PresetName, type OptimizerName, type Schedule } from './train/config.js';
 export { trainModel, quickEval, type TrainState, type TrainOptions, type TrainProgress, type EvalPoint } from './train/trainer.js';
 export { makeAdversarial, methodLoss } from './train/methods.js';
-export { runTraining, splitTrainVal, type RunOptions, type RunResult } from './train/run.js';
+export { runTraining, splitTrainVal, prepareOutput, type RunOptions, type RunResult } from './train/run.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+export { getOptimizerState, setOptimizerState } from './train/optimizer-state.js';
 export { learningRate, trainingEps } from './train/schedule.js';
 
 export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
-export { buildSuite, ATTACK_NAMES, type SuiteSpec } from './eval/suite.js';
+export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
+export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, type AuditOptions, type AuditResult } from './eval/audit.js';
+export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';
-export { UserError } from './util/errors.js';
+export { UserError, DivergedError, OutputExistsError, CorruptFileError, EXIT, type ExitCode } from './util/errors.js';
+export { yieldToEventLoop } from './util/interrupt.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
 export { loadRuns, type RunData } from './report/runs.js';

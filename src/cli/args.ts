@@ -14,6 +14,8 @@ export interface OptSpec {
   choices?: readonly string[];
   /** Shown in help instead of the type. */
   metavar?: string;
+  /** An older name still accepted, with a deprecation notice on stderr. */
+  deprecatedAlias?: string;
 }
 
 export interface CommandSpec {
@@ -22,6 +24,8 @@ export interface CommandSpec {
   usage: string;
   options: OptSpec[];
   examples: string[];
+  /** What bare arguments mean (e.g. 'RUN folders'); without it, a bare argument is an error. */
+  positionals?: string;
 }
 
 export type Parsed = Record<string, string | number | boolean | number[] | string[] | undefined> & { _: string[] };
@@ -61,19 +65,41 @@ function convert(spec: OptSpec, raw: string, cmd: string): string | number | num
   }
 }
 
-export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
+/** `-5`, `-0.3`, `-1,1`: a negative number (list), which is a value and not an option. */
+const NEGATIVE = /^-\d|^-\.\d/;
+
+export function parseArgs(argv: string[], spec: CommandSpec, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): Parsed {
   const out: Parsed = { _: [] };
   for (const o of spec.options) if (o.default !== undefined) out[o.name] = o.default;
   const byName = new Map(spec.options.map((o) => [o.name, o]));
+  const hasHelp = byName.has('help');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
+    if (hasHelp && (a === '-h' || a === '-?')) {
+      out['help'] = true;
+      continue;
+    }
     if (!a.startsWith('--')) {
+      if (a.startsWith('-') && a.length > 1 && !NEGATIVE.test(a)) {
+        throw new UserError(`alp ${spec.name}: unknown option ${a} (options are spelled --name; see 'alp ${spec.name} --help')`);
+      }
+      if (spec.positionals === undefined) {
+        throw new UserError(`alp ${spec.name}: unexpected argument '${a}' (every option is spelled --name VALUE; see 'alp ${spec.name} --help')`);
+      }
       out._.push(a);
       continue;
     }
     const eq = a.indexOf('=');
-    const name = a.slice(2, eq >= 0 ? eq : undefined);
-    const o = byName.get(name);
+    let name = a.slice(2, eq >= 0 ? eq : undefined);
+    let o = byName.get(name);
+    if (o === undefined) {
+      const renamed = spec.options.find((x) => x.deprecatedAlias === name);
+      if (renamed !== undefined) {
+        warn(`alp ${spec.name}: --${name} is deprecated; use --${renamed.name}`);
+        name = renamed.name;
+        o = renamed;
+      }
+    }
     if (o === undefined) {
       throw new UserError(`alp ${spec.name}: unknown option --${name} (see 'alp ${spec.name} --help')`);
     }
@@ -90,6 +116,8 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
     else {
       raw = argv[i + 1];
       i++;
+      // `--out --quiet`: the next token is an option, not this one's value.
+      if (raw !== undefined && raw.startsWith('--')) throw new UserError(`alp ${spec.name}: --${name} needs a value (got the option ${raw})`);
     }
     if (raw === undefined) throw new UserError(`alp ${spec.name}: --${name} needs a value`);
     out[name] = convert(o, raw, spec.name);
@@ -101,9 +129,10 @@ export function helpText(spec: CommandSpec): string {
   const lines = [`alp ${spec.name} — ${spec.summary}`, '', `Usage: ${spec.usage}`, '', 'Options:'];
   const width = Math.max(...spec.options.map((o) => o.name.length + (o.type === 'boolean' ? 0 : (o.metavar ?? o.type).length + 1))) + 4;
   for (const o of spec.options) {
-    const left = `--${o.name}${o.type === 'boolean' ? '' : ' ' + (o.metavar ?? (o.choices ? o.choices.join('|') : o.type.toUpperCase()))}`;
+    const left = `${o.name === 'help' ? '-h, ' : ''}--${o.name}${o.type === 'boolean' ? '' : ' ' + (o.metavar ?? (o.choices ? o.choices.join('|') : o.type.toUpperCase()))}`;
     const def = o.default !== undefined && o.type !== 'boolean' ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : String(o.default)})` : '';
-    lines.push(`  ${left.padEnd(Math.max(width, left.length + 2))}${o.help}${def}`);
+    const alias = o.deprecatedAlias !== undefined ? ` (formerly --${o.deprecatedAlias})` : '';
+    lines.push(`  ${left.padEnd(Math.max(width, left.length + 2))}${o.help}${def}${alias}`);
   }
   lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
   return lines.join('\n');

@@ -99,7 +99,7 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--json']);
   assert.equal(e.code, 0, e.stderr);
   const report = JSON.parse(e.stdout) as { result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number }> } };
-  assert.equal(report.result.attacks.length, 3);
+  assert.equal(report.result.attacks.length, 4); // FGSM, PGD CE, PGD CW, APGD-T (the default suite)
   assert.ok(report.result.worstCaseAccuracy <= report.result.cleanAccuracy);
   for (const a of report.result.attacks) assert.ok(a.maxPerturbation <= 0.3 + 1e-5);
   assert.ok(existsSync(join(out, 'eval.json')));
@@ -126,7 +126,7 @@ test('a flat model trained on [-1,1] inputs is evaluated and fine-tuned with --i
   const acc = [...pred].filter((p, i) => p === mnist.labels[i]).length / 20;
   assert.equal((JSON.parse(e.stdout) as { result: { cleanAccuracy: number } }).result.cleanAccuracy, acc);
   userError(['eval', '--model', dir, '--input-range', '1,0', '--n', '5'], /--input-range: expected LO,HI with LO < HI/);
-  userError(['train', '--input-range=-1,1', '--epochs', '1'], /--input-range: only with --model/);
+  userError(['train', '--method', 'standard', '--input-range=-1,1', '--epochs', '1'], /--input-range: only with --model/);
 
   const out = join(tmp, 'flat-finetuned');
   const t = alp(['train', '--method', 'standard', '--model', join(dir, 'model.json'), '--input-range=-1,1', '--epochs', '1', '--train-size', '64', '--val-size', '0', '--out', out, '--quiet']);

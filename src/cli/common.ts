@@ -2,12 +2,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
-import { loadModel, lastLayerActivation } from '../model/io.js';
+import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
@@ -32,7 +33,22 @@ export const DATA_OPTIONS: OptSpec[] = [
 
 export async function initBackend(p: Parsed): Promise<string> {
   const name = await setupBackend((get.str(p, 'backend') ?? 'auto') as BackendChoice);
+  // Which kernels run, and why not the fast ones: a missing addon silently costs ~4x.
+  say(isQuiet(p), `backend ${name}; kernels: ${kernelsLine(name)}`);
   return name;
+}
+
+/** The kernels in use on `backend`, with the reason when alp's native OpenBLAS kernels are not among them. */
+export function kernelsLine(backend: string): string {
+  if (nativeKernelsInstalled()) return 'native OpenBLAS (alp addon) + alp wasm kernels';
+  if (backend === 'tensorflow') return 'TensorFlow (tfjs-node)';
+  if (backend !== 'wasm') return `tfjs ${backend} (alp's native kernels need the wasm backend)`;
+  if (/^(1|true|yes)$/i.test(process.env['ALP_NO_NATIVE'] ?? '')) return `alp wasm kernels; native kernels off (ALP_NO_NATIVE=${process.env['ALP_NO_NATIVE']})`;
+  const addon = fileURLToPath(new URL('../../native/build/Release/alp_native.node', import.meta.url));
+  const reason = existsSync(addon)
+    ? `the addon ${addon} did not load`
+    : `the addon is not built (needs a C compiler and libopenblas-dev; build it with: node ${fileURLToPath(new URL('../../native/build.mjs', import.meta.url))})`;
+  return `alp wasm kernels only, ~4x slower: ${reason}`;
 }
 
 export function isQuiet(p: Parsed): boolean {
@@ -83,12 +99,35 @@ export function dataProgress(quiet: boolean): (done: number, total: number) => v
   };
 }
 
-/** Loads a user model and warns when its last layer is not linear, since attacks need logits. */
-export async function openModel(path: string, quiet: boolean): Promise<tf.LayersModel> {
+/**
+ * Warnings for this command's result: printed on stderr even under --quiet/--json (they are not
+ * progress), and added to the --json output as `warnings` by emit().
+ */
+const warnings: string[] = [];
+
+/** The warnings so far, for result files (eval.json, audit.json). */
+export function currentWarnings(): string[] {
+  return [...warnings];
+}
+
+export function warn(message: string): void {
+  warnings.push(message);
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+/**
+ * Loads a user model. A final softmax is removed with `strip` (--strip-softmax), noted in the
+ * warnings; otherwise any non-linear last layer is warned about, since attacks need logits.
+ */
+export async function openModel(path: string, quiet: boolean, strip = false): Promise<tf.LayersModel> {
+  void quiet;
   const model = await loadModel(path);
   const act = lastLayerActivation(model);
-  if (act !== undefined && act !== 'linear') {
-    say(quiet, `warning: ${path}: the last layer applies '${act}'; alp expects logits. Gradients through a softmax saturate and make attacks look weaker than they are.`);
+  if (act === 'softmax' && strip) {
+    stripSoftmax(model);
+    warn(`${path}: removed the final softmax (--strip-softmax); attacks run on the logits`);
+  } else if (act !== undefined && act !== 'linear') {
+    warn(`${path}: the last layer applies '${act}'; alp expects logits. Gradients through a softmax saturate and make attacks look weaker than they are${act === 'softmax' ? ' (add --strip-softmax to attack the logits)' : ''}.`);
   }
   return model;
 }
@@ -96,6 +135,7 @@ export async function openModel(path: string, quiet: boolean): Promise<tf.Layers
 /** For commands that run a user's model on alp's data: the model's own input value range. */
 export const MODEL_INPUT_OPTIONS: OptSpec[] = [
   { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'value range the model was trained on (e.g. -1,1 or 0,255); alp maps its [0,1] inputs onto it, ε stays in [0,1] units (default 0,1)' },
+  { name: 'strip-softmax', type: 'boolean', help: 'remove a final softmax so attacks see the logits (recorded in the output\'s warnings)' },
 ];
 
 /**
@@ -139,7 +179,10 @@ export function versions(backend: string): Record<string, string> {
 
 /** Emits the command's result: JSON on stdout with --json, otherwise the human text. */
 export function emit(p: Parsed, json: unknown, text: string): void {
-  if (get.bool(p, 'json')) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  const withWarnings = warnings.length > 0 && typeof json === 'object' && json !== null && !Array.isArray(json) && !('warnings' in json)
+    ? { ...json, warnings: [...warnings] }
+    : json;
+  if (get.bool(p, 'json')) process.stdout.write(JSON.stringify(withWarnings, null, 2) + '\n');
   else process.stdout.write(text + '\n');
 }
 
@@ -176,9 +219,9 @@ export interface ModelJob {
  */
 export function modelWarnings(model: tf.LayersModel, modelPath: string): string[] {
   const w = gradientWarning(model, modelPath);
-  const out = w === undefined ? [] : [w];
-  for (const line of out) say(false, `warning: ${line}`);
-  return out;
+  if (w !== undefined) warn(w);
+  // Everything warned so far for this command (a final softmax, unverified gradients), for the artifact.
+  return currentWarnings();
 }
 
 /**
@@ -191,7 +234,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const data = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
-  const loaded = await openModel(modelPath, quiet);
+  const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'));
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
   const eps = get.num(p, 'eps') as number;

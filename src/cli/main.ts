@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 /**
- * alp's command line: a thin shell over the library. User errors (bad options, bad files) print one
- * line and exit 2; anything else is a bug and keeps its stack trace (exit 1).
+ * alp's command line: a thin shell over the library. Errors the user can act on print one line and
+ * exit with their own status (util/errors.ts EXIT, README "Exit codes"); anything else is a bug and
+ * keeps its stack trace (exit 1).
  */
-import { isUserError } from '../util/errors.js';
+import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';
+import { createRequire } from 'node:module';
+import { cliMessage, ConfigError } from '../train/config.js';
 import { attackCommand } from './commands/attack.js';
 import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>; summary: string }> = {
   demo: { run: demoCommand, summary: 'train a standard and an ALP model on MNIST, attack both, compare' },
   train: { run: trainCommand, summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard' },
   eval: { run: evalCommand, summary: 'clean and robust accuracy under an attack suite (worst case per example)' },
@@ -26,7 +29,7 @@ function usage(): string {
   return [
     'alp — Adversarial Logit Pairing and honest robustness evaluation for TensorFlow.js',
     '',
-    'Usage: alp <command> [options]   (alp <command> --help for its options)',
+    'Usage: alp <command> [options]   (alp <command> --help for its options; alp --version)',
     '',
     ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(11)}${v.summary}`),
   ].join('\n');
@@ -34,6 +37,11 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`alp ${pkg.version}\n`);
+    return 0;
+  }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage() + '\n');
     return cmd === undefined ? 2 : 0;
@@ -43,8 +51,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`alp: unknown command '${cmd}' (expected one of ${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
-  await c.run(rest);
-  return 0;
+  return (await c.run(rest)) ?? 0;
 }
 
 main(process.argv.slice(2)).then(
@@ -52,12 +59,15 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (isUserError(e)) {
-      process.stderr.write(`alp: ${e.message}\n`);
-      process.exitCode = 2;
+    // Errors the user can act on (bad input, disk full, divergence, …): one line, their own status.
+    const known = isUserError(e) ? e : ioErrorOf(e);
+    if (known !== undefined) {
+      // The library names config fields (batchSize); the user typed options (--batch-size).
+      process.stderr.write(`alp: ${known instanceof ConfigError ? cliMessage(known) : known.message}\n`);
+      process.exitCode = known.code;
     } else {
       process.stderr.write(`alp: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.internal;
     }
   },
 );

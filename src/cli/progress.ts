@@ -34,7 +34,9 @@ export class Progress {
     if (this.o.quiet === true) return;
     const now = Date.now();
     const elapsed = (now - this.start) / 1000;
-    this.base ??= Math.max(0, done - 1);
+    // What was done before the first update (a resumed run, or the step that just finished while the
+    // bar was created) is not this run's pace: no ETA until a step has been timed.
+    this.base ??= done;
     const frac = this.total > 0 ? Math.min(done / this.total, 1) : 0;
     const doneHere = done - this.base;
     const eta = doneHere > 0 ? (elapsed * (this.total - done)) / doneHere : NaN;

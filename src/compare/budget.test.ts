@@ -33,7 +33,7 @@ test('configForSteps meets the step count: whole epochs when they fit, else a sh
 test('measurePace times real steps: a PGD-10 method is slower per step than standard training', async () => {
   await useBackend();
   const ds = toyDataset(400);
-  const base = { arch: 'mlp', dataset: 'toy', batchSize: 32, epochs: 1, valSize: 0, eps: 0.1, attackStepSize: 0.025 };
+  const base = { arch: 'mlp' as const, dataset: 'toy', batchSize: 32, epochs: 1, valSize: 0, eps: 0.1, attackStepSize: 0.025 };
   const std = await measurePace(resolveConfig(undefined, { ...base, method: 'standard' }), ds, null, 8);
   const alp = await measurePace(resolveConfig(undefined, { ...base, method: 'alp', attackSteps: 10 }), ds, null, 8);
   assert.equal(std.stepsTimed, 6);

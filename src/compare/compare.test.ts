@@ -15,7 +15,7 @@ test('compare: every method on one budget, audited and shifted, written to compa
   try {
     const opts = {
       out, budgetSeconds: 1, auditVersion: 'quick' as const, testExamples: 16, probeSteps: 6,
-      overrides: { arch: 'mlp', trainSize: 600, valSize: 50, batchSize: 32, seed: 3 },
+      overrides: { arch: 'mlp' as const, trainSize: 600, valSize: 50, batchSize: 32, seed: 3 },
       shifts: [{ kind: 'noise' as const, level: 0.3 }, { kind: 'rotate' as const, level: 25 }],
     };
     const phases: string[] = [];

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -178,4 +179,27 @@ test('HTTP endpoint on 127.0.0.1: checks inputs, enforces limits, closes', async
     await server.close();
   }
   await assert.rejects(fetch(`${server.url}/health`));
+});
+
+test('a client that disconnects mid-upload is logged as one 499 line, not a 500 with a stack trace', async () => {
+  const gd = await theGuard();
+  const lines: string[] = [];
+  const server = await serveGuard(gd, { port: 0, maxBodyBytes: 1 << 20, log: (l) => lines.push(l) });
+  try {
+    const { port } = new URL(server.url);
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => {
+        sock.write('POST /check HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{"inputs": [[0.1, 0.2');
+        setTimeout(() => sock.destroy(), 100);
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve());
+    });
+    for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0] as string, /^POST \/check 499 client closed the connection after \d+ bytes of the body/);
+    assert.doesNotMatch(lines.join('\n'), /500|error|    at /);
+  } finally {
+    await server.close();
+  }
 });

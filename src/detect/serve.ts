@@ -47,6 +47,17 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/**
+ * The client went away before its request was complete: nothing to answer and nothing wrong with the
+ * server, so it is logged as one line, never as a 500 with a stack trace (that would be a log flood on
+ * demand).
+ */
+class ClientAbort extends Error {
+  constructor(readonly received: number) {
+    super('client closed the connection mid-request');
+  }
+}
+
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -71,7 +82,14 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       if (!failed) resolve(Buffer.concat(parts));
     });
     req.on('error', (e) => {
-      if (!failed) reject(e);
+      if (failed) return;
+      failed = true;
+      reject(req.complete ? e : new ClientAbort(total));
+    });
+    req.on('close', () => {
+      if (failed || req.complete) return;
+      failed = true;
+      reject(new ClientAbort(total));
     });
   });
 }
@@ -151,6 +169,11 @@ export function serveGuard(g: Guard, o: ServeOptions = {}): Promise<GuardServer>
         throw new HttpError(404, `no route ${path}; use GET /health or POST /check`);
       }
     } catch (e) {
+      if (e instanceof ClientAbort) {
+        // 499: nginx's "client closed request"; nothing is sent, the socket is gone.
+        o.log?.(`${req.method ?? '?'} ${path} 499 client closed the connection after ${e.received} bytes of the body, ${Date.now() - t0}ms`);
+        return;
+      }
       if (e instanceof HttpError) status = e.status;
       else if (isUserError(e)) status = 400;
       else status = 500;

@@ -65,7 +65,7 @@ export function fastCnn(o: ArchOptions): tf.LayersModel {
  * ~7M multiply-adds per 1 s clip at 8 kHz.
  */
 export function audioCnn(o: ArchOptions): tf.LayersModel {
-  if (o.inputShape[0] !== 1) throw new UserError(`--arch audio-cnn: expects one-row inputs [1, T, C] (audio), found [${o.inputShape.join(', ')}]`);
+  if (o.inputShape[0] !== 1) throw new UserError(`architecture audio-cnn: expects one-row inputs [1, T, C] (audio), found [${o.inputShape.join(', ')}]`);
   const conv = (filters: number, stride: number, k: number): tf.layers.Layer =>
     tf.layers.conv2d({ filters, kernelSize: [1, 9], strides: [1, stride], padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, k) });
   return tf.sequential({
@@ -92,8 +92,8 @@ export function audioCnn(o: ArchOptions): tf.LayersModel {
  */
 export function textCnn(o: ArchOptions): tf.LayersModel {
   const [len, a, b] = o.inputShape;
-  if (a !== 1 || b !== 1) throw new UserError(`--arch text-cnn: expects token-id rows [L, 1, 1] (a text dataset), found [${o.inputShape.join(', ')}]`);
-  if (o.vocabularySize === undefined) throw new UserError('--arch text-cnn: needs a text dataset (one with a vocabulary)');
+  if (a !== 1 || b !== 1) throw new UserError(`architecture text-cnn: expects token-id rows [L, 1, 1] (a text dataset), found [${o.inputShape.join(', ')}]`);
+  if (o.vocabularySize === undefined) throw new UserError('architecture text-cnn: needs a text dataset (one with a vocabulary)');
   const model = tf.sequential({
     name: 'text_cnn',
     layers: [
@@ -123,7 +123,7 @@ export function mlp(o: ArchOptions): tf.LayersModel {
   });
 }
 
-export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
+export function buildArch(name: ArchName, o: ArchOptions): tf.LayersModel {
   switch (name) {
     case 'madry-cnn':
       return madryCnn(o);
@@ -136,6 +136,6 @@ export function buildArch(name: string, o: ArchOptions): tf.LayersModel {
     case 'text-cnn':
       return textCnn(o);
     default:
-      throw new UserError(`--arch: expected one of ${ARCH_NAMES.join(', ')}, got '${name}'`);
+      throw new UserError(`architecture: expected one of ${ARCH_NAMES.join(', ')}, got '${String(name)}'`);
   }
 }

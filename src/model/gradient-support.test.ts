@@ -70,7 +70,7 @@ test('alp eval, attack and audit warn about an unverified layer: on stderr, in t
     assert.match(k.stderr, /warning: .*inner\/cf \(Conv2D/);
     assert.equal((JSON.parse(k.stdout) as { warnings: string[] }).warnings.length, 1);
 
-    const a = runAlp(['audit', '--model', dir, '--n', '8', '--version', 'quick', '--out', dir, '--json']);
+    const a = runAlp(['audit', '--model', dir, '--n', '8', '--budget', 'quick', '--out', dir, '--json']);
     assert.equal(a.code, 0, a.stderr);
     const aj = JSON.parse(a.stdout) as { warnings: string[]; findings: Array<{ id: string; status: string; detail: string }> };
     assert.equal(aj.warnings.length, 1);

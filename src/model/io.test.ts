@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,5 +211,21 @@ test('a saved folder served over HTTP loads with tf.loadLayersModel, as in a bro
   } finally {
     await new Promise<void>((ok) => server.close(() => ok()));
   }
+  tf.dispose(x); model.dispose();
+});
+
+test('a weights.bin that is a symlink to a file outside the model folder is refused; a linked model folder loads', async () => {
+  const { dir, model, x, want } = await savedModel();
+  const outside = freshDir();
+  mkdirSync(outside, { recursive: true });
+  renameSync(join(dir, 'weights.bin'), join(outside, 'secret.bin'));
+  symlinkSync(join(outside, 'secret.bin'), join(dir, 'weights.bin'));
+  await assert.rejects(loadModel(dir), userError('weightsManifest[0].paths[0]', 'a link to', 'secret.bin', 'outside it'));
+  // The whole folder reached through a link is fine: its files are inside it.
+  rmSync(join(dir, 'weights.bin'));
+  renameSync(join(outside, 'secret.bin'), join(dir, 'weights.bin'));
+  const alias = join(outside, 'alias');
+  symlinkSync(dir, alias);
+  assert.deepEqual(logits(await loadModel(alias), x), want);
   tf.dispose(x); model.dispose();
 });

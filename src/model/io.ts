@@ -11,7 +11,7 @@
  * missing shard or a byte count that disagrees with the manifest are UserErrors that name the file and
  * the field, never a crash deep inside TF.js.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -216,7 +216,14 @@ export function fileLoader(modelJsonPath: string): tf.io.IOHandler {
           const full = resolveWeightPath(file, field, modelDir, p);
           if (!existsSync(full)) throw new UserError(`${file}: ${field}: weight file ${full} does not exist`);
           if (!statSync(full).isFile()) throw new UserError(`${file}: ${field}: expected a weight file, found a folder at ${full}`);
-          shards.push(readFileSync(full));
+          // The textual check above does not see symlinks: compare real paths, so a weights.bin that
+          // links to a file elsewhere (or a linked folder on the way) is refused too.
+          const realDir = realpathSync(modelDir), real = realpathSync(full);
+          const realRel = relative(realDir, real);
+          if (realRel === '' || realRel === '..' || realRel.startsWith('..' + sep) || isAbsolute(realRel)) {
+            throw new UserError(`${file}: ${field}: expected a file inside the model's folder ${realDir}, found ${JSON.stringify(p)}, a link to ${real} outside it`);
+          }
+          shards.push(readFileSync(real));
         });
         groups.push(g as unknown as ManifestGroup);
       });
@@ -361,3 +368,23 @@ export function lastLayerActivation(model: tf.LayersModel): string | undefined {
   return typeof act === 'string' ? act : undefined;
 }
 
+
+/**
+ * Removes a final softmax in place so the model outputs logits, which attacks and training need (a
+ * softmax saturates their gradients; `alp train` would apply a second one in its loss). Handles the
+ * activation of the output layer (Dense, Conv, Activation …); a separate Softmax layer cannot be
+ * rewritten and is a UserError. Returns whether anything changed.
+ */
+export function stripSoftmax(model: tf.LayersModel): boolean {
+  if (lastLayerActivation(model) !== 'softmax') return false;
+  let layer: tf.layers.Layer | undefined = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  while (layer instanceof tf.LayersModel) layer = layer.outputLayers?.[0] ?? layer.layers[layer.layers.length - 1];
+  const holder = layer as unknown as { activation?: { getClassName(): string } };
+  if (layer === undefined || holder.activation === undefined || holder.activation.getClassName() !== 'softmax') {
+    throw new UserError(`${model.name}: its output comes from a separate ${layer?.getClassName() ?? 'softmax'} layer, which cannot be removed here; save the model without it (alp needs logits)`);
+  }
+  // The linear activation object of a throwaway layer: tfjs does not export the activation classes.
+  const linear = tf.layers.activation({ activation: 'linear' }) as unknown as { activation: { getClassName(): string } };
+  holder.activation = linear.activation;
+  return true;
+}

@@ -121,7 +121,7 @@ export function auditArgv(a: AuditData, modelFolder: string, dataset: string | n
   if (dataset !== null) argv.push('--data', dataset);
   if (a.examples !== null) argv.push('--n', String(a.examples));
   argv.push('--norm', a.threat.norm, '--eps', String(a.threat.eps));
-  if (a.version !== null) argv.push('--version', a.version);
+  if (a.version !== null) argv.push('--budget', a.version);
   if (a.seed !== null) argv.push('--seed', String(a.seed));
   return argv;
 }

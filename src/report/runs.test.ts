@@ -222,7 +222,7 @@ test('the rebuilt eval command rebuilds the recorded attack suite', async (t) =>
   assert.deepEqual(suite.map((a) => a.describe()), r!.eval!.attacks.map((a) => a.config));
   // A file from before suite specs, with an attack whose options its configs do not carry: no command rather than a wrong one.
   assert.equal(evalArgv({ ...r!.eval!, attacks: [{ ...r!.eval!.attacks[0]!, config: { attack: 'square' } }] }, 'x', null), null);
-  assert.deepEqual(auditArgv(r!.audit!, 'runs/alp', 'mnist'), ['alp', 'audit', '--model', 'runs/alp', '--data', 'mnist', '--n', '100', '--norm', 'linf', '--eps', '0.3', '--version', 'quick', '--seed', '0']);
+  assert.deepEqual(auditArgv(r!.audit!, 'runs/alp', 'mnist'), ['alp', 'audit', '--model', 'runs/alp', '--data', 'mnist', '--n', '100', '--norm', 'linf', '--eps', '0.3', '--budget', 'quick', '--seed', '0']);
 });
 
 test('shell quoting', () => {

@@ -2,12 +2,16 @@
  * Training checkpoints: one file holding the model weights, the optimizer state and where training
  * stands (epoch, batch, step, history), written atomically (temp file + rename) so that an interrupted
  * write leaves the previous checkpoint intact. Layout: 8-byte magic, uint32 header length, JSON header,
- * then float32 tensors back to back as the header lists them.
+ * then float32 tensors back to back as the header lists them. The header's `sha256` covers the rest of
+ * the header and every data byte, so a checkpoint damaged after it was written (a flipped bit, a bad
+ * copy) is refused instead of loading and quietly derailing training.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/atomic.js';
-import { UserError } from '../util/errors.js';
+import { CorruptFileError, UserError } from '../util/errors.js';
+import { getOptimizerState } from './optimizer-state.js';
 
 const MAGIC = 'ALPCKPT1';
 
@@ -22,6 +26,8 @@ export interface CheckpointHeader<S> {
   state: S;
   model: TensorRecord[];
   optimizer: TensorRecord[];
+  /** Hex SHA-256 of the header without this field (as JSON) followed by the data bytes. */
+  sha256?: string;
 }
 
 export interface LoadedCheckpoint<S> {
@@ -36,7 +42,7 @@ function sizeOf(shape: number[]): number {
 
 export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<void> {
   const weights = model.getWeights();
-  const opt = await optimizer.getWeights();
+  const opt = await getOptimizerState(optimizer);
   const records = (list: Array<{ name: string; tensor: tf.Tensor }>, start: number): { recs: TensorRecord[]; end: number } => {
     let offset = start;
     const recs = list.map(({ name, tensor }) => {
@@ -48,14 +54,19 @@ export async function saveCheckpoint<S>(path: string, state: S, model: tf.Layers
   };
   const m = records(weights.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), 0);
   const o = records(opt, m.end);
-  const header: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs };
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const body: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs };
   const data = new Float32Array(o.end);
   for (const [i, t] of weights.entries()) data.set(t.dataSync() as Float32Array, (m.recs[i] as TensorRecord).offset);
   for (const [i, nt] of opt.entries()) data.set(nt.tensor.dataSync() as Float32Array, (o.recs[i] as TensorRecord).offset);
+  const header: CheckpointHeader<S> = { ...body, sha256: digest(JSON.stringify(body), data) };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(headerBytes.length, 0);
   writeFileAtomic(path, Buffer.concat([Buffer.from(MAGIC, 'ascii'), len, headerBytes, Buffer.from(data.buffer)]));
+}
+
+function digest(headerJson: string, data: Float32Array | Uint8Array): string {
+  return createHash('sha256').update(headerJson, 'utf8').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
 }
 
 export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
@@ -73,13 +84,27 @@ export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
     throw new UserError(`${path}: checkpoint header is not valid JSON (${(e as Error).message})`);
   }
   const dataStart = 12 + hlen;
+  if (typeof header !== 'object' || header === null || !Array.isArray(header.model) || !Array.isArray(header.optimizer)) {
+    throw new UserError(`${path}: checkpoint header lacks its model and optimizer tensor lists`);
+  }
   const floats = (buf.length - dataStart) / 4;
   const all = [...header.model, ...header.optimizer];
   const need = all.reduce((a, r) => Math.max(a, r.offset + sizeOf(r.shape)), 0);
   if (!Number.isInteger(floats) || floats !== need) {
     throw new UserError(`${path}: checkpoint data has ${buf.length - dataStart} bytes, expected ${need * 4}`);
   }
+  // Checkpoints from before checksums (no sha256) still load; every one written now carries it.
+  if (header.sha256 !== undefined) {
+    const { sha256, ...body } = header;
+    if (digest(JSON.stringify(body), buf.subarray(dataStart)) !== sha256) {
+      throw new CorruptFileError(`${path}: checkpoint is corrupt (its SHA-256 checksum does not match: it was damaged after it was written); start over without --resume, or restore a copy`);
+    }
+  }
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
+  for (const r of header.model) {
+    const v = data.subarray(r.offset, r.offset + sizeOf(r.shape));
+    if (!v.every(Number.isFinite)) throw new CorruptFileError(`${path}: checkpoint weight ${r.name} holds NaN or infinite values`);
+  }
   const tensorOf = (r: TensorRecord): tf.Tensor => tf.tensor(data.subarray(r.offset, r.offset + sizeOf(r.shape)), r.shape);
   return {
     state: header.state,

@@ -3,6 +3,8 @@
  * what was given and what is allowed.
  */
 import { UserError } from '../util/errors.js';
+import type { ArchName } from '../model/architectures.js';
+import { ARCH_NAMES } from '../model/architectures.js';
 import { NORMS, type NormName } from '../attack/threat-model.js';
 
 export type Method = 'standard' | 'pgd-at' | 'alp' | 'clp' | 'lsq' | 'trades' | 'fgsm-rs';
@@ -12,7 +14,7 @@ export type Schedule = 'constant' | 'step' | 'cosine';
 
 export interface TrainConfig {
   method: Method;
-  arch: string;
+  arch: ArchName;
   dataset: string;
   epochs: number;
   batchSize: number;
@@ -79,12 +81,26 @@ export const DEFAULTS: TrainConfig = {
   evalAttackSteps: 10,
 };
 
+export type PresetName = 'quick' | 'madry-mnist' | 'spam' | 'spoken-digits';
+export const PRESET_NAMES: readonly PresetName[] = ['quick', 'madry-mnist', 'spam', 'spoken-digits'];
+
+/**
+ * A bad configuration value. The message names the config field (`batchSize: …`), not a CLI flag:
+ * the CLI maps `field` to its option (--batch-size) — see cliMessage().
+ */
+export class ConfigError extends UserError {
+  constructor(readonly field: keyof TrainConfig | 'preset', readonly problem: string) {
+    super(`${field}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
 export interface Preset {
   description: string;
   config: Partial<TrainConfig>;
 }
 
-export const PRESETS: Record<string, Preset> = {
+export const PRESETS: Record<PresetName, Preset> = {
   quick: {
     description: 'Fast CNN, MNIST, ε=0.3 with PGD-10 examples: minutes on a laptop CPU.',
     config: { arch: 'fast-cnn', epochs: 4, batchSize: 64, lr: 1e-3, schedule: 'cosine', attackSteps: 10, attackStepSize: 0.075, epsRampEpochs: 0.5, trainSize: 0, valSize: 500, evalEvery: 400 },
@@ -115,44 +131,50 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
-function check(cond: boolean, option: string, expected: string, got: unknown): void {
-  if (!cond) throw new UserError(`--${option}: expected ${expected}, got ${JSON.stringify(got)}`);
+function check(cond: boolean, field: keyof TrainConfig, expected: string, got: unknown): void {
+  if (!cond) throw new ConfigError(field, `expected ${expected}, got ${JSON.stringify(got)}`);
 }
 
 const isInt = (v: number, min: number): boolean => Number.isInteger(v) && v >= min;
 
-/** Validates a full config; throws a UserError naming the first bad option. */
+/** The CLI's wording of a config error: the field as its option, e.g. `--batch-size: expected …`. */
+export function cliMessage(e: ConfigError): string {
+  return `--${e.field.replace(/[A-Z]/g, (ch) => '-' + ch.toLowerCase())}: ${e.problem}`;
+}
+
+/** Validates a full config; throws a ConfigError naming the first bad field. */
 export function validateConfig(c: TrainConfig): TrainConfig {
   check(METHODS.includes(c.method), 'method', `one of ${METHODS.join(', ')}`, c.method);
+  check(ARCH_NAMES.includes(c.arch), 'arch', `one of ${ARCH_NAMES.join(', ')}`, c.arch);
   check(isInt(c.epochs, 1), 'epochs', 'an integer ≥ 1', c.epochs);
-  check(isInt(c.batchSize, 2), 'batch-size', 'an integer ≥ 2', c.batchSize);
-  check(isInt(c.trainSize, 0), 'train-size', 'an integer ≥ 0 (0 = all)', c.trainSize);
-  check(isInt(c.valSize, 0), 'val-size', 'an integer ≥ 0', c.valSize);
+  check(isInt(c.batchSize, 2), 'batchSize', 'an integer ≥ 2', c.batchSize);
+  check(isInt(c.trainSize, 0), 'trainSize', 'an integer ≥ 0 (0 = all)', c.trainSize);
+  check(isInt(c.valSize, 0), 'valSize', 'an integer ≥ 0', c.valSize);
   check(c.optimizer === 'adam' || c.optimizer === 'sgd', 'optimizer', 'adam or sgd', c.optimizer);
   check(Number.isFinite(c.lr) && c.lr > 0, 'lr', 'a number > 0', c.lr);
   check(Number.isFinite(c.momentum) && c.momentum >= 0 && c.momentum < 1, 'momentum', 'a number in [0, 1)', c.momentum);
   check(['constant', 'step', 'cosine'].includes(c.schedule), 'schedule', 'constant, step or cosine', c.schedule);
-  check(c.lrDecayAt.every((f) => f > 0 && f < 1), 'lr-decay-at', 'fractions in (0, 1)', c.lrDecayAt);
+  check(c.lrDecayAt.every((f) => f > 0 && f < 1), 'lrDecayAt', 'fractions in (0, 1)', c.lrDecayAt);
   check(NORMS.includes(c.norm), 'norm', NORMS.join(' or '), c.norm);
   check(Number.isFinite(c.eps) && c.eps >= 0 && (c.norm !== 'linf' || c.eps < 1), 'eps', 'a number ≥ 0 inside the [0,1] box (< 1 for linf)', c.eps);
-  check(isInt(c.attackSteps, 1), 'attack-steps', 'an integer ≥ 1', c.attackSteps);
-  check(Number.isFinite(c.attackStepSize) && c.attackStepSize > 0, 'attack-step-size', 'a number > 0', c.attackStepSize);
-  check(Number.isFinite(c.epsRampEpochs) && c.epsRampEpochs >= 0, 'eps-ramp-epochs', 'a number ≥ 0', c.epsRampEpochs);
+  check(isInt(c.attackSteps, 1), 'attackSteps', 'an integer ≥ 1', c.attackSteps);
+  check(Number.isFinite(c.attackStepSize) && c.attackStepSize > 0, 'attackStepSize', 'a number > 0', c.attackStepSize);
+  check(Number.isFinite(c.epsRampEpochs) && c.epsRampEpochs >= 0, 'epsRampEpochs', 'a number ≥ 0', c.epsRampEpochs);
   check(Number.isFinite(c.lambda) && c.lambda >= 0, 'lambda', 'a number ≥ 0', c.lambda);
   check(Number.isFinite(c.beta) && c.beta >= 0, 'beta', 'a number ≥ 0', c.beta);
   check(Number.isFinite(c.noise) && c.noise >= 0, 'noise', 'a number ≥ 0', c.noise);
   check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
-  check(isInt(c.evalEvery, 0), 'eval-every', 'an integer ≥ 0', c.evalEvery);
-  check(isInt(c.evalAttackSteps, 1), 'eval-attack-steps', 'an integer ≥ 1', c.evalAttackSteps);
+  check(isInt(c.evalEvery, 0), 'evalEvery', 'an integer ≥ 0', c.evalEvery);
+  check(isInt(c.evalAttackSteps, 1), 'evalAttackSteps', 'an integer ≥ 1', c.evalAttackSteps);
   return c;
 }
 
 /** Defaults ← preset ← explicit options, validated. */
-export function resolveConfig(preset: string | undefined, overrides: Partial<TrainConfig>): TrainConfig {
+export function resolveConfig(preset: PresetName | string | undefined, overrides: Partial<TrainConfig>): TrainConfig {
   let base: Partial<TrainConfig> = {};
   if (preset !== undefined) {
-    const p = PRESETS[preset];
-    if (p === undefined) throw new UserError(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, got '${preset}'`);
+    const p = (PRESET_NAMES as readonly string[]).includes(preset) ? PRESETS[preset as PresetName] : undefined;
+    if (p === undefined) throw new ConfigError('preset', `expected one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
     base = p.config;
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));

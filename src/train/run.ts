@@ -3,16 +3,16 @@
  * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
  * a train.json beside it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
-import { loadModel, saveModel } from '../model/io.js';
+import { lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { VOCAB_FILE } from '../data/text.js';
-import { UserError } from '../util/errors.js';
+import { OutputExistsError, UserError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from './trainer.js';
 
@@ -28,10 +28,14 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
+  /** Things the user should know that do not stop the run (a stripped softmax); also in train.json. */
+  onNotice?: (message: string) => void;
   /** Progress of datasets generated on first use (spoken-digits synthesis). */
   onDataProgress?: (done: number, total: number) => void;
   /** Stop cleanly when this returns true (time budget, Ctrl-C); the model so far is saved. */
   shouldStop?: () => boolean;
+  /** Aborting it stops the run after the current step, everything saved (see util/interrupt.ts). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -40,6 +44,41 @@ export interface RunResult {
   train: Dataset;
   val: Dataset | null;
   seconds: number;
+  /** The notices given through onNotice, for JSON outputs. */
+  warnings: string[];
+}
+
+/** The files a training run writes into its folder. */
+export const RUN_FILES = ['model.json', 'weights.bin', 'train.json', CHECKPOINT_FILE, VOCAB_FILE] as const;
+/**
+ * Results computed from a run's weights, written beside them by eval, audit and detect: when the model
+ * is replaced they describe weights that no longer exist, so they go with it.
+ */
+export const RESULT_FILES = ['eval.json', 'audit.json', 'audit.state.json', 'examples.f32', 'detector.json', 'detect-eval.json'] as const;
+
+/**
+ * Output protection for a training run's folder. A folder that already holds a model or a checkpoint
+ * is only continued (`resume`) or replaced (`force`: the old run's files and the results computed from
+ * its weights are deleted first, nothing else); otherwise an OutputExistsError says what is there and
+ * both ways out. A file where the folder should be is left to the write to report (exit 5).
+ */
+export function prepareOutput(out: string, o: { resume?: boolean; force?: boolean } = {}): void {
+  if (!existsSync(out) || !statSync(out).isDirectory()) return;
+  const present = RUN_FILES.filter((f) => existsSync(join(out, f)));
+  if (!present.some((f) => f === 'model.json' || f === CHECKPOINT_FILE || f === 'weights.bin')) return;
+  if (o.resume === true) return;
+  if (o.force === true) {
+    for (const f of [...RUN_FILES, ...RESULT_FILES]) rmSync(join(out, f), { force: true });
+    return;
+  }
+  let what = 'a model';
+  try {
+    const t = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { config?: { method?: string; dataset?: string }; steps?: number; complete?: boolean };
+    what = `a ${t.config?.method ?? ''} model on ${t.config?.dataset ?? '?'} (${t.steps ?? '?'} steps${t.complete === false ? ', unfinished' : ''})`;
+  } catch {
+    // no or unreadable train.json: a model from elsewhere
+  }
+  throw new OutputExistsError(`${out}: already holds ${what}; add --resume to continue that run, --force to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another --out`);
 }
 
 /** Splits the training split into the examples trained on and a held-out tail for validation. */
@@ -58,15 +97,28 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   const { train, val } = splitTrainVal(full, c);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
-    throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another --out`);
+    throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another output folder`);
   }
   // A user's model is put behind alp's input convention (reshape, value range); the saved model keeps
   // that adapter, so it takes [0,1] NHWC inputs like every model alp writes.
-  const model = o.modelPath !== undefined
-    ? adaptModel(await loadModel(o.modelPath), train.shape, {
+  const notices: string[] = [];
+  let model: tf.LayersModel;
+  let strippedSoftmax = false;
+  if (o.modelPath !== undefined) {
+    const user = await loadModel(o.modelPath);
+    // Training applies its own softmax in the loss: a model that ends in one would be trained through
+    // two, and attacks on it would see saturated gradients. Its logits are what we train.
+    if (lastLayerActivation(user) === 'softmax') {
+      strippedSoftmax = stripSoftmax(user);
+      notices.push(`${o.modelPath}: removed the final softmax so the model outputs logits (training applies softmax in its loss; a second one would train through two); the saved model outputs logits`);
+    }
+    model = adaptModel(user, train.shape, {
       source: o.modelPath, dataName: c.dataset, ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
-    }).model
-    : buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+    }).model;
+  } else {
+    model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+  }
+  for (const n of notices) o.onNotice?.(n);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -74,6 +126,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     ...(o.shouldStop !== undefined ? { shouldStop: o.shouldStop } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
   });
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
   // A text model is useless without the token → id map it was trained with.
@@ -81,6 +134,8 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   writeJsonAtomic(join(o.out, 'train.json'), {
     config: c,
     fineTunedFrom: o.modelPath ?? null,
+    ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
+    warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
@@ -90,5 +145,5 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     trainSeconds: state.elapsedMs / 1000,
     ...o.meta,
   });
-  return { model, state, train, val, seconds: (Date.now() - t0) / 1000 };
+  return { model, state, train, val, seconds: (Date.now() - t0) / 1000, warnings: notices };
 }

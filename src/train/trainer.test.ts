@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
-import { resolveConfig, type TrainConfig } from './config.js';
+import { METHODS, resolveConfig, type TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel } from './trainer.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { CorruptFileError, DivergedError, EXIT } from '../util/errors.js';
 import { learningRate, trainingEps } from './schedule.js';
 
 const data = toyDataset(96, 5);
@@ -25,37 +26,55 @@ function weightsOf(m: tf.LayersModel): Float32Array[] {
   return m.getWeights().map((w) => w.dataSync() as Float32Array);
 }
 
-for (const method of ['alp', 'trades', 'standard'] as const) {
-  test(`${method}: a run interrupted and resumed ends with the same weights as an uninterrupted one`, async () => {
-    await useBackend();
-    const dir = mkdtempSync(join(tmpdir(), 'alp-resume-'));
-    try {
-      const c = config(method);
-      const straight = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
-      await trainModel(straight, data, val, c);
-
-      // Interrupt mid-epoch (step 8 of 18), then resume in a fresh model and optimizer.
-      const first = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
-      const partial = await trainModel(first, data, val, c, { checkpointDir: dir, stopAfterSteps: 8 });
-      assert.equal(partial.step, 8);
-      assert.equal(partial.done, false);
-      const resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
-      const final = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true });
-      assert.equal(final.step, 18);
-      assert.equal(final.done, true);
-      const a = weightsOf(straight);
-      const b = weightsOf(resumed);
-      for (let i = 0; i < a.length; i++) {
-        const ai = a[i] as Float32Array, bi = b[i] as Float32Array;
-        let maxDiff = 0;
-        for (let j = 0; j < ai.length; j++) maxDiff = Math.max(maxDiff, Math.abs((ai[j] as number) - (bi[j] as number)));
-        assert.ok(maxDiff < 1e-5, `weight ${i} differs by ${maxDiff}`);
-      }
-      assert.equal(final.epochs.length, 3);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+/** Index and size of the first differing float (bit patterns), or undefined when identical. */
+function firstDifference(a: Float32Array[], b: Float32Array[]): string | undefined {
+  for (let i = 0; i < a.length; i++) {
+    const ai = new Uint32Array((a[i] as Float32Array).slice().buffer), bi = new Uint32Array((b[i] as Float32Array).slice().buffer);
+    for (let j = 0; j < ai.length; j++) {
+      if (ai[j] !== bi[j]) return `weight ${i}[${j}]: ${(a[i] as Float32Array)[j]} vs ${(b[i] as Float32Array)[j]}`;
     }
-  });
+  }
+  return undefined;
+}
+
+// Every method the config offers, under both optimizers, interrupted three times and resumed each
+// time in a fresh model and optimizer: the final weights must be bit for bit those of the uninterrupted
+// run. The stops (after steps 2, 8, 13) are where tfjs' recomputed pow(β, t+1) differs from Adam's
+// accumulated β powers on the wasm backend (β₂ at t = 2, β₁ at 8 and 13), so an optimizer state that
+// loses them fails here.
+for (const method of METHODS) {
+  for (const optimizer of ['adam', 'sgd'] as const) {
+    test(`${method}/${optimizer}: a run interrupted three times and resumed ends with bit-identical weights`, async () => {
+      await useBackend();
+      const dir = mkdtempSync(join(tmpdir(), 'alp-resume-'));
+      try {
+        const c = { ...config(method), optimizer, noise: method === 'lsq' || method === 'clp' ? 0.2 : 0 };
+        const straight = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
+        await trainModel(straight, data, val, c);
+
+        let resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
+        let state = await trainModel(resumed, data, val, c, { checkpointDir: dir, stopAfterSteps: 2 });
+        for (const [more, at] of [[6, 8], [5, 13]] as const) {
+          resumed.dispose();
+          resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
+          state = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true, stopAfterSteps: more });
+          assert.equal(state.step, at);
+          assert.equal(state.done, false);
+        }
+        resumed.dispose();
+        resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
+        const final = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true });
+        assert.equal(final.step, 18);
+        assert.equal(final.done, true);
+        assert.equal(final.epochs.length, 3);
+        assert.equal(firstDifference(weightsOf(straight), weightsOf(resumed)), undefined);
+        straight.dispose();
+        resumed.dispose();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 }
 
 test('resuming with a different configuration is refused, naming the field', async () => {
@@ -69,6 +88,14 @@ test('resuming with a different configuration is refused, naming the field', asy
       trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, other, { checkpointDir: dir, resume: true }),
       /cannot resume with a different configuration \(eps: checkpoint 0.2, now 0.1\)/,
     );
+    // The optimizer and learning rate shape the weights too (their state would not even fit).
+    await assert.rejects(
+      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, optimizer: 'sgd', lr: 0.1 }, { checkpointDir: dir, resume: true }),
+      /cannot resume with a different configuration \(optimizer: checkpoint "adam", now "sgd"; lr: checkpoint 0.01, now 0.1\)/,
+    );
+    // Validation settings may change.
+    const ok = await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, evalAttackSteps: 1 }, { checkpointDir: dir, resume: true, stopAfterSteps: 1 });
+    assert.equal(ok.step, 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -86,6 +113,17 @@ test('a corrupt checkpoint is a clear error, and a failed write keeps the previo
     const good = readFileSync(path);
     writeFileSync(path, good.subarray(0, good.length - 10));
     assert.throws(() => loadCheckpoint(path), /checkpoint data has \d+ bytes, expected \d+/);
+    // One weight changed after the write: same size, still finite, still parses; the checksum says no.
+    const flipped = Buffer.from(good);
+    flipped.writeFloatLE(flipped.readFloatLE(flipped.length - 400) + 0.5, flipped.length - 400);
+    writeFileSync(path, flipped);
+    assert.throws(() => loadCheckpoint(path), (e: unknown) => e instanceof CorruptFileError && e.code === EXIT.corrupt && /checkpoint is corrupt \(its SHA-256 checksum does not match/.test(e.message));
+    await assert.rejects(
+      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, resume: true }),
+      CorruptFileError,
+    );
+    writeFileSync(path, good);
+    assert.equal(loadCheckpoint(path).state !== undefined, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -105,10 +143,10 @@ test('schedules: cosine decays to 0, step decays ×0.1 at the given fractions, �
 });
 
 test('invalid training options name the option, the value and what is allowed', () => {
-  assert.throws(() => resolveConfig(undefined, { method: 'magic' as TrainConfig['method'] }), /--method: expected one of standard, pgd-at, alp, clp, lsq, trades, fgsm-rs, got "magic"/);
-  assert.throws(() => resolveConfig(undefined, { eps: 1.2 }), /--eps: expected a number ≥ 0 inside the \[0,1\] box/);
-  assert.throws(() => resolveConfig(undefined, { batchSize: 0 }), /--batch-size: expected an integer ≥ 2, got 0/);
-  assert.throws(() => resolveConfig('nope', {}), /--preset: expected one of quick, madry-mnist, spam, spoken-digits, got 'nope'/);
+  assert.throws(() => resolveConfig(undefined, { method: 'magic' as TrainConfig['method'] }), /ConfigError: method: expected one of standard, pgd-at, alp, clp, lsq, trades, fgsm-rs, got "magic"/);
+  assert.throws(() => resolveConfig(undefined, { eps: 1.2 }), /eps: expected a number ≥ 0 inside the \[0,1\] box/);
+  assert.throws(() => resolveConfig(undefined, { batchSize: 0 }), /ConfigError: batchSize: expected an integer ≥ 2, got 0/);
+  assert.throws(() => resolveConfig('nope', {}), /preset: expected one of quick, madry-mnist, spam, spoken-digits, got 'nope'/);
 });
 
 test('training steps do not leak tensors, for every method', async () => {
@@ -121,5 +159,32 @@ test('training steps do not leak tensors, for every method', async () => {
     await trainModel(m, data, null, { ...c, epochs: 2 });
     assert.equal(tf.memory().numTensors, before, `${method} leaked ${tf.memory().numTensors - before} tensors`);
     m.dispose();
+  }
+});
+
+test('divergence is a DivergedError (exit 4), names no CLI flag, and leaves a loadable checkpoint from before it', async () => {
+  await useBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'alp-diverge-'));
+  try {
+    const c = { ...config('standard'), schedule: 'constant' as const, lr: 1e30 };
+    let step = -1;
+    await assert.rejects(
+      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, checkpointEvery: 1 }),
+      (e: unknown) => {
+        const m = e instanceof DivergedError ? /training diverged (?:at|by) step (\d+)/.exec(e.message) : null;
+        step = m !== null ? Number(m[1]) : -1;
+        return m !== null && (e as DivergedError).code === EXIT.diverged && !/--/.test((e as Error).message);
+      },
+    );
+    assert.ok(step >= 1 && step <= 18, `step ${step}`);
+    // Whatever checkpoint exists is complete, finite (loadCheckpoint checks) and from before the divergence.
+    if (existsSync(join(dir, CHECKPOINT_FILE))) {
+      const ck = loadCheckpoint<{ step: number }>(join(dir, CHECKPOINT_FILE));
+      assert.ok(ck.state.step < step, `checkpoint at step ${ck.state.step}, divergence at ${step}`);
+      tf.dispose(ck.model);
+      tf.dispose(ck.optimizer.map((t) => t.tensor));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

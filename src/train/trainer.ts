@@ -7,7 +7,8 @@
  * (seed, step), the learning rate a function of the step; with weights and optimizer state restored,
  * a resumed run computes what the uninterrupted one would have.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeDir } from '../util/atomic.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
@@ -15,10 +16,12 @@ import { Batcher, type Dataset } from '../data/dataset.js';
 import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
-import { UserError } from '../util/errors.js';
+import { DivergedError, UserError } from '../util/errors.js';
+import { yieldToEventLoop } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { setOptimizerState } from './optimizer-state.js';
 import { makeAdversarial, methodLoss } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
 
@@ -75,7 +78,13 @@ export interface TrainOptions {
   stopAfterSteps?: number;
   /** Polled after every step; true stops the run cleanly (checkpoint written, resumable). */
   shouldStop?: () => boolean;
+  /**
+   * Aborting it stops the run after the current step, like shouldStop. The loop yields to the event
+   * loop after every step, so a signal handler (Ctrl-C) gets to run and abort it.
+   */
+  signal?: AbortSignal;
 }
+
 
 export const CHECKPOINT_FILE = 'checkpoint.alp';
 
@@ -130,40 +139,49 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
-  if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. --arch text-cnn)`);
+  if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
   const stepsPerEpoch = Math.floor(train.count / c.batchSize);
-  if (stepsPerEpoch < 1) throw new UserError(`--batch-size ${c.batchSize} is larger than the ${train.count} training examples`);
+  if (stepsPerEpoch < 1) throw new UserError(`batch size ${c.batchSize} is larger than the ${train.count} training examples`);
   const totalSteps = stepsPerEpoch * c.epochs;
   const ckptPath = o.checkpointDir !== undefined ? join(o.checkpointDir, CHECKPOINT_FILE) : undefined;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   let state: TrainState = { config: c, epoch: 0, batch: 0, step: 0, elapsedMs: 0, epochs: [], evals: [], done: false };
   if (o.resume === true) {
-    if (ckptPath === undefined) throw new UserError('--resume needs a run folder (--out) holding a checkpoint');
+    if (ckptPath === undefined) throw new UserError('resume needs a run folder (checkpointDir) holding a checkpoint');
     if (existsSync(ckptPath)) {
       const ck = loadCheckpoint<TrainState>(ckptPath);
       if (ck.model.length !== model.weights.length) {
         throw new UserError(`${ckptPath}: checkpoint has ${ck.model.length} weight tensors, the model has ${model.weights.length}`);
       }
       model.setWeights(ck.model);
-      if (ck.optimizer.length > 0) await opt.setWeights(ck.optimizer);
+      if (ck.optimizer.length > 0) await setOptimizerState(opt, ck.optimizer);
       tf.dispose(ck.model);
       tf.dispose(ck.optimizer.map((t) => t.tensor));
       state = ck.state;
-      const mismatch = (['method', 'arch', 'batchSize', 'epochs', 'seed', 'eps', 'attackSteps', 'trainSize'] as const).filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
+      // Everything that shapes the weights must match, or the resumed run is some other run. Only how
+      // often and how hard validation runs may change.
+      const free = new Set<keyof TrainConfig>(['evalEvery', 'evalAttackSteps']);
+      const mismatch = (Object.keys(c) as Array<keyof TrainConfig>).filter((k) => !free.has(k) && JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
       if (mismatch.length > 0) {
         throw new UserError(`${ckptPath}: cannot resume with a different configuration (${mismatch.map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])}, now ${JSON.stringify(c[k])}`).join('; ')})`);
       }
     }
   }
-  if (o.checkpointDir !== undefined) mkdirSync(o.checkpointDir, { recursive: true });
+  if (o.checkpointDir !== undefined) makeDir(o.checkpointDir);
 
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);
   const save = async (): Promise<void> => {
+    // A step can leave the weights infinite while its own loss was still finite: never save those.
+    const bad = model.weights.find((w) => !(w.read().dataSync() as Float32Array).every(Number.isFinite));
+    if (bad !== undefined) {
+      opt.dispose();
+      throw new DivergedError(`training diverged by step ${state.step}: weight ${bad.originalName} became NaN or infinite (learning rate ${learningRate(c, Math.max(state.step - 1, 0), totalSteps)}); try a lower learning rate`);
+    }
     if (ckptPath !== undefined) await saveCheckpoint(ckptPath, state, model, opt);
   };
   let stepsThisCall = 0;
@@ -200,11 +218,13 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       }, true, vars);
       applyConstraints(model);
       const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
-      if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged at step ${step}: loss is ${loss} (try a lower --lr)`);
-      }
       const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
       tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      if (!Number.isFinite(loss)) {
+        // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.
+        opt.dispose();
+        throw new DivergedError(`training diverged at step ${step + 1}: the loss became ${loss} (learning rate ${lr}); try a lower learning rate`);
+      }
       lossSum += loss;
       for (const [k, v] of Object.entries(parts)) partSums[k] = (partSums[k] ?? 0) + v;
       count++;
@@ -229,7 +249,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
           windowExamples = 0;
         }
       }
-      const stopNow = (o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps) || (o.shouldStop?.() ?? false);
+      await yieldToEventLoop();
+      const stopNow = (o.stopAfterSteps !== undefined && stepsThisCall >= o.stopAfterSteps) || (o.shouldStop?.() ?? false) || (o.signal?.aborted ?? false);
       if (stopNow || (o.checkpointEvery !== undefined && o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)) {
         state.elapsedMs = Date.now() - started;
         await save();

@@ -8,12 +8,13 @@ import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
   summary: 'strong attack cascade + gradient-masking diagnostics, resumable',
-  usage: 'alp audit --model PATH [--version quick|standard|thorough] [--eps E] [--surrogate PATH]',
+  usage: 'alp audit --model PATH [--budget quick|standard|thorough] [--eps E] [--surrogate PATH]',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
     ...DATA_OPTIONS,
@@ -21,7 +22,8 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
     { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
-    { name: 'version', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'attack budget preset' },
+    { name: 'fail-on', type: 'string', choices: ['never', 'warn', 'fail'], default: 'never', help: 'exit 3 when a finding is at least this severe (for CI gates)' },
+    { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
@@ -30,20 +32,21 @@ export const AUDIT_SPEC: CommandSpec = {
     ...COMMON_OPTIONS,
   ],
   examples: [
-    'alp audit --model runs/demo/alp --version quick',
-    'alp audit --model runs/demo/alp --version thorough --surrogate runs/demo/standard',
+    'alp audit --model runs/demo/alp --budget quick',
+    'alp audit --model runs/demo/alp --budget quick --fail-on fail   # exit 3 if a finding fails (CI)',
+    'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
     'alp report runs/demo/alp   # then look at the findings in the page',
   ],
 };
 
-export async function auditCommand(argv: string[]): Promise<void> {
+export async function auditCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, AUDIT_SPEC);
   if (get.bool(p, 'help')) {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
-    return;
+    return 0;
   }
   const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
-  const version = get.str(p, 'version') as AuditVersion;
+  const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
   const statePath = join(out, 'audit.state.json');
@@ -90,4 +93,14 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
+  // The gate: results are written either way; the status tells a CI job whether to stop.
+  const failOn = get.str(p, 'fail-on');
+  const severity = { pass: 0, warn: 1, fail: 2 } as const;
+  const worst = Math.max(0, ...r.findings.map((f) => severity[f.status]));
+  if (failOn !== 'never' && worst >= (failOn === 'warn' ? 1 : 2)) {
+    const hits = r.findings.filter((f) => severity[f.status] >= (failOn === 'warn' ? 1 : 2));
+    process.stderr.write(`alp audit: ${hits.length} finding(s) at or above --fail-on ${failOn}: ${hits.map((f) => `${f.status.toUpperCase()} ${f.id}`).join(', ')}\n`);
+    return EXIT.gate;
+  }
+  return 0;
 }

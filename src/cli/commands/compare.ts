@@ -2,7 +2,7 @@ import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../.
 import { parseShifts } from '../../data/shift.js';
 import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
 import { AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
-import { METHODS, PRESETS, type Method } from '../../train/config.js';
+import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
@@ -93,7 +93,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const out = get.str(p, 'out') as string;
   const dataDir = get.str(p, 'data-dir');
   const overrides = { dataset: get.str(p, 'data'), eps: get.num(p, 'eps'), seed: get.num(p, 'seed') };
-  const dataset = overrides.dataset ?? (PRESETS[get.str(p, 'preset') as string]?.config.dataset ?? 'mnist');
+  const dataset = overrides.dataset ?? (PRESETS[get.str(p, 'preset') as PresetName]?.config.dataset ?? 'mnist');
   const ood = oodSet(get.str(p, 'ood'), dataset, n, quiet);
   say(quiet, `alp compare: ${methods.join(', ')} on ${dataset}, ${minutes} min of training each, audit ${get.str(p, 'audit')}, backend ${backend} → ${out}`);
   let bar: Progress | undefined;

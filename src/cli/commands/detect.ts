@@ -47,6 +47,7 @@ export const DETECT_CHECK_SPEC: CommandSpec = {
   name: 'detect',
   summary: 'classify inputs and flag the ones a calibrated detector finds suspicious',
   usage: 'alp detect --model PATH [--input FILE,...] [FILE ...]    (subcommands: calibrate, eval, serve)',
+  positionals: 'input files',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
     { name: 'input', type: 'strings', metavar: 'FILE,...', help: 'inputs: .f32 from alp attack (shape from attack.json), IDX (.gz ok), or PNG; also as plain arguments' },

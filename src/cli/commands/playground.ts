@@ -9,6 +9,7 @@ export const PLAYGROUND_SPEC: CommandSpec = {
   name: 'playground',
   summary: 'an offline page on 127.0.0.1 to attack a run\'s models live in the browser',
   usage: 'alp playground [RUN_DIR] [--port N] [--export DIR]',
+  positionals: 'RUN_DIR',
   options: [
     { name: 'port', type: 'int', default: 8080, help: 'port on 127.0.0.1 (0: any free port)' },
     { name: 'export', type: 'string', metavar: 'DIR', help: 'write the page as a static folder (deployable to any static host) instead of serving it' },

@@ -8,6 +8,7 @@ export const REPORT_SPEC: CommandSpec = {
   name: 'report',
   summary: 'a self-contained HTML page comparing runs: charts, examples, findings, how to reproduce',
   usage: 'alp report RUN... [--out report.html]',
+  positionals: 'RUN folders',
   options: [
     { name: 'out', type: 'string', metavar: 'FILE', default: 'report.html', help: 'the HTML page to write; its data goes beside it as <name>.data.json' },
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the run names)' },

@@ -1,21 +1,23 @@
 import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
-import { runTraining } from '../../train/run.js';
+import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { ARCH_NAMES } from '../../model/architectures.js';
 import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
+import { onInterrupt } from '../../util/interrupt.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
   summary: 'train a classifier with ALP or a related method',
   usage: 'alp train --method METHOD [--preset NAME] [options] --out DIR',
   options: [
-    { name: 'method', type: 'string', choices: METHODS, help: 'training method' },
+    { name: 'method', type: 'string', choices: METHODS, help: 'training method (required)' },
     { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'a named set of defaults (explicit options win)' },
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/train', help: 'output folder: model.json, weights.bin, train.json, checkpoint.alp' },
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
+    { name: 'force', type: 'boolean', help: 'replace a model already in --out (its checkpoint and its eval/audit/detect results are deleted)' },
     { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
@@ -58,7 +60,7 @@ export const TRAIN_SPEC: CommandSpec = {
 export function configOverrides(p: Parsed): Partial<TrainConfig> {
   return {
     method: get.str(p, 'method') as TrainConfig['method'] | undefined,
-    arch: get.str(p, 'arch'),
+    arch: get.str(p, 'arch') as TrainConfig['arch'] | undefined,
     dataset: get.str(p, 'data'),
     epochs: get.num(p, 'epochs'),
     batchSize: get.num(p, 'batch-size'),
@@ -83,12 +85,16 @@ export function configOverrides(p: Parsed): Partial<TrainConfig> {
   };
 }
 
-export async function trainCommand(argv: string[]): Promise<void> {
+export async function trainCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, TRAIN_SPEC);
   if (get.bool(p, 'help')) {
     process.stdout.write(helpText(TRAIN_SPEC) + '\n');
-    return;
+    return 0;
   }
+  if (get.str(p, 'method') === undefined) {
+    throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
+  }
+  if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
   const modelPath = get.str(p, 'model');
   const rangeText = get.str(p, 'input-range');
@@ -97,38 +103,45 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
+  // Before any work: a folder that holds another run is not overwritten by accident.
+  prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
+  // Installed before the first line, so a signal seen after it always finds the handler.
+  const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
   say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');
-  if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new UserError(`--max-minutes: expected a number > 0, got ${maxMinutes}`);
+  if (maxMinutes !== undefined && !(maxMinutes > 0)) {
+    interrupt.dispose();
+    throw new UserError(`--max-minutes: expected a number > 0, got ${maxMinutes}`);
+  }
   const deadline = maxMinutes !== undefined ? Date.now() + maxMinutes * 60_000 : Infinity;
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    say(quiet, '\nstopping after this step (Ctrl-C again to abort without saving)…');
-  };
-  process.on('SIGINT', onSigint);
   const dataDir = get.str(p, 'data-dir');
-  const r = await runTraining(config, {
-    out,
-    resume: get.bool(p, 'resume'),
-    checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
-    ...(dataDir !== undefined ? { dataDir } : {}),
-    ...(modelPath !== undefined ? { modelPath } : {}),
-    ...(inputRange !== undefined ? { inputRange } : {}),
-    meta: { versions: versions(backend), argv },
-    onDataProgress: dataProgress(quiet),
-    shouldStop: () => interrupted || Date.now() >= deadline,
-    onProgress: (e) => {
-      bar ??= new Progress('train', e.totalSteps, { quiet });
-      const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
-      bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
-    },
-  });
+  let r: Awaited<ReturnType<typeof runTraining>>;
+  try {
+    r = await runTraining(config, {
+      out,
+      resume: get.bool(p, 'resume'),
+      checkpointEvery: get.num(p, 'checkpoint-every') ?? 200,
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      ...(modelPath !== undefined ? { modelPath } : {}),
+      ...(inputRange !== undefined ? { inputRange } : {}),
+      meta: { versions: versions(backend), argv },
+      onDataProgress: dataProgress(quiet),
+      // Not progress: printed under --quiet too, and kept in the JSON.
+      onNotice: (m) => say(false, `notice: ${m}`),
+      shouldStop: () => Date.now() >= deadline,
+      signal: interrupt.signal,
+      onProgress: (e) => {
+        bar ??= new Progress('train', e.totalSteps, { quiet });
+        const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
+        bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
+      },
+    });
+  } finally {
+    interrupt.dispose();
+  }
   bar?.done();
-  process.off('SIGINT', onSigint);
   if (!r.state.done) say(quiet, `stopped early at step ${r.state.step}; continue with: alp train ${argv.filter((a) => a !== '--resume').join(' ')} --resume`);
   const last = r.state.evals[r.state.evals.length - 1];
   const summary = {
@@ -138,7 +151,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     seconds: r.state.elapsedMs / 1000,
     validation: last ?? null,
     config,
+    complete: r.state.done,
+    warnings: r.warnings,
   };
   emit(p, summary, `saved ${out}/model.json after ${r.state.step} steps (${(r.state.elapsedMs / 1000).toFixed(0)} s)` +
     (last ? `; validation (${last.examples} held-out): clean ${pct(last.cleanAcc)}, PGD-${config.evalAttackSteps} robust ${pct(last.robustAcc)}` : ''));
+  // Stopped by a signal: everything is saved, but the run is not finished, and scripts must see that.
+  return interrupt.exitCode();
 }

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runAlp } from '../testing/cli.js';
+import { onInterrupt } from '../util/interrupt.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'alp-signals-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+const trainArgs = (out: string): string[] => [
+  'train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '4000', '--val-size', '0',
+  '--batch-size', '16', '--checkpoint-every', '0', '--out', out,
+];
+
+/** Starts `alp train`, sends `signals` once its first line is out, and collects the outcome. */
+function trainAndSignal(out: string, signals: NodeJS.Signals[]): Promise<{ code: number | null; stderr: string; ms: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...trainArgs(out)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '', sent = false, sentAt = 0;
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && stderr.includes('alp train: standard')) {
+        sent = true;
+        sentAt = Date.now();
+        for (const s of signals) child.kill(s);
+      }
+    });
+    child.on('exit', (code) => resolve({ code, stderr, ms: Date.now() - sentAt }));
+  });
+}
+
+test('SIGINT stops alp train after the current step: one line, exit 130, model and checkpoint saved, --resume finishes', async () => {
+  const out = join(tmp, 'int');
+  const r = await trainAndSignal(out, ['SIGINT']);
+  assert.equal(r.code, 130, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.includes('SIGINT'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] as string, /alp train: SIGINT received: stopping after this step; the model and checkpoint are saved/);
+  const partial = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { complete: boolean; steps: number };
+  assert.equal(partial.complete, false);
+  assert.ok(partial.steps >= 1 && partial.steps < 250, `steps ${partial.steps}`);
+  assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'checkpoint.alp')));
+  const done = runAlp([...trainArgs(out), '--resume', '--quiet']);
+  assert.equal(done.code, 0, done.stderr);
+  const final = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { complete: boolean; steps: number };
+  assert.deepEqual([final.complete, final.steps], [true, 250]);
+});
+
+test('SIGTERM stops it the same way, with exit 143', async () => {
+  const term = await trainAndSignal(join(tmp, 'term'), ['SIGTERM']);
+  assert.equal(term.code, 143, term.stderr);
+  assert.match(term.stderr, /alp train: SIGTERM received: stopping after this step/);
+  assert.ok(existsSync(join(tmp, 'term', 'model.json')));
+});
+
+// Two signals sent back to back reach a process as one, so the second-signal path is driven in-process.
+test('a second signal exits at once with 130/143 and says it did not save', () => {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const lines: string[] = [];
+    const it = onInterrupt('train', 'this step', (l) => lines.push(l));
+    const exit = process.exit;
+    let exited: number | undefined;
+    process.exit = ((c?: number) => {
+      exited = c;
+      return undefined as never;
+    }) as typeof process.exit;
+    try {
+      process.emit(sig, sig);
+      assert.equal(it.signal.aborted, true);
+      assert.equal(exited, undefined);
+      assert.equal(it.exitCode(), code);
+      process.emit(sig, sig);
+      assert.equal(exited, code);
+      assert.match(lines[1] as string, new RegExp(`alp train: ${sig} again: aborted without saving`));
+    } finally {
+      process.exit = exit;
+      it.dispose();
+    }
+  }
+});

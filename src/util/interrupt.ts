@@ -1,0 +1,51 @@
+/**
+ * Ctrl-C and SIGTERM for long commands: the first signal asks the work to stop at its next safe point
+ * (through an AbortSignal the loops poll) with what was done saved; a second one exits at once. Long
+ * loops must yield to the event loop now and then (`yieldToEventLoop`), or no handler ever runs.
+ */
+import { EXIT } from './errors.js';
+
+export interface Interrupt {
+  /** Aborted by the first SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  /** The signal received first, if any. */
+  received(): NodeJS.Signals | undefined;
+  /** The exit status for a run stopped by it: 130 (SIGINT) or 143 (SIGTERM); 0 when none came. */
+  exitCode(): number;
+  /** Removes the handlers (Node's default behaviour returns). */
+  dispose(): void;
+}
+
+/**
+ * Installs the handlers. `what` finishes the sentence "stopping after …", e.g. "this step; the model
+ * and checkpoint are saved". The messages go to stderr even under --quiet: they explain the exit status.
+ */
+export function onInterrupt(command: string, what: string, write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Interrupt {
+  const controller = new AbortController();
+  let first: NodeJS.Signals | undefined;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (first !== undefined) {
+      write(`alp ${command}: ${sig} again: aborted without saving`);
+      process.exit(sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+    }
+    first = sig;
+    write(`alp ${command}: ${sig} received: stopping after ${what} (send it again to abort without saving)`);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    received: () => first,
+    exitCode: () => (first === undefined ? 0 : first === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint),
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** Lets pending I/O and signal handlers run: a loop that never yields cannot be interrupted. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
