@@ -3,6 +3,7 @@
  * Version 2 records the schema, the sha256 of the weights measured and the suite spec, so the report
  * can rebuild the exact command for every attack and flag numbers measured on other weights.
  */
+import type { SwapEval } from '../attack/text/robustness.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { EvalResult, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
 import type { SuiteSpec } from '../eval/suite.js';
@@ -26,6 +27,8 @@ export interface EvalArtifact {
   versions: Record<string, string>;
   /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
   warnings?: string[];
+  /** Text models: robust accuracy under real word swaps per budget k (`alp eval --swaps`). */
+  wordSwaps?: SwapEval;
 }
 
 export function evalArtifact(a: Omit<EvalArtifact, 'schema'>): EvalArtifact {
@@ -54,6 +57,26 @@ export interface EvalData extends RunHeader {
   epsSweep: SweepPoint[];
   /** The suite as built, when recorded: rebuilds the exact `alp eval` command for every attack. */
   suite: SuiteRecord | null;
+  /** Text models: robust accuracy under real word swaps, per k and attack (`alp eval --swaps`). */
+  wordSwaps: Array<{ k: number; attack: string; robustAccuracy: number }>;
+}
+
+function wordSwapsOf(v: unknown): EvalData['wordSwaps'] {
+  if (!isObj(v)) return [];
+  const out: EvalData['wordSwaps'] = [];
+  for (const p of arr(v['points'])) {
+    if (!isObj(p)) continue;
+    const k = num(p['k']);
+    if (k === null) continue;
+    for (const a of arr(p['attacks'])) {
+      if (!isObj(a)) continue;
+      const name = str(a['name']), acc = num(a['robustAccuracy']);
+      if (name !== null && acc !== null) out.push({ k, attack: name, robustAccuracy: acc });
+    }
+    const worst = num(p['worstCaseAccuracy']);
+    if (worst !== null) out.push({ k, attack: 'worst case', robustAccuracy: worst });
+  }
+  return out;
 }
 
 /** The `alp eval` options a suite was built from. */
@@ -97,6 +120,7 @@ export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
     worstCaseAccuracy: num(r['worstCaseAccuracy']),
     epsSweep: sweepOf(outer['epsSweep']),
     suite: suiteRecordOf(outer['suite']),
+    wordSwaps: wordSwapsOf(outer['wordSwaps']),
   };
 }
 

@@ -197,6 +197,30 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
     assert.equal(x.nearestWords.split(' ').length, x.clean.split(' ').length);
     for (const s of x.substitutions) assert.notEqual(s.from, s.to);
   }
+  // Real word swaps: robust accuracy per k beside the embedding numbers, and the swapped messages as text.
+  const w = alp(['eval', '--model', out, '--n', '12', '--norm', 'l2', '--eps', '0.5', '--steps', '3', '--restarts', '1', '--attacks', 'pgd-ce', '--swaps', '1,3', '--word-attacks', 'hotflip,greedy-swap', '--json']);
+  assert.equal(w.code, 0, w.stderr);
+  const ws = (JSON.parse(w.stdout) as { wordSwaps: { examples: number; cleanAccuracy: number; points: Array<{ k: number; worstCaseAccuracy: number; attacks: Array<{ name: string; robustAccuracy: number }> }> } }).wordSwaps;
+  assert.equal(ws.examples, 12);
+  assert.deepEqual(ws.points.map((pt) => pt.k), [1, 3]);
+  for (const pt of ws.points) {
+    assert.deepEqual(pt.attacks.map((a) => a.name), ['hotflip', 'greedy-swap']);
+    for (const a of pt.attacks) assert.ok(pt.worstCaseAccuracy <= a.robustAccuracy && a.robustAccuracy <= ws.cleanAccuracy);
+  }
+  const wdir = join(tmp, 'spam-swaps');
+  const wa = alp(['attack', '--model', out, '--n', '6', '--word-attack', 'hotflip', '--swaps', '2', '--target', '0', '--out', wdir, '--json']);
+  assert.equal(wa.code, 0, wa.stderr);
+  const wt = JSON.parse(wa.stdout) as { texts: Array<{ clean: string; adversarial: string; marked: string; success: boolean; adversarialPrediction: number; swaps: Array<{ from: string; to: string }> }> };
+  assert.equal(wt.texts.length, 6);
+  for (const x of wt.texts) {
+    assert.ok(x.swaps.length <= 2);
+    assert.equal(x.success, x.adversarialPrediction === 0);
+    assert.equal((x.marked.match(/\[[^\]]+→[^\]]+\]/g) ?? []).length, x.swaps.length, x.marked);
+    assert.equal(x.adversarial.split(' ').length, x.clean.split(' ').length);
+  }
+  assert.equal(readFileSync(join(wdir, 'adversarial.txt'), 'utf8').trim().split('\n').length, 6);
+  userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir, '--quiet'], /WordNet database not found: .*no-wordnet.*wordnet-base/);
+  userError(['eval', '--model', out, '--n', '2', '--swaps', '0'], /--swaps: expected integers ≥ 1, found 0/);
   userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
   userError(['detect', 'calibrate', '--model', out], /a text model; alp detect works on image and audio models/);
 });

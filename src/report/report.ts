@@ -150,6 +150,8 @@ function chartData(runs: RunData[]): ChartData[] {
     if (e.cleanAccuracy !== null) attacks.push({ model: r.name, attack: 'clean', accuracy: e.cleanAccuracy });
     for (const a of e.attacks) if (a.robustAccuracy !== null) attacks.push({ model: r.name, attack: a.name, accuracy: a.robustAccuracy });
     if (e.worstCaseAccuracy !== null) attacks.push({ model: r.name, attack: 'worst case', accuracy: e.worstCaseAccuracy });
+    // Text: real word swaps (alp eval --swaps) beside the embedding-space numbers.
+    for (const w of e.wordSwaps) attacks.push({ model: r.name, attack: `${w.attack === 'worst case' ? 'worst swaps' : w.attack} k=${w.k}`, accuracy: w.robustAccuracy });
   }
   const cascade: CascadeRow[] = [];
   for (const r of runs) {
@@ -179,7 +181,7 @@ function chartData(runs: RunData[]): ChartData[] {
     },
     {
       id: 'attacks', title: 'Accuracy per attack', rows: attacks,
-      caption: 'From eval.json: each attack alone on every example, and the worst case per example over the suite.',
+      caption: 'From eval.json: each attack alone on every example, and the worst case per example over the suite; for text models also each word-substitution attack with at most k real word swaps (k=…), verified on the new messages.',
     },
     {
       id: 'cascade', title: 'Audit attack cascade', rows: cascade,

@@ -12,6 +12,11 @@ import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, versions } from '../common.js';
 import { say } from '../progress.js';
+import { decodeIds } from '../../data/text.js';
+import { excerpt, markSwaps, runWordAttack, WORD_ATTACK_NAMES } from '../../attack/text/index.js';
+import { WORD_SWAP_OPTIONS, wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
+import type { Parsed } from '../args.js';
+import type { ModelJob } from '../common.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
@@ -29,12 +34,16 @@ export const ATTACK_SPEC: CommandSpec = {
     { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
     { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
+    { name: 'word-attack', type: 'string', choices: WORD_ATTACK_NAMES, help: 'text models: swap real words instead of perturbing embeddings' },
+    { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
+    ...WORD_SWAP_OPTIONS,
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
     ...COMMON_OPTIONS,
   ],
   examples: [
     'alp attack --model runs/demo/standard --n 16 --out runs/attack-standard',
     'alp attack --model runs/demo/alp --attack pgd-cw --eps 0.3 --target 3 --out runs/attack-alp',
+    'alp attack --model runs/spam-std --norm l2 --eps 0.5 --word-attack hotflip --swaps 2 --target 0 --out runs/spam-swaps',
   ],
 };
 
@@ -49,6 +58,10 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const target = get.num(p, 'target');
   if (target !== undefined && (target < 0 || target >= ds.numClasses)) {
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
+  }
+  if (get.str(p, 'word-attack') !== undefined) {
+    wordAttackCommand(p, job, target);
+    return;
   }
   const [attack] = buildSuite({
     threat, attacks: [get.str(p, 'attack') as string], steps: get.num(p, 'steps') as number,
@@ -116,4 +129,40 @@ export async function attackCommand(argv: string[]): Promise<void> {
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
   emit(p, report, `${outcome}; wrote ${out}/: ${files.join(', ')}`);
+}
+
+/** `--word-attack`: real word swaps on a text model, written as text with every swapped word marked. */
+function wordAttackCommand(p: Parsed, job: ModelJob, target: number | undefined): void {
+  const w = wordSwapSetup(p, job, 'word-attack');
+  const [attack] = wordAttacksOf(p, [get.str(p, 'word-attack') as string]);
+  if (attack === undefined) throw new Error('no word attack built');
+  const k = get.num(p, 'swaps') as number;
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected an integer ≥ 1, found ${k}`);
+  const out = get.str(p, 'out') as string;
+  const n = w.labels.length, L = w.model.length;
+  say(job.quiet, `alp attack: ${attack.name} (≤ ${k} word swaps${w.fraction !== undefined ? `, ≤ ${w.fraction} of the words` : ''}, ${w.candidates.kind} candidates) on ${n} ${job.ds.name} test messages → ${out}`);
+  const targets = target !== undefined ? new Int32Array(n).fill(target) : undefined;
+  const r = runWordAttack(attack, w.model, w.ids, w.labels, {
+    budget: { k, ...(w.fraction !== undefined ? { fraction: w.fraction } : {}) }, candidates: w.candidates, ...(targets !== undefined ? { targets } : {}),
+  });
+  const texts = Array.from({ length: n }, (_, i) => {
+    const orig = w.ids.subarray(i * L, (i + 1) * L), adv = r.adversarial.subarray(i * L, (i + 1) * L);
+    const marked = markSwaps(orig, adv, w.vocab);
+    return {
+      index: i, label: w.labels[i] as number, cleanPrediction: r.cleanPred[i] as number, adversarialPrediction: r.pred[i] as number,
+      success: r.success[i] === 1, clean: decodeIds(orig, w.vocab), adversarial: decodeIds(adv, w.vocab), marked: marked.text, swaps: marked.swaps,
+    };
+  });
+  const fooled = r.success.reduce((a, b) => a + b, 0);
+  const report = {
+    model: job.modelPath, dataset: job.ds.name, attack: { name: attack.name, swaps: k, fraction: w.fraction ?? null, candidates: w.candidates.kind }, targeted: target ?? null,
+    successRate: n === 0 ? 0 : fooled / n, queries: r.queries, texts, versions: versions(job.backend), warnings: job.warnings,
+  };
+  writeJsonAtomic(join(out, 'attack.json'), report);
+  // One message per line: label, predictions, and the text with [original→replacement] marks.
+  writeFileAtomic(join(out, 'adversarial.txt'), texts.map((t) => `${t.success ? 'FOOLED' : 'held'}\tlabel ${t.label}\t${t.cleanPrediction}→${t.adversarialPrediction}\t${t.marked}`).join('\n') + '\n');
+  const shown = texts.filter((t) => t.success && t.swaps.length > 0).slice(0, 3)
+    .map((t) => `  #${t.index} ${t.cleanPrediction}→${t.adversarialPrediction}: ${t.swaps.map((s) => `${s.from}→${s.to}`).join(', ')}\n    ${excerpt(t.marked)}`);
+  const outcome = `${attack.name}: ${fooled}/${n} ${target !== undefined ? `classified as ${target}` : 'misclassified'} (${pct(fooled / Math.max(n, 1))}) with ≤ ${k} real word swaps, verified on the new messages`;
+  emit(p, report, `${outcome}${shown.length > 0 ? `\n${shown.join('\n')}` : ''}\nwrote ${out}/: adversarial.txt, attack.json`);
 }

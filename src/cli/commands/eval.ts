@@ -8,6 +8,9 @@ import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
+import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
+import { UserError } from '../../util/errors.js';
+import { WORD_SWAP_OPTIONS, wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
 
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
@@ -25,6 +28,9 @@ export const EVAL_SPEC: CommandSpec = {
     { name: 'restarts', type: 'int', default: 5, help: 'random restarts per attack (APGD-T runs once per target class instead, as in AutoAttack)' },
     { name: 'step-size', type: 'number', help: 'PGD step size (default 2.5·ε/steps)' },
     { name: 'eps-sweep', type: 'numbers', metavar: 'E,E,...', help: 'also report worst-case PGD accuracy at these radii' },
+    { name: 'swaps', type: 'numbers', metavar: 'K,K,...', help: 'text models: also robust accuracy under at most K real word swaps per message, for each K' },
+    { name: 'word-attacks', type: 'strings', choices: WORD_ATTACK_NAMES, default: ['hotflip', 'greedy-swap'], help: 'text: word-substitution attacks for --swaps (worst case per message)' },
+    ...WORD_SWAP_OPTIONS,
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
     { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder)' },
@@ -34,6 +40,7 @@ export const EVAL_SPEC: CommandSpec = {
     'alp eval --model runs/demo/alp',
     'alp eval --model runs/demo/alp --eps 0.3 --steps 100 --restarts 10 --attacks pgd-ce,pgd-cw',
     'alp eval --model runs/demo/standard --eps-sweep 0,0.05,0.1,0.2,0.3,0.4 --json',
+    'alp eval --model runs/spam-std --norm l2 --eps 0.5 --swaps 1,2,5 --word-attacks hotflip,greedy-swap',
   ],
 };
 
@@ -43,7 +50,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
     process.stdout.write(helpText(EVAL_SPEC) + '\n');
     return;
   }
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'eval');
+  const ks = get.nums(p, 'swaps');
+  for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
+  const job = await openModelJob(p, 'eval');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  // Set up (and check) the word-level attacks before the long embedding suite runs.
+  const words = ks !== undefined ? wordSwapSetup(p, job, 'swaps') : null;
+  const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
   const spec = {
@@ -74,9 +87,25 @@ export async function evalCommand(argv: string[]): Promise<void> {
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
     sweep = epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
   }
+  let wordSwaps: SwapEval | null = null;
+  if (words !== null && ks !== undefined) {
+    say(quiet, `word swaps: k = ${ks.join(', ')}, ${wordAttacks.map((a) => a.name).join(' + ')}, ${words.candidates.kind} candidates${words.fraction !== undefined ? `, at most ${words.fraction} of the words` : ''}`);
+    let wbar: Progress | undefined;
+    let wcur = '';
+    wordSwaps = evaluateWordSwaps(words.model, words.ids, words.labels, {
+      ks, attacks: wordAttacks, candidates: words.candidates, ...(words.fraction !== undefined ? { fraction: words.fraction } : {}),
+      onProgress: (e) => {
+        const key = `${e.attack} k=${e.k}`;
+        if (key !== wcur) { wbar?.done(); wbar = new Progress(key.padEnd(22), e.total, { quiet }); wcur = key; }
+        wbar?.update(e.done);
+      },
+    });
+    wbar?.done();
+  }
   const report = evalArtifact({
     model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
+    ...(wordSwaps !== null ? { wordSwaps } : {}),
   });
   const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
   writeEvalArtifact(outPath, report);
@@ -85,6 +114,12 @@ export async function evalCommand(argv: string[]): Promise<void> {
   rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);
   let text = table(rows);
   if (sweep !== null) text += '\n\n' + table([['ε', 'robust acc'], ...sweep.map((s) => [String(s.eps), pct(s.robustAccuracy)])]);
+  if (wordSwaps !== null) {
+    const names = wordSwaps.points[0]?.attacks.map((a) => a.name) ?? [];
+    text += `\n\nword swaps (${wordSwaps.candidates} candidates; robust accuracy on the real new messages)\n`;
+    text += table([['k', ...names, 'worst case'], ...wordSwaps.points.map((pt) => [String(pt.k), ...pt.attacks.map((a) => pct(a.robustAccuracy)), pct(pt.worstCaseAccuracy)])]);
+    for (const f of wordSwaps.findings) text += `\nfinding: ${f}`;
+  }
   text += `\n\nwritten ${outPath}`;
   emit(p, report, text);
 }

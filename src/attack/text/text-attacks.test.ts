@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dataset } from '../../data/dataset.js';
+import { PAD, UNK, vocabularyOf } from '../../data/text.js';
+import { openWordNet, WORDNET_DIR } from '../../data/wordnet.js';
+import { buildArch } from '../../model/architectures.js';
+import { splitAtEmbedding } from '../../model/text.js';
+import { resolveConfig } from '../../train/config.js';
+import { trainModel } from '../../train/trainer.js';
+import { useBackend } from '../../testing/setup.js';
+import { UserError } from '../../util/errors.js';
+import { Rng } from '../../util/rng.js';
+import { maxSwaps } from './budget.js';
+import { neighbourCandidates, vocabularyCandidates, wordnetCandidates, type CandidateSet } from './candidates.js';
+import { firstOrderScores } from './first-order.js';
+import { greedySwap } from './greedy-swap.js';
+import { hotflip } from './hotflip.js';
+import { synonymAttack } from './synonym.js';
+import { runWordAttack } from './verify.js';
+import type { WordAttack } from './word-attack.js';
+import { objectiveOf, wordModel, type WordModel } from './word-model.js';
+
+const L = 12, V = 30;
+const tokens = [PAD, UNK, ...Array.from({ length: V - 2 }, (_, i) => `w${i + 2}`)];
+const vocab = vocabularyOf(tokens);
+
+/** Class 1 ("spam") iff the keyword w7 or w8 occurs once; messages of 6–12 words, the rest padding. */
+function keywordTexts(count: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const images = new Float32Array(count * L);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const len = 6 + rng.int(L - 5);
+    for (let k = 0; k < len; k++) {
+      let t = 2 + rng.int(V - 2);
+      while (t === 7 || t === 8) t = 2 + rng.int(V - 2);
+      images[i * L + k] = t;
+    }
+    labels[i] = i % 2;
+    if (labels[i] === 1) images[i * L + rng.int(len)] = 7 + rng.int(2);
+  }
+  return { name: 'keywords', images, labels, count, shape: [L, 1, 1], numClasses: 2, vocabulary: tokens };
+}
+
+let trained: Promise<WordModel> | undefined;
+/** A text-cnn trained for a few seconds on the keyword task (shared by the tests). */
+function tinyModel(): Promise<WordModel> {
+  trained ??= (async () => {
+    await useBackend();
+    const m = buildArch('text-cnn', { inputShape: [L, 1, 1], numClasses: 2, seed: 1, vocabularySize: V });
+    const c = resolveConfig(undefined, { method: 'standard', arch: 'text-cnn', epochs: 6, batchSize: 40, lr: 5e-3, epsRampEpochs: 0, valSize: 0, trainSize: 0, evalEvery: 0 });
+    await trainModel(m, keywordTexts(400, 2), null, c);
+    return wordModel(splitAtEmbedding(m));
+  })();
+  return trained;
+}
+
+const testSet = keywordTexts(60, 3);
+const ids = Int32Array.from(testSet.images);
+const labels = testSet.labels;
+
+/** A WordNet database in a temp folder: w7 ("offer") has synonyms w12 and w13; w9 has w7 (a keyword). */
+function fakeWordNet(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'alp-wn-'));
+  const header = '  1 This is a test database, not WordNet itself\n';
+  const synsets = [['w7', 'w12', 'w13'], ['w9', 'w7'], ['w20', 'hot_dog']];
+  let data = header;
+  const offsets: number[] = [];
+  for (const words of synsets) {
+    offsets.push(Buffer.byteLength(data, 'latin1'));
+    const off = String(offsets[offsets.length - 1]).padStart(8, '0');
+    data += `${off} 03 n ${words.length.toString(16).padStart(2, '0')} ${words.map((w) => `${w} 0`).join(' ')} 000 | a gloss\n`;
+  }
+  const lemmas = new Map<string, number[]>();
+  synsets.forEach((ws, s) => ws.forEach((w) => lemmas.set(w, [...(lemmas.get(w) ?? []), offsets[s] as number])));
+  const index = header + [...lemmas.entries()].sort().map(([w, o]) => `${w} n ${o.length} 1 @ ${o.length} 0 ${o.map((x) => String(x).padStart(8, '0')).join(' ')}`).join('\n') + '\n';
+  writeFileSync(join(dir, 'index.noun'), index, 'latin1');
+  writeFileSync(join(dir, 'data.noun'), data, 'latin1');
+  for (const p of ['verb', 'adj', 'adv']) {
+    writeFileSync(join(dir, `index.${p}`), header);
+    writeFileSync(join(dir, `data.${p}`), header);
+  }
+  return dir;
+}
+
+test('WordNet: synonyms read from the database files; a missing database is one clear error naming the path and the package', async () => {
+  const wn = openWordNet(fakeWordNet());
+  assert.deepEqual(wn.synonyms('w7'), ['w12', 'w13', 'w9']);
+  assert.deepEqual(wn.synonyms('w20'), [], 'multi-word lemmas are not single tokens');
+  assert.deepEqual(wn.synonyms('nothing'), []);
+  const missing = join(tmpdir(), 'alp-no-wordnet-here');
+  assert.throws(() => openWordNet(missing), (e: unknown) => e instanceof UserError && e.message.includes(join(missing, 'index.noun')) && e.message.includes('wordnet-base'));
+  if (existsSync(join(WORDNET_DIR, 'data.noun'))) {
+    // The real database, where installed (Debian wordnet-base).
+    const real = openWordNet();
+    assert.ok(real.synonyms('cheap').includes('inexpensive'), real.synonyms('cheap').join(','));
+    assert.ok(real.synonyms('offer').includes('proffer'));
+  }
+  const set = wordnetCandidates(wn, vocab);
+  assert.deepEqual([...(set.of(7) ?? [])], [9, 12, 13]);
+  assert.ok(set.allows(7, 12) && !set.allows(7, 8) && !set.allows(1, 12));
+});
+
+test('HotFlip: the first-order score of the best swap predicts the sign of the true loss change at most positions', async () => {
+  const m = await tinyModel();
+  let agree = 0, total = 0;
+  for (let r = 0; r < 20; r++) {
+    const msg = ids.slice(r * L, (r + 1) * L);
+    const goal = { label: labels[r] as number };
+    const { objective, scores } = firstOrderScores(m, msg, 1, goal);
+    const j0 = objective[0] as number;
+    for (let i = 0; i < L; i++) {
+      if (msg[i] === 0) continue;
+      let best = -1;
+      for (let v = 2; v < V; v++) if (v !== msg[i] && (best < 0 || (scores[i * V + v] as number) > (scores[i * V + best] as number))) best = v;
+      const predicted = scores[i * V + best] as number;
+      if (Math.abs(predicted) < 1e-6) continue;
+      const swapped = msg.slice();
+      swapped[i] = best;
+      const actual = objectiveOf(m.logits(swapped, 1), 0, 2, goal) - j0;
+      total++;
+      if (Math.sign(actual) === Math.sign(predicted)) agree++;
+    }
+  }
+  assert.ok(total > 100, `positions scored: ${total}`);
+  assert.ok(agree / total > 0.75, `sign agreement ${agree}/${total}`);
+});
+
+test('every attack returns messages within k swaps (and the fraction), each a legal substitute; success is the model on the new ids', async () => {
+  const m = await tinyModel();
+  const wn = wordnetCandidates(openWordNet(fakeWordNet()), vocab);
+  const knn = neighbourCandidates(m.table(), V, m.dim, 4);
+  const cases: Array<[WordAttack, CandidateSet]> = [
+    [hotflip(), vocabularyCandidates(V)], [hotflip({ beamWidth: 3 }), knn], [synonymAttack(), wn], [synonymAttack({ probe: 4 }), knn],
+    [greedySwap({ seed: 1, queriesPerStep: 40 }), vocabularyCandidates(V)], [greedySwap({ seed: 2 }), wn],
+  ];
+  for (const [attack, cands] of cases) {
+    for (const budget of [{ k: 1 }, { k: 2 }, { k: 5, fraction: 0.2 }]) {
+      const r = runWordAttack(attack, m, ids, labels, { budget, candidates: cands });
+      const preds = m.logits(r.adversarial, labels.length);
+      for (let n = 0; n < labels.length; n++) {
+        const orig = ids.subarray(n * L, (n + 1) * L), adv = r.adversarial.subarray(n * L, (n + 1) * L);
+        let diff = 0;
+        for (let i = 0; i < L; i++) {
+          if (adv[i] === orig[i]) continue;
+          diff++;
+          assert.ok(cands.allows(orig[i] as number, adv[i] as number), `${attack.name}/${cands.kind}: ${orig[i]}→${adv[i]} not a legal substitute`);
+          assert.notEqual(orig[i], 0, 'padding is never swapped');
+        }
+        assert.equal(r.allowed[n], maxSwaps(budget, orig));
+        assert.ok(diff <= (r.allowed[n] as number) && diff <= budget.k, `${attack.name}: ${diff} swaps, budget ${r.allowed[n]}`);
+        const pred = Number((preds[2 * n + 1] as number) > (preds[2 * n] as number));
+        assert.equal(r.success[n], Number(pred !== labels[n]), 'success is decided on the adversarial ids');
+      }
+    }
+  }
+  // With the whole vocabulary one swap (plant or remove the keyword) fools the model on nearly every message.
+  const one = runWordAttack(hotflip(), m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) });
+  const rate = one.success.reduce((a, b) => a + b, 0) / labels.length;
+  assert.ok(rate > 0.8, `hotflip k=1 success ${rate}`);
+  // An attack that swaps more than allowed or an illegal word is caught, not counted.
+  const cheat: WordAttack = { name: 'hotflip', run: (_m, x) => ({ ids: x.ids.map((t, i) => (t !== 0 && i < 3 ? 9 : t)), queries: 0 }) };
+  assert.throws(() => runWordAttack(cheat, m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) }), /budget allows 1/);
+  assert.throws(() => runWordAttack(cheat, m, ids, labels, { budget: { k: 5 }, candidates: wn }), /not a legal wordnet substitute/);
+});
+
+test('targeted swaps move the prediction to the target (spam → ham and ham → spam)', async () => {
+  const m = await tinyModel();
+  const clean = m.logits(ids, labels.length);
+  for (const target of [0, 1]) {
+    const rows: number[] = [];
+    for (let n = 0; n < labels.length; n++) if (labels[n] !== target && Number((clean[2 * n + 1] as number) > (clean[2 * n] as number)) === labels[n]) rows.push(n);
+    const sub = new Int32Array(rows.length * L);
+    rows.forEach((n, j) => sub.set(ids.subarray(n * L, (n + 1) * L), j * L));
+    const lab = Int32Array.from(rows, (n) => labels[n] as number);
+    const targets = new Int32Array(rows.length).fill(target);
+    for (const attack of [hotflip(), greedySwap({ seed: 3 })]) {
+      const r = runWordAttack(attack, m, sub, lab, { budget: { k: 2 }, candidates: vocabularyCandidates(V), targets });
+      const hits = r.pred.filter((p) => p === target).length;
+      assert.ok(hits / rows.length > 0.8, `${attack.name} → ${target}: ${hits}/${rows.length}`);
+      r.success.forEach((s, j) => assert.equal(s, Number(r.pred[j] === target)));
+    }
+  }
+});
