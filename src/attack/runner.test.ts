@@ -122,7 +122,10 @@ test('random starts are seeded per example: one batch, batches of 7 and a slice 
         const b = other.get(id);
         if (b === undefined) continue;
         assert.equal(b.ok, a.ok, `${attack.name}, example ${id}: success differs in ${label}`);
-        assert.deepEqual(b.data, a.data, `${attack.name}, example ${id}: adversarial point differs in ${label}`);
+        // Same random start and path; only float rounding may differ, since BLAS kernels (the native
+        // OpenBLAS addon) sum in a batch-size-dependent order. A differently seeded start would be ~ε away.
+        const gap = Math.max(...b.data.map((v, i) => Math.abs(v - (a.data[i] as number))));
+        assert.ok(gap < 1e-5, `${attack.name}, example ${id}: adversarial point differs in ${label} by ${gap}`);
       }
     }
   }
