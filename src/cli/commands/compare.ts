@@ -89,6 +89,10 @@ export async function compareCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(n) || n < 1) throw new UserError(`--n: expected an integer ≥ 1, got ${n}`);
   const shiftsText = get.str(p, 'shifts');
   const shifts = shiftsText !== undefined ? parseShifts(shiftsText) : undefined;
+  const oodName = get.str(p, 'ood');
+  if (oodName !== undefined && oodName !== 'none' && !(DATASET_NAMES as readonly string[]).includes(oodName)) {
+    throw new UserError(`--ood: expected none or one of ${DATASET_NAMES.join(', ')}, got '${oodName}'`);
+  }
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
   const dataDir = get.str(p, 'data-dir');
