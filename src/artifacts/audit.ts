@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
-import type { AuditResult } from '../eval/audit.js';
+import type { AuditPart, AuditResult } from '../eval/audit.js';
+import type { ShardRecord } from '../parallel/shard.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
@@ -45,15 +46,36 @@ export interface AuditArtifact {
   versions: Record<string, string>;
   /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
   warnings?: string[];
+  /** `alp audit --shard K/N`: which slice this is and its per-example results, for `alp merge`. */
+  shard?: AuditShard;
+}
+
+/** A shard's bookkeeping; its kept adversarial examples are those of its examples.f32. */
+export interface AuditShard extends ShardRecord {
+  /** How many adversarial examples the run keeps (the merged run keeps the first this many). */
+  keepExamples: number;
+  audit: Omit<AuditPart, 'kept'>;
+}
+
+/** The model's predictions on the kept examples, clean and adversarial, aligned with their ids. */
+export interface KeptPredictions {
+  cleanPred: number[];
+  advPred: number[];
+}
+
+export interface AuditMeta {
+  model: string | null;
+  weightsHash: string | null;
+  seed: number;
+  versions: Record<string, string>;
+  warnings?: string[];
 }
 
 /**
  * audit.json's content and the examples.f32 bytes for an audit result: the kept examples in test-index
  * order of discovery, with the model's prediction on each clean and adversarial input.
  */
-export function auditArtifact(
-  r: AuditResult, ds: Dataset, f: LogitsFn, meta: { model: string | null; weightsHash: string | null; seed: number; versions: Record<string, string>; warnings?: string[] },
-): { artifact: AuditArtifact; examples: Float32Array } {
+export function auditArtifact(r: AuditResult, ds: Dataset, f: LogitsFn, meta: AuditMeta): { artifact: AuditArtifact; examples: Float32Array } {
   const ids = [...r.adversarial.keys()];
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const adv = new Float32Array(ids.length * row);
@@ -64,13 +86,35 @@ export function auditArtifact(
   });
   const predOf = (data: Float32Array): number[] => ids.length === 0 ? [] : tf.tidy(() =>
     Array.from(f(tf.tensor4d(data, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]])).argMax(-1).dataSync()));
+  const predictions = new Map<number, { label: number; cleanPred: number; advPred: number }>();
+  const cleanPred = predOf(clean), advPred = predOf(adv);
+  ids.forEach((id, j) => predictions.set(id, { label: ds.labels[id] as number, cleanPred: cleanPred[j] as number, advPred: advPred[j] as number }));
+  return auditArtifactOf(r, ds.name, ds.shape, predictions, meta);
+}
+
+/**
+ * audit.json's content from a result and what is known about each kept example (its label and the
+ * model's predictions); `alp merge` builds it from the shards' files without running the model.
+ */
+export function auditArtifactOf(
+  r: AuditResult, dataset: string, shape: readonly number[], kept: ReadonlyMap<number, { label: number; cleanPred: number; advPred: number }>, meta: AuditMeta,
+): { artifact: AuditArtifact; examples: Float32Array } {
+  const ids = [...r.adversarial.keys()];
+  const row = shape.reduce((a, b) => a * b, 1);
+  const adv = new Float32Array(ids.length * row);
+  ids.forEach((id, j) => adv.set(r.adversarial.get(id) as Float32Array, j * row));
+  const about = (id: number): { label: number; cleanPred: number; advPred: number } => {
+    const k = kept.get(id);
+    if (k === undefined) throw new Error(`auditArtifactOf: nothing known about kept example ${id}`);
+    return k;
+  };
   const artifact: AuditArtifact = {
-    schema: AUDIT_SCHEMA, model: meta.model, weightsHash: meta.weightsHash, dataset: ds.name, threat: r.threat, version: r.version,
+    schema: AUDIT_SCHEMA, model: meta.model, weightsHash: meta.weightsHash, dataset, threat: r.threat, version: r.version,
     examples: r.examples, cleanAccuracy: r.cleanAccuracy, cascade: r.cascade, worstCaseAccuracy: r.worstCaseAccuracy,
     epsSweep: r.epsSweep, findings: r.findings,
     examplesFile: ids.length > 0 ? {
-      file: EXAMPLES_FILE, shape: [ids.length, ...ds.shape], clean: ids, labels: ids.map((i) => ds.labels[i] as number),
-      attack: ids.map((i) => r.fooledBy[i] as string), cleanPred: predOf(clean), advPred: predOf(adv),
+      file: EXAMPLES_FILE, shape: [ids.length, ...shape], clean: ids, labels: ids.map((i) => about(i).label),
+      attack: ids.map((i) => r.fooledBy[i - (r.firstExample ?? 0)] as string), cleanPred: ids.map((i) => about(i).cleanPred), advPred: ids.map((i) => about(i).advPred),
     } : null,
     seconds: r.seconds, seed: meta.seed, versions: meta.versions, ...(meta.warnings !== undefined ? { warnings: meta.warnings } : {}),
   };

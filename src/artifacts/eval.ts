@@ -5,7 +5,8 @@
  */
 import type { SwapEval } from '../attack/text/robustness.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import type { EvalResult, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
+import type { EvalPart, EvalResult, SweepPart, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
+import type { ShardRecord } from '../parallel/shard.js';
 import type { SuiteSpec } from '../eval/suite.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { arr, isObj, num, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
@@ -29,6 +30,14 @@ export interface EvalArtifact {
   warnings?: string[];
   /** Text models: robust accuracy under real word swaps per budget k (`alp eval --swaps`). */
   wordSwaps?: SwapEval;
+  /** `alp eval --shard K/N`: which slice this is and its per-example results, for `alp merge`. */
+  shard?: EvalShard;
+}
+
+/** A shard's bookkeeping: its slice, the run it belongs to, and the mergeable per-example results. */
+export interface EvalShard extends ShardRecord {
+  eval: EvalPart;
+  sweep: SweepPart | null;
 }
 
 export function evalArtifact(a: Omit<EvalArtifact, 'schema'>): EvalArtifact {

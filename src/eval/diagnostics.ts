@@ -34,8 +34,13 @@ function firstRows(ds: Dataset, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   };
 }
 
-/** Outputs that are non-negative and sum to one are probabilities, not logits. */
-export function checkLogits(f: LogitsFn, ds: Dataset, lastActivation: string | undefined): Finding {
+/** What checkLogits measures: the smallest output and the largest deviation of a row sum from 1, on the first 64 examples. */
+export interface LogitStats {
+  min: number;
+  maxSumDev: number;
+}
+
+export function logitStats(f: LogitsFn, ds: Dataset): LogitStats {
   const { x, y } = firstRows(ds, 64);
   const stats = tf.tidy(() => {
     const z = f(x);
@@ -46,6 +51,15 @@ export function checkLogits(f: LogitsFn, ds: Dataset, lastActivation: string | u
     };
   });
   tf.dispose([x, y]);
+  return stats;
+}
+
+/** Outputs that are non-negative and sum to one are probabilities, not logits. */
+export function checkLogits(f: LogitsFn, ds: Dataset, lastActivation: string | undefined): Finding {
+  return logitsFinding(logitStats(f, ds), lastActivation);
+}
+
+export function logitsFinding(stats: LogitStats, lastActivation: string | undefined): Finding {
   const looksLikeProbs = stats.min >= 0 && stats.maxSumDev < 1e-3;
   const softmaxLayer = lastActivation === 'softmax' || lastActivation === 'sigmoid';
   const fail = looksLikeProbs || softmaxLayer;
@@ -60,11 +74,20 @@ export function checkLogits(f: LogitsFn, ds: Dataset, lastActivation: string | u
   };
 }
 
-/** Two forward passes on the same input must agree; otherwise attacks need expectation over randomness. */
-export function checkDeterminism(f: LogitsFn, ds: Dataset): Finding {
+/** The largest difference between two forward passes on the first 64 examples. */
+export function forwardDifference(f: LogitsFn, ds: Dataset): number {
   const { x, y } = firstRows(ds, 64);
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(f(x), f(x)))).dataSync()[0] as number);
   tf.dispose([x, y]);
+  return diff;
+}
+
+/** Two forward passes on the same input must agree; otherwise attacks need expectation over randomness. */
+export function checkDeterminism(f: LogitsFn, ds: Dataset): Finding {
+  return determinismFinding(forwardDifference(f, ds));
+}
+
+export function determinismFinding(diff: number): Finding {
   const random = diff > 1e-5;
   return {
     id: 'stochastic-forward',
@@ -77,15 +100,23 @@ export function checkDeterminism(f: LogitsFn, ds: Dataset): Finding {
   };
 }
 
-/** Input gradients of the CE loss: all-zero or non-finite gradients starve gradient attacks. */
-export function checkGradients(f: LogitsFn, ds: Dataset): Finding {
+/** Per example of the first 128: the largest |∂CE/∂x| of its input gradient. */
+export function gradientNorms(f: LogitsFn, ds: Dataset): number[] {
   const { x, y } = firstRows(ds, 128);
   const norms = tf.tidy(() => {
     const g = tf.grad((xx: tf.Tensor) => tf.sum(crossEntropyPerExample(f(xx), y)))(x);
     return tf.max(tf.abs(g.reshape([g.shape[0] as number, -1])), 1).dataSync() as Float32Array;
   });
   tf.dispose([x, y]);
-  const arr = Array.from(norms);
+  return Array.from(norms);
+}
+
+/** Input gradients of the CE loss: all-zero or non-finite gradients starve gradient attacks. */
+export function checkGradients(f: LogitsFn, ds: Dataset): Finding {
+  return gradientsFinding(gradientNorms(f, ds));
+}
+
+export function gradientsFinding(arr: number[]): Finding {
   const nonFinite = arr.filter((v) => !Number.isFinite(v)).length;
   const zero = arr.filter((v) => v < 1e-10).length;
   const finite = arr.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -129,17 +160,20 @@ export function checkMoreIterations(f: LogitsFn, ds: Dataset, threat: ThreatMode
   const sub: Dataset = { ...ds, count: Math.min(o.n, ds.count) };
   const run = (steps: number, restarts: number): number =>
     evaluateRobustness(f, sub, [new Pgd({ threat, steps, restarts, loss: 'ce', seed: o.seed })]).worstCaseAccuracy;
-  const weak = run(o.weak[0], o.weak[1]);
-  const strong = run(o.strong[0], o.strong[1]);
+  return moreIterationsFinding(run(o.weak[0], o.weak[1]), run(o.strong[0], o.strong[1]), sub.count, o);
+}
+
+/** The finding of checkMoreIterations from the weak and the strong PGD's robust accuracy on `examples` examples. */
+export function moreIterationsFinding(weak: number, strong: number, examples: number, o: { weak: [number, number]; strong: [number, number] }): Finding {
   const drop = weak - strong;
   const status: FindingStatus = drop > 0.1 ? 'fail' : drop > 0.03 ? 'warn' : 'pass';
   return {
     id: 'more-steps-restarts',
     title: 'More PGD steps and restarts do not lower accuracy substantially',
     status,
-    detail: `PGD-CE with ${o.weak[0]} steps × ${o.weak[1]} restart(s): ${(weak * 100).toFixed(1)}%; with ${o.strong[0]} × ${o.strong[1]}: ${(strong * 100).toFixed(1)}% (${(drop * 100).toFixed(1)} points lower, on ${sub.count} examples). ` +
+    detail: `PGD-CE with ${o.weak[0]} steps × ${o.weak[1]} restart(s): ${(weak * 100).toFixed(1)}%; with ${o.strong[0]} × ${o.strong[1]}: ${(strong * 100).toFixed(1)}% (${(drop * 100).toFixed(1)} points lower, on ${examples} examples). ` +
       (status === 'pass' ? 'The attack has converged.' : 'The weaker attack overstates robustness; quote only the strongest evaluation, and suspect masking if the gap keeps growing.'),
-    evidence: { examples: sub.count, weak: { steps: o.weak[0], restarts: o.weak[1], robustAccuracy: weak }, strong: { steps: o.strong[0], restarts: o.strong[1], robustAccuracy: strong } },
+    evidence: { examples, weak: { steps: o.weak[0], restarts: o.weak[1], robustAccuracy: weak }, strong: { steps: o.strong[0], restarts: o.strong[1], robustAccuracy: strong } },
   };
 }
 

@@ -12,6 +12,7 @@ import { Pgd } from '../attack/pgd.js';
 import type { ObjectiveName } from '../attack/objectives.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 
 export interface AttackSummary {
@@ -77,44 +78,134 @@ export function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Ui
   return { fooled, maxPerturbation: maxPert };
 }
 
-/** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
-export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
+/**
+ * What one slice of an evaluation measured, per example, in a form that slices can be combined from:
+ * a shard (`--shard`), a worker's share (`--workers`) or the whole run are all parts, and every number
+ * of the result is computed from the concatenated parts by `summarizeEval`, so a split run reports
+ * exactly what the whole run does.
+ */
+export interface EvalPart {
+  /** The examples covered: dataset rows [start, end). */
+  start: number;
+  end: number;
+  /** Per example in [start, end): 1 if classified correctly. */
+  correct: number[];
+  attacks: Array<{
+    name: string;
+    config: Record<string, unknown>;
+    /** Per example in [start, end): 1 if this attack fooled it. */
+    fooled: number[];
+    /** Largest perturbation this attack used on the part's examples. */
+    maxPerturbation: number;
+    seconds: number;
+  }>;
+}
+
+/** The rows [start, end) of a dataset as a dataset of their own (a view, not a copy). */
+export function rowsOf(ds: Dataset, start: number, end: number): Dataset {
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  return { ...ds, images: ds.images.subarray(start * row, end * row), labels: ds.labels.subarray(start, end), count: end - start };
+}
+
+/**
+ * Runs every attack of a suite on the correctly classified examples among rows [start, end) of `ds`.
+ * Random starts are seeded by the examples' indices in `ds`, so a row gets the same attack whichever
+ * part it is in.
+ */
+export function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], range: readonly [number, number] = [0, ds.count], o: EvalOptions = {}): EvalPart {
   // Every attack in a suite shares one threat model; its box is the one the inputs must be in.
   assertValidInputs(ds.images, `${ds.name} images`, attacks[0] !== undefined ? boundsOf(attacks[0].threat) : [0, 1]);
+  const [start, end] = range;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= ds.count)) {
+    throw new RangeError(`evalPart: rows [${start}, ${end}) are not inside the ${ds.count} examples`);
+  }
   const f = logitsOf(model);
-  const pred = predictAll(f, ds);
+  const pred = predictAll(f, rowsOf(ds, start, end));
   const correct = new Uint8Array(ds.count);
-  for (let i = 0; i < ds.count; i++) correct[i] = Number(pred[i] === ds.labels[i]);
-  const nCorrect = correct.reduce((a, b) => a + b, 0);
-  const robust = Uint8Array.from(correct);
-  const summaries: AttackSummary[] = [];
+  for (let i = start; i < end; i++) correct[i] = Number(pred[i - start] === ds.labels[i]);
+  const parts: EvalPart['attacks'] = [];
   for (const attack of attacks) {
     const t0 = Date.now();
     const { fooled, maxPerturbation } = attackDataset(f, ds, attack, correct, o);
+    parts.push({ name: attack.name, config: attack.describe(), fooled: Array.from(fooled.subarray(start, end)), maxPerturbation, seconds: (Date.now() - t0) / 1000 });
+  }
+  return { start, end, correct: Array.from(correct.subarray(start, end)), attacks: parts };
+}
+
+/**
+ * The parts, sorted by `start`, must cover [0, total) exactly once; `what` names them in the error
+ * (e.g. the shard files). Returns them sorted.
+ */
+export function checkCover<P extends { start: number; end: number }>(parts: readonly P[], total: number, what: (i: number) => string = (i) => `part ${i + 1}`): P[] {
+  const order = parts.map((p, i) => ({ p, i })).sort((a, b) => a.p.start - b.p.start);
+  let at = 0;
+  for (const { p, i } of order) {
+    if (p.start < at) throw new UserError(`${what(i)}: examples [${p.start}, ${p.end}) overlap examples before ${at}`);
+    if (p.start > at) throw new UserError(`${what(i)}: examples [${at}, ${p.start}) are in no part (missing shard?)`);
+    at = p.end;
+  }
+  if (at !== total) throw new UserError(`examples [${at}, ${total}) are in no part (missing shard?)`);
+  return order.map((o) => o.p);
+}
+
+/** The parts sorted by `start`; each must begin where the one before it ends. */
+function contiguous<P extends { start: number; end: number }>(parts: readonly P[]): P[] {
+  const sorted = [...parts].sort((a, b) => a.start - b.start);
+  sorted.forEach((p, i) => {
+    const prev = sorted[i - 1];
+    if (prev !== undefined && p.start !== prev.end) throw new UserError(`parts [${prev.start}, ${prev.end}) and [${p.start}, ${p.end}) do not adjoin`);
+  });
+  return sorted;
+}
+
+/**
+ * Clean accuracy, every attack's robust accuracy and the worst case per example, over the examples of
+ * adjoining parts (in practice: all of a run's parts, or one shard's own).
+ */
+export function summarizeEval(parts: readonly EvalPart[]): EvalResult {
+  const sorted = contiguous(parts);
+  const correct = sorted.flatMap((p) => p.correct);
+  const names = sorted[0]?.attacks ?? [];
+  for (const p of sorted) {
+    if (p.correct.length !== p.end - p.start) throw new UserError(`part [${p.start}, ${p.end}): ${p.correct.length} clean results for ${p.end - p.start} examples`);
+    if (p.attacks.length !== names.length || p.attacks.some((a, k) => a.name !== names[k]?.name || a.fooled.length !== p.correct.length)) {
+      throw new UserError(`part [${p.start}, ${p.end}): attacks ${p.attacks.map((a) => a.name).join(',')} differ from ${names.map((a) => a.name).join(',')} or do not cover its examples`);
+    }
+  }
+  const count = correct.length;
+  const nCorrect = correct.reduce((a, b) => a + b, 0);
+  const robust = Uint8Array.from(correct);
+  const summaries: AttackSummary[] = names.map((first, k) => {
+    const fooled = sorted.flatMap((p) => (p.attacks[k] as EvalPart['attacks'][number]).fooled);
     let survived = 0;
     let nFooled = 0;
-    for (let i = 0; i < ds.count; i++) {
+    for (let i = 0; i < count; i++) {
       if (fooled[i]) {
         robust[i] = 0;
         nFooled++;
       } else if (correct[i]) survived++;
     }
-    summaries.push({
-      name: attack.name,
-      config: attack.describe(),
-      robustAccuracy: survived / Math.max(ds.count, 1),
+    return {
+      name: first.name,
+      config: first.config,
+      robustAccuracy: survived / Math.max(count, 1),
       successRate: nFooled / Math.max(nCorrect, 1),
-      maxPerturbation,
-      seconds: (Date.now() - t0) / 1000,
-    });
-  }
+      maxPerturbation: Math.max(0, ...sorted.map((p) => (p.attacks[k] as EvalPart['attacks'][number]).maxPerturbation)),
+      seconds: sorted.reduce((a, p) => a + (p.attacks[k] as EvalPart['attacks'][number]).seconds, 0),
+    };
+  });
   return {
-    examples: ds.count,
-    cleanAccuracy: nCorrect / Math.max(ds.count, 1),
+    examples: count,
+    cleanAccuracy: nCorrect / Math.max(count, 1),
     attacks: summaries,
-    worstCaseAccuracy: robust.reduce((a, b) => a + b, 0) / Math.max(ds.count, 1),
+    worstCaseAccuracy: robust.reduce((a, b) => a + b, 0) / Math.max(count, 1),
     robust: Array.from(robust),
   };
+}
+
+/** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
+export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
+  return summarizeEval([evalPart(model, ds, attacks, [0, ds.count], o)]);
 }
 
 export interface SuiteOptions {
@@ -139,17 +230,45 @@ export interface SweepPoint {
   robustAccuracy: number;
 }
 
-/** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
-export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] }, eo: EvalOptions = {}): SweepPoint[] {
-  return o.epsilons.map((eps) => {
+/** One part of an ε sweep: per radius, per example of rows [start, end), 1 if robust (at ε = 0: correct). */
+export interface SweepPart {
+  start: number;
+  end: number;
+  points: Array<{ eps: number; robust: number[] }>;
+}
+
+export type SweepConfig = Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] };
+
+/** The worst-case PGD suite at each radius, on rows [start, end). */
+export function sweepPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, range: readonly [number, number] = [0, ds.count], eo: EvalOptions = {}): SweepPart {
+  const [start, end] = range;
+  const points = o.epsilons.map((eps) => {
     if (eps === 0) {
-      const f = logitsOf(model);
-      const p = predictAll(f, ds);
-      let c = 0;
-      for (let i = 0; i < ds.count; i++) if (p[i] === ds.labels[i]) c++;
-      return { eps, robustAccuracy: c / Math.max(ds.count, 1) };
+      const p = predictAll(logitsOf(model), rowsOf(ds, start, end));
+      return { eps, robust: Array.from(p, (q, i) => Number(q === ds.labels[start + i])) };
     }
-    const r = evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), eo);
-    return { eps, robustAccuracy: r.worstCaseAccuracy };
+    const part = evalPart(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), range, eo);
+    return { eps, robust: summarizeEval([part]).robust };
   });
+  return { start, end, points };
+}
+
+/** Robust accuracy per radius over adjoining sweep parts. */
+export function summarizeSweep(parts: readonly SweepPart[]): SweepPoint[] {
+  const sorted = contiguous(parts);
+  const first = sorted[0];
+  if (first === undefined) return [];
+  return first.points.map((pt, k) => {
+    const robust = sorted.flatMap((p) => {
+      const q = p.points[k];
+      if (q === undefined || q.eps !== pt.eps || q.robust.length !== p.end - p.start) throw new UserError(`sweep part [${p.start}, ${p.end}): radii or example count differ from the first part's`);
+      return q.robust;
+    });
+    return { eps: pt.eps, robustAccuracy: robust.reduce((a, b) => a + b, 0) / Math.max(robust.length, 1) };
+  });
+}
+
+/** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
+export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, eo: EvalOptions = {}): SweepPoint[] {
+  return summarizeSweep([sweepPart(model, ds, o, [0, ds.count], eo)]);
 }

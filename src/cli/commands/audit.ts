@@ -1,13 +1,14 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
-import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { auditAttacks, auditPart, finishAudit, AUDIT_VERSIONS, type AuditOptions, type AuditVersion } from '../../eval/audit.js';
+import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
@@ -27,7 +28,8 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder)' },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder; audit.shard-K-of-N/ in it with --shard)' },
+    SHARD_OPTION,
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
     ...COMMON_OPTIONS,
   ],
@@ -36,6 +38,7 @@ export const AUDIT_SPEC: CommandSpec = {
     'alp audit --model runs/demo/alp --budget quick --fail-on fail   # exit 3 if a finding fails (CI)',
     'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
     'alp report runs/demo/alp   # then look at the findings in the page',
+    'alp audit --model runs/demo/alp --shard 1/4 --out shards/1   # then: alp merge shards/* --out runs/demo/alp',
   ],
 };
 
@@ -48,7 +51,9 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
-  const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
+  const shardText = get.str(p, 'shard');
+  const shard = shardText !== undefined ? parseShard(shardText) : undefined;
+  const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..', ...(shard !== undefined ? [shardName('audit', shard)] : []));
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
@@ -64,7 +69,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
   let current = '';
-  const r = audit(model, ds, {
+  const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
+  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const t0 = Date.now();
+  const options: AuditOptions = {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
     keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
     onPhase: (m) => {
@@ -79,11 +87,25 @@ export async function auditCommand(argv: string[]): Promise<number> {
         bar = new Progress(e.attack.padEnd(22), e.total, { quiet });
         current = e.attack;
       }
-      bar?.update(e.done, `robust ${e.robust}/${ds.count}`);
+      bar?.update(e.done, `robust ${e.robust}/${range[1] - range[0]}`);
     },
-  });
+  };
+  // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
+  const part = auditPart(model, ds, options, range, { modelChecks: true });
+  const keepExamples = 16;
+  const r = finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 });
   bar?.done();
   const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
+  if (shard !== undefined) {
+    const { kept: _kept, ...rows } = part;
+    written.artifact.shard = {
+      ...shardRecord(shard, ds.count, runHash({
+        command: 'audit', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, threat, version, seed, keepExamples,
+        attacks: auditAttacks(options, ds.numClasses).map((a) => a.describe()), surrogate: surrogateFingerprint,
+      })),
+      keepExamples, audit: rows,
+    };
+  }
   const report = written.artifact;
   writeAuditArtifact(join(out, 'audit.json'), join(out, EXAMPLES_FILE), written);
   rmSync(statePath, { force: true });

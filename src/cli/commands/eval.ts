@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
-import { evaluateRobustness, epsSweep, type SweepPoint } from '../../eval/evaluate.js';
-import { weightsHash } from '../../model/fingerprint.js';
+import { evalPart, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from '../../eval/evaluate.js';
+import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
+import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -33,7 +34,8 @@ export const EVAL_SPEC: CommandSpec = {
     ...WORD_SWAP_OPTIONS,
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder)' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder; eval.shard-K-of-N.json with --shard)' },
+    SHARD_OPTION,
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -41,6 +43,7 @@ export const EVAL_SPEC: CommandSpec = {
     'alp eval --model runs/demo/alp --eps 0.3 --steps 100 --restarts 10 --attacks pgd-ce,pgd-cw',
     'alp eval --model runs/demo/standard --eps-sweep 0,0.05,0.1,0.2,0.3,0.4 --json',
     'alp eval --model runs/spam-std --norm l2 --eps 0.5 --swaps 1,2,5 --word-attacks hotflip,greedy-swap',
+    'alp eval --model runs/demo/alp --shard 2/4 --out shards/eval-2.json   # then: alp merge shards --out eval.json',
   ],
 };
 
@@ -51,6 +54,9 @@ export async function evalCommand(argv: string[]): Promise<void> {
     return;
   }
   const ks = get.nums(p, 'swaps');
+  const shardText = get.str(p, 'shard');
+  const shard = shardText !== undefined ? parseShard(shardText) : undefined;
+  if (shard !== undefined && ks !== undefined) throw new UserError('--shard: not with --swaps (word-swap results cannot be merged yet); run --swaps unsharded');
   for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
   const job = await openModelJob(p, 'eval');
   const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
@@ -78,14 +84,19 @@ export async function evalCommand(argv: string[]): Promise<void> {
     bar?.update(e.done, `still robust ${e.robustSoFar}/${e.done}`);
   };
   const batchSize = get.num(p, 'batch-size') as number;
-  const result = evaluateRobustness(model, ds, suite, { batchSize, onProgress });
+  const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
+  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const part = evalPart(model, ds, suite, range, { batchSize, onProgress });
+  const result = summarizeEval([part]);
   bar?.done();
   const sweepEps = get.nums(p, 'eps-sweep');
   let sweep: SweepPoint[] | null = null;
+  let sweepRows: SweepPart | null = null;
   if (sweepEps !== undefined) {
     for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
-    sweep = epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
+    sweepRows = sweepPart(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, range, { batchSize });
+    sweep = summarizeSweep([sweepRows]);
   }
   let wordSwaps: SwapEval | null = null;
   if (words !== null && ks !== undefined) {
@@ -106,8 +117,14 @@ export async function evalCommand(argv: string[]): Promise<void> {
     model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
+    ...(shard !== undefined ? {
+      shard: {
+        ...shardRecord(shard, ds.count, runHash({ command: 'eval', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, suite: spec, sweep: sweepEps ?? null })),
+        eval: part, sweep: sweepRows,
+      },
+    } : {}),
   });
-  const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
+  const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, shard !== undefined ? shardName('eval', shard, '.json') : 'eval.json');
   writeEvalArtifact(outPath, report);
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);

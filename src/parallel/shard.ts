@@ -1,0 +1,66 @@
+/**
+ * `--shard K/N`: a deterministic slice of a run's examples, so that N machines (or N jobs of a
+ * scheduler) each evaluate one slice and `alp merge` combines them into the unsharded result. K is
+ * 1-based (1..N); shard K covers the contiguous rows [⌊(K−1)·n/N⌋, ⌊K·n/N⌋) of the n selected examples.
+ * Random starts are seeded per example, so a shard computes exactly what the whole run computes for
+ * its examples.
+ */
+import { createHash } from 'node:crypto';
+import { UserError } from '../util/errors.js';
+
+export interface ShardSpec {
+  /** 1-based shard number K. */
+  index: number;
+  /** Number of shards N. */
+  count: number;
+}
+
+/** What a shard records beside its results, so that merge can check the shards belong together. */
+export interface ShardRecord {
+  index: number;
+  count: number;
+  /** Its examples: rows [start, end) of the run's `examples`. */
+  start: number;
+  end: number;
+  examples: number;
+  /** sha256 of everything the full run's result depends on (model, data, threat, attacks, seeds). */
+  run: string;
+}
+
+/** Parses 'K/N' (K in 1..N); `option` names the flag in the error. */
+export function parseShard(text: string, option = '--shard'): ShardSpec {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (m === null) throw new UserError(`${option}: expected K/N with 1 ≤ K ≤ N (e.g. 2/8), found '${text}'`);
+  const index = Number(m[1]), count = Number(m[2]);
+  if (count < 1) throw new UserError(`${option}: expected N ≥ 1, found '${text}'`);
+  if (index < 1 || index > count) throw new UserError(`${option}: K must be in 1..${count} (shards are numbered from 1), found '${text}'`);
+  return { index, count };
+}
+
+/** Rows [start, end) of shard K of N over `examples` examples; shards tile [0, examples) in order. */
+export function shardRange(examples: number, s: ShardSpec): [number, number] {
+  return [Math.floor(((s.index - 1) * examples) / s.count), Math.floor((s.index * examples) / s.count)];
+}
+
+/** The run key of a sharded run: a hash of the settings its result depends on, in a stable key order. */
+export function runHash(settings: Record<string, unknown>): string {
+  return createHash('sha256').update(stableJson(settings)).digest('hex');
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+export function shardRecord(s: ShardSpec, examples: number, run: string): ShardRecord {
+  const [start, end] = shardRange(examples, s);
+  return { index: s.index, count: s.count, start, end, examples, run };
+}
+
+/** The default output name of shard K of N: `eval.shard-2-of-8.json`, `audit.shard-2-of-8`. */
+export function shardName(base: string, s: ShardSpec, ext = ''): string {
+  return `${base}.shard-${s.index}-of-${s.count}${ext}`;
+}
