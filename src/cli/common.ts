@@ -13,6 +13,7 @@ import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
 import { UserError } from '../util/errors.js';
+import { checkWorkers, defaultWorkers } from '../parallel/pool.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
 import { Progress, say } from './progress.js';
@@ -26,11 +27,29 @@ export const COMMON_OPTIONS: OptSpec[] = [
   { name: 'help', type: 'boolean', help: 'show this help' },
 ];
 
+const MIN_PER_WORKER = 100;
+
 /** `--shard K/N` of eval and audit (parallel/shard.ts). */
 export const SHARD_OPTION: OptSpec = {
   name: 'shard', type: 'string', metavar: 'K/N',
   help: 'evaluate only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1; the output records the shard for `alp merge`',
 };
+
+/** `--workers N` of eval, audit, attack and detect eval (parallel/evaluate-parallel.ts). */
+export const WORKERS_OPTION: OptSpec = {
+  name: 'workers', type: 'int', metavar: 'N',
+  help: `worker threads, each with a replica of the model (default: one per core, ${MIN_PER_WORKER}+ examples each; 1 = in this thread); results do not depend on N`,
+};
+
+/**
+ * The workers for `n` examples: --workers as given (at most one per example), or by default one per
+ * core with at least MIN_PER_WORKER examples each, since starting a worker costs about a second.
+ */
+export function workersFor(p: Parsed, n: number): number {
+  const given = get.num(p, 'workers');
+  if (given !== undefined) return Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
+  return Math.max(1, Math.min(defaultWorkers(), Math.floor(n / MIN_PER_WORKER)));
+}
 
 export const DATA_OPTIONS: OptSpec[] = [
   { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },

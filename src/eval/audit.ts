@@ -19,7 +19,7 @@ import {
   checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkEpsGrowth, checkSingleStep, checkWeakAttackGap, determinismFinding, forwardDifference, gradientNorms, gradientsFinding,
   logitsFinding, logitStats, moreIterationsFinding, type Finding, type LogitStats,
 } from './diagnostics.js';
-import { evalPart, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
+import { evalPart, joinSweepParts, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
 import { Pgd } from '../attack/pgd.js';
 import { buildSuite } from './suite.js';
 
@@ -341,6 +341,36 @@ export function finishAudit(parts: readonly AuditPart[], o: FinishOptions): Audi
     fooledBy, adversarial: new Map(kept.map((k) => [k.id, k.data] as const)),
     seconds: o.seconds ?? sorted.reduce((a, p) => a + p.seconds, 0),
     ...(first.start !== 0 ? { firstExample: first.start } : {}),
+  };
+}
+
+/**
+ * Adjoining parts as one part (a shard computed by several workers): per-example results joined, the
+ * first `keepExamples` adversarial examples in cascade order kept, seconds added up.
+ */
+export function joinAuditParts(parts: readonly AuditPart[], keepExamples = 16): AuditPart {
+  const sorted = [...parts].sort((a, b) => a.start - b.start);
+  const first = sorted[0];
+  const last = sorted[sorted.length - 1];
+  if (first === undefined || last === undefined) throw new Error('joinAuditParts: no parts');
+  sorted.forEach((p, i) => {
+    const prev = sorted[i - 1];
+    if (prev !== undefined && p.start !== prev.end) throw new Error(`joinAuditParts: [${prev.start}, ${prev.end}) and [${p.start}, ${p.end}) do not adjoin`);
+  });
+  const fooledBy = sorted.flatMap((p) => p.fooledBy);
+  const names = first.steps.map((s) => s.attack);
+  const rank = (id: number): number => names.indexOf(fooledBy[id - first.start] as string);
+  const singles = sorted.map((p) => p.single);
+  return {
+    start: first.start, end: last.end,
+    correct: sorted.flatMap((p) => p.correct), fooledBy,
+    steps: first.steps.map((s, k) => ({ ...s, seconds: sorted.reduce((t, p) => t + (p.steps[k]?.seconds ?? 0), 0) })),
+    kept: sorted.flatMap((p) => p.kept).sort((a, b) => rank(a.id) - rank(b.id) || a.id - b.id).slice(0, keepExamples),
+    sweep: joinSweepParts(sorted.map((p) => p.sweep)),
+    iters: { weak: sorted.flatMap((p) => p.iters.weak), strong: sorted.flatMap((p) => p.iters.strong) },
+    single: singles.every((x) => x !== null) ? { fgsm: singles.flatMap((x) => x?.fgsm ?? []), pgd: singles.flatMap((x) => x?.pgd ?? []) } : null,
+    model: sorted.find((p) => p.model !== null)?.model ?? null,
+    seconds: sorted.reduce((t, p) => t + p.seconds, 0),
   };
 }
 

@@ -158,6 +158,24 @@ function contiguous<P extends { start: number; end: number }>(parts: readonly P[
   return sorted;
 }
 
+/** Adjoining parts as one part (a shard computed by several workers). */
+export function joinEvalParts(parts: readonly EvalPart[]): EvalPart {
+  const sorted = contiguous(parts);
+  const first = sorted[0];
+  if (first === undefined) throw new Error('joinEvalParts: no parts');
+  return {
+    start: first.start,
+    end: (sorted[sorted.length - 1] as EvalPart).end,
+    correct: sorted.flatMap((p) => p.correct),
+    attacks: first.attacks.map((a, k) => ({
+      name: a.name, config: a.config,
+      fooled: sorted.flatMap((p) => p.attacks[k]?.fooled ?? []),
+      maxPerturbation: Math.max(0, ...sorted.map((p) => p.attacks[k]?.maxPerturbation ?? 0)),
+      seconds: sorted.reduce((t, p) => t + (p.attacks[k]?.seconds ?? 0), 0),
+    })),
+  };
+}
+
 /**
  * Clean accuracy, every attack's robust accuracy and the worst case per example, over the examples of
  * adjoining parts (in practice: all of a run's parts, or one shard's own).
@@ -251,6 +269,18 @@ export function sweepPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Swee
     return { eps, robust: summarizeEval([part]).robust };
   });
   return { start, end, points };
+}
+
+/** Adjoining sweep parts as one. */
+export function joinSweepParts(parts: readonly SweepPart[]): SweepPart {
+  const sorted = contiguous(parts.filter((p) => p.end > p.start));
+  const first = sorted[0] ?? parts[0];
+  if (first === undefined) throw new Error('joinSweepParts: no parts');
+  return {
+    start: first.start,
+    end: sorted[sorted.length - 1]?.end ?? first.end,
+    points: first.points.map((pt, k) => ({ eps: pt.eps, robust: sorted.flatMap((p) => p.points[k]?.robust ?? []) })),
+  };
 }
 
 /** Robust accuracy per radius over adjoining sweep parts. */

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
-import { evalPart, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from '../../eval/evaluate.js';
+import { evalPart, summarizeEval, summarizeSweep, sweepPart, type EvalPart, type SweepConfig, type SweepPart, type SweepPoint } from '../../eval/evaluate.js';
+import { evalPartParallel } from '../../parallel/evaluate-parallel.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, emit, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -36,6 +37,7 @@ export const EVAL_SPEC: CommandSpec = {
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
     { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder; eval.shard-K-of-N.json with --shard)' },
     SHARD_OPTION,
+    WORKERS_OPTION,
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -43,6 +45,7 @@ export const EVAL_SPEC: CommandSpec = {
     'alp eval --model runs/demo/alp --eps 0.3 --steps 100 --restarts 10 --attacks pgd-ce,pgd-cw',
     'alp eval --model runs/demo/standard --eps-sweep 0,0.05,0.1,0.2,0.3,0.4 --json',
     'alp eval --model runs/spam-std --norm l2 --eps 0.5 --swaps 1,2,5 --word-attacks hotflip,greedy-swap',
+    'alp eval --model runs/demo/alp --workers 2   # two threads, each with a replica of the model',
     'alp eval --model runs/demo/alp --shard 2/4 --out shards/eval-2.json   # then: alp merge shards --out eval.json',
   ],
 };
@@ -86,18 +89,35 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const batchSize = get.num(p, 'batch-size') as number;
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
   if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
-  const part = evalPart(model, ds, suite, range, { batchSize, onProgress });
-  const result = summarizeEval([part]);
-  bar?.done();
   const sweepEps = get.nums(p, 'eps-sweep');
-  let sweep: SweepPoint[] | null = null;
+  for (const e of sweepEps ?? []) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
+  const sweepConfig: SweepConfig | undefined = sweepEps !== undefined
+    ? { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }
+    : undefined;
+  const workers = workersFor(p, range[1] - range[0]);
+  let part: EvalPart;
   let sweepRows: SweepPart | null = null;
-  if (sweepEps !== undefined) {
-    for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
-    say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
-    sweepRows = sweepPart(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, range, { batchSize });
-    sweep = summarizeSweep([sweepRows]);
+  if (workers > 1) {
+    // Each worker evaluates slices of the examples (suite and sweep) on its own replica of the model.
+    say(quiet, `${workers} workers${sweepEps !== undefined ? `; ε sweep ${sweepEps.join(', ')} with each slice` : ''}`);
+    bar = new Progress(`suite (${workers} workers)`.padEnd(22), range[1] - range[0], { quiet });
+    const r = await evalPartParallel(model, ds, spec, range, {
+      workers, batchSize, ...(sweepConfig !== undefined ? { sweep: sweepConfig } : {}),
+      onProgress: (e) => bar?.update(e.done, `still robust ${e.robust}/${e.done}`),
+    });
+    part = r.part;
+    sweepRows = r.sweep;
+    bar.done();
+  } else {
+    part = evalPart(model, ds, suite, range, { batchSize, onProgress });
+    bar?.done();
+    if (sweepConfig !== undefined) {
+      say(quiet, `ε sweep: ${sweepConfig.epsilons.join(', ')}`);
+      sweepRows = sweepPart(model, ds, sweepConfig, range, { batchSize });
+    }
   }
+  const result = summarizeEval([part]);
+  const sweep: SweepPoint[] | null = sweepRows !== null ? summarizeSweep([sweepRows]) : null;
   let wordSwaps: SwapEval | null = null;
   if (words !== null && ks !== undefined) {
     say(quiet, `word swaps: k = ${ks.join(', ')}, ${wordAttacks.map((a) => a.name).join(' + ')}, ${words.candidates.kind} candidates${words.fraction !== undefined ? `, at most ${words.fraction} of the words` : ''}`);

@@ -1,0 +1,54 @@
+/**
+ * The pool handlers of parallel evaluation and audit (`--workers N`): each worker holds a replica of
+ * the model (and of a transfer surrogate) and the dataset, and evaluates the slices [start, end) it is
+ * sent exactly as a shard does (eval/evaluate.ts evalPart, eval/audit.ts auditPart).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { Transfer } from '../attack/transfer.js';
+import type { Dataset } from '../data/dataset.js';
+import { auditPart, type AuditOptions, type AuditPart } from '../eval/audit.js';
+import { evalPart, sweepPart, type EvalPart, type SweepConfig, type SweepPart } from '../eval/evaluate.js';
+import { buildSuite, type SuiteSpec } from '../eval/suite.js';
+import { logitsOf } from '../model/classifier.js';
+import type { Handlers } from './protocol.js';
+import { loadReplica, type ModelPayload } from './replica.js';
+
+let model: tf.LayersModel | undefined;
+let surrogate: tf.LayersModel | undefined;
+let data: Dataset | undefined;
+
+/** What every audit worker needs to rebuild the cascade (AuditOptions without callbacks and state). */
+export type AuditTaskOptions = Pick<AuditOptions, 'threat' | 'version' | 'seed' | 'batchSize' | 'keepExamples'> & {
+  transfer?: { seed: number; surrogateName: string };
+};
+
+function ready(): { model: tf.LayersModel; ds: Dataset } {
+  if (model === undefined || data === undefined) throw new Error("the worker has no model: send 'load' first");
+  return { model, ds: data };
+}
+
+export const handlers: Handlers = {
+  load: async (p: { model: ModelPayload; surrogate?: ModelPayload; ds: Dataset }) => {
+    model?.dispose();
+    surrogate?.dispose();
+    model = await loadReplica(p.model);
+    surrogate = p.surrogate !== undefined ? await loadReplica(p.surrogate) : undefined;
+    data = p.ds;
+    return true;
+  },
+  evalSlice: (p: { suite: SuiteSpec; range: [number, number]; batchSize?: number; sweep?: SweepConfig }): { part: EvalPart; sweep: SweepPart | null } => {
+    const { model, ds } = ready();
+    const eo = p.batchSize !== undefined ? { batchSize: p.batchSize } : {};
+    const part = evalPart(model, ds, buildSuite(p.suite), p.range, eo);
+    return { part, sweep: p.sweep !== undefined ? sweepPart(model, ds, p.sweep, p.range, eo) : null };
+  },
+  auditSlice: (p: { options: AuditTaskOptions; range: [number, number]; modelChecks: boolean }) => {
+    const { model, ds } = ready();
+    const { transfer: t, ...rest } = p.options;
+    if (t !== undefined && surrogate === undefined) throw new Error('auditSlice: a transfer attack without a surrogate replica');
+    const extraAttacks = t !== undefined ? [new Transfer({ threat: rest.threat, surrogate: logitsOf(surrogate as tf.LayersModel), seed: t.seed, surrogateName: t.surrogateName })] : [];
+    const part: AuditPart = auditPart(model, ds, { ...rest, extraAttacks }, p.range, { modelChecks: p.modelChecks });
+    return part;
+  },
+  numTensors: async () => (await import('@tensorflow/tfjs')).memory().numTensors,
+};

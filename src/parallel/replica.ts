@@ -1,0 +1,46 @@
+/**
+ * What a worker needs to evaluate like the main thread: the model as topology + weights (a replica
+ * built from them computes what the original does) and the dataset rows. Plain data, so it crosses
+ * the thread boundary by structured clone.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.js';
+import { UserError } from '../util/errors.js';
+
+export interface ModelPayload {
+  topology: tf.io.ModelArtifacts['modelTopology'];
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
+
+/** A layers model's topology and weights, exactly. A bare logits function cannot be sent to a worker. */
+export async function modelPayload(model: tf.LayersModel | ((x: tf.Tensor) => tf.Tensor), what = 'model'): Promise<ModelPayload> {
+  if (typeof model === 'function') throw new UserError(`${what}: workers need a tf.LayersModel (its topology and weights go to each worker), not a logits function; use workers: 1`);
+  let out: ModelPayload | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    const data = a.weightData;
+    const buf = data === undefined ? new ArrayBuffer(0) : Array.isArray(data) ? concat(data) : data;
+    out = { topology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: buf };
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return out as ModelPayload;
+}
+
+function concat(parts: ArrayBuffer[]): ArrayBuffer {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(new Uint8Array(p), at);
+    at += p.byteLength;
+  }
+  return out.buffer;
+}
+
+export function loadReplica(p: ModelPayload): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: p.topology, weightSpecs: p.weightSpecs, weightData: p.weightData }));
+}
+
+/** The dataset without anything a worker does not need (the vocabulary travels; it is small). */
+export function datasetPayload(ds: Dataset): Dataset {
+  return { ...ds, images: ds.images.subarray(0, ds.count * ds.shape[0] * ds.shape[1] * ds.shape[2]), labels: ds.labels.subarray(0, ds.count) };
+}
