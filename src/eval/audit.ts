@@ -244,13 +244,7 @@ export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Audi
       pgd: robustOn(pgdSuite({ threat: o.threat, steps: plan.weak[0], restarts: 1, losses: ['ce'], seed: o.seed })),
     }
     : null;
-  const modelChecks = (po.modelChecks ?? start === 0) ? {
-    logits: logitStats(f, ds),
-    lastActivation: (typeof model === 'function' ? undefined : lastLayerActivation(model)) ?? null,
-    forwardDifference: forwardDifference(f, ds),
-    gradientNorms: gradientNorms(f, ds),
-    layers: typeof model === 'function' ? null : gradientSupport(model),
-  } : null;
+  const modelChecks = (po.modelChecks ?? start === 0) ? modelChecksOf(model, ds) : null;
   return {
     start, end,
     correct: Array.from({ length: end - start }, (_, i) => Number(cascade.fooledBy[start + i] !== '' || cascade.robust[start + i] === 1)),
@@ -258,6 +252,18 @@ export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Audi
     steps: cascade.steps.map((s) => ({ attack: s.attack, config: s.config, seconds: s.seconds })),
     kept: [...cascade.adversarial].map(([id, data]) => ({ id, data })),
     sweep, iters, single, model: modelChecks, seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+/** The model-level checks on the first 64 / 128 rows of `ds` (cheap: one forward, one gradient). */
+export function modelChecksOf(model: tf.LayersModel | LogitsFn, ds: Dataset): ModelChecks {
+  const f = logitsOf(model);
+  return {
+    logits: logitStats(f, ds),
+    lastActivation: (typeof model === 'function' ? undefined : lastLayerActivation(model)) ?? null,
+    forwardDifference: forwardDifference(f, ds),
+    gradientNorms: gradientNorms(f, ds),
+    layers: typeof model === 'function' ? null : gradientSupport(model),
   };
 }
 

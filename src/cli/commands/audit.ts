@@ -1,14 +1,16 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
-import { auditAttacks, auditPart, finishAudit, AUDIT_VERSIONS, type AuditOptions, type AuditVersion } from '../../eval/audit.js';
+import type * as tf from '@tensorflow/tfjs';
+import { auditAttacks, auditPart, finishAudit, modelChecksOf, AUDIT_VERSIONS, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
+import { auditPartParallel } from '../../parallel/evaluate-parallel.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
@@ -30,6 +32,7 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
     { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder; audit.shard-K-of-N/ in it with --shard)' },
     SHARD_OPTION,
+    WORKERS_OPTION,
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
     ...COMMON_OPTIONS,
   ],
@@ -60,9 +63,11 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
   let surrogateFingerprint: string | null = null;
+  let surrogateModel: tf.LayersModel | undefined;
   if (surrogatePath !== undefined) {
     // The surrogate is adapted by shape only: --input-range describes the audited model.
     const s = checkModelFitsData(await openModel(surrogatePath, quiet), ds, surrogatePath, undefined, quiet);
+    surrogateModel = s;
     surrogateFingerprint = modelFingerprint(s);
     extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99, surrogateName: surrogatePath }));
   }
@@ -90,9 +95,28 @@ export async function auditCommand(argv: string[]): Promise<number> {
       bar?.update(e.done, `robust ${e.robust}/${range[1] - range[0]}`);
     },
   };
-  // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
-  const part = auditPart(model, ds, options, range, { modelChecks: true });
   const keepExamples = 16;
+  const workers = workersFor(p, range[1] - range[0]);
+  let part: AuditPart;
+  if (workers > 1) {
+    // Slices of the examples go to workers with replicas of the model (and surrogate); finished slices
+    // are saved to the state file, so an interrupted run resumes slice by slice.
+    say(quiet, `${workers} workers`);
+    bar = new Progress(`audit (${workers} workers)`.padEnd(22), range[1] - range[0], { quiet });
+    const { extraAttacks: _extra, ...rest } = options;
+    part = await auditPartParallel(model, ds, rest, range, {
+      workers, batchSize: options.batchSize as number,
+      ...(surrogateModel !== undefined && surrogatePath !== undefined ? { surrogate: { model: surrogateModel, name: surrogatePath, seed: seed + 99 } } : {}),
+      onResume: (resumed) => say(quiet, resumed ? 'resuming the interrupted audit' : 'the saved audit state is for another configuration or worker count; starting over'),
+      onProgress: (e) => bar?.update(e.done, `robust ${e.robust}/${e.done}`),
+    });
+    bar.done();
+    bar = undefined;
+  } else {
+    part = auditPart(model, ds, options, range, { modelChecks: true });
+  }
+  // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
+  if (part.model === null) part = { ...part, model: modelChecksOf(model, ds) };
   const r = finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 });
   bar?.done();
   const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
