@@ -28,6 +28,8 @@ export interface ParallelOptions {
   backend?: BackendChoice;
   /** After each slice: examples done, of how many, and how many of them are still robust. */
   onProgress?: (p: { done: number; total: number; robust: number }) => void;
+  /** Called with the started pool (tests use it to kill a worker). */
+  onPool?: (pool: WorkerPool) => void;
 }
 
 /** [start, end) cut into slices of at most `size`. */
@@ -58,6 +60,7 @@ async function withReplicas<T>(model: tf.LayersModel | LogitsFn, ds: Dataset, o:
   const payload = { model: await modelPayload(model), ...(surrogate !== undefined ? { surrogate: await modelPayload(surrogate, 'surrogate') } : {}), ds: datasetPayload(ds) };
   const pool = await WorkerPool.start({ size, handlers: new URL('./eval-handlers.js', import.meta.url), backend: o.backend ?? mainBackend() });
   try {
+    o.onPool?.(pool);
     await pool.broadcast('load', payload);
     return await work(pool);
   } finally {
