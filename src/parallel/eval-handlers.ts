@@ -3,14 +3,15 @@
  * the model (and of a transfer surrogate) and the dataset, and evaluates the slices [start, end) it is
  * sent exactly as a shard does (eval/evaluate.ts evalPart, eval/audit.ts auditPart).
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { gatherRows, runAttack } from '../attack/runner.js';
 import { Transfer } from '../attack/transfer.js';
 import type { Dataset } from '../data/dataset.js';
 import { auditPart, type AuditOptions, type AuditPart } from '../eval/audit.js';
 import { evalPart, sweepPart, type EvalPart, type SweepConfig, type SweepPart } from '../eval/evaluate.js';
 import { buildSuite, type SuiteSpec } from '../eval/suite.js';
 import { logitsOf } from '../model/classifier.js';
-import type { Handlers } from './protocol.js';
+import { transfer, type Handlers } from './protocol.js';
 import { loadReplica, type ModelPayload } from './replica.js';
 
 let model: tf.LayersModel | undefined;
@@ -49,6 +50,22 @@ export const handlers: Handlers = {
     const extraAttacks = t !== undefined ? [new Transfer({ threat: rest.threat, surrogate: logitsOf(surrogate as tf.LayersModel), seed: t.seed, surrogateName: t.surrogateName })] : [];
     const part: AuditPart = auditPart(model, ds, { ...rest, extraAttacks }, p.range, { modelChecks: p.modelChecks });
     return part;
+  },
+  attackSlice: (p: { suite: SuiteSpec; range: [number, number]; target?: number }): unknown => {
+    const { model, ds } = ready();
+    const [attack] = buildSuite(p.suite);
+    if (attack === undefined) throw new Error('attackSlice: no attack in the suite');
+    const ids = Array.from({ length: p.range[1] - p.range[0] }, (_, i) => p.range[0] + i);
+    const { x, y } = gatherRows(ds, ids);
+    const targets = p.target !== undefined ? (tf.fill([ids.length], p.target, 'int32') as tf.Tensor1D) : undefined;
+    try {
+      const r = runAttack(attack, logitsOf(model), x, y, { ids, ...(targets !== undefined ? { targets } : {}) });
+      const data = Float32Array.from(r.adversarial.dataSync() as Float32Array);
+      r.adversarial.dispose();
+      return transfer({ data, success: r.success, pred: r.pred, perturbation: r.perturbation }, [data.buffer]);
+    } finally {
+      tf.dispose([x, y, ...(targets !== undefined ? [targets] : [])]);
+    }
   },
   numTensors: async () => (await import('@tensorflow/tfjs')).memory().numTensors,
 };

@@ -10,7 +10,10 @@ import { evalPart, sweepPart, type SweepConfig } from '../eval/evaluate.js';
 import { auditPart, type AuditOptions } from '../eval/audit.js';
 import { buildSuite, type SuiteSpec } from '../eval/suite.js';
 import { EXIT, WorkerCrashedError } from '../util/errors.js';
-import { auditPartParallel, evalPartParallel } from './evaluate-parallel.js';
+import { attackParallel, auditPartParallel, evalPartParallel } from './evaluate-parallel.js';
+import { runAttack } from '../attack/runner.js';
+import { tensorsOf } from '../testing/setup.js';
+import { logitsOf } from '../model/classifier.js';
 import type { WorkerPool } from './pool.js';
 
 const threat = { norm: 'linf' as const, eps: 0.25 };
@@ -37,6 +40,18 @@ test('eval: 2 workers give exactly the per-example results of the in-thread run,
   // Progress counts examples over all workers, up to all of them.
   assert.equal(seen.length, 6);
   assert.equal(seen[seen.length - 1], 40);
+
+  // alp attack's path: one attack over all rows, the same points and verdicts as in one batch.
+  const [pgd] = buildSuite({ ...spec, attacks: ['pgd-ce'] });
+  const { x, y } = tensorsOf(ds);
+  const alone = runAttack(pgd as NonNullable<typeof pgd>, logitsOf(model), x, y);
+  const split = await attackParallel(model, ds, { ...spec, attacks: ['pgd-ce'] }, [0, ds.count], { workers: 2, chunk: 9 });
+  assert.deepEqual(split.success, alone.success);
+  assert.deepEqual(split.pred, alone.pred);
+  const data = alone.adversarial.dataSync() as Float32Array;
+  const worst = split.data.reduce((m, v, i) => Math.max(m, Math.abs(v - (data[i] as number))), 0);
+  assert.ok(worst < 1e-5, `adversarial points differ by ${worst}`);
+  tf.dispose([x, y, alone.adversarial]);
 });
 
 test('audit: 2 workers match the in-thread audit part, and an interrupted run resumes from its finished slices', { timeout: 180_000 }, async () => {

@@ -101,6 +101,36 @@ export async function evalPartParallel(
   return { part: joinEvalParts(results.map((r) => r.part)), sweep: o.sweep !== undefined ? joinSweepParts(results.map((r) => r.sweep as SweepPart)) : null };
 }
 
+/** One attack on rows [start, end) (`alp attack`), verified by the runner in each worker, joined in row order. */
+export async function attackParallel(
+  model: tf.LayersModel | LogitsFn, ds: Dataset, suite: SuiteSpec, range: readonly [number, number], o: ParallelOptions & { target?: number },
+): Promise<{ data: Float32Array; success: Uint8Array; pred: Int32Array; perturbation: Float32Array }> {
+  const [start, end] = range;
+  const jobs = slices(start, end, chunkOf(o, end - start));
+  let done = 0, fooled = 0;
+  type Slice = { data: Float32Array; success: Uint8Array; pred: Int32Array; perturbation: Float32Array };
+  const parts = await withReplicas(model, ds, o, undefined, (pool) => queue(pool, jobs,
+    (w, r) => pool.call<Slice>(w, 'attackSlice', { suite, range: r, ...(o.target !== undefined ? { target: o.target } : {}) }),
+    (r) => {
+      done += r.success.length;
+      fooled += r.success.reduce((a, b) => a + b, 0);
+      o.onProgress?.({ done, total: end - start, robust: done - fooled });
+    }));
+  const join = <T extends Float32Array | Uint8Array | Int32Array>(make: (n: number) => T, pick: (s: Slice) => T): T => {
+    const out = make(parts.reduce((a, s) => a + pick(s).length, 0));
+    let at = 0;
+    for (const s of parts) {
+      out.set(pick(s) as never, at);
+      at += pick(s).length;
+    }
+    return out;
+  };
+  return {
+    data: join((n) => new Float32Array(n), (s) => s.data), success: join((n) => new Uint8Array(n), (s) => s.success),
+    pred: join((n) => new Int32Array(n), (s) => s.pred), perturbation: join((n) => new Float32Array(n), (s) => s.perturbation),
+  };
+}
+
 const PARALLEL_STATE = 'alp.audit-parallel-state/1';
 
 interface ParallelState {

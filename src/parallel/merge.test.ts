@@ -12,6 +12,8 @@ import { evalPart, summarizeEval, summarizeSweep, sweepPart, type SweepConfig } 
 import { audit, auditPart, finishAudit, type AuditOptions } from '../eval/audit.js';
 import { buildSuite, type SuiteSpec } from '../eval/suite.js';
 import { mergeShards } from './merge.js';
+import { assertUserError, runAlp } from '../testing/cli.js';
+import { mkdirSync } from 'node:fs';
 import { parseShard, runHash, shardRange, shardRecord } from './shard.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-merge-'));
@@ -57,7 +59,8 @@ test('eval: 3 shards merged equal the unsharded eval.json (timings apart), and m
     const range = shardRange(ds.count, s);
     const part = evalPart(model, ds, buildSuite(spec), range, { batchSize: 7 });
     const sweep = sweepPart(model, ds, sweepConfig, range);
-    const file = join(tmp, `eval-${k}.json`);
+    mkdirSync(join(tmp, 'evals'), { recursive: true });
+    const file = join(tmp, 'evals', `eval-${k}.json`);
     writeEvalArtifact(file, evalArtifact({ ...header, result: summarizeEval([part]), epsSweep: summarizeSweep([sweep]), seconds: 0.5, shard: { ...shardRecord(s, ds.count, run), eval: part, sweep } }));
     return file;
   });
@@ -85,7 +88,17 @@ test('eval: 3 shards merged equal the unsharded eval.json (timings apart), and m
   moved.shard.start = 14;
   writeFileSync(otherFile, JSON.stringify(moved));
   assert.throws(() => mergeShards([files[0] as string, otherFile, files[2] as string]), /field shard.start\/end: expected shard 2\/3's examples \[15, 30\)/);
-  assert.throws(() => mergeShards([full as unknown as string].map(() => { writeFileSync(otherFile, JSON.stringify(full)); return otherFile; })), /no `shard` field/);
+  writeFileSync(otherFile, JSON.stringify(full));
+  assert.throws(() => mergeShards([otherFile]), /no `shard` field/);
+
+  // The CLI: a folder of shard files, refusals on one line with exit 2, never overwriting a shard.
+  const out = join(tmp, 'merged-eval.json');
+  const r = runAlp(['merge', join(tmp, 'evals'), '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(withoutTimings(JSON.parse(readFileSync(out, 'utf8')) as EvalArtifact), withoutTimings(full));
+  assertUserError(['merge', files[0] as string, files[1] as string, '--out', out], /shard 3\/3 missing/);
+  assertUserError(['merge', ...files, '--out', files[0] as string], /would overwrite the shard/);
+  assertUserError(['eval', '--model', tmp, '--shard', '3/2'], /--shard: K must be in 1\.\.2/);
 });
 
 test('audit: 3 shards merged equal the unsharded audit.json and examples.f32 (timings apart)', async () => {

@@ -10,13 +10,14 @@ import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, emit, openModelJob, pct, versions } from '../common.js';
 import { say } from '../progress.js';
 import { decodeIds } from '../../data/text.js';
 import { excerpt, markSwaps, runWordAttack, WORD_ATTACK_NAMES } from '../../attack/text/index.js';
 import { WORD_SWAP_OPTIONS, wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
 import type { Parsed } from '../args.js';
 import type { ModelJob } from '../common.js';
+import { attackParallel } from '../../parallel/evaluate-parallel.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
@@ -38,6 +39,7 @@ export const ATTACK_SPEC: CommandSpec = {
     { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
     ...WORD_SWAP_OPTIONS,
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
+    WORKERS_OPTION,
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -63,10 +65,11 @@ export async function attackCommand(argv: string[]): Promise<void> {
     wordAttackCommand(p, job, target);
     return;
   }
-  const [attack] = buildSuite({
+  const suiteSpec = {
     threat, attacks: [get.str(p, 'attack') as string], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
-  });
+  };
+  const [attack] = buildSuite(suiteSpec);
   if (attack === undefined) throw new Error('no attack built');
   const out = get.str(p, 'out') as string;
   say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} test examples, backend ${backend} → ${out}`);
@@ -75,7 +78,15 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const x = tf.tensor4d(ds.images, [ds.count, h, w, c]);
   const y = tf.tensor1d(ds.labels, 'int32');
   const targets = target !== undefined ? tf.fill([ds.count], target, 'int32') as tf.Tensor1D : undefined;
-  const r = runAttack(attack, f, x, y, targets !== undefined ? { targets } : {});
+  const workers = workersFor(p, ds.count);
+  const r = workers > 1
+    ? await (async () => {
+      // Slices of the examples on workers with replicas of the model; seeds are per example, so the
+      // result is the in-thread one.
+      const s = await attackParallel(model, ds, suiteSpec, [0, ds.count], { workers, ...(target !== undefined ? { target } : {}) });
+      return { adversarial: tf.tensor4d(s.data, [ds.count, h, w, c]), success: s.success, pred: s.pred };
+    })()
+    : runAttack(attack, f, x, y, targets !== undefined ? { targets } : {});
   const cleanPred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
   const advPred = r.pred;
   const advData = r.adversarial.dataSync() as Float32Array;
