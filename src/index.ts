@@ -31,6 +31,12 @@ export { learningRate, trainingEps } from './train/schedule.js';
 export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
 export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, type AuditOptions, type AuditResult } from './eval/audit.js';
+// Evaluation in parts: shards (--shard K/N), workers (--workers N) and their merge give the unsharded result.
+export { evalPart, summarizeEval, sweepPart, summarizeSweep, type EvalPart, type SweepPart } from './eval/evaluate.js';
+export { auditPart, finishAudit, type AuditPart } from './eval/audit.js';
+export { parseShard, shardRange, type ShardSpec, type ShardRecord } from './parallel/shard.js';
+export { mergeShards, type MergedRun } from './parallel/merge.js';
+export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptions } from './parallel/evaluate-parallel.js';
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';
