@@ -132,22 +132,6 @@ export function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks:
   return { start, end, correct: Array.from(correct.subarray(start, end)), attacks: parts };
 }
 
-/**
- * The parts, sorted by `start`, must cover [0, total) exactly once; `what` names them in the error
- * (e.g. the shard files). Returns them sorted.
- */
-export function checkCover<P extends { start: number; end: number }>(parts: readonly P[], total: number, what: (i: number) => string = (i) => `part ${i + 1}`): P[] {
-  const order = parts.map((p, i) => ({ p, i })).sort((a, b) => a.p.start - b.p.start);
-  let at = 0;
-  for (const { p, i } of order) {
-    if (p.start < at) throw new UserError(`${what(i)}: examples [${p.start}, ${p.end}) overlap examples before ${at}`);
-    if (p.start > at) throw new UserError(`${what(i)}: examples [${at}, ${p.start}) are in no part (missing shard?)`);
-    at = p.end;
-  }
-  if (at !== total) throw new UserError(`examples [${at}, ${total}) are in no part (missing shard?)`);
-  return order.map((o) => o.p);
-}
-
 /** The parts sorted by `start`; each must begin where the one before it ends. */
 function contiguous<P extends { start: number; end: number }>(parts: readonly P[]): P[] {
   const sorted = [...parts].sort((a, b) => a.start - b.start);
