@@ -5,6 +5,7 @@
 // Every kernel registered on the active backend is wrapped with a wall-clock timer (kernels of the
 // wasm backend and alp's native kernels are synchronous, so this is their full cost); the remainder
 // of each step ("outside kernels") is TF.js' JS work: the tape, gradient functions, tensor bookkeeping.
+// Beside wall time it prints the process CPU time per kernel, which a loaded machine distorts less.
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../dist/backend/select.js';
 import { buildArch } from '../dist/model/architectures.js';
@@ -12,6 +13,7 @@ import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
 import { DEFAULTS } from '../dist/train/config.js';
+import { fusedAdam } from '../dist/backend/fused-adam.js';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const model = args.model ?? 'madry-cnn';
@@ -32,12 +34,15 @@ for (const k of tf.getKernelsForBackend(backend)) {
       if (!active || depth > 0) return inner(a);
       depth++;
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       try {
         return inner(a);
       } finally {
         depth--;
-        const e = times.get(k.kernelName) ?? { ms: 0, calls: 0 };
+        const c = process.cpuUsage(c0);
+        const e = times.get(k.kernelName) ?? { ms: 0, cpu: 0, calls: 0 };
         e.ms += performance.now() - t0;
+        e.cpu += (c.user + c.system) / 1000;
         e.calls++;
         times.set(k.kernelName, e);
       }
@@ -61,7 +66,7 @@ const steps = {
 };
 for (const [key, method] of [['train-step', 'standard'], ['alp-step', 'alp']]) {
   const c = { ...DEFAULTS, method, norm: 'linf', eps: EPS, attackSteps: 10, attackStepSize: 0.075, lambda: 0.5, lr: 1e-3 };
-  const opt = tf.train.adam(1e-3);
+  const opt = fusedAdam(1e-3); // the trainer's optimizer
   let seed = 1;
   steps[key] = () => {
     const s = { x, y, eps: EPS, seed: seed++ };
@@ -78,11 +83,16 @@ for (const name of measures) {
   times.clear();
   active = true;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) f();
   const total = (performance.now() - t0) / reps;
+  const cu = process.cpuUsage(c0);
+  const totalCpu = (cu.user + cu.system) / 1000 / reps;
   active = false;
-  const rows = [...times.entries()].map(([k, v]) => [k, v.ms / reps, v.calls / reps]).sort((a, b) => b[1] - a[1]);
+  const rows = [...times.entries()].map(([k, v]) => [k, v.ms / reps, v.cpu / reps, v.calls / reps]).sort((a, b) => b[2] - a[2]);
   const inKernels = rows.reduce((s, r) => s + r[1], 0);
-  console.log(`\n${name}: ${total.toFixed(1)} ms per step; kernels ${inKernels.toFixed(1)} ms, outside kernels ${(total - inKernels).toFixed(1)} ms`);
-  for (const [k, ms, calls] of rows.slice(0, 25)) console.log(`  ${k.padEnd(28)} ${ms.toFixed(2).padStart(8)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${calls.toFixed(0)} calls`);
+  const inKernelsCpu = rows.reduce((s, r) => s + r[2], 0);
+  console.log(`\n${name}: ${total.toFixed(1)} ms wall (${totalCpu.toFixed(1)} ms CPU) per step; kernels ${inKernels.toFixed(1)} ms wall (${inKernelsCpu.toFixed(1)} CPU), outside kernels ${(total - inKernels).toFixed(1)} ms wall (${(totalCpu - inKernelsCpu).toFixed(1)} CPU)`);
+  console.log(`  ${'kernel'.padEnd(28)} ${'CPU ms'.padStart(8)} ${'%CPU'.padStart(6)} ${'wall ms'.padStart(8)}  calls`);
+  for (const [k, ms, cpu, calls] of rows.slice(0, 25)) console.log(`  ${k.padEnd(28)} ${cpu.toFixed(2).padStart(8)} ${(100 * cpu / totalCpu).toFixed(1).padStart(5)}% ${ms.toFixed(2).padStart(8)}  ${calls.toFixed(0)}`);
 }

@@ -809,6 +809,45 @@ static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
 }
 
 typedef struct {
+  const float *x, *b;
+  float *out;
+  int64_t C;
+} addrow_ctx;
+
+static void add_row_range(void *vctx, int64_t begin, int64_t end) {
+  const addrow_ctx *c = (const addrow_ctx *)vctx;
+  const int64_t C = c->C;
+  for (int64_t r = begin; r < end; r++) {
+    const float *restrict xr = c->x + r * C;
+    float *restrict o = c->out + r * C;
+    for (int64_t j = 0; j < C; j++) o[j] = xr[j] + c->b[j];
+  }
+}
+
+/* addRow(x, R, C, b, out) : out[r, j] = x[r, j] + b[j] (a bias add, as TF.js runs it while recording
+ * gradients, when it does not fuse it into the convolution). */
+static napi_value js_add_row(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "addRow", 5)) return NULL;
+  size_t lx, lb, lo;
+  addrow_ctx c;
+  c.x = arg_f32(&a, 0, "x", &lx, 0);
+  int64_t R = arg_int(&a, 1, "R", 0);
+  c.C = arg_int(&a, 2, "C", 0);
+  c.b = arg_f32(&a, 3, "b", &lb, 0);
+  c.out = arg_f32(&a, 4, "out", &lo, 0);
+  {
+    int64_t dx[2] = {R, c.C};
+    check_len(&a, "x", lx, 2, dx, "[R,C]");
+    check_len(&a, "b", lb, 1, &c.C, "[C]");
+    check_len(&a, "out", lo, 2, dx, "[R,C]");
+  }
+  if (a.failed) return NULL;
+  parallel_range(add_row_range, &c, R, (double)(R * c.C) / 2.0);
+  return NULL;
+}
+
+typedef struct {
   const float *x;
   float *out;
   int64_t R, C;
@@ -967,6 +1006,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        NULL},
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRow", NULL, js_add_row, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamUpdate", NULL, js_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -110,6 +110,20 @@ test('Sum over the leading axes (bias gradients) on wasm: the same bits as the r
   tf.dispose([x, ours, ref, kept, mid]);
 });
 
+test('Add of a bias vector on wasm: the same bits as the broadcasting Add, either operand order', async () => {
+  await useBackend();
+  const x = tf.tensor(values(4 * 3 * 5 * 6, 21, 50), [4, 3, 5, 6]);
+  const b = tf.tensor(values(6, 22, 50), [6]);
+  const ours = [tf.add(x, b), tf.add(b, x)];
+  // Reference: the same sums with the bias tiled to full size first (no broadcasting).
+  const ref = tf.add(x, tf.tile(tf.reshape(b, [1, 1, 1, 6]), [4, 3, 5, 1]));
+  for (const o of ours) {
+    assert.deepEqual(o.shape, [4, 3, 5, 6]);
+    sameBits(o.dataSync() as Float32Array, ref.dataSync() as Float32Array, 'bias add');
+  }
+  tf.dispose([x, b, ref, ...ours]);
+});
+
 test('Identity (tensors saved for backprop, tf.clone) shares the buffer safely and leaks nothing', async () => {
   await useBackend();
   const before = tf.memory().numTensors;

@@ -11,6 +11,10 @@
  * - Sum over all leading axes (the gradient of every bias add): the wasm Sum transposes the whole
  *   tensor first; `sumRows` adds rows in place, in the same order (float32, row after row).
  *
+ * - Add of a bias vector [C] to a [..., C] tensor: while gradients are recorded TF.js does not fuse the
+ *   bias into the convolution, and the wasm Add takes its slow broadcasting path; `addRow` is one pass
+ *   (x + b, the same float32 sums).
+ *
  * Other backends keep TF.js' kernels and gradients.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -73,6 +77,24 @@ function sum(native: NativeApi, fallback: KernelFunc): KernelFunc {
   };
 }
 
+function add(native: NativeApi, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: Info; b: Info };
+    const isBias = (x: Info, v: Info): boolean =>
+      x.shape.length >= 2 && v.shape.length === 1 && v.shape[0] === x.shape[x.shape.length - 1];
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const [x, v] = isBias(a, b) ? [a, b] : isBias(b, a) ? [b, a] : [null, null];
+    if (x === null || v === null) return fallback(args);
+    const C = v.shape[0] as number;
+    const R = x.shape.slice(0, -1).reduce((p, q) => p * q, 1);
+    if (R === 0 || C === 0) return fallback(args);
+    const be = args.backend as HeapBackend;
+    const out = be.makeOutput([...x.shape], 'float32');
+    native.addRow(be.typedArrayFromHeap(x), R, C, be.typedArrayFromHeap(v), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
 function register(name: string, kernelFunc: KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void {
   if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
   tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc });
@@ -131,6 +153,8 @@ export function installFusedKernels(native: NativeApi | null): void {
     fusedReluGradient();
     const s = existing('Sum');
     if (s !== undefined) register('Sum', sum(native, s.fn), s.setup);
+    const ad = existing('Add');
+    if (ad !== undefined) register('Add', add(native, ad.fn), ad.setup);
   }
   installed = true;
 }

@@ -21,6 +21,8 @@ export interface NativeApi {
     pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, dx: Float32Array): void;
   /** out = dy · float(step(x)), TF.js' Relu gradient (out may be dy). */
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
+  /** out[r, j] = x[r, j] + b[j] (out must not overlap x). */
+  addRow(x: Float32Array, R: number, C: number, b: Float32Array, out: Float32Array): void;
   /** out[C] = column sums of x[R, C], rows added in order (the gradient of a bias add). */
   sumRows(x: Float32Array, R: number, C: number, out: Float32Array): void;
   /** One Adam step in TF.js' float32 operation order (./fused-adam.ts). */
