@@ -54,8 +54,11 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       installWasmKernels();
       installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
-      installFusedKernels(nativeApi());
-      installFusedAdam(nativeApi());
+      // ALP_NO_FUSED=1 keeps TF.js' own kernels for these (for A/B measurements, bench/README.md).
+      if (process.env['ALP_NO_FUSED'] !== '1') {
+        installFusedKernels(nativeApi());
+        installFusedAdam(nativeApi());
+      }
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         return 'wasm';
