@@ -362,7 +362,8 @@ async function benchWorkers(pool, name, model, data, B, timing) {
     out[key] = await measureAsync(async () => {
       const s = seed++;
       const parts = await Promise.all(shares.map((_, i) => pool.call(i, 'grads', { method, seed: s * 1000 + i })));
-      const avg = parts[0].grads.map((g) => new Float32Array(g.length));
+      // On shared memory, so sending the average to every worker copies nothing.
+      const avg = parts[0].grads.map((g) => new Float32Array(new SharedArrayBuffer(g.length * 4)));
       parts.forEach((p, i) => {
         const wgt = shares[i].n / B;
         p.grads.forEach((g, j) => {
