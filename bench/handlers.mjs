@@ -61,7 +61,7 @@ export const handlers = {
     const s = { x: st.x, y: st.y, eps: c.eps, seed };
     const xAdv = makeAdversarial(method, st.infer, s, c);
     const { value, grads } = tf.variableGrads(() => methodLoss(method, st.train, s, xAdv, c).total, st.vars);
-    const out = st.vars.map((v) => grads[v.name].dataSync().slice());
+    const out = st.vars.map((v) => grads[v.name].dataSync()); // already a copy off the wasm heap
     const loss = value.dataSync()[0];
     tf.dispose([value, ...Object.values(grads), ...(xAdv ? [xAdv] : [])]);
     return transfer({ grads: out, loss }, out.map((g) => g.buffer));
