@@ -72,9 +72,9 @@ test('shares: contiguous near-equal runs; clean logit pairing gets whole pairs, 
 // components, and with it a pixel of an adversarial example, can follow rounding: its tolerance is
 // looser (measured 6.7e-3 after 50 steps, 2026-12-01).
 for (const method of METHODS) {
-  test(`${method}: 2 replicas (in one thread) track 1 over 20 steps`, async () => {
+  test(`${method}: 2 replicas (in one thread) track 1 over 10 steps`, async () => {
     await useBackend();
-    const c = config(method, 2);
+    const c = config(method, 1);
     const one = mlp(), two = mlp();
     await trainModel(one, data, null, c);
     const before = tf.memory().numTensors;
@@ -88,22 +88,20 @@ for (const method of METHODS) {
   });
 }
 
-test('ALP on 2 worker threads: matches 1 within 1e-5 over 50 steps, bit-reproducible, replicas identical, no leaked threads', async () => {
+// Bit-reproducibility for a fixed N (and exact resume) is kill.test.ts' 2-worker case.
+test('ALP on 2 worker threads: matches 1 within 1e-5 over 50 steps, replicas identical, no leaked threads', async () => {
   await useBackend();
   const c = config('alp', 5);
   const one = mlp();
   await trainModel(one, data, null, c);
   const states: ReplicaState[][] = [];
   const runs: Float32Array[][] = [];
-  for (let i = 0; i < 2; i++) {
-    const m = mlp();
-    const s = await trainModel(m, data, null, c, { workers: 2, startReplicas: recording(startWorkerReplicas, states) });
-    assert.equal(s.step, 50);
-    runs.push(weights(m));
-  }
+  const m = mlp();
+  const s = await trainModel(m, data, null, c, { workers: 2, startReplicas: recording(startWorkerReplicas, states) });
+  assert.equal(s.step, 50);
+  runs.push(weights(m));
   const d = maxDiff(weights(one), runs[0] as Float32Array[]);
   assert.ok(d <= 1e-5, `N=2 vs N=1: max weight difference ${d}`);
-  assert.deepEqual(bits(runs[1] as Float32Array[]), bits(runs[0] as Float32Array[]), 'two N=2 runs differ');
   for (const [r0, r1] of states.map((s) => s as [ReplicaState, ReplicaState])) {
     assert.deepEqual(bits(r1.weights.map((w) => w.values)), bits(r0.weights.map((w) => w.values)), 'replica weights differ');
     assert.deepEqual(bits(r1.optimizer.map((w) => w.values)), bits(r0.optimizer.map((w) => w.values)), 'replica optimizer states differ');

@@ -65,6 +65,8 @@ export interface TrainProgress {
   lr: number;
   eps: number;
   examplesPerSec: number;
+  /** Data-parallel workers (1: this thread). */
+  workers: number;
   lastEval?: EvalPoint;
 }
 
@@ -288,6 +290,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         o.onProgress({
           step: state.step, totalSteps, epoch, loss, lr, eps,
           examplesPerSec: secs > 0 ? windowExamples / secs : 0,
+          workers,
           lastEval: state.evals[state.evals.length - 1],
         });
         if (secs > 10) {
