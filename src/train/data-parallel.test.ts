@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { toyDataset, useBackend } from '../testing/setup.js';
+import { tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
+import { logitsOf } from '../model/classifier.js';
+import { makeAdversarial } from './methods.js';
 import { buildArch } from '../model/architectures.js';
 import { batchNormalization } from '../model/batch-normalization.js';
 import { EXIT, WorkerCrashedError } from '../util/errors.js';
@@ -14,7 +16,7 @@ import { CHECKPOINT_FILE, trainModel } from './trainer.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { splitShares } from './shares.js';
 import { startInThread, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
-import type { ReplicaState } from './replica.js';
+import { trainExampleSeed, type ReplicaState } from './replica.js';
 
 const data = toyDataset(160, 5);
 
@@ -66,47 +68,79 @@ test('shares: contiguous near-equal runs; clean logit pairing gets whole pairs, 
   }
 });
 
-// Every method, 2 replicas run one after the other in this thread against today's path, 20 steps:
-// the only difference left is the order of float32 sums (see README, "Data-parallel training").
-// TRADES starts its attack where the KL gradient is ~0, so the sign of a few near-zero gradient
-// components, and with it a pixel of an adversarial example, can follow rounding: its tolerance is
-// looser (measured 6.7e-3 after 50 steps, 2026-12-01).
+// The loss decomposition, every method: 2 replicas run one after the other in this thread against
+// today's path over 10 steps with ε = 0 (no attack), so the only difference left is the order of the
+// float32 sums (share gradients added, batch reductions split in two): ≤ 1e-5 on weights of size ~0.5.
 for (const method of METHODS) {
-  test(`${method}: 2 replicas (in one thread) track 1 over 10 steps`, async () => {
+  test(`${method}: 2 replicas (in one thread) track 1 over 10 steps to 1e-5 (loss split, no attack)`, async () => {
     await useBackend();
-    const c = config(method, 1);
+    const c = { ...config(method, 1), eps: 0 };
     const one = mlp(), two = mlp();
     await trainModel(one, data, null, c);
     const before = tf.memory().numTensors;
     await trainModel(two, data, null, c, { workers: 2, startReplicas: startInThread });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked by the replicas');
     const d = maxDiff(weights(one), weights(two));
-    assert.ok(d <= (method === 'trades' ? 2e-2 : 1e-5), `max weight difference ${d}`);
+    assert.ok(d <= 1e-5, `max weight difference ${d}`);
     assert.ok(maxDiff(weights(one), weights(mlp())) > 1e-2, 'training moved the weights');
     one.dispose();
     two.dispose();
   });
 }
 
-// Bit-reproducibility for a fixed N (and exact resume) is kill.test.ts' 2-worker case.
-test('ALP on 2 worker threads: matches 1 within 1e-5 over 50 steps, replicas identical, no leaked threads', async () => {
+test('adversarial examples are seeded per example: a batch and its two halves get the same random starts, and nearly the same PGD points', async () => {
+  await useBackend();
+  const model = mlp();
+  const infer = logitsOf(model);
+  const ids = Int32Array.from({ length: 16 }, (_, i) => 3 * i + 1);
+  const rowSeeds = Int32Array.from(ids, (id) => trainExampleSeed(7, 4, id));
+  const { x, y } = tensorsOf(toyDataset(16, 9));
+  for (const method of ['alp', 'pgd-at', 'fgsm-rs', 'trades'] as const) {
+    for (const attackSteps of [0, 3]) {
+      const c = { ...config(method, 1), attackSteps };
+      const whole = makeAdversarial(method, infer, { x, y, eps: 0.2, seed: 7, rowSeeds }, c) as tf.Tensor4D;
+      const halves = [0, 8].map((from) => makeAdversarial(method, infer, {
+        x: x.slice(from, 8), y: y.slice(from, 8), eps: 0.2, seed: 7, rowSeeds: rowSeeds.slice(from, from + 8),
+      }, c) as tf.Tensor4D);
+      const a = whole.dataSync() as Float32Array, b = tf.concat(halves, 0).dataSync() as Float32Array;
+      const differing = a.filter((v, i) => v !== b[i]).length;
+      // Starts: bit for bit. After sign-gradient steps a component of ∂loss/∂x within rounding of 0 may
+      // take the other sign in a batch of 8 than in one of 16 (BLAS rounds by batch size): rare.
+      // (fgsm-rs always takes its one step.)
+      if (attackSteps === 0 && method !== 'fgsm-rs') assert.equal(differing, 0, `${method}: starts differ`);
+      assert.ok(differing <= a.length / 100, `${method}, ${attackSteps} steps: ${differing} of ${a.length} values differ`);
+      tf.dispose([whole, ...halves]);
+    }
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+});
+
+// Worker threads change nothing: bit-identical to the same replicas run in this thread. Against N = 1
+// with the attack on (ALP, ε = 0.2, 50 steps), a rare sign flip of a near-zero input gradient (see
+// above) moves one pixel by 2 × step size and Adam carries it on: measured 1.2e-2 max weight difference
+// (2026-12-01), so the bound there is 5e-2 (weights ~0.5; training moves them by > 0.1).
+// Bit-reproducibility for a fixed N and exact resume are kill.test.ts' 2-worker case.
+test('ALP on 2 worker threads over 50 steps: bit-identical to 2 replicas in one thread, close to 1, replicas identical, no leaked threads', async () => {
   await useBackend();
   const c = config('alp', 5);
   const one = mlp();
   await trainModel(one, data, null, c);
+  const inThread = mlp();
+  await trainModel(inThread, data, null, c, { workers: 2, startReplicas: startInThread });
   const states: ReplicaState[][] = [];
-  const runs: Float32Array[][] = [];
   const m = mlp();
   const s = await trainModel(m, data, null, c, { workers: 2, startReplicas: recording(startWorkerReplicas, states) });
   assert.equal(s.step, 50);
-  runs.push(weights(m));
-  const d = maxDiff(weights(one), runs[0] as Float32Array[]);
-  assert.ok(d <= 1e-5, `N=2 vs N=1: max weight difference ${d}`);
-  for (const [r0, r1] of states.map((s) => s as [ReplicaState, ReplicaState])) {
+  assert.deepEqual(bits(weights(m)), bits(weights(inThread)), 'worker threads differ from replicas in one thread');
+  const d = maxDiff(weights(one), weights(m));
+  assert.ok(d <= 5e-2, `N=2 vs N=1: max weight difference ${d}`);
+  assert.ok(maxDiff(weights(one), weights(mlp())) > 1e-1, 'training moved the weights');
+  for (const [r0, r1] of states.map((st) => st as [ReplicaState, ReplicaState])) {
     assert.deepEqual(bits(r1.weights.map((w) => w.values)), bits(r0.weights.map((w) => w.values)), 'replica weights differ');
     assert.deepEqual(bits(r1.optimizer.map((w) => w.values)), bits(r0.optimizer.map((w) => w.values)), 'replica optimizer states differ');
   }
-  assert.deepEqual(bits(runs[0] as Float32Array[]), bits(states[0]?.[0]?.weights.map((w) => w.values) ?? []), 'the returned model is not the replicas');
+  assert.deepEqual(bits(weights(m)), bits(states[0]?.[0]?.weights.map((w) => w.values) ?? []), 'the returned model is not the replicas');
   assert.equal(process.getActiveResourcesInfo().filter((r) => /worker|messageport/i.test(r)).length, 0, `still active: ${process.getActiveResourcesInfo().join(', ')}`);
 });
 

@@ -95,8 +95,13 @@ export interface StepOutcome {
   parts: Record<string, number>;
 }
 
-/** Runs data-parallel steps on a group; the weights live in the replicas. */
+/**
+ * Runs data-parallel steps on a group; the weights live in the replicas. A step's update travels with
+ * the next step's shares (one round trip per step); `flush` applies it now, before the replicas are read.
+ */
 export class DataParallelTrainer {
+  private pending: ReplicaUpdate | null = null;
+
   constructor(
     readonly group: ReplicaGroup,
     private readonly c: TrainConfig,
@@ -108,8 +113,9 @@ export class DataParallelTrainer {
     const whole = { examples: batch.size, pairs: Math.floor(batch.size / 2) };
     const tasks: ShareTask[] = splitShares(this.c.method, batch.size, this.group.size).map((share) => ({
       x: takeRows(batch.x, row, share), y: takeRows(batch.y, 1, share), ids: takeRows(batch.ids, 1, share),
-      shape: this.shape, step, eps, whole,
+      shape: this.shape, step, eps, whole, ...(this.pending !== null ? { apply: this.pending } : {}),
     }));
+    this.pending = null;
     const results = await this.group.gradients(tasks);
     const grads = sumInOrder(results);
     // A non-finite loss stops the run before the step is applied (the caller reports the divergence).
@@ -119,7 +125,14 @@ export class DataParallelTrainer {
       loss += r.loss;
       for (const [k, v] of Object.entries(r.parts)) parts[k] = (parts[k] ?? 0) + v;
     }
-    if (Number.isFinite(loss)) await this.group.apply({ lr, grads, buffers: meanBuffers(results, tasks) });
+    if (Number.isFinite(loss)) this.pending = { lr, grads, buffers: meanBuffers(results, tasks) };
     return { loss, parts };
+  }
+
+  /** Applies the last step's update to every replica, if it has not travelled yet. */
+  async flush(): Promise<void> {
+    const u = this.pending;
+    this.pending = null;
+    if (u !== null) await this.group.apply(u);
   }
 }

@@ -21,6 +21,7 @@ import { UNIT_BOX, normOf, randomStartRows, type Bounds } from '../attack/threat
 import type { LogitsFn } from '../model/classifier.js';
 import { crossEntropyPerExample } from '../loss/cross-entropy.js';
 import { klPerExample } from '../loss/trades.js';
+import { Rng } from '../util/rng.js';
 import type { Method, TrainConfig } from './config.js';
 
 export interface StepInputs {
@@ -58,15 +59,33 @@ function wholeOf(s: StepInputs): WholeBatch {
   return s.whole ?? { examples: n, pairs: Math.floor(n / 2) };
 }
 
-/** Seeded rows of `draw`, one per example, or one draw for the batch when no row seeds are given. */
-function perRow(shape: number[], s: Pick<StepInputs, 'seed' | 'rowSeeds'>, salt: number, draw: (shape: number[], seed: number) => tf.Tensor): tf.Tensor {
-  if (s.rowSeeds === undefined) return draw(shape, s.seed ^ salt);
-  const seeds = s.rowSeeds;
-  return tf.tidy(() => {
-    const row = [1, ...shape.slice(1)];
-    const rows = Array.from({ length: shape[0] as number }, (_, j) => draw(row, (seeds[j] as number) ^ salt));
-    return rows.length === 0 ? tf.zeros(shape) : tf.concat(rows, 0);
-  });
+/**
+ * Per-example random values filled in JS from each row's own seed (one tensor op instead of one per
+ * row, which cost ~8% of a share's step): uniform in [lo, hi), or Gaussian (Box-Muller) with `std`.
+ */
+function rowValues(shape: number[], seeds: ArrayLike<number>, salt: number, kind: 'uniform' | 'normal', a: number, b: number): tf.Tensor {
+  const rows = shape[0] as number;
+  const size = shape.slice(1).reduce((p, q) => p * q, 1);
+  const out = new Float32Array(rows * size);
+  for (let j = 0; j < rows; j++) {
+    const rng = new Rng(((seeds[j] as number) ^ salt) >>> 0);
+    const base = j * size;
+    if (kind === 'uniform') for (let i = 0; i < size; i++) out[base + i] = a + (b - a) * rng.next();
+    else {
+      for (let i = 0; i < size; i += 2) {
+        const r = Math.sqrt(-2 * Math.log(1 - rng.next())) * b, t = 2 * Math.PI * rng.next();
+        out[base + i] = a + r * Math.cos(t);
+        if (i + 1 < size) out[base + i + 1] = a + r * Math.sin(t);
+      }
+    }
+  }
+  return tf.tensor(out, shape);
+}
+
+/** Gaussian noise N(0, std²) shaped like `shape`: per row from `rowSeeds`, else one draw from `seed`. */
+function gaussian(shape: number[], std: number, s: Pick<StepInputs, 'seed' | 'rowSeeds'>, salt: number): tf.Tensor {
+  if (s.rowSeeds === undefined) return tf.randomNormal(shape, 0, std, 'float32', s.seed ^ salt);
+  return rowValues(shape, s.rowSeeds, salt, 'normal', 0, std);
 }
 
 /** Builds the adversarial batch a method trains on, or null for methods that need none. */
@@ -87,14 +106,16 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
       const cfg = { threat, steps, stepSize: size, randomStart: true, loss: 'ce' as const, targeted: false, seed: s.seed };
       if (s.rowSeeds === undefined) return gradientAscent(infer, s.x, s.y, cfg) as tf.Tensor4D;
-      const init = tf.tidy(() => tf.add(s.x, randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds as ArrayLike<number>)));
+      const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
+      const init = tf.tidy(() => tf.add(s.x, start));
+      start.dispose();
       const out = gradientAscent(infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;
       init.dispose();
       return out;
     }
     case 'trades': {
       const clean = tf.tidy(() => infer(s.x));
-      const init = tf.tidy(() => tf.add(s.x, tf.mul(perRow(s.x.shape, s, 0, (sh, seed) => tf.randomNormal(sh, 0, 1, 'float32', seed)), 0.001)));
+      const init = tf.tidy(() => tf.add(s.x, gaussian(s.x.shape, 0.001, s, 0)));
       const out = gradientAscent(
         infer, s.x, s.y,
         { threat, steps: c.attackSteps, stepSize, randomStart: false, loss: (z) => klPerExample(clean, z), targeted: false, seed: s.seed },
@@ -114,7 +135,7 @@ export function withNoise(x: tf.Tensor4D, std: number, seed: number | ArrayLike<
   if (std <= 0) return x;
   const seeds = typeof seed === 'number' ? { seed } : { seed: 0, rowSeeds: seed };
   return tf.tidy(() => {
-    const noisy = tf.add(x, perRow(x.shape, seeds, 0x5bd1e995, (sh, sd) => tf.randomNormal(sh, 0, std, 'float32', sd)));
+    const noisy = tf.add(x, gaussian(x.shape, std, seeds, 0x5bd1e995));
     return bounds === null ? noisy : tf.clipByValue(noisy, bounds[0], bounds[1]);
   }) as tf.Tensor4D;
 }

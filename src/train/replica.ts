@@ -55,6 +55,8 @@ export interface ShareTask {
   step: number;
   eps: number;
   whole: WholeBatch;
+  /** The previous step's update, applied first: one message per worker and step instead of two. */
+  apply?: ReplicaUpdate;
 }
 
 export interface ShareResult {
@@ -175,6 +177,7 @@ export class Replica {
 
   /** The share's adversarial examples and its part of the batch loss's gradient; nothing is updated but batch-norm statistics. */
   gradient(t: ShareTask): ShareResult {
+    if (t.apply !== undefined) this.apply(t.apply);
     const c = this.config;
     if (t.y.length === 0) {
       return { loss: 0, parts: {}, grads: this.vars.map((v) => new Float32Array(v.size)), buffers: this.buffers() };

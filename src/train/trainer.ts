@@ -192,7 +192,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   }
   const parallel = group !== null ? new DataParallelTrainer(group, c, train.shape) : null;
   const pull = async (withOptimizer: boolean): Promise<ReplicaState | null> => {
-    if (group === null) return null;
+    if (group === null || parallel === null) return null;
+    await parallel.flush();
     const st = await group.state(0, !withOptimizer);
     const ws = st.weights.map((r) => tf.tensor(r.values, r.shape));
     model.setWeights(ws);
