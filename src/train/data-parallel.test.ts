@@ -10,6 +10,7 @@ import { makeAdversarial } from './methods.js';
 import { buildArch } from '../model/architectures.js';
 import { batchNormalization } from '../model/batch-normalization.js';
 import { EXIT, WorkerCrashedError } from '../util/errors.js';
+import { assertUserError } from '../testing/cli.js';
 import { startWorkerReplicas } from '../parallel/train-replicas.js';
 import { METHODS, resolveConfig, type Method, type TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel } from './trainer.js';
@@ -182,4 +183,9 @@ test('batch normalisation: per-share batch statistics, moving averages averaged,
   assert.deepEqual(bits(r1.weights.map((w) => w.values)), bits(r0.weights.map((w) => w.values)));
   const moving = m.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array);
   assert.ok(moving.every((v) => v.every(Number.isFinite)) && moving[0]?.some((v) => v !== 0), 'moving mean not updated');
+});
+
+test('--workers: a bad count is one line naming the option, exit 2', () => {
+  assertUserError(['train', '--method', 'alp', '--workers', '0', '--out', join(tmpdir(), 'alp-never-written')], /--workers: expected an integer from 1 to 256, got 0/);
+  assertUserError(['demo', '--workers', 'two'], /--workers expects an integer, got 'two'/);
 });
