@@ -40,13 +40,14 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   }
   installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
-    const ok = await tryImport('@tensorflow/tfjs-node');
+    // Either package registers the backend 'tensorflow'; the GPU build first when both are there.
+    const ok = (await tryImport('@tensorflow/tfjs-node-gpu')) || (await tryImport('@tensorflow/tfjs-node'));
     if (ok && tf.findBackend('tensorflow') !== null && (await tf.setBackend('tensorflow'))) {
       await tf.ready();
       return 'tensorflow';
     }
     if (choice === 'tensorflow') {
-      throw new UserError("--backend tensorflow: '@tensorflow/tfjs-node' is not installed or failed to load");
+      throw new UserError("--backend tensorflow: neither '@tensorflow/tfjs-node-gpu' nor '@tensorflow/tfjs-node' is installed (or they failed to load)");
     }
   }
   if (choice === 'auto' || choice === 'wasm') {
