@@ -4,6 +4,7 @@
  * learning-rate schedule and ε ramp run to their end inside the budget and the run stays deterministic and
  * exactly resumable (stopping on a clock would make the weights depend on the machine's load).
  */
+import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { buildArch } from '../model/architectures.js';
 import type { TrainConfig } from '../train/config.js';
@@ -14,6 +15,10 @@ export interface Pace {
   secondsPerStep: number;
   /** Steps timed (after the warm-up steps, which compile kernels and are not counted). */
   stepsTimed: number;
+  /** When it was measured, and the machine's load then (1, 5, 15-minute load averages, as `uptime` prints them): a pace is only comparable with paces measured under the same load. */
+  measuredAt?: string;
+  loadAverage?: number[];
+  cpu?: string;
 }
 
 /**
@@ -38,7 +43,10 @@ export async function measurePace(c: TrainConfig, train: Dataset, val: Dataset |
     model.dispose();
   }
   const stepsTimed = probeSteps - warmup;
-  return { secondsPerStep: (tEnd - tStart) / 1000 / stepsTimed, stepsTimed };
+  return {
+    secondsPerStep: (tEnd - tStart) / 1000 / stepsTimed, stepsTimed, measuredAt: new Date().toISOString(),
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100), cpu: cpus()[0]?.model ?? 'unknown',
+  };
 }
 
 /**

@@ -41,6 +41,8 @@ export interface CompareOptions {
   dataDir?: string;
   resume?: boolean;
   probeSteps?: number;
+  /** The command line that ran the comparison, recorded beside its numbers. */
+  command?: string;
   /** Library and backend versions recorded in each method's audit.json (the CLI passes its own). */
   versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
@@ -79,6 +81,8 @@ export interface CompareResult {
   budgetSeconds: number;
   auditVersion: AuditVersion;
   testExamples: number;
+  /** The command line that produced it, when run from the CLI. */
+  command?: string;
   methods: MethodResult[];
   /** The method(s) with the highest audited worst-case accuracy among complete runs (several on a tie), once all have run. */
   best: { methods: Method[]; worstCaseAccuracy: number } | null;
@@ -136,26 +140,37 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   }
   const result: CompareResult = {
     schema: COMPARE_SCHEMA, dataset: base.dataset, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
-    auditVersion, testExamples: test.count, methods: [], best: null,
+    auditVersion, testExamples: test.count, ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
+  const kept = (method: Method): MethodResult | undefined => previous?.methods.find((m) => m.method === method && m.complete);
+  type Budget = { pace: Pace; steps: number; config: TrainConfig };
+  const budgets = new Map<Method, Budget>();
+  // Every pace is measured first, back to back, so all methods are timed under the same load: measured
+  // just before each method trains, a pace would carry whatever else the machine was doing at that time.
+  // A resumed method keeps the step count it was given.
   for (const method of methods) {
-    const kept = previous?.methods.find((m) => m.method === method && m.complete);
-    if (kept !== undefined) {
-      result.methods.push(kept);
-      continue;
-    }
+    if (kept(method) !== undefined) continue;
     const folder = join(o.out, method);
     const methodConfig = resolveConfig(preset, { ...o.overrides, method, evalEvery: 0 });
-    const { train, val } = splitTrainVal(full, methodConfig);
-    // A resumed method keeps the step count it was given; a new one measures its pace first.
-    let budget = o.resume === true ? readJson<{ pace: Pace; steps: number; config: TrainConfig }>(join(folder, BUDGET_FILE)) : null;
+    let budget = o.resume === true ? readJson<Budget>(join(folder, BUDGET_FILE)) : null;
     if (budget === null) {
+      const { train, val } = splitTrainVal(full, methodConfig);
       o.onPhase?.(method, 'measuring pace');
       const pace = await measurePace(methodConfig, train, val, o.probeSteps ?? 8);
       const steps = stepsForBudget(pace, o.budgetSeconds);
       budget = { pace, steps, config: configForSteps(methodConfig, train.count, steps) };
       writeJsonAtomic(join(folder, BUDGET_FILE), budget);
     }
+    budgets.set(method, budget);
+  }
+  for (const method of methods) {
+    const done = kept(method);
+    if (done !== undefined) {
+      result.methods.push(done);
+      continue;
+    }
+    const folder = join(o.out, method);
+    const budget = budgets.get(method) as Budget;
     o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} s/step)`);
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts,

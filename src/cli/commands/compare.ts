@@ -6,6 +6,7 @@ import { METHODS, PRESETS, type Method, type PresetName } from '../../train/conf
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
+import { shellQuote } from '../../report/commands.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -65,14 +66,15 @@ function oodSet(name: string | undefined, dataset: string, n: number, quiet: boo
 
 function summaryTable(r: CompareResult): string {
   const worstShift = (m: CompareResult['methods'][number]): number => Math.min(...m.generalisation.shifts.map((s) => s.accuracy));
-  const rows = [['method', 'steps', 'train s', 'clean', `audited robust (ε=${r.threat.eps})`, 'worst shift', 'OOD confident']];
+  const rows = [['method', 'steps', 's/step', 'train s', 'clean', `audited robust (ε=${r.threat.eps})`, 'worst shift', 'OOD confident']];
   for (const m of r.methods) {
     rows.push([
-      m.method + (m.complete ? '' : ' (stopped)'), String(m.steps), m.trainSeconds.toFixed(0), pct(m.audit.cleanAccuracy), pct(m.audit.worstCaseAccuracy),
+      m.method + (m.complete ? '' : ' (stopped)'), String(m.steps), m.pace.secondsPerStep.toFixed(3), m.trainSeconds.toFixed(0), pct(m.audit.cleanAccuracy), pct(m.audit.worstCaseAccuracy),
       m.generalisation.shifts.length > 0 ? pct(worstShift(m)) : '-', m.generalisation.ood !== null ? pct(m.generalisation.ood.confidentShare) : '-',
     ]);
   }
-  return table(rows);
+  const loads = r.methods.filter((m) => m.pace.loadAverage !== undefined).map((m) => `${m.method} ${m.pace.loadAverage?.join(' ')}`);
+  return table(rows) + (loads.length > 0 ? `\nLoad average (1/5/15 min) when each pace was measured: ${loads.join('; ')}.` : '');
 }
 
 export async function compareCommand(argv: string[]): Promise<void> {
@@ -108,7 +110,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
     current = '';
   };
   const r = await compareMethods({
-    out, methods, budgetSeconds: minutes * 60, preset: get.str(p, 'preset') as string, overrides,
+    out, methods, budgetSeconds: minutes * 60, command: ['alp', 'compare', ...argv].map(shellQuote).join(' '), preset: get.str(p, 'preset') as string, overrides,
     auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
     ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}),
     onPhase: (m, phase) => {
