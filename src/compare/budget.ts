@@ -19,6 +19,8 @@ export interface Pace {
   measuredAt?: string;
   loadAverage?: number[];
   cpu?: string;
+  /** Seconds per step of each measurement round, when several were averaged (compare.ts). */
+  rounds?: number[];
 }
 
 /**

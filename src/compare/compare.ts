@@ -147,21 +147,40 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   const budgets = new Map<Method, Budget>();
   // Every pace is measured first, back to back, so all methods are timed under the same load: measured
   // just before each method trains, a pace would carry whatever else the machine was doing at that time.
-  // A resumed method keeps the step count it was given.
+  // Two rounds, the second in reverse order, averaged, so a load that drifts during the probes weighs on
+  // every method alike; a discarded probe first compiles the kernels the first method would otherwise pay
+  // for. A resumed method keeps the step count it was given.
+  const probeSteps = o.probeSteps ?? 24;
+  const warmup = Math.min(4, Math.floor(probeSteps / 3));
+  const toMeasure: Array<{ method: Method; config: TrainConfig; train: Dataset; val: Dataset | null }> = [];
   for (const method of methods) {
     if (kept(method) !== undefined) continue;
-    const folder = join(o.out, method);
     const methodConfig = resolveConfig(preset, { ...o.overrides, method, evalEvery: 0 });
-    let budget = o.resume === true ? readJson<Budget>(join(folder, BUDGET_FILE)) : null;
-    if (budget === null) {
-      const { train, val } = splitTrainVal(full, methodConfig);
-      o.onPhase?.(method, 'measuring pace');
-      const pace = await measurePace(methodConfig, train, val, o.probeSteps ?? 8);
-      const steps = stepsForBudget(pace, o.budgetSeconds);
-      budget = { pace, steps, config: configForSteps(methodConfig, train.count, steps) };
-      writeJsonAtomic(join(folder, BUDGET_FILE), budget);
+    const previousBudget = o.resume === true ? readJson<Budget>(join(o.out, method, BUDGET_FILE)) : null;
+    if (previousBudget !== null) budgets.set(method, previousBudget);
+    else toMeasure.push({ method, config: methodConfig, ...splitTrainVal(full, methodConfig) });
+  }
+  if (toMeasure.length > 0) {
+    const first = toMeasure[0] as (typeof toMeasure)[number];
+    o.onPhase?.(first.method, 'warming up the kernels (not counted)');
+    await measurePace(first.config, first.train, first.val, probeSteps, warmup);
+    const rounds = new Map<Method, Pace[]>();
+    for (const order of [toMeasure, [...toMeasure].reverse()]) {
+      for (const m of order) {
+        o.onPhase?.(m.method, 'measuring pace');
+        const pace = await measurePace(m.config, m.train, m.val, probeSteps, warmup);
+        rounds.set(m.method, [...(rounds.get(m.method) ?? []), pace]);
+      }
     }
-    budgets.set(method, budget);
+    for (const m of toMeasure) {
+      const r = rounds.get(m.method) as Pace[];
+      const last = r[r.length - 1] as Pace;
+      const pace: Pace = { ...last, secondsPerStep: r.reduce((a, p) => a + p.secondsPerStep, 0) / r.length, stepsTimed: r.reduce((a, p) => a + p.stepsTimed, 0), rounds: r.map((p) => p.secondsPerStep) };
+      const steps = stepsForBudget(pace, o.budgetSeconds);
+      const budget = { pace, steps, config: configForSteps(m.config, m.train.count, steps) };
+      writeJsonAtomic(join(o.out, m.method, BUDGET_FILE), budget);
+      budgets.set(m.method, budget);
+    }
   }
   for (const method of methods) {
     const done = kept(method);
