@@ -20,13 +20,13 @@ import { runTraining, splitTrainVal } from '../train/run.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { configForSteps, measurePace, stepsForBudget, type Pace } from './budget.js';
+import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
 
 export const COMPARE_SCHEMA = 'alp.compare/1';
 
 export interface CompareOptions {
   out: string;
-  /** Seconds of training per method (the probe that measures its pace is not counted). */
+  /** Seconds of training per method, as CPU seconds of this process (budget.ts; the probe that measures its pace is not counted). */
   budgetSeconds: number;
   methods?: readonly Method[];
   preset?: string;
@@ -66,6 +66,8 @@ export interface MethodResult {
   pace: Pace;
   steps: number;
   trainSeconds: number;
+  /** CPU seconds of training in the session that finished it (a resumed method counts its last session only). */
+  trainCpuSeconds?: number;
   /** False when training stopped before its steps (interrupted); such a model is not comparable. */
   complete: boolean;
   audit: MethodAudit;
@@ -190,11 +192,13 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     }
     const folder = join(o.out, method);
     const budget = budgets.get(method) as Budget;
-    o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} s/step)`);
+    o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} CPU s/step)`);
+    const cpu0 = cpuSeconds();
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts,
       ...(o.onTrainProgress !== undefined ? { onProgress: (p: TrainProgress) => o.onTrainProgress?.(method, p) } : {}),
     });
+    const trainCpuSeconds = cpuSeconds() - cpu0;
     o.onPhase?.(method, `audit (${auditVersion})`);
     const a = audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
@@ -212,7 +216,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     run.model.dispose();
     result.methods.push({
       method, folder: method, config: budget.config, pace: budget.pace, steps: run.state.step,
-      trainSeconds: run.state.elapsedMs / 1000, complete: run.state.done, audit: summariseAudit(a), generalisation,
+      trainSeconds: run.state.elapsedMs / 1000, trainCpuSeconds, complete: run.state.done, audit: summariseAudit(a), generalisation,
     });
     writeJsonAtomic(file, { ...result, best: null });
   }

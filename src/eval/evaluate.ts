@@ -19,11 +19,13 @@ export interface AttackSummary {
   config: Record<string, unknown>;
   /** Fraction of all evaluated examples that are correct and survive this attack. */
   robustAccuracy: number;
-  /** Fraction of correctly classified examples this attack fooled. */
+  /** Fraction of the examples it attacked (correctly classified ones; with onSurvivors, those still robust) that this attack fooled. */
   successRate: number;
   /** Largest perturbation found in the threat model's norm (sanity: never above ε). */
   maxPerturbation: number;
   seconds: number;
+  /** Ran only on the examples the attacks before it left robust: its robust accuracy includes theirs. */
+  onSurvivors?: boolean;
 }
 
 export interface EvalResult {
@@ -45,6 +47,8 @@ export interface EvalProgress {
 
 export interface EvalOptions {
   batchSize?: number;
+  /** Per attack: run it only on the examples still robust after the attacks before it (suite.ts `survivorsMask`). */
+  onSurvivors?: readonly boolean[];
   onProgress?: (p: EvalProgress) => void;
 }
 
@@ -88,26 +92,31 @@ export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset
   const nCorrect = correct.reduce((a, b) => a + b, 0);
   const robust = Uint8Array.from(correct);
   const summaries: AttackSummary[] = [];
-  for (const attack of attacks) {
+  if (o.onSurvivors !== undefined && o.onSurvivors.length !== attacks.length) throw new Error(`onSurvivors: expected ${attacks.length} flags, one per attack, got ${o.onSurvivors.length}`);
+  attacks.forEach((attack, k) => {
     const t0 = Date.now();
-    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, correct, o);
+    const cascade = o.onSurvivors?.[k] === true;
+    const mask = cascade ? Uint8Array.from(robust) : correct;
+    const tried = mask.reduce((a, b) => a + b, 0);
+    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, mask, o);
     let survived = 0;
     let nFooled = 0;
     for (let i = 0; i < ds.count; i++) {
       if (fooled[i]) {
         robust[i] = 0;
         nFooled++;
-      } else if (correct[i]) survived++;
+      } else if (mask[i]) survived++;
     }
     summaries.push({
       name: attack.name,
       config: attack.describe(),
       robustAccuracy: survived / Math.max(ds.count, 1),
-      successRate: nFooled / Math.max(nCorrect, 1),
+      successRate: nFooled / Math.max(tried, 1),
       maxPerturbation,
       seconds: (Date.now() - t0) / 1000,
+      ...(cascade ? { onSurvivors: true } : {}),
     });
-  }
+  });
   return {
     examples: ds.count,
     cleanAccuracy: nCorrect / Math.max(ds.count, 1),
