@@ -8,7 +8,7 @@ import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, typ
 import { UserError } from '../../util/errors.js';
 
 /** Square's queries in the demo: enough to close most of the gap to the audit, within the demo's 5 minutes. */
-const DEMO_QUERIES = 1000;
+const DEMO_QUERIES = 500;
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
