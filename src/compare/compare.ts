@@ -1,6 +1,6 @@
 /**
  * The equal-budget comparison of training methods: every method trained on the same preset, data, seed
- * and wall-clock budget (turned into a step count by budget.ts), then audited with the same cascade and
+ * and time budget (CPU seconds, turned into a step count by budget.ts), then audited with the same cascade and
  * measured off-distribution (eval/generalisation.ts). Results go to `compare.json` after each method, so an
  * interrupted comparison resumes where it stopped: finished methods are kept, a method in training continues
  * from its checkpoint with the step count it was given.

@@ -13,7 +13,7 @@ import { Progress, say } from '../progress.js';
 
 export const COMPARE_SPEC: CommandSpec = {
   name: 'compare',
-  summary: 'train every method on one wall-clock budget, audit each, measure generalisation',
+  summary: 'train every method on one time budget (CPU minutes), audit each, measure generalisation',
   usage: 'alp compare [--methods all|M,M] [--preset quick] [--data mnist] [--eps E] [--budget-minutes 10] --out DIR',
   options: [
     { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
