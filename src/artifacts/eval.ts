@@ -96,6 +96,8 @@ export interface SuiteRecord {
   seed: number;
   stepSize: number | null;
   queries: number | null;
+  /** Attacks run on the survivors of the ones before them (empty: every attack on every correct example). */
+  survivors: string[];
 }
 
 function suiteRecordOf(v: unknown): SuiteRecord | null {
@@ -105,7 +107,8 @@ function suiteRecordOf(v: unknown): SuiteRecord | null {
   const restarts = num(v['restarts']);
   const seed = num(v['seed']);
   if (attacks.length === 0 || attacks.some((a) => a === null) || steps === null || restarts === null || seed === null) return null;
-  return { attacks: attacks as string[], steps, restarts, seed, stepSize: num(v['stepSize']), queries: num(v['queries']) };
+  const survivors = arr(v['survivors']).map(str).filter((a): a is string => a !== null);
+  return { attacks: attacks as string[], steps, restarts, seed, stepSize: num(v['stepSize']), queries: num(v['queries']), survivors };
 }
 
 /** An eval result (`result` of eval.json, or `eval` of a demo model). */
@@ -116,7 +119,8 @@ export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
     const name = str(a['name']);
     if (name === null) continue;
     attacks.push({
-      name, config: obj(a['config']), robustAccuracy: num(a['robustAccuracy']), successRate: num(a['successRate']),
+      // Ran on the survivors of the attacks before it: its number is theirs and its own together, not it alone.
+      name: a['onSurvivors'] === true ? `${name} (on survivors)` : name, config: obj(a['config']), robustAccuracy: num(a['robustAccuracy']), successRate: num(a['successRate']),
       maxPerturbation: num(a['maxPerturbation']), seconds: num(a['seconds']),
     });
   }

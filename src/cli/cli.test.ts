@@ -96,10 +96,17 @@ test('train → eval → attack end to end on a tiny budget', async () => {
   assert.equal(trainJson.config.method, 'alp');
   assert.equal(trainJson.steps, 4);
 
-  const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--json']);
+  const e = alp(['eval', '--model', out, '--n', '20', '--steps', '3', '--restarts', '1', '--queries', '30', '--json']);
   assert.equal(e.code, 0, e.stderr);
-  const report = JSON.parse(e.stdout) as { result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number }> } };
-  assert.equal(report.result.attacks.length, 4); // FGSM, PGD CE, PGD CW, APGD-T (the default suite)
+  const report = JSON.parse(e.stdout) as {
+    suite: { survivors?: string[]; queries?: number };
+    result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ name: string; maxPerturbation: number; robustAccuracy: number; onSurvivors?: boolean }> };
+  };
+  // FGSM, PGD CE, PGD CW, APGD-T, then Square on the survivors (the default suite), recorded as run.
+  assert.deepEqual(report.result.attacks.map((a) => a.name.split('-')[0]), ['fgsm', 'pgd', 'pgd', 'apgd', 'square']);
+  assert.deepEqual([report.suite.survivors, report.suite.queries], [['square'], 30]);
+  assert.equal(report.result.attacks[4]?.onSurvivors, true);
+  assert.equal(report.result.attacks[4]?.robustAccuracy, report.result.worstCaseAccuracy);
   assert.ok(report.result.worstCaseAccuracy <= report.result.cleanAccuracy);
   for (const a of report.result.attacks) assert.ok(a.maxPerturbation <= 0.3 + 1e-5);
   assert.ok(existsSync(join(out, 'eval.json')));
@@ -243,7 +250,7 @@ test('train --model fine-tunes a user model and keeps its architecture', async (
 
 test('demo end to end on a tiny budget writes both models, report.json and report.html', () => {
   const out = join(tmp, 'demo');
-  const r = alp(['demo', '--out', out, '--train-size', '256', '--epochs', '1', '--n', '20', '--eval-steps', '2', '--quiet']);
+  const r = alp(['demo', '--out', out, '--train-size', '256', '--epochs', '1', '--n', '20', '--eval-steps', '2', '--eval-queries', '30', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /clean accuracy/);
   for (const m of ['standard', 'alp']) {

@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>
   report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
   playground: { run: async (a) => (await import('./commands/playground.js')).playgroundCommand(a), summary: 'offline page on 127.0.0.1: attack the models live in the browser' },
   merge: { run: async (a) => (await import('./commands/merge.js')).mergeCommand(a), summary: 'combine the shards of an eval or audit run (--shard K/N) into the unsharded result' },
-  compare: { run: async (a) => (await import('./commands/compare.js')).compareCommand(a), summary: 'every training method on one wall-clock budget, audited side by side' },
+  compare: { run: async (a) => (await import('./commands/compare.js')).compareCommand(a), summary: 'every training method on one time budget, audited side by side' },
 };
 
 function usage(): string {

@@ -1,9 +1,10 @@
 /**
- * Equal wall-clock budgets for a fair comparison of training methods. A method's pace (seconds per step)
- * is measured on a few probe steps; the budget becomes a fixed number of steps, so that each method's
+ * Equal budgets for a fair comparison of training methods. A method's pace (CPU seconds per step, which
+ * the load of other processes hardly changes, unlike wall time) is measured on a few probe steps; the budget becomes a fixed number of steps, so that each method's
  * learning-rate schedule and ε ramp run to their end inside the budget and the run stays deterministic and
  * exactly resumable (stopping on a clock would make the weights depend on the machine's load).
  */
+import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { buildArch } from '../model/architectures.js';
 import type { TrainConfig } from '../train/config.js';
@@ -11,9 +12,29 @@ import { trainModel } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 
 export interface Pace {
+  /**
+   * CPU seconds (user + system, this process) per step. On a shared machine the wall time of a step swings
+   * with the other processes' load (4-15x within a minute was seen), while its CPU time hardly moves; a
+   * single-threaded process on an idle core spends one CPU second per wall second, so a budget of N
+   * minutes is N minutes of one idle core whatever the load while it runs.
+   */
   secondsPerStep: number;
+  /** Wall-clock seconds per step during the same probe (load dependent; for the record). */
+  wallSecondsPerStep?: number;
   /** Steps timed (after the warm-up steps, which compile kernels and are not counted). */
   stepsTimed: number;
+  /** When it was measured, and the machine's load then (1, 5, 15-minute load averages, as `uptime` prints them). */
+  measuredAt?: string;
+  loadAverage?: number[];
+  cpu?: string;
+  /** Seconds per step of each measurement round, when several were averaged (compare.ts). */
+  rounds?: number[];
+}
+
+/** CPU seconds (user + system) this process has used. */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /**
@@ -25,20 +46,31 @@ export async function measurePace(c: TrainConfig, train: Dataset, val: Dataset |
   const model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   let tStart = 0;
   let tEnd = 0;
+  let cStart = 0;
+  let cEnd = 0;
   try {
     // No validation passes during the probe: they are part of the budget but not of a step's cost.
     await trainModel(model, train, val, { ...c, evalEvery: 0 }, {
       stopAfterSteps: probeSteps,
       onProgress: (p) => {
-        if (p.step === warmup) tStart = performance.now();
-        if (p.step === probeSteps) tEnd = performance.now();
+        if (p.step === warmup) {
+          tStart = performance.now();
+          cStart = cpuSeconds();
+        }
+        if (p.step === probeSteps) {
+          tEnd = performance.now();
+          cEnd = cpuSeconds();
+        }
       },
     });
   } finally {
     model.dispose();
   }
   const stepsTimed = probeSteps - warmup;
-  return { secondsPerStep: (tEnd - tStart) / 1000 / stepsTimed, stepsTimed };
+  return {
+    secondsPerStep: (cEnd - cStart) / stepsTimed, wallSecondsPerStep: (tEnd - tStart) / 1000 / stepsTimed, stepsTimed,
+    measuredAt: new Date().toISOString(), loadAverage: loadavg().map((l) => Math.round(l * 100) / 100), cpu: cpus()[0]?.model ?? 'unknown',
+  };
 }
 
 /**

@@ -45,6 +45,16 @@ test('compare: every method on one budget, audited and shifted, written to compa
       assert.equal(r.best.methods.includes(m.method), m.audit.worstCaseAccuracy === r.best.worstCaseAccuracy);
     }
     assert.ok(phases.some((p) => p.startsWith('trades: training')));
+    // Fairness under a varying load: every pace is measured back to back before any method trains, with the load recorded.
+    const lastProbe = phases.map((p) => p.endsWith('measuring pace')).lastIndexOf(true);
+    const firstTraining = phases.findIndex((p) => p.includes(': training'));
+    // Two rounds (the second in reverse order), averaged.
+    assert.equal(phases.filter((p) => p.endsWith('measuring pace')).length, 2 * METHODS.length);
+    assert.ok(lastProbe < firstTraining, phases.join('\n'));
+    for (const m of r.methods) {
+      assert.ok(m.pace.loadAverage?.length === 3 && typeof m.pace.measuredAt === 'string', `${m.method}: no load recorded`);
+      assert.ok(m.pace.rounds?.length === 2 && Math.abs(m.pace.secondsPerStep - (m.pace.rounds[0]! + m.pace.rounds[1]!) / 2) < 1e-12);
+    }
 
     // One report page over the comparison folder: every method's audit, the comparison table, the shift chart.
     const page = await writeReport([out], { out: join(out, 'report.html') });

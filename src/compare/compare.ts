@@ -1,6 +1,6 @@
 /**
  * The equal-budget comparison of training methods: every method trained on the same preset, data, seed
- * and wall-clock budget (turned into a step count by budget.ts), then audited with the same cascade and
+ * and time budget (CPU seconds, turned into a step count by budget.ts), then audited with the same cascade and
  * measured off-distribution (eval/generalisation.ts). Results go to `compare.json` after each method, so an
  * interrupted comparison resumes where it stopped: finished methods are kept, a method in training continues
  * from its checkpoint with the step count it was given.
@@ -20,13 +20,13 @@ import { runTraining, splitTrainVal } from '../train/run.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { configForSteps, measurePace, stepsForBudget, type Pace } from './budget.js';
+import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
 
 export const COMPARE_SCHEMA = 'alp.compare/1';
 
 export interface CompareOptions {
   out: string;
-  /** Seconds of training per method (the probe that measures its pace is not counted). */
+  /** Seconds of training per method, as CPU seconds of this process (budget.ts; the probe that measures its pace is not counted). */
   budgetSeconds: number;
   methods?: readonly Method[];
   preset?: string;
@@ -41,6 +41,8 @@ export interface CompareOptions {
   dataDir?: string;
   resume?: boolean;
   probeSteps?: number;
+  /** The command line that ran the comparison, recorded beside its numbers. */
+  command?: string;
   /** Library and backend versions recorded in each method's audit.json (the CLI passes its own). */
   versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
@@ -64,6 +66,8 @@ export interface MethodResult {
   pace: Pace;
   steps: number;
   trainSeconds: number;
+  /** CPU seconds of training in the session that finished it (a resumed method counts its last session only). */
+  trainCpuSeconds?: number;
   /** False when training stopped before its steps (interrupted); such a model is not comparable. */
   complete: boolean;
   audit: MethodAudit;
@@ -79,6 +83,8 @@ export interface CompareResult {
   budgetSeconds: number;
   auditVersion: AuditVersion;
   testExamples: number;
+  /** The command line that produced it, when run from the CLI. */
+  command?: string;
   methods: MethodResult[];
   /** The method(s) with the highest audited worst-case accuracy among complete runs (several on a tie), once all have run. */
   best: { methods: Method[]; worstCaseAccuracy: number } | null;
@@ -136,31 +142,63 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   }
   const result: CompareResult = {
     schema: COMPARE_SCHEMA, dataset: base.dataset, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
-    auditVersion, testExamples: test.count, methods: [], best: null,
+    auditVersion, testExamples: test.count, ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
+  const kept = (method: Method): MethodResult | undefined => previous?.methods.find((m) => m.method === method && m.complete);
+  type Budget = { pace: Pace; steps: number; config: TrainConfig };
+  const budgets = new Map<Method, Budget>();
+  // Every pace is measured first, back to back, so all methods are timed under the same load: measured
+  // just before each method trains, a pace would carry whatever else the machine was doing at that time.
+  // Two rounds, the second in reverse order, averaged, so a load that drifts during the probes weighs on
+  // every method alike; a discarded probe first compiles the kernels the first method would otherwise pay
+  // for. A resumed method keeps the step count it was given.
+  const probeSteps = o.probeSteps ?? 24;
+  const warmup = Math.min(4, Math.floor(probeSteps / 3));
+  const toMeasure: Array<{ method: Method; config: TrainConfig; train: Dataset; val: Dataset | null }> = [];
   for (const method of methods) {
-    const kept = previous?.methods.find((m) => m.method === method && m.complete);
-    if (kept !== undefined) {
-      result.methods.push(kept);
+    if (kept(method) !== undefined) continue;
+    const methodConfig = resolveConfig(preset, { ...o.overrides, method, evalEvery: 0 });
+    const previousBudget = o.resume === true ? readJson<Budget>(join(o.out, method, BUDGET_FILE)) : null;
+    if (previousBudget !== null) budgets.set(method, previousBudget);
+    else toMeasure.push({ method, config: methodConfig, ...splitTrainVal(full, methodConfig) });
+  }
+  if (toMeasure.length > 0) {
+    const first = toMeasure[0] as (typeof toMeasure)[number];
+    o.onPhase?.(first.method, 'warming up the kernels (not counted)');
+    await measurePace(first.config, first.train, first.val, probeSteps, warmup);
+    const rounds = new Map<Method, Pace[]>();
+    for (const order of [toMeasure, [...toMeasure].reverse()]) {
+      for (const m of order) {
+        o.onPhase?.(m.method, 'measuring pace');
+        const pace = await measurePace(m.config, m.train, m.val, probeSteps, warmup);
+        rounds.set(m.method, [...(rounds.get(m.method) ?? []), pace]);
+      }
+    }
+    for (const m of toMeasure) {
+      const r = rounds.get(m.method) as Pace[];
+      const last = r[r.length - 1] as Pace;
+      const pace: Pace = { ...last, secondsPerStep: r.reduce((a, p) => a + p.secondsPerStep, 0) / r.length, stepsTimed: r.reduce((a, p) => a + p.stepsTimed, 0), rounds: r.map((p) => p.secondsPerStep) };
+      const steps = stepsForBudget(pace, o.budgetSeconds);
+      const budget = { pace, steps, config: configForSteps(m.config, m.train.count, steps) };
+      writeJsonAtomic(join(o.out, m.method, BUDGET_FILE), budget);
+      budgets.set(m.method, budget);
+    }
+  }
+  for (const method of methods) {
+    const done = kept(method);
+    if (done !== undefined) {
+      result.methods.push(done);
       continue;
     }
     const folder = join(o.out, method);
-    const methodConfig = resolveConfig(preset, { ...o.overrides, method, evalEvery: 0 });
-    const { train, val } = splitTrainVal(full, methodConfig);
-    // A resumed method keeps the step count it was given; a new one measures its pace first.
-    let budget = o.resume === true ? readJson<{ pace: Pace; steps: number; config: TrainConfig }>(join(folder, BUDGET_FILE)) : null;
-    if (budget === null) {
-      o.onPhase?.(method, 'measuring pace');
-      const pace = await measurePace(methodConfig, train, val, o.probeSteps ?? 8);
-      const steps = stepsForBudget(pace, o.budgetSeconds);
-      budget = { pace, steps, config: configForSteps(methodConfig, train.count, steps) };
-      writeJsonAtomic(join(folder, BUDGET_FILE), budget);
-    }
-    o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} s/step)`);
+    const budget = budgets.get(method) as Budget;
+    o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} CPU s/step)`);
+    const cpu0 = cpuSeconds();
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts,
       ...(o.onTrainProgress !== undefined ? { onProgress: (p: TrainProgress) => o.onTrainProgress?.(method, p) } : {}),
     });
+    const trainCpuSeconds = cpuSeconds() - cpu0;
     o.onPhase?.(method, `audit (${auditVersion})`);
     const a = audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
@@ -178,7 +216,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     run.model.dispose();
     result.methods.push({
       method, folder: method, config: budget.config, pace: budget.pace, steps: run.state.step,
-      trainSeconds: run.state.elapsedMs / 1000, complete: run.state.done, audit: summariseAudit(a), generalisation,
+      trainSeconds: run.state.elapsedMs / 1000, trainCpuSeconds, complete: run.state.done, audit: summariseAudit(a), generalisation,
     });
     writeJsonAtomic(file, { ...result, best: null });
   }

@@ -20,11 +20,13 @@ export interface AttackSummary {
   config: Record<string, unknown>;
   /** Fraction of all evaluated examples that are correct and survive this attack. */
   robustAccuracy: number;
-  /** Fraction of correctly classified examples this attack fooled. */
+  /** Fraction of the examples it attacked (correctly classified ones; with onSurvivors, those still robust) that this attack fooled. */
   successRate: number;
   /** Largest perturbation found in the threat model's norm (sanity: never above ε). */
   maxPerturbation: number;
   seconds: number;
+  /** Ran only on the examples the attacks before it left robust: its robust accuracy includes theirs. */
+  onSurvivors?: boolean;
 }
 
 export interface EvalResult {
@@ -46,6 +48,8 @@ export interface EvalProgress {
 
 export interface EvalOptions {
   batchSize?: number;
+  /** Per attack: run it only on the examples still robust after the attacks before it (suite.ts `survivorsMask`). */
+  onSurvivors?: readonly boolean[];
   onProgress?: (p: EvalProgress) => void;
 }
 
@@ -98,6 +102,8 @@ export interface EvalPart {
     /** Largest perturbation this attack used on the part's examples. */
     maxPerturbation: number;
     seconds: number;
+    /** Ran only on the examples the attacks before it left robust. */
+    onSurvivors?: boolean;
   }>;
 }
 
@@ -124,11 +130,19 @@ export function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks:
   const correct = new Uint8Array(ds.count);
   for (let i = start; i < end; i++) correct[i] = Number(pred[i - start] === ds.labels[i]);
   const parts: EvalPart['attacks'] = [];
-  for (const attack of attacks) {
+  if (o.onSurvivors !== undefined && o.onSurvivors.length !== attacks.length) throw new Error(`onSurvivors: expected ${attacks.length} flags, one per attack, got ${o.onSurvivors.length}`);
+  // Still robust after the attacks so far: what an attack run on survivors only is given.
+  const robust = Uint8Array.from(correct);
+  attacks.forEach((attack, k) => {
     const t0 = Date.now();
-    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, correct, o);
-    parts.push({ name: attack.name, config: attack.describe(), fooled: Array.from(fooled.subarray(start, end)), maxPerturbation, seconds: (Date.now() - t0) / 1000 });
-  }
+    const cascade = o.onSurvivors?.[k] === true;
+    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, cascade ? Uint8Array.from(robust) : correct, o);
+    for (let i = start; i < end; i++) if (fooled[i]) robust[i] = 0;
+    parts.push({
+      name: attack.name, config: attack.describe(), fooled: Array.from(fooled.subarray(start, end)), maxPerturbation, seconds: (Date.now() - t0) / 1000,
+      ...(cascade ? { onSurvivors: true } : {}),
+    });
+  });
   return { start, end, correct: Array.from(correct.subarray(start, end)), attacks: parts };
 }
 
@@ -156,6 +170,7 @@ export function joinEvalParts(parts: readonly EvalPart[]): EvalPart {
       fooled: sorted.flatMap((p) => p.attacks[k]?.fooled ?? []),
       maxPerturbation: Math.max(0, ...sorted.map((p) => p.attacks[k]?.maxPerturbation ?? 0)),
       seconds: sorted.reduce((t, p) => t + (p.attacks[k]?.seconds ?? 0), 0),
+      ...(a.onSurvivors === true ? { onSurvivors: true } : {}),
     })),
   };
 }
@@ -179,21 +194,26 @@ export function summarizeEval(parts: readonly EvalPart[]): EvalResult {
   const robust = Uint8Array.from(correct);
   const summaries: AttackSummary[] = names.map((first, k) => {
     const fooled = sorted.flatMap((p) => (p.attacks[k] as EvalPart['attacks'][number]).fooled);
+    const cascade = first.onSurvivors === true;
+    const mask = cascade ? Uint8Array.from(robust) : correct;
+    let tried = 0;
+    for (const v of mask) tried += v;
     let survived = 0;
     let nFooled = 0;
     for (let i = 0; i < count; i++) {
       if (fooled[i]) {
         robust[i] = 0;
         nFooled++;
-      } else if (correct[i]) survived++;
+      } else if (mask[i]) survived++;
     }
     return {
       name: first.name,
       config: first.config,
       robustAccuracy: survived / Math.max(count, 1),
-      successRate: nFooled / Math.max(nCorrect, 1),
+      successRate: nFooled / Math.max(tried, 1),
       maxPerturbation: Math.max(0, ...sorted.map((p) => (p.attacks[k] as EvalPart['attacks'][number]).maxPerturbation)),
       seconds: sorted.reduce((a, p) => a + (p.attacks[k] as EvalPart['attacks'][number]).seconds, 0),
+      ...(cascade ? { onSurvivors: true } : {}),
     };
   });
   return {

@@ -8,7 +8,7 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { trainedToyModel, tensorsOf } from '../testing/setup.js';
 import { evaluateRobustness } from './evaluate.js';
-import { ATTACK_NAMES, buildSuite } from './suite.js';
+import { ATTACK_NAMES, buildSuite, survivorsMask } from './suite.js';
 
 const threat: ThreatModel = { norm: 'linf', eps: 0.3 };
 
@@ -65,4 +65,49 @@ test('targeted attacks: hitting the target rises from none (clean) with the budg
     assert.ok(hi > 0.4 && hi > lo + 0.3, `${name}: target hit ${lo} with a small budget, ${hi} with a large one`);
   }
   tf.dispose([x, y, targets]);
+});
+
+/** Passes batches to a real attack and records which examples it was asked to attack. */
+class Counting implements Attack {
+  readonly ids: number[] = [];
+  constructor(private readonly inner: Attack) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get threat(): ThreatModel {
+    return this.inner.threat;
+  }
+  run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+    this.ids.push(...(ids ?? []));
+    return this.inner.run(f, x, labels, targets, ids);
+  }
+  describe(): Record<string, unknown> {
+    return this.inner.describe();
+  }
+}
+
+test('survivors: a later attack runs only on the examples the earlier ones left robust, and its number is the worst case', async () => {
+  const { model, ds: all } = await trainedToyModel(2);
+  const ds = { ...all, count: 64 };
+  const spec = { threat: { norm: 'linf' as const, eps: 0.3 }, attacks: ['pgd-ce', 'square'], steps: 1, restarts: 1, seed: 7, queries: 40, survivors: ['square'] };
+  const run = (onSurvivors: boolean[] | undefined) => {
+    const suite = buildSuite(spec).map((a) => new Counting(a));
+    return { r: evaluateRobustness(model, ds, suite, onSurvivors !== undefined ? { onSurvivors } : {}), suite };
+  };
+  const { r, suite } = run(survivorsMask(spec));
+  const correct = Math.round(r.cleanAccuracy * ds.count);
+  const afterPgd = Math.round((r.attacks[0]?.robustAccuracy ?? NaN) * ds.count);
+  assert.ok(afterPgd > 0 && afterPgd < correct, `the weak PGD should fool some but not all: ${afterPgd} of ${correct}`);
+  assert.equal(suite[0]?.ids.length, correct);
+  assert.equal(new Set(suite[1]?.ids).size, afterPgd, 'Square attacked other examples than the survivors');
+  assert.equal(r.attacks[1]?.onSurvivors, true);
+  assert.equal(r.attacks[1]?.robustAccuracy, r.worstCaseAccuracy);
+  // Without the flag every attack faces every correct example: the same worst case, at more cost.
+  const { r: plain, suite: plainSuite } = run(undefined);
+  assert.equal(new Set(plainSuite[1]?.ids).size, correct);
+  assert.equal(plain.attacks[1]?.onSurvivors, undefined);
+  assert.ok(plain.worstCaseAccuracy <= r.attacks[0]!.robustAccuracy);
+  assert.throws(() => survivorsMask({ ...spec, survivors: ['apgd-ce'] }), /--survivors: expected names among the suite's attacks/);
+  // Square runs once whatever the restarts: its queries are its budget.
+  assert.equal(buildSuite({ ...spec, restarts: 4 })[1]?.describe()['restarts'], 1);
 });

@@ -11,10 +11,19 @@ import { UserError } from '../util/errors.js';
  * 'apgd-ce' is APGD on cross-entropy; 'apgd-dlr' is AutoAttack's APGD-T (targeted DLR over the 9 most likely
  * wrong classes, one run each: as in AutoAttack the target classes play the part of restarts, so `restarts`
  * does not multiply them). Both are step-size free, so `stepSize` does not apply to them.
- * 'square' is the score-based Square attack with `queries` (default 1000) queries and `restarts` runs; it ignores `steps`.
+ * 'square' is the score-based Square attack with `queries` (default 1000) queries, run once: its query budget
+ * is its size (more runs are more queries), so it ignores `steps` and `restarts`.
  */
 export const ATTACK_NAMES = ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-ce', 'apgd-dlr', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
+
+/**
+ * `alp eval`'s default suite: the gradient attacks on every correct example, then Square on the examples
+ * they all missed (cheap: survivors only), which is what separated `alp eval` from `alp audit` on ALP models.
+ */
+export const DEFAULT_EVAL_ATTACKS: readonly AttackName[] = ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr', 'square'];
+export const DEFAULT_SURVIVORS: readonly AttackName[] = ['square'];
+export const DEFAULT_EVAL_QUERIES = 1000;
 
 export interface SuiteSpec {
   threat: ThreatModel;
@@ -25,6 +34,20 @@ export interface SuiteSpec {
   stepSize?: number;
   /** Query budget of the Square attack (default 1000). */
   queries?: number;
+  /**
+   * Attacks (by name) that run only on the examples every earlier attack of the suite failed to fool, as
+   * in an AutoAttack cascade: a slow attack late in the suite then costs only the survivors, and its robust
+   * accuracy is the one left after it and all before it.
+   */
+  survivors?: readonly string[];
+}
+
+/** Per attack of the suite, whether it runs on the survivors of the attacks before it only. */
+export function survivorsMask(s: SuiteSpec): boolean[] {
+  const names = s.survivors ?? [];
+  const unknown = names.filter((n) => !(s.attacks as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new UserError(`--survivors: expected names among the suite's attacks (${s.attacks.join(', ')}), got '${unknown.join(', ')}'`);
+  return s.attacks.map((a) => names.includes(a));
 }
 
 export function buildSuite(s: SuiteSpec): Attack[] {
@@ -43,7 +66,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
       case 'apgd-dlr':
         return new Apgd({ threat: s.threat, steps: s.steps, restarts: 1, seed, loss: 'dlr-targeted', targetClasses: 9 });
       case 'square':
-        return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: s.restarts, seed });
+        return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: 1, seed });
       default:
         throw new UserError(`--attacks: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
     }

@@ -6,8 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { applyConstraints } from './constraints.js';
 
-export type ArchName = 'madry-cnn' | 'fast-cnn' | 'mlp' | 'audio-cnn' | 'text-cnn';
-export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'mlp', 'audio-cnn', 'text-cnn'];
+export type ArchName = 'madry-cnn' | 'fast-cnn' | 'wide-cnn' | 'mlp' | 'audio-cnn' | 'text-cnn';
+export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'wide-cnn', 'mlp', 'audio-cnn', 'text-cnn'];
 
 export interface ArchOptions {
   inputShape: [number, number, number];
@@ -36,6 +36,24 @@ export function madryCnn(o: ArchOptions): tf.LayersModel {
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 1024, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
+    ],
+  });
+}
+
+/**
+ * fast-cnn at twice the width: conv 4x4x32 /2 → conv 4x4x64 /2 → dense 256 → dense classes. ~0.84M
+ * parameters, ~4x fast-cnn's multiply-adds and ~1/6 of madry-cnn's: robustness at MNIST ε = 0.3 needs
+ * capacity (Madry et al. 2018, Fig. 4), and this is what a 2-core CPU can adversarially train in an hour.
+ */
+export function wideCnn(o: ArchOptions): tf.LayersModel {
+  return tf.sequential({
+    name: 'wide_cnn',
+    layers: [
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: 32, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 256, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
     ],
   });
@@ -129,6 +147,8 @@ export function buildArch(name: ArchName, o: ArchOptions): tf.LayersModel {
       return madryCnn(o);
     case 'fast-cnn':
       return fastCnn(o);
+    case 'wide-cnn':
+      return wideCnn(o);
     case 'mlp':
       return mlp(o);
     case 'audio-cnn':

@@ -9,7 +9,7 @@ import { Transfer } from '../attack/transfer.js';
 import type { Dataset } from '../data/dataset.js';
 import { auditPart, type AuditOptions, type AuditPart } from '../eval/audit.js';
 import { evalPart, sweepPart, type EvalPart, type SweepConfig, type SweepPart } from '../eval/evaluate.js';
-import { buildSuite, type SuiteSpec } from '../eval/suite.js';
+import { buildSuite, survivorsMask, type SuiteSpec } from '../eval/suite.js';
 import { logitsOf } from '../model/classifier.js';
 import { transfer, type Handlers } from './protocol.js';
 import { loadReplica, type ModelPayload } from './replica.js';
@@ -40,7 +40,7 @@ export const handlers: Handlers = {
   evalSlice: (p: { suite: SuiteSpec; range: [number, number]; batchSize?: number; sweep?: SweepConfig }): { part: EvalPart; sweep: SweepPart | null } => {
     const { model, ds } = ready();
     const eo = p.batchSize !== undefined ? { batchSize: p.batchSize } : {};
-    const part = evalPart(model, ds, buildSuite(p.suite), p.range, eo);
+    const part = evalPart(model, ds, buildSuite(p.suite), p.range, { ...eo, onSurvivors: survivorsMask(p.suite) });
     return { part, sweep: p.sweep !== undefined ? sweepPart(model, ds, p.sweep, p.range, eo) : null };
   },
   auditSlice: (p: { options: AuditTaskOptions; range: [number, number]; modelChecks: boolean }) => {

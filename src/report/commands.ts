@@ -82,6 +82,9 @@ export function evalArgv(ev: EvalData, modelFolder: string, dataset: string | nu
     argv.push('--norm', ev.threat.norm, '--eps', String(ev.threat.eps), '--attacks', s.attacks.join(','),
       '--steps', String(s.steps), '--restarts', String(s.restarts), '--seed', String(s.seed));
     if (s.stepSize !== null) argv.push('--step-size', String(s.stepSize));
+    if (s.queries !== null) argv.push('--queries', String(s.queries));
+    // Spelled out either way, so a later change of the default cannot change what the command runs.
+    argv.push('--survivors', s.survivors.length > 0 ? s.survivors.join(',') : 'none');
     if (ev.epsSweep.length > 0) argv.push('--eps-sweep', ev.epsSweep.map((p) => p.eps).join(','));
     return argv;
   }

@@ -366,9 +366,9 @@ function comparison(p: PageModel): string {
     const shiftRows = methods.map((m) => `<tr><td class="nowrap">${esc(m)}</td>${shiftNames.map((s) => `<td class="num">${cell(m, s)}</td>`).join('')}${hasOod ? `<td class="num">${pctOrDash(oodOf(m)?.confidentShare ?? NaN)}</td>` : ''}</tr>`).join('');
     const oodHead = hasOod ? `<th class="num">${esc(c.ood[0]!.dataset)}: confidently wrong (p ≥ ${c.ood[0]!.threshold})</th>` : '';
     const best = c.best !== null ? `<p>Highest audited robust accuracy: <strong>${esc(c.best.methods.join(', '))}</strong>${c.best.methods.length > 1 ? ' (a tie)' : ''} (${pctOrDash(c.best.worstCaseAccuracy)}).</p>` : '';
-    return `<p>Every method trained on ${esc(c.dataset)} for the same wall-clock budget (${esc(budget)}, turned into a step count from each method's measured pace), then audited with <code>alp audit --budget ${esc(c.auditVersion)}</code> at ${esc(c.norm)} ε = ${esc(c.eps)} on the first ${esc(c.testExamples)} test examples.</p>
+    return `<p>Every method trained on ${esc(c.dataset)} for the same budget (${esc(budget)} of one core, turned into a step count from each method's measured CPU time per step, which the machine's load hardly changes), then audited with <code>alp audit --budget ${esc(c.auditVersion)}</code> at ${esc(c.norm)} ε = ${esc(c.eps)} on the first ${esc(c.testExamples)} test examples.</p>
 ${best}
-<div class="table-wrap"><table><thead><tr><th>method</th><th class="num">steps</th><th class="num">s / step</th><th class="num">training</th><th class="num">clean</th><th class="num">audited robust</th><th>masking findings</th></tr></thead><tbody>${rows}</tbody></table></div>
+<div class="table-wrap"><table><thead><tr><th>method</th><th class="num">steps</th><th class="num">CPU s / step</th><th class="num">training (wall)</th><th class="num">clean</th><th class="num">audited robust</th><th>masking findings</th></tr></thead><tbody>${rows}</tbody></table></div>
 ${shiftRows === '' ? '' : `<div class="table-wrap"><table><thead><tr><th>method</th>${shiftNames.map((s) => `<th class="num">${esc(s)}</th>`).join('')}${oodHead}</tr></thead><tbody>${shiftRows}</tbody></table></div>`}
 <p class="note">From <code>${esc(c.file)}</code>.</p>`;
   });

@@ -263,7 +263,7 @@ test('a version-2 eval.json gives the exact command for every attack, APGD and S
   const { buildSuite, ATTACK_NAMES } = await import('../eval/suite.js');
   const { evalArtifact } = await import('../artifacts/eval.js');
   const threat = { norm: 'l2' as const, eps: 1.5 };
-  const spec = { threat, attacks: [...ATTACK_NAMES], steps: 17, restarts: 3, seed: 42, stepSize: 0.2 };
+  const spec = { threat, attacks: [...ATTACK_NAMES], steps: 17, restarts: 3, seed: 42, stepSize: 0.2, queries: 123, survivors: ['square'] };
   const suite = buildSuite(spec);
   const art = evalArtifact({
     model: 'runs/x', weightsHash: null, dataset: 'mnist', threat, suite: spec,
@@ -282,7 +282,8 @@ test('a version-2 eval.json gives the exact command for every attack, APGD and S
   const p = parseArgs(argv.slice(2), EVAL_SPEC);
   const rebuilt = buildSuite({
     threat: { norm: p['norm'] as 'l2', eps: p['eps'] as number }, attacks: p['attacks'] as string[], steps: p['steps'] as number,
-    restarts: p['restarts'] as number, seed: p['seed'] as number, stepSize: p['step-size'] as number,
+    restarts: p['restarts'] as number, seed: p['seed'] as number, stepSize: p['step-size'] as number, queries: p['queries'] as number,
   });
   assert.deepEqual(rebuilt.map((a) => a.describe()), suite.map((a) => a.describe()));
+  assert.deepEqual(p['survivors'], ['square']);
 });

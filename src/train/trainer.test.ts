@@ -146,7 +146,7 @@ test('invalid training options name the option, the value and what is allowed', 
   assert.throws(() => resolveConfig(undefined, { method: 'magic' as TrainConfig['method'] }), /ConfigError: method: expected one of standard, pgd-at, alp, clp, lsq, trades, fgsm-rs, got "magic"/);
   assert.throws(() => resolveConfig(undefined, { eps: 1.2 }), /eps: expected a number ≥ 0 inside the \[0,1\] box/);
   assert.throws(() => resolveConfig(undefined, { batchSize: 0 }), /ConfigError: batchSize: expected an integer ≥ 2, got 0/);
-  assert.throws(() => resolveConfig('nope', {}), /preset: expected one of quick, madry-mnist, spam, spoken-digits, got 'nope'/);
+  assert.throws(() => resolveConfig('nope', {}), /preset: expected one of quick, madry-mnist, mnist-robust, spam, spoken-digits, got 'nope'/);
 });
 
 test('training steps do not leak tensors, for every method', async () => {

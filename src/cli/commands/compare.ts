@@ -6,13 +6,14 @@ import { METHODS, PRESETS, type Method, type PresetName } from '../../train/conf
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
+import { shellQuote } from '../../report/commands.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export const COMPARE_SPEC: CommandSpec = {
   name: 'compare',
-  summary: 'train every method on one wall-clock budget, audit each, measure generalisation',
+  summary: 'train every method on one time budget (CPU minutes), audit each, measure generalisation',
   usage: 'alp compare [--methods all|M,M] [--preset quick] [--data mnist] [--eps E] [--budget-minutes 10] --out DIR',
   options: [
     { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
@@ -20,7 +21,7 @@ export const COMPARE_SPEC: CommandSpec = {
     { name: 'data', type: 'string', choices: DATASET_NAMES, help: "dataset (default: the preset's)" },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
     { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
-    { name: 'budget-minutes', type: 'number', default: 10, help: 'training wall-clock budget per method' },
+    { name: 'budget-minutes', type: 'number', default: 10, help: 'training budget per method, in minutes of one core (CPU time, which the load of other processes hardly changes)' },
     { name: 'n', type: 'int', default: 1000, help: 'audit and shift the first N test examples' },
     { name: 'audit', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'audit budget for every method' },
     { name: 'shifts', type: 'string', metavar: 'KIND:LEVEL,…', help: 'distribution shifts (default noise:0.1,noise:0.3,rotate:10,rotate:25,translate:2,translate:4,contrast:0.5,contrast:0.2)' },
@@ -65,14 +66,15 @@ function oodSet(name: string | undefined, dataset: string, n: number, quiet: boo
 
 function summaryTable(r: CompareResult): string {
   const worstShift = (m: CompareResult['methods'][number]): number => Math.min(...m.generalisation.shifts.map((s) => s.accuracy));
-  const rows = [['method', 'steps', 'train s', 'clean', `audited robust (ε=${r.threat.eps})`, 'worst shift', 'OOD confident']];
+  const rows = [['method', 'steps', 'CPU s/step', 'train CPU s', 'train wall s', 'clean', `audited robust (ε=${r.threat.eps})`, 'worst shift', 'OOD confident']];
   for (const m of r.methods) {
     rows.push([
-      m.method + (m.complete ? '' : ' (stopped)'), String(m.steps), m.trainSeconds.toFixed(0), pct(m.audit.cleanAccuracy), pct(m.audit.worstCaseAccuracy),
+      m.method + (m.complete ? '' : ' (stopped)'), String(m.steps), m.pace.secondsPerStep.toFixed(3), m.trainCpuSeconds?.toFixed(0) ?? '-', m.trainSeconds.toFixed(0), pct(m.audit.cleanAccuracy), pct(m.audit.worstCaseAccuracy),
       m.generalisation.shifts.length > 0 ? pct(worstShift(m)) : '-', m.generalisation.ood !== null ? pct(m.generalisation.ood.confidentShare) : '-',
     ]);
   }
-  return table(rows);
+  const loads = r.methods.filter((m) => m.pace.loadAverage !== undefined).map((m) => `${m.method} ${m.pace.loadAverage?.join(' ')}`);
+  return table(rows) + (loads.length > 0 ? `\nLoad average (1/5/15 min) when each pace was measured: ${loads.join('; ')}.` : '');
 }
 
 export async function compareCommand(argv: string[]): Promise<void> {
@@ -108,7 +110,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
     current = '';
   };
   const r = await compareMethods({
-    out, methods, budgetSeconds: minutes * 60, preset: get.str(p, 'preset') as string, overrides,
+    out, methods, budgetSeconds: minutes * 60, command: ['alp', 'compare', ...argv].map(shellQuote).join(' '), preset: get.str(p, 'preset') as string, overrides,
     auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
     ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}),
     onPhase: (m, phase) => {

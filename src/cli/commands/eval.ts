@@ -6,7 +6,7 @@ import { evalPartParallel } from '../../parallel/evaluate-parallel.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
-import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
+import { ATTACK_NAMES, buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, emit, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -25,7 +25,9 @@ export const EVAL_SPEC: CommandSpec = {
     { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
     { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
-    { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, default: ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr'], help: 'attacks in the suite; the worst case per example is reported (apgd-dlr = APGD-T, targeted DLR over 9 classes)' },
+    { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, default: [...DEFAULT_EVAL_ATTACKS], help: 'attacks in the suite; the worst case per example is reported (apgd-dlr = APGD-T, targeted DLR over 9 classes; square = the gradient-free Square attack)' },
+    { name: 'survivors', type: 'strings', choices: [...ATTACK_NAMES, 'none'], metavar: 'A,A,...|none', help: 'attacks that run only on the examples the attacks before them left robust (default: square, when in the suite)' },
+    { name: 'queries', type: 'int', default: DEFAULT_EVAL_QUERIES, help: 'Square attack query budget (it runs once)' },
     { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
     { name: 'restarts', type: 'int', default: 5, help: 'random restarts per attack (APGD-T runs once per target class instead, as in AutoAttack)' },
     { name: 'step-size', type: 'number', help: 'PGD step size (default 2.5·ε/steps)' },
@@ -68,11 +70,18 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
-  const spec = {
-    threat, attacks: get.strs(p, 'attacks') ?? [], steps: get.num(p, 'steps') as number,
+  const attacks = get.strs(p, 'attacks') ?? [];
+  const queries = get.num(p, 'queries') as number;
+  if (queries < 1) throw new UserError(`--queries: expected an integer ≥ 1, got ${queries}`);
+  const given = get.strs(p, 'survivors');
+  const survivors = given === undefined ? DEFAULT_SURVIVORS.filter((a) => attacks.includes(a)) : given.filter((a) => a !== 'none');
+  const spec: SuiteSpec = {
+    threat, attacks, steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
     ...(stepSize !== undefined ? { stepSize } : {}),
+    ...(attacks.includes('square') ? { queries } : {}), ...(survivors.length > 0 ? { survivors } : {}),
   };
+  const onSurvivors = survivorsMask(spec);
   const suite = buildSuite(spec);
   const t0 = Date.now();
   say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
@@ -109,7 +118,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     sweepRows = r.sweep;
     bar.done();
   } else {
-    part = evalPart(model, ds, suite, range, { batchSize, onProgress });
+    part = evalPart(model, ds, suite, range, { batchSize, onProgress, onSurvivors });
     bar?.done();
     if (sweepConfig !== undefined) {
       say(quiet, `ε sweep: ${sweepConfig.epsilons.join(', ')}`);
@@ -147,7 +156,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, shard !== undefined ? shardName('eval', shard, '.json') : 'eval.json');
   writeEvalArtifact(outPath, report);
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
-  for (const a of result.attacks) rows.push([a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
+  for (const a of result.attacks) rows.push([a.onSurvivors === true ? `${a.name} (on survivors)` : a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
   rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);
   let text = table(rows);
   if (sweep !== null) text += '\n\n' + table([['ε', 'robust acc'], ...sweep.map((s) => [String(s.eps), pct(s.robustAccuracy)])]);
