@@ -210,7 +210,7 @@ test('the new suite attacks pass the evaluator\'s independent ball, box and pred
   const m = await trained();
   const small = toyDataset(32, 13);
   const suite = buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['pgd-ce', 'apgd-ce', 'apgd-dlr', 'square'], steps: 10, restarts: 1, seed: 0 });
-  const r = evaluateRobustness(m, small, suite);
+  const r = await evaluateRobustness(m, small, suite);
   assert.equal(r.attacks.length, 4);
   for (const a of r.attacks) {
     assert.ok(a.maxPerturbation <= 0.3 * (1 + 1e-5), `${a.name}: ${a.maxPerturbation}`);

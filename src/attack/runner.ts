@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
+import { checkpointInterrupt } from '../util/interrupt.js';
 import { exampleSeed } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack, RunContext, SearchAttack } from './attack.js';
@@ -240,14 +241,17 @@ export interface BatchOutcome {
 
 /**
  * Runs `attack` over dataset rows `ids` in batches through `runAttack`, handing each verified batch to
- * `onBatch` (which may record, checkpoint or report progress).
+ * `onBatch` (which may record, checkpoint or report progress). Between batches it yields to the event
+ * loop, so a Ctrl-C handler can run; once `signal` is aborted it throws InterruptedError before the next
+ * batch, every finished batch having been handed to `onBatch`.
  */
-export function attackRows(
+export async function attackRows(
   f: LogitsFn, ds: Dataset, ids: readonly number[], attack: Attack,
-  o: { batchSize?: number; criterion?: Criterion; onBatch: (b: BatchOutcome, doneSoFar: number) => void },
-): void {
+  o: { batchSize?: number; criterion?: Criterion; signal?: AbortSignal; onBatch: (b: BatchOutcome, doneSoFar: number) => void },
+): Promise<void> {
   const bs = o.batchSize ?? 250;
   for (let k = 0; k < ids.length; k += bs) {
+    await checkpointInterrupt(o.signal);
     const part = ids.slice(k, k + bs);
     const { x, y } = gatherRows(ds, part);
     try {

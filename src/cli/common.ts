@@ -12,7 +12,8 @@ import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
-import { UserError } from '../util/errors.js';
+import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
+import { OutputExistsError, UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
 import { Progress, say } from './progress.js';
@@ -254,4 +255,17 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings };
+}
+
+/**
+ * Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless
+ * --force; the library's message gets the CLI's ways out.
+ */
+export function guardOutput(path: string, kind: ResultKind, identity: ResultIdentity, p: Parsed): void {
+  try {
+    guardResultFile(path, kind, identity, { force: get.bool(p, 'force') });
+  } catch (e) {
+    if (e instanceof OutputExistsError) throw new OutputExistsError(`${e.message}: add --force to replace it, or choose another --out`);
+    throw e;
+  }
 }

@@ -5,6 +5,7 @@
  * keeps its stack trace (exit 1).
  */
 import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';
+import { InterruptedError } from '../util/interrupt.js';
 import { createRequire } from 'node:module';
 import { cliMessage, ConfigError } from '../train/config.js';
 import { attackCommand } from './commands/attack.js';
@@ -59,6 +60,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // Stopped by Ctrl-C/SIGTERM at a safe point: the handler has said what was kept; only the status is left.
+    if (e instanceof InterruptedError) {
+      process.exitCode = e.code;
+      return;
+    }
     // Errors the user can act on (bad input, disk full, divergence, …): one line, their own status.
     const known = isUserError(e) ? e : ioErrorOf(e);
     if (known !== undefined) {

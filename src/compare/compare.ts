@@ -162,7 +162,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       ...(o.onTrainProgress !== undefined ? { onProgress: (p: TrainProgress) => o.onTrainProgress?.(method, p) } : {}),
     });
     o.onPhase?.(method, `audit (${auditVersion})`);
-    const a = audit(run.model, test, {
+    const a = await audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
       ...(o.onAuditProgress !== undefined ? { onProgress: (p) => o.onAuditProgress?.(method, p) } : {}),
     });

@@ -83,7 +83,7 @@ test('an adaptive attack lowers the detection rate compared with the non-adaptiv
   const m = await trained();
   const test = toyDataset(120, 41);
   const calib = toyDataset(400, 42);
-  const r = evaluateDetection(m, 'toy', '(memory)', test, calib, [new OddsAreOddDetector({ samples: 32, seed: 1 })], {
+  const r = await evaluateDetection(m, 'toy', '(memory)', test, calib, [new OddsAreOddDetector({ samples: 32, seed: 1 })], {
     threat: { norm: 'linf', eps: 0.3 }, attacks: ['pgd-cw'], steps: 20, restarts: 1, seed: 1, fprs: [0.01, 0.05], operatingFpr: 0.05,
     adaptive: { steps: 20, lambdas: [1, 10], eotSamples: 8, checkEvery: 5 }, batchSize: 120,
   });

@@ -17,6 +17,7 @@ import type { Dataset } from '../data/dataset.js';
 import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
+import { checkpointInterrupt } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
 import { calibrateDetector, flags, scoreDataset, type Calibration } from './calibrate.js';
@@ -49,6 +50,8 @@ export interface DetectEvalOptions {
   fitFraction?: number;
   batchSize?: number;
   onProgress?: (p: { stage: string; done: number; total: number }) => void;
+  /** Aborting it stops the evaluation after the current batch with InterruptedError (nothing is returned). */
+  signal?: AbortSignal;
 }
 
 export interface OperatingPointReport {
@@ -117,12 +120,13 @@ function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
 
 
 /** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
-function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, progress?: (done: number) => void): { fooledIds: number[]; adv: Float32Array } {
+async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, signal: AbortSignal | undefined, progress?: (done: number) => void): Promise<{ fooledIds: number[]; adv: Float32Array }> {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const fooledIds: number[] = [];
   const chunks: Float32Array[] = [];
-  attackRows(f, ds, ids, attack, {
+  await attackRows(f, ds, ids, attack, {
     batchSize,
+    ...(signal !== undefined ? { signal } : {}),
     onBatch: (b, done) => {
       b.ids.forEach((id, j) => {
         if (!b.success[j]) return;
@@ -193,9 +197,9 @@ function summarise(
  * Evaluates detectors on one model. `detectors` are fresh (unfitted) detectors; they are fitted and
  * calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the result configs.
  */
-export function evaluateDetection(
+export async function evaluateDetection(
   model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,
-): ModelDetectionResult {
+): Promise<ModelDetectionResult> {
   assertValidInputs(test.images, `${test.name} test images`);
   if (test.shape.join() !== calibration.shape.join()) throw new UserError(`calibration images [${calibration.shape.join(',')}] and test images [${test.shape.join(',')}] differ in shape`);
   const f = logitsOf(model);
@@ -223,7 +227,7 @@ export function evaluateDetection(
   const suite = buildSuite({ threat: o.threat, attacks: o.attacks, steps: o.steps, restarts: o.restarts, seed: o.seed, ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}) });
   for (const attack of suite) {
     const t0 = Date.now();
-    const { fooledIds, adv } = runPlainAttack(f, test, correctIds, attack, bs, progress(attack.name, correctIds.length));
+    const { fooledIds, adv } = await runPlainAttack(f, test, correctIds, attack, bs, o.signal, progress(attack.name, correctIds.length));
     const attackSeconds = (Date.now() - t0) / 1000;
     for (const e of evals) {
       const t1 = Date.now();
@@ -253,6 +257,7 @@ export function evaluateDetection(
       const perStrategy: Record<string, number> = {};
       const report = progress(`${attack.name}`, correctIds.length);
       for (let k = 0; k < correctIds.length; k += bs) {
+        await checkpointInterrupt(o.signal);
         const part = correctIds.slice(k, k + bs);
         const { x, y } = gatherRows(test, part);
         // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.

@@ -97,6 +97,12 @@ export interface AuditOptions {
   keepExamples?: number;
   onProgress?: CascadeOptions['onProgress'];
   onPhase?: (phase: string) => void;
+  /**
+   * Aborting it stops the audit after the current batch with InterruptedError. The cascade's state (with
+   * `statePath`) holds every finished batch, so the same call resumes; the sweep and the diagnostics
+   * after the cascade are recomputed (they are seeded).
+   */
+  signal?: AbortSignal;
 }
 
 export interface AuditResult {
@@ -154,14 +160,16 @@ export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks:
   })).digest('hex');
 }
 
-export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
   const t0 = Date.now();
   const f = logitsOf(model);
   const plan = AUDIT_PLANS[o.version];
   const attacks = planAttacks(plan, o.threat, o.seed, ds.numClasses);
   attacks.push(...(o.extraAttacks ?? []));
   o.onPhase?.(`attack cascade: ${attacks.map((a) => a.name).join(' → ')}`);
-  const cascade = runCascade(f, ds, attacks, {
+  const stop = o.signal !== undefined ? { signal: o.signal } : {};
+  const cascade = await runCascade(f, ds, attacks, {
+    ...stop,
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.statePath !== undefined ? { statePath: o.statePath } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
@@ -172,10 +180,10 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
 
   o.onPhase?.('ε sweep');
   const sweepSet: Dataset = { ...ds, count: Math.min(plan.sweepExamples, ds.count) };
-  const sweep = epsSweep(f, sweepSet, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed });
+  const sweep = await epsSweep(f, sweepSet, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed }, stop);
 
   o.onPhase?.('masking diagnostics');
-  const iters = checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7 });
+  const iters = await checkMoreIterations(f, ds, o.threat, { n: plan.itersExamples, weak: plan.weak, strong: plan.strong, seed: o.seed + 7, ...stop });
   const nSub = Math.min(plan.itersExamples, ds.count);
   const cascadeWorstSub = cascade.robust.slice(0, nSub).reduce((a, b) => a + b, 0) / Math.max(nSub, 1);
   const findings: Finding[] = [
@@ -192,13 +200,9 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
   const fgsmStep = cascade.steps.find((s) => s.attack.startsWith('fgsm'));
   if (fgsmStep !== undefined) {
     const sub: Dataset = { ...ds, count: Math.min(plan.itersExamples, ds.count) };
-    const alone = (names: string[], steps: number): number => epsSweep(f, sub, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: [o.threat.eps], steps, restarts: 1, losses: names as ['ce'], seed: o.seed })[0]?.robustAccuracy ?? NaN;
-    const fg = (() => {
-      const r = buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed });
-      const ev = runCascade(f, sub, r, {});
-      return ev.worstCaseAccuracy;
-    })();
-    findings.push(checkSingleStep(fg, alone(['ce'], plan.weak[0])));
+    const alone = await epsSweep(f, sub, { norm: o.threat.norm, ...(o.threat.bounds !== undefined ? { bounds: o.threat.bounds } : {}), epsilons: [o.threat.eps], steps: plan.weak[0], restarts: 1, losses: ['ce'], seed: o.seed }, stop);
+    const fg = await runCascade(f, sub, buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed }), stop);
+    findings.push(checkSingleStep(fg.worstCaseAccuracy, alone[0]?.robustAccuracy ?? NaN));
   }
   return {
     version: o.version, threat: o.threat, examples: ds.count, cleanAccuracy: cascade.cleanAccuracy,

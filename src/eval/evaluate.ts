@@ -46,6 +46,8 @@ export interface EvalProgress {
 export interface EvalOptions {
   batchSize?: number;
   onProgress?: (p: EvalProgress) => void;
+  /** Aborting it stops the evaluation after the current batch with InterruptedError (util/interrupt.ts). */
+  signal?: AbortSignal;
 }
 
 /** Predictions in batches (the runner's `predictDataset`, under the name the public API has used). */
@@ -55,14 +57,15 @@ export const predictAll = predictDataset;
  * Runs one attack over the examples flagged in `mask` and returns, per example, whether it was
  * fooled (verified by the runner), plus the largest perturbation seen.
  */
-export function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): { fooled: Uint8Array; maxPerturbation: number } {
+export async function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): Promise<{ fooled: Uint8Array; maxPerturbation: number }> {
   const fooled = new Uint8Array(ds.count);
   const todo: number[] = [];
   for (let i = 0; i < ds.count; i++) if (mask[i]) todo.push(i);
   let maxPert = 0;
   let fooledCount = 0;
-  attackRows(f, ds, todo, attack, {
+  await attackRows(f, ds, todo, attack, {
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
     onBatch: (b, done) => {
       b.ids.forEach((id, j) => {
         maxPert = Math.max(maxPert, b.perturbation[j] as number);
@@ -78,7 +81,7 @@ export function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Ui
 }
 
 /** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
-export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
+export async function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): Promise<EvalResult> {
   // Every attack in a suite shares one threat model; its box is the one the inputs must be in.
   assertValidInputs(ds.images, `${ds.name} images`, attacks[0] !== undefined ? boundsOf(attacks[0].threat) : [0, 1]);
   const f = logitsOf(model);
@@ -90,7 +93,7 @@ export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset
   const summaries: AttackSummary[] = [];
   for (const attack of attacks) {
     const t0 = Date.now();
-    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, correct, o);
+    const { fooled, maxPerturbation } = await attackDataset(f, ds, attack, correct, o);
     let survived = 0;
     let nFooled = 0;
     for (let i = 0; i < ds.count; i++) {
@@ -140,16 +143,19 @@ export interface SweepPoint {
 }
 
 /** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
-export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] }, eo: EvalOptions = {}): SweepPoint[] {
-  return o.epsilons.map((eps) => {
+export async function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] }, eo: EvalOptions = {}): Promise<SweepPoint[]> {
+  const points: SweepPoint[] = [];
+  for (const eps of o.epsilons) {
     if (eps === 0) {
       const f = logitsOf(model);
       const p = predictAll(f, ds);
       let c = 0;
       for (let i = 0; i < ds.count; i++) if (p[i] === ds.labels[i]) c++;
-      return { eps, robustAccuracy: c / Math.max(ds.count, 1) };
+      points.push({ eps, robustAccuracy: c / Math.max(ds.count, 1) });
+      continue;
     }
-    const r = evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), eo);
-    return { eps, robustAccuracy: r.worstCaseAccuracy };
-  });
+    const r = await evaluateRobustness(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), eo);
+    points.push({ eps, robustAccuracy: r.worstCaseAccuracy });
+  }
+  return points;
 }

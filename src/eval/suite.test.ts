@@ -33,7 +33,7 @@ test('every attack name: robust accuracy well below clean on a standard model (a
   const { model, ds: all } = await trainedToyModel(2);
   const ds = { ...all, count: 64 };
   const attacks = buildSuite({ threat, attacks: ATTACK_NAMES, steps: 10, restarts: 1, seed: 3, queries: 300 });
-  const r = evaluateRobustness(model, ds, [...attacks, new DoNothing()]);
+  const r = await evaluateRobustness(model, ds, [...attacks, new DoNothing()]);
   assert.equal(r.attacks.length, ATTACK_NAMES.length + 1);
   for (const a of r.attacks.slice(0, ATTACK_NAMES.length)) {
     assert.ok(attackWorks(r.cleanAccuracy, a.robustAccuracy), `${a.name}: clean ${r.cleanAccuracy}, robust ${a.robustAccuracy}`);

@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import { audit, AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
+import { auditIdentity, defaultResultPath } from '../../artifacts/outputs.js';
+import { onInterrupt } from '../../util/interrupt.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
@@ -27,7 +29,8 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder)' },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the folder of model.json; NAME.audit/ beside a model file NAME.json)' },
+    { name: 'force', type: 'boolean', help: 'replace an audit.json that holds the audit of other weights or settings' },
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
     ...COMMON_OPTIONS,
   ],
@@ -48,7 +51,9 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
-  const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
+  const out = get.str(p, 'out') ?? defaultResultPath(modelPath, 'audit');
+  const hash = weightsHash(modelJsonPath(modelPath));
+  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, examples: ds.count, threat, version, seed }), p);
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
@@ -62,10 +67,12 @@ export async function auditCommand(argv: string[]): Promise<number> {
     extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99, surrogateName: surrogatePath }));
   }
   say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
+  const interrupt = onInterrupt('audit', `this batch; the audit so far is kept in ${statePath} and the same command resumes it`);
   let bar: Progress | undefined;
   let current = '';
-  const r = audit(model, ds, {
-    threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
+  const r = await audit(model, ds, {
+    threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number, signal: interrupt.signal,
     keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
     onPhase: (m) => {
       bar?.done();
@@ -83,7 +90,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
     },
   });
   bar?.done();
-  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
   const report = written.artifact;
   writeAuditArtifact(join(out, 'audit.json'), join(out, EXAMPLES_FILE), written);
   rmSync(statePath, { force: true });

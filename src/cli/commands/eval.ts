@@ -1,12 +1,13 @@
-import { join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
+import { defaultResultPath, evalIdentity } from '../../artifacts/outputs.js';
+import { checkpointInterrupt, onInterrupt } from '../../util/interrupt.js';
 import { evaluateRobustness, epsSweep, type SweepPoint } from '../../eval/evaluate.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { modelJsonPath } from '../../model/io.js';
 import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -33,7 +34,8 @@ export const EVAL_SPEC: CommandSpec = {
     ...WORD_SWAP_OPTIONS,
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder)' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json beside model.json; NAME.eval.json beside a model file NAME.json)' },
+    { name: 'force', type: 'boolean', help: 'replace an output that holds the eval of other weights or settings' },
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -65,6 +67,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
     ...(stepSize !== undefined ? { stepSize } : {}),
   };
   const suite = buildSuite(spec);
+  const sweepEps = get.nums(p, 'eps-sweep');
+  const outPath = get.str(p, 'out') ?? defaultResultPath(modelPath, 'eval');
+  const hash = weightsHash(modelJsonPath(modelPath));
+  // Before the work: an hour of attacks should not end in a refusal to write.
+  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
+  // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
+  const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
   say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
@@ -78,14 +87,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
     bar?.update(e.done, `still robust ${e.robustSoFar}/${e.done}`);
   };
   const batchSize = get.num(p, 'batch-size') as number;
-  const result = evaluateRobustness(model, ds, suite, { batchSize, onProgress });
+  const result = await evaluateRobustness(model, ds, suite, { batchSize, onProgress, signal: interrupt.signal });
   bar?.done();
-  const sweepEps = get.nums(p, 'eps-sweep');
   let sweep: SweepPoint[] | null = null;
   if (sweepEps !== undefined) {
     for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
-    sweep = epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize });
+    sweep = await epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize, signal: interrupt.signal });
   }
   let wordSwaps: SwapEval | null = null;
   if (words !== null && ks !== undefined) {
@@ -102,12 +110,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
     });
     wbar?.done();
   }
+  // Word swaps do not stop on a signal; one that came during them stops the run here, before writing.
+  await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
-    model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
+    model: modelPath, weightsHash: hash, dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
   });
-  const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, 'eval.json');
   writeEvalArtifact(outPath, report);
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
