@@ -35,7 +35,8 @@ export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep }
 
 export { Rng } from './util/rng.js';
 export { UserError, DivergedError, OutputExistsError, CorruptFileError, EXIT, type ExitCode } from './util/errors.js';
-export { yieldToEventLoop } from './util/interrupt.js';
+export { yieldToEventLoop, InterruptedError, checkpointInterrupt } from './util/interrupt.js';
+export { guardResultFile, defaultResultPath, evalIdentity, auditIdentity, detectEvalIdentity, type ResultKind, type ResultIdentity } from './artifacts/outputs.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
 export { loadRuns, type RunData } from './report/runs.js';

@@ -14,7 +14,7 @@ const evalFile = (o: { weightsHash?: string | null; steps?: number; examples?: n
   threat: { norm: 'linf', eps: 0.3 }, suite: { attacks: ['fgsm', 'pgd-ce'], steps: o.steps ?? 40, restarts: 1, seed: 0 },
   result: { examples: o.examples ?? 100 }, epsSweep: null,
 });
-const refused = (re: RegExp) => (e: unknown): boolean => e instanceof OutputExistsError && e.code === 6 && re.test(e.message) && !/--/.test(e.message);
+const refused = (re: RegExp) => (e: unknown): boolean => e instanceof OutputExistsError && e.code === 6 && re.test(e.message) && !/--/.test(e.message) && e.message.endsWith('not overwritten: set force to replace it, or choose another out');
 
 test('an eval result is replaced only by the same weights and settings, or with force', () => {
   const path = join(tmp, 'eval.json');

@@ -91,13 +91,15 @@ const READERS: Record<ResultKind, { schema: (s: string) => boolean; identity: (j
   'detect-eval': { schema: (s) => s === 'alp-detect-eval' || s.startsWith('alp.detect-eval/'), identity: detectEvalIdentity },
 };
 
+const NOT_OVERWRITTEN = 'not overwritten: set {force} to replace it, or choose another {out}';
+
 const short = (h: string | null): string => (h === null ? 'unknown' : `${h.slice(0, 12)}…`);
 
 /**
  * Throws OutputExistsError (exit 6) when `path` holds something that a run with identity `want` must
  * not silently replace: a file that is no `kind` result, or one measured on other weights (or weights it
  * did not record) or with other settings. Nothing there, or the same run again, passes; so does `force`.
- * The message names what differs and does not name CLI options (the CLI adds how to allow it).
+ * The message names what differs and how to allow it, in option names (`{force}`) the CLI renders as flags.
  */
 export function guardResultFile(path: string, kind: ResultKind, want: ResultIdentity, o: { force?: boolean } = {}): void {
   if (o.force === true || !existsSync(path) || statSync(path).isDirectory()) return;
@@ -110,15 +112,15 @@ export function guardResultFile(path: string, kind: ResultKind, want: ResultIden
   }
   const schema = isObj(j) ? str(j['schema']) : null;
   if (!isObj(j) || schema === null || !reader.schema(schema)) {
-    throw new OutputExistsError(`${path}: exists and is not an ${kind} result; not overwritten`);
+    throw new OutputExistsError(`${path}: exists and is not an ${kind} result; ${NOT_OVERWRITTEN}`);
   }
   const have = reader.identity(j);
   if (have.weightsHash === null || want.weightsHash === null || have.weightsHash !== want.weightsHash) {
-    throw new OutputExistsError(`${path}: holds the ${kind} of other weights (sha256 ${short(have.weightsHash)} there, ${short(want.weightsHash)} now); not overwritten`);
+    throw new OutputExistsError(`${path}: holds the ${kind} of other weights (sha256 ${short(have.weightsHash)} there, ${short(want.weightsHash)} now); ${NOT_OVERWRITTEN}`);
   }
   const diff = Object.keys(want.settings).filter((k) => have.settings[k] !== want.settings[k]);
   if (diff.length > 0) {
     const what = diff.map((k) => `${k} ${String(have.settings[k])} there, ${String(want.settings[k])} now`).join('; ');
-    throw new OutputExistsError(`${path}: holds the ${kind} of these weights with other settings (${what}); not overwritten`);
+    throw new OutputExistsError(`${path}: holds the ${kind} of these weights with other settings (${what}); ${NOT_OVERWRITTEN}`);
   }
 }

@@ -9,7 +9,7 @@
  * without center or scale.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
 import { installGradientFixes } from './gradient-fixes.js';
@@ -34,7 +34,7 @@ async function tryImport(name: string): Promise<boolean> {
  */
 export async function setupBackend(choice: BackendChoice = 'auto'): Promise<string> {
   if (!BACKEND_CHOICES.includes(choice)) {
-    throw new UserError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
+    throw new OptionError(`{backend}: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
   installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
@@ -44,7 +44,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       return 'tensorflow';
     }
     if (choice === 'tensorflow') {
-      throw new UserError("--backend tensorflow: '@tensorflow/tfjs-node' is not installed or failed to load");
+      throw new OptionError("{backend}: 'tensorflow' needs '@tensorflow/tfjs-node', which is not installed or failed to load");
     }
   }
   if (choice === 'auto' || choice === 'wasm') {
@@ -57,7 +57,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
         return 'wasm';
       }
     }
-    if (choice === 'wasm') throw new UserError("--backend wasm: '@tensorflow/tfjs-backend-wasm' could not be initialised");
+    if (choice === 'wasm') throw new OptionError("{backend}: 'wasm': '@tensorflow/tfjs-backend-wasm' could not be initialised");
   }
   await tf.setBackend('cpu');
   await tf.ready();

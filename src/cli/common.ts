@@ -13,7 +13,7 @@ import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
 import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
-import { OutputExistsError, UserError } from '../util/errors.js';
+import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
 import { get } from './args.js';
 import { Progress, say } from './progress.js';
@@ -257,15 +257,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   return { modelPath, quiet, backend, ds: data, model, threat, warnings };
 }
 
-/**
- * Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless
- * --force; the library's message gets the CLI's ways out.
- */
+/** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */
 export function guardOutput(path: string, kind: ResultKind, identity: ResultIdentity, p: Parsed): void {
-  try {
-    guardResultFile(path, kind, identity, { force: get.bool(p, 'force') });
-  } catch (e) {
-    if (e instanceof OutputExistsError) throw new OutputExistsError(`${e.message}: add --force to replace it, or choose another --out`);
-    throw e;
-  }
+  guardResultFile(path, kind, identity, { force: get.bool(p, 'force') });
 }

@@ -18,7 +18,7 @@ function refused(args: string[], pattern: RegExp): void {
   const lines = r.stderr.trim().split('\n').filter((l) => !/^backend \S+; kernels: /.test(l));
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0] as string, pattern);
-  assert.match(lines[0] as string, /: add --force to replace it, or choose another --out$/);
+  assert.match(lines[0] as string, /; not overwritten: set --force to replace it, or choose another --out$/);
 }
 
 test('alp eval and alp audit refuse to replace the results of other weights or settings (exit 6) before any work', async () => {

@@ -5,7 +5,7 @@ import { Pgd } from '../attack/pgd.js';
 import { Apgd } from '../attack/apgd.js';
 import { Square } from '../attack/square.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 
 /**
  * 'apgd-ce' is APGD on cross-entropy; 'apgd-dlr' is AutoAttack's APGD-T (targeted DLR over the 9 most likely
@@ -45,7 +45,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
       case 'square':
         return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: s.restarts, seed });
       default:
-        throw new UserError(`--attacks: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
+        throw new OptionError(`{attacks}: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
     }
   });
 }

@@ -78,7 +78,7 @@ export function prepareOutput(out: string, o: { resume?: boolean; force?: boolea
   } catch {
     // no or unreadable train.json: a model from elsewhere
   }
-  throw new OutputExistsError(`${out}: already holds ${what}; add --resume to continue that run, --force to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another --out`);
+  throw new OutputExistsError(`${out}: already holds ${what}; add {resume} to continue that run, {force} to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another {out}`);
 }
 
 /** Splits the training split into the examples trained on and a held-out tail for validation. */

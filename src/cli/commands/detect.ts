@@ -25,8 +25,8 @@ import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { defaultResultPath, detectEvalIdentity } from '../../artifacts/outputs.js';
 import { onInterrupt } from '../../util/interrupt.js';
-import { UserError } from '../../util/errors.js';
-import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
+import { OptionError, UserError } from '../../util/errors.js';
+import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
 import { isTextModel } from '../../model/text.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
@@ -232,9 +232,16 @@ function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: strin
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
   const start = get.num(p, 'calib-start');
-  return calibrationSplit(loadEvalData(p, undefined, split, modelPath), {
-    split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
-  });
+  const full = loadEvalData(p, undefined, split, modelPath);
+  try {
+    return calibrationSplit(full, {
+      split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
+    });
+  } catch (e) {
+    // The split's options are this command's --calib-* flags.
+    if (e instanceof OptionError) throw new UserError(optionMessage(e, { n: 'calib-n', start: 'calib-start', split: 'calib-split', evalN: 'n' }), e.code);
+    throw e;
+  }
 }
 
 async function calibrateCmd(p: Parsed): Promise<void> {

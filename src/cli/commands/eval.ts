@@ -91,7 +91,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   bar?.done();
   let sweep: SweepPoint[] | null = null;
   if (sweepEps !== undefined) {
-    for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
+    for (const e of sweepEps) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, 'epsSweep');
     say(quiet, `ε sweep: ${sweepEps.join(', ')}`);
     sweep = await epsSweep(model, ds, { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }, { batchSize, signal: interrupt.signal });
   }
