@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { tensorsOf, toyDataset, useBackend, trainedToyModel } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
-import { buildSuite, ATTACK_NAMES } from '../eval/suite.js';
+import { buildSuite, ATTACK_NAMES, type AttackName } from '../eval/suite.js';
 import { evaluateRobustness } from '../eval/evaluate.js';
 import { Apgd, apgdCheckpointFractions, apgdCheckpoints, type ApgdLoss } from './apgd.js';
 import { dlr, dlrTargeted } from './dlr.js';
@@ -202,7 +202,7 @@ test('the suite builds the new attack names and keeps the old ones', () => {
   assert.ok(ce instanceof Apgd && ce.loss === 'ce' && ce.steps === 20);
   assert.ok(t instanceof Apgd && t.loss === 'dlr-targeted' && t.targetClasses === 9);
   assert.ok(sq instanceof Square && sq.queries === 1000);
-  assert.throws(() => buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['autoattack'], steps: 1, restarts: 1, seed: 0 }), /expected names from .*apgd-dlr/);
+  assert.throws(() => buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['autoattack' as AttackName], steps: 1, restarts: 1, seed: 0 }), /expected names from .*apgd-dlr/);
   assert.throws(() => new Apgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 0 }), /APGD steps/);
 });
 

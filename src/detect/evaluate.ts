@@ -14,7 +14,7 @@ import type { Attack } from '../attack/attack.js';
 import { attackRows, gatherRows, misclassified, predictDataset, runAttack } from '../attack/runner.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
-import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
+import { buildSuite, type AttackName } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { checkpointInterrupt } from '../util/interrupt.js';
@@ -28,15 +28,14 @@ export const DETECT_EVAL_SCHEMA = 'alp-detect-eval';
 export const DETECT_EVAL_VERSION = 1;
 
 /** Non-adaptive attacks used by default: FGSM, PGD (CE, CW), and APGD-CE when this build has it. */
-export function defaultDetectAttacks(): string[] {
-  const names: readonly string[] = ATTACK_NAMES;
-  return ['fgsm', 'pgd-ce', 'pgd-cw', ...(names.includes('apgd-ce') ? ['apgd-ce'] : [])];
+export function defaultDetectAttacks(): AttackName[] {
+  return ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-ce'];
 }
 
 export interface DetectEvalOptions {
   threat: ThreatModel;
   /** Non-adaptive attacks by suite name (see eval/suite.ts). */
-  attacks: string[];
+  attacks: AttackName[];
   steps: number;
   restarts: number;
   stepSize?: number;

@@ -19,13 +19,13 @@ import {
   checkBlackBoxVsWhiteBox, checkVerifiedGradients, checkDeterminism, checkEpsGrowth, checkGradients, checkLogits, checkMoreIterations, checkSingleStep, checkWeakAttackGap, type Finding,
 } from './diagnostics.js';
 import { epsSweep, type SweepPoint } from './evaluate.js';
-import { buildSuite } from './suite.js';
+import { buildSuite, type AttackName } from './suite.js';
 
 export type AuditVersion = 'quick' | 'standard' | 'thorough';
 export const AUDIT_VERSIONS: readonly AuditVersion[] = ['quick', 'standard', 'thorough'];
 
 interface PlanItem {
-  name: string;
+  name: AttackName;
   /** Iterations; for the Square attack, queries. */
   steps: number;
   restarts: number;
@@ -127,7 +127,7 @@ export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, 
   const hasApgdCe = plan.attacks.some((p) => p.name === 'apgd-ce');
   return plan.attacks.flatMap((p0, i) => {
     if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return [];
-    const p = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
+    const p: PlanItem = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
     return buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
   });
 }

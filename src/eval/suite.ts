@@ -18,7 +18,7 @@ export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export interface SuiteSpec {
   threat: ThreatModel;
-  attacks: readonly string[];
+  attacks: readonly AttackName[];
   steps: number;
   restarts: number;
   seed: number;

@@ -4,7 +4,7 @@ import { DEMO_SCHEMA } from '../../artifacts/demo.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
 import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
 import { weightsHash } from '../../model/fingerprint.js';
-import { buildSuite } from '../../eval/suite.js';
+import { buildSuite, type AttackName } from '../../eval/suite.js';
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
@@ -62,7 +62,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const n = get.num(p, 'n') as number;
   const test = loadEvalData({ ...p, data: 'mnist' }, n);
   const threat = { norm: 'linf' as const, eps: 0.3 };
-  const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr'], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
+  const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr'] as AttackName[], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
   const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')}, then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
 

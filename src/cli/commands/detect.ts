@@ -19,7 +19,7 @@ import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
 import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
 import { serveGuard } from '../../detect/serve.js';
-import { ATTACK_NAMES } from '../../eval/suite.js';
+import { ATTACK_NAMES, type AttackName } from '../../eval/suite.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
@@ -372,7 +372,7 @@ async function evalCmd(p: Parsed): Promise<void> {
     checkEvery: get.num(p, 'check-every') as number, seed: seed + 7919,
   };
   const options = {
-    threat, attacks: get.strs(p, 'attacks') as string[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
+    threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
   };
   const first = models[0] as { path: string };

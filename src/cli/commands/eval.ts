@@ -5,7 +5,7 @@ import { checkpointInterrupt, onInterrupt } from '../../util/interrupt.js';
 import { evaluateRobustness, epsSweep, type SweepPoint } from '../../eval/evaluate.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { modelJsonPath } from '../../model/io.js';
-import { ATTACK_NAMES, buildSuite } from '../../eval/suite.js';
+import { ATTACK_NAMES, buildSuite, type AttackName } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -62,7 +62,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
   const spec = {
-    threat, attacks: get.strs(p, 'attacks') ?? [], steps: get.num(p, 'steps') as number,
+    threat, attacks: (get.strs(p, 'attacks') ?? []) as AttackName[], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
     ...(stepSize !== undefined ? { stepSize } : {}),
   };
