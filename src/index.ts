@@ -42,3 +42,7 @@ export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportD
 export { loadRuns, type RunData } from './report/runs.js';
 
 export * from './detect/index.js';
+export {
+  buildDetectionReport, sideBySide, writeDetectEvalArtifact, parseDetectEval, DETECT_EVAL_FIELDS, DETECT_EVAL_SCHEMA,
+  type DetectionReport, type SideBySideRow, type RowNumbers, type DetectEvalData,
+} from './artifacts/detect-eval.js';

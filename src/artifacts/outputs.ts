@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { modelJsonPath } from '../model/io.js';
 import { OutputExistsError } from '../util/errors.js';
 import { AUDIT_SCHEMA } from './audit.js';
+import { DETECT_EVAL_SCHEMA, DETECT_EVAL_SCHEMA_V1 } from './detect-eval.js';
 import { EVAL_SCHEMA } from './eval.js';
 import { arr, isObj, num, str, type Obj } from './fields.js';
 
@@ -88,7 +89,7 @@ export function detectEvalIdentity(j: Obj): ResultIdentity {
 const READERS: Record<ResultKind, { schema: (s: string) => boolean; identity: (j: Obj) => ResultIdentity }> = {
   eval: { schema: (s) => s.startsWith(EVAL_SCHEMA.replace(/\d+$/, '')), identity: evalIdentity },
   audit: { schema: (s) => s.startsWith(AUDIT_SCHEMA.replace(/\d+$/, '')), identity: auditIdentity },
-  'detect-eval': { schema: (s) => s === 'alp-detect-eval' || s.startsWith('alp.detect-eval/'), identity: detectEvalIdentity },
+  'detect-eval': { schema: (s) => s === DETECT_EVAL_SCHEMA_V1 || s.startsWith(DETECT_EVAL_SCHEMA.replace(/\d+$/, '')), identity: detectEvalIdentity },
 };
 
 const NOT_OVERWRITTEN = 'not overwritten: set {force} to replace it, or choose another {out}';

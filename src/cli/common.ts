@@ -12,6 +12,7 @@ import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
+import { readTrainFile, TRAIN_FILE } from '../artifacts/train.js';
 import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
 import { UserError } from '../util/errors.js';
 import type { OptSpec, Parsed } from './args.js';
@@ -62,11 +63,8 @@ export function isQuiet(p: Parsed): boolean {
  */
 export function trainedDataset(modelPath: string): DatasetName | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
-  const file = join(dir, 'train.json');
-  if (!existsSync(file)) return undefined;
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { data?: { dataset?: unknown } };
-    const name = j.data?.dataset;
+    const name = readTrainFile(join(dir, TRAIN_FILE))?.data?.dataset;
     return typeof name === 'string' && (DATASET_NAMES as readonly string[]).includes(name) ? (name as DatasetName) : undefined;
   } catch {
     return undefined; // a damaged train.json does not stop an evaluation; --data still works

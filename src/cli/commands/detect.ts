@@ -13,7 +13,8 @@ import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.
 import { calibrationSplit } from '../../detect/calibration-split.js';
 import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
-import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
+import { buildDetectionReport, writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
+import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
@@ -410,7 +411,7 @@ async function evalCmd(p: Parsed): Promise<void> {
     model.dispose();
   }
   const report = buildDetectionReport(results, { ...setup, seconds: (Date.now() - t0) / 1000, versions: versions(backend) });
-  writeJsonAtomic(out, report);
+  writeDetectEvalArtifact(out, report);
   const f3 = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : v.toFixed(3));
   const pc = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : pct(v));
   const rows = [['model', 'detector', 'attack', 'fooled', 'AUC', 'TPR@1%', 'TPR@5%', 'detected', 'undetected', 'robust|detected']];
