@@ -102,8 +102,15 @@ export interface VerifiedResult<R extends AttackResult = AttackResult> {
  * only its last); for examples never fooled, the point of highest score over all runs is returned.
  * `targets` makes the goal the target class rather than any wrong class. Random choices are seeded per
  * example from `ids`, the examples' indices in the dataset (default: their positions in the batch).
+ *
+ * `mode: 'strongest'` is the transfer mode (crafting on a surrogate): no example is ever taken as done,
+ * every run runs all its steps on every example (`ctx.stopEarly` is false), and the point of highest
+ * score over all runs is returned for each; `success` is then all 0 (the caller judges on its model).
  */
-export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+export function searchWithRestarts(
+  a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[], mode: 'first-success' | 'strongest' = 'first-success',
+): AttackResult {
+  const stopEarly = mode === 'first-success';
   const n = x.shape[0] as number;
   const rowSize = x.size / Math.max(n, 1);
   const best = new Float32Array(x.dataSync() as Float32Array);
@@ -119,9 +126,11 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
   const cleanZ = Float32Array.from(clean.dataSync() as Float32Array);
   const cleanPred = tf.tidy(() => clean.argMax(-1).dataSync() as Int32Array);
   clean.dispose();
-  isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
-    if (ok) success[i] = 1;
-  });
+  if (stopEarly) {
+    isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
+      if (ok) success[i] = 1;
+    });
+  }
 
   const runs = a.runs(classes, targeted);
   for (let r = 0; r < runs; r++) {
@@ -137,7 +146,9 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
       run: r,
       seeds: Int32Array.from(active, (i) => exampleSeed(a.seed, r, ids?.[i] ?? i)),
       cleanLogits,
+      stopEarly,
       record: (points, pred, rows) => {
+        if (!stopEarly) return local;
         const at = rows ?? Array.from({ length: pred.length }, (_, q) => q);
         let data: Float32Array | undefined;
         at.forEach((j, q) => {
