@@ -214,7 +214,8 @@ test('the new suite attacks pass the evaluator\'s independent ball, box and pred
   assert.equal(r.attacks.length, 4);
   for (const a of r.attacks) {
     assert.ok(a.maxPerturbation <= 0.3 * (1 + 1e-5), `${a.name}: ${a.maxPerturbation}`);
-    assert.ok(r.worstCaseAccuracy <= a.robustAccuracy, a.name);
+    // An attack that did nothing would leave robust = clean; each of these fools most of the toy model.
+    assert.ok(a.robustAccuracy < r.cleanAccuracy - 0.3, `${a.name}: clean ${r.cleanAccuracy}, robust ${a.robustAccuracy}`);
   }
   // APGD-T (targeted DLR) is the strongest of these on a 4-class problem, where maximising CE can
   // spread probability over the wrong classes without crossing the decision boundary.
