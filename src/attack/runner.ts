@@ -226,17 +226,22 @@ export function gatherRows(ds: Dataset, ids: readonly number[]): { x: tf.Tensor4
   return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
 }
 
-/** The model's predictions on the first `ds.count` examples, in batches. */
-export function predictDataset(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+/**
+ * Calls `fn` on the first `ds.count` examples in order, as [n, H, W, C] tensors of at most `batchSize`
+ * rows, with the index of the batch's first example; tensors made inside `fn` are disposed after it.
+ */
+export function forEachBatch(ds: Dataset, batchSize: number, fn: (x: tf.Tensor4D, start: number) => void): void {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const out = new Int32Array(ds.count);
   for (let i = 0; i < ds.count; i += batchSize) {
     const n = Math.min(batchSize, ds.count - i);
-    out.set(tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(i * row, (i + n) * row), [n, ds.shape[0], ds.shape[1], ds.shape[2]]);
-      return f(x).argMax(-1).dataSync() as Int32Array;
-    }), i);
+    tf.tidy(() => fn(tf.tensor4d(ds.images.subarray(i * row, (i + n) * row), [n, ds.shape[0], ds.shape[1], ds.shape[2]]), i));
   }
+}
+
+/** The model's predictions on the first `ds.count` examples, in batches. */
+export function predictDataset(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+  const out = new Int32Array(ds.count);
+  forEachBatch(ds, batchSize, (x, i) => out.set(f(x).argMax(-1).dataSync() as Int32Array, i));
   return out;
 }
 

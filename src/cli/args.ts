@@ -159,3 +159,18 @@ export function flagOf(option: string): string {
 export function optionMessage(e: UserError, flags: Record<string, string> = {}): string {
   return e instanceof OptionError ? e.render((o) => (flags[o] !== undefined ? `--${flags[o]}` : flagOf(o))) : e.message;
 }
+
+/** The options of commands that run no model: output only (no --backend). */
+export const OUTPUT_OPTIONS: OptSpec[] = [
+  { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
+  { name: 'json', type: 'boolean', help: 'print a summary as JSON on stdout' },
+  { name: 'help', type: 'boolean', help: 'show this help' },
+];
+
+/** A command's arguments parsed, or undefined when --help asked for its help (printed here). */
+export function parseCommand(argv: string[], spec: CommandSpec): Parsed | undefined {
+  const p = parseArgs(argv, spec);
+  if (p['help'] !== true) return p;
+  process.stdout.write(helpText(spec) + '\n');
+  return undefined;
+}
