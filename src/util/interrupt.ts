@@ -48,7 +48,8 @@ export function onInterrupt(command: string, what: string, write: (line: string)
 
 /** Lets pending I/O and signal handlers run: a loop that never yields cannot be interrupted. */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  // setImmediate is Node's; a browser (the playground's worker) has only timers.
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /**
