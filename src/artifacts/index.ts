@@ -10,3 +10,4 @@ export * from './model.js';
 export * from './demo.js';
 export * from './detect-eval.js';
 export * from './outputs.js';
+export * from './compare.js';
