@@ -34,7 +34,8 @@ export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, typ
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';
-export { UserError, DivergedError, OutputExistsError, CorruptFileError, EXIT, type ExitCode } from './util/errors.js';
+export { UserError, DivergedError, OutputExistsError, CorruptFileError, OptionError, WorkerCrashedError, EXIT, type ExitCode } from './util/errors.js';
+export { WorkerPool, defaultWorkers, checkWorkers, transfer, type PoolOptions, type Handler, type Handlers } from './parallel/pool.js';
 export { yieldToEventLoop, InterruptedError, checkpointInterrupt } from './util/interrupt.js';
 export { guardResultFile, defaultResultPath, evalIdentity, auditIdentity, detectEvalIdentity, type ResultKind, type ResultIdentity } from './artifacts/outputs.js';
 
