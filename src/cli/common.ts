@@ -1,5 +1,5 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -4,9 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAlp } from '../testing/cli.js';
-import { useBackend } from '../testing/setup.js';
-import { buildArch } from '../model/architectures.js';
-import { saveModel } from '../model/io.js';
+import { savedMnistMlp } from '../testing/setup.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-outputs-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -22,9 +20,7 @@ function refused(args: string[], pattern: RegExp): void {
 }
 
 test('alp eval and alp audit refuse to replace the results of other weights or settings (exit 6) before any work', async () => {
-  await useBackend();
-  const dir = join(tmp, 'm');
-  await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
+  const dir = await savedMnistMlp(join(tmp, 'm'));
   const first = runAlp(['eval', '--model', dir, '--n', '10', '--attacks', 'fgsm', '--quiet']);
   assert.equal(first.code, 0, first.stderr);
   const written = readFileSync(join(dir, 'eval.json'), 'utf8');

@@ -6,9 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlp } from '../testing/cli.js';
-import { useBackend } from '../testing/setup.js';
-import { buildArch } from '../model/architectures.js';
-import { saveModel } from '../model/io.js';
+import { savedMnistMlp } from '../testing/setup.js';
 import { onInterrupt } from '../util/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -88,15 +86,7 @@ test('a second signal exits at once with 130/143 and says it did not save', () =
   }
 });
 
-/** An untrained MNIST MLP (about 10% of examples correct: enough to attack, quick to run). */
-async function mnistModel(): Promise<string> {
-  const dir = join(tmp, 'mlp');
-  if (!existsSync(join(dir, 'model.json'))) {
-    await useBackend();
-    await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
-  }
-  return dir;
-}
+const mnistModel = (): Promise<string> => savedMnistMlp(join(tmp, 'mlp'));
 
 /** Runs alp with `args` and sends `sig` once the first progress line (after the first batch) is out. */
 function runAndSignal(args: string[], sig: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
