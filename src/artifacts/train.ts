@@ -26,6 +26,8 @@ export interface TrainArtifact {
   inputRange?: [number, number];
   data: { dataset: string; trainExamples: number; valExamples: number };
   steps: number;
+  /** Data-parallel worker threads (1 = in-thread); not part of the config, it changes only summation order. */
+  workers?: number;
   /** False for a run stopped early (Ctrl-C, time budget) that `--resume` continues. */
   complete: boolean;
   epochs: TrainState['epochs'];

@@ -11,7 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { OptionError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
-import { installNativeKernels } from './native-kernels.js';
+import { installNativeKernels, nativeApi } from './native-kernels.js';
+import { installFusedKernels } from './fused-kernels.js';
+import { installFusedAdam } from './fused-adam.js';
 import { installGradientFixes } from './gradient-fixes.js';
 
 export { installGradientFixes };
@@ -38,13 +40,14 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
   }
   installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
-    const ok = await tryImport('@tensorflow/tfjs-node');
+    // Either package registers the backend 'tensorflow'; the GPU build first when both are there.
+    const ok = (await tryImport('@tensorflow/tfjs-node-gpu')) || (await tryImport('@tensorflow/tfjs-node'));
     if (ok && tf.findBackend('tensorflow') !== null && (await tf.setBackend('tensorflow'))) {
       await tf.ready();
       return 'tensorflow';
     }
     if (choice === 'tensorflow') {
-      throw new OptionError("{backend}: 'tensorflow' needs '@tensorflow/tfjs-node', which is not installed or failed to load");
+      throw new OptionError("{backend}: 'tensorflow' needs '@tensorflow/tfjs-node-gpu' or '@tensorflow/tfjs-node', and neither is installed (or they failed to load)");
     }
   }
   if (choice === 'auto' || choice === 'wasm') {
@@ -52,6 +55,11 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       installWasmKernels();
       installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
+      // ALP_NO_FUSED=1 keeps TF.js' own kernels for these (for A/B measurements, bench/README.md).
+      if (process.env['ALP_NO_FUSED'] !== '1') {
+        installFusedKernels(nativeApi());
+        installFusedAdam(nativeApi());
+      }
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         return 'wasm';

@@ -159,6 +159,8 @@ export interface Batch {
   x: Float32Array;
   y: Int32Array;
   size: number;
+  /** Each row's index in the dataset (random draws in training are keyed on it). */
+  ids: Int32Array;
 }
 
 /** Mixes (seed, epoch) into one 32-bit seed, so nearby seeds and epochs give unrelated streams. */
@@ -227,12 +229,13 @@ export class Batcher {
       const size = Math.min(this.batchSize, order.length - from);
       const x = new Float32Array(size * row);
       const y = new Int32Array(size);
+      const ids = order.slice(from, from + size);
       for (let j = 0; j < size; j++) {
         const i = order[from + j] as number;
         x.set(images.subarray(i * row, (i + 1) * row), j * row);
         y[j] = labels[i] as number;
       }
-      yield { index: b, x, y, size };
+      yield { index: b, x, y, size, ids };
     }
   }
 }

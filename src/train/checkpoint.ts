@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { CorruptFileError, UserError } from '../util/errors.js';
-import { getOptimizerState } from './optimizer-state.js';
+import { getOptimizerState, type NamedTensor } from './optimizer-state.js';
 
 const MAGIC = 'ALPCKPT1';
 
@@ -40,9 +40,10 @@ function sizeOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<void> {
+/** `optimizer` is the optimizer itself, or its state as getOptimizerState gives it (data-parallel runs keep it in the replicas). */
+export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer | NamedTensor[]): Promise<void> {
   const weights = model.getWeights();
-  const opt = await getOptimizerState(optimizer);
+  const opt = Array.isArray(optimizer) ? optimizer : await getOptimizerState(optimizer);
   const records = (list: Array<{ name: string; tensor: tf.Tensor }>, start: number): { recs: TensorRecord[]; end: number } => {
     let offset = start;
     const recs = list.map(({ name, tensor }) => {
@@ -58,6 +59,8 @@ export async function saveCheckpoint<S>(path: string, state: S, model: tf.Layers
   const data = new Float32Array(o.end);
   for (const [i, t] of weights.entries()) data.set(t.dataSync() as Float32Array, (m.recs[i] as TensorRecord).offset);
   for (const [i, nt] of opt.entries()) data.set(nt.tensor.dataSync() as Float32Array, (o.recs[i] as TensorRecord).offset);
+  // The optimizer's own state hands out a fresh step-count tensor beside its variables.
+  if (!Array.isArray(optimizer)) for (const nt of opt) if (!(nt.tensor instanceof tf.Variable)) nt.tensor.dispose();
   const header: CheckpointHeader<S> = { ...body, sha256: digest(JSON.stringify(body), data) };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const len = Buffer.alloc(4);

@@ -17,12 +17,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientAscent } from '../attack/gradient-attack.js';
-import { UNIT_BOX, type Bounds } from '../attack/threat-model.js';
+import { UNIT_BOX, normOf, randomStartRows, type Bounds } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
-import { crossEntropy } from '../loss/cross-entropy.js';
-import { cleanLogitPairing, logitPairing } from '../loss/logit-pairing.js';
-import { logitSqueezing } from '../loss/logit-squeezing.js';
-import { klPerExample, tradesKl } from '../loss/trades.js';
+import { crossEntropyPerExample } from '../loss/cross-entropy.js';
+import { klPerExample } from '../loss/trades.js';
+import { Rng } from '../util/rng.js';
 import type { Method, TrainConfig } from './config.js';
 
 export interface StepInputs {
@@ -31,8 +30,62 @@ export interface StepInputs {
   /** ε in force at this step (after any ramp). */
   eps: number;
   seed: number;
+  /**
+   * One seed per row (from the example's index in the dataset, see trainer.ts): random starts and
+   * noise are then drawn per example, so they do not depend on how a batch is split across workers.
+   * Without it, one draw for the whole batch from `seed`.
+   */
+  rowSeeds?: ArrayLike<number>;
   /** The input box ([0,1] unless given; null for embeddings of text models). */
   bounds?: Bounds;
+  /**
+   * The batch these rows are a share of (data-parallel training): every loss term is divided by the
+   * whole batch's counts instead of this share's, so the shares' losses and gradients sum to the
+   * whole batch's. Without it the rows are the whole batch.
+   */
+  whole?: WholeBatch;
+}
+
+/** The counts of the whole batch that a share's loss terms are normalised by. */
+export interface WholeBatch {
+  /** Examples in the batch. */
+  examples: number;
+  /** Pairs that clean logit pairing forms in it: ⌊examples/2⌋. */
+  pairs: number;
+}
+
+function wholeOf(s: StepInputs): WholeBatch {
+  const n = s.x.shape[0];
+  return s.whole ?? { examples: n, pairs: Math.floor(n / 2) };
+}
+
+/**
+ * Per-example random values filled in JS from each row's own seed (one tensor op instead of one per
+ * row, which cost ~8% of a share's step): uniform in [lo, hi), or Gaussian (Box-Muller) with `std`.
+ */
+function rowValues(shape: number[], seeds: ArrayLike<number>, salt: number, kind: 'uniform' | 'normal', a: number, b: number): tf.Tensor {
+  const rows = shape[0] as number;
+  const size = shape.slice(1).reduce((p, q) => p * q, 1);
+  const out = new Float32Array(rows * size);
+  for (let j = 0; j < rows; j++) {
+    const rng = new Rng(((seeds[j] as number) ^ salt) >>> 0);
+    const base = j * size;
+    if (kind === 'uniform') for (let i = 0; i < size; i++) out[base + i] = a + (b - a) * rng.next();
+    else {
+      for (let i = 0; i < size; i += 2) {
+        const r = Math.sqrt(-2 * Math.log(1 - rng.next())) * b, t = 2 * Math.PI * rng.next();
+        out[base + i] = a + r * Math.cos(t);
+        if (i + 1 < size) out[base + i + 1] = a + r * Math.sin(t);
+      }
+    }
+  }
+  return tf.tensor(out, shape);
+}
+
+/** Gaussian noise N(0, std²) shaped like `shape`: per row from `rowSeeds`, else one draw from `seed`. */
+function gaussian(shape: number[], std: number, s: Pick<StepInputs, 'seed' | 'rowSeeds'>, salt: number): tf.Tensor {
+  if (s.rowSeeds === undefined) return tf.randomNormal(shape, 0, std, 'float32', s.seed ^ salt);
+  return rowValues(shape, s.rowSeeds, salt, 'normal', 0, std);
 }
 
 /** Builds the adversarial batch a method trains on, or null for methods that need none. */
@@ -48,12 +101,21 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       return null;
     case 'pgd-at':
     case 'alp':
-      return gradientAscent(infer, s.x, s.y, { threat, steps: c.attackSteps, stepSize, randomStart: true, loss: 'ce', targeted: false, seed: s.seed }) as tf.Tensor4D;
-    case 'fgsm-rs':
-      return gradientAscent(infer, s.x, s.y, { threat, steps: 1, stepSize: 1.25 * s.eps, randomStart: true, loss: 'ce', targeted: false, seed: s.seed }) as tf.Tensor4D;
+    case 'fgsm-rs': {
+      const steps = method === 'fgsm-rs' ? 1 : c.attackSteps;
+      const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
+      const cfg = { threat, steps, stepSize: size, randomStart: true, loss: 'ce' as const, targeted: false, seed: s.seed };
+      if (s.rowSeeds === undefined) return gradientAscent(infer, s.x, s.y, cfg) as tf.Tensor4D;
+      const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
+      const init = tf.tidy(() => tf.add(s.x, start));
+      start.dispose();
+      const out = gradientAscent(infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;
+      init.dispose();
+      return out;
+    }
     case 'trades': {
       const clean = tf.tidy(() => infer(s.x));
-      const init = tf.tidy(() => tf.add(s.x, tf.mul(tf.randomNormal(s.x.shape, 0, 1, 'float32', s.seed), 0.001)));
+      const init = tf.tidy(() => tf.add(s.x, gaussian(s.x.shape, 0.001, s, 0)));
       const out = gradientAscent(
         infer, s.x, s.y,
         { threat, steps: c.attackSteps, stepSize, randomStart: false, loss: (z) => klPerExample(clean, z), targeted: false, seed: s.seed },
@@ -65,11 +127,15 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
   }
 }
 
-/** Clean inputs plus seeded Gaussian noise (clipped to the box, if any), for noise-augmented methods. */
-export function withNoise(x: tf.Tensor4D, std: number, seed: number, bounds: Bounds = UNIT_BOX): tf.Tensor4D {
+/**
+ * Clean inputs plus seeded Gaussian noise (clipped to the box, if any), for noise-augmented methods.
+ * `seed` is one seed for the batch, or one per row.
+ */
+export function withNoise(x: tf.Tensor4D, std: number, seed: number | ArrayLike<number>, bounds: Bounds = UNIT_BOX): tf.Tensor4D {
   if (std <= 0) return x;
+  const seeds = typeof seed === 'number' ? { seed } : { seed: 0, rowSeeds: seed };
   return tf.tidy(() => {
-    const noisy = tf.add(x, tf.randomNormal(x.shape, 0, std, 'float32', seed ^ 0x5bd1e995));
+    const noisy = tf.add(x, gaussian(x.shape, std, seeds, 0x5bd1e995));
     return bounds === null ? noisy : tf.clipByValue(noisy, bounds[0], bounds[1]);
   }) as tf.Tensor4D;
 }
@@ -80,38 +146,54 @@ export interface LossParts {
   parts: Record<string, tf.Scalar>;
 }
 
-/** The training loss for one batch; call inside optimizer.minimize (it records on the tape). */
+/** Σ of a per-example (or per-element) tensor divided by the whole batch's count. */
+function sumOver(t: tf.Tensor, count: number): tf.Scalar {
+  return tf.div(tf.sum(t), Math.max(count, 1)) as tf.Scalar;
+}
+
+/**
+ * The training loss for one batch, or for one share of a batch (`s.whole`): each term is a sum over
+ * the rows divided by the whole batch's count, so the shares' losses add up to the batch's (and so do
+ * their gradients). Call inside optimizer.minimize / variableGrads (it records on the tape).
+ */
 export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv: tf.Tensor4D | null, c: TrainConfig): LossParts {
+  const w = wholeOf(s);
+  const noisy = (): tf.Tensor4D => withNoise(s.x, c.noise, s.rowSeeds ?? s.seed, s.bounds);
   switch (method) {
     case 'standard': {
-      const ce = crossEntropy(train(withNoise(s.x, c.noise, s.seed, s.bounds)), s.y);
+      const ce = sumOver(crossEntropyPerExample(train(noisy()), s.y), w.examples);
       return { total: ce, parts: { ce } };
     }
     case 'pgd-at':
     case 'fgsm-rs': {
-      const ce = crossEntropy(train(xAdv ?? s.x), s.y);
+      const ce = sumOver(crossEntropyPerExample(train(xAdv ?? s.x), s.y), w.examples);
       return { total: ce, parts: { ce_adv: ce } };
     }
     case 'alp': {
+      // One CE over the concatenated [x; x'] (the official code), i.e. divided by 2B.
       const adv = xAdv ?? s.x;
       const n = s.x.shape[0];
       const z = train(tf.concat([s.x, adv], 0));
-      const ce = crossEntropy(z, tf.concat([s.y, s.y], 0));
+      const ce = sumOver(crossEntropyPerExample(z, tf.concat([s.y, s.y], 0)), 2 * w.examples);
       const zc = z.slice([0, 0], [n, -1]);
       const za = z.slice([n, 0], [n, -1]);
-      const lp = logitPairing(zc, za);
+      const lp = sumOver(tf.squaredDifference(zc, za), w.examples * (z.shape[1] as number));
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'clp': {
-      const z = train(withNoise(s.x, c.noise, s.seed, s.bounds));
-      const ce = crossEntropy(z, s.y);
-      const lp = cleanLogitPairing(z);
+      // Pairs the first half of the rows with the second half (loss/logit-pairing.ts); a share holds
+      // whole pairs (train/shares.ts), so this is the same pairing as on the whole batch.
+      const z = train(noisy());
+      const ce = sumOver(crossEntropyPerExample(z, s.y), w.examples);
+      const half = Math.floor((z.shape[0] as number) / 2);
+      const k = z.shape[1] as number;
+      const lp = half === 0 ? tf.scalar(0) : sumOver(tf.squaredDifference(z.slice([0, 0], [half, -1]), z.slice([half, 0], [half, -1])), w.pairs * k);
       return { total: tf.add(ce, tf.mul(lp, c.lambda)), parts: { ce, pairing: lp } };
     }
     case 'lsq': {
-      const z = train(withNoise(s.x, c.noise, s.seed, s.bounds));
-      const ce = crossEntropy(z, s.y);
-      const sq = logitSqueezing(z);
+      const z = train(noisy());
+      const ce = sumOver(crossEntropyPerExample(z, s.y), w.examples);
+      const sq = sumOver(tf.square(z), w.examples * (z.shape[1] as number));
       return { total: tf.add(ce, tf.mul(sq, c.lambda)), parts: { ce, squeeze: sq } };
     }
     case 'trades': {
@@ -119,8 +201,8 @@ export function methodLoss(method: Method, train: LogitsFn, s: StepInputs, xAdv:
       const z = train(tf.concat([s.x, xAdv ?? s.x], 0));
       const zc = z.slice([0, 0], [n, -1]);
       const za = z.slice([n, 0], [n, -1]);
-      const ce = crossEntropy(zc, s.y);
-      const kl = tradesKl(zc, za);
+      const ce = sumOver(crossEntropyPerExample(zc, s.y), w.examples);
+      const kl = sumOver(klPerExample(zc, za), w.examples);
       return { total: tf.add(ce, tf.mul(kl, c.beta)), parts: { ce, kl } };
     }
   }

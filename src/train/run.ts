@@ -37,6 +37,8 @@ export interface RunOptions {
   shouldStop?: () => boolean;
   /** Aborting it stops the run after the current step, everything saved (see util/interrupt.ts). */
   signal?: AbortSignal;
+  /** Data-parallel worker threads (trainer.ts, TrainOptions.workers); default 1. Recorded in train.json. */
+  workers?: number;
 }
 
 export interface RunResult {
@@ -128,6 +130,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     ...(o.shouldStop !== undefined ? { shouldStop: o.shouldStop } : {}),
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
   // A text model is useless without the token → id map it was trained with.
@@ -140,6 +143,8 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
+    // Not part of the config: N changes only float summation order (README, "Data-parallel training").
+    workers: o.workers ?? 1,
     complete: state.done,
     epochs: state.epochs,
     evals: state.evals,

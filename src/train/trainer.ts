@@ -16,14 +16,16 @@ import { Batcher, type Dataset } from '../data/dataset.js';
 import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
-import { DivergedError, UserError } from '../util/errors.js';
+import { DivergedError, UserError, WorkerCrashedError } from '../util/errors.js';
 import { yieldToEventLoop } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { setOptimizerState } from './optimizer-state.js';
-import { makeAdversarial, methodLoss } from './methods.js';
+import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
+import { makeAdversarial } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
+import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, toRecord, type ReplicaInit, type ReplicaState } from './replica.js';
+import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
 
 export interface EvalPoint {
   step: number;
@@ -63,6 +65,8 @@ export interface TrainProgress {
   lr: number;
   eps: number;
   examplesPerSec: number;
+  /** Data-parallel workers (1: this thread). */
+  workers: number;
   lastEval?: EvalPoint;
 }
 
@@ -83,29 +87,22 @@ export interface TrainOptions {
    * loop after every step, so a signal handler (Ctrl-C) gets to run and abort it.
    */
   signal?: AbortSignal;
+  /**
+   * Data-parallel training on this many replicas (default 1: this thread, no workers). Each replica
+   * crafts the adversarial examples of its share of every batch and computes the share's gradient; the
+   * gradients are summed in a fixed order and every replica takes the same optimizer step
+   * (train/data-parallel.ts). Random draws are per example, so N only changes float summation order.
+   */
+  workers?: number;
+  /**
+   * Where the replicas run when workers > 1: worker threads (parallel/train-replicas.ts) unless given;
+   * tests pass one that runs them in this thread.
+   */
+  startReplicas?: ReplicaStarter;
 }
 
 
 export const CHECKPOINT_FILE = 'checkpoint.alp';
-
-function makeOptimizer(c: TrainConfig): tf.Optimizer {
-  return c.optimizer === 'adam' ? tf.train.adam(c.lr) : tf.train.momentum(c.lr, c.momentum);
-}
-
-function setLr(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-
-/** A per-step seed derived from the run seed, independent of how the run was split by resumes. */
-function stepSeed(seed: number, step: number): number {
-  let h = (seed * 0x9e3779b1 + step * 0x85ebca6b) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d) >>> 0;
-  h ^= h >>> 15;
-  return h & 0x7fffffff;
-}
 
 /**
  * Clean and robust (PGD) accuracy on a dataset slice, in batches. Text models are attacked in
@@ -173,16 +170,78 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   }
   if (o.checkpointDir !== undefined) makeDir(o.checkpointDir);
 
+  const workers = o.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers: expected an integer ≥ 1, found ${workers}`);
+  // Data-parallel: the replicas hold the weights and optimizer from here; `model` is brought up to
+  // date from replica 0 whenever it is read (validation, checkpoints, the end of the call).
+  let group: ReplicaGroup | null = null;
+  if (workers > 1) {
+    const { startWorkerReplicas } = await import('../parallel/train-replicas.js');
+    const init: ReplicaInit = {
+      topology: model.toJSON(null, false),
+      weights: model.getWeights().map((t, i) => toRecord(model.weights[i]?.originalName ?? `w${i}`, t)),
+      config: c,
+      optimizer: [],
+    };
+    if (state.step > 0) {
+      const list = await getOptimizerState(opt);
+      init.optimizer = list.map((n) => toRecord(n.name, n.tensor));
+      disposeCopies(list);
+    }
+    group = await (o.startReplicas ?? startWorkerReplicas)(workers, init);
+  }
+  const parallel = group !== null ? new DataParallelTrainer(group, c, train.shape) : null;
+  const pull = async (withOptimizer: boolean): Promise<ReplicaState | null> => {
+    if (group === null || parallel === null) return null;
+    await parallel.flush();
+    const st = await group.state(0, !withOptimizer);
+    const ws = st.weights.map((r) => tf.tensor(r.values, r.shape));
+    model.setWeights(ws);
+    tf.dispose(ws);
+    return st;
+  };
+  const finish = async (): Promise<void> => {
+    opt.dispose();
+    const g = group;
+    group = null;
+    await g?.close();
+  };
+  let savedStep: number | null = o.resume === true && state.step > 0 ? state.step : null;
+  try {
+    return await trainLoop();
+  } catch (e) {
+    await finish();
+    if (e instanceof WorkerCrashedError) {
+      // Say what survives: nothing after the last checkpoint was written, and --resume continues from it.
+      e.message += `; training stopped at step ${state.step + 1}` + (ckptPath === undefined ? '' : savedStep === null
+        ? ' before any checkpoint was written'
+        : `; the checkpoint ${ckptPath} (step ${savedStep}) is intact: resume from it`);
+    }
+    throw e;
+  }
+
+  async function trainLoop(): Promise<TrainState> {
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);
   const save = async (): Promise<void> => {
+    const st = await pull(true);
     // A step can leave the weights infinite while its own loss was still finite: never save those.
     const bad = model.weights.find((w) => !(w.read().dataSync() as Float32Array).every(Number.isFinite));
     if (bad !== undefined) {
-      opt.dispose();
       throw new DivergedError(`training diverged by step ${state.step}: weight ${bad.originalName} became NaN or infinite (learning rate ${learningRate(c, Math.max(state.step - 1, 0), totalSteps)}); try a lower learning rate`);
     }
-    if (ckptPath !== undefined) await saveCheckpoint(ckptPath, state, model, opt);
+    if (ckptPath === undefined) return;
+    if (st === null) await saveCheckpoint(ckptPath, state, model, opt);
+    else {
+      const list = st.optimizer.map((r) => ({ name: r.name, tensor: tf.tensor(r.values, r.shape) }));
+      await saveCheckpoint(ckptPath, state, model, list);
+      tf.dispose(list.map((n) => n.tensor));
+    }
+    savedStep = state.step;
+  };
+  const validate = async (): Promise<{ clean: number; robust: number }> => {
+    await pull(false);
+    return quickEval(model, val as Dataset, c, c.evalAttackSteps, c.seed, text);
   };
   let stepsThisCall = 0;
   const started = Date.now() - state.elapsedMs;
@@ -198,31 +257,21 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       const step = state.step;
       const lr = learningRate(c, step, totalSteps);
       const eps = trainingEps(c, step, stepsPerEpoch);
-      setLr(opt, lr);
-      const input = tf.tensor4d(batch.x, [batch.size, train.shape[0], train.shape[1], train.shape[2]]);
-      const x = text !== null ? (tf.tidy(() => text.embed(input, false)) as tf.Tensor4D) : input;
-      const y = tf.tensor1d(batch.y, 'int32');
-      const s = { x, y, eps, seed: stepSeed(c.seed, step), ...(text !== null ? { bounds: null } : {}) };
-      const xAdv = makeAdversarial(c.method, infer, s, c);
-      const kept: Record<string, tf.Scalar> = {};
-      const cost = opt.minimize(() => {
-        let parts: Record<string, tf.Scalar>, total: tf.Scalar;
-        if (text !== null) {
-          // Same perturbation δ = x' − x, added to embeddings that are on the tape.
-          const xe = text.embed(input, true) as tf.Tensor4D;
-          const adv = xAdv !== null ? (tf.add(xe, tf.sub(xAdv, x)) as tf.Tensor4D) : null;
-          ({ total, parts } = methodLoss(c.method, trainF, { ...s, x: xe }, adv, c));
-        } else ({ total, parts } = methodLoss(c.method, trainF, s, xAdv, c));
-        for (const [k, v] of Object.entries(parts)) kept[k] = tf.keep(v.clone());
-        return total;
-      }, true, vars);
-      applyConstraints(model);
-      const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
-      const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
-      tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      let loss: number, parts: Record<string, number>;
+      if (parallel !== null) ({ loss, parts } = await parallel.step(batch, step, lr, eps));
+      else {
+        setLearningRate(opt, lr);
+        const { input, s } = stepInputs(batch.x, batch.y, batch.ids, train.shape, c, step, eps, text);
+        const xAdv = makeAdversarial(c.method, infer, s, c);
+        const kept: Record<string, tf.Scalar> = {};
+        const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept), true, vars);
+        applyConstraints(model);
+        loss = cost === null ? NaN : (cost.dataSync()[0] as number);
+        parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
+        tf.dispose([input, s.x, s.y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      }
       if (!Number.isFinite(loss)) {
         // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.
-        opt.dispose();
         throw new DivergedError(`training diverged at step ${step + 1}: the loss became ${loss} (learning rate ${lr}); try a lower learning rate`);
       }
       lossSum += loss;
@@ -234,7 +283,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       windowExamples += batch.size;
 
       if (val !== null && c.evalEvery > 0 && state.step % c.evalEvery === 0) {
-        const r = quickEval(model, val, c, c.evalAttackSteps, c.seed, text);
+        const r = await validate();
         state.evals.push({ step: state.step, epoch: epoch + state.batch / stepsPerEpoch, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
       }
       if (o.onProgress !== undefined) {
@@ -242,6 +291,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         o.onProgress({
           step: state.step, totalSteps, epoch, loss, lr, eps,
           examplesPerSec: secs > 0 ? windowExamples / secs : 0,
+          workers,
           lastEval: state.evals[state.evals.length - 1],
         });
         if (secs > 10) {
@@ -256,7 +306,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         await save();
       }
       if (stopNow) {
-        opt.dispose();
+        await finish();
         return state;
       }
     }
@@ -269,7 +319,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     state.epoch = epoch + 1;
     state.batch = 0;
     if (val !== null && (c.evalEvery === 0 || state.step % c.evalEvery !== 0)) {
-      const r = quickEval(model, val, c, c.evalAttackSteps, c.seed, text);
+      const r = await validate();
       state.evals.push({ step: state.step, epoch: epoch + 1, cleanAcc: r.clean, robustAcc: r.robust, examples: val.count });
     }
     state.elapsedMs = Date.now() - started;
@@ -278,6 +328,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   state.done = true;
   state.elapsedMs = Date.now() - started;
   await save();
-  opt.dispose();
+  await finish();
   return state;
+  }
 }

