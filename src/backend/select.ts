@@ -47,7 +47,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       return 'tensorflow';
     }
     if (choice === 'tensorflow') {
-      throw new OptionError("{backend}: 'tensorflow' needs '@tensorflow/tfjs-node-gpu' or '@tensorflow/tfjs-node', and neither is installed (or they failed to load)");
+      throw new OptionError("{backend} tensorflow: neither '@tensorflow/tfjs-node-gpu' nor '@tensorflow/tfjs-node' is installed (or they failed to load)");
     }
   }
   if (choice === 'auto' || choice === 'wasm') {
