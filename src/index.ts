@@ -40,11 +40,16 @@ export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptio
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';
-export { UserError, DivergedError, OutputExistsError, CorruptFileError, WorkerCrashedError, EXIT, type ExitCode } from './util/errors.js';
+export { UserError, DivergedError, OutputExistsError, CorruptFileError, OptionError, WorkerCrashedError, EXIT, type ExitCode } from './util/errors.js';
 export { WorkerPool, defaultWorkers, checkWorkers, transfer, type PoolOptions, type Handler, type Handlers } from './parallel/pool.js';
-export { yieldToEventLoop } from './util/interrupt.js';
+export { yieldToEventLoop, InterruptedError, checkpointInterrupt } from './util/interrupt.js';
+export { guardResultFile, defaultResultPath, evalIdentity, auditIdentity, detectEvalIdentity, type ResultKind, type ResultIdentity } from './artifacts/outputs.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
 export { loadRuns, type RunData } from './report/runs.js';
 
 export * from './detect/index.js';
+export {
+  buildDetectionReport, sideBySide, writeDetectEvalArtifact, parseDetectEval, DETECT_EVAL_FIELDS, DETECT_EVAL_SCHEMA,
+  type DetectionReport, type SideBySideRow, type RowNumbers, type DetectEvalData,
+} from './artifacts/detect-eval.js';

@@ -3,6 +3,8 @@
  * examples are built here (with the clean and adversarial predictions the report labels them with),
  * not in the CLI.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
@@ -10,6 +12,7 @@ import type { AuditPart, AuditResult } from '../eval/audit.js';
 import type { ShardRecord } from '../parallel/shard.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
 import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
 
 export const AUDIT_SCHEMA = 'alp.audit/2';
@@ -233,4 +236,24 @@ export function parseAudit(j: Obj, file: string, warnings: string[] = []): Audit
     adversarial: examplesMetaOf(metaRaw, file, warnings),
     seed: num(j['seed']),
   };
+}
+
+/** Reads the adversarial images file, checking its size against the shape audit.json gives. */
+export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Array {
+  const path = join(folder, meta.file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UserError(`${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const [n, h, w, c] = meta.shape;
+  const want = n * h * w * c * 4;
+  if (bytes.length !== want) {
+    throw new UserError(`${path}: expected ${want} bytes (float32 × [${meta.shape.join(',')}]), found ${bytes.length}`);
+  }
+  const out = new Float32Array(n * h * w * c);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
 }

@@ -8,3 +8,6 @@ export * from './audit.js';
 export * from './train.js';
 export * from './model.js';
 export * from './demo.js';
+export * from './detect-eval.js';
+export * from './outputs.js';
+export * from './compare.js';

@@ -1,7 +1,53 @@
 /**
- * train.json, as `alp train` writes it (src/train/run.ts) and `alp report` reads it.
+ * train.json: what a training run (src/train/run.ts: `alp train`, the demo, compare) writes beside its
+ * model, and how `alp report` and the CLI read it back. Version 1 adds the schema field; files without
+ * one (written before it) are read the same way.
  */
-import { arr, isObj, num, obj, str, versionsOf, type Obj } from './fields.js';
+import { existsSync } from 'node:fs';
+import type { TrainConfig } from '../train/config.js';
+import type { TrainState } from '../train/trainer.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { arr, isObj, num, obj, readJsonObject, str, versionsOf, type Obj } from './fields.js';
+
+export const TRAIN_SCHEMA = 'alp.train/1';
+export const TRAIN_FILE = 'train.json';
+
+/** train.json as written. */
+export interface TrainArtifact {
+  schema: typeof TRAIN_SCHEMA;
+  config: TrainConfig;
+  /** The model.json fine-tuned, or null for a model built from `config.arch`. */
+  fineTunedFrom: string | null;
+  /** Fine-tuning only: whether a final softmax was removed first. */
+  strippedSoftmax?: boolean;
+  /** Notices given during the run (e.g. a stripped softmax). */
+  warnings: string[];
+  /** The value range the fine-tuned model was trained on (an adapter in front maps [0,1] onto it). */
+  inputRange?: [number, number];
+  data: { dataset: string; trainExamples: number; valExamples: number };
+  steps: number;
+  /** Data-parallel worker threads (1 = in-thread); not part of the config, it changes only summation order. */
+  workers?: number;
+  /** False for a run stopped early (Ctrl-C, time budget) that `--resume` continues. */
+  complete: boolean;
+  epochs: TrainState['epochs'];
+  evals: TrainState['evals'];
+  trainSeconds: number;
+}
+
+/** `meta` is what the caller adds (versions, the command line as `argv`); it cannot replace the fields above. */
+export function trainArtifact(a: Omit<TrainArtifact, 'schema'>, meta: Record<string, unknown> = {}): TrainArtifact {
+  return { ...meta, ...a, schema: TRAIN_SCHEMA };
+}
+
+export function writeTrainArtifact(path: string, a: TrainArtifact): void {
+  writeJsonAtomic(path, a);
+}
+
+/** The train.json at `path` parsed, or null when there is none; a damaged file is a UserError naming it. */
+export function readTrainFile(path: string): TrainData | null {
+  return existsSync(path) ? parseTrain(readJsonObject(path), path) : null;
+}
 
 export interface EpochPoint {
   /** 0-based, as the trainer counts. */
@@ -21,6 +67,7 @@ export interface ValPoint {
 
 export interface TrainData {
   file: string;
+  schema: string | null;
   config: Obj | null;
   fineTunedFrom: string | null;
   data: { dataset: string | null; trainExamples: number | null; valExamples: number | null } | null;
@@ -31,6 +78,8 @@ export interface TrainData {
   versions: Record<string, string>;
   /** The command line `alp train` was given, when train.json recorded it. */
   argv: string[] | null;
+  /** False for a run stopped early; null when not recorded. */
+  complete: boolean | null;
 }
 
 export function valPointOf(v: unknown): ValPoint | null {
@@ -55,6 +104,7 @@ export function parseTrain(j: Obj, file: string): TrainData {
   const argv = Array.isArray(j['argv']) && j['argv'].every((a) => typeof a === 'string') ? (j['argv'] as string[]) : null;
   return {
     file,
+    schema: str(j['schema']),
     config: obj(j['config']),
     fineTunedFrom: str(j['fineTunedFrom']),
     data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']) },
@@ -64,5 +114,6 @@ export function parseTrain(j: Obj, file: string): TrainData {
     trainSeconds: num(j['trainSeconds']),
     versions: versionsOf(j['versions']),
     argv,
+    complete: typeof j['complete'] === 'boolean' ? j['complete'] : null,
   };
 }

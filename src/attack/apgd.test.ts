@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { tensorsOf, toyDataset, useBackend, trainedToyModel } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
-import { buildSuite, ATTACK_NAMES } from '../eval/suite.js';
+import { buildSuite, ATTACK_NAMES, type AttackName } from '../eval/suite.js';
 import { evaluateRobustness } from '../eval/evaluate.js';
 import { Apgd, apgdCheckpointFractions, apgdCheckpoints, type ApgdLoss } from './apgd.js';
 import { dlr, dlrTargeted } from './dlr.js';
@@ -202,7 +202,7 @@ test('the suite builds the new attack names and keeps the old ones', () => {
   assert.ok(ce instanceof Apgd && ce.loss === 'ce' && ce.steps === 20);
   assert.ok(t instanceof Apgd && t.loss === 'dlr-targeted' && t.targetClasses === 9);
   assert.ok(sq instanceof Square && sq.queries === 1000);
-  assert.throws(() => buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['autoattack'], steps: 1, restarts: 1, seed: 0 }), /expected names from .*apgd-dlr/);
+  assert.throws(() => buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['autoattack' as AttackName], steps: 1, restarts: 1, seed: 0 }), /expected names from .*apgd-dlr/);
   assert.throws(() => new Apgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 0 }), /APGD steps/);
 });
 
@@ -210,11 +210,12 @@ test('the new suite attacks pass the evaluator\'s independent ball, box and pred
   const m = await trained();
   const small = toyDataset(32, 13);
   const suite = buildSuite({ threat: { norm: 'linf', eps: 0.3 }, attacks: ['pgd-ce', 'apgd-ce', 'apgd-dlr', 'square'], steps: 10, restarts: 1, seed: 0 });
-  const r = evaluateRobustness(m, small, suite);
+  const r = await evaluateRobustness(m, small, suite);
   assert.equal(r.attacks.length, 4);
   for (const a of r.attacks) {
     assert.ok(a.maxPerturbation <= 0.3 * (1 + 1e-5), `${a.name}: ${a.maxPerturbation}`);
-    assert.ok(r.worstCaseAccuracy <= a.robustAccuracy, a.name);
+    // An attack that did nothing would leave robust = clean; each of these fools most of the toy model.
+    assert.ok(a.robustAccuracy < r.cleanAccuracy - 0.3, `${a.name}: clean ${r.cleanAccuracy}, robust ${a.robustAccuracy}`);
   }
   // APGD-T (targeted DLR) is the strongest of these on a 4-class problem, where maximising CE can
   // spread probability over the wrong classes without crossing the decision boundary.

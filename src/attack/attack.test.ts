@@ -101,7 +101,7 @@ test('repeated attack steps do not leak tensors', async () => {
 });
 
 test('threat models outside the input box are rejected with a clear message', () => {
-  assert.throws(() => validateThreatModel({ norm: 'linf', eps: 1.5 }, 784), /--eps: 1.5 is outside the \[0,1\] input box/);
+  assert.throws(() => validateThreatModel({ norm: 'linf', eps: 1.5 }, 784), / eps: 1.5 is outside the \[0,1\] input box/);
   assert.throws(() => validateThreatModel({ norm: 'linf', eps: -0.1 }, 784), /expected a finite number ≥ 0/);
   assert.throws(() => validateThreatModel({ norm: 'l2', eps: 40 }, 784), /outside the \[0,1\] input box for l2/);
   assert.doesNotThrow(() => validateThreatModel({ norm: 'l2', eps: 2 }, 784));

@@ -31,6 +31,11 @@ export interface RunContext {
   /** The clean logits of the examples of this run, row-major (e.g. to rank wrong classes). */
   cleanLogits: Float32Array;
   /**
+   * False in transfer mode: no success is recorded, so the run should take all its steps (a gradient
+   * attack then skips its per-step success checks); the runner keeps the point of highest score.
+   */
+  stopEarly: boolean;
+  /**
    * Hands the runner points the attack reached: `rows` (positions in this run's batch; default all) of
    * `points()` (read only when needed) with the model's predictions there. The first point that meets
    * the goal is kept for its example. Returns, per example of the run, whether it is fooled so far.

@@ -102,11 +102,11 @@ export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Om
   };
   // The random start is drawn per example from its own seed, so it does not depend on the batch.
   const init = cfg.randomStart ? tf.tidy(() => tf.add(x, randomStartRows(normOf(cfg.threat.norm), x.shape, cfg.threat.eps, ctx.seeds))) : undefined;
-  const last = gradientAscent(f, x, cls, cfg, record, init);
+  const last = gradientAscent(f, x, cls, cfg, ctx.stopEarly ? record : undefined, init);
   init?.dispose();
   const score = tf.tidy(() => {
     const z = f(last);
-    record(last, z);
+    if (ctx.stopEarly) record(last, z);
     return Float32Array.from(objectiveFn(cfg, cls)(z, last).dataSync() as Float32Array);
   });
   return { adversarial: last, score };

@@ -6,12 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import type { Attack, RunContext, SearchAttack, SingleRun } from './attack.js';
-import { exampleSeed } from '../util/rng.js';
 import { rejectUnknownOptions } from './options.js';
-import { gradientAscent, gradientRun, type AttackResult } from './gradient-attack.js';
+import { gradientRun, type AttackResult } from './gradient-attack.js';
 import { searchWithRestarts } from './runner.js';
-import { objective, type ObjectiveName } from './objectives.js';
-import { normOf, randomStartRows, type ThreatModel } from './threat-model.js';
+import type { ObjectiveName } from './objectives.js';
+import type { ThreatModel } from './threat-model.js';
 
 export interface PgdOptions {
   threat: ThreatModel;
@@ -64,36 +63,9 @@ export class Pgd implements Attack, SearchAttack {
     }, ctx);
   }
 
-  /** Transfer mode: every step of every restart, keeping per example the iterate of highest objective. */
+  /** Transfer mode (the runner's 'strongest' search): every step of every restart, keeping per example the iterate of highest objective. */
   craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor {
-    const cls = targets ?? labels;
-    const targeted = targets !== undefined;
-    const cfg = { threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: this.randomStart, loss: this.loss, targeted };
-    const n = x.shape[0] as number;
-    let best: tf.Tensor | undefined;
-    let bestLoss: tf.Tensor1D | undefined;
-    for (let r = 0; r < this.restarts; r++) {
-      // Random starts seeded per example (its dataset index), as in the runner's restart search.
-      const seeds = Array.from({ length: n }, (_, i) => exampleSeed(this.seed, r, ids?.[i] ?? i));
-      const init = this.randomStart ? tf.tidy(() => tf.add(x, randomStartRows(normOf(this.threat.norm), x.shape, this.threat.eps, seeds))) : undefined;
-      const last = gradientAscent(f, x, cls, { ...cfg, seed: this.seed }, undefined, init);
-      init?.dispose();
-      const loss = tf.tidy(() => objective(this.loss, f(last), cls, targeted));
-      if (best === undefined || bestLoss === undefined) {
-        best = last;
-        bestLoss = loss;
-        continue;
-      }
-      const prev = best, prevLoss = bestLoss;
-      [best, bestLoss] = tf.tidy(() => {
-        const better = tf.greater(loss, prevLoss);
-        const m = better.toFloat().reshape([x.shape[0] as number, ...x.shape.slice(1).map(() => 1)]);
-        return [tf.add(tf.mul(prev, tf.sub(1, m)), tf.mul(last, m)), tf.maximum(prevLoss, loss) as tf.Tensor1D];
-      }) as [tf.Tensor, tf.Tensor1D];
-      tf.dispose([prev, prevLoss, last, loss]);
-    }
-    bestLoss?.dispose();
-    return best as tf.Tensor;
+    return searchWithRestarts(this, f, x, labels, targets, ids, 'strongest').adversarial;
   }
 
   describe(): Record<string, unknown> {

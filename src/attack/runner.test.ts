@@ -101,18 +101,18 @@ test('random starts are seeded per example: one batch, batches of 7 and a slice 
   ];
   const row = 36;
   for (const attack of attacks) {
-    const collect = (ids: number[], batchSize: number): Map<number, { ok: number; data: Float32Array }> => {
+    const collect = async (ids: number[], batchSize: number): Promise<Map<number, { ok: number; data: Float32Array }>> => {
       const out = new Map<number, { ok: number; data: Float32Array }>();
-      attackRows(f, ds, ids, attack, {
+      await attackRows(f, ds, ids, attack, {
         batchSize,
         onBatch: (b: BatchOutcome) => b.ids.forEach((id, j) => out.set(id, { ok: b.success[j] as number, data: b.data.slice(j * row, (j + 1) * row) })),
       });
       return out;
     };
     const all = Array.from({ length: n }, (_, i) => i);
-    const whole = collect(all, n);
-    const sevens = collect(all, 7);
-    const slice = collect(all.slice(k), n);
+    const whole = await collect(all, n);
+    const sevens = await collect(all, 7);
+    const slice = await collect(all.slice(k), n);
     const fooled = [...whole.values()].filter((v) => v.ok).length;
     // Mixed outcomes, or identical results would say little.
     assert.ok(fooled > 0 && fooled < n, `${attack.name}: ${fooled}/${n} fooled`);

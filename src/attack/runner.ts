@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
+import { checkpointInterrupt } from '../util/interrupt.js';
 import { exampleSeed } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack, RunContext, SearchAttack } from './attack.js';
@@ -101,8 +102,15 @@ export interface VerifiedResult<R extends AttackResult = AttackResult> {
  * only its last); for examples never fooled, the point of highest score over all runs is returned.
  * `targets` makes the goal the target class rather than any wrong class. Random choices are seeded per
  * example from `ids`, the examples' indices in the dataset (default: their positions in the batch).
+ *
+ * `mode: 'strongest'` is the transfer mode (crafting on a surrogate): no example is ever taken as done,
+ * every run runs all its steps on every example (`ctx.stopEarly` is false), and the point of highest
+ * score over all runs is returned for each; `success` is then all 0 (the caller judges on its model).
  */
-export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
+export function searchWithRestarts(
+  a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[], mode: 'first-success' | 'strongest' = 'first-success',
+): AttackResult {
+  const stopEarly = mode === 'first-success';
   const n = x.shape[0] as number;
   const rowSize = x.size / Math.max(n, 1);
   const best = new Float32Array(x.dataSync() as Float32Array);
@@ -118,9 +126,11 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
   const cleanZ = Float32Array.from(clean.dataSync() as Float32Array);
   const cleanPred = tf.tidy(() => clean.argMax(-1).dataSync() as Int32Array);
   clean.dispose();
-  isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
-    if (ok) success[i] = 1;
-  });
+  if (stopEarly) {
+    isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
+      if (ok) success[i] = 1;
+    });
+  }
 
   const runs = a.runs(classes, targeted);
   for (let r = 0; r < runs; r++) {
@@ -136,7 +146,9 @@ export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, l
       run: r,
       seeds: Int32Array.from(active, (i) => exampleSeed(a.seed, r, ids?.[i] ?? i)),
       cleanLogits,
+      stopEarly,
       record: (points, pred, rows) => {
+        if (!stopEarly) return local;
         const at = rows ?? Array.from({ length: pred.length }, (_, q) => q);
         let data: Float32Array | undefined;
         at.forEach((j, q) => {
@@ -214,17 +226,22 @@ export function gatherRows(ds: Dataset, ids: readonly number[]): { x: tf.Tensor4
   return { x: tf.tensor4d(xs, [ids.length, ds.shape[0], ds.shape[1], ds.shape[2]]), y: tf.tensor1d(ys, 'int32') };
 }
 
-/** The model's predictions on the first `ds.count` examples, in batches. */
-export function predictDataset(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+/**
+ * Calls `fn` on the first `ds.count` examples in order, as [n, H, W, C] tensors of at most `batchSize`
+ * rows, with the index of the batch's first example; tensors made inside `fn` are disposed after it.
+ */
+export function forEachBatch(ds: Dataset, batchSize: number, fn: (x: tf.Tensor4D, start: number) => void): void {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const out = new Int32Array(ds.count);
   for (let i = 0; i < ds.count; i += batchSize) {
     const n = Math.min(batchSize, ds.count - i);
-    out.set(tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(i * row, (i + n) * row), [n, ds.shape[0], ds.shape[1], ds.shape[2]]);
-      return f(x).argMax(-1).dataSync() as Int32Array;
-    }), i);
+    tf.tidy(() => fn(tf.tensor4d(ds.images.subarray(i * row, (i + n) * row), [n, ds.shape[0], ds.shape[1], ds.shape[2]]), i));
   }
+}
+
+/** The model's predictions on the first `ds.count` examples, in batches. */
+export function predictDataset(f: LogitsFn, ds: Dataset, batchSize = 500): Int32Array {
+  const out = new Int32Array(ds.count);
+  forEachBatch(ds, batchSize, (x, i) => out.set(f(x).argMax(-1).dataSync() as Int32Array, i));
   return out;
 }
 
@@ -240,14 +257,17 @@ export interface BatchOutcome {
 
 /**
  * Runs `attack` over dataset rows `ids` in batches through `runAttack`, handing each verified batch to
- * `onBatch` (which may record, checkpoint or report progress).
+ * `onBatch` (which may record, checkpoint or report progress). Between batches it yields to the event
+ * loop, so a Ctrl-C handler can run; once `signal` is aborted it throws InterruptedError before the next
+ * batch, every finished batch having been handed to `onBatch`.
  */
-export function attackRows(
+export async function attackRows(
   f: LogitsFn, ds: Dataset, ids: readonly number[], attack: Attack,
-  o: { batchSize?: number; criterion?: Criterion; onBatch: (b: BatchOutcome, doneSoFar: number) => void },
-): void {
+  o: { batchSize?: number; criterion?: Criterion; signal?: AbortSignal; onBatch: (b: BatchOutcome, doneSoFar: number) => void },
+): Promise<void> {
   const bs = o.batchSize ?? 250;
   for (let k = 0; k < ids.length; k += bs) {
+    await checkpointInterrupt(o.signal);
     const part = ids.slice(k, k + bs);
     const { x, y } = gatherRows(ds, part);
     try {

@@ -5,7 +5,7 @@
  * the threat model says otherwise: images and audio use [0,1]; perturbed embeddings (text) have no box.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../util/errors.js';
+import { OptionError, optionRef } from '../util/errors.js';
 
 export type NormName = 'linf' | 'l2';
 export const NORMS: readonly NormName[] = ['linf', 'l2'];
@@ -83,20 +83,21 @@ export const L2: Norm = {
 export function normOf(name: NormName): Norm {
   if (name === 'linf') return LINF;
   if (name === 'l2') return L2;
-  throw new UserError(`--norm: expected one of ${NORMS.join(', ')}, got '${String(name)}'`);
+  throw new OptionError(`{norm}: expected one of ${NORMS.join(', ')}, got '${String(name)}'`);
 }
 
 /**
  * Checks a threat model against the [0,1] input box. Under L∞ a radius ≥ 1 (or under L2 one that
  * covers the whole box) makes every input reachable and the evaluation meaningless.
  */
-export function validateThreatModel(t: ThreatModel, inputSize: number, option = '--eps'): void {
-  if (!NORMS.includes(t.norm)) throw new UserError(`--norm: expected one of ${NORMS.join(', ')}, got '${String(t.norm)}'`);
-  if (!Number.isFinite(t.eps) || t.eps < 0) throw new UserError(`${option}: expected a finite number ≥ 0, got ${t.eps}`);
+export function validateThreatModel(t: ThreatModel, inputSize: number, option = 'eps'): void {
+  const ref = optionRef(option);
+  if (!NORMS.includes(t.norm)) throw new OptionError(`{norm}: expected one of ${NORMS.join(', ')}, got '${String(t.norm)}'`);
+  if (!Number.isFinite(t.eps) || t.eps < 0) throw new OptionError(`${ref}: expected a finite number ≥ 0, got ${t.eps}`);
   if (boundsOf(t) === null) return; // no box: every radius is meaningful
   const max = t.norm === 'linf' ? 1 : Math.sqrt(inputSize);
   if (t.eps >= max) {
-    throw new UserError(`${option}: ${t.eps} is outside the [0,1] input box for ${t.norm} (must be < ${t.norm === 'linf' ? 1 : max.toFixed(2)})`);
+    throw new OptionError(`${ref}: ${t.eps} is outside the [0,1] input box for ${t.norm} (must be < ${t.norm === 'linf' ? 1 : max.toFixed(2)})`);
   }
 }
 

@@ -9,7 +9,7 @@
  * without center or scale.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels, nativeApi } from './native-kernels.js';
 import { installFusedKernels } from './fused-kernels.js';
@@ -36,7 +36,7 @@ async function tryImport(name: string): Promise<boolean> {
  */
 export async function setupBackend(choice: BackendChoice = 'auto'): Promise<string> {
   if (!BACKEND_CHOICES.includes(choice)) {
-    throw new UserError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
+    throw new OptionError(`{backend}: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
   installGradientFixes();
   if (choice === 'auto' || choice === 'tensorflow') {
@@ -47,7 +47,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       return 'tensorflow';
     }
     if (choice === 'tensorflow') {
-      throw new UserError("--backend tensorflow: neither '@tensorflow/tfjs-node-gpu' nor '@tensorflow/tfjs-node' is installed (or they failed to load)");
+      throw new OptionError("{backend} tensorflow: neither '@tensorflow/tfjs-node-gpu' nor '@tensorflow/tfjs-node' is installed (or they failed to load)");
     }
   }
   if (choice === 'auto' || choice === 'wasm') {
@@ -65,7 +65,7 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
         return 'wasm';
       }
     }
-    if (choice === 'wasm') throw new UserError("--backend wasm: '@tensorflow/tfjs-backend-wasm' could not be initialised");
+    if (choice === 'wasm') throw new OptionError("{backend}: 'wasm': '@tensorflow/tfjs-backend-wasm' could not be initialised");
   }
   await tf.setBackend('cpu');
   await tf.ready();

@@ -2,7 +2,7 @@
  * A small, strict option parser: every option is declared with its type, default and help; anything
  * else is a user error that names the option and says what is allowed.
  */
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 
 export type OptType = 'string' | 'number' | 'int' | 'boolean' | 'numbers' | 'strings';
 
@@ -146,3 +146,31 @@ export const get = {
   nums: (p: Parsed, k: string): number[] | undefined => (Array.isArray(p[k]) ? (p[k] as number[]) : undefined),
   strs: (p: Parsed, k: string): string[] | undefined => (Array.isArray(p[k]) ? (p[k] as string[]) : undefined),
 };
+
+/** A library option name as the flag that sets it: `batchSize` → `--batch-size`. */
+export function flagOf(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (ch) => '-' + ch.toLowerCase())}`;
+}
+
+/**
+ * A user error's message as the CLI prints it: options the library named (`{inputRange}`) become the
+ * flags that set them; `flags` maps the options whose flag is not simply their kebab-case name.
+ */
+export function optionMessage(e: UserError, flags: Record<string, string> = {}): string {
+  return e instanceof OptionError ? e.render((o) => (flags[o] !== undefined ? `--${flags[o]}` : flagOf(o))) : e.message;
+}
+
+/** The options of commands that run no model: output only (no --backend). */
+export const OUTPUT_OPTIONS: OptSpec[] = [
+  { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
+  { name: 'json', type: 'boolean', help: 'print a summary as JSON on stdout' },
+  { name: 'help', type: 'boolean', help: 'show this help' },
+];
+
+/** A command's arguments parsed, or undefined when --help asked for its help (printed here). */
+export function parseCommand(argv: string[], spec: CommandSpec): Parsed | undefined {
+  const p = parseArgs(argv, spec);
+  if (p['help'] !== true) return p;
+  process.stdout.write(helpText(spec) + '\n');
+  return undefined;
+}

@@ -1,5 +1,5 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
+import { readTrainFile, TRAIN_FILE } from '../artifacts/train.js';
+import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
 import { UserError } from '../util/errors.js';
 import { checkWorkers, defaultWorkers } from '../parallel/pool.js';
 import type { OptSpec, Parsed } from './args.js';
@@ -86,11 +88,8 @@ export function isQuiet(p: Parsed): boolean {
  */
 export function trainedDataset(modelPath: string): DatasetName | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
-  const file = join(dir, 'train.json');
-  if (!existsSync(file)) return undefined;
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { data?: { dataset?: unknown } };
-    const name = j.data?.dataset;
+    const name = readTrainFile(join(dir, TRAIN_FILE))?.data?.dataset;
     return typeof name === 'string' && (DATASET_NAMES as readonly string[]).includes(name) ? (name as DatasetName) : undefined;
   } catch {
     return undefined; // a damaged train.json does not stop an evaluation; --data still works
@@ -279,4 +278,9 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings };
+}
+
+/** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */
+export function guardOutput(path: string, kind: ResultKind, identity: ResultIdentity, p: Parsed): void {
+  guardResultFile(path, kind, identity, { force: get.bool(p, 'force') });
 }

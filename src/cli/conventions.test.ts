@@ -10,7 +10,8 @@ import { assertUserError, runAlp } from '../testing/cli.js';
 import { parseArgs, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 import { TRAIN_SPEC, trainCommand } from './commands/train.js';
-import { cliMessage, ConfigError, resolveConfig } from '../train/config.js';
+import { ConfigError, resolveConfig } from '../train/config.js';
+import { optionMessage } from './args.js';
 import { EXIT } from '../util/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-conv-'));
@@ -35,7 +36,7 @@ test('stray arguments, single-dash options and a missing --method are errors, no
   assert.throws(() => parseArgs(['--method', 'alp', '--out', '--quiet'], TRAIN_SPEC), /--out needs a value \(got the option --quiet\)/);
   await assert.rejects(trainCommand(['--epochs', '1']), /alp train: --method is required \(one of standard, pgd-at, alp/);
   // The library names the config field (batchSize); the CLI names the option the user typed.
-  assert.throws(() => resolveConfig(undefined, { batchSize: 1 }), (e: unknown) => e instanceof ConfigError && cliMessage(e) === '--batch-size: expected an integer ≥ 2, got 1' && !e.message.includes('--'));
+  assert.throws(() => resolveConfig(undefined, { batchSize: 1 }), (e: unknown) => e instanceof ConfigError && optionMessage(e) === '--batch-size: expected an integer ≥ 2, got 1' && !e.message.includes('--'));
   assertUserError(['eval', '--model', 'm', '-q'], /alp eval: unknown option -q/);
   assertUserError(['train', '--method', 'alp', '--batch-size', '1'], /^alp: --batch-size: expected an integer ≥ 2, got 1$/);
 });

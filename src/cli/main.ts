@@ -5,8 +5,9 @@
  * keeps its stack trace (exit 1).
  */
 import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';
+import { InterruptedError } from '../util/interrupt.js';
 import { createRequire } from 'node:module';
-import { cliMessage, ConfigError } from '../train/config.js';
+import { optionMessage } from './args.js';
 import { attackCommand } from './commands/attack.js';
 import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
@@ -60,11 +61,16 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // Stopped by Ctrl-C/SIGTERM at a safe point: the handler has said what was kept; only the status is left.
+    if (e instanceof InterruptedError) {
+      process.exitCode = e.code;
+      return;
+    }
     // Errors the user can act on (bad input, disk full, divergence, …): one line, their own status.
     const known = isUserError(e) ? e : ioErrorOf(e);
     if (known !== undefined) {
-      // The library names config fields (batchSize); the user typed options (--batch-size).
-      process.stderr.write(`alp: ${known instanceof ConfigError ? cliMessage(known) : known.message}\n`);
+      // The library names its options (batchSize); the user typed flags (--batch-size).
+      process.stderr.write(`alp: ${optionMessage(known)}\n`);
       process.exitCode = known.code;
     } else {
       process.stderr.write(`alp: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlp } from '../testing/cli.js';
+import { savedMnistMlp } from '../testing/setup.js';
 import { onInterrupt } from '../util/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -83,4 +84,65 @@ test('a second signal exits at once with 130/143 and says it did not save', () =
       it.dispose();
     }
   }
+});
+
+const mnistModel = (): Promise<string> => savedMnistMlp(join(tmp, 'mlp'));
+
+/** Runs alp with `args` and sends `sig` once the first progress line (after the first batch) is out. */
+function runAndSignal(args: string[], sig: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '', sent = false;
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && / \d+\/\d+ \(\d+%\)/.test(stderr)) {
+        sent = true;
+        child.kill(sig);
+      }
+    });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+const oneLine = (stderr: string, sig: string): string => {
+  const lines = stderr.split('\n').filter((l) => l.includes(sig));
+  assert.equal(lines.length, 1, stderr);
+  return lines[0] as string;
+};
+
+test('SIGTERM stops alp eval after the current batch: one line, exit 143, the earlier eval.json left as it was', async () => {
+  const model = await mnistModel();
+  const out = join(tmp, 'eval-stop.json');
+  const args = ['eval', '--model', model, '--n', '1000', '--attacks', 'pgd-ce', '--steps', '100', '--restarts', '1', '--batch-size', '4', '--out', out];
+  // An earlier result there (replaced only by a finished run, and only with --force).
+  const kept = '{"schema":"alp.eval/2","weightsHash":"0000"}\n';
+  writeFileSync(out, kept);
+  const r = await runAndSignal([...args, '--force'], 'SIGTERM');
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(oneLine(r.stderr, 'SIGTERM'), /^alp eval: SIGTERM received: stopping after this batch; nothing is written/);
+  assert.equal(readFileSync(out, 'utf8'), kept);
+});
+
+test('SIGINT stops alp audit after the current batch with its state saved: exit 130, no audit.json', async () => {
+  const model = await mnistModel();
+  const out = join(tmp, 'audit-stop');
+  const r = await runAndSignal(['audit', '--model', model, '--n', '1000', '--budget', 'quick', '--batch-size', '4', '--workers', '1', '--out', out], 'SIGINT');
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(oneLine(r.stderr, 'SIGINT'), /^alp audit: SIGINT received: stopping after this batch; the audit so far is kept in .*audit\.state\.json and the same command resumes it/);
+  const state = JSON.parse(readFileSync(join(out, 'audit.state.json'), 'utf8')) as { attackIndex: number; done: number; robust: number[] };
+  // In-thread (--workers 1): stopped within the first attack, with the batches before the signal (and the one during it) booked.
+  assert.equal(state.attackIndex, 0);
+  assert.ok(state.done >= 4 && state.done < state.robust.length, `done ${state.done}`);
+  assert.equal(existsSync(join(out, 'audit.json')), false);
+});
+
+test('SIGINT stops alp detect eval after the current batch: exit 130, nothing written', async () => {
+  const model = await mnistModel();
+  const out = join(tmp, 'detect-stop.json');
+  const r = await runAndSignal(['detect', 'eval', '--model', model, '--n', '1000', '--calib-n', '200', '--detectors', 'margin', '--attacks', 'pgd-ce',
+    '--steps', '100', '--batch-size', '4', '--no-adaptive', '--out', out], 'SIGINT');
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(oneLine(r.stderr, 'SIGINT'), /^alp detect eval: SIGINT received: stopping after this batch; nothing is written/);
+  assert.equal(existsSync(out), false);
 });

@@ -19,7 +19,7 @@ import { METHODS, resolveConfig, type Method, type TrainConfig } from '../train/
 import { runTraining, splitTrainVal } from '../train/run.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
 
 export const COMPARE_SCHEMA = 'alp.compare/1';
@@ -126,7 +126,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   const methods = o.methods ?? METHODS;
   if (methods.length === 0) throw new UserError('compare: expected at least one method');
   const unknown = methods.filter((m) => !METHODS.includes(m));
-  if (unknown.length > 0) throw new UserError(`--methods: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
+  if (unknown.length > 0) throw new OptionError(`{methods}: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
   const preset = o.preset ?? 'quick';
   const base = resolveConfig(preset, { ...o.overrides, method: 'standard' });
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
@@ -200,7 +200,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     });
     const trainCpuSeconds = cpuSeconds() - cpu0;
     o.onPhase?.(method, `audit (${auditVersion})`);
-    const a = audit(run.model, test, {
+    const a = await audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
       ...(o.onAuditProgress !== undefined ? { onProgress: (p) => o.onAuditProgress?.(method, p) } : {}),
     });

@@ -4,7 +4,7 @@
  * [0,1]; each example's randomness comes from (seed, its position in the dataset) alone, so a dataset and a
  * seed always give the same shifted copy, however it is later batched.
  */
-import { UserError } from '../util/errors.js';
+import { UserError, optionRef } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { Dataset } from './dataset.js';
 
@@ -48,7 +48,7 @@ export function parseShifts(text: string, option = 'shifts'): ShiftSpec[] {
   return text.split(',').map((part) => {
     const [kind, level] = part.trim().split(':');
     const s = { kind: kind as ShiftKind, level: Number(level) };
-    validateShift(s, `--${option}: '${part.trim()}'`);
+    validateShift(s, `${optionRef(option)}: '${part.trim()}'`);
     return s;
   });
 }

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Detector, DetectorConfig } from './detector.js';
 import { scoreStats, type ScoreStats } from './metrics.js';
@@ -50,7 +50,7 @@ export interface Calibration {
  * `what` names where the n scores come from in the message.
  */
 export function checkCalibrationSize(n: number, fpr: number, what = 'clean inputs'): number {
-  if (!(fpr > 0 && fpr < 1)) throw new UserError(`--fpr: expected a false-positive rate in (0, 1), got ${fpr}`);
+  if (!(fpr > 0 && fpr < 1)) throw new OptionError(`{fpr}: expected a false-positive rate in (0, 1), got ${fpr}`);
   const m = Math.floor(fpr * (n + 1) + 1e-9) - 1;
   if (m < 0) {
     throw new UserError(`calibration: ${n} ${what} are too few for a false-positive rate of ${fpr}; need at least ${Math.ceil(1 / fpr - 1)}`);

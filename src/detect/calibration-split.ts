@@ -5,7 +5,7 @@
  * after the evaluated ones; or from an explicit start.
  */
 import { subset, take, type Dataset } from '../data/dataset.js';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 
 export interface CalibrationSplitOptions {
@@ -24,17 +24,17 @@ export function calibrationSplit(full: Dataset, o: CalibrationSplitOptions): { d
   const { split, n } = o;
   const evalTest = split === 'test' && o.evalN !== undefined;
   if (o.start === undefined && !evalTest) {
-    if (n > full.count) throw new UserError(`--calib-n ${n}: the ${split} split has only ${full.count} examples`);
+    if (n > full.count) throw new OptionError(`{n} ${n}: the ${split} split has only ${full.count} examples`);
     const seed = o.seed + 104729;
     const ids = new Rng(seed).permutation(full.count).subarray(0, n).sort();
     return { ds: take(full, ids), source: { dataset: full.name, split, sample: 'seeded random sample of the split', seed, count: n } };
   }
   const start = o.start ?? (o.evalN as number);
   if (!Number.isInteger(start) || start < 0 || start + n > full.count) {
-    throw new UserError(`--calib-start ${start} with --calib-n ${n}: outside the ${full.count} examples of the ${split} split${o.start === undefined ? ' (calibration follows the evaluated examples; lower --n or --calib-n, or use --calib-split train)' : ''}`);
+    throw new OptionError(`{start} ${start} with {n} ${n}: outside the ${full.count} examples of the ${split} split${o.start === undefined ? ' (calibration follows the evaluated examples; lower {evalN} or {n}, or use {split} train)' : ''}`);
   }
   if (evalTest && start < (o.evalN as number)) {
-    throw new UserError(`calibration examples ${start}…${start + n - 1} of the test split overlap the ${o.evalN} evaluated test examples; use --calib-start ≥ ${o.evalN} or --calib-split train`);
+    throw new OptionError(`calibration examples ${start}…${start + n - 1} of the test split overlap the ${o.evalN} evaluated test examples; use {start} ≥ ${o.evalN} or {split} train`);
   }
   return { ds: subset(full, start, n), source: { dataset: full.name, split, start, count: n } };
 }

@@ -51,7 +51,7 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
     '--steps', '2', '--adaptive-steps', '2', '--lambdas', '0,1', '--check-every', '1', '--quiet', '--out', out]);
   assert.equal(e.code, 0, e.stderr);
   const report = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; fields: Record<string, string>; models: Array<{ label: string; detectors: Array<{ attacks: Array<{ adaptive: boolean }> }> }>; sideBySide: unknown[] };
-  assert.equal(report.schema, 'alp-detect-eval');
+  assert.equal(report.schema, 'alp.detect-eval/2');
   assert.equal(report.models[0]?.label, 'tiny');
   assert.deepEqual(report.models[0]?.detectors[0]?.attacks.map((a) => a.adaptive), [false, false, true]);
   assert.equal(report.sideBySide.length, 1);

@@ -10,7 +10,8 @@ import { logitsOf } from '../model/classifier.js';
 import { saveModel } from '../model/io.js';
 import { calibrateDetector, scoreDataset } from './calibrate.js';
 import { loadDetector, saveDetector } from './detector-files.js';
-import { buildDetectionReport, evaluateDetection } from './evaluate.js';
+import { buildDetectionReport } from '../artifacts/detect-eval.js';
+import { evaluateDetection } from './evaluate.js';
 import { buildDetector, detectorFromConfig } from './registry.js';
 import { rateAbove } from './metrics.js';
 import { OddsAreOddDetector } from './odds-are-odd.js';
@@ -83,7 +84,7 @@ test('an adaptive attack lowers the detection rate compared with the non-adaptiv
   const m = await trained();
   const test = toyDataset(120, 41);
   const calib = toyDataset(400, 42);
-  const r = evaluateDetection(m, 'toy', '(memory)', test, calib, [new OddsAreOddDetector({ samples: 32, seed: 1 })], {
+  const r = await evaluateDetection(m, 'toy', '(memory)', test, calib, [new OddsAreOddDetector({ samples: 32, seed: 1 })], {
     threat: { norm: 'linf', eps: 0.3 }, attacks: ['pgd-cw'], steps: 20, restarts: 1, seed: 1, fprs: [0.01, 0.05], operatingFpr: 0.05,
     adaptive: { steps: 20, lambdas: [1, 10], eotSamples: 8, checkEvery: 5 }, batchSize: 120,
   });
@@ -101,7 +102,7 @@ test('an adaptive attack lowers the detection rate compared with the non-adaptiv
   assert.ok(d.worstCaseRobustOrDetectedAccuracy <= adaptive.robustOrDetectedAccuracy);
   // The report is self-describing JSON.
   const report = JSON.parse(JSON.stringify(buildDetectionReport([r], { dataset: 'toy' }))) as ReturnType<typeof buildDetectionReport>;
-  assert.equal(report.schema, 'alp-detect-eval');
+  assert.equal(report.schema, 'alp.detect-eval/2');
   assert.ok(typeof report.fields['rocAuc'] === 'string');
   assert.equal(report.sideBySide[0]?.strongestNonAdaptive, plain.attack);
   assert.ok(report.sideBySide[0]?.adaptive !== null);

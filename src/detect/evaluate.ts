@@ -1,8 +1,8 @@
 /**
  * Detection evaluation: how well each detector separates clean inputs from adversarial ones, first
  * against attacks that ignore the detector (FGSM, PGD with CE and CW, APGD when available), then
- * against an adaptive attack that knows the detector (adaptive.ts). The JSON it builds is meant to be
- * read without this code: `fields` explains every number.
+ * against an adaptive attack that knows the detector (adaptive.ts). Its results are written as
+ * detect-eval.json by artifacts/detect-eval.ts, whose `fields` explains every number.
  *
  * Data: thresholds are calibrated on a clean set disjoint from the test set. Negatives are all clean
  * test inputs; positives are the adversarial inputs that fool the classifier (an attack that fails to
@@ -14,28 +14,25 @@ import type { Attack } from '../attack/attack.js';
 import { attackRows, gatherRows, misclassified, predictDataset, runAttack } from '../attack/runner.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
-import { ATTACK_NAMES, buildSuite } from '../eval/suite.js';
+import { buildSuite, type AttackName } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
+import { checkpointInterrupt } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
 import { calibrateDetector, flags, scoreDataset, type Calibration } from './calibrate.js';
 import type { Detector, DetectorConfig } from './detector.js';
 import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
 
-export const DETECT_EVAL_SCHEMA = 'alp-detect-eval';
-export const DETECT_EVAL_VERSION = 1;
-
 /** Non-adaptive attacks used by default: FGSM, PGD (CE, CW), and APGD-CE when this build has it. */
-export function defaultDetectAttacks(): string[] {
-  const names: readonly string[] = ATTACK_NAMES;
-  return ['fgsm', 'pgd-ce', 'pgd-cw', ...(names.includes('apgd-ce') ? ['apgd-ce'] : [])];
+export function defaultDetectAttacks(): AttackName[] {
+  return ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-ce'];
 }
 
 export interface DetectEvalOptions {
   threat: ThreatModel;
   /** Non-adaptive attacks by suite name (see eval/suite.ts). */
-  attacks: string[];
+  attacks: AttackName[];
   steps: number;
   restarts: number;
   stepSize?: number;
@@ -49,6 +46,8 @@ export interface DetectEvalOptions {
   fitFraction?: number;
   batchSize?: number;
   onProgress?: (p: { stage: string; done: number; total: number }) => void;
+  /** Aborting it stops the evaluation after the current batch with InterruptedError (nothing is returned). */
+  signal?: AbortSignal;
 }
 
 export interface OperatingPointReport {
@@ -117,12 +116,13 @@ function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
 
 
 /** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
-function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, progress?: (done: number) => void): { fooledIds: number[]; adv: Float32Array } {
+async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, signal: AbortSignal | undefined, progress?: (done: number) => void): Promise<{ fooledIds: number[]; adv: Float32Array }> {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const fooledIds: number[] = [];
   const chunks: Float32Array[] = [];
-  attackRows(f, ds, ids, attack, {
+  await attackRows(f, ds, ids, attack, {
     batchSize,
+    ...(signal !== undefined ? { signal } : {}),
     onBatch: (b, done) => {
       b.ids.forEach((id, j) => {
         if (!b.success[j]) return;
@@ -193,9 +193,9 @@ function summarise(
  * Evaluates detectors on one model. `detectors` are fresh (unfitted) detectors; they are fitted and
  * calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the result configs.
  */
-export function evaluateDetection(
+export async function evaluateDetection(
   model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,
-): ModelDetectionResult {
+): Promise<ModelDetectionResult> {
   assertValidInputs(test.images, `${test.name} test images`);
   if (test.shape.join() !== calibration.shape.join()) throw new UserError(`calibration images [${calibration.shape.join(',')}] and test images [${test.shape.join(',')}] differ in shape`);
   const f = logitsOf(model);
@@ -223,7 +223,7 @@ export function evaluateDetection(
   const suite = buildSuite({ threat: o.threat, attacks: o.attacks, steps: o.steps, restarts: o.restarts, seed: o.seed, ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}) });
   for (const attack of suite) {
     const t0 = Date.now();
-    const { fooledIds, adv } = runPlainAttack(f, test, correctIds, attack, bs, progress(attack.name, correctIds.length));
+    const { fooledIds, adv } = await runPlainAttack(f, test, correctIds, attack, bs, o.signal, progress(attack.name, correctIds.length));
     const attackSeconds = (Date.now() - t0) / 1000;
     for (const e of evals) {
       const t1 = Date.now();
@@ -253,6 +253,7 @@ export function evaluateDetection(
       const perStrategy: Record<string, number> = {};
       const report = progress(`${attack.name}`, correctIds.length);
       for (let k = 0; k < correctIds.length; k += bs) {
+        await checkpointInterrupt(o.signal);
         const part = correctIds.slice(k, k + bs);
         const { x, y } = gatherRows(test, part);
         // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.
@@ -284,95 +285,4 @@ export function evaluateDetection(
     };
   });
   return { label, model: modelPath, testExamples: test.count, cleanAccuracy: correctIds.length / Math.max(test.count, 1), detectors: detectorsOut };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The report
-
-export interface SideBySideRow {
-  model: string;
-  detector: string;
-  /** The non-adaptive attack that leaves the most undetected successes. */
-  strongestNonAdaptive: string | null;
-  nonAdaptive: RowNumbers | null;
-  adaptive: RowNumbers | null;
-}
-
-export interface RowNumbers {
-  attackSuccessRate: number;
-  rocAuc: number;
-  tprAt1: number | null;
-  tprAt5: number | null;
-  detectionRate: number;
-  undetectedSuccessRate: number;
-  robustOrDetectedAccuracy: number;
-}
-
-function numbers(a: AttackDetection): RowNumbers {
-  const at = (fpr: number): number | null => a.tprAtFpr.find((p) => Math.abs(p.fpr - fpr) < 1e-12)?.tpr ?? null;
-  return {
-    attackSuccessRate: a.attackSuccessRate, rocAuc: a.rocAuc, tprAt1: at(0.01), tprAt5: at(0.05),
-    detectionRate: a.calibrated.detectionRate, undetectedSuccessRate: a.calibrated.undetectedSuccessRate,
-    robustOrDetectedAccuracy: a.robustOrDetectedAccuracy,
-  };
-}
-
-export function sideBySide(models: ModelDetectionResult[]): SideBySideRow[] {
-  const rows: SideBySideRow[] = [];
-  for (const m of models) for (const d of m.detectors) {
-    const plain = d.attacks.filter((a) => !a.adaptive);
-    const strongest = plain.reduce<AttackDetection | null>((best, a) => {
-      if (best === null) return a;
-      const u = a.calibrated.undetectedSuccessRate, bu = best.calibrated.undetectedSuccessRate;
-      if (u > bu || (u === bu && a.robustOrDetectedAccuracy < best.robustOrDetectedAccuracy)) return a;
-      return best;
-    }, null);
-    const adaptive = d.attacks.find((a) => a.adaptive) ?? null;
-    rows.push({
-      model: m.label, detector: d.kind, strongestNonAdaptive: strongest?.attack ?? null,
-      nonAdaptive: strongest !== null ? numbers(strongest) : null, adaptive: adaptive !== null ? numbers(adaptive) : null,
-    });
-  }
-  return rows;
-}
-
-/** What every field of the report means, so the JSON can be read (and rendered) on its own. */
-export const DETECT_EVAL_FIELDS: Record<string, string> = {
-  'score': 'Every detector outputs a score per input; higher = more suspicious. An input is flagged when score > threshold.',
-  'negatives / positives': 'Negatives: all clean test inputs. Positives: the adversarial inputs that fool the classifier (misclassified), one per attacked test input at most.',
-  'calibration': 'Threshold chosen on clean calibration inputs disjoint from the test inputs, for the target FPR setup.operatingFpr (split-conformal order statistic: expected FPR (m+1)/(n+1) ≤ target). Detectors with fitted statistics (odds) fit them on calibrationSplit.fit and choose the threshold on calibrationSplit.threshold.',
-  'cleanTestFpr': 'Fraction of clean test inputs flagged at the calibrated threshold; should be close to the target FPR (within sampling error).',
-  'attacked': 'Correctly classified clean test inputs the attack ran on.',
-  'fooled / attackSuccessRate': 'Attacked inputs whose returned adversarial input is misclassified (verified by a fresh forward pass); rate = fooled / attacked. Ignores the detector.',
-  'rocAuc': 'Area under the ROC curve of clean (negative) vs fooled adversarial (positive) scores: P(positive score > negative score), ties count 1/2. 0.5 = chance, 1 = perfect separation.',
-  'tprAtFpr': 'Fraction of positives flagged at the threshold that flags at most fpr of the clean test scores (an oracle threshold on the test negatives; achievedFpr is the exact rate).',
-  'adaptive rocAuc / tprAtFpr': 'The adaptive attack optimises against the calibrated threshold only, so its adversarial scores pile up just below that threshold: rocAuc and tprAtFpr (other thresholds) can look high while calibrated.undetectedSuccessRate is what the attacker achieves at the deployed threshold. An attacker aiming at another threshold would do the same there.',
-  'roc': 'ROC curve points (fpr[i], tpr[i]), thinned to at most 101 points, for plotting.',
-  'calibrated.detectionRate': 'Fraction of positives flagged at the calibrated (deployed) threshold.',
-  'calibrated.undetectedSuccessRate': 'Fraction of attacked inputs for which the attack fools the classifier AND is not flagged at the calibrated threshold: what the attacker actually achieves against classifier + detector.',
-  'robustOrDetectedAccuracy': 'Fraction of all test inputs that are correctly classified clean AND for which the attack either fails to fool the classifier or is flagged. Clean inputs flagged by mistake still count as handled (a rejection, not an error).',
-  'worstCaseRobustOrDetectedAccuracy': 'Per input, the worst case over every attack in the list (adaptive included).',
-  'adaptive': 'The adaptive attack knows the detector and its threshold, optimises misclassification and a low detector score at once (weighted objectives over a λ sweep with a differentiable surrogate of the score, EOT over noise, and logit matching), and succeeds on an input only if the real (non-surrogate) detector score of a misclassified result is ≤ threshold. Non-adaptive attacks ignore the detector.',
-  'sideBySide': 'Per model and detector: the strongest non-adaptive attack (most undetected successes) next to the adaptive attack. tprAt1/tprAt5 = TPR at 1%/5% FPR.',
-  'null': 'JSON has no NaN or infinity: null means undefined (e.g. no positives, so no AUC).',
-  'caveat': 'A detector that only withstands non-adaptive attacks is not a defence: read the adaptive numbers.',
-};
-
-export interface DetectionReport {
-  schema: typeof DETECT_EVAL_SCHEMA;
-  version: number;
-  title: string;
-  generated: string;
-  fields: Record<string, string>;
-  setup: Record<string, unknown>;
-  models: ModelDetectionResult[];
-  sideBySide: SideBySideRow[];
-}
-
-export function buildDetectionReport(models: ModelDetectionResult[], setup: Record<string, unknown>): DetectionReport {
-  return {
-    schema: DETECT_EVAL_SCHEMA, version: DETECT_EVAL_VERSION,
-    title: 'Adversarial-example detection: non-adaptive vs adaptive attacks',
-    generated: new Date().toISOString(), fields: DETECT_EVAL_FIELDS, setup, models, sideBySide: sideBySide(models),
-  };
 }

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { isGzip, parseIdx } from '../data/idx.js';
 import { crc32 } from '../util/crc32.js';
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 import { assertValidInputs } from '../util/validate.js';
 
 export interface InputBatch {
@@ -79,7 +79,7 @@ function f32Input(path: string, bytes: Buffer, want: readonly [number, number, n
   const values = bytes.length / 4;
   let shape: number[] | undefined = given;
   let labels: Int32Array | undefined;
-  let from = '--shape';
+  let from = 'the given {shape}';
   const meta = join(dirname(path), 'attack.json');
   if (existsSync(meta)) {
     let j: AttackJson | undefined;
@@ -102,17 +102,17 @@ function f32Input(path: string, bytes: Buffer, want: readonly [number, number, n
   }
   if (shape === undefined) {
     if (values === 0 || values % size !== 0) {
-      throw new UserError(`${path}: ${values} float32 values are not a whole number of ${h}×${w}×${c} images (${size} values each); give --shape N,H,W,C`);
+      throw new OptionError(`${path}: ${values} float32 values are not a whole number of ${h}×${w}×${c} images (${size} values each); give its {shape} N,H,W,C`);
     }
     shape = [values / size, h, w, c];
     from = 'the file size';
   }
   if (shape.length === 3) shape = [1, ...shape];
-  if (shape.length !== 4) throw new UserError(`${path}: shape ${shapeStr(shape)} (from ${from}): expected [N,H,W,C] or [H,W,C]`);
+  if (shape.length !== 4) throw new OptionError(`${path}: shape ${shapeStr(shape)} (from ${from}): expected [N,H,W,C] or [H,W,C]`);
   const [n, sh, sw, sc] = shape as [number, number, number, number];
-  if (sh !== h || sw !== w || sc !== c) throw new UserError(`${path}: images are ${shapeStr([sh, sw, sc])} (from ${from}), the model expects ${shapeStr(want)}`);
+  if (sh !== h || sw !== w || sc !== c) throw new OptionError(`${path}: images are ${shapeStr([sh, sw, sc])} (from ${from}), the model expects ${shapeStr(want)}`);
   if (n * size !== values) {
-    throw new UserError(`${path}: shape ${shapeStr(shape)} (from ${from}) needs ${n * size} float32 values (${n * size * 4} bytes), the file holds ${values} (${bytes.length} bytes)`);
+    throw new OptionError(`${path}: shape ${shapeStr(shape)} (from ${from}) needs ${n * size} float32 values (${n * size * 4} bytes), the file holds ${values} (${bytes.length} bytes)`);
   }
   const images = new Float32Array(values);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

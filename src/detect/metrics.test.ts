@@ -63,7 +63,7 @@ test('calibration: order statistic, conformal expected FPR, and too few examples
   assert.equal(c5.threshold, 189);
   assert.ok(c5.expectedFpr <= 0.05);
   assert.throws(() => calibrateThreshold(Array.from({ length: 50 }, (_, i) => i), 0.01), /too few for a false-positive rate of 0.01; need at least 99/);
-  assert.throws(() => calibrateThreshold([1, 2, 3], 1.5), /--fpr: expected a false-positive rate in \(0, 1\)/);
+  assert.throws(() => calibrateThreshold([1, 2, 3], 1.5), / fpr: expected a false-positive rate in \(0, 1\)/);
 });
 
 test('calibration hits the requested FPR on fresh clean scores within sampling error', () => {

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { fitQuick, toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { logitsOf } from '../model/classifier.js';
-import { audit, AUDIT_PLANS, planAttacks } from './audit.js';
+import { InterruptedError } from '../util/interrupt.js';
+import { audit, AUDIT_PLANS, planAttacks, type AuditResult } from './audit.js';
 import { runCascade } from './cascade.js';
 import { buildSuite } from './suite.js';
 
@@ -26,7 +27,7 @@ test('the cascade fools most of a standard model and books each example to the a
   const m = await trained();
   const f = logitsOf(m);
   const suite = buildSuite({ threat: { norm: 'linf', eps: 0.45 }, attacks: ['fgsm', 'pgd-ce', 'pgd-cw'], steps: 10, restarts: 1, seed: 2 });
-  const r = runCascade(f, ds, suite, { keepExamples: 200 });
+  const r = await runCascade(f, ds, suite, { keepExamples: 200 });
   assert.equal(r.steps.length, 3);
   // An attack that did nothing would leave the worst case at the clean accuracy.
   assert.ok(r.cleanAccuracy > 0.9 && r.worstCaseAccuracy < r.cleanAccuracy - 0.3, `clean ${r.cleanAccuracy}, worst ${r.worstCaseAccuracy}`);
@@ -48,19 +49,21 @@ test('an interrupted cascade resumes from its state file to the same result', as
   try {
     const statePath = join(dir, 'state.json');
     const suite = (): ReturnType<typeof buildSuite> => buildSuite({ threat: { norm: 'linf', eps: 0.25 }, attacks: ['pgd-ce', 'pgd-cw'], steps: 8, restarts: 2, seed: 4 });
-    const straight = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, keepExamples: 40 });
-    // Interrupt after the second batch of the first attack.
+    const straight = await runCascade(logitsOf(m), ds, suite(), { batchSize: 32, keepExamples: 40 });
+    // Interrupted (as Ctrl-C does, through the signal) after the second batch of the first attack.
     let calls = 0;
-    assert.throws(() => runCascade(logitsOf(m), ds, suite(), {
-      batchSize: 32, statePath, keepExamples: 40, onProgress: () => {
-        if (++calls === 2) throw new Error('interrupted');
+    const stop = new AbortController();
+    await assert.rejects(runCascade(logitsOf(m), ds, suite(), {
+      batchSize: 32, statePath, keepExamples: 40, signal: stop.signal, onProgress: () => {
+        if (++calls === 2) stop.abort('SIGINT');
       },
-    }), /interrupted/);
+    }), (e: unknown) => e instanceof InterruptedError && e.code === 130);
+    assert.equal(calls, 2, 'it stopped right after the batch during which the signal came');
     assert.ok(existsSync(statePath));
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as { done: number; attackIndex: number };
     assert.equal(state.attackIndex, 0);
     assert.ok(state.done > 0);
-    const resumed = runCascade(logitsOf(m), ds, suite(), { batchSize: 32, statePath, keepExamples: 40 });
+    const resumed = await runCascade(logitsOf(m), ds, suite(), { batchSize: 32, statePath, keepExamples: 40 });
     assert.deepEqual(resumed.robust, straight.robust);
     assert.deepEqual(resumed.steps.map((s) => s.fooledHere), straight.steps.map((s) => s.fooledHere));
     // The examples kept before the interruption survive it: the same ids, in the same order, same values.
@@ -74,7 +77,7 @@ test('an interrupted cascade resumes from its state file to the same result', as
 
 test('the audit flags a softmax output layer and passes a logits model on that check', async () => {
   const m = await trained();
-  const r = audit(m, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  const r = await audit(m, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
   const byId = new Map(r.findings.map((f) => [f.id, f]));
   assert.equal(byId.get('softmax-output')?.status, 'pass');
   assert.equal(byId.get('stochastic-forward')?.status, 'pass');
@@ -82,7 +85,7 @@ test('the audit flags a softmax output layer and passes a logits model on that c
   assert.equal(byId.get('eps-to-zero')?.status, 'pass', byId.get('eps-to-zero')?.detail);
   assert.ok(r.cascade.some((s) => s.attack.startsWith('square')));
   const probs = (x: tf.Tensor): tf.Tensor2D => tf.softmax(logitsOf(m)(x)) as tf.Tensor2D;
-  const r2 = audit(probs, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  const r2 = await audit(probs, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
   assert.equal(r2.findings.find((f) => f.id === 'softmax-output')?.status, 'fail');
 });
 
@@ -90,7 +93,7 @@ test('the audit flags a randomised forward pass', async () => {
   const m = await trained();
   let k = 0;
   const noisy = (x: tf.Tensor): tf.Tensor2D => tf.tidy(() => logitsOf(m)(tf.add(x, tf.randomNormal(x.shape, 0, 0.05, 'float32', ++k))) as tf.Tensor2D);
-  const r = audit(noisy, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
+  const r = await audit(noisy, ds, { threat: { norm: 'linf', eps: 0.25 }, version: 'quick', seed: 1 });
   assert.equal(r.findings.find((f) => f.id === 'stochastic-forward')?.status, 'warn');
 });
 
@@ -110,22 +113,23 @@ test('an interrupted audit resumes only for the same model and configuration, an
   try {
     const statePath = join(dir, 'audit.state.json');
     const base = { threat: { norm: 'linf' as const, eps: 0.25 }, version: 'quick' as const, seed: 1, batchSize: 32, keepExamples: 40 };
-    const straight = audit(m, ds, base);
-    const interrupt = (): void => {
+    const straight = await audit(m, ds, base);
+    const interrupt = async (): Promise<void> => {
       rmSync(statePath, { force: true });
       let calls = 0;
-      assert.throws(() => audit(m, ds, { ...base, statePath, onProgress: () => {
-        if (++calls === 5) throw new Error('interrupted');
-      } }), /interrupted/);
+      const stop = new AbortController();
+      await assert.rejects(audit(m, ds, { ...base, statePath, signal: stop.signal, onProgress: () => {
+        if (++calls === 5) stop.abort('SIGTERM');
+      } }), (e: unknown) => e instanceof InterruptedError && e.code === 143);
       assert.ok(existsSync(statePath));
     };
-    const phases = (o: Partial<Parameters<typeof audit>[2]>, model: tf.LayersModel = m): { r: ReturnType<typeof audit>; said: string[] } => {
+    const phases = async (o: Partial<Parameters<typeof audit>[2]>, model: tf.LayersModel = m): Promise<{ r: AuditResult; said: string[] }> => {
       const said: string[] = [];
-      const r = audit(model, ds, { ...base, statePath, ...o, onPhase: (p) => said.push(p) });
+      const r = await audit(model, ds, { ...base, statePath, ...o, onPhase: (p) => said.push(p) });
       return { r, said };
     };
-    interrupt();
-    const resumed = phases({});
+    await interrupt();
+    const resumed = await phases({});
     assert.ok(resumed.said.includes('resuming the interrupted audit'), resumed.said.join(' | '));
     assert.deepEqual(resumed.r.fooledBy, straight.fooledBy);
     assert.deepEqual(resumed.r.cascade.map((s) => [s.attack, s.fooledHere, s.robustAccuracyAfter]), straight.cascade.map((s) => [s.attack, s.fooledHere, s.robustAccuracyAfter]));
@@ -134,13 +138,13 @@ test('an interrupted audit resumes only for the same model and configuration, an
     for (const [id, row] of straight.adversarial) assert.deepEqual(Array.from(resumed.r.adversarial.get(id) ?? []), Array.from(row));
 
     // Another seed, or the same architecture with other weights, must not pick up the saved state.
-    interrupt();
-    assert.ok(phases({ seed: 2 }).said.some((p) => p.includes('starting over')));
-    interrupt();
+    await interrupt();
+    assert.ok((await phases({ seed: 2 })).said.some((p) => p.includes('starting over')));
+    await interrupt();
     const retrained = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 5 });
     retrained.setWeights(m.getWeights());
     fitQuick(retrained, ds, 3, 0.02);
-    assert.ok(phases({}, retrained).said.some((p) => p.includes('starting over')));
+    assert.ok((await phases({}, retrained)).said.some((p) => p.includes('starting over')));
     retrained.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });

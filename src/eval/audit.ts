@@ -21,13 +21,13 @@ import {
 } from './diagnostics.js';
 import { evalPart, joinSweepParts, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
 import { Pgd } from '../attack/pgd.js';
-import { buildSuite } from './suite.js';
+import { buildSuite, type AttackName } from './suite.js';
 
 export type AuditVersion = 'quick' | 'standard' | 'thorough';
 export const AUDIT_VERSIONS: readonly AuditVersion[] = ['quick', 'standard', 'thorough'];
 
 interface PlanItem {
-  name: string;
+  name: AttackName;
   /** Iterations; for the Square attack, queries. */
   steps: number;
   restarts: number;
@@ -99,6 +99,12 @@ export interface AuditOptions {
   keepExamples?: number;
   onProgress?: CascadeOptions['onProgress'];
   onPhase?: (phase: string) => void;
+  /**
+   * Aborting it stops the audit after the current batch with InterruptedError. The cascade's state (with
+   * `statePath`) holds every finished batch, so the same call resumes; the sweep and the diagnostics
+   * after the cascade are recomputed (they are seeded).
+   */
+  signal?: AbortSignal;
 }
 
 export interface AuditResult {
@@ -125,7 +131,7 @@ export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, 
   const hasApgdCe = plan.attacks.some((p) => p.name === 'apgd-ce');
   return plan.attacks.flatMap((p0, i) => {
     if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return [];
-    const p = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
+    const p: PlanItem = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
     return buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
   });
 }
@@ -207,7 +213,7 @@ export function auditAttacks(o: AuditOptions, numClasses: number): Attack[] {
 }
 
 /** Audits rows [start, end) of `ds` (seeds, prefixes and resume state all refer to rows of `ds`). */
-export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions, range: readonly [number, number] = [0, ds.count], po: AuditPartOptions = {}): AuditPart {
+export async function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions, range: readonly [number, number] = [0, ds.count], po: AuditPartOptions = {}): Promise<AuditPart> {
   const t0 = Date.now();
   const [start, end] = range;
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= ds.count)) {
@@ -217,7 +223,9 @@ export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Audi
   const plan = AUDIT_PLANS[o.version];
   const attacks = auditAttacks(o, ds.numClasses);
   o.onPhase?.(`attack cascade: ${attacks.map((a) => a.name).join(' → ')}`);
-  const cascade = runCascade(f, ds, attacks, {
+  const stop = o.signal !== undefined ? { signal: o.signal } : {};
+  const cascade = await runCascade(f, ds, attacks, {
+    ...stop,
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.statePath !== undefined ? { statePath: o.statePath } : {}),
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
@@ -230,18 +238,18 @@ export function auditPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Audi
   const below = (p: number): [number, number] => [Math.min(start, p), Math.min(end, p)];
 
   o.onPhase?.('ε sweep');
-  const sweep = sweepPart(f, ds, { norm: o.threat.norm, ...bounds, epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed }, below(plan.sweepExamples));
+  const sweep = await sweepPart(f, ds, { norm: o.threat.norm, ...bounds, epsilons: sweepRadii(o.threat), steps: plan.sweepSteps, restarts: 1, losses: ['ce', 'cw'], seed: o.seed }, below(plan.sweepExamples), stop);
 
   o.onPhase?.('masking diagnostics');
   const sub = below(plan.itersExamples);
-  const robustOn = (attacks: Attack[]): number[] => summarizeEval([evalPart(f, ds, attacks, sub)]).robust;
+  const robustOn = async (attacks: Attack[]): Promise<number[]> => summarizeEval([await evalPart(f, ds, attacks, sub, stop)]).robust;
   const pgdCe = (steps: number, restarts: number, seed: number): Attack[] => [new Pgd({ threat: o.threat, steps, restarts, loss: 'ce', seed })];
-  const iters = { weak: robustOn(pgdCe(plan.weak[0], plan.weak[1], o.seed + 7)), strong: robustOn(pgdCe(plan.strong[0], plan.strong[1], o.seed + 7)) };
+  const iters = { weak: await robustOn(pgdCe(plan.weak[0], plan.weak[1], o.seed + 7)), strong: await robustOn(pgdCe(plan.strong[0], plan.strong[1], o.seed + 7)) };
   // Single step vs iterative, each measured alone on the same examples (the cascade only sees survivors).
   const single = attacks.some((a) => a.name.startsWith('fgsm'))
     ? {
-      fgsm: robustOn(buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed })),
-      pgd: robustOn(pgdSuite({ threat: o.threat, steps: plan.weak[0], restarts: 1, losses: ['ce'], seed: o.seed })),
+      fgsm: await robustOn(buildSuite({ threat: o.threat, attacks: ['fgsm'], steps: 1, restarts: 1, seed: o.seed })),
+      pgd: await robustOn(pgdSuite({ threat: o.threat, steps: plan.weak[0], restarts: 1, losses: ['ce'], seed: o.seed })),
     }
     : null;
   const modelChecks = (po.modelChecks ?? start === 0) ? modelChecksOf(model, ds) : null;
@@ -389,8 +397,8 @@ function numbersIn(s: LogitStats): LogitStats {
   return { min: numberIn(s.min), maxSumDev: numberIn(s.maxSumDev) };
 }
 
-export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
   const t0 = Date.now();
-  const part = auditPart(model, ds, o);
+  const part = await auditPart(model, ds, o);
   return finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
 }

@@ -62,6 +62,11 @@ export interface CascadeOptions {
   /** Keep at most this many adversarial examples (for report grids). */
   keepExamples?: number;
   /**
+   * Aborting it stops the cascade after the current batch with InterruptedError; that batch is in the
+   * state file already, so the same call resumes from it.
+   */
+  signal?: AbortSignal;
+  /**
    * Attack only rows [start, end) (a shard's or a worker's share); rows outside count as neither
    * correct nor robust, so the result's accuracies are then over `ds.count` and only its per-example
    * vectors inside the range mean anything.
@@ -83,7 +88,7 @@ function loadState(path: string | undefined, key: string): CascadeState | null {
   return s;
 }
 
-export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: CascadeOptions = {}): CascadeResult {
+export async function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: CascadeOptions = {}): Promise<CascadeResult> {
   const bs = o.batchSize ?? 250;
   const key = o.key ?? attacks.map((a) => a.name).join('|');
   let state = loadState(o.statePath, key);
@@ -110,8 +115,9 @@ export function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: Casca
     const t0 = Date.now() - state.secondsInAttack * 1000;
     const ids = todo.slice(state.done).filter((i) => state.robust[i] === 1);
     const skipped = state.done;
-    attackRows(f, ds, ids, attack, {
+    await attackRows(f, ds, ids, attack, {
       batchSize: bs,
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
       onBatch: (b, doneHere) => {
         b.ids.forEach((id, j) => {
           if (!b.success[j]) return;

@@ -52,9 +52,9 @@ test('more-steps-restarts fails when a stronger PGD finds much more than a weak 
   const f = logitsOf(model);
   // At ε = 0.3 one PGD step leaves about half the toy examples robust and 20 steps × 2 restarts about a
   // fifth: the single step is far from converged. The same budget twice is the control.
-  const r = checkMoreIterations(f, ds, threat, { n: 64, weak: [1, 1], strong: [20, 2], seed: 1 });
+  const r = await checkMoreIterations(f, ds, threat, { n: 64, weak: [1, 1], strong: [20, 2], seed: 1 });
   assert.equal(r.status, 'fail', r.detail);
-  const ok = checkMoreIterations(f, ds, threat, { n: 64, weak: [20, 2], strong: [20, 2], seed: 1 });
+  const ok = await checkMoreIterations(f, ds, threat, { n: 64, weak: [20, 2], strong: [20, 2], seed: 1 });
   assert.equal(ok.status, 'pass', ok.detail);
 });
 

@@ -156,11 +156,13 @@ export function checkEpsGrowth(sweep: Array<{ eps: number; robustAccuracy: numbe
 }
 
 /** Robust accuracy should have converged: many more steps and restarts should change it little. */
-export function checkMoreIterations(f: LogitsFn, ds: Dataset, threat: ThreatModel, o: { n: number; weak: [number, number]; strong: [number, number]; seed: number }): Finding {
+export async function checkMoreIterations(f: LogitsFn, ds: Dataset, threat: ThreatModel, o: { n: number; weak: [number, number]; strong: [number, number]; seed: number; signal?: AbortSignal }): Promise<Finding> {
   const sub: Dataset = { ...ds, count: Math.min(o.n, ds.count) };
-  const run = (steps: number, restarts: number): number =>
-    evaluateRobustness(f, sub, [new Pgd({ threat, steps, restarts, loss: 'ce', seed: o.seed })]).worstCaseAccuracy;
-  return moreIterationsFinding(run(o.weak[0], o.weak[1]), run(o.strong[0], o.strong[1]), sub.count, o);
+  const run = async (steps: number, restarts: number): Promise<number> =>
+    (await evaluateRobustness(f, sub, [new Pgd({ threat, steps, restarts, loss: 'ce', seed: o.seed })], o.signal !== undefined ? { signal: o.signal } : {})).worstCaseAccuracy;
+  const weak = await run(o.weak[0], o.weak[1]);
+  const strong = await run(o.strong[0], o.strong[1]);
+  return moreIterationsFinding(weak, strong, sub.count, o);
 }
 
 /** The finding of checkMoreIterations from the weak and the strong PGD's robust accuracy on `examples` examples. */

@@ -51,6 +51,8 @@ export interface EvalOptions {
   /** Per attack: run it only on the examples still robust after the attacks before it (suite.ts `survivorsMask`). */
   onSurvivors?: readonly boolean[];
   onProgress?: (p: EvalProgress) => void;
+  /** Aborting it stops the evaluation after the current batch with InterruptedError (util/interrupt.ts). */
+  signal?: AbortSignal;
 }
 
 /** Predictions in batches (the runner's `predictDataset`, under the name the public API has used). */
@@ -60,14 +62,15 @@ export const predictAll = predictDataset;
  * Runs one attack over the examples flagged in `mask` and returns, per example, whether it was
  * fooled (verified by the runner), plus the largest perturbation seen.
  */
-export function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): { fooled: Uint8Array; maxPerturbation: number } {
+export async function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, mask: Uint8Array, o: EvalOptions = {}): Promise<{ fooled: Uint8Array; maxPerturbation: number }> {
   const fooled = new Uint8Array(ds.count);
   const todo: number[] = [];
   for (let i = 0; i < ds.count; i++) if (mask[i]) todo.push(i);
   let maxPert = 0;
   let fooledCount = 0;
-  attackRows(f, ds, todo, attack, {
+  await attackRows(f, ds, todo, attack, {
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
     onBatch: (b, done) => {
       b.ids.forEach((id, j) => {
         maxPert = Math.max(maxPert, b.perturbation[j] as number);
@@ -118,7 +121,7 @@ export function rowsOf(ds: Dataset, start: number, end: number): Dataset {
  * Random starts are seeded by the examples' indices in `ds`, so a row gets the same attack whichever
  * part it is in.
  */
-export function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], range: readonly [number, number] = [0, ds.count], o: EvalOptions = {}): EvalPart {
+export async function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], range: readonly [number, number] = [0, ds.count], o: EvalOptions = {}): Promise<EvalPart> {
   // Every attack in a suite shares one threat model; its box is the one the inputs must be in.
   assertValidInputs(ds.images, `${ds.name} images`, attacks[0] !== undefined ? boundsOf(attacks[0].threat) : [0, 1]);
   const [start, end] = range;
@@ -133,16 +136,16 @@ export function evalPart(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks:
   if (o.onSurvivors !== undefined && o.onSurvivors.length !== attacks.length) throw new Error(`onSurvivors: expected ${attacks.length} flags, one per attack, got ${o.onSurvivors.length}`);
   // Still robust after the attacks so far: what an attack run on survivors only is given.
   const robust = Uint8Array.from(correct);
-  attacks.forEach((attack, k) => {
+  for (const [k, attack] of attacks.entries()) {
     const t0 = Date.now();
     const cascade = o.onSurvivors?.[k] === true;
-    const { fooled, maxPerturbation } = attackDataset(f, ds, attack, cascade ? Uint8Array.from(robust) : correct, o);
+    const { fooled, maxPerturbation } = await attackDataset(f, ds, attack, cascade ? Uint8Array.from(robust) : correct, o);
     for (let i = start; i < end; i++) if (fooled[i]) robust[i] = 0;
     parts.push({
       name: attack.name, config: attack.describe(), fooled: Array.from(fooled.subarray(start, end)), maxPerturbation, seconds: (Date.now() - t0) / 1000,
       ...(cascade ? { onSurvivors: true } : {}),
     });
-  });
+  }
   return { start, end, correct: Array.from(correct.subarray(start, end)), attacks: parts };
 }
 
@@ -226,8 +229,8 @@ export function summarizeEval(parts: readonly EvalPart[]): EvalResult {
 }
 
 /** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
-export function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): EvalResult {
-  return summarizeEval([evalPart(model, ds, attacks, [0, ds.count], o)]);
+export async function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): Promise<EvalResult> {
+  return summarizeEval([await evalPart(model, ds, attacks, [0, ds.count], o)]);
 }
 
 export interface SuiteOptions {
@@ -262,16 +265,18 @@ export interface SweepPart {
 export type SweepConfig = Omit<SuiteOptions, 'threat'> & { norm: ThreatModel['norm']; epsilons: number[]; bounds?: ThreatModel['bounds'] };
 
 /** The worst-case PGD suite at each radius, on rows [start, end). */
-export function sweepPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, range: readonly [number, number] = [0, ds.count], eo: EvalOptions = {}): SweepPart {
+export async function sweepPart(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, range: readonly [number, number] = [0, ds.count], eo: EvalOptions = {}): Promise<SweepPart> {
   const [start, end] = range;
-  const points = o.epsilons.map((eps) => {
+  const points: SweepPart['points'] = [];
+  for (const eps of o.epsilons) {
     if (eps === 0) {
       const p = predictAll(logitsOf(model), rowsOf(ds, start, end));
-      return { eps, robust: Array.from(p, (q, i) => Number(q === ds.labels[start + i])) };
+      points.push({ eps, robust: Array.from(p, (q, i) => Number(q === ds.labels[start + i])) });
+      continue;
     }
-    const part = evalPart(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), range, eo);
-    return { eps, robust: summarizeEval([part]).robust };
-  });
+    const part = await evalPart(model, ds, pgdSuite({ ...o, threat: { norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) } }), range, eo);
+    points.push({ eps, robust: summarizeEval([part]).robust });
+  }
   return { start, end, points };
 }
 
@@ -303,6 +308,6 @@ export function summarizeSweep(parts: readonly SweepPart[]): SweepPoint[] {
 }
 
 /** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
-export function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, eo: EvalOptions = {}): SweepPoint[] {
-  return summarizeSweep([sweepPart(model, ds, o, [0, ds.count], eo)]);
+export async function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, eo: EvalOptions = {}): Promise<SweepPoint[]> {
+  return summarizeSweep([await sweepPart(model, ds, o, [0, ds.count], eo)]);
 }

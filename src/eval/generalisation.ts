@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { DEFAULT_SHIFTS, shiftDataset, shiftLabel, type ShiftSpec } from '../data/shift.js';
+import { forEachBatch } from '../attack/runner.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 
 export interface ShiftResult {
@@ -46,20 +47,13 @@ export interface GeneralisationOptions {
 
 /** Predicted class and largest softmax probability of every example, in batches. */
 export function predictWithConfidence(f: LogitsFn, ds: Dataset, batchSize = 500): { predicted: Int32Array; confidence: Float32Array } {
-  const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const predicted = new Int32Array(ds.count);
   const confidence = new Float32Array(ds.count);
-  for (let i = 0; i < ds.count; i += batchSize) {
-    const n = Math.min(batchSize, ds.count - i);
-    const [p, c] = tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(i * size, (i + n) * size), [n, ...ds.shape]);
-      const probs = tf.softmax(f(x));
-      return [probs.argMax(-1), probs.max(-1)];
-    });
-    predicted.set(p.dataSync() as Int32Array, i);
-    confidence.set(c.dataSync() as Float32Array, i);
-    tf.dispose([p, c]);
-  }
+  forEachBatch(ds, batchSize, (x, i) => {
+    const probs = tf.softmax(f(x));
+    predicted.set(probs.argMax(-1).dataSync() as Int32Array, i);
+    confidence.set(probs.max(-1).dataSync() as Float32Array, i);
+  });
   return { predicted, confidence };
 }
 

@@ -21,7 +21,7 @@ test('the audit catches a logit-squeezing model whose robustness plain PGD-20 ov
     const c = resolveConfig(undefined, { method, arch: 'fast-cnn', epochs, batchSize: 64, lr: 1e-3, schedule: 'constant', lambda, noise, seed: 2, valSize: 0 });
     const model = buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 2 });
     await trainModel(model, train, null, c);
-    const r = audit(model, test, { threat, version: 'quick', seed: 0 });
+    const r = await audit(model, test, { threat, version: 'quick', seed: 0 });
     const f = r.findings.find((x) => x.id === 'weak-attack-gap');
     assert.ok(f !== undefined);
     results[method] = { gap: (f.evidence['gap'] as number), status: f.status };

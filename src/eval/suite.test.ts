@@ -8,7 +8,7 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { trainedToyModel, tensorsOf } from '../testing/setup.js';
 import { evaluateRobustness } from './evaluate.js';
-import { ATTACK_NAMES, buildSuite, survivorsMask } from './suite.js';
+import { ATTACK_NAMES, buildSuite, survivorsMask, type AttackName } from './suite.js';
 
 const threat: ThreatModel = { norm: 'linf', eps: 0.3 };
 
@@ -33,7 +33,7 @@ test('every attack name: robust accuracy well below clean on a standard model (a
   const { model, ds: all } = await trainedToyModel(2);
   const ds = { ...all, count: 64 };
   const attacks = buildSuite({ threat, attacks: ATTACK_NAMES, steps: 10, restarts: 1, seed: 3, queries: 300 });
-  const r = evaluateRobustness(model, ds, [...attacks, new DoNothing()]);
+  const r = await evaluateRobustness(model, ds, [...attacks, new DoNothing()]);
   assert.equal(r.attacks.length, ATTACK_NAMES.length + 1);
   for (const a of r.attacks.slice(0, ATTACK_NAMES.length)) {
     assert.ok(attackWorks(r.cleanAccuracy, a.robustAccuracy), `${a.name}: clean ${r.cleanAccuracy}, robust ${a.robustAccuracy}`);
@@ -89,12 +89,12 @@ class Counting implements Attack {
 test('survivors: a later attack runs only on the examples the earlier ones left robust, and its number is the worst case', async () => {
   const { model, ds: all } = await trainedToyModel(2);
   const ds = { ...all, count: 64 };
-  const spec = { threat: { norm: 'linf' as const, eps: 0.3 }, attacks: ['pgd-ce', 'square'], steps: 1, restarts: 1, seed: 7, queries: 40, survivors: ['square'] };
-  const run = (onSurvivors: boolean[] | undefined) => {
+  const spec = { threat: { norm: 'linf' as const, eps: 0.3 }, attacks: ['pgd-ce', 'square'] as AttackName[], steps: 1, restarts: 1, seed: 7, queries: 40, survivors: ['square'] };
+  const run = async (onSurvivors: boolean[] | undefined) => {
     const suite = buildSuite(spec).map((a) => new Counting(a));
-    return { r: evaluateRobustness(model, ds, suite, onSurvivors !== undefined ? { onSurvivors } : {}), suite };
+    return { r: await evaluateRobustness(model, ds, suite, onSurvivors !== undefined ? { onSurvivors } : {}), suite };
   };
-  const { r, suite } = run(survivorsMask(spec));
+  const { r, suite } = await run(survivorsMask(spec));
   const correct = Math.round(r.cleanAccuracy * ds.count);
   const afterPgd = Math.round((r.attacks[0]?.robustAccuracy ?? NaN) * ds.count);
   assert.ok(afterPgd > 0 && afterPgd < correct, `the weak PGD should fool some but not all: ${afterPgd} of ${correct}`);
@@ -103,11 +103,11 @@ test('survivors: a later attack runs only on the examples the earlier ones left 
   assert.equal(r.attacks[1]?.onSurvivors, true);
   assert.equal(r.attacks[1]?.robustAccuracy, r.worstCaseAccuracy);
   // Without the flag every attack faces every correct example: the same worst case, at more cost.
-  const { r: plain, suite: plainSuite } = run(undefined);
+  const { r: plain, suite: plainSuite } = await run(undefined);
   assert.equal(new Set(plainSuite[1]?.ids).size, correct);
   assert.equal(plain.attacks[1]?.onSurvivors, undefined);
   assert.ok(plain.worstCaseAccuracy <= r.attacks[0]!.robustAccuracy);
-  assert.throws(() => survivorsMask({ ...spec, survivors: ['apgd-ce'] }), /--survivors: expected names among the suite's attacks/);
+  assert.throws(() => survivorsMask({ ...spec, survivors: ['apgd-ce'] }), /survivors: expected names among the suite's attacks/);
   // Square runs once whatever the restarts: its queries are its budget.
   assert.equal(buildSuite({ ...spec, restarts: 4 })[1]?.describe()['restarts'], 1);
 });

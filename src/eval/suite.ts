@@ -5,7 +5,7 @@ import { Pgd } from '../attack/pgd.js';
 import { Apgd } from '../attack/apgd.js';
 import { Square } from '../attack/square.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 
 /**
  * 'apgd-ce' is APGD on cross-entropy; 'apgd-dlr' is AutoAttack's APGD-T (targeted DLR over the 9 most likely
@@ -27,7 +27,7 @@ export const DEFAULT_EVAL_QUERIES = 1000;
 
 export interface SuiteSpec {
   threat: ThreatModel;
-  attacks: readonly string[];
+  attacks: readonly AttackName[];
   steps: number;
   restarts: number;
   seed: number;
@@ -46,7 +46,7 @@ export interface SuiteSpec {
 export function survivorsMask(s: SuiteSpec): boolean[] {
   const names = s.survivors ?? [];
   const unknown = names.filter((n) => !(s.attacks as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new UserError(`--survivors: expected names among the suite's attacks (${s.attacks.join(', ')}), got '${unknown.join(', ')}'`);
+  if (unknown.length > 0) throw new OptionError(`{survivors}: expected names among the suite's attacks (${s.attacks.join(', ')}), got '${unknown.join(', ')}'`);
   return s.attacks.map((a) => names.includes(a));
 }
 
@@ -68,7 +68,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
       case 'square':
         return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: 1, seed });
       default:
-        throw new UserError(`--attacks: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
+        throw new OptionError(`{attacks}: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
     }
   });
 }

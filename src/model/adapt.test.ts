@@ -52,7 +52,7 @@ test('ε is measured in [0,1] units: an attack on the adapted model stays in the
 test('shapes that no reshape fixes, and bad ranges, are clear errors', () => {
   assert.throws(() => adaptModel(flatMlp(), [28, 28, 1], { source: 'm/model.json', dataName: 'mnist' }),
     (e: unknown) => e instanceof UserError && /m\/model\.json: model input shape \[36\] does not match mnist inputs \[28,28,1\] \(nor their 784 values flattened\)/.test(e.message));
-  assert.throws(() => parseInputRange('1,-1'), /--input-range: expected LO,HI with LO < HI/);
+  assert.throws(() => parseInputRange('1,-1'), / inputRange: expected LO,HI with LO < HI/);
   assert.throws(() => parseInputRange('0'), /got '0'/);
   assert.deepEqual(parseInputRange(' -1, 1'), [-1, 1]);
   assert.deepEqual(parseInputRange('0,255'), [0, 255]);

@@ -11,7 +11,7 @@
  * are as strong as on the bare model, and ε stays in [0,1] units.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 
 export interface AdaptOptions {
   /** The value range the model was trained on; [0,1] inputs are mapped onto it. Default [0, 1]. */
@@ -54,7 +54,7 @@ export function adaptModel(model: tf.LayersModel, dataShape: readonly [number, n
   if (opts.inputRange !== undefined) {
     const [lo, hi] = opts.inputRange;
     if (!Number.isFinite(lo) || !Number.isFinite(hi) || !(hi > lo)) {
-      throw new UserError(`--input-range: expected two finite numbers LO,HI with LO < HI, got ${lo},${hi}`);
+      throw new OptionError(`{inputRange}: expected two finite numbers LO,HI with LO < HI, got ${lo},${hi}`);
     }
     if (lo !== 0 || hi !== 1) {
       range = [lo, hi];
@@ -76,7 +76,7 @@ export function parseInputRange(text: string): [number, number] {
   const parts = text.split(',').map((s) => s.trim());
   const nums = parts.map(Number);
   if (parts.length !== 2 || parts.some((s) => s === '') || nums.some((v) => !Number.isFinite(v)) || !((nums[1] as number) > (nums[0] as number))) {
-    throw new UserError(`--input-range: expected LO,HI with LO < HI (e.g. -1,1 or 0,255), got '${text}'`);
+    throw new OptionError(`{inputRange}: expected LO,HI with LO < HI (e.g. -1,1 or 0,255), got '${text}'`);
   }
   return [nums[0] as number, nums[1] as number];
 }

@@ -37,18 +37,18 @@ export const handlers: Handlers = {
     data = p.ds;
     return true;
   },
-  evalSlice: (p: { suite: SuiteSpec; range: [number, number]; batchSize?: number; sweep?: SweepConfig }): { part: EvalPart; sweep: SweepPart | null } => {
+  evalSlice: async (p: { suite: SuiteSpec; range: [number, number]; batchSize?: number; sweep?: SweepConfig }): Promise<{ part: EvalPart; sweep: SweepPart | null }> => {
     const { model, ds } = ready();
     const eo = p.batchSize !== undefined ? { batchSize: p.batchSize } : {};
-    const part = evalPart(model, ds, buildSuite(p.suite), p.range, { ...eo, onSurvivors: survivorsMask(p.suite) });
-    return { part, sweep: p.sweep !== undefined ? sweepPart(model, ds, p.sweep, p.range, eo) : null };
+    const part = await evalPart(model, ds, buildSuite(p.suite), p.range, { ...eo, onSurvivors: survivorsMask(p.suite) });
+    return { part, sweep: p.sweep !== undefined ? await sweepPart(model, ds, p.sweep, p.range, eo) : null };
   },
-  auditSlice: (p: { options: AuditTaskOptions; range: [number, number]; modelChecks: boolean }) => {
+  auditSlice: async (p: { options: AuditTaskOptions; range: [number, number]; modelChecks: boolean }) => {
     const { model, ds } = ready();
     const { transfer: t, ...rest } = p.options;
     if (t !== undefined && surrogate === undefined) throw new Error('auditSlice: a transfer attack without a surrogate replica');
     const extraAttacks = t !== undefined ? [new Transfer({ threat: rest.threat, surrogate: logitsOf(surrogate as tf.LayersModel), seed: t.seed, surrogateName: t.surrogateName })] : [];
-    const part: AuditPart = auditPart(model, ds, { ...rest, extraAttacks }, p.range, { modelChecks: p.modelChecks });
+    const part: AuditPart = await auditPart(model, ds, { ...rest, extraAttacks }, p.range, { modelChecks: p.modelChecks });
     return part;
   },
   attackSlice: (p: { suite: SuiteSpec; range: [number, number]; target?: number }): unknown => {

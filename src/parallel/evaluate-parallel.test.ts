@@ -25,8 +25,8 @@ const withoutSeconds = <T>(p: T): T => JSON.parse(JSON.stringify(p, (k, v: unkno
 test('eval: 2 workers give exactly the per-example results of the in-thread run, and leave no tensors behind', { timeout: 120_000 }, async () => {
   const { model, ds: all } = await trainedToyModel();
   const ds = subset(all, 0, 40);
-  const one = evalPart(model, ds, buildSuite(spec), [0, ds.count]);
-  const oneSweep = sweepPart(model, ds, sweep);
+  const one = await evalPart(model, ds, buildSuite(spec), [0, ds.count]);
+  const oneSweep = await sweepPart(model, ds, sweep);
   const before = tf.memory().numTensors;
   const seen: number[] = [];
   const two = await evalPartParallel(model, ds, spec, [0, ds.count], { workers: 2, chunk: 7, sweep, onProgress: (p) => seen.push(p.done) });
@@ -60,7 +60,7 @@ test('audit: 2 workers match the in-thread audit part, and an interrupted run re
   const dir = mkdtempSync(join(tmpdir(), 'alp-par-audit-'));
   try {
     const opts: AuditOptions = { threat: { norm: 'linf', eps: 0.3 }, version: 'quick', seed: 2, batchSize: 12, keepExamples: 5 };
-    const one = auditPart(model, ds, opts);
+    const one = await auditPart(model, ds, opts);
     const statePath = join(dir, 'audit.state.json');
     await assert.rejects(auditPartParallel(model, ds, { ...opts, statePath }, [0, ds.count], {
       workers: 2, chunk: 12, onProgress: () => {

@@ -14,6 +14,7 @@ import type { SuiteSpec } from '../eval/suite.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { checkpointInterrupt } from '../util/interrupt.js';
 import type { AuditTaskOptions } from './eval-handlers.js';
 import { WorkerPool, checkWorkers } from './pool.js';
 import { datasetPayload, modelPayload } from './replica.js';
@@ -30,6 +31,11 @@ export interface ParallelOptions {
   onProgress?: (p: { done: number; total: number; robust: number }) => void;
   /** Called with the started pool (tests use it to kill a worker). */
   onPool?: (pool: WorkerPool) => void;
+  /**
+   * Aborting it hands out no more slices: the slices in flight finish (an audit saves them), then the
+   * call fails with InterruptedError.
+   */
+  signal?: AbortSignal;
 }
 
 /** [start, end) cut into slices of at most `size`. */
@@ -68,11 +74,11 @@ async function withReplicas<T>(model: tf.LayersModel | LogitsFn, ds: Dataset, o:
   }
 }
 
-async function queue<T>(pool: WorkerPool, jobs: Array<[number, number]>, run: (worker: number, range: [number, number]) => Promise<T>, done: (r: T, range: [number, number]) => void): Promise<T[]> {
+async function queue<T>(pool: WorkerPool, jobs: Array<[number, number]>, run: (worker: number, range: [number, number]) => Promise<T>, done: (r: T, range: [number, number]) => void, signal?: AbortSignal): Promise<T[]> {
   const out = new Array<T>(jobs.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(pool.size, jobs.length) }, async (_, w) => {
-    while (next < jobs.length) {
+    while (next < jobs.length && signal?.aborted !== true) {
       const j = next++;
       const range = jobs[j] as [number, number];
       const r = await run(w, range);
@@ -80,6 +86,7 @@ async function queue<T>(pool: WorkerPool, jobs: Array<[number, number]>, run: (w
       done(r, range);
     }
   }));
+  await checkpointInterrupt(signal);
   return out;
 }
 
@@ -96,7 +103,7 @@ export async function evalPartParallel(
       done += r.part.end - r.part.start;
       robust += r.part.correct.filter((c, i) => c === 1 && r.part.attacks.every((a) => a.fooled[i] === 0)).length;
       o.onProgress?.({ done, total: end - start, robust });
-    }));
+    }, o.signal));
   if (jobs.length === 0) throw new UserError('evaluation: no examples');
   return { part: joinEvalParts(results.map((r) => r.part)), sweep: o.sweep !== undefined ? joinSweepParts(results.map((r) => r.sweep as SweepPart)) : null };
 }
@@ -115,7 +122,7 @@ export async function attackParallel(
       done += r.success.length;
       fooled += r.success.reduce((a, b) => a + b, 0);
       o.onProgress?.({ done, total: end - start, robust: done - fooled });
-    }));
+    }, o.signal));
   const join = <T extends Float32Array | Uint8Array | Int32Array>(make: (n: number) => T, pick: (s: Slice) => T): T => {
     const out = make(parts.reduce((a, s) => a + pick(s).length, 0));
     let at = 0;
@@ -181,7 +188,7 @@ export async function auditPartParallel(
         writeJsonAtomic(opts.statePath, state);
       }
       o.onProgress?.({ done, total: end - start, robust });
-    }));
+    }, o.signal));
   return joinAuditParts([...saved.values(), ...fresh], keep);
 }
 

@@ -51,19 +51,19 @@ test('eval: 3 shards merged equal the unsharded eval.json (timings apart), and m
   const { model, ds: all } = await trainedToyModel();
   const ds = subset(all, 0, 45);
   const full: EvalArtifact = evalArtifact({
-    ...header, result: summarizeEval([evalPart(model, ds, buildSuite(spec))]), epsSweep: summarizeSweep([sweepPart(model, ds, sweepConfig)]), seconds: 1,
+    ...header, result: summarizeEval([await evalPart(model, ds, buildSuite(spec))]), epsSweep: summarizeSweep([await sweepPart(model, ds, sweepConfig)]), seconds: 1,
   });
   const run = runHash({ suite: spec, n: ds.count });
-  const files = [1, 2, 3].map((k) => {
+  const files = await Promise.all([1, 2, 3].map(async (k) => {
     const s = { index: k, count: 3 };
     const range = shardRange(ds.count, s);
-    const part = evalPart(model, ds, buildSuite(spec), range, { batchSize: 7 });
-    const sweep = sweepPart(model, ds, sweepConfig, range);
+    const part = await evalPart(model, ds, buildSuite(spec), range, { batchSize: 7 });
+    const sweep = await sweepPart(model, ds, sweepConfig, range);
     mkdirSync(join(tmp, 'evals'), { recursive: true });
     const file = join(tmp, 'evals', `eval-${k}.json`);
     writeEvalArtifact(file, evalArtifact({ ...header, result: summarizeEval([part]), epsSweep: summarizeSweep([sweep]), seconds: 0.5, shard: { ...shardRecord(s, ds.count, run), eval: part, sweep } }));
     return file;
-  });
+  }));
   // The suite must fool some examples and not others, or equality would say little.
   assert.ok(full.result.worstCaseAccuracy > 0.1 && full.result.worstCaseAccuracy < full.result.cleanAccuracy, `worst ${full.result.worstCaseAccuracy}`);
   const merged = mergeShards([files[2] as string, files[0] as string, files[1] as string]);
@@ -108,22 +108,22 @@ test('audit: 3 shards merged equal the unsharded audit.json and examples.f32 (ti
   const athreat = { norm: 'linf' as const, eps: 0.3 };
   const opts: AuditOptions = { threat: athreat, version: 'quick', seed: 1, batchSize: 16 };
   const meta = { model: 'toy', weightsHash: null, seed: 1, versions: { alp: 'test' } };
-  const r = audit(model, ds, opts);
+  const r = await audit(model, ds, opts);
   const full = auditArtifact(r, ds, f, meta);
   assert.ok(r.adversarial.size > 3 && r.worstCaseAccuracy > 0, `kept ${r.adversarial.size}, worst ${r.worstCaseAccuracy}`);
   const keep = 4;
-  const fullKeep = auditArtifact(audit(model, ds, { ...opts, keepExamples: keep }), ds, f, meta);
+  const fullKeep = auditArtifact(await audit(model, ds, { ...opts, keepExamples: keep }), ds, f, meta);
   const run = runHash({ audit: 'toy' });
-  const dirs = [1, 2, 3].map((k) => {
+  const dirs = await Promise.all([1, 2, 3].map(async (k) => {
     const s = { index: k, count: 3 };
-    const part = auditPart(model, ds, { ...opts, keepExamples: keep }, shardRange(ds.count, s), { modelChecks: true });
+    const part = await auditPart(model, ds, { ...opts, keepExamples: keep }, shardRange(ds.count, s), { modelChecks: true });
     const w = auditArtifact(finishAudit([part], { version: 'quick', threat: athreat, keepExamples: keep }), ds, f, meta);
     const { kept: _kept, ...rows } = part;
     w.artifact.shard = { ...shardRecord(s, ds.count, run), keepExamples: keep, audit: rows };
     const dir = join(tmp, `audit-${k}`);
     writeAuditArtifact(join(dir, 'audit.json'), join(dir, EXAMPLES_FILE), w);
     return dir;
-  });
+  }));
   const m = mergeShards(dirs);
   assert.equal(m.kind, 'audit');
   if (m.kind !== 'audit') return;

@@ -137,7 +137,7 @@ test('playground: files of a run folder, and clear errors for bad folders', () =
     writeFileSync(join(d, 'm', 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [] }] }));
     const tiny: Dataset = { name: 'tiny', images: new Float32Array(4), labels: new Int32Array(1), count: 1, shape: [2, 2, 1], numClasses: 2 };
     assert.throws(() => buildSite(d, { data: tiny }), /m\/weights.bin: missing \(listed in the weightsManifest of .*m\/model.json\)/);
-    assert.throws(() => buildSite(d, { data: tiny, samples: 0 }), /--samples: expected an integer ≥ 1, got 0/);
+    assert.throws(() => buildSite(d, { data: tiny, samples: 0 }), / samples: expected an integer ≥ 1, got 0/);
     assert.throws(() => buildSite(d), /model.json records no dataset; pass --data/);
     const out = join(d, 'out');
     mkdirSync(out);

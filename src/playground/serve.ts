@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 import { MANIFEST_FILE } from './protocol.js';
 import { readSiteFile, type PlaygroundSite } from './site.js';
 
@@ -41,7 +41,7 @@ export async function servePlayground(site: PlaygroundSite, port = 0): Promise<P
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'EADDRINUSE' ? new UserError(`--port: ${port} is in use on ${PLAYGROUND_HOST}; pick another (0 = any free port)`) : e));
+    server.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'EADDRINUSE' ? new OptionError(`{port}: ${port} is in use on ${PLAYGROUND_HOST}; pick another (0 = any free port)`) : e));
     server.listen(port, PLAYGROUND_HOST, () => ok());
   });
   const a = server.address() as AddressInfo;
@@ -60,9 +60,9 @@ export async function servePlayground(site: PlaygroundSite, port = 0): Promise<P
  */
 export function exportPlayground(site: PlaygroundSite, dir: string): { files: number; bytes: number } {
   if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new UserError(`--export ${dir}: expected a folder, found a file`);
+    if (!statSync(dir).isDirectory()) throw new OptionError(`{export} ${dir}: expected a folder, found a file`);
     if (readdirSync(dir).length > 0 && !existsSync(join(dir, MANIFEST_FILE))) {
-      throw new UserError(`--export ${dir}: the folder is not empty and holds no earlier playground export (${MANIFEST_FILE}); pick an empty or new folder`);
+      throw new OptionError(`{export} ${dir}: the folder is not empty and holds no earlier playground export (${MANIFEST_FILE}); pick an empty or new folder`);
     }
   }
   let bytes = 0;

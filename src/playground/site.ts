@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { BUNDLES, DIST } from '../browser/build-bundle.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/registry.js';
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 import { playgroundHtml } from './page.js';
 import { MANIFEST_FILE, type Modality, type PlaygroundManifest } from './protocol.js';
 
@@ -96,7 +96,7 @@ export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
     throw new UserError(`${runDir}: model.json records dataset '${name}', expected one of ${DATASET_NAMES.join(', ')}; pass --data`);
   }
   const n = o.samples ?? 100;
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--samples: expected an integer ≥ 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new OptionError(`{samples}: expected an integer ≥ 1, got ${n}`);
   const full = o.data ?? loadDataset(name as DatasetName, 'test', o.dataDir !== undefined ? { dataDir: o.dataDir } : {});
   const ds = subset(full, 0, Math.min(n, full.count));
   const modality: Modality = ds.vocabulary !== undefined ? 'text' : ds.sampleRate !== undefined ? 'audio' : 'image';

@@ -3,27 +3,13 @@
  * folders or in the folder given on the command line, reduced to the side-by-side rows that matter —
  * each detector against the strongest non-adaptive attack and against the adaptive one.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { DETECT_EVAL_SCHEMA } from '../detect/evaluate.js';
+import { DETECT_EVAL_FILE, parseDetectEval, type DetectionRow } from '../artifacts/detect-eval.js';
+import { readJsonObject } from '../artifacts/fields.js';
 import { weightsHash } from '../model/fingerprint.js';
-import { UserError } from '../util/errors.js';
 
-export interface DetectionMetrics {
-  attackSuccessRate: number;
-  rocAuc: number;
-  tprAt1: number;
-  tprAt5: number;
-  robustOrDetectedAccuracy: number;
-}
-
-export interface DetectionRow {
-  model: string;
-  detector: string;
-  strongestNonAdaptive: string;
-  nonAdaptive: DetectionMetrics;
-  adaptive: DetectionMetrics | null;
-}
+export type { DetectionMetrics, DetectionRow } from '../artifacts/detect-eval.js';
 
 export interface DetectionResults {
   file: string;
@@ -32,58 +18,19 @@ export interface DetectionResults {
   warnings: string[];
 }
 
-const FILE = 'detect-eval.json';
-
-function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
-}
-
-function metrics(v: unknown): DetectionMetrics | null {
-  if (typeof v !== 'object' || v === null) return null;
-  const m = v as Record<string, unknown>;
-  return {
-    attackSuccessRate: num(m['attackSuccessRate']), rocAuc: num(m['rocAuc']), tprAt1: num(m['tprAt1']), tprAt5: num(m['tprAt5']),
-    robustOrDetectedAccuracy: num(m['robustOrDetectedAccuracy']),
-  };
-}
-
-/** Reads one detect-eval.json; a malformed file is a UserError naming it. */
+/** Reads one detect-eval.json (through artifacts/); a malformed file is a UserError naming it. */
 export function readDetection(path: string): DetectionResults {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${path}: malformed JSON: ${(e as Error).message}`);
-  }
-  const d = raw as Record<string, unknown>;
-  if (d['schema'] !== DETECT_EVAL_SCHEMA || !Array.isArray(d['sideBySide'])) {
-    throw new UserError(`${path}: not an 'alp detect eval' result (expected schema '${DETECT_EVAL_SCHEMA}' with a sideBySide list)`);
-  }
-  const rows: DetectionRow[] = [];
-  for (const r of d['sideBySide'] as unknown[]) {
-    if (typeof r !== 'object' || r === null) continue;
-    const o = r as Record<string, unknown>;
-    const non = metrics(o['nonAdaptive']);
-    if (non === null) continue;
-    rows.push({
-      model: String(o['model'] ?? ''), detector: String(o['detector'] ?? ''), strongestNonAdaptive: String(o['strongestNonAdaptive'] ?? ''),
-      nonAdaptive: non, adaptive: metrics(o['adaptive']),
-    });
-  }
+  const d = parseDetectEval(readJsonObject(path), path);
   const warnings: string[] = [];
-  for (const m of Array.isArray(d['models']) ? (d['models'] as unknown[]) : []) {
-    if (typeof m !== 'object' || m === null) continue;
-    const rec = m as Record<string, unknown>;
-    const recorded = rec['weightsHash'];
-    const modelPath = rec['model'];
-    if (typeof recorded !== 'string' || typeof modelPath !== 'string' || !existsSync(modelPath)) continue;
-    const json = statSync(modelPath).isDirectory() ? join(modelPath, 'model.json') : modelPath;
+  for (const m of d.models) {
+    if (m.weightsHash === null || !existsSync(m.model)) continue;
+    const json = statSync(m.model).isDirectory() ? join(m.model, 'model.json') : m.model;
     const here = existsSync(json) ? weightsHash(json) : null;
-    if (here !== null && here !== recorded) {
-      warnings.push(`${path}: ${String(rec['label'] ?? modelPath)} was measured on weights sha256 ${recorded.slice(0, 12)}…, but ${json} now has ${here.slice(0, 12)}…: these numbers are not that model's`);
+    if (here !== null && here !== m.weightsHash) {
+      warnings.push(`${path}: ${m.label ?? m.model} was measured on weights sha256 ${m.weightsHash.slice(0, 12)}…, but ${json} now has ${here.slice(0, 12)}…: these numbers are not that model's`);
     }
   }
-  return { file: path, rows, warnings };
+  return { file: path, rows: d.rows, warnings };
 }
 
 /** detect-eval.json files in the given paths and the run folders (and their parents), each once. */
@@ -96,7 +43,7 @@ export function findDetection(paths: string[], runFolders: string[]): DetectionR
   }
   const out: DetectionResults[] = [];
   for (const d of dirs) {
-    const file = join(d, FILE);
+    const file = join(d, DETECT_EVAL_FILE);
     if (existsSync(file)) out.push(readDetection(file));
   }
   return out;

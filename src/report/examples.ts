@@ -4,14 +4,13 @@
  * adversarial images come from the run folder (float32 little-endian NHWC); the clean ones from the
  * data layer's test split, by the indices audit.json lists.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readExamplesFile } from '../artifacts/audit.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
 import { imageGrid, perturbationMap, type Tile } from './image-grid.js';
 import { audioTiles, wavUri } from './waveform.js';
 import { encodePng } from './png.js';
-import type { ExamplesMeta, RunData } from './runs.js';
+import type { RunData } from './runs.js';
 
 export interface ExampleCard {
   /** Test-set index. */
@@ -66,25 +65,7 @@ export function dataLayerLoader(dataDir?: string): CleanLoader {
   };
 }
 
-/** Reads the adversarial images file, checking its size against the shape audit.json gives. */
-export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Array {
-  const path = join(folder, meta.file);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new UserError(`${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const [n, h, w, c] = meta.shape;
-  const want = n * h * w * c * 4;
-  if (bytes.length !== want) {
-    throw new UserError(`${path}: expected ${want} bytes (float32 × [${meta.shape.join(',')}]), found ${bytes.length}`);
-  }
-  const out = new Float32Array(n * h * w * c);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-  return out;
-}
+export { readExamplesFile };
 
 /** Sample rates of the audio datasets alp knows, so their examples can be played back. */
 const SAMPLE_RATES: Record<string, number> = { 'spoken-digits': 8000 };

@@ -1,3 +1,4 @@
+import type { AttackName } from '../eval/suite.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -216,7 +217,7 @@ test('the rebuilt eval command rebuilds the recorded attack suite', async (t) =>
   assert.equal(p['n'], 200);
   assert.deepEqual(p['eps-sweep'], [0, 0.1, 0.2, 0.3, 0.4]);
   const suite = buildSuite({
-    threat: { norm: p['norm'] as 'linf', eps: p['eps'] as number }, attacks: p['attacks'] as string[],
+    threat: { norm: p['norm'] as 'linf', eps: p['eps'] as number }, attacks: p['attacks'] as AttackName[],
     steps: p['steps'] as number, restarts: p['restarts'] as number, seed: p['seed'] as number,
   });
   assert.deepEqual(suite.map((a) => a.describe()), r!.eval!.attacks.map((a) => a.config));
@@ -281,7 +282,7 @@ test('a version-2 eval.json gives the exact command for every attack, APGD and S
   assert.ok(argv !== null, 'no command rebuilt');
   const p = parseArgs(argv.slice(2), EVAL_SPEC);
   const rebuilt = buildSuite({
-    threat: { norm: p['norm'] as 'l2', eps: p['eps'] as number }, attacks: p['attacks'] as string[], steps: p['steps'] as number,
+    threat: { norm: p['norm'] as 'l2', eps: p['eps'] as number }, attacks: p['attacks'] as AttackName[], steps: p['steps'] as number,
     restarts: p['restarts'] as number, seed: p['seed'] as number, stepSize: p['step-size'] as number, queries: p['queries'] as number,
   });
   assert.deepEqual(rebuilt.map((a) => a.describe()), suite.map((a) => a.describe()));

@@ -5,13 +5,14 @@
  * a page. A missing folder, a folder with none of the files, or malformed JSON is a UserError that
  * names the path.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { COMPARE_FILE } from '../compare/compare.js';
 import { parseAudit, type AuditData } from '../artifacts/audit.js';
 import { parseDemo, type DemoEntry } from '../artifacts/demo.js';
 import { parseEval, type EvalData } from '../artifacts/eval.js';
+import { compareMethodFolders } from '../artifacts/compare.js';
 import { readJsonObject, type Obj, type Threat } from '../artifacts/fields.js';
 import { parseModel, type ModelData } from '../artifacts/model.js';
 import { parseTrain, type TrainData } from '../artifacts/train.js';
@@ -108,16 +109,7 @@ export function resolveRunSources(paths: string[]): RunSource[] {
 function compareEntries(folder: string): string[] {
   const file = join(folder, COMPARE_FILE);
   if (!existsSync(file)) return [];
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: malformed JSON: ${(e as Error).message}`);
-  }
-  const methods = (j as { methods?: unknown }).methods;
-  if (!Array.isArray(methods)) throw new UserError(`${file}: expected a 'methods' list`);
-  // Only plain names inside the folder: a compare.json cannot point the report elsewhere.
-  return methods.map((m) => (m as { folder?: unknown }).folder).filter((f): f is string => typeof f === 'string' && /^[\w.-]+$/.test(f) && f !== '..' && isDir(join(folder, f)) && hasRunFiles(join(folder, f)));
+  return compareMethodFolders(readJsonObject(file), file, folder, (dir) => isDir(dir) && hasRunFiles(dir));
 }
 
 function uniqueNames(sources: RunSource[]): string[] {

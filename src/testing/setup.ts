@@ -1,7 +1,11 @@
 /** Shared test fixtures: the backend, small synthetic data, tiny models. Not part of the public API. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../backend/select.js';
 import type { Dataset } from '../data/dataset.js';
+import { buildArch } from '../model/architectures.js';
+import { saveModel } from '../model/io.js';
 import { Rng } from '../util/rng.js';
 
 let ready: Promise<string> | undefined;
@@ -70,4 +74,16 @@ export async function trainedToyModel(seed = 2): Promise<{ model: tf.LayersModel
     trainedToys.set(key, model);
   }
   return { model, ds };
+}
+
+/**
+ * An untrained MNIST MLP (seed 1) saved in `dir` (once; later calls reuse it): about 10% of examples
+ * right, enough for CLI tests to attack, quick to run.
+ */
+export async function savedMnistMlp(dir: string): Promise<string> {
+  if (!existsSync(join(dir, 'model.json'))) {
+    await useBackend();
+    await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
+  }
+  return dir;
 }

@@ -100,7 +100,7 @@ export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
   if (header.sha256 !== undefined) {
     const { sha256, ...body } = header;
     if (digest(JSON.stringify(body), buf.subarray(dataStart)) !== sha256) {
-      throw new CorruptFileError(`${path}: checkpoint is corrupt (its SHA-256 checksum does not match: it was damaged after it was written); start over without --resume, or restore a copy`);
+      throw new CorruptFileError(`${path}: checkpoint is corrupt (its SHA-256 checksum does not match: it was damaged after it was written); start over without {resume}, or restore a copy`);
     }
   }
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));

@@ -2,7 +2,7 @@
  * Training configuration: every knob, its default, the presets, and validation that names the option,
  * what was given and what is allowed.
  */
-import { UserError } from '../util/errors.js';
+import { OptionError, UserError } from '../util/errors.js';
 import type { ArchName } from '../model/architectures.js';
 import { ARCH_NAMES } from '../model/architectures.js';
 import { NORMS, type NormName } from '../attack/threat-model.js';
@@ -88,9 +88,9 @@ export const PRESET_NAMES: readonly PresetName[] = ['quick', 'madry-mnist', 'mni
  * A bad configuration value. The message names the config field (`batchSize: …`), not a CLI flag:
  * the CLI maps `field` to its option (--batch-size) — see cliMessage().
  */
-export class ConfigError extends UserError {
+export class ConfigError extends OptionError {
   constructor(readonly field: keyof TrainConfig | 'preset', readonly problem: string) {
-    super(`${field}: ${problem}`);
+    super(`{${field}}: ${problem}`);
     this.name = 'ConfigError';
   }
 }
@@ -147,10 +147,6 @@ function check(cond: boolean, field: keyof TrainConfig, expected: string, got: u
 
 const isInt = (v: number, min: number): boolean => Number.isInteger(v) && v >= min;
 
-/** The CLI's wording of a config error: the field as its option, e.g. `--batch-size: expected …`. */
-export function cliMessage(e: ConfigError): string {
-  return `--${e.field.replace(/[A-Z]/g, (ch) => '-' + ch.toLowerCase())}: ${e.problem}`;
-}
 
 /** Validates a full config; throws a ConfigError naming the first bad field. */
 export function validateConfig(c: TrainConfig): TrainConfig {

@@ -24,7 +24,7 @@ test('on an MNIST subset ALP is clearly more robust than standard training', asy
     });
     const model = buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
     await trainModel(model, train, null, c);
-    const r = evaluateRobustness(model, test, buildSuite({ threat: { norm: 'linf', eps }, attacks: ['pgd-ce', 'pgd-cw'], steps: 20, restarts: 1, seed: 1 }));
+    const r = await evaluateRobustness(model, test, buildSuite({ threat: { norm: 'linf', eps }, attacks: ['pgd-ce', 'pgd-cw'], steps: 20, restarts: 1, seed: 1 }));
     results[method] = { clean: r.cleanAccuracy, robust: r.worstCaseAccuracy };
   }
   const s = results['standard'] as { clean: number; robust: number };

@@ -3,7 +3,8 @@
  * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
  * a train.json beside it.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
@@ -51,7 +52,7 @@ export interface RunResult {
 }
 
 /** The files a training run writes into its folder. */
-export const RUN_FILES = ['model.json', 'weights.bin', 'train.json', CHECKPOINT_FILE, VOCAB_FILE] as const;
+export const RUN_FILES = ['model.json', 'weights.bin', TRAIN_FILE, CHECKPOINT_FILE, VOCAB_FILE] as const;
 /**
  * Results computed from a run's weights, written beside them by eval, audit and detect: when the model
  * is replaced they describe weights that no longer exist, so they go with it.
@@ -75,12 +76,12 @@ export function prepareOutput(out: string, o: { resume?: boolean; force?: boolea
   }
   let what = 'a model';
   try {
-    const t = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { config?: { method?: string; dataset?: string }; steps?: number; complete?: boolean };
-    what = `a ${t.config?.method ?? ''} model on ${t.config?.dataset ?? '?'} (${t.steps ?? '?'} steps${t.complete === false ? ', unfinished' : ''})`;
+    const t = readTrainFile(join(out, TRAIN_FILE));
+    if (t !== null) what = `a ${String(t.config?.['method'] ?? '')} model on ${String(t.config?.['dataset'] ?? '?')} (${t.steps ?? '?'} steps${t.complete === false ? ', unfinished' : ''})`;
   } catch {
-    // no or unreadable train.json: a model from elsewhere
+    // an unreadable train.json: said as "a model"
   }
-  throw new OutputExistsError(`${out}: already holds ${what}; add --resume to continue that run, --force to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another --out`);
+  throw new OutputExistsError(`${out}: already holds ${what}; add {resume} to continue that run, {force} to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another {out}`);
 }
 
 /** Splits the training split into the examples trained on and a held-out tail for validation. */
@@ -134,7 +135,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   await saveModel(model, o.out, { alp: { config: c, method: c.method } });
   // A text model is useless without the token → id map it was trained with.
   if (full.vocabulary !== undefined) writeJsonAtomic(join(o.out, VOCAB_FILE), { tokenizer: 'alp word tokenizer (data/text.ts)', sequenceLength: full.shape[0], tokens: full.vocabulary });
-  writeJsonAtomic(join(o.out, 'train.json'), {
+  writeTrainArtifact(join(o.out, TRAIN_FILE), trainArtifact({
     config: c,
     fineTunedFrom: o.modelPath ?? null,
     ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
@@ -148,7 +149,6 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     epochs: state.epochs,
     evals: state.evals,
     trainSeconds: state.elapsedMs / 1000,
-    ...o.meta,
-  });
+  }, o.meta));
   return { model, state, train, val, seconds: (Date.now() - t0) / 1000, warnings: notices };
 }

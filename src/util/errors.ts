@@ -43,6 +43,30 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A bad value for an option of a library call. The message names options as the library does (`eps: …`,
+ * `inputRange: …`); written `{name}` in the template, so the CLI can render them as its flags
+ * (`--eps`, `--input-range`) with `render` — library errors never name CLI flags.
+ */
+export class OptionError extends UserError {
+  constructor(readonly template: string, code: ExitCode = EXIT.usage) {
+    super(template.replace(OPTION_REF, '$1'), code);
+    this.name = 'OptionError';
+  }
+
+  /** The message with every `{option}` written as `name(option)`. */
+  render(name: (option: string) => string): string {
+    return this.template.replace(OPTION_REF, (_, option: string) => name(option));
+  }
+}
+
+const OPTION_REF = /\{([A-Za-z]\w*)\}/g;
+
+/** `{option}` for a template, when `option` is a plain name (anything else is written as it is). */
+export function optionRef(option: string): string {
+  return /^[A-Za-z]\w*$/.test(option) ? `{${option}}` : option;
+}
+
 /** The training loss became NaN or infinite; nothing after the last good checkpoint is written. */
 export class DivergedError extends UserError {
   constructor(message: string) {
@@ -51,8 +75,8 @@ export class DivergedError extends UserError {
   }
 }
 
-/** An output path that already holds something else; the message says how to allow it. */
-export class OutputExistsError extends UserError {
+/** An output path that already holds something else; the message says how to allow it (`{force}`). */
+export class OutputExistsError extends OptionError {
   constructor(message: string) {
     super(message, EXIT.exists);
     this.name = 'OutputExistsError';
@@ -60,7 +84,7 @@ export class OutputExistsError extends UserError {
 }
 
 /** A file alp wrote earlier no longer matches its checksum. */
-export class CorruptFileError extends UserError {
+export class CorruptFileError extends OptionError {
   constructor(message: string) {
     super(message, EXIT.corrupt);
     this.name = 'CorruptFileError';

@@ -30,7 +30,8 @@ export function onInterrupt(command: string, what: string, write: (line: string)
     }
     first = sig;
     write(`alp ${command}: ${sig} received: stopping after ${what} (send it again to abort without saving)`);
-    controller.abort();
+    // The reason travels with the signal, so whatever stops on it can say which status to exit with.
+    controller.abort(sig);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -47,5 +48,29 @@ export function onInterrupt(command: string, what: string, write: (line: string)
 
 /** Lets pending I/O and signal handlers run: a loop that never yields cannot be interrupted. */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  // setImmediate is Node's; a browser (the playground's worker) has only timers.
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/**
+ * Thrown by a library loop that stopped because its AbortSignal fired (after saving what it keeps). It
+ * is not a failure: the CLI exits 130 (SIGINT) or 143 (SIGTERM) without another message, the handler
+ * having said what happens.
+ */
+export class InterruptedError extends Error {
+  readonly code: typeof EXIT.sigint | typeof EXIT.sigterm;
+  constructor(reason: unknown) {
+    super(`interrupted (${String(reason ?? 'aborted')})`);
+    this.name = 'InterruptedError';
+    this.code = reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+  }
+}
+
+/**
+ * A safe point of a long loop: lets a pending signal handler run, then throws InterruptedError when
+ * `signal` has been aborted. Without a signal it only yields.
+ */
+export async function checkpointInterrupt(signal: AbortSignal | undefined): Promise<void> {
+  await yieldToEventLoop();
+  if (signal?.aborted === true) throw new InterruptedError(signal.reason);
 }

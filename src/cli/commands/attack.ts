@@ -1,7 +1,7 @@
 import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildSuite, ATTACK_NAMES } from '../../eval/suite.js';
+import { buildSuite, ATTACK_NAMES, type AttackName } from '../../eval/suite.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { audioTiles } from '../../report/waveform.js';
@@ -66,7 +66,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     return;
   }
   const suiteSpec = {
-    threat, attacks: [get.str(p, 'attack') as string], steps: get.num(p, 'steps') as number,
+    threat, attacks: [get.str(p, 'attack') as AttackName], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
   };
   const [attack] = buildSuite(suiteSpec);

@@ -6,11 +6,13 @@ import { auditAttacks, auditPart, finishAudit, modelChecksOf, AUDIT_VERSIONS, ty
 import { auditPartParallel } from '../../parallel/evaluate-parallel.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
+import { auditIdentity, defaultResultPath } from '../../artifacts/outputs.js';
+import { onInterrupt } from '../../util/interrupt.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 
@@ -30,9 +32,10 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder; audit.shard-K-of-N/ in it with --shard)' },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the folder of model.json, NAME.audit/ beside a model file NAME.json; audit.shard-K-of-N/ there with --shard)' },
     SHARD_OPTION,
     WORKERS_OPTION,
+    { name: 'force', type: 'boolean', help: 'replace an audit.json that holds the audit of other weights or settings' },
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
     ...COMMON_OPTIONS,
   ],
@@ -56,7 +59,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const seed = get.num(p, 'seed') as number;
   const shardText = get.str(p, 'shard');
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
-  const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..', ...(shard !== undefined ? [shardName('audit', shard)] : []));
+  const base = defaultResultPath(modelPath, 'audit');
+  const out = get.str(p, 'out') ?? (shard !== undefined ? join(base, shardName('audit', shard)) : base);
+  const hash = weightsHash(modelJsonPath(modelPath));
+  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, examples: ds.count, threat, version, seed }), p);
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
@@ -72,13 +78,15 @@ export async function auditCommand(argv: string[]): Promise<number> {
     extra.push(new Transfer({ threat, surrogate: logitsOf(s), seed: seed + 99, surrogateName: surrogatePath }));
   }
   say(quiet, `alp audit (${version}): ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
+  const interrupt = onInterrupt('audit', `this batch; the audit so far is kept in ${statePath} and the same command resumes it`);
   let bar: Progress | undefined;
   let current = '';
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
   if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
   const t0 = Date.now();
   const options: AuditOptions = {
-    threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
+    threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number, signal: interrupt.signal,
     keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
     onPhase: (m) => {
       bar?.done();
@@ -105,7 +113,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
     bar = new Progress(`audit (${workers} workers)`.padEnd(22), range[1] - range[0], { quiet });
     const { extraAttacks: _extra, ...rest } = options;
     part = await auditPartParallel(model, ds, rest, range, {
-      workers, batchSize: options.batchSize as number,
+      workers, batchSize: options.batchSize as number, signal: interrupt.signal,
       ...(surrogateModel !== undefined && surrogatePath !== undefined ? { surrogate: { model: surrogateModel, name: surrogatePath, seed: seed + 99 } } : {}),
       onResume: (resumed) => say(quiet, resumed ? 'resuming the interrupted audit' : 'the saved audit state is for another configuration or worker count; starting over'),
       onProgress: (e) => bar?.update(e.done, `robust ${e.robust}/${e.done}`),
@@ -113,13 +121,13 @@ export async function auditCommand(argv: string[]): Promise<number> {
     bar.done();
     bar = undefined;
   } else {
-    part = auditPart(model, ds, options, range, { modelChecks: true });
+    part = await auditPart(model, ds, options, range, { modelChecks: true });
   }
   // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
   if (part.model === null) part = { ...part, model: modelChecksOf(model, ds) };
   const r = finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 });
   bar?.done();
-  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
   if (shard !== undefined) {
     const { kept: _kept, ...rows } = part;
     written.artifact.shard = {

@@ -102,7 +102,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     const te = Date.now();
     let ebar: Progress | undefined;
     let current = '';
-    const ev = evaluateRobustness(r.model, test, suite, {
+    const ev = await evaluateRobustness(r.model, test, suite, {
       onSurvivors,
       onProgress: (e) => {
         if (e.attack !== current) {

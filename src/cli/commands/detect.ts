@@ -13,21 +13,24 @@ import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.
 import { calibrationSplit } from '../../detect/calibration-split.js';
 import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
-import { buildDetectionReport, defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
+import { buildDetectionReport, writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
+import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
 import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
 import { serveGuard } from '../../detect/serve.js';
-import { ATTACK_NAMES } from '../../eval/suite.js';
+import { ATTACK_NAMES, type AttackName } from '../../eval/suite.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { UserError } from '../../util/errors.js';
-import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
+import { defaultResultPath, detectEvalIdentity } from '../../artifacts/outputs.js';
+import { onInterrupt } from '../../util/interrupt.js';
+import { OptionError, UserError } from '../../util/errors.js';
+import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
 import { isTextModel } from '../../model/text.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 const DETECTOR_OPTIONS: OptSpec[] = [
@@ -109,7 +112,8 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json in the model's folder, or beside the models)" },
+    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json, or beside the models' folders)" },
+    { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -229,9 +233,16 @@ function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: strin
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
   const start = get.num(p, 'calib-start');
-  return calibrationSplit(loadEvalData(p, undefined, split, modelPath), {
-    split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
-  });
+  const full = loadEvalData(p, undefined, split, modelPath);
+  try {
+    return calibrationSplit(full, {
+      split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
+    });
+  } catch (e) {
+    // The split's options are this command's --calib-* flags.
+    if (e instanceof OptionError) throw new UserError(optionMessage(e, { n: 'calib-n', start: 'calib-start', split: 'calib-split', evalN: 'n' }), e.code);
+    throw e;
+  }
 }
 
 async function calibrateCmd(p: Parsed): Promise<void> {
@@ -362,19 +373,30 @@ async function evalCmd(p: Parsed): Promise<void> {
     checkEvery: get.num(p, 'check-every') as number, seed: seed + 7919,
   };
   const options = {
-    threat, attacks: get.strs(p, 'attacks') as string[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
+    threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
   };
+  const first = models[0] as { path: string };
+  const out = get.str(p, 'out') ?? (models.length === 1 ? defaultResultPath(first.path, 'detect-eval') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
+  const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
+  const setup = {
+    dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
+    attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
+    detectors: kinds, detectorSettings: settings, seed,
+  };
+  guardOutput(out, 'detect-eval', detectEvalIdentity({ models: hashes.map((weightsHash) => ({ weightsHash })), setup }), p);
+  // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
+  const interrupt = onInterrupt('detect eval', 'this batch; nothing is written (an interrupted detect eval does not resume)');
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
-  for (const m of models) {
+  for (const [i, m] of models.entries()) {
     const model = checkModelFitsData(await openDetectModel(m.path, quiet), test, m.path, p, quiet);
     const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
     say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
     let bar: Progress | undefined;
     let stage = '';
-    const r = evaluateDetection(model, m.label, m.path, test, calib, detectors, {
-      ...options,
+    const r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, {
+      ...options, signal: interrupt.signal,
       onProgress: (e) => {
         if (e.stage !== stage) {
           bar?.done();
@@ -385,17 +407,11 @@ async function evalCmd(p: Parsed): Promise<void> {
       },
     });
     bar?.done();
-    results.push({ ...r, weightsHash: weightsHash(modelJsonPath(m.path)) });
+    results.push({ ...r, weightsHash: hashes[i] ?? null });
     model.dispose();
   }
-  const report = buildDetectionReport(results, {
-    dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
-    attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
-    detectors: kinds, detectorSettings: settings, seed, seconds: (Date.now() - t0) / 1000, versions: versions(backend),
-  });
-  const first = models[0] as { path: string };
-  const out = get.str(p, 'out') ?? (models.length === 1 ? join(modelDir(first.path), 'detect-eval.json') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
-  writeJsonAtomic(out, report);
+  const report = buildDetectionReport(results, { ...setup, seconds: (Date.now() - t0) / 1000, versions: versions(backend) });
+  writeDetectEvalArtifact(out, report);
   const f3 = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : v.toFixed(3));
   const pc = (v: number | null): string => (v === null || Number.isNaN(v) ? '—' : pct(v));
   const rows = [['model', 'detector', 'attack', 'fooled', 'AUC', 'TPR@1%', 'TPR@5%', 'detected', 'undetected', 'robust|detected']];

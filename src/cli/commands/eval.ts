@@ -1,14 +1,16 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
+import { defaultResultPath, evalIdentity } from '../../artifacts/outputs.js';
+import { checkpointInterrupt, onInterrupt } from '../../util/interrupt.js';
 import { evalPart, summarizeEval, summarizeSweep, sweepPart, type EvalPart, type SweepConfig, type SweepPart, type SweepPoint } from '../../eval/evaluate.js';
 import { evalPartParallel } from '../../parallel/evaluate-parallel.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
-import { ATTACK_NAMES, buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
+import { ATTACK_NAMES, buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, emit, openModelJob, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -37,9 +39,10 @@ export const EVAL_SPEC: CommandSpec = {
     ...WORD_SWAP_OPTIONS,
     { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
     { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json in the model folder; eval.shard-K-of-N.json with --shard)' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json beside model.json, NAME.eval.json beside a model file NAME.json; eval.shard-K-of-N.json with --shard)' },
     SHARD_OPTION,
     WORKERS_OPTION,
+    { name: 'force', type: 'boolean', help: 'replace an output that holds the eval of other weights or settings' },
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -70,7 +73,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
-  const attacks = get.strs(p, 'attacks') ?? [];
+  const attacks = (get.strs(p, 'attacks') ?? []) as AttackName[];
   const queries = get.num(p, 'queries') as number;
   if (queries < 1) throw new UserError(`--queries: expected an integer ≥ 1, got ${queries}`);
   const given = get.strs(p, 'survivors');
@@ -83,6 +86,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
   };
   const onSurvivors = survivorsMask(spec);
   const suite = buildSuite(spec);
+  const sweepEps = get.nums(p, 'eps-sweep');
+  const outPath = get.str(p, 'out') ?? (shard !== undefined ? join(dirname(defaultResultPath(modelPath, 'eval')), shardName('eval', shard, '.json')) : defaultResultPath(modelPath, 'eval'));
+  const hash = weightsHash(modelJsonPath(modelPath));
+  // Before the work: an hour of attacks should not end in a refusal to write.
+  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
+  // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
+  const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
   say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
   let bar: Progress | undefined;
@@ -98,7 +108,6 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const batchSize = get.num(p, 'batch-size') as number;
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
   if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
-  const sweepEps = get.nums(p, 'eps-sweep');
   for (const e of sweepEps ?? []) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
   const sweepConfig: SweepConfig | undefined = sweepEps !== undefined
     ? { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }
@@ -111,18 +120,18 @@ export async function evalCommand(argv: string[]): Promise<void> {
     say(quiet, `${workers} workers${sweepEps !== undefined ? `; ε sweep ${sweepEps.join(', ')} with each slice` : ''}`);
     bar = new Progress(`suite (${workers} workers)`.padEnd(22), range[1] - range[0], { quiet });
     const r = await evalPartParallel(model, ds, spec, range, {
-      workers, batchSize, ...(sweepConfig !== undefined ? { sweep: sweepConfig } : {}),
+      workers, batchSize, signal: interrupt.signal, ...(sweepConfig !== undefined ? { sweep: sweepConfig } : {}),
       onProgress: (e) => bar?.update(e.done, `still robust ${e.robust}/${e.done}`),
     });
     part = r.part;
     sweepRows = r.sweep;
     bar.done();
   } else {
-    part = evalPart(model, ds, suite, range, { batchSize, onProgress, onSurvivors });
+    part = await evalPart(model, ds, suite, range, { batchSize, onProgress, onSurvivors, signal: interrupt.signal });
     bar?.done();
     if (sweepConfig !== undefined) {
       say(quiet, `ε sweep: ${sweepConfig.epsilons.join(', ')}`);
-      sweepRows = sweepPart(model, ds, sweepConfig, range, { batchSize });
+      sweepRows = await sweepPart(model, ds, sweepConfig, range, { batchSize, signal: interrupt.signal });
     }
   }
   const result = summarizeEval([part]);
@@ -142,8 +151,10 @@ export async function evalCommand(argv: string[]): Promise<void> {
     });
     wbar?.done();
   }
+  // Word swaps do not stop on a signal; one that came during them stops the run here, before writing.
+  await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
-    model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
+    model: modelPath, weightsHash: hash, dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
     ...(shard !== undefined ? {
@@ -153,7 +164,6 @@ export async function evalCommand(argv: string[]): Promise<void> {
       },
     } : {}),
   });
-  const outPath = get.str(p, 'out') ?? join(modelPath.endsWith('.json') ? join(modelPath, '..') : modelPath, shard !== undefined ? shardName('eval', shard, '.json') : 'eval.json');
   writeEvalArtifact(outPath, report);
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.onSurvivors === true ? `${a.name} (on survivors)` : a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);

@@ -2,7 +2,7 @@ import { DATASET_NAMES, type DatasetName } from '../../data/registry.js';
 import { exportPlayground, servePlayground } from '../../playground/serve.js';
 import { buildSite } from '../../playground/site.js';
 import { UserError } from '../../util/errors.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { OUTPUT_OPTIONS, parseCommand, get, type CommandSpec } from '../args.js';
 import { emit } from '../common.js';
 
 export const PLAYGROUND_SPEC: CommandSpec = {
@@ -17,9 +17,7 @@ export const PLAYGROUND_SPEC: CommandSpec = {
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: as alp eval finds them)' },
     { name: 'samples', type: 'int', default: 100, help: 'test inputs shipped with the page (the first N of the test split)' },
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the model names)' },
-    { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
-    { name: 'json', type: 'boolean', help: 'print the URL or export summary as JSON' },
-    { name: 'help', type: 'boolean', help: 'show this help' },
+    ...OUTPUT_OPTIONS,
   ],
   examples: [
     'alp playground                       # runs/demo: the demo\'s standard and ALP models',
@@ -29,11 +27,8 @@ export const PLAYGROUND_SPEC: CommandSpec = {
 };
 
 export async function playgroundCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, PLAYGROUND_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(PLAYGROUND_SPEC) + '\n');
-    return;
-  }
+  const p = parseCommand(argv, PLAYGROUND_SPEC);
+  if (p === undefined) return;
   if (p._.length > 1) throw new UserError(`alp playground: expected at most one RUN_DIR, got ${p._.length} (${p._.join(' ')})`);
   const runDir = p._[0] ?? 'runs/demo';
   const port = get.num(p, 'port') as number;

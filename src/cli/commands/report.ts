@@ -1,7 +1,7 @@
 import { TRAIN_SPEC } from './train.js';
 import { writeReport } from '../../report/report.js';
 import { UserError } from '../../util/errors.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
+import { OUTPUT_OPTIONS, parseCommand, get, type CommandSpec } from '../args.js';
 import { emit, pct } from '../common.js';
 
 export const REPORT_SPEC: CommandSpec = {
@@ -14,9 +14,7 @@ export const REPORT_SPEC: CommandSpec = {
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the run names)' },
     { name: 'examples', type: 'int', default: 12, help: 'adversarial examples shown per model (from audit.json)' },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files, for the clean images (default: as alp eval finds them)' },
-    { name: 'quiet', type: 'boolean', help: 'print nothing' },
-    { name: 'json', type: 'boolean', help: 'print a summary as JSON on stdout' },
-    { name: 'help', type: 'boolean', help: 'show this help' },
+    ...OUTPUT_OPTIONS,
   ],
   examples: [
     'alp report runs/demo',
@@ -26,11 +24,8 @@ export const REPORT_SPEC: CommandSpec = {
 };
 
 export async function reportCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, REPORT_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(REPORT_SPEC) + '\n');
-    return;
-  }
+  const p = parseCommand(argv, REPORT_SPEC);
+  if (p === undefined) return;
   if (p._.length === 0) throw new UserError("alp report: name at least one RUN folder (see 'alp report --help')");
   const examples = get.num(p, 'examples') as number;
   if (!Number.isInteger(examples) || examples < 0) throw new UserError(`alp report: --examples expects an integer ≥ 0, got ${examples}`);
