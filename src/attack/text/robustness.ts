@@ -39,6 +39,8 @@ export interface SwapEvalOptions {
   attacks: WordAttack[];
   candidates: CandidateSet;
   fraction?: number;
+  /** Each message's index in the dataset (seeds the searches); by default its row. */
+  indices?: ArrayLike<number>;
   onProgress?: (e: { attack: string; k: number; done: number; total: number }) => void;
 }
 
@@ -62,6 +64,7 @@ export function evaluateWordSwaps(m: WordModel, ids: Int32Array, labels: Int32Ar
       const t0 = Date.now();
       const r = runWordAttack(attack, m, sub, lab, {
         budget: { k, ...(o.fraction !== undefined ? { fraction: o.fraction } : {}) }, candidates: o.candidates,
+        indices: correct.map((r) => o.indices?.[r] ?? r),
         ...(o.onProgress !== undefined ? { onMessage: (done: number) => o.onProgress?.({ attack: attack.name, k, done, total: correct.length }) } : {}),
       });
       let hits = 0, swaps = 0;

@@ -185,3 +185,23 @@ test('targeted swaps move the prediction to the target (spam → ham and ham →
     }
   }
 });
+
+test('greedy swap is seeded per message: all messages at once, a shuffled subset, and a reused attack give the same swaps', async () => {
+  const m = await tinyModel();
+  // 40 queries per step out of ~28 × words candidates: the search samples, so its seeding matters.
+  const attack = greedySwap({ seed: 5, queriesPerStep: 40 });
+  const budget = { k: 2 }, candidates = vocabularyCandidates(V);
+  const all = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  const rows = [41, 3, 17, 58, 9, 30, 22];
+  const sub = new Int32Array(rows.length * L);
+  rows.forEach((r, j) => sub.set(ids.subarray(r * L, (r + 1) * L), j * L));
+  const part = runWordAttack(attack, m, sub, Int32Array.from(rows, (r) => labels[r] as number), { budget, candidates, indices: rows });
+  rows.forEach((r, j) => {
+    assert.deepEqual([...part.adversarial.subarray(j * L, (j + 1) * L)], [...all.adversarial.subarray(r * L, (r + 1) * L)], `message ${r}`);
+  });
+  const again = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  assert.deepEqual([...again.adversarial], [...all.adversarial], 'a second run of the same attack object');
+  // The seed does matter: another run seed samples other swaps somewhere.
+  const other = runWordAttack(greedySwap({ seed: 6, queriesPerStep: 40 }), m, ids, labels, { budget, candidates });
+  assert.notDeepEqual([...other.adversarial], [...all.adversarial]);
+});
