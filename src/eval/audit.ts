@@ -20,6 +20,7 @@ import {
 } from './diagnostics.js';
 import { epsSweep, type SweepPoint } from './evaluate.js';
 import { buildSuite } from './suite.js';
+import { wordAudit, wordStatePath, type WordAuditOptions, type WordAuditResult } from './word-audit.js';
 
 export type AuditVersion = 'quick' | 'standard' | 'thorough';
 export const AUDIT_VERSIONS: readonly AuditVersion[] = ['quick', 'standard', 'thorough'];
@@ -97,6 +98,9 @@ export interface AuditOptions {
   keepExamples?: number;
   onProgress?: CascadeOptions['onProgress'];
   onPhase?: (phase: string) => void;
+  /** Text models: also attack the token ids with real word swaps (see word-audit.ts). */
+  words?: WordAuditOptions;
+  onWordProgress?: (e: { attack: string; k: number; done: number; total: number }) => void;
 }
 
 export interface AuditResult {
@@ -110,6 +114,8 @@ export interface AuditResult {
   findings: Finding[];
   fooledBy: string[];
   adversarial: Map<number, Float32Array>;
+  /** Text models: robust accuracy under real word swaps per k, beside the embedding-space cascade. */
+  wordSwaps?: WordAuditResult;
   seconds: number;
 }
 
@@ -200,9 +206,15 @@ export function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOpt
     })();
     findings.push(checkSingleStep(fg, alone(['ce'], plan.weak[0])));
   }
+  const words = o.words === undefined ? undefined : wordAudit(o.words, {
+    version: o.version, seed: o.seed, key: auditKey(model, ds, attacks, o),
+    ...(o.statePath !== undefined ? { statePath: wordStatePath(o.statePath) } : {}),
+    ...(o.onPhase !== undefined ? { onPhase: o.onPhase } : {}), ...(o.onWordProgress !== undefined ? { onProgress: o.onWordProgress } : {}),
+  });
+  if (words !== undefined) findings.push(...words.findings);
   return {
     version: o.version, threat: o.threat, examples: ds.count, cleanAccuracy: cascade.cleanAccuracy,
     cascade: cascade.steps, worstCaseAccuracy: cascade.worstCaseAccuracy, epsSweep: sweep, findings,
-    fooledBy: cascade.fooledBy, adversarial: cascade.adversarial, seconds: (Date.now() - t0) / 1000,
+    fooledBy: cascade.fooledBy, adversarial: cascade.adversarial, ...(words !== undefined ? { wordSwaps: words } : {}), seconds: (Date.now() - t0) / 1000,
   };
 }

@@ -10,6 +10,8 @@ import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
+import { AUDIT_WORD_OPTIONS, auditWordOptions, wordAuditText } from '../word-swaps.js';
+import { wordStatePath } from '../../eval/word-audit.js';
 
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
@@ -29,6 +31,7 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
     { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the model folder)' },
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
+    ...AUDIT_WORD_OPTIONS,
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -36,6 +39,7 @@ export const AUDIT_SPEC: CommandSpec = {
     'alp audit --model runs/demo/alp --budget quick --fail-on fail   # exit 3 if a finding fails (CI)',
     'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
     'alp report runs/demo/alp   # then look at the findings in the page',
+    'alp audit --model runs/spam-std --norm l2 --eps 0.5 --budget quick --n 200 --swaps 1,2,5   # text: also real word swaps',
   ],
 };
 
@@ -45,12 +49,14 @@ export async function auditCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
     return 0;
   }
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
+  const job = await openModelJob(p, 'audit');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const words = auditWordOptions(p, job);
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const out = get.str(p, 'out') ?? join(modelJsonPath(modelPath), '..');
   const statePath = join(out, 'audit.state.json');
-  if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
+  if (get.bool(p, 'fresh')) for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
@@ -67,6 +73,16 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const r = audit(model, ds, {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number,
     keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
+    ...(words !== null ? { words } : {}),
+    onWordProgress: (e) => {
+      const key = `${e.attack} k=${e.k}`;
+      if (key !== current) {
+        bar?.done();
+        bar = new Progress(key.padEnd(22), e.total, { quiet });
+        current = key;
+      }
+      bar?.update(e.done);
+    },
     onPhase: (m) => {
       bar?.done();
       bar = undefined;
@@ -86,11 +102,11 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: weightsHash(modelJsonPath(modelPath)), seed, versions: versions(backend), warnings });
   const report = written.artifact;
   writeAuditArtifact(join(out, 'audit.json'), join(out, EXAMPLES_FILE), written);
-  rmSync(statePath, { force: true });
+  for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
   const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
-  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` +
+  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
   // The gate: results are written either way; the status tells a CI job whether to stop.
