@@ -22,7 +22,7 @@ import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { setOptimizerState } from './optimizer-state.js';
-import { makeAdversarial, methodLoss } from './methods.js';
+import { makeAdversarial, methodLoss, swapTwins } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
 
 export interface EvalPoint {
@@ -139,6 +139,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
+  if (text === null && c.textAdversary === 'swap') throw new UserError(`--text-adversary swap: ${model.name} is not a text model (it has no Embedding layer)`);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);
@@ -203,14 +204,16 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       const x = text !== null ? (tf.tidy(() => text.embed(input, false)) as tf.Tensor4D) : input;
       const y = tf.tensor1d(batch.y, 'int32');
       const s = { x, y, eps, seed: stepSeed(c.seed, step), ...(text !== null ? { bounds: null } : {}) };
-      const xAdv = makeAdversarial(c.method, infer, s, c);
+      // Word-swap training: the twin is the message with real words swapped (ramped with ε), embedded on the tape below.
+      const advIds = text !== null && c.textAdversary === 'swap' ? swapTwins(text, input, y, c, eps) : null;
+      const xAdv = advIds === null ? makeAdversarial(c.method, infer, s, c) : null;
       const kept: Record<string, tf.Scalar> = {};
       const cost = opt.minimize(() => {
         let parts: Record<string, tf.Scalar>, total: tf.Scalar;
         if (text !== null) {
           // Same perturbation δ = x' − x, added to embeddings that are on the tape.
           const xe = text.embed(input, true) as tf.Tensor4D;
-          const adv = xAdv !== null ? (tf.add(xe, tf.sub(xAdv, x)) as tf.Tensor4D) : null;
+          const adv = advIds !== null ? (text.embed(advIds, true) as tf.Tensor4D) : xAdv !== null ? (tf.add(xe, tf.sub(xAdv, x)) as tf.Tensor4D) : null;
           ({ total, parts } = methodLoss(c.method, trainF, { ...s, x: xe }, adv, c));
         } else ({ total, parts } = methodLoss(c.method, trainF, s, xAdv, c));
         for (const [k, v] of Object.entries(parts)) kept[k] = tf.keep(v.clone());
@@ -219,7 +222,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       applyConstraints(model);
       const loss = cost === null ? NaN : (cost.dataSync()[0] as number);
       const parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
-      tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+      tf.dispose([input, x, y, cost ?? [], ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : []), ...Object.values(kept)]);
       if (!Number.isFinite(loss)) {
         // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.
         opt.dispose();

@@ -167,3 +167,31 @@ test('greedy swap is seeded per message: all messages at once, a shuffled subset
   const other = runWordAttack(greedySwap({ seed: 6, queriesPerStep: 40 }), m, ids, labels, { budget, candidates });
   assert.notDeepEqual([...other.adversarial], [...all.adversarial]);
 });
+
+test('batched HotFlip (the training adversary): at most k legal swaps per message, never padding, and a higher loss than the clean batch', async () => {
+  const { split } = await tinyTextModel();
+  const tf = await import('@tensorflow/tfjs');
+  const n = 40;
+  const x = tf.tensor4d(testSet.images.slice(0, n * L), [n, L, 1, 1]);
+  const y = tf.tensor1d(labels.slice(0, n), 'int32');
+  const { batchHotflip } = await import('./batch-hotflip.js');
+  const ce = (t: import('@tensorflow/tfjs').Tensor4D): number => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 2), split.head.apply(split.embed(t)) as import('@tensorflow/tfjs').Tensor2D).dataSync()[0] as number);
+  for (const k of [1, 2]) {
+    const adv = batchHotflip(split, x, y, { swaps: k });
+    const a = adv.dataSync(), o = x.dataSync();
+    for (let m = 0; m < n; m++) {
+      let diff = 0;
+      for (let i = 0; i < L; i++) {
+        const [u, v] = [o[m * L + i] as number, a[m * L + i] as number];
+        if (u === v) continue;
+        diff++;
+        assert.notEqual(u, 0, 'padding is never swapped');
+        assert.ok(v >= 2 && v < V && Number.isInteger(v), `replacement ${v}`);
+      }
+      assert.ok(diff <= k, `message ${m}: ${diff} swaps for k=${k}`);
+    }
+    assert.ok(ce(adv) > ce(x) + 0.1, `loss ${ce(adv)} vs clean ${ce(x)}`);
+    adv.dispose();
+  }
+  tf.dispose([x, y]);
+});
