@@ -34,7 +34,8 @@ export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, typ
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';
-export { UserError, DivergedError, OutputExistsError, CorruptFileError, EXIT, type ExitCode } from './util/errors.js';
+export { UserError, DivergedError, OutputExistsError, CorruptFileError, WorkerCrashedError, EXIT, type ExitCode } from './util/errors.js';
+export { WorkerPool, defaultWorkers, checkWorkers, transfer, type PoolOptions, type Handler, type Handlers } from './parallel/pool.js';
 export { yieldToEventLoop } from './util/interrupt.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';

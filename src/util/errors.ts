@@ -21,6 +21,8 @@ export const EXIT = {
   exists: 6,
   /** A checkpoint or state file fails its checksum: it was damaged after it was written. */
   corrupt: 7,
+  /** A worker thread died (killed, crashed or out of memory); what was saved before it stays valid. */
+  worker: 8,
   /** Stopped by SIGINT (Ctrl-C) / SIGTERM; what was done is saved and `--resume` continues. */
   sigint: 130,
   sigterm: 143,
@@ -62,6 +64,23 @@ export class CorruptFileError extends UserError {
   constructor(message: string) {
     super(message, EXIT.corrupt);
     this.name = 'CorruptFileError';
+  }
+}
+
+/**
+ * A worker thread of a pool (src/parallel/pool.ts) stopped before answering: killed, crashed outside a
+ * task, or out of memory. Every call pending on it and every later call fails with this, never a hang.
+ */
+export class WorkerCrashedError extends UserError {
+  readonly worker: number;
+  readonly task: string | null;
+  readonly exitCode: number | null;
+  constructor(worker: number, task: string | null, exitCode: number | null, reason: string) {
+    super(`worker ${worker} died${task !== null ? ` during '${task}'` : ''}: ${reason}${exitCode !== null ? ` (exit code ${exitCode})` : ''}`, EXIT.worker);
+    this.name = 'WorkerCrashedError';
+    this.worker = worker;
+    this.task = task;
+    this.exitCode = exitCode;
   }
 }
 
