@@ -3,6 +3,7 @@
 //
 //   node bench/bench.mjs [--model madry-cnn|fast-cnn|all] [--batch 64,256] [--quick] [--json FILE]
 //                        [--no-peer] [--no-memory] [--mem-steps 1000] [--peer-threads N]
+//                        [--configs 1t,Nt,Nw] [--workers N]
 //
 // Imports alp from ../dist, so build first (`npm run bench` does).
 import * as tf from '@tensorflow/tfjs';
@@ -19,12 +20,16 @@ import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { crossEntropyPerExample } from '../dist/loss/cross-entropy.js';
+import { fusedAdam } from '../dist/backend/fused-adam.js';
+import { nativeApi } from '../dist/backend/native-kernels.js';
+import { WorkerPool } from '../dist/parallel/pool.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const APT_LINE = 'apt-get update && apt-get install -y python3-torch libopenblas0-pthread';
 const MODELS = ['madry-cnn', 'fast-cnn'];
 const MEASURES = ['forward', 'pgd-step', 'train-step', 'alp-step'];
+const CONFIGS = ['1t', 'Nt', 'Nw'];
 const LABELS = {
   forward: 'forward',
   'pgd-step': 'PGD step',
@@ -47,12 +52,13 @@ const LR = 1e-3;
 
 function usage(msg) {
   if (msg) console.error(`bench: ${msg}`);
-  console.error('usage: node bench/bench.mjs [--model madry-cnn|fast-cnn|all] [--batch 64,256] [--quick] [--json FILE] [--no-peer] [--no-memory] [--mem-steps N] [--peer-threads N]');
+  console.error('usage: node bench/bench.mjs [--model madry-cnn|fast-cnn|all] [--batch 64,256] [--quick] [--json FILE] [--no-peer] [--no-memory] [--mem-steps N] [--peer-threads N] [--configs 1t,Nt,Nw] [--workers N]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { model: 'madry-cnn', batch: null, quick: false, json: null, peer: true, memory: true, memSteps: 1000, peerThreads: os.cpus().length };
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const o = { model: 'madry-cnn', batch: null, quick: false, json: null, peer: true, memory: true, memSteps: 1000, peerThreads: cores, workers: cores, configs: null };
   let memStepsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -77,6 +83,8 @@ function parseArgs(argv) {
       case '--check-only': o.checkOnly = true; o.memory = false; break;
       case '--mem-steps': o.memSteps = Number(value()); memStepsGiven = true; break;
       case '--peer-threads': o.peerThreads = Number(value()); break;
+      case '--workers': o.workers = Number(value()); break;
+      case '--configs': o.configs = value(); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown option ${a}`);
     }
@@ -88,6 +96,12 @@ function parseArgs(argv) {
   o.batches = batch.split(',').map((s) => Number(s.trim()));
   if (o.batches.some((b) => !Number.isInteger(b) || b < 2 || b > 10000)) usage(`--batch: expected integers in [2, 10000], got '${batch}'`);
   if (!Number.isInteger(o.peerThreads) || o.peerThreads < 1) usage(`--peer-threads: expected an integer ≥ 1, got '${o.peerThreads}'`);
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) usage(`--workers: expected an integer in [1, 64], got '${o.workers}'`);
+  // alp configurations: 1t = one process, one native thread (alp's default); Nt = one process, N native
+  // threads; Nw = N pool workers with one native thread each (data parallel). N = --workers.
+  const configs = (o.configs ?? (o.workers > 1 ? '1t,Nt,Nw' : '1t')).split(',').map((c) => c.trim());
+  if (configs.length === 0 || configs.some((c) => !CONFIGS.includes(c))) usage(`--configs: expected a list of ${CONFIGS.join(', ')}, got '${o.configs}'`);
+  o.configs = configs;
   if (!Number.isInteger(o.memSteps) || o.memSteps < 1) usage(`--mem-steps: expected an integer ≥ 1, got '${o.memSteps}'`);
   // Timing policy: `warmup` untimed iterations (only one when an iteration takes over 1 s: it already
   // absorbs the one-time costs), then repetitions until at least `minReps` were done and at least
@@ -293,7 +307,7 @@ function benchOurs(model, x, y, B, timing) {
 
   for (const [key, method] of [['train-step', 'standard'], ['alp-step', 'alp']]) {
     const c = trainConfig(method);
-    const opt = tf.train.adam(LR);
+    const opt = fusedAdam(LR); // the trainer's optimizer (same values as tf.train.adam)
     let seed = 1;
     out[key] = measure(() => {
       const s = { x, y, eps: EPS, seed: seed++ };
@@ -305,6 +319,128 @@ function benchOurs(model, x, y, B, timing) {
     opt.dispose();
   }
   return out;
+}
+
+/** Times an async fn like measure(). */
+async function measureAsync(fn, examples, t) {
+  for (let i = 0; i < t.warmup; i++) {
+    const t0 = performance.now();
+    await fn();
+    if (performance.now() - t0 > 1000) break;
+  }
+  const secs = [];
+  const start = performance.now();
+  while (secs.length < t.maxReps && (secs.length < t.minReps || performance.now() - start < t.minTime * 1000)) {
+    const t0 = performance.now();
+    await fn();
+    secs.push((performance.now() - t0) / 1000);
+  }
+  return summarise(secs, examples);
+}
+
+const SETTINGS = { eps: EPS, pgdStepSize: PGD_STEP_SIZE, alpSteps: ALP_STEPS, alpStepSize: ALP_STEP_SIZE, lambda: LAMBDA, lr: LR };
+
+/**
+ * The same four measurements, data-parallel on a WorkerPool (bench/handlers.mjs): the batch is split
+ * into contiguous shares, one per worker; a training step is the shares' gradients averaged (weighted
+ * by share size, in worker order) and one Adam step on every replica. Timed from the main thread, so
+ * messaging and the gradient exchange are included.
+ */
+async function benchWorkers(pool, name, model, data, B, timing) {
+  const weights = model.getWeights().map((w) => w.dataSync().slice());
+  await pool.broadcast('init', { arch: name, weights, settings: SETTINGS });
+  const k = pool.size;
+  const bounds = Array.from({ length: k + 1 }, (_, i) => Math.round((i * B) / k));
+  const shares = bounds.slice(0, -1).map((b, i) => ({ from: b, n: bounds[i + 1] - b })).filter((sh) => sh.n > 0);
+  await Promise.all(shares.map((sh, i) => pool.call(i, 'data', { x: data.x.slice(sh.from * 784, (sh.from + sh.n) * 784), y: data.y.slice(sh.from, sh.from + sh.n), n: sh.n })));
+  const all = (task, payload) => Promise.all(shares.map((_, i) => pool.call(i, task, payload)));
+  const out = {};
+  out.forward = await measureAsync(() => all('forward'), B, timing);
+  out['pgd-step'] = await measureAsync(() => all('pgd'), B, timing);
+  for (const [key, method] of [['train-step', 'standard'], ['alp-step', 'alp']]) {
+    let seed = 1;
+    out[key] = await measureAsync(async () => {
+      const s = seed++;
+      const parts = await Promise.all(shares.map((_, i) => pool.call(i, 'grads', { method, seed: s * 1000 + i })));
+      // On shared memory, so sending the average to every worker copies nothing.
+      const avg = parts[0].grads.map((g) => new Float32Array(new SharedArrayBuffer(g.length * 4)));
+      parts.forEach((p, i) => {
+        const wgt = shares[i].n / B;
+        p.grads.forEach((g, j) => {
+          const a = avg[j];
+          for (let e = 0; e < g.length; e++) a[e] += wgt * g[e];
+        });
+      });
+      await all('apply', { method, grads: avg });
+    }, B, timing);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Work per step and the machine's matrix-multiply peak.
+
+/**
+ * Floating-point operations of one example's forward pass, from the layer shapes: a Conv2D layer does
+ * 2·OH·OW·KH·KW·Ci·Co (a multiply and an add per kernel tap and output), a Dense layer 2·in·out. Bias,
+ * ReLU, pooling and the loss are O(activations) and left out (under 1% here). Returns the total F and
+ * the first layer's share F1 (its input gradient is not needed for a weight update).
+ */
+function flopsPerExample(model) {
+  let total = 0;
+  let first = null;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    let f = 0;
+    if (cls === 'Conv2D') {
+      const [, oh, ow, co] = layer.outputShape;
+      const [kh, kw, ci] = layer.getWeights()[0].shape;
+      f = 2 * oh * ow * kh * kw * ci * co;
+    } else if (cls === 'Dense') {
+      const [inp, out] = layer.getWeights()[0].shape;
+      f = 2 * inp * out;
+    }
+    if (f > 0 && first === null) first = f;
+    total += f;
+  }
+  return { total, first: first ?? 0 };
+}
+
+/**
+ * FLOPs of one timed iteration at batch B. A backward pass through a layer costs its forward FLOPs once
+ * per gradient it produces (input: dx = dy·Wᵀ; weights: dW = xᵀ·dy), so:
+ *   forward    B·F
+ *   PGD step   2·B·F                      (forward + input gradient)
+ *   train step B·(3F − F1)                 (forward + weight gradients + input gradients but the first layer's)
+ *   ALP step   10·2·B·F + 2B·(3F − F1)    (10 attack steps on B, one training pass on the 2B clean+adversarial)
+ */
+function flopsPerStep(model, B) {
+  const { total: F, first: F1 } = flopsPerExample(model);
+  return { forward: B * F, 'pgd-step': 2 * B * F, 'train-step': B * (3 * F - F1), 'alp-step': ALP_STEPS * 2 * B * F + 2 * B * (3 * F - F1) };
+}
+
+/** Best-of-reps OpenBLAS sgemm GFLOP/s (n×n×n, row-major) with `threads` threads, through alp's addon. */
+function sgemmPeak(threads, n = 1024, reps = 8) {
+  const api = nativeApi();
+  if (api === null) return null;
+  const before = api.numThreads();
+  api.setNumThreads(threads);
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const b = new Float32Array(n * n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+  const c = new Float32Array(n * n);
+  let best = Infinity;
+  for (let i = 0; i < reps + 2; i++) {
+    const t0 = performance.now();
+    api.sgemm(false, false, n, n, n, a, b, c, false);
+    const dt = performance.now() - t0;
+    if (i >= 2) best = Math.min(best, dt);
+  }
+  api.setNumThreads(before);
+  return (2 * n * n * n) / (best / 1000) / 1e9;
+}
+
+function setNativeThreads(n) {
+  nativeApi()?.setNumThreads(n);
 }
 
 /** Live tensors and RSS across many PGD steps: the attack loop must not leak. */
@@ -346,9 +482,15 @@ function memoryCheck(data, steps) {
 const fmt = (v) => (v >= 1000 ? Math.round(v).toString() : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const cell = (r) => (r ? `${fmt(r.median)} [${fmt(r.min)}–${fmt(r.max)}]` : '—');
 
-function table(rows) {
-  const head = ['model', 'batch', 'measurement', 'alp ex/s median [min–max]', 'peer ex/s median [min–max]', 'us/peer'];
-  const body = rows.map((r) => [r.model, String(r.batch), LABELS[r.measure], cell(r.ours), cell(r.peer), r.ratio === null ? '—' : r.ratio.toFixed(2)]);
+function configLabel(cfg, n) {
+  return cfg === '1t' ? '1t' : cfg === 'Nt' ? `${n}t` : `${n}w`;
+}
+
+function table(rows, configs, n) {
+  const head = ['model', 'batch', 'measurement', 'GFLOP/step', ...configs.map((c) => `alp ${configLabel(c, n)}`), 'peer', 'us/peer (best)', 'GFLOP/s alp', 'GFLOP/s peer'];
+  const g = (v) => (v === null ? '—' : v.toFixed(1));
+  const body = rows.map((r) => [r.model, String(r.batch), LABELS[r.measure], (r.flops / 1e9).toFixed(2), ...configs.map((c) => cell(r.configs[c])), cell(r.peer),
+    r.ratio === null ? `— (${r.bestLabel})` : `${r.ratio.toFixed(2)} (${r.bestLabel})`, g(r.oursGflops), g(r.peerGflops)]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols) => cols.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
@@ -417,10 +559,15 @@ async function main() {
     }
   }
 
+  const peak = { one: sgemmPeak(1), all: o.workers > 1 ? sgemmPeak(o.workers) : null };
+  if (peak.all === null) peak.all = peak.one;
+  setNativeThreads(1);
   const maxB = Math.max(...o.batches);
   const data = loadMnist(Math.max(maxB, 64));
   const rows = [];
   const checks = [];
+  const configs = o.configs.filter((c) => c !== 'Nt' || nativeApi() !== null);
+  let pool = null;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'alp-bench-'));
   try {
     for (const name of o.models) {
@@ -478,13 +625,25 @@ async function main() {
       for (const B of o.batches) {
         const x = tf.tensor4d(data.x.subarray(0, B * 784), [B, 28, 28, 1]);
         const y = tf.tensor1d(data.y.subarray(0, B), 'int32');
-        process.stdout.write(`[${name}] batch ${B}: alp ...`);
-        const ours = benchOurs(model, x, y, B, o.timing);
+        const byConfig = {};
+        for (const cfg of configs) {
+          process.stdout.write(`[${name}] batch ${B}: alp ${configLabel(cfg, o.workers)} ...`);
+          if (cfg === 'Nw') {
+            pool ??= await WorkerPool.start({ size: o.workers, handlers: new URL('./handlers.mjs', import.meta.url), backend, threadsPerWorker: 1 });
+            byConfig[cfg] = await benchWorkers(pool, name, model, { x: data.x.subarray(0, B * 784), y: data.y.subarray(0, B) }, B, o.timing);
+          } else {
+            setNativeThreads(cfg === 'Nt' ? o.workers : 1);
+            byConfig[cfg] = benchOurs(model, x, y, B, o.timing);
+            setNativeThreads(1);
+          }
+          process.stdout.write(` ${MEASURES.map((m) => fmt(byConfig[cfg][m].median)).join(' / ')} ex/s\n`);
+        }
         tf.dispose([x, y]);
-        process.stdout.write(` ${MEASURES.map((m) => fmt(ours[m].median)).join(' / ')} ex/s`);
+        const bestOf = (m) => configs.reduce((b, c) => (byConfig[c][m].median > byConfig[b][m].median ? c : b), configs[0]);
+        const flops = flopsPerStep(model, B);
         let peer = null;
         if (peerOk) {
-          process.stdout.write('; torch ...');
+          process.stdout.write(`[${name}] batch ${B}: torch ${o.peerThreads} thread${o.peerThreads === 1 ? '' : 's'} ...`);
           const t = o.timing;
           const r = runPeer(['bench', caseDir, '--batch', String(B), '--threads', String(o.peerThreads), '--warmup', String(t.warmup), '--min-reps', String(t.minReps), '--max-reps', String(t.maxReps), '--min-time', String(t.minTime)]);
           peer = r.results[String(B)];
@@ -492,18 +651,26 @@ async function main() {
         }
         process.stdout.write('\n');
         for (const m of MEASURES) {
-          rows.push({ model: name, batch: B, measure: m, ours: ours[m], peer: peer ? peer[m] : null, ratio: peer ? ours[m].median / peer[m].median : null });
+          const best = bestOf(m);
+          const ours = byConfig[best][m];
+          const gflops = (r) => (r ? flops[m] / B * r.median / 1e9 : null);
+          rows.push({ model: name, batch: B, measure: m, flops: flops[m], configs: Object.fromEntries(configs.map((c) => [c, byConfig[c][m]])), best, bestLabel: configLabel(best, o.workers),
+            ours, peer: peer ? peer[m] : null, ratio: peer ? ours.median / peer[m].median : null, oursGflops: gflops(ours), peerGflops: gflops(peer ? peer[m] : null) });
         }
       }
       model.dispose();
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    await pool?.close();
   }
 
   if (rows.length > 0) {
-    console.log(`\nThroughput in examples/s (median over repetitions, [min–max]); us/peer > 1 means alp is faster.\n`);
-    console.log(table(rows));
+    console.log(`\n${new Date().toISOString().slice(0, 10)}, ${machine.cpu}, ${machine.cores} cores, load at start ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}; alp ${backend}, torch ${machine.torch ?? '—'} on ${o.peerThreads} thread${o.peerThreads === 1 ? '' : 's'}`);
+    console.log(`OpenBLAS sgemm peak (1024³, best of 8): ${peak.one === null ? 'native addon not built' : `${peak.one.toFixed(1)} GFLOP/s on 1 thread, ${peak.all.toFixed(1)} GFLOP/s on ${o.workers} threads`}`);
+    console.log(`Throughput in examples/s (median over repetitions, [min–max]); us/peer = alp's best configuration ÷ peer, > 1 means alp is faster.`);
+    console.log(`alp configurations: 1t = one thread; ${o.workers}t = one process, ${o.workers} native threads; ${o.workers}w = ${o.workers} pool workers × 1 thread (data parallel).\n`);
+    console.log(table(rows, configs, o.workers));
   }
   if (!peerOk) console.log(`\n(peer skipped: ${peerSkipReason})`);
 
@@ -528,6 +695,9 @@ async function main() {
       settings: { eps: EPS, pgdStepSize: PGD_STEP_SIZE, alpSteps: ALP_STEPS, alpStepSize: ALP_STEP_SIZE, lambda: LAMBDA, lr: LR, optimizer: 'adam' },
       peer: { ran: peerOk, skipReason: peerSkipReason },
       checks,
+      sgemmPeakGflops: { threads1: peak.one, [`threads${o.workers}`]: peak.all },
+      configs: Object.fromEntries(configs.map((c) => [configLabel(c, o.workers), c === '1t' ? 'one process, 1 native thread' : c === 'Nt' ? `one process, ${o.workers} native threads` : `${o.workers} WorkerPool workers x 1 native thread, data parallel`])),
+      flopsFormula: 'forward B*F; PGD step 2*B*F; train step B*(3F-F1); ALP step 20*B*F + 2B*(3F-F1); F = sum over Conv2D (2*OH*OW*KH*KW*Ci*Co) and Dense (2*in*out) layers per example, F1 the first layer',
       results: rows,
       memory,
       peakRssMB,

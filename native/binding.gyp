@@ -9,7 +9,7 @@
         "/usr/include/openblas"
       ],
       "cflags!": ["-O2", "-O0", "-g"],
-      "cflags": ["-std=gnu11", "-O3", "-fno-math-errno", "-Wall", "-Wno-unused-parameter"],
+      "cflags": ["-std=gnu11", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fno-trapping-math", "-Wall", "-Wno-unused-parameter"],
       "conditions": [
         ["target_arch == 'x64'", { "cflags": ["-march=x86-64-v2", "-mtune=generic"] }]
       ],

@@ -77,7 +77,7 @@ function main() {
     fs.mkdirSync(path.dirname(addonPath), { recursive: true });
     const tmp = `${addonPath}.tmp`;
     const args = [
-      '-shared', '-fPIC', '-pthread', '-std=gnu11', '-O3', '-fno-math-errno', '-Wall',
+      '-shared', '-fPIC', '-pthread', '-std=gnu11', '-O3', '-fno-math-errno', '-ffp-contract=off', '-fno-trapping-math', '-Wall',
       ...(process.arch === 'x64' ? ['-march=x86-64-v2', '-mtune=generic'] : []),
       `-I${nodeInc.include}`, `-I${include}`,
       path.join(here, 'src', 'alp_native.c'),

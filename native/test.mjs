@@ -403,7 +403,7 @@ function testErrors() {
     native.conv2dBackpropFilter(f(16), 1, 4, 4, 1, f(16), 4, 4, 1, f(8), 3, 3, 1, 1, 1, 1));
   expectThrow('maxPoolGrad dx length', RangeError, /'dx'/, () =>
     native.maxPoolGrad(f(4), f(16), 1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0, f(15)));
-  expectThrow('reluGrad length', RangeError, /'y'/, () => native.reluGrad(f(3), f(2), f(3), 3));
+  expectThrow('reluGrad length', RangeError, /'x'/, () => native.reluGrad(f(3), f(2), f(3), 3));
   expectThrow('setNumThreads 0', RangeError, /'n'/, () => native.setNumThreads(0));
   // detached buffer (e.g. a stale view after the wasm heap grew)
   const mem = new WebAssembly.Memory({ initial: 1 });

@@ -19,6 +19,16 @@ export interface NativeApi {
     dw: Float32Array, KH: number, KW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
     pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, dx: Float32Array): void;
+  /** out = dy · float(step(x)), TF.js' Relu gradient (out may be dy). */
+  reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
+  /** out[r, j] = x[r, j] + b[j] (out must not overlap x). */
+  addRow(x: Float32Array, R: number, C: number, b: Float32Array, out: Float32Array): void;
+  /** out[C] = column sums of x[R, C], rows added in order (the gradient of a bias add). */
+  sumRows(x: Float32Array, R: number, C: number, out: Float32Array): void;
+  /** One Adam step in TF.js' float32 operation order (./fused-adam.ts). */
+  adamUpdate(value: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, newValue: Float32Array, newM: Float32Array, newV: Float32Array,
+    n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number,
+    epsilon: number, negLr: number): void;
   numThreads(): number;
   setNumThreads(n: number): void;
 }

@@ -11,7 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
-import { installNativeKernels } from './native-kernels.js';
+import { installNativeKernels, nativeApi } from './native-kernels.js';
+import { installFusedKernels } from './fused-kernels.js';
+import { installFusedAdam } from './fused-adam.js';
 import { installGradientFixes } from './gradient-fixes.js';
 
 export { installGradientFixes };
@@ -52,6 +54,11 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       installWasmKernels();
       installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
+      // ALP_NO_FUSED=1 keeps TF.js' own kernels for these (for A/B measurements, bench/README.md).
+      if (process.env['ALP_NO_FUSED'] !== '1') {
+        installFusedKernels(nativeApi());
+        installFusedAdam(nativeApi());
+      }
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         return 'wasm';
