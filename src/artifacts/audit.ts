@@ -9,10 +9,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import type { AuditPart, AuditResult } from '../eval/audit.js';
+import type { KeptMessage } from '../eval/word-audit.js';
+import type { SwapEval } from '../attack/text/robustness.js';
 import type { ShardRecord } from '../parallel/shard.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { wordSwapPoints } from './eval.js';
 import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
 
 export const AUDIT_SCHEMA = 'alp.audit/2';
@@ -44,6 +47,8 @@ export interface AuditArtifact {
   epsSweep: AuditResult['epsSweep'];
   findings: AuditResult['findings'];
   examplesFile: ExamplesFileEntry | null;
+  /** Text models: robust accuracy under real word swaps per k, and fooled messages with the swaps marked. */
+  wordSwaps?: SwapEval & { notes: string[]; messages: KeptMessage[]; fooledAt: Array<number | null> };
   seconds: number;
   seed: number;
   versions: Record<string, string>;
@@ -119,6 +124,7 @@ export function auditArtifactOf(
       file: EXAMPLES_FILE, shape: [ids.length, ...shape], clean: ids, labels: ids.map((i) => about(i).label),
       attack: ids.map((i) => r.fooledBy[i - (r.firstExample ?? 0)] as string), cleanPred: ids.map((i) => about(i).cleanPred), advPred: ids.map((i) => about(i).advPred),
     } : null,
+    ...(r.wordSwaps !== undefined ? { wordSwaps: { ...r.wordSwaps.swaps, notes: r.wordSwaps.notes, messages: r.wordSwaps.kept, fooledAt: r.wordSwaps.fooledAt } } : {}),
     seconds: r.seconds, seed: meta.seed, versions: meta.versions, ...(meta.warnings !== undefined ? { warnings: meta.warnings } : {}),
   };
   return { artifact, examples: adv };
@@ -160,6 +166,16 @@ export interface ExamplesMeta {
   attack: Array<string | null>;
 }
 
+/** A fooled message as the audit kept it: the text with every swap marked [original→replacement]. */
+export interface SwappedMessage {
+  index: number;
+  label: number | null;
+  k: number | null;
+  attack: string | null;
+  advPred: number | null;
+  marked: string;
+}
+
 export interface AuditData extends RunHeader {
   file: string;
   version: string | null;
@@ -170,6 +186,8 @@ export interface AuditData extends RunHeader {
   epsSweep: SweepPoint[];
   findings: FindingData[];
   adversarial: ExamplesMeta | null;
+  /** Text models: robust accuracy per k and attack under real word swaps ('worst case' per k too), and the kept messages. */
+  wordSwaps: { points: Array<{ k: number; attack: string; robustAccuracy: number }>; messages: SwappedMessage[] } | null;
   seed: number | null;
   weightsHash: string | null;
 }
@@ -234,6 +252,7 @@ export function parseAudit(j: Obj, file: string, warnings: string[] = []): Audit
     epsSweep: sweepOf(j['epsSweep']),
     findings,
     adversarial: examplesMetaOf(metaRaw, file, warnings),
+    wordSwaps: swapsOf(j['wordSwaps']),
     seed: num(j['seed']),
   };
 }
@@ -256,4 +275,16 @@ export function readExamplesFile(folder: string, meta: ExamplesMeta): Float32Arr
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
+}
+
+function swapsOf(v: unknown): AuditData['wordSwaps'] {
+  if (!isObj(v)) return null;
+  const messages: SwappedMessage[] = [];
+  for (const m of arr(v['messages'])) {
+    if (!isObj(m)) continue;
+    const index = num(m['index']), marked = str(m['marked']);
+    if (index === null || marked === null) continue;
+    messages.push({ index, label: num(m['label']), k: num(m['k']), attack: str(m['attack']), advPred: num(m['advPred']), marked });
+  }
+  return { points: wordSwapPoints(v), messages };
 }

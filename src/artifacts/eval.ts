@@ -70,7 +70,8 @@ export interface EvalData extends RunHeader {
   wordSwaps: Array<{ k: number; attack: string; robustAccuracy: number }>;
 }
 
-function wordSwapsOf(v: unknown): EvalData['wordSwaps'] {
+/** Per-k robust accuracies of a word-swap result (eval.json's or audit.json's `wordSwaps`), malformed entries skipped. */
+export function wordSwapPoints(v: unknown): EvalData['wordSwaps'] {
   if (!isObj(v)) return [];
   const out: EvalData['wordSwaps'] = [];
   for (const p of arr(v['points'])) {
@@ -133,7 +134,7 @@ export function evalResultOf(r: Obj, file: string, outer: Obj = {}): EvalData {
     worstCaseAccuracy: num(r['worstCaseAccuracy']),
     epsSweep: sweepOf(outer['epsSweep']),
     suite: suiteRecordOf(outer['suite']),
-    wordSwaps: wordSwapsOf(outer['wordSwaps']),
+    wordSwaps: wordSwapPoints(outer['wordSwaps']),
   };
 }
 

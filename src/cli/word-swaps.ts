@@ -2,11 +2,12 @@
  * The options `alp eval` and `alp attack` share for word-substitution attacks on text models, and how
  * they become a word model, attacks and a candidate set. Kept apart so the commands stay thin.
  */
-import { buildCandidates, buildWordAttack, CANDIDATE_KINDS, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
+import { buildCandidates, buildWordAttack, CANDIDATE_KINDS, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
 import { vocabularyOf, type Vocabulary } from '../data/text.js';
+import { WORD_AUDIT_KS, type WordAuditOptions, type WordAuditResult } from '../eval/word-audit.js';
 import { UserError } from '../util/errors.js';
 import { get, type OptSpec, type Parsed } from './args.js';
-import type { ModelJob } from './common.js';
+import { pct, table, type ModelJob } from './common.js';
 
 export const WORD_SWAP_OPTIONS: OptSpec[] = [
   { name: 'candidates', type: 'string', choices: CANDIDATE_KINDS, default: 'vocabulary', help: 'text: which words may replace a word (wordnet reads Debian wordnet-base)' },
@@ -47,4 +48,34 @@ export function wordAttacksOf(p: Parsed, names: string[]): WordAttack[] {
     if (!(WORD_ATTACK_NAMES as readonly string[]).includes(name)) throw new UserError(`--word-attacks: unknown attack ${JSON.stringify(name)}; expected one of ${WORD_ATTACK_NAMES.join(', ')}`);
     return buildWordAttack(name as WordAttackName, { seed: get.num(p, 'seed') ?? 0, beamWidth: get.num(p, 'beam') as number });
   });
+}
+
+/** `alp audit`'s word-swap options: the shared ones (the audit budget sets the beam) and the budgets k. */
+export const AUDIT_WORD_OPTIONS: OptSpec[] = [
+  { name: 'swaps', type: 'numbers', metavar: 'K,K,...', default: [...WORD_AUDIT_KS], help: 'text models: robust accuracy under at most K real word swaps per message, for each K' },
+  ...WORD_SWAP_OPTIONS.filter((o) => o.name !== 'beam'),
+];
+
+/** The audit's word phase for a text job (null for other models). */
+export function auditWordOptions(p: Parsed, job: ModelJob): WordAuditOptions | null {
+  if (job.text === undefined) return null;
+  const ks = get.nums(p, 'swaps') ?? [...WORD_AUDIT_KS];
+  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
+  const w = wordSwapSetup(p, job, 'swaps');
+  return {
+    model: w.model, ids: w.ids, labels: w.labels, vocab: w.vocab, candidates: w.candidates, ks,
+    constrained: () => buildCandidates('neighbours', w.model, w.vocab, { neighbours: get.num(p, 'neighbours') as number }),
+    ...(w.fraction !== undefined ? { fraction: w.fraction } : {}),
+  };
+}
+
+/** The audit's word-swap table and notes, for the terminal. */
+export function wordAuditText(r: WordAuditResult): string {
+  const names = r.swaps.points[0]?.attacks.map((a) => a.name) ?? [];
+  const rows = [['k', ...names, 'worst case'], ...r.swaps.points.map((pt) => [String(pt.k), ...pt.attacks.map((a) => pct(a.robustAccuracy)), pct(pt.worstCaseAccuracy)])];
+  const lines = [`real word swaps (${r.swaps.candidates} candidates, ${r.swaps.examples} messages, clean ${pct(r.swaps.cleanAccuracy)}; robust accuracy on the new messages)`, table(rows)];
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  const shown = r.kept.slice(0, 3).map((m) => `  #${m.index} (${m.attack}, k=${m.k}) ${m.label}→${m.advPred}: ${excerpt(m.marked)}`);
+  if (shown.length > 0) lines.push('fooled, for example:', ...shown);
+  return lines.join('\n');
 }

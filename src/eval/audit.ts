@@ -22,6 +22,7 @@ import {
 import { evalPart, joinSweepParts, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
 import { Pgd } from '../attack/pgd.js';
 import { buildSuite, type AttackName } from './suite.js';
+import { wordAudit, wordStatePath, type WordAuditOptions, type WordAuditResult } from './word-audit.js';
 
 export type AuditVersion = 'quick' | 'standard' | 'thorough';
 export const AUDIT_VERSIONS: readonly AuditVersion[] = ['quick', 'standard', 'thorough'];
@@ -105,6 +106,9 @@ export interface AuditOptions {
    * after the cascade are recomputed (they are seeded).
    */
   signal?: AbortSignal;
+  /** Text models: also attack the token ids with real word swaps (see word-audit.ts); not split by shards or workers. */
+  words?: WordAuditOptions;
+  onWordProgress?: (e: { attack: string; k: number; done: number; total: number }) => void;
 }
 
 export interface AuditResult {
@@ -118,6 +122,8 @@ export interface AuditResult {
   findings: Finding[];
   fooledBy: string[];
   adversarial: Map<number, Float32Array>;
+  /** Text models: robust accuracy under real word swaps per k, beside the embedding-space cascade. */
+  wordSwaps?: WordAuditResult;
   seconds: number;
   /** The dataset row of `fooledBy[0]`, when the result covers a slice that does not start at 0 (a shard's own result). */
   firstExample?: number;
@@ -400,5 +406,21 @@ function numbersIn(s: LogitStats): LogitStats {
 export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
   const t0 = Date.now();
   const part = await auditPart(model, ds, o);
-  return finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
+  const r = finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
+  return withWordAudit(r, model, ds, o);
+}
+
+/**
+ * Text models (`o.words`): the audit's real word swaps per k, added to a finished audit with their
+ * findings. Runs on the whole dataset in this thread (resumable through its own state file).
+ */
+export function withWordAudit(r: AuditResult, model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+  if (o.words === undefined) return r;
+  const t0 = Date.now();
+  const words = wordAudit(o.words, {
+    version: o.version, seed: o.seed, key: auditKey(model, ds, auditAttacks(o, ds.numClasses), o),
+    ...(o.statePath !== undefined ? { statePath: wordStatePath(o.statePath) } : {}),
+    ...(o.onPhase !== undefined ? { onPhase: o.onPhase } : {}), ...(o.onWordProgress !== undefined ? { onProgress: o.onWordProgress } : {}),
+  });
+  return { ...r, findings: [...r.findings, ...words.findings], wordSwaps: words, seconds: r.seconds + (Date.now() - t0) / 1000 };
 }

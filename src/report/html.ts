@@ -4,6 +4,7 @@
  * file or the command line goes through esc(); the only raw markup inserted is the SVG Vega wrote,
  * whose text Vega escapes itself.
  */
+import { excerpt } from '../attack/text/marked.js';
 import type { ExampleSet } from './examples.js';
 import { shellQuote } from './commands.js';
 import type { ChartData, Command, ModelReport, PageModel } from './page-model.js';
@@ -235,10 +236,31 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
   return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.</p>${notes}<div class="examples">${cards}</div></div>`;
 }
 
+/** A swapped message with each [original→replacement] drawn as a struck original and a marked replacement. */
+export function markedHtml(marked: string): string {
+  return excerpt(marked, 12).split(' ').map((w) => {
+    const sw = /^\[(.+)→(.+)\]$/.exec(w);
+    return sw === null ? esc(w) : `<del>${esc(sw[1])}</del>&#8202;<mark>${esc(sw[2])}</mark>`;
+  }).join(' ');
+}
+
+/** Text models: the audit's robust accuracy under real word swaps per k, and the fooled messages. */
+function wordSwapBlock(m: ModelReport): string {
+  const w = m.audit?.wordSwaps;
+  if (w === null || w === undefined) return '';
+  const ks = [...new Set(w.points.map((x) => x.k))].sort((a, b) => a - b);
+  const names = [...new Set(w.points.map((x) => x.attack))];
+  const cell = (k: number, a: string): string => `<td class="num">${pct(w.points.find((x) => x.k === k && x.attack === a)?.robustAccuracy ?? null)}</td>`;
+  const table = `<div class="table-wrap"><table><thead><tr><th>word swaps</th>${ks.map((k) => `<th class="num">k = ${esc(k)}</th>`).join('')}</tr></thead><tbody>` +
+    names.map((a) => `<tr><td>${a === 'worst case' ? '<strong>worst case per message</strong>' : esc(a)}</td>${ks.map((k) => cell(k, a)).join('')}</tr>`).join('') + '</tbody></table></div>';
+  const msgs = w.messages.map((x) => `<li class="swapped"><span class="muted">#${esc(x.index)}</span> label <strong class="ok">${esc(x.label ?? '?')}</strong> → <strong class="bad">${esc(x.advPred ?? '?')}</strong> <span class="small muted">${esc([x.attack ?? '', x.k !== null ? `k = ${x.k}` : ''].filter((y) => y !== '').join(' · '))}</span><br>${markedHtml(x.marked)}</li>`).join('');
+  return `<div class="model-block">${modelHeading(m)}<p class="note">Robust accuracy under real word swaps (at most k per message), verified on the new messages; the audit's fooled messages below show each <del>original</del> word and its <mark>replacement</mark>.</p>${table}${msgs !== '' ? `<ul class="swapped-list">${msgs}</ul>` : ''}</div>`;
+}
+
 function examples(p: PageModel): string {
   const blocks = p.data.models.map((m, i) => {
     const ex = p.examples[i];
-    return ex === null || ex === undefined ? '' : exampleCards(m, ex);
+    return (ex === null || ex === undefined ? '' : exampleCards(m, ex)) + wordSwapBlock(m);
   }).filter((b) => b !== '');
   return `<section id="examples">
 <h2>Adversarial examples</h2>
@@ -463,6 +485,7 @@ pre.json { font-size:12px; line-height:1.4; overflow:auto; }
 .examples { display:flex; flex-wrap:wrap; gap:10px; }
 figure.example { background:#fff; border:1px solid var(--line); border-radius:6px; padding:6px; }
 figure.example img { display:block; image-rendering:pixelated; }
+.swapped-list { list-style:none; padding:0; } li.swapped { margin:6px 0; line-height:1.5; } li.swapped mark { background:#fde68a; padding:0 2px; } li.swapped del { color:#b91c1c; }
 figure.example figcaption { font-size:12px; margin-top:4px; max-width:320px; }
 .ok { color:var(--pass); } .bad { color:var(--fail); }
 .finding { background:#fff; border:1px solid var(--line); border-left:4px solid #6e7781; border-radius:6px; padding:8px 12px; margin:8px 0; }

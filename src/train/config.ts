@@ -10,6 +10,9 @@ import { NORMS, type NormName } from '../attack/threat-model.js';
 export type Method = 'standard' | 'pgd-at' | 'alp' | 'clp' | 'lsq' | 'trades' | 'fgsm-rs';
 export const METHODS: readonly Method[] = ['standard', 'pgd-at', 'alp', 'clp', 'lsq', 'trades', 'fgsm-rs'];
 export type OptimizerName = 'adam' | 'sgd';
+/** What a text model's adversarial twin is: a perturbed embedding, or the message with real words swapped. */
+export type TextAdversary = 'embedding' | 'swap';
+export const TEXT_ADVERSARIES: readonly TextAdversary[] = ['embedding', 'swap'];
 export type Schedule = 'constant' | 'step' | 'cosine';
 
 export interface TrainConfig {
@@ -50,6 +53,12 @@ export interface TrainConfig {
   evalEvery: number;
   /** Steps of the PGD used for validation robust accuracy. */
   evalAttackSteps: number;
+  /**
+   * Text models, alp and pgd-at: train against embedding perturbations (the default) or against real
+   * word swaps (batched HotFlip, at most `trainSwaps` words per message). Absent in older configs.
+   */
+  textAdversary?: TextAdversary;
+  trainSwaps?: number;
 }
 
 /** Defaults: the paper-faithful Madry-style setting, adjusted by presets for speed. */
@@ -86,7 +95,7 @@ export const PRESET_NAMES: readonly PresetName[] = ['quick', 'madry-mnist', 'mni
 
 /**
  * A bad configuration value. The message names the config field (`batchSize: …`), not a CLI flag:
- * the CLI maps `field` to its option (--batch-size) — see cliMessage().
+ * the CLI maps `field` to its option (--batch-size) — see optionMessage() in cli/args.ts.
  */
 export class ConfigError extends OptionError {
   constructor(readonly field: keyof TrainConfig | 'preset', readonly problem: string) {
@@ -172,6 +181,14 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
   check(isInt(c.evalEvery, 0), 'evalEvery', 'an integer ≥ 0', c.evalEvery);
   check(isInt(c.evalAttackSteps, 1), 'evalAttackSteps', 'an integer ≥ 1', c.evalAttackSteps);
+  if (c.textAdversary !== undefined) {
+    check(TEXT_ADVERSARIES.includes(c.textAdversary), 'textAdversary', TEXT_ADVERSARIES.join(' or '), c.textAdversary);
+    check(c.textAdversary === 'embedding' || c.method === 'alp' || c.method === 'pgd-at', 'textAdversary', `alp or pgd-at for swap (method ${c.method} has no word-swap twin)`, c.textAdversary);
+  }
+  if (c.trainSwaps !== undefined) {
+    check(isInt(c.trainSwaps, 1), 'trainSwaps', 'an integer ≥ 1', c.trainSwaps);
+    check(c.textAdversary === 'swap', 'trainSwaps', 'to go with --text-adversary swap', c.trainSwaps);
+  }
   return c;
 }
 

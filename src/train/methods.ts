@@ -17,6 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientAscent } from '../attack/gradient-attack.js';
+import { batchHotflip } from '../attack/text/batch-hotflip.js';
+import type { EmbeddingSplit } from '../model/text.js';
 import { UNIT_BOX, normOf, randomStartRows, type Bounds } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { crossEntropyPerExample } from '../loss/cross-entropy.js';
@@ -125,6 +127,20 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       return out;
     }
   }
+}
+
+/** Words a word-swap twin may change when --train-swaps is not given. */
+export const DEFAULT_TRAIN_SWAPS = 2;
+
+/**
+ * Word-swap training's twin of each message (--text-adversary swap): its token ids with at most
+ * `trainSwaps` words swapped by batched HotFlip against the current weights. The number of swaps follows
+ * an ε ramp (none at ε = 0), so a ramped run starts from clean twins as embedding training does.
+ */
+export function swapTwins(text: EmbeddingSplit, ids: tf.Tensor4D, y: tf.Tensor1D, c: TrainConfig, eps: number): tf.Tensor4D {
+  const k = c.trainSwaps ?? DEFAULT_TRAIN_SWAPS;
+  const swaps = c.eps > 0 ? Math.round(k * Math.min(eps / c.eps, 1)) : k;
+  return swaps === 0 ? tf.clone(ids) : batchHotflip(text, ids, y, { swaps });
 }
 
 /**

@@ -24,7 +24,7 @@ import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { exampleSeed } from '../util/rng.js';
 import type { TrainConfig } from './config.js';
-import { makeAdversarial, methodLoss, type StepInputs, type WholeBatch } from './methods.js';
+import { makeAdversarial, methodLoss, swapTwins, type StepInputs, type WholeBatch } from './methods.js';
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
 
 /** A tensor as plain data, to cross a thread boundary. */
@@ -127,12 +127,13 @@ export function stepInputs(
  * The loss of a step as a function for minimize/variableGrads. Text models train the embedding too:
  * the same perturbation δ = x' − x is added to embeddings recomputed on the tape.
  */
-export function stepLoss(c: TrainConfig, trainF: LogitsFn, text: EmbeddingSplit | null, input: tf.Tensor4D, s: StepInputs, xAdv: tf.Tensor4D | null, kept: Record<string, tf.Scalar>): () => tf.Scalar {
+export function stepLoss(c: TrainConfig, trainF: LogitsFn, text: EmbeddingSplit | null, input: tf.Tensor4D, s: StepInputs, xAdv: tf.Tensor4D | null, kept: Record<string, tf.Scalar>, advIds: tf.Tensor4D | null = null): () => tf.Scalar {
   return () => {
     let r;
     if (text !== null) {
       const xe = text.embed(input, true) as tf.Tensor4D;
-      const adv = xAdv !== null ? (tf.add(xe, tf.sub(xAdv, s.x)) as tf.Tensor4D) : null;
+      // A word-swap twin (advIds) is embedded on the tape too; an embedding-space one adds its δ.
+      const adv = advIds !== null ? (text.embed(advIds, true) as tf.Tensor4D) : xAdv !== null ? (tf.add(xe, tf.sub(xAdv, s.x)) as tf.Tensor4D) : null;
       r = methodLoss(c.method, trainF, { ...s, x: xe }, adv, c);
     } else r = methodLoss(c.method, trainF, s, xAdv, c);
     for (const [k, v] of Object.entries(r.parts)) kept[k] = tf.keep(v.clone());
@@ -185,16 +186,17 @@ export class Replica {
       return { loss: 0, parts: {}, grads: this.vars.map((v) => new Float32Array(v.size)), buffers: this.buffers() };
     }
     const { input, s } = stepInputs(t.x, t.y, t.ids, t.shape, c, t.step, t.eps, this.text, t.whole);
-    const xAdv = makeAdversarial(c.method, this.infer, s, c);
+    const advIds = this.text !== null && c.textAdversary === 'swap' ? swapTwins(this.text, input, s.y, c, s.eps) : null;
+    const xAdv = advIds === null ? makeAdversarial(c.method, this.infer, s, c) : null;
     const kept: Record<string, tf.Scalar> = {};
-    const { value, grads } = tf.variableGrads(stepLoss(c, this.trainF, this.text, input, s, xAdv, kept), this.vars);
+    const { value, grads } = tf.variableGrads(stepLoss(c, this.trainF, this.text, input, s, xAdv, kept, advIds), this.vars);
     const out: ShareResult = {
       loss: value.dataSync()[0] as number,
       parts: Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number])),
       grads: this.vars.map((v) => Float32Array.from((grads[v.name] as tf.Tensor).dataSync() as Float32Array)),
       buffers: this.buffers(),
     };
-    tf.dispose([input, s.x, s.y, value, ...Object.values(grads), ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+    tf.dispose([input, s.x, s.y, value, ...Object.values(grads), ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : []), ...Object.values(kept)]);
     return out;
   }
 

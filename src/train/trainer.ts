@@ -22,7 +22,7 @@ import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
-import { makeAdversarial } from './methods.js';
+import { makeAdversarial, swapTwins } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
 import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, toRecord, type ReplicaInit, type ReplicaState } from './replica.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
@@ -136,6 +136,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
+  if (text === null && c.textAdversary === 'swap') throw new UserError(`--text-adversary swap: ${model.name} is not a text model (it has no Embedding layer)`);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);
@@ -262,13 +263,15 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       else {
         setLearningRate(opt, lr);
         const { input, s } = stepInputs(batch.x, batch.y, batch.ids, train.shape, c, step, eps, text);
-        const xAdv = makeAdversarial(c.method, infer, s, c);
+        // Word-swap training: the twin is the message with real words swapped (ramped with ε).
+        const advIds = text !== null && c.textAdversary === 'swap' ? swapTwins(text, input, s.y, c, eps) : null;
+        const xAdv = advIds === null ? makeAdversarial(c.method, infer, s, c) : null;
         const kept: Record<string, tf.Scalar> = {};
-        const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept), true, vars);
+        const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept, advIds), true, vars);
         applyConstraints(model);
         loss = cost === null ? NaN : (cost.dataSync()[0] as number);
         parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
-        tf.dispose([input, s.x, s.y, cost ?? [], ...(xAdv ? [xAdv] : []), ...Object.values(kept)]);
+        tf.dispose([input, s.x, s.y, cost ?? [], ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : []), ...Object.values(kept)]);
       }
       if (!Number.isFinite(loss)) {
         // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.

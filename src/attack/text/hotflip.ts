@@ -7,7 +7,8 @@
  */
 import { applySwap, shortlist } from './first-order.js';
 import type { WordAttack, WordAttackInput, WordAttackOutput } from './word-attack.js';
-import { objectiveOf, reached, type WordModel } from './word-model.js';
+import { measure, start } from './measure.js';
+import { reached, type WordModel } from './word-model.js';
 
 export interface HotFlipOptions {
   beamWidth?: number;
@@ -19,27 +20,24 @@ export function hotflip(o: HotFlipOptions = {}): WordAttack {
   return {
     name: 'hotflip',
     run(m: WordModel, x: WordAttackInput): WordAttackOutput {
-      const C = m.numClasses;
+      const s0 = start(m, x);
+      if ('done' in s0) return s0.done;
       let queries = 1;
-      const start = m.logits(x.ids, 1);
-      if (reached(start, 0, C, x.goal)) return { ids: x.ids.slice(), queries };
-      let beams: Int32Array[] = [x.ids.slice()];
-      let values = [objectiveOf(start, 0, C, x.goal)];
+      let beams: Int32Array[] = [s0.ids];
+      let values = [s0.value];
       for (let step = 0; step < x.maxSwaps; step++) {
         const { swaps } = shortlist(m, x.ids, beams, x.goal, x.candidates, width);
         queries += beams.length;
         if (swaps.length === 0) break;
         const next = (width === 1 ? swaps.slice(0, 1) : swaps).map((s) => applySwap(beams[s.beam] as Int32Array, s));
-        const flat = new Int32Array(next.length * m.length);
-        next.forEach((b, k) => flat.set(b, k * m.length));
-        const logits = m.logits(flat, next.length);
+        const r = measure(m, next, x.goal);
         queries += next.length;
-        const order = next.map((_, k) => k).sort((a, b) => objectiveOf(logits, b, C, x.goal) - objectiveOf(logits, a, C, x.goal));
-        const hit = order.find((k) => reached(logits, k, C, x.goal));
+        const order = next.map((_, k) => k).sort((a, b) => (r.values[b] as number) - (r.values[a] as number));
+        const hit = order.find((k) => reached(r.logits, k, m.numClasses, x.goal));
         if (hit !== undefined) return { ids: next[hit] as Int32Array, queries };
         const keep = order.slice(0, width);
         beams = keep.map((k) => next[k] as Int32Array);
-        values = keep.map((k) => objectiveOf(logits, k, C, x.goal));
+        values = keep.map((k) => r.values[k] as number);
       }
       // No success: the message with the highest objective (HotFlip may overshoot; that is its nature).
       let best = 0;

@@ -9,3 +9,4 @@ export * from './verify.js';
 export * from './build.js';
 export * from './robustness.js';
 export * from './marked.js';
+export * from './batch-hotflip.js';

@@ -38,3 +38,18 @@ test('eval.json word-swap results are read back for the report, malformed entrie
   assert.deepEqual(ev.wordSwaps, [{ k: 1, attack: 'hotflip', robustAccuracy: 0.6 }, { k: 1, attack: 'worst case', robustAccuracy: 0.5 }]);
   assert.deepEqual(parseEval({ result: {} }, 'eval.json').wordSwaps, []);
 });
+
+test('audit.json word swaps are read back for the report, and the page marks each swap (escaped)', async () => {
+  const { parseAudit } = await import('../../artifacts/audit.js');
+  const { markedHtml } = await import('../../report/html.js');
+  const a = parseAudit({
+    wordSwaps: {
+      points: [{ k: 2, worstCaseAccuracy: 0.4, attacks: [{ name: 'hotflip', robustAccuracy: 0.5 }] }],
+      messages: [{ index: 3, label: 1, k: 2, attack: 'hotflip', advPred: 0, marked: 'buy [<b>→now] x' }, { index: 'x' }],
+    },
+  }, 'audit.json');
+  assert.deepEqual(a.wordSwaps?.points, [{ k: 2, attack: 'hotflip', robustAccuracy: 0.5 }, { k: 2, attack: 'worst case', robustAccuracy: 0.4 }]);
+  assert.equal(a.wordSwaps?.messages.length, 1);
+  assert.equal(markedHtml(a.wordSwaps?.messages[0]?.marked ?? ''), 'buy <del>&lt;b&gt;</del>&#8202;<mark>now</mark> x');
+  assert.equal(parseAudit({}, 'audit.json').wordSwaps, null);
+});

@@ -6,8 +6,9 @@
  */
 import { UserError } from '../../util/errors.js';
 import { applySwap, shortlist } from './first-order.js';
+import { greedyStep, start } from './measure.js';
 import type { WordAttack, WordAttackInput, WordAttackOutput } from './word-attack.js';
-import { objectiveOf, reached, type WordModel } from './word-model.js';
+import type { WordModel } from './word-model.js';
 
 export interface SynonymOptions {
   probe?: number;
@@ -20,28 +21,20 @@ export function synonymAttack(o: SynonymOptions = {}): WordAttack {
     name: 'synonym',
     run(m: WordModel, x: WordAttackInput): WordAttackOutput {
       if (x.candidates.kind === 'vocabulary') throw new UserError('synonym attack: needs a constrained candidate set (wordnet, neighbours or wordnet+neighbours), not the whole vocabulary');
-      const C = m.numClasses;
+      const s = start(m, x);
+      if ('done' in s) return s.done;
       let queries = 1;
-      const start = m.logits(x.ids, 1);
-      if (reached(start, 0, C, x.goal)) return { ids: x.ids.slice(), queries };
-      let cur: Int32Array = x.ids.slice();
-      let value = objectiveOf(start, 0, C, x.goal);
+      let { ids: cur, value } = s;
       for (let step = 0; step < x.maxSwaps; step++) {
         const { swaps } = shortlist(m, x.ids, [cur], x.goal, x.candidates, probe);
         queries += 1;
         if (swaps.length === 0) break;
-        const next = swaps.map((s) => applySwap(cur, s));
-        const flat = new Int32Array(next.length * m.length);
-        next.forEach((b, k) => flat.set(b, k * m.length));
-        const logits = m.logits(flat, next.length);
+        const next = swaps.map((sw) => applySwap(cur, sw));
+        const g = greedyStep(m, next, x.goal, value);
         queries += next.length;
-        let best = 0;
-        for (let k = 1; k < next.length; k++) if (objectiveOf(logits, k, C, x.goal) > objectiveOf(logits, best, C, x.goal)) best = k;
-        const v = objectiveOf(logits, best, C, x.goal);
-        if (reached(logits, best, C, x.goal)) return { ids: next[best] as Int32Array, queries };
-        if (v <= value) break;
-        cur = next[best] as Int32Array;
-        value = v;
+        if (g === null) break;
+        if (g.done) return { ids: g.ids, queries };
+        ({ ids: cur, value } = g);
       }
       return { ids: cur, queries };
     },

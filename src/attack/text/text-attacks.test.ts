@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dataset } from '../../data/dataset.js';
-import { PAD, UNK, vocabularyOf } from '../../data/text.js';
 import { openWordNet, WORDNET_DIR } from '../../data/wordnet.js';
-import { buildArch } from '../../model/architectures.js';
-import { splitAtEmbedding } from '../../model/text.js';
-import { resolveConfig } from '../../train/config.js';
-import { trainModel } from '../../train/trainer.js';
-import { useBackend } from '../../testing/setup.js';
+import { keywordTexts, tinyTextModel, tinyVocab, TINY_L, TINY_V } from '../../testing/tiny-text.js';
 import { UserError } from '../../util/errors.js';
-import { Rng } from '../../util/rng.js';
 import { maxSwaps } from './budget.js';
 import { neighbourCandidates, vocabularyCandidates, wordnetCandidates, type CandidateSet } from './candidates.js';
 import { firstOrderScores } from './first-order.js';
@@ -21,42 +14,11 @@ import { hotflip } from './hotflip.js';
 import { synonymAttack } from './synonym.js';
 import { runWordAttack } from './verify.js';
 import type { WordAttack } from './word-attack.js';
-import { objectiveOf, wordModel, type WordModel } from './word-model.js';
+import { objectiveOf, type WordModel } from './word-model.js';
 
-const L = 12, V = 30;
-const tokens = [PAD, UNK, ...Array.from({ length: V - 2 }, (_, i) => `w${i + 2}`)];
-const vocab = vocabularyOf(tokens);
-
-/** Class 1 ("spam") iff the keyword w7 or w8 occurs once; messages of 6–12 words, the rest padding. */
-function keywordTexts(count: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const images = new Float32Array(count * L);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const len = 6 + rng.int(L - 5);
-    for (let k = 0; k < len; k++) {
-      let t = 2 + rng.int(V - 2);
-      while (t === 7 || t === 8) t = 2 + rng.int(V - 2);
-      images[i * L + k] = t;
-    }
-    labels[i] = i % 2;
-    if (labels[i] === 1) images[i * L + rng.int(len)] = 7 + rng.int(2);
-  }
-  return { name: 'keywords', images, labels, count, shape: [L, 1, 1], numClasses: 2, vocabulary: tokens };
-}
-
-let trained: Promise<WordModel> | undefined;
-/** A text-cnn trained for a few seconds on the keyword task (shared by the tests). */
-function tinyModel(): Promise<WordModel> {
-  trained ??= (async () => {
-    await useBackend();
-    const m = buildArch('text-cnn', { inputShape: [L, 1, 1], numClasses: 2, seed: 1, vocabularySize: V });
-    const c = resolveConfig(undefined, { method: 'standard', arch: 'text-cnn', epochs: 6, batchSize: 40, lr: 5e-3, epsRampEpochs: 0, valSize: 0, trainSize: 0, evalEvery: 0 });
-    await trainModel(m, keywordTexts(400, 2), null, c);
-    return wordModel(splitAtEmbedding(m));
-  })();
-  return trained;
-}
+const L = TINY_L, V = TINY_V;
+const vocab = tinyVocab;
+const tinyModel = async (): Promise<WordModel> => (await tinyTextModel()).words;
 
 const testSet = keywordTexts(60, 3);
 const ids = Int32Array.from(testSet.images);
@@ -184,4 +146,52 @@ test('targeted swaps move the prediction to the target (spam → ham and ham →
       r.success.forEach((s, j) => assert.equal(s, Number(r.pred[j] === target)));
     }
   }
+});
+
+test('greedy swap is seeded per message: all messages at once, a shuffled subset, and a reused attack give the same swaps', async () => {
+  const m = await tinyModel();
+  // 40 queries per step out of ~28 × words candidates: the search samples, so its seeding matters.
+  const attack = greedySwap({ seed: 5, queriesPerStep: 40 });
+  const budget = { k: 2 }, candidates = vocabularyCandidates(V);
+  const all = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  const rows = [41, 3, 17, 58, 9, 30, 22];
+  const sub = new Int32Array(rows.length * L);
+  rows.forEach((r, j) => sub.set(ids.subarray(r * L, (r + 1) * L), j * L));
+  const part = runWordAttack(attack, m, sub, Int32Array.from(rows, (r) => labels[r] as number), { budget, candidates, indices: rows });
+  rows.forEach((r, j) => {
+    assert.deepEqual([...part.adversarial.subarray(j * L, (j + 1) * L)], [...all.adversarial.subarray(r * L, (r + 1) * L)], `message ${r}`);
+  });
+  const again = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  assert.deepEqual([...again.adversarial], [...all.adversarial], 'a second run of the same attack object');
+  // The seed does matter: another run seed samples other swaps somewhere.
+  const other = runWordAttack(greedySwap({ seed: 6, queriesPerStep: 40 }), m, ids, labels, { budget, candidates });
+  assert.notDeepEqual([...other.adversarial], [...all.adversarial]);
+});
+
+test('batched HotFlip (the training adversary): at most k legal swaps per message, never padding, and a higher loss than the clean batch', async () => {
+  const { split } = await tinyTextModel();
+  const tf = await import('@tensorflow/tfjs');
+  const n = 40;
+  const x = tf.tensor4d(testSet.images.slice(0, n * L), [n, L, 1, 1]);
+  const y = tf.tensor1d(labels.slice(0, n), 'int32');
+  const { batchHotflip } = await import('./batch-hotflip.js');
+  const ce = (t: import('@tensorflow/tfjs').Tensor4D): number => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 2), split.head.apply(split.embed(t)) as import('@tensorflow/tfjs').Tensor2D).dataSync()[0] as number);
+  for (const k of [1, 2]) {
+    const adv = batchHotflip(split, x, y, { swaps: k });
+    const a = adv.dataSync(), o = x.dataSync();
+    for (let m = 0; m < n; m++) {
+      let diff = 0;
+      for (let i = 0; i < L; i++) {
+        const [u, v] = [o[m * L + i] as number, a[m * L + i] as number];
+        if (u === v) continue;
+        diff++;
+        assert.notEqual(u, 0, 'padding is never swapped');
+        assert.ok(v >= 2 && v < V && Number.isInteger(v), `replacement ${v}`);
+      }
+      assert.ok(diff <= k, `message ${m}: ${diff} swaps for k=${k}`);
+    }
+    assert.ok(ce(adv) > ce(x) + 0.1, `loss ${ce(adv)} vs clean ${ce(x)}`);
+    adv.dispose();
+  }
+  tf.dispose([x, y]);
 });

@@ -14,6 +14,8 @@ export interface WordRunOptions {
   candidates: CandidateSet;
   /** Targeted: per message, the class to reach. */
   targets?: Int32Array;
+  /** Each message's index in the dataset (seeds its search); by default its row, 0 … n−1. */
+  indices?: ArrayLike<number>;
   onMessage?: (done: number) => void;
 }
 
@@ -37,6 +39,7 @@ export function runWordAttack(attack: WordAttack, m: WordModel, ids: Int32Array,
   const n = labels.length;
   if (ids.length !== n * L) throw new Error(`runWordAttack: ${ids.length} ids for ${n} messages of ${L} tokens`);
   if (o.targets !== undefined && o.targets.length !== n) throw new Error(`runWordAttack: ${o.targets.length} targets for ${n} messages`);
+  if (o.indices !== undefined && o.indices.length !== n) throw new Error(`runWordAttack: ${o.indices.length} dataset indices for ${n} messages`);
   const adversarial = new Int32Array(n * L);
   const swaps = new Int32Array(n), allowed = new Int32Array(n);
   let queries = 0;
@@ -44,7 +47,7 @@ export function runWordAttack(attack: WordAttack, m: WordModel, ids: Int32Array,
     const orig = ids.subarray(r * L, (r + 1) * L);
     const goal: WordGoal = { label: labels[r] as number, ...(o.targets !== undefined ? { target: o.targets[r] as number } : {}) };
     const budget = maxSwaps(o.budget, orig);
-    const out = attack.run(m, { ids: orig.slice(), goal, maxSwaps: budget, candidates: o.candidates });
+    const out = attack.run(m, { ids: orig.slice(), goal, maxSwaps: budget, candidates: o.candidates, example: o.indices?.[r] ?? r });
     if (out.ids.length !== L) throw new Error(`${attack.name}: message ${r}: returned ${out.ids.length} ids, expected ${L}`);
     let changed = 0;
     for (let i = 0; i < L; i++) {

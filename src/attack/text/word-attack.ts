@@ -16,6 +16,11 @@ export interface WordAttackInput {
   goal: WordGoal;
   maxSwaps: number;
   candidates: CandidateSet;
+  /**
+   * The message's index in the dataset: a search's random choices are seeded from it and the run seed
+   * (`exampleSeed`), so a message's result does not depend on which messages are attacked with it.
+   */
+  example: number;
 }
 
 export interface WordAttackOutput {

@@ -37,7 +37,7 @@ function objective(logits: tf.Tensor2D, goal: WordGoal): tf.Tensor1D {
   const n = logits.shape[0];
   const c = logits.shape[1];
   const cls = goal.target ?? goal.label;
-  const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.fill([n], cls, 'int32') as tf.Tensor1D, c), logits, undefined, tf.Reduction.NONE) as tf.Tensor1D;
+  const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.fill([n], cls, 'int32') as tf.Tensor1D, c), logits, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D;
   return goal.target === undefined ? ce : tf.neg(ce);
 }
 

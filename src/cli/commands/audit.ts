@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import type * as tf from '@tensorflow/tfjs';
-import { auditAttacks, auditPart, finishAudit, modelChecksOf, AUDIT_VERSIONS, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
+import { auditAttacks, auditPart, finishAudit, modelChecksOf, withWordAudit, AUDIT_VERSIONS, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
 import { auditPartParallel } from '../../parallel/evaluate-parallel.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
@@ -13,8 +13,10 @@ import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
-import { EXIT } from '../../util/errors.js';
+import { EXIT, UserError } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
+import { AUDIT_WORD_OPTIONS, auditWordOptions, wordAuditText } from '../word-swaps.js';
+import { wordStatePath } from '../../eval/word-audit.js';
 
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
@@ -37,6 +39,7 @@ export const AUDIT_SPEC: CommandSpec = {
     WORKERS_OPTION,
     { name: 'force', type: 'boolean', help: 'replace an audit.json that holds the audit of other weights or settings' },
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
+    ...AUDIT_WORD_OPTIONS,
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -45,6 +48,7 @@ export const AUDIT_SPEC: CommandSpec = {
     'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
     'alp report runs/demo/alp   # then look at the findings in the page',
     'alp audit --model runs/demo/alp --shard 1/4 --out shards/1   # then: alp merge shards/* --out runs/demo/alp',
+    'alp audit --model runs/spam-std --norm l2 --eps 0.5 --budget quick --n 200 --swaps 1,2,5   # text: also real word swaps',
   ],
 };
 
@@ -54,17 +58,20 @@ export async function auditCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText(AUDIT_SPEC) + '\n');
     return 0;
   }
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = await openModelJob(p, 'audit');
+  const job = await openModelJob(p, 'audit');
+  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const words = auditWordOptions(p, job);
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
   const shardText = get.str(p, 'shard');
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
+  if (shard !== undefined && words !== null) throw new UserError('--shard: not with --swaps (word-swap results cannot be merged yet); run --swaps unsharded');
   const base = defaultResultPath(modelPath, 'audit');
   const out = get.str(p, 'out') ?? (shard !== undefined ? join(base, shardName('audit', shard)) : base);
   const hash = weightsHash(modelJsonPath(modelPath));
   guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, examples: ds.count, threat, version, seed }), p);
   const statePath = join(out, 'audit.state.json');
-  if (get.bool(p, 'fresh')) rmSync(statePath, { force: true });
+  if (get.bool(p, 'fresh')) for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
   const surrogatePath = get.str(p, 'surrogate');
   const extra = [];
@@ -88,6 +95,16 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const options: AuditOptions = {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number, signal: interrupt.signal,
     keyExtras: { surrogate: surrogateFingerprint, versions: versions(backend) },
+    ...(words !== null ? { words } : {}),
+    onWordProgress: (e) => {
+      const key = `${e.attack} k=${e.k}`;
+      if (key !== current) {
+        bar?.done();
+        bar = new Progress(key.padEnd(22), e.total, { quiet });
+        current = key;
+      }
+      bar?.update(e.done);
+    },
     onPhase: (m) => {
       bar?.done();
       bar = undefined;
@@ -125,7 +142,8 @@ export async function auditCommand(argv: string[]): Promise<number> {
   }
   // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
   if (part.model === null) part = { ...part, model: modelChecksOf(model, ds) };
-  const r = finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 });
+  // Word swaps (text models) run here, on the whole set, after the cascade's parts.
+  const r = withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
   bar?.done();
   const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
   if (shard !== undefined) {
@@ -140,11 +158,11 @@ export async function auditCommand(argv: string[]): Promise<number> {
   }
   const report = written.artifact;
   writeAuditArtifact(join(out, 'audit.json'), join(out, EXAMPLES_FILE), written);
-  rmSync(statePath, { force: true });
+  for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
   const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
-  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` +
+  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
   // The gate: results are written either way; the status tells a CI job whether to stop.

@@ -1,4 +1,5 @@
-import { resolveConfig, METHODS, PRESETS, type TrainConfig } from '../../train/config.js';
+import { resolveConfig, METHODS, PRESETS, TEXT_ADVERSARIES, type TrainConfig } from '../../train/config.js';
+import { DEFAULT_TRAIN_SWAPS } from '../../train/methods.js';
 import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { ARCH_NAMES } from '../../model/architectures.js';
@@ -44,6 +45,8 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
     { name: 'beta', type: 'number', help: "TRADES' β" },
     { name: 'noise', type: 'number', help: 'std of Gaussian noise on clean inputs (standard, clp, lsq)' },
+    { name: 'text-adversary', type: 'string', choices: TEXT_ADVERSARIES, help: 'text models, alp/pgd-at: train against perturbed embeddings (default) or real word swaps (batched HotFlip)' },
+    { name: 'train-swaps', type: 'int', help: `with --text-adversary swap: words swapped per training message (default ${DEFAULT_TRAIN_SWAPS})` },
     { name: 'seed', type: 'int', help: 'seed for initialisation, data order and attacks' },
     { name: 'eval-every', type: 'int', help: 'validate every N steps (0: epoch ends only)' },
     { name: 'eval-attack-steps', type: 'int', help: 'PGD steps for validation robust accuracy' },
@@ -81,6 +84,8 @@ export function configOverrides(p: Parsed): Partial<TrainConfig> {
     lambda: get.num(p, 'lambda'),
     beta: get.num(p, 'beta'),
     noise: get.num(p, 'noise'),
+    textAdversary: get.str(p, 'text-adversary') as TrainConfig['textAdversary'],
+    trainSwaps: get.num(p, 'train-swaps'),
     seed: get.num(p, 'seed'),
     evalEvery: get.num(p, 'eval-every'),
     evalAttackSteps: get.num(p, 'eval-attack-steps'),
