@@ -6,7 +6,7 @@
  * its examples.
  */
 import { createHash } from 'node:crypto';
-import { UserError } from '../util/errors.js';
+import { OptionError } from '../util/errors.js';
 
 export interface ShardSpec {
   /** 1-based shard number K. */
@@ -27,13 +27,13 @@ export interface ShardRecord {
   run: string;
 }
 
-/** Parses 'K/N' (K in 1..N); `option` names the flag in the error. */
-export function parseShard(text: string, option = '--shard'): ShardSpec {
+/** Parses 'K/N' (K in 1..N); `option` names the option in the error (the CLI shows it as its flag). */
+export function parseShard(text: string, option = 'shard'): ShardSpec {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  if (m === null) throw new UserError(`${option}: expected K/N with 1 ≤ K ≤ N (e.g. 2/8), found '${text}'`);
+  if (m === null) throw new OptionError(`{${option}}: expected K/N with 1 ≤ K ≤ N (e.g. 2/8), found '${text}'`);
   const index = Number(m[1]), count = Number(m[2]);
-  if (count < 1) throw new UserError(`${option}: expected N ≥ 1, found '${text}'`);
-  if (index < 1 || index > count) throw new UserError(`${option}: K must be in 1..${count} (shards are numbered from 1), found '${text}'`);
+  if (count < 1) throw new OptionError(`{${option}}: expected N ≥ 1, found '${text}'`);
+  if (index < 1 || index > count) throw new OptionError(`{${option}}: K must be in 1..${count} (shards are numbered from 1), found '${text}'`);
   return { index, count };
 }
 

@@ -16,7 +16,7 @@ import { Batcher, type Dataset } from '../data/dataset.js';
 import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
-import { DivergedError, UserError, WorkerCrashedError } from '../util/errors.js';
+import { DivergedError, OptionError, UserError, WorkerCrashedError } from '../util/errors.js';
 import { yieldToEventLoop } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { TrainConfig } from './config.js';
@@ -136,7 +136,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // on its head, and the clean embeddings are recomputed on the tape so the embedding table trains too.
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
-  if (text === null && c.textAdversary === 'swap') throw new UserError(`--text-adversary swap: ${model.name} is not a text model (it has no Embedding layer)`);
+  if (text === null && c.textAdversary === 'swap') throw new OptionError(`{textAdversary} swap: ${model.name} is not a text model (it has no Embedding layer)`);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   const opt = makeOptimizer(c);

@@ -7,8 +7,8 @@ import { weightsHash } from '../../model/fingerprint.js';
 import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
 import { UserError } from '../../util/errors.js';
 
-/** Square's queries in the demo: enough to close most of the gap to the audit, within the demo's 5 minutes. */
-const DEMO_QUERIES = 500;
+/** Square's queries in the demo: as many as the audit gives it (500 left the headline 1.1 points above the audit). */
+const DEMO_QUERIES = 1000;
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
