@@ -47,16 +47,7 @@ export function madryCnn(o: ArchOptions): tf.LayersModel {
  * capacity (Madry et al. 2018, Fig. 4), and this is what a 2-core CPU can adversarially train in an hour.
  */
 export function wideCnn(o: ArchOptions): tf.LayersModel {
-  return tf.sequential({
-    name: 'wide_cnn',
-    layers: [
-      tf.layers.conv2d({ inputShape: o.inputShape, filters: 32, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 256, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
-      tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
-    ],
-  });
+  return stridedCnn(o, 'wide_cnn', 32, 64, 256);
 }
 
 /**
@@ -65,13 +56,18 @@ export function wideCnn(o: ArchOptions): tf.LayersModel {
  * multiply-adds than madry-cnn, which is what makes adversarial training feasible on a laptop CPU.
  */
 export function fastCnn(o: ArchOptions): tf.LayersModel {
+  return stridedCnn(o, 'fast_cnn', 16, 32, 100);
+}
+
+/** conv 4x4xc1 /2 → conv 4x4xc2 /2 → dense `units` → dense classes: fast-cnn and wide-cnn. */
+function stridedCnn(o: ArchOptions, name: string, c1: number, c2: number, units: number): tf.LayersModel {
   return tf.sequential({
-    name: 'fast_cnn',
+    name,
     layers: [
-      tf.layers.conv2d({ inputShape: o.inputShape, filters: 16, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: c1, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.conv2d({ filters: c2, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 100, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
     ],
   });
