@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { PAD_ID, UNK_ID } from '../../data/text.js';
+import { buildArch } from '../../model/architectures.js';
+import { splitAtEmbedding, type EmbeddingSplit } from '../../model/text.js';
+import { keywordTexts, tinyTextModel, TINY_L } from '../../testing/tiny-text.js';
+import { useBackend } from '../../testing/setup.js';
+import { Rng } from '../../util/rng.js';
+import { batchHotflip } from './batch-hotflip.js';
+
+/**
+ * The algorithm as it was before its scores moved to one backend matrix product: every g_r·e_v a
+ * JavaScript dot product. The fast version must pick the same swaps.
+ */
+function reference(split: EmbeddingSplit, ids: tf.Tensor4D, y: tf.Tensor1D, swaps: number, P = 4): Int32Array {
+  const B = ids.shape[0], L = split.sequenceLength, D = split.dim, V = split.vocabularySize;
+  const orig = Int32Array.from(ids.dataSync());
+  const cur = orig.slice();
+  const table = split.table().dataSync() as Float32Array;
+  const loss = (e: tf.Tensor): tf.Scalar => tf.losses.softmaxCrossEntropy(tf.oneHot(y, split.head.outputs[0]?.shape[1] as number), split.head.apply(e, { training: false }) as tf.Tensor2D, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+  for (let round = 0; round < swaps; round++) {
+    const g = tf.tidy(() => tf.grad(loss)(split.embed(tf.tensor4d(Float32Array.from(cur), [B, L, 1, 1]), false)).dataSync() as Float32Array);
+    const rows: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const open: Array<[number, number]> = [];
+      for (let i = 0; i < L; i++) {
+        const r = b * L + i;
+        if (orig[r] === PAD_ID || cur[r] !== orig[r]) continue;
+        let s = 0;
+        for (let d = 0; d < D; d++) s += (g[r * D + d] as number) ** 2;
+        open.push([s, r]);
+      }
+      open.sort((a, c) => c[0] - a[0] || a[1] - c[1]);
+      for (const [, r] of open.slice(0, P)) rows.push(r);
+    }
+    if (rows.length === 0) break;
+    const scores = new Float32Array(rows.length * V);
+    rows.forEach((r, k) => {
+      for (let v = 0; v < V; v++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += (g[r * D + d] as number) * (table[v * D + d] as number);
+        scores[k * V + v] = s;
+      }
+    });
+    const best = new Map<number, { r: number; v: number; score: number }>();
+    rows.forEach((r, k) => {
+      const base = scores[k * V + (cur[r] as number)] as number;
+      const b = Math.floor(r / L);
+      for (let v = 0; v < V; v++) {
+        if (v === PAD_ID || v === UNK_ID || v === cur[r]) continue;
+        const s = (scores[k * V + v] as number) - base;
+        const held = best.get(b);
+        if (held === undefined || s > held.score) best.set(b, { r, v, score: s });
+      }
+    });
+    for (const { r, v } of best.values()) cur[r] = v;
+  }
+  return cur;
+}
+
+function sameSwaps(split: EmbeddingSplit, x: tf.Tensor4D, y: tf.Tensor1D, what: string): number {
+  let changed = 0;
+  for (const k of [1, 2]) {
+    for (const P of [1, 4, x.shape[1]]) {
+      const fast = batchHotflip(split, x, y, { swaps: k, positions: P });
+      const got = Int32Array.from(fast.dataSync());
+      fast.dispose();
+      const want = reference(split, x, y, k, P);
+      assert.deepEqual([...got], [...want], `${what}: k=${k}, positions=${P}`);
+      const orig = x.dataSync();
+      changed += got.filter((v, i) => v !== orig[i]).length;
+    }
+  }
+  return changed;
+}
+
+test('batched HotFlip by matrix product picks exactly the swaps of the per-word loop (trained tiny model, and an untrained 2000-word one)', async () => {
+  const { split } = await tinyTextModel();
+  const data = keywordTexts(40, 9);
+  const x = tf.tensor4d(data.images, [40, TINY_L, 1, 1]);
+  const y = tf.tensor1d(data.labels, 'int32');
+  assert.ok(sameSwaps(split, x, y, 'tiny') > 0, 'some swaps were made');
+  tf.dispose([x, y]);
+
+  await useBackend();
+  const V = 2000, L = 16;
+  const model = buildArch('text-cnn', { inputShape: [L, 1, 1], numClasses: 3, seed: 4, vocabularySize: V });
+  const big = splitAtEmbedding(model);
+  const rng = new Rng(5);
+  const n = 12;
+  const ids = new Float32Array(n * L);
+  for (let m = 0; m < n; m++) {
+    const len = 3 + rng.int(L - 2);
+    for (let i = 0; i < len; i++) ids[m * L + i] = 1 + rng.int(V - 1); // UNK included: it may be swapped, never chosen
+  }
+  const xb = tf.tensor4d(ids, [n, L, 1, 1]);
+  const yb = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % 3), 'int32');
+  assert.ok(sameSwaps(big, xb, yb, 'V=2000') > 0);
+  tf.dispose([xb, yb]);
+  model.dispose();
+});
