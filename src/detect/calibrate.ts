@@ -112,6 +112,8 @@ export interface CalibrateOptions {
   /** For detectors that fit statistics: the share of the clean inputs used to fit (rest: threshold). Default 0.5. */
   fitFraction?: number;
   batchSize?: number;
+  /** The inputs' box, checked before scoring; null for inputs without one (a text model's embeddings). Default [0,1]. */
+  bounds?: readonly [number, number] | null;
 }
 
 export interface CalibrationReport extends CalibratedDetector {
@@ -123,7 +125,7 @@ export interface CalibrationReport extends CalibratedDetector {
 
 /** Fits (when needed) and calibrates a detector on clean held-out data. */
 export function calibrateDetector(det: Detector, model: tf.LayersModel | LogitsFn, clean: Dataset, o: CalibrateOptions): CalibrationReport {
-  assertValidInputs(clean.images, `${clean.name} calibration images`);
+  assertValidInputs(clean.images, `${clean.name} calibration ${o.bounds === null ? 'inputs' : 'images'}`, o.bounds === undefined ? [0, 1] : o.bounds);
   const f = logitsOf(model);
   const frac = o.fitFraction ?? 0.5;
   if (!(frac > 0 && frac < 1)) throw new UserError(`fit fraction: expected a number in (0, 1), got ${frac}`);

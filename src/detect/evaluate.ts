@@ -137,7 +137,7 @@ async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: A
   return { fooledIds, adv };
 }
 
-function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
+export function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
   const [h, w, c] = shape;
   const row = h * w * c;
   const n = rows.length / row;
@@ -154,7 +154,8 @@ function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [numbe
   return out;
 }
 
-function summarise(
+/** One attack's detection numbers for one detector, and the ids it broke (fooled and unflagged). Shared with the text evaluation. */
+export function summarise(
   attack: string, adaptive: boolean, config: Record<string, unknown>, attacked: number, fooledIds: number[], advScores: Float32Array,
   cleanScores: Float32Array, cal: Calibration, fprs: number[], correct: Uint8Array, nTest: number, seconds: number,
 ): { summary: AttackDetection; brokenIds: Set<number> } {

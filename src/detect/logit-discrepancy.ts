@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientAscent } from '../attack/gradient-attack.js';
-import { NORMS, normOf, projectToThreat, type NormName } from '../attack/threat-model.js';
+import { boundsOf, NORMS, normOf, projectToThreat, type NormName } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { chunkRows, inChunks, meanOverDraws, type Detector, type DetectorConfig, type Surrogate, type SurrogateOptions } from './detector.js';
@@ -38,6 +38,11 @@ export interface LogitDiscrepancyOptions {
   randomWeight?: number;
   adversarialWeight?: number;
   seed?: number;
+  /**
+   * Whether inputs live in the [0,1] box (noisy and perturbed copies are clipped to it). False for a
+   * text model's embeddings, which have no box.
+   */
+  box?: boolean;
 }
 
 export interface LogitDiscrepancyConfig extends DetectorConfig {
@@ -48,6 +53,8 @@ export interface LogitDiscrepancyConfig extends DetectorConfig {
   randomWeight: number;
   adversarialWeight: number;
   seed: number;
+  /** Present (false) only for inputs without a box (embeddings); absent means the [0,1] box. */
+  box?: false;
 }
 
 /** Mean squared logit difference per example: (1/K) Σ_k (a_k − b_k)². */
@@ -71,6 +78,7 @@ export class LogitDiscrepancyDetector implements Detector {
       randomWeight: o.randomWeight ?? 1,
       adversarialWeight: o.adversarialWeight ?? (adversarial === null ? 0 : 1),
       seed: o.seed ?? 0,
+      ...(o.box === false ? { box: false as const } : {}),
     };
     const c = this.config;
     checkNoise(c.noise, 'logit-discrepancy noise');
@@ -90,11 +98,15 @@ export class LogitDiscrepancyDetector implements Detector {
     if (!Number.isInteger(c.seed) || c.seed < 0) throw new UserError(`logit-discrepancy seed: expected an integer ≥ 0, got ${c.seed}`);
     const adv = c.adversarial === null || c.adversarialWeight === 0 ? '' : `+adv(${c.adversarial.norm} ${c.adversarial.eps}, ${c.adversarial.steps} steps)`;
     const rnd = c.randomWeight === 0 ? '' : `rand(${c.noise.dist} ${c.noise.eps}, ${c.samples})`;
-    this.name = `logit-discrepancy[${rnd}${adv}]`.replace('[+', '[');
+    this.name = `logit-discrepancy[${rnd}${adv}${this.boxed() ? '' : ', no box'}]`.replace('[+', '[');
   }
 
   fit(): void {
     /* nothing to fit */
+  }
+
+  private boxed(): boolean {
+    return this.config.box !== false;
   }
 
   private useRandom(): boolean {
@@ -116,10 +128,11 @@ export class LogitDiscrepancyDetector implements Detector {
       const zx = tf.keep(f(x));
       // One start shared by every input of the batch: scores stay independent of batch composition.
       const start = norm.randomStart([1, ...x.shape.slice(1)], a.eps, seed);
-      const init = projectToThreat(norm, x, tf.add(x, start), a.eps);
+      const threat = { norm: a.norm, eps: a.eps, ...(this.boxed() ? {} : { bounds: null }) };
+      const init = projectToThreat(norm, x, tf.add(x, start), a.eps, boundsOf(threat));
       const dummy = tf.zeros([x.shape[0] as number], 'int32') as tf.Tensor1D;
       const out = gradientAscent(f, x, dummy, {
-        threat: { norm: a.norm, eps: a.eps },
+        threat,
         steps: a.steps,
         stepSize: (2.5 * a.eps) / a.steps,
         randomStart: false,
@@ -140,7 +153,7 @@ export class LogitDiscrepancyDetector implements Detector {
       ? inChunks(x, rows, (chunk) => {
         const noise = drawNoise(c.noise, c.samples, chunk.shape.slice(1), mixSeed(c.seed, 1));
         const zx = f(chunk);
-        const zn = f(noisyCopies(chunk, noise));
+        const zn = f(noisyCopies(chunk, noise, this.boxed()));
         const b = chunk.shape[0] as number;
         return meanOverDraws(msd(zn, tf.reshape(tf.tile(tf.expandDims(zx, 1), [1, c.samples, 1]), [b * c.samples, -1]) as tf.Tensor2D), b, c.samples);
       })
@@ -187,12 +200,13 @@ export class LogitDiscrepancyDetector implements Detector {
         let total: tf.Tensor1D = tf.zeros([b]);
         if (noise !== undefined) {
           const s = noise.shape[0] as number;
-          const zn = f(noisyCopies(x, noise));
+          const zn = f(noisyCopies(x, noise, this.boxed()));
           const rep = tf.reshape(tf.tile(tf.expandDims(zx, 1), [1, s, 1]), [b * s, -1]) as tf.Tensor2D;
           total = tf.add(total, tf.mul(meanOverDraws(msd(zn, rep), b, s), c.randomWeight));
         }
         if (delta !== undefined) {
-          const za = f(tf.clipByValue(tf.add(x, delta), 0, 1));
+          const xd = tf.add(x, delta);
+          const za = f(this.boxed() ? tf.clipByValue(xd, 0, 1) : xd);
           total = tf.add(total, tf.mul(msd(za, zx), c.adversarialWeight));
         }
         return total;
@@ -211,7 +225,7 @@ export class LogitDiscrepancyDetector implements Detector {
 }
 
 export function logitDiscrepancyFromConfig(c: DetectorConfig, where: string): LogitDiscrepancyDetector {
-  const allowed = ['kind', 'noise', 'samples', 'adversarial', 'randomWeight', 'adversarialWeight', 'seed'];
+  const allowed = ['kind', 'noise', 'samples', 'adversarial', 'randomWeight', 'adversarialWeight', 'seed', 'box'];
   const extra = Object.keys(c).filter((k) => !allowed.includes(k));
   if (extra.length > 0) throw new UserError(`${where}: unknown field ${extra[0]} for detector kind 'logit-discrepancy'`);
   const num = (k: string): number | undefined => {
@@ -235,6 +249,10 @@ export function logitDiscrepancyFromConfig(c: DetectorConfig, where: string): Lo
   if (rw !== undefined) o.randomWeight = rw;
   if (aw !== undefined) o.adversarialWeight = aw;
   if (seed !== undefined) o.seed = seed;
+  if (c['box'] !== undefined) {
+    if (c['box'] !== false) throw new UserError(`${where}.box: expected false (inputs without a box) or no field, found ${JSON.stringify(c['box'])}`);
+    o.box = false;
+  }
   try {
     return new LogitDiscrepancyDetector(o);
   } catch (e) {

@@ -57,6 +57,8 @@ export interface OddsOptions {
   samples?: number;
   seed?: number;
   fit?: OddsFit | null;
+  /** Whether inputs live in the [0,1] box (noisy copies are clipped to it); false for a text model's embeddings. */
+  box?: boolean;
 }
 
 export interface OddsConfig extends DetectorConfig {
@@ -65,6 +67,8 @@ export interface OddsConfig extends DetectorConfig {
   samples: number;
   seed: number;
   fit: OddsFit | null;
+  /** Present (false) only for inputs without a box (embeddings); absent means the [0,1] box. */
+  box?: false;
 }
 
 const MIN_PER_CLASS = 3;
@@ -84,13 +88,14 @@ export class OddsAreOddDetector implements Detector {
       samples: o.samples ?? 256,
       seed: o.seed ?? 0,
       fit: o.fit ?? null,
+      ...(o.box === false ? { box: false as const } : {}),
     };
     if (!Array.isArray(this.cfg.noise) || this.cfg.noise.length === 0) throw new UserError('odds noise: expected at least one noise setting');
     this.cfg.noise.forEach((n, i) => checkNoise(n, `odds noise[${i}]`));
     if (!Number.isInteger(this.cfg.samples) || this.cfg.samples < 2) throw new UserError(`odds samples: expected an integer ≥ 2, got ${this.cfg.samples}`);
     if (!Number.isInteger(this.cfg.seed) || this.cfg.seed < 0) throw new UserError(`odds seed: expected an integer ≥ 0, got ${this.cfg.seed}`);
     if (this.cfg.fit !== null) this.setFit(this.cfg.fit);
-    this.name = `odds[${this.cfg.noise.map((n) => `${n.dist} ${+n.eps.toFixed(4)}`).join(', ')}; ${this.cfg.samples} draws]`;
+    this.name = `odds[${this.cfg.noise.map((n) => `${n.dist} ${+n.eps.toFixed(4)}`).join(', ')}; ${this.cfg.samples} draws${this.cfg.box === false ? '; no box' : ''}]`;
   }
 
   get needsFit(): boolean {
@@ -134,7 +139,7 @@ export class OddsAreOddDetector implements Detector {
     const clean = odds(zx, onehot as tf.Tensor2D);
     const gbar = noises.map((noise) => {
       const s = noise.shape[0] as number;
-      const zn = f(noisyCopies(x, noise)); // [B·S, K]
+      const zn = f(noisyCopies(x, noise, this.cfg.box !== false)); // [B·S, K]
       const ohRep = tf.reshape(tf.tile(tf.expandDims(onehot, 1), [1, s, 1]), [b * s, k]) as tf.Tensor2D;
       const noisy = tf.reshape(odds(zn, ohRep), [b, s, k]);
       return tf.sub(tf.mean(noisy, 1), clean) as tf.Tensor2D;
@@ -287,7 +292,7 @@ export class OddsAreOddDetector implements Detector {
 }
 
 export function oddsFromConfig(c: DetectorConfig, where: string): OddsAreOddDetector {
-  const allowed = ['kind', 'noise', 'samples', 'seed', 'fit'];
+  const allowed = ['kind', 'noise', 'samples', 'seed', 'fit', 'box'];
   const extra = Object.keys(c).filter((k) => !allowed.includes(k));
   if (extra.length > 0) throw new UserError(`${where}: unknown field ${extra[0]} for detector kind 'odds'`);
   const o: OddsOptions = {};
@@ -300,6 +305,10 @@ export function oddsFromConfig(c: DetectorConfig, where: string): OddsAreOddDete
     if (v === undefined) continue;
     if (typeof v !== 'number') throw new UserError(`${where}.${k}: expected a number, found ${JSON.stringify(v)}`);
     o[k] = v;
+  }
+  if (c['box'] !== undefined) {
+    if (c['box'] !== false) throw new UserError(`${where}.box: expected false (inputs without a box) or no field, found ${JSON.stringify(c['box'])}`);
+    o.box = false;
   }
   const fit = c['fit'];
   if (fit !== undefined && fit !== null) {

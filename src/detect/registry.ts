@@ -2,7 +2,7 @@
 import { UserError } from '../util/errors.js';
 import { baselineFromConfig, MarginDetector, MaxSoftmaxDetector } from './baselines.js';
 import { DETECTOR_KINDS, type Detector, type DetectorConfig, type DetectorKind } from './detector.js';
-import { LogitDiscrepancyDetector, logitDiscrepancyFromConfig, type LogitDiscrepancyOptions } from './logit-discrepancy.js';
+import { LogitDiscrepancyDetector, logitDiscrepancyFromConfig, type InnerAttackSpec, type LogitDiscrepancyOptions } from './logit-discrepancy.js';
 import type { NoiseSpec } from './noise.js';
 import { OddsAreOddDetector, oddsFromConfig, type OddsOptions } from './odds-are-odd.js';
 
@@ -12,6 +12,10 @@ export interface DetectorSettings {
   samples?: number;
   /** Noise for the noise-based detectors (odds: every setting; logit-discrepancy: the first). */
   noise?: NoiseSpec[];
+  /** False for inputs without a [0,1] box (a text model's embeddings): noise is not clipped. */
+  box?: boolean;
+  /** logit-discrepancy: its inner attack (default L∞ 0.1, 5 steps), or null for the random part only. */
+  adversarial?: InnerAttackSpec | null;
 }
 
 /** A fresh (unfitted) detector of a kind, with optional common settings. */
@@ -26,6 +30,8 @@ export function buildDetector(kind: string, s: DetectorSettings = {}): Detector 
       if (s.seed !== undefined) o.seed = s.seed;
       if (s.samples !== undefined) o.samples = s.samples;
       if (s.noise !== undefined && s.noise[0] !== undefined) o.noise = s.noise[0];
+      if (s.box === false) o.box = false;
+      if (s.adversarial !== undefined) o.adversarial = s.adversarial;
       return new LogitDiscrepancyDetector(o);
     }
     case 'odds': {
@@ -33,6 +39,7 @@ export function buildDetector(kind: string, s: DetectorSettings = {}): Detector 
       if (s.seed !== undefined) o.seed = s.seed;
       if (s.samples !== undefined) o.samples = s.samples;
       if (s.noise !== undefined) o.noise = s.noise;
+      if (s.box === false) o.box = false;
       return new OddsAreOddDetector(o);
     }
     default:

@@ -29,7 +29,12 @@ import { onInterrupt } from '../../util/interrupt.js';
 import { OptionError, UserError } from '../../util/errors.js';
 import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
-import { isTextModel } from '../../model/text.js';
+import { embedDataset, isTextModel, splitAtEmbedding } from '../../model/text.js';
+import { headLogits } from '../../detect/adaptive-swaps.js';
+import { evaluateTextDetection, textDetectorSettings, type TextDetectEvalOptions } from '../../detect/text-evaluate.js';
+import { buildCandidates, wordModel, type CandidateKind } from '../../attack/text/index.js';
+import { vocabularyOf } from '../../data/text.js';
+import { WORD_SWAP_OPTIONS } from '../word-swaps.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
@@ -90,7 +95,7 @@ export const DETECT_CALIBRATE_SPEC: CommandSpec = {
 
 export const DETECT_EVAL_SPEC: CommandSpec = {
   name: 'detect eval',
-  summary: 'ROC-AUC and TPR at fixed FPR of each detector against non-adaptive and adaptive attacks',
+  summary: 'ROC-AUC and TPR at fixed FPR of each detector against non-adaptive and adaptive attacks (text models: real word swaps)',
   usage: 'alp detect eval --model PATH[,PATH...] [options]',
   options: [
     { name: 'model', type: 'strings', metavar: '[LABEL=]PATH,...', help: 'models to compare (e.g. standard and ALP); label defaults to the folder name' },
@@ -108,6 +113,9 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     { name: 'eot', type: 'int', default: 16, help: 'noise draws per step for the adaptive attack (expectation over transformations)' },
     { name: 'check-every', type: 'int', default: 10, help: 'adaptive attack: check success on the real detector every N steps' },
     { name: 'no-adaptive', type: 'boolean', help: 'skip the adaptive attack' },
+    { name: 'swaps', type: 'int', default: 2, help: 'text models: at most this many real words swapped per message (HotFlip, and the adaptive swap search)' },
+    { name: 'probe', type: 'int', default: 8, help: 'text models, adaptive: swaps per step re-checked on the real message with the real detector' },
+    ...WORD_SWAP_OPTIONS,
     ...DETECTOR_OPTIONS,
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
@@ -120,6 +128,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     'alp detect eval --model runs/demo/standard,runs/demo/alp',
     'alp detect eval --model std=runs/demo/standard,alp=runs/demo/alp --detectors odds,margin --n 1000 --json',
     'alp detect eval --model runs/demo/alp --eps 0.1 --attacks pgd-ce,pgd-cw --adaptive-steps 100 --lambdas 0,0.1,1,10,100',
+    'alp detect eval --model std=runs/spam-std,alp=runs/spam-alp --n 200 --detectors logit-discrepancy,margin --swaps 2   # text: word swaps',
   ],
 };
 
@@ -211,10 +220,13 @@ function detectorSettings(p: Parsed): DetectorSettings {
   return s;
 }
 
-/** The model, refused when it is a text model: the detectors add noise to inputs, and token ids are not inputs to add noise to. */
-async function openDetectModel(path: string, quiet: boolean): Promise<tf.LayersModel> {
+/**
+ * The model for checking inputs (`alp detect`, `detect serve`), which read images and audio: a text
+ * model is refused there (its detectors work on embeddings; calibrate and eval handle it).
+ */
+async function openDetectModel(path: string, quiet: boolean, command: string): Promise<tf.LayersModel> {
   const model = await openModel(path, quiet);
-  if (isTextModel(model)) throw new UserError(`${path}: a text model; alp detect works on image and audio models (noise on token ids is meaningless), not yet on embeddings`);
+  if (isTextModel(model)) throw new UserError(`${path}: a text model; alp ${command} reads images and audio, not messages (text models work with alp detect calibrate and alp detect eval)`);
   return model;
 }
 
@@ -249,16 +261,21 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect calibrate');
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const { ds, source } = calibrationData(p, undefined, modelPath);
+  const { ds: data, source } = calibrationData(p, undefined, modelPath);
+  const loaded = await openModel(modelPath, quiet);
+  // Text: the detector scores the message's embeddings through the model's head (noise without a box).
+  const text = isTextModel(loaded) ? splitAtEmbedding(loaded) : undefined;
+  const ds = text !== undefined ? embedDataset(data, text) : data;
+  if (text === undefined && data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   // Shape adaptation only: `detect check`/`serve` score inputs in the model's own format.
-  const model = checkModelFitsData(await openDetectModel(modelPath, quiet), ds, modelPath, undefined, quiet);
-  const det = buildDetector(get.str(p, 'detector') as string, detectorSettings(p));
+  const model = text !== undefined ? headLogits(text) : checkModelFitsData(loaded, ds, modelPath, undefined, quiet);
+  const det = buildDetector(get.str(p, 'detector') as string, text !== undefined ? textDetectorSettings(detectorSettings(p)) : detectorSettings(p));
   const fpr = get.num(p, 'fpr') as number;
   const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
   checkCalibrationSize(nThr, fpr, det.needsFit ? `clean inputs left for the threshold (half of --calib-n fits the ${det.kind} statistics)` : 'clean inputs (--calib-n)');
-  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} images (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
+  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
   const t0 = Date.now();
-  const r = calibrateDetector(det, model, ds, { fpr });
+  const r = calibrateDetector(det, model, ds, { fpr, ...(text !== undefined ? { bounds: null } : {}) });
   const out = saveDetector(get.str(p, 'out') ?? modelDir(modelPath), r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold } });
   const c = r.calibration;
   const report = { model: modelPath, detectorFile: out, detector: det.describe(), calibration: c, split: r.split, seconds: (Date.now() - t0) / 1000, versions: versions(backend) };
@@ -278,7 +295,7 @@ async function checkCmd(p: Parsed): Promise<void> {
   const backend = await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openDetectModel(modelPath, quiet);
+  const model = await openDetectModel(modelPath, quiet, 'detect');
   const g = guard(model, det);
   const shape = get.nums(p, 'shape');
   const results: Array<Record<string, unknown>> = [];
@@ -309,7 +326,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openDetectModel(modelPath, quiet);
+  const model = await openDetectModel(modelPath, quiet, 'detect serve');
   const port = get.num(p, 'port') as number;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected an integer in 0…65535, got ${port}`);
   const maxBatch = get.num(p, 'max-batch') as number;
@@ -334,6 +351,56 @@ async function serveCmd(p: Parsed): Promise<void> {
   });
 }
 
+/** Image-only options of detect eval, refused for a text model when changed from their defaults (they would be ignored). */
+function rejectImageOptions(p: Parsed): void {
+  for (const o of DETECT_EVAL_SPEC.options) {
+    if (!['norm', 'eps', 'attacks', 'steps', 'restarts', 'adaptive-steps', 'check-every'].includes(o.name)) continue;
+    if (JSON.stringify(p[o.name]) !== JSON.stringify(o.default)) {
+      throw new UserError(`--${o.name}: an option of the image attacks; a text model is attacked with real word swaps (--swaps, --candidates, --probe, --lambdas)`);
+    }
+  }
+}
+
+/** Word-swap options, refused for image and audio models when given (they would be ignored). */
+function rejectTextOptions(p: Parsed): void {
+  for (const o of DETECT_EVAL_SPEC.options) {
+    if (!['swaps', 'probe', 'candidates', 'swap-fraction', 'neighbours', 'wordnet', 'beam'].includes(o.name)) continue;
+    if (JSON.stringify(p[o.name]) !== JSON.stringify(o.default)) throw new UserError(`--${o.name}: an option of the word-swap attacks on text models; this data is not text`);
+  }
+}
+
+/** detect eval's word-swap plan for text models, from --swaps, --candidates, --beam, --probe, --lambdas, --eot. */
+function textOptions(p: Parsed, noAdaptive: boolean, seed: number): {
+  budget: { k: number; fraction?: number }; candidates: CandidateKind; candidateOptions: { neighbours?: number; wordnetDir?: string };
+  options: Omit<TextDetectEvalOptions, 'candidates'>; threat: Record<string, unknown>; adaptive: Record<string, unknown> | null;
+} {
+  const k = get.num(p, 'swaps') as number;
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected an integer ≥ 1, found ${k}`);
+  const fraction = get.num(p, 'swap-fraction');
+  if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UserError(`--swap-fraction: expected a number in (0, 1], found ${fraction}`);
+  const beam = get.num(p, 'beam') as number;
+  if (!Number.isInteger(beam) || beam < 1) throw new UserError(`--beam: expected an integer ≥ 1, found ${beam}`);
+  const probe = get.num(p, 'probe') as number;
+  if (!Number.isInteger(probe) || probe < 1) throw new UserError(`--probe: expected an integer ≥ 1, found ${probe}`);
+  const eot = get.num(p, 'eot') as number;
+  if (!Number.isInteger(eot) || eot < 1) throw new UserError(`--eot: expected an integer ≥ 1, found ${eot}`);
+  // λ = 0 is plain HotFlip, whose message the adaptive attack always counts; the searches need λ > 0.
+  const raw = get.nums(p, 'lambdas') as number[];
+  if (raw.some((l) => !Number.isFinite(l) || l < 0)) throw new UserError(`--lambdas: expected numbers ≥ 0, found ${raw.join(',')}`);
+  const lambdas = raw.filter((l) => l > 0);
+  if (!noAdaptive && lambdas.length === 0) throw new UserError(`--lambdas: a text model needs at least one λ > 0 (λ = 0 is the plain HotFlip message, always counted), found ${raw.join(',')}`);
+  const budget = { k, ...(fraction !== undefined ? { fraction } : {}) };
+  const candidates = get.str(p, 'candidates') as CandidateKind;
+  const wordnet = get.str(p, 'wordnet');
+  const adaptive = noAdaptive ? null : { lambdas, probe, eotSamples: eot, seed: seed + 7919 };
+  return {
+    budget, candidates, candidateOptions: { neighbours: get.num(p, 'neighbours') as number, ...(wordnet !== undefined ? { wordnetDir: wordnet } : {}) },
+    options: { budget, beamWidth: beam, seed, adaptive },
+    threat: { kind: 'word swaps', swaps: k, fraction: fraction ?? null, candidates, beam },
+    adaptive,
+  };
+}
+
 function parseModels(p: Parsed): Array<{ label: string; path: string }> {
   const items = get.strs(p, 'model');
   if (items === undefined) throw new UserError('alp detect eval: --model is required (one or more model folders, comma-separated)');
@@ -356,8 +423,13 @@ async function evalCmd(p: Parsed): Promise<void> {
   const n = get.num(p, 'n') as number;
   const test = loadEvalData(p, n, 'test', models[0]?.path);
   const { ds: calib, source } = calibrationData(p, test.count, models[0]?.path);
+  const text = test.vocabulary !== undefined;
   const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
-  validateThreatModel(threat, test.shape[0] * test.shape[1] * test.shape[2]);
+  if (text) rejectImageOptions(p);
+  else {
+    rejectTextOptions(p);
+    validateThreatModel(threat, test.shape[0] * test.shape[1] * test.shape[2]);
+  }
   const fprs = get.nums(p, 'fprs') as number[];
   for (const f of fprs) if (!(f > 0 && f < 1)) throw new UserError(`--fprs: expected rates in (0, 1), got ${f}`);
   const operatingFpr = get.num(p, 'fpr') as number;
@@ -365,13 +437,14 @@ async function evalCmd(p: Parsed): Promise<void> {
   const kinds = get.strs(p, 'detectors') as string[];
   checkCalibrationSize(kinds.includes('odds') ? calib.count - Math.round(calib.count / 2) : calib.count, operatingFpr,
     kinds.includes('odds') ? 'clean inputs left for the threshold (half of --calib-n fits the odds statistics)' : 'clean inputs (--calib-n)');
-  const settings = detectorSettings(p);
+  const settings = text ? textDetectorSettings(detectorSettings(p)) : detectorSettings(p);
   const seed = settings.seed as number;
   const lambdas = get.nums(p, 'lambdas') as number[];
   const adaptive = get.bool(p, 'no-adaptive') ? null : {
     steps: get.num(p, 'adaptive-steps') as number, lambdas, eotSamples: get.num(p, 'eot') as number,
     checkEvery: get.num(p, 'check-every') as number, seed: seed + 7919,
   };
+  const textPlan = text ? textOptions(p, adaptive === null, seed) : null;
   const options = {
     threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
@@ -379,36 +452,54 @@ async function evalCmd(p: Parsed): Promise<void> {
   const first = models[0] as { path: string };
   const out = get.str(p, 'out') ?? (models.length === 1 ? defaultResultPath(first.path, 'detect-eval') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
-  const setup = {
-    dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
-    attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
-    detectors: kinds, detectorSettings: settings, seed,
-  };
+  const setup = textPlan !== null
+    ? {
+      dataset: test.name, testExamples: test.count, calibration: source, modality: 'text', threat: textPlan.threat, operatingFpr, fprTargets: fprs,
+      attacks: [`hotflip-${textPlan.budget.k}`], adaptive: textPlan.adaptive, detectors: kinds, detectorSettings: settings, seed,
+    }
+    : {
+      dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
+      attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
+      detectors: kinds, detectorSettings: settings, seed,
+    };
   guardOutput(out, 'detect-eval', detectEvalIdentity({ models: hashes.map((weightsHash) => ({ weightsHash })), setup }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('detect eval', 'this batch; nothing is written (an interrupted detect eval does not resume)');
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const [i, m] of models.entries()) {
-    const model = checkModelFitsData(await openDetectModel(m.path, quiet), test, m.path, p, quiet);
+    const loaded = await openModel(m.path, quiet);
+    if (isTextModel(loaded) !== text) {
+      throw new UserError(text
+        ? `${m.path}: not a text model, but the evaluation data (${test.name}, from the first model) is text; evaluate text and other models in separate runs`
+        : `${m.path}: a text model, but the evaluation data (${test.name}) is not text; give --data spam-assassin or evaluate it in a separate run`);
+    }
     const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
-    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
     let bar: Progress | undefined;
     let stage = '';
-    const r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, {
-      ...options, signal: interrupt.signal,
-      onProgress: (e) => {
-        if (e.stage !== stage) {
-          bar?.done();
-          bar = new Progress(e.stage, e.total, { quiet });
-          stage = e.stage;
-        }
-        bar?.update(e.done);
-      },
-    });
+    const onProgress = (e: { stage: string; done: number; total: number }): void => {
+      if (e.stage !== stage) {
+        bar?.done();
+        bar = new Progress(e.stage, e.total, { quiet });
+        stage = e.stage;
+      }
+      bar?.update(e.done);
+    };
+    let r: ModelDetectionResult;
+    if (textPlan !== null) {
+      const split = splitAtEmbedding(loaded);
+      const candidates = buildCandidates(textPlan.candidates, wordModel(split), vocabularyOf(test.vocabulary as string[]), textPlan.candidateOptions);
+      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test messages, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), HotFlip ≤ ${textPlan.budget.k} swaps (${candidates.kind}), detectors on embeddings, backend ${backend}`);
+      r = await evaluateTextDetection(split, m.label, m.path, test, calib, detectors, { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress });
+    } else {
+      const model = checkModelFitsData(loaded, test, m.path, p, quiet);
+      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+      r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, { ...options, signal: interrupt.signal, onProgress });
+      model.dispose();
+    }
     bar?.done();
     results.push({ ...r, weightsHash: hashes[i] ?? null });
-    model.dispose();
+    loaded.dispose();
   }
   const report = buildDetectionReport(results, { ...setup, seconds: (Date.now() - t0) / 1000, versions: versions(backend) });
   writeDetectEvalArtifact(out, report);
