@@ -22,7 +22,6 @@ import * as tf from '@tensorflow/tfjs';
 import { maxSwaps, type SwapBudget } from '../attack/text/budget.js';
 import type { CandidateSet } from '../attack/text/candidates.js';
 import { applySwap, shortlist, type Swap } from '../attack/text/first-order.js';
-import { openPositions } from '../attack/text/word-attack.js';
 import type { WordModel } from '../attack/text/word-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import type { EmbeddingSplit } from '../model/text.js';
@@ -150,43 +149,10 @@ export class AdaptiveSwapAttack {
     }
   }
 
-  /** The `top` legal swaps of `cur` with the highest first-order gain under gradient `g` [L·D]. */
+  /** The `probe` legal swaps of `cur` with the highest first-order gain under gradient `g` [L·D] (the shared shortlist). */
   private topSwaps(orig: Int32Array, cur: Int32Array, g: Float32Array): Swap[] {
-    const set = this.o.candidates;
-    if (set.kind !== 'vocabulary') {
-      // Constrained sets are short: the shared first-order shortlist scores them in JavaScript.
-      const view: WordModel = { ...this.words, gradient: () => ({ objective: new Float32Array(1), grad: g }) };
-      return shortlist(view, orig, [cur], { label: 0 }, set, this.probe).swaps;
-    }
-    // The whole vocabulary: g_i·e_v for every open position i and word v as one backend product,
-    // the best `probe`+1 words per position from it (one may be the current word, never a swap).
-    const open = openPositions(orig, cur, set);
-    if (open.length === 0) return [];
-    const D = this.split.dim, top = this.probe + 1;
-    const rows = new Float32Array(open.length * D);
-    open.forEach((i, k) => rows.set(g.subarray(i * D, (i + 1) * D), k * D));
-    const table = this.split.table();
-    const V = table.shape[0];
-    const [values, indices, base] = tf.tidy(() => {
-      const s = tf.matMul(tf.tensor2d(rows, [open.length, D]), table, false, true);
-      const bar = new Float32Array(V);
-      bar[0] = -3e38; // PAD
-      bar[1] = -3e38; // UNK
-      const t = tf.topk(tf.add(s, tf.tensor2d(bar, [1, V])), Math.min(top, V), true);
-      const at = tf.tensor1d(Int32Array.from(open, (i, k) => k * V + (cur[i] as number)), 'int32');
-      return [t.values.dataSync() as Float32Array, t.indices.dataSync() as Int32Array, tf.gather(tf.reshape(s, [-1]), at).dataSync() as Float32Array];
-    });
-    const width = Math.min(top, V);
-    const out: Swap[] = [];
-    open.forEach((i, k) => {
-      for (let j = 0; j < width; j++) {
-        const v = indices[k * width + j] as number;
-        if (v === cur[i] || v <= 1) continue;
-        out.push({ beam: 0, position: i, to: v, score: (values[k * width + j] as number) - (base[k] as number) });
-      }
-    });
-    out.sort((a, b) => b.score - a.score || a.position - b.position || a.to - b.to);
-    return out.slice(0, this.probe);
+    const view: WordModel = { ...this.words, gradient: () => ({ objective: new Float32Array(1), grad: g }) };
+    return shortlist(view, orig, [cur], { label: 0 }, this.o.candidates, this.probe).swaps;
   }
 
   /** Attacks one message (`example`: its dataset index, which seeds the attacker's noise). */

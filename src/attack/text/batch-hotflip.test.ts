@@ -100,3 +100,30 @@ test('batched HotFlip by matrix product picks exactly the swaps of the per-word 
   tf.dispose([xb, yb]);
   model.dispose();
 });
+
+test('HotFlip shortlist over the whole vocabulary: the backend product picks the same swaps as the per-word loop', async () => {
+  const { shortlist } = await import('./first-order.js');
+  const { vocabularyCandidates } = await import('./candidates.js');
+  const { wordModel } = await import('./word-model.js');
+  const { tinyTextModel: tiny } = await import('../../testing/tiny-text.js');
+  await useBackend();
+  const big = buildArch('text-cnn', { inputShape: [16, 1, 1], numClasses: 2, seed: 7, vocabularySize: 1500 });
+  const cases = [{ m: (await tiny()).words, data: keywordTexts(10, 4).images, L: TINY_L, V: 30 }, { m: wordModel(splitAtEmbedding(big)), data: Float32Array.from({ length: 10 * 16 }, (_, i) => (i % 16 < 11 ? 2 + ((i * 37) % 1400) : 0)), L: 16, V: 1500 }];
+  for (const { m, data, L, V } of cases) {
+    const loop = { ...m };
+    delete loop.tableTensor;
+    for (let r = 0; r < 10; r++) {
+      const orig = Int32Array.from(data.subarray(r * L, (r + 1) * L));
+      const cur = orig.slice();
+      cur[0] = orig[0] === 5 ? 6 : 5; // one word already swapped: that position is closed
+      for (const top of [1, 5]) {
+        const a = shortlist(m, orig, [cur], { label: r % 2 }, vocabularyCandidates(V), top).swaps;
+        const b = shortlist(loop, orig, [cur], { label: r % 2 }, vocabularyCandidates(V), top).swaps;
+        assert.deepEqual(a.map((s) => [s.position, s.to]), b.map((s) => [s.position, s.to]), `V=${V} message ${r} top ${top}`);
+        a.forEach((s, j) => assert.ok(Math.abs(s.score - (b[j] as typeof s).score) < 1e-4 * Math.max(1, Math.abs(s.score))));
+        assert.ok(a.every((s) => s.position !== 0));
+      }
+    }
+  }
+  big.dispose();
+});

@@ -21,6 +21,8 @@ export interface WordModel {
   numClasses: number;
   /** The embedding table [V·D], row-major, as it is now. */
   table(): Float32Array;
+  /** The same table as a backend tensor [V, D] (not to be disposed), for scoring the whole vocabulary by one product. */
+  tableTensor?(): tf.Tensor2D;
   /**
    * The objective J (to maximise) for n messages and ∂J/∂e per position, [n·L·D]. J is the cross-entropy
    * of the label (untargeted) or minus that of the target (targeted).
@@ -80,5 +82,6 @@ export function wordModel(split: EmbeddingSplit, batchSize = 256): WordModel {
   return {
     length: L, dim: split.dim, vocabularySize: split.vocabularySize, numClasses, logits, gradient,
     table: () => split.table().dataSync() as Float32Array,
+    tableTensor: () => split.table(),
   };
 }
