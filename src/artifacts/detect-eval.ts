@@ -81,6 +81,7 @@ export const DETECT_EVAL_FIELDS: Record<string, string> = {
   'sideBySide': 'Per model and detector: the strongest non-adaptive attack (most undetected successes) next to the adaptive attack. tprAt1/tprAt5 = TPR at 1%/5% FPR.',
   'null': 'JSON has no NaN or infinity: null means undefined (e.g. no positives, so no AUC).',
   'caveat': 'A detector that only withstands non-adaptive attacks is not a defence: read the adaptive numbers.',
+  'text (setup.modality = "text")': 'Text models: inputs are messages; the detectors score their embeddings (noise added in embedding space, no box). The non-adaptive attack is HotFlip with at most setup.threat.swaps real word swaps; the adaptive one swaps words to maximise min(CW margin, κ) − λ·relu((ŝ − τ)/σ + γ) for each λ, re-checking the best first-order swaps on the real message with the real detector, and also counts the HotFlip message when it is not flagged. Every adaptive success is re-verified on the real message (budget, legal swaps, fresh prediction, real score ≤ threshold): config.claimed vs config.verified.',
 };
 
 export interface DetectionReport {
@@ -122,9 +123,23 @@ export interface DetectionRow {
   adaptive: DetectionMetrics | null;
 }
 
+/**
+ * The `setup` of a text model's evaluation (`modality: 'text'`): the detectors score the message's
+ * embeddings, the non-adaptive attack is HotFlip with at most `threat.swaps` real word swaps and the
+ * adaptive one the swap search of detect/adaptive-swaps.ts. Image and audio setups have no `modality`.
+ */
+export interface TextDetectSetup {
+  modality: 'text';
+  threat: { kind: 'word swaps'; swaps: number; fraction: number | null; candidates: string; beam: number };
+  adaptive: { lambdas: number[]; probe: number; eotSamples: number; seed: number } | null;
+}
+
 export interface DetectEvalData {
   file: string;
   schema: string;
+  /** What was attacked: images (and audio clips), or messages by real word swaps (then `swaps` is k). */
+  modality: 'images' | 'text';
+  swaps: number | null;
   rows: DetectionRow[];
   /** Each model measured: its label, its path as given, and the sha256 of its weights when recorded. */
   models: Array<{ label: string | null; model: string; weightsHash: string | null }>;
@@ -162,5 +177,9 @@ export function parseDetectEval(j: Obj, file: string): DetectEvalData {
     const model = str(m['model']);
     if (model !== null) models.push({ label: str(m['label']), model, weightsHash: str(m['weightsHash']) });
   }
-  return { file, schema, rows, models };
+  const setup = isObj(j['setup']) ? j['setup'] : {};
+  const text = setup['modality'] === 'text';
+  const threat = isObj(setup['threat']) ? setup['threat'] : {};
+  const k = threat['swaps'];
+  return { file, schema, rows, models, modality: text ? 'text' : 'images', swaps: text && typeof k === 'number' ? k : null };
 }

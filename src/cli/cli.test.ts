@@ -223,7 +223,20 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir, '--quiet'], /WordNet database not found: .*no-wordnet.*wordnet-base/);
   userError(['eval', '--model', out, '--n', '2', '--swaps', '0'], /--swaps: expected integers ≥ 1, found 0/);
   userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
-  userError(['detect', 'calibrate', '--model', out], /a text model; alp detect works on image and audio models/);
+  // Detection on text: calibrated and evaluated on embeddings against real word swaps; checking inputs stays image-only.
+  const d = alp(['detect', 'eval', '--model', out, '--n', '6', '--calib-n', '20', '--fpr', '0.1', '--detectors', 'margin', '--swaps', '1', '--lambdas', '1', '--probe', '2', '--json', '--out', join(tmp, 'spam-detect.json')]);
+  assert.equal(d.code, 0, d.stderr);
+  const de = JSON.parse(d.stdout) as { setup: { modality: string }; models: Array<{ detectors: Array<{ attacks: Array<{ attack: string; adaptive: boolean }> }> }> };
+  assert.equal(de.setup.modality, 'text');
+  assert.deepEqual(de.models[0]?.detectors[0]?.attacks.map((a) => [a.attack, a.adaptive]), [['hotflip-1', false], ['adaptive-swaps-1', true]]);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--eps', '0.1'], /--eps: an option of the image attacks; a text model is attacked with real word swaps/);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--swaps', '0'], /--swaps: expected an integer ≥ 1, found 0/);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--lambdas', '0'], /--lambdas: a text model needs at least one λ > 0/);
+  userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /spam-detector.json: no such file/);
+  const c = alp(['detect', 'calibrate', '--model', out, '--detector', 'logit-discrepancy', '--samples', '4', '--calib-n', '20', '--fpr', '0.1', '--out', join(tmp, 'spam-detector.json'), '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal((JSON.parse(c.stdout) as { detector: { box?: boolean } }).detector.box, false);
+  userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /a text model; alp detect serve reads images and audio, not messages/);
 });
 
 test('train --model fine-tunes a user model and keeps its architecture', async () => {

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { buildDetectionReport, writeDetectEvalArtifact } from '../artifacts/detect-eval.js';
+import { readDetection } from '../report/detection.js';
 import { vocabularyCandidates } from '../attack/text/candidates.js';
 import { embedDataset } from '../model/text.js';
 import { keywordTexts, tinyTextModel, TINY_L, TINY_V } from '../testing/tiny-text.js';
@@ -46,6 +51,15 @@ test('detect eval on text: HotFlip swaps and the adaptive swap search; adaptive 
   });
   assert.equal(r.testExamples, 40);
   assert.ok(r.cleanAccuracy > 0.7, `clean ${r.cleanAccuracy}`);
+  // The artifact says it is text, and the report reads it so.
+  const dir = mkdtempSync(join(tmpdir(), 'alp-textdet-'));
+  const file = join(dir, 'detect-eval.json');
+  writeDetectEvalArtifact(file, buildDetectionReport([r], { modality: 'text', threat: { kind: 'word swaps', swaps: k, fraction: null, candidates: 'vocabulary', beam: 1 } }));
+  const back = readDetection(file);
+  assert.equal(back.modality, 'text');
+  assert.equal(back.swaps, k);
+  assert.deepEqual(back.rows.map((row) => [row.detector, row.strongestNonAdaptive, row.adaptive !== null]), [['margin', `hotflip-${k}`, true], ['logit-discrepancy', `hotflip-${k}`, true]]);
+  rmSync(dir, { recursive: true, force: true });
   const L = TINY_L;
   for (const d of r.detectors) {
     assert.deepEqual(d.attacks.map((a) => [a.attack, a.adaptive]), [[`hotflip-${k}`, false], [`adaptive-swaps-${k}`, true]]);

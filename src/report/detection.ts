@@ -14,6 +14,9 @@ export type { DetectionMetrics, DetectionRow } from '../artifacts/detect-eval.js
 export interface DetectionResults {
   file: string;
   rows: DetectionRow[];
+  /** Images (and audio), or text messages attacked by real word swaps (at most `swaps` per message). */
+  modality: 'images' | 'text';
+  swaps: number | null;
   /** Models whose weights changed since the file measured them. */
   warnings: string[];
 }
@@ -30,7 +33,7 @@ export function readDetection(path: string): DetectionResults {
       warnings.push(`${path}: ${m.label ?? m.model} was measured on weights sha256 ${m.weightsHash.slice(0, 12)}…, but ${json} now has ${here.slice(0, 12)}…: these numbers are not that model's`);
     }
   }
-  return { file: path, rows: d.rows, warnings };
+  return { file: path, rows: d.rows, warnings, modality: d.modality, swaps: d.swaps };
 }
 
 /** detect-eval.json files in the given paths and the run folders (and their parents), each once. */

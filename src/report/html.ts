@@ -365,7 +365,7 @@ function detection(p: PageModel): string {
       `<td class="num">${aucCell(d.adaptive?.rocAuc ?? NaN)}</td><td class="num">${pctOrDash(d.adaptive?.tprAt5 ?? NaN)}</td><td class="num"><strong>${pctOrDash(d.adaptive?.robustOrDetectedAccuracy ?? NaN)}</strong></td></tr>`).join('');
     return `<div class="table-wrap"><table><thead><tr><th>model</th><th>detector</th><th>strongest non-adaptive attack</th><th>AUC</th><th>TPR @ 5% FPR</th><th>robust or detected</th><th>AUC, adaptive</th><th>TPR @ 5% FPR, adaptive</th><th>robust or detected, adaptive</th></tr></thead><tbody>${rows}</tbody></table></div>
 ${r.warnings.length > 0 ? `<ul class="warnings">${r.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
-<p class="note">From <code>${esc(r.file)}</code>. "Robust or detected": share of the evaluated test images that are classified correctly or flagged at the calibrated threshold. Only the adaptive columns (an attacker who knows the detector) say what the detector is worth.</p>`;
+<p class="note">From <code>${esc(r.file)}</code>. "Robust or detected": share of the evaluated test ${r.modality === 'text' ? `messages that are classified correctly or flagged at the calibrated threshold, against real word swaps (at most ${r.swaps ?? '?'} per message; the detectors score the messages' embeddings)` : 'images that are classified correctly or flagged at the calibrated threshold'}. Only the adaptive columns (an attacker who knows the detector) say what the detector is worth.</p>`;
   });
   return `<section id="detection">
 <h2>Detection</h2>

@@ -13,7 +13,7 @@ import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.
 import { calibrationSplit } from '../../detect/calibration-split.js';
 import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
-import { buildDetectionReport, writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
+import { buildDetectionReport, writeDetectEvalArtifact, type TextDetectSetup } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
@@ -372,7 +372,7 @@ function rejectTextOptions(p: Parsed): void {
 /** detect eval's word-swap plan for text models, from --swaps, --candidates, --beam, --probe, --lambdas, --eot. */
 function textOptions(p: Parsed, noAdaptive: boolean, seed: number): {
   budget: { k: number; fraction?: number }; candidates: CandidateKind; candidateOptions: { neighbours?: number; wordnetDir?: string };
-  options: Omit<TextDetectEvalOptions, 'candidates'>; threat: Record<string, unknown>; adaptive: Record<string, unknown> | null;
+  options: Omit<TextDetectEvalOptions, 'candidates'>; threat: TextDetectSetup['threat']; adaptive: TextDetectSetup['adaptive'];
 } {
   const k = get.num(p, 'swaps') as number;
   if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected an integer ≥ 1, found ${k}`);
@@ -396,7 +396,7 @@ function textOptions(p: Parsed, noAdaptive: boolean, seed: number): {
   return {
     budget, candidates, candidateOptions: { neighbours: get.num(p, 'neighbours') as number, ...(wordnet !== undefined ? { wordnetDir: wordnet } : {}) },
     options: { budget, beamWidth: beam, seed, adaptive },
-    threat: { kind: 'word swaps', swaps: k, fraction: fraction ?? null, candidates, beam },
+    threat: { kind: 'word swaps' as const, swaps: k, fraction: fraction ?? null, candidates, beam },
     adaptive,
   };
 }
@@ -454,7 +454,7 @@ async function evalCmd(p: Parsed): Promise<void> {
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
   const setup = textPlan !== null
     ? {
-      dataset: test.name, testExamples: test.count, calibration: source, modality: 'text', threat: textPlan.threat, operatingFpr, fprTargets: fprs,
+      dataset: test.name, testExamples: test.count, calibration: source, modality: 'text' as const, threat: textPlan.threat, operatingFpr, fprTargets: fprs,
       attacks: [`hotflip-${textPlan.budget.k}`], adaptive: textPlan.adaptive, detectors: kinds, detectorSettings: settings, seed,
     }
     : {
