@@ -124,7 +124,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     description:
       'ALP on MNIST at L∞ ε=0.3 sized for one hour of a 2-core CPU: wide-cnn (fast-cnn at twice the width), 16 epochs, ' +
       'batch 64 clean + 64 PGD-10 (step 0.075), ε ramped from 0 over 2 epochs, Adam 1e-3 with cosine decay, λ=0.5. ' +
-      'Not yet trained to its end on this machine: see docs/experiments.md.',
+      'Measured 2026-12-01: 54 min on 2 shared cores, 98.8% clean, 92.0% under alp audit --budget standard (docs/experiments.md).',
     config: {
       dataset: 'mnist', arch: 'wide-cnn', epochs: 16, batchSize: 64, lr: 1e-3, schedule: 'cosine', eps: 0.3, attackSteps: 10, attackStepSize: 0.075,
       epsRampEpochs: 2, lambda: 0.5, trainSize: 0, valSize: 500, evalEvery: 2000,
@@ -221,6 +221,13 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
     checkPreset(preset as PresetName, p);
     base = p.config;
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return validateConfig({ ...DEFAULTS, ...base, ...defined } as TrainConfig);
+  const defined: Partial<TrainConfig> = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const merged = { ...DEFAULTS, ...base, ...defined } as TrainConfig;
+  // A new radius without a new step size keeps the preset's step *relative to ε*: PGD-10 at step 0.075 suits
+  // ε = 0.3 (2.5·ε/10) but at ε = 0.1 it would jump three quarters of the ball per step.
+  const presetEps = base.eps ?? DEFAULTS.eps;
+  if (defined.eps !== undefined && defined.attackStepSize === undefined && Number.isFinite(defined.eps) && defined.eps > 0) {
+    merged.attackStepSize = merged.attackStepSize * (defined.eps / presetEps);
+  }
+  return validateConfig(merged);
 }
