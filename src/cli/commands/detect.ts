@@ -491,15 +491,15 @@ async function evalCmd(p: Parsed): Promise<void> {
       const candidates = buildCandidates(textPlan.candidates, wordModel(split), vocabularyOf(test.vocabulary as string[]), textPlan.candidateOptions);
       say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test messages, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), HotFlip ≤ ${textPlan.budget.k} swaps (${candidates.kind}), detectors on embeddings, backend ${backend}`);
       r = await evaluateTextDetection(split, m.label, m.path, test, calib, detectors, { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress });
+      loaded.dispose();
     } else {
       const model = checkModelFitsData(loaded, test, m.path, p, quiet);
       say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
       r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, { ...options, signal: interrupt.signal, onProgress });
-      model.dispose();
+      model.dispose(); // the loaded model itself, or the adapter that wraps it
     }
     bar?.done();
     results.push({ ...r, weightsHash: hashes[i] ?? null });
-    loaded.dispose();
   }
   const report = buildDetectionReport(results, { ...setup, seconds: (Date.now() - t0) / 1000, versions: versions(backend) });
   writeDetectEvalArtifact(out, report);
