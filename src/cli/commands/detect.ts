@@ -15,6 +15,7 @@ import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
+import { evaluateDetectionParallel } from '../../parallel/detect-parallel.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
@@ -30,7 +31,7 @@ import { OptionError, UserError } from '../../util/errors.js';
 import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
 import { isTextModel } from '../../model/text.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 const DETECTOR_OPTIONS: OptSpec[] = [
@@ -112,6 +113,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
+    WORKERS_OPTION,
     { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json, or beside the models' folders)" },
     { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
     ...COMMON_OPTIONS,
@@ -120,6 +122,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     'alp detect eval --model runs/demo/standard,runs/demo/alp',
     'alp detect eval --model std=runs/demo/standard,alp=runs/demo/alp --detectors odds,margin --n 1000 --json',
     'alp detect eval --model runs/demo/alp --eps 0.1 --attacks pgd-ce,pgd-cw --adaptive-steps 100 --lambdas 0,0.1,1,10,100',
+    'alp detect eval --model runs/demo/alp --workers 2   # calibrated here, test examples split over two threads',
   ],
 };
 
@@ -387,17 +390,18 @@ async function evalCmd(p: Parsed): Promise<void> {
   guardOutput(out, 'detect-eval', detectEvalIdentity({ models: hashes.map((weightsHash) => ({ weightsHash })), setup }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('detect eval', 'this batch; nothing is written (an interrupted detect eval does not resume)');
+  const workers = workersFor(p, test.count);
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const [i, m] of models.entries()) {
     const model = checkModelFitsData(await openDetectModel(m.path, quiet), test, m.path, p, quiet);
     const detectors: Detector[] = kinds.map((k) => buildDetector(k, settings));
-    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+    say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}${workers > 1 ? `, ${workers} workers` : ''}`);
     let bar: Progress | undefined;
     let stage = '';
-    const r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, {
+    const run = {
       ...options, signal: interrupt.signal,
-      onProgress: (e) => {
+      onProgress: (e: { stage: string; done: number; total: number }) => {
         if (e.stage !== stage) {
           bar?.done();
           bar = new Progress(e.stage, e.total, { quiet });
@@ -405,7 +409,11 @@ async function evalCmd(p: Parsed): Promise<void> {
         }
         bar?.update(e.done);
       },
-    });
+    };
+    // With workers: calibrated here, the test examples split over the workers' replicas (same per-example results).
+    const r = workers > 1
+      ? await evaluateDetectionParallel(model, m.label, m.path, test, calib, detectors, { ...run, workers })
+      : await evaluateDetection(model, m.label, m.path, test, calib, detectors, run);
     bar?.done();
     results.push({ ...r, weightsHash: hashes[i] ?? null });
     model.dispose();
