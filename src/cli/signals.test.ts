@@ -137,12 +137,16 @@ test('SIGINT stops alp audit after the current batch with its state saved: exit 
   assert.equal(existsSync(join(out, 'audit.json')), false);
 });
 
-test('SIGINT stops alp detect eval after the current batch: exit 130, nothing written', async () => {
-  const model = await mnistModel();
-  const out = join(tmp, 'detect-stop.json');
-  const r = await runAndSignal(['detect', 'eval', '--model', model, '--n', '1000', '--calib-n', '200', '--detectors', 'margin', '--attacks', 'pgd-ce',
-    '--steps', '100', '--batch-size', '4', '--no-adaptive', '--out', out], 'SIGINT');
-  assert.equal(r.code, 130, r.stderr);
-  assert.match(oneLine(r.stderr, 'SIGINT'), /^alp detect eval: SIGINT received: stopping after this batch; nothing is written/);
-  assert.equal(existsSync(out), false);
-});
+// On 2 workers (the queue hands out no more slices, the ones in flight finish) and in this thread.
+for (const [sig, code, workers] of [['SIGINT', 130, '2'], ['SIGTERM', 143, '1']] as const) {
+  test(`${sig} stops alp detect eval --workers ${workers} after the current batch: exit ${code}, nothing written`, async () => {
+    const model = await mnistModel();
+    const out = join(tmp, `detect-stop-${workers}.json`);
+    const r = await runAndSignal(['detect', 'eval', '--model', model, '--n', '1000', '--calib-n', '200', '--detectors', 'margin', '--attacks', 'pgd-ce',
+      '--steps', '100', '--batch-size', '4', '--no-adaptive', '--workers', workers, '--out', out], sig);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(oneLine(r.stderr, sig), new RegExp(`^alp detect eval: ${sig} received: stopping after this batch; nothing is written`));
+    if (workers === '2') assert.match(r.stderr, /2 workers/);
+    assert.equal(existsSync(out), false);
+  });
+}
