@@ -114,7 +114,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
     WORKERS_OPTION,
-    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json, or beside the models' folders)" },
+    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json; for several models, detect-eval.json in the folder they share or in their folders' common parent, else --out is required)" },
     { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
     ...COMMON_OPTIONS,
   ],
@@ -352,8 +352,26 @@ function parseModels(p: Parsed): Array<{ label: string; path: string }> {
   return out;
 }
 
+/**
+ * Where a detect eval's report goes without --out: beside the one model as for eval; for several, in
+ * the folder they share (model files side by side) or the parent their folders share (runs/demo/standard,
+ * runs/demo/alp → runs/demo). Models elsewhere have no natural place for a report about all of them.
+ */
+function defaultDetectEvalPath(models: ReadonlyArray<{ path: string }>): string {
+  const first = models[0];
+  if (first === undefined) throw new UserError('alp detect eval: --model is required');
+  if (models.length === 1) return defaultResultPath(first.path, 'detect-eval');
+  const dirs = models.map((m) => resolve(modelDir(m.path)));
+  for (const shared of [dirs, dirs.map((d) => dirname(d))]) {
+    if (shared.every((d) => d === shared[0])) return join(shared[0] as string, 'detect-eval.json');
+  }
+  throw new UserError(`--out: the models live in different folders (${[...new Set(dirs.map((d) => dirname(d)))].join(', ')}); say where the report on all of them goes with --out FILE`);
+}
+
 async function evalCmd(p: Parsed): Promise<void> {
   const models = parseModels(p);
+  // Before the data and the models load: a missing --out should not cost a minute.
+  const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const n = get.num(p, 'n') as number;
@@ -379,8 +397,6 @@ async function evalCmd(p: Parsed): Promise<void> {
     threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
   };
-  const first = models[0] as { path: string };
-  const out = get.str(p, 'out') ?? (models.length === 1 ? defaultResultPath(first.path, 'detect-eval') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
   const setup = {
     dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
