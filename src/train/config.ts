@@ -221,6 +221,13 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
     checkPreset(preset as PresetName, p);
     base = p.config;
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return validateConfig({ ...DEFAULTS, ...base, ...defined } as TrainConfig);
+  const defined: Partial<TrainConfig> = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const merged = { ...DEFAULTS, ...base, ...defined } as TrainConfig;
+  // A new radius without a new step size keeps the preset's step *relative to ε*: PGD-10 at step 0.075 suits
+  // ε = 0.3 (2.5·ε/10) but at ε = 0.1 it would jump three quarters of the ball per step.
+  const presetEps = base.eps ?? DEFAULTS.eps;
+  if (defined.eps !== undefined && defined.attackStepSize === undefined && Number.isFinite(defined.eps) && defined.eps > 0) {
+    merged.attackStepSize = merged.attackStepSize * (defined.eps / presetEps);
+  }
+  return validateConfig(merged);
 }

@@ -142,6 +142,14 @@ test('schedules: cosine decays to 0, step decays ×0.1 at the given fractions, �
   assert.equal(trainingEps(c, 100, 10), 0.3);
 });
 
+test('a new ε scales the preset\'s PGD step with it, unless a step size is given', () => {
+  assert.ok(Math.abs(resolveConfig('quick', { eps: 0.1 }).attackStepSize - 0.025) < 1e-12);
+  assert.equal(resolveConfig('quick', {}).attackStepSize, 0.075);
+  assert.equal(resolveConfig('quick', { eps: 0.1, attackStepSize: 0.05 }).attackStepSize, 0.05);
+  const spam = resolveConfig('spam', { eps: 1 });
+  assert.ok(Math.abs(spam.attackStepSize - 0.25) < 1e-12 && spam.eps === 1);
+});
+
 test('invalid training options name the option, the value and what is allowed', () => {
   assert.throws(() => resolveConfig(undefined, { method: 'magic' as TrainConfig['method'] }), /ConfigError: method: expected one of standard, pgd-at, alp, clp, lsq, trades, fgsm-rs, got "magic"/);
   assert.throws(() => resolveConfig(undefined, { eps: 1.2 }), /eps: expected a number ≥ 0 inside the \[0,1\] box/);
