@@ -370,8 +370,6 @@ function defaultDetectEvalPath(models: ReadonlyArray<{ path: string }>): string 
 
 async function evalCmd(p: Parsed): Promise<void> {
   const models = parseModels(p);
-  // Before the data and the models load: a missing --out should not cost a minute.
-  const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const n = get.num(p, 'n') as number;
@@ -397,6 +395,7 @@ async function evalCmd(p: Parsed): Promise<void> {
     threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
   };
+  const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
   const setup = {
     dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
