@@ -78,7 +78,7 @@ test('the first progress line has no ETA yet (not "0:00"); later ones estimate f
   assert.doesNotMatch(lines[1] as string, /eta 0:00/);
 });
 
-const TRAIN = ['train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '128', '--val-size', '0', '--batch-size', '64', '--quiet'];
+const TRAIN = ['train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '128', '--val-size', '0', '--batch-size', '64', '--quiet', '--workers', '1'];
 
 test('alp train refuses to overwrite a model in --out (exit 6); --resume continues it, --force replaces it and its stale results', () => {
   const out = join(tmp, 'run');

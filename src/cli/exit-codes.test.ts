@@ -11,7 +11,7 @@ import { makeDir, writeFileAtomic } from '../util/atomic.js';
 const tmp = mkdtempSync(join(tmpdir(), 'alp-exit-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const TRAIN = ['train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '256', '--val-size', '0', '--batch-size', '64', '--quiet'];
+const TRAIN = ['train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '256', '--val-size', '0', '--batch-size', '64', '--quiet', '--workers', '1'];
 
 /** Exactly one line on stderr, no stack trace, the given status. */
 function oneLine(args: string[], code: number, pattern: RegExp): void {

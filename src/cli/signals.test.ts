@@ -13,15 +13,16 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'alp-signals-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const trainArgs = (out: string): string[] => [
+// Explicit workers: SIGINT is tested on 2 worker threads, SIGTERM in this thread, whatever the cores.
+const trainArgs = (out: string, workers: '1' | '2'): string[] => [
   'train', '--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--train-size', '4000', '--val-size', '0',
-  '--batch-size', '16', '--checkpoint-every', '0', '--out', out,
+  '--batch-size', '16', '--checkpoint-every', '0', '--workers', workers, '--out', out,
 ];
 
 /** Starts `alp train`, sends `signals` once its first line is out, and collects the outcome. */
-function trainAndSignal(out: string, signals: NodeJS.Signals[]): Promise<{ code: number | null; stderr: string; ms: number }> {
+function trainAndSignal(out: string, signals: NodeJS.Signals[], workers: '1' | '2'): Promise<{ code: number | null; stderr: string; ms: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...trainArgs(out)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...trainArgs(out, workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '', sent = false, sentAt = 0;
     child.stdout.resume();
     child.stderr.on('data', (d: Buffer) => {
@@ -36,9 +37,9 @@ function trainAndSignal(out: string, signals: NodeJS.Signals[]): Promise<{ code:
   });
 }
 
-test('SIGINT stops alp train after the current step: one line, exit 130, model and checkpoint saved, --resume finishes', async () => {
+test('SIGINT stops alp train (2 workers) after the current step: one line, exit 130, model and checkpoint saved, --resume finishes', async () => {
   const out = join(tmp, 'int');
-  const r = await trainAndSignal(out, ['SIGINT']);
+  const r = await trainAndSignal(out, ['SIGINT'], '2');
   assert.equal(r.code, 130, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.includes('SIGINT'));
   assert.equal(lines.length, 1, r.stderr);
@@ -47,14 +48,15 @@ test('SIGINT stops alp train after the current step: one line, exit 130, model a
   assert.equal(partial.complete, false);
   assert.ok(partial.steps >= 1 && partial.steps < 250, `steps ${partial.steps}`);
   assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'checkpoint.alp')));
-  const done = runAlp([...trainArgs(out), '--resume', '--quiet']);
+  // Resumed in this thread: the worker count is not part of the run's configuration.
+  const done = runAlp([...trainArgs(out, '1'), '--resume', '--quiet']);
   assert.equal(done.code, 0, done.stderr);
   const final = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { complete: boolean; steps: number };
   assert.deepEqual([final.complete, final.steps], [true, 250]);
 });
 
-test('SIGTERM stops it the same way, with exit 143', async () => {
-  const term = await trainAndSignal(join(tmp, 'term'), ['SIGTERM']);
+test('SIGTERM stops it (in this thread) the same way, with exit 143', async () => {
+  const term = await trainAndSignal(join(tmp, 'term'), ['SIGTERM'], '1');
   assert.equal(term.code, 143, term.stderr);
   assert.match(term.stderr, /alp train: SIGTERM received: stopping after this step/);
   assert.ok(existsSync(join(tmp, 'term', 'model.json')));
@@ -137,12 +139,16 @@ test('SIGINT stops alp audit after the current batch with its state saved: exit 
   assert.equal(existsSync(join(out, 'audit.json')), false);
 });
 
-test('SIGINT stops alp detect eval after the current batch: exit 130, nothing written', async () => {
-  const model = await mnistModel();
-  const out = join(tmp, 'detect-stop.json');
-  const r = await runAndSignal(['detect', 'eval', '--model', model, '--n', '1000', '--calib-n', '200', '--detectors', 'margin', '--attacks', 'pgd-ce',
-    '--steps', '100', '--batch-size', '4', '--no-adaptive', '--out', out], 'SIGINT');
-  assert.equal(r.code, 130, r.stderr);
-  assert.match(oneLine(r.stderr, 'SIGINT'), /^alp detect eval: SIGINT received: stopping after this batch; nothing is written/);
-  assert.equal(existsSync(out), false);
-});
+// On 2 workers (the queue hands out no more slices, the ones in flight finish) and in this thread.
+for (const [sig, code, workers] of [['SIGINT', 130, '2'], ['SIGTERM', 143, '1']] as const) {
+  test(`${sig} stops alp detect eval --workers ${workers} after the current batch: exit ${code}, nothing written`, async () => {
+    const model = await mnistModel();
+    const out = join(tmp, `detect-stop-${workers}.json`);
+    const r = await runAndSignal(['detect', 'eval', '--model', model, '--n', '1000', '--calib-n', '200', '--detectors', 'margin', '--attacks', 'pgd-ce',
+      '--steps', '100', '--batch-size', '4', '--no-adaptive', '--workers', workers, '--out', out], sig);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(oneLine(r.stderr, sig), new RegExp(`^alp detect eval: ${sig} received: stopping after this batch; nothing is written`));
+    if (workers === '2') assert.match(r.stderr, /2 workers/);
+    assert.equal(existsSync(out), false);
+  });
+}

@@ -37,7 +37,7 @@ test('softmax models: train --model strips it with a notice recorded in train.js
   const dir = join(tmp, 'user');
   await saveModel(softmaxMlp(), dir);
   const out = join(tmp, 'tuned');
-  const t = runAlp(['train', '--method', 'standard', '--model', join(dir, 'model.json'), '--epochs', '1', '--train-size', '64', '--val-size', '0', '--out', out, '--json']);
+  const t = runAlp(['train', '--method', 'standard', '--model', join(dir, 'model.json'), '--epochs', '1', '--train-size', '64', '--val-size', '0', '--out', out, '--json', '--workers', '1']);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /notice: .*removed the final softmax so the model outputs logits/);
   const summary = JSON.parse(t.stdout) as { warnings: string[] };

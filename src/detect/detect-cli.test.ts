@@ -56,4 +56,9 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
   assert.deepEqual(report.models[0]?.detectors[0]?.attacks.map((a) => a.adaptive), [false, false, true]);
   assert.equal(report.sideBySide.length, 1);
   assert.match(e.stdout, /ADAPTIVE/);
+
+  // Several models in unrelated folders: no natural place for the report, so --out is asked for before the attacks.
+  const elsewhere = join(tmp, 'other', 'mlp2');
+  await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 2 }), elsewhere);
+  userError(['detect', 'eval', '--model', `${dir},${elsewhere}`, '--detectors', 'margin'], /--out: the models live in different folders \(.*\); say where the report on all of them goes with --out FILE/);
 });

@@ -13,14 +13,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
 import { attackRows, gatherRows, misclassified, predictDataset, runAttack } from '../attack/runner.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import type { Dataset } from '../data/dataset.js';
+import { subset, type Dataset } from '../data/dataset.js';
 import { buildSuite, type AttackName } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { checkpointInterrupt } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
-import { calibrateDetector, flags, scoreDataset, type Calibration } from './calibrate.js';
+import { calibrateDetector, flags, scoreDataset, type Calibration, type CalibrationReport } from './calibrate.js';
 import type { Detector, DetectorConfig } from './detector.js';
 import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
 
@@ -116,25 +116,39 @@ function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
 
 
 /** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
-async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, signal: AbortSignal | undefined, progress?: (done: number) => void): Promise<{ fooledIds: number[]; adv: Float32Array }> {
+async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, signal: AbortSignal | undefined): Promise<{ fooledIds: number[]; adv: Float32Array }> {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const fooledIds: number[] = [];
   const chunks: Float32Array[] = [];
   await attackRows(f, ds, ids, attack, {
     batchSize,
     ...(signal !== undefined ? { signal } : {}),
-    onBatch: (b, done) => {
+    onBatch: (b) => {
       b.ids.forEach((id, j) => {
         if (!b.success[j]) return;
         fooledIds.push(id);
         chunks.push(b.data.slice(j * row, (j + 1) * row));
       });
-      progress?.(done);
     },
   });
   const adv = new Float32Array(fooledIds.length * row);
   chunks.forEach((ch, j) => adv.set(ch, j * row));
   return { fooledIds, adv };
+}
+
+/** `ids` (ascending) grouped by the group of `size` rows from `start` they fall in; empty groups left out. */
+function rowGroups(ids: readonly number[], start: number, size: number): number[][] {
+  const out: number[][] = [];
+  let key = -1;
+  for (const id of ids) {
+    const k = Math.floor((id - start) / size);
+    if (k !== key) {
+      out.push([]);
+      key = k;
+    }
+    (out[out.length - 1] as number[]).push(id);
+  }
+  return out;
 }
 
 export function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
@@ -190,76 +204,156 @@ export function summarise(
   };
 }
 
-/**
- * Evaluates detectors on one model. `detectors` are fresh (unfitted) detectors; they are fitted and
- * calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the result configs.
- */
-export async function evaluateDetection(
-  model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,
-): Promise<ModelDetectionResult> {
+/** A detector fitted and calibrated once, on the calibration set, with its adaptive attack's target pool. */
+export interface PreparedDetector {
+  detector: Detector;
+  report: CalibrationReport;
+  /** Clean, correctly classified, unflagged calibration inputs (threshold part): the logit-matching targets. */
+  pool: TargetPool;
+  seconds: number;
+}
+
+/** What evaluating rows of the test set needs of a prepared detector: plain data, so a worker can rebuild it. */
+export interface DetectorSetup {
+  config: DetectorConfig;
+  calibration: Calibration;
+  pool: TargetPool;
+}
+
+/** The per-example results of the test rows [start, end): everything the summary is computed from. */
+export interface DetectPart {
+  start: number;
+  end: number;
+  /** The model's prediction on each clean row. */
+  pred: Int32Array;
+  /** Per detector: the clean score of each row; and the seconds that scoring took. */
+  clean: Float32Array[];
+  cleanSeconds: number[];
+  /**
+   * Per non-adaptive attack (suite order): the correctly classified rows it fooled (ascending), and per
+   * detector the score of each fooled row's adversarial input and the seconds (attack + scoring).
+   */
+  plain: Array<{ fooledIds: number[]; scores: Float32Array[]; seconds: number[] }>;
+  /** Per detector, its adaptive attack (empty when skipped): fooled rows (ascending), their true scores. */
+  adaptive: Array<{ fooledIds: number[]; scores: Float32Array; perStrategy: Record<string, number>; seconds: number }>;
+}
+
+export function checkDetectionInputs(test: Dataset, calibration: Dataset): void {
   assertValidInputs(test.images, `${test.name} test images`);
   if (test.shape.join() !== calibration.shape.join()) throw new UserError(`calibration images [${calibration.shape.join(',')}] and test images [${test.shape.join(',')}] differ in shape`);
-  const f = logitsOf(model);
+}
+
+/**
+ * Fits and calibrates every detector on `calibration` (clean, disjoint from the test set) and picks the
+ * adaptive attack's target pool. Runs once, in the calling thread, whatever evaluates the test rows.
+ */
+export function prepareDetection(f: LogitsFn, label: string, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions): PreparedDetector[] {
   const bs = o.batchSize ?? 250;
-  const fprs = o.fprs ?? [0.01, 0.05];
-  const operating = o.operatingFpr ?? 0.05;
-  const pred = predictDataset(f, test, bs);
-  const correct = new Uint8Array(test.count);
-  const correctIds: number[] = [];
-  for (let i = 0; i < test.count; i++) if (pred[i] === test.labels[i]) { correct[i] = 1; correctIds.push(i); }
-  const progress = (stage: string, total: number) => (done: number) => o.onProgress?.({ stage: `${label}: ${stage}`, done, total });
-
-  // 1. Calibrate every detector; score the clean test set.
-  const evals = detectors.map((det) => {
+  const [h, w, c] = calibration.shape;
+  const calPred = o.adaptive !== null ? predictDataset(f, calibration, bs) : null;
+  return detectors.map((det) => {
     const t0 = Date.now();
-    progress(`calibrating ${det.name}`, 1)(0);
-    const cal = calibrateDetector(det, f, calibration, { fpr: operating, ...(o.fitFraction !== undefined ? { fitFraction: o.fitFraction } : {}), batchSize: bs });
-    const calScores = cal.scores;
-    const cleanScores = scoreDataset(det, f, test, 0, test.count, bs);
-    progress(`calibrating ${det.name}`, 1)(1);
-    return { det, cal, calScores, cleanScores, seconds: (Date.now() - t0) / 1000, attacks: [] as AttackDetection[], broken: [] as Set<number>[] };
-  });
-
-  // 2. Non-adaptive attacks: run once, score with every detector.
-  const suite = buildSuite({ threat: o.threat, attacks: o.attacks, steps: o.steps, restarts: o.restarts, seed: o.seed, ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}) });
-  for (const attack of suite) {
-    const t0 = Date.now();
-    const { fooledIds, adv } = await runPlainAttack(f, test, correctIds, attack, bs, o.signal, progress(attack.name, correctIds.length));
-    const attackSeconds = (Date.now() - t0) / 1000;
-    for (const e of evals) {
-      const t1 = Date.now();
-      const advScores = scoreRows(e.det, f, adv, test.shape, bs);
-      const { summary, brokenIds } = summarise(attack.name, false, attack.describe(), correctIds.length, fooledIds, advScores, e.cleanScores, e.cal.calibration, fprs, correct, test.count, attackSeconds + (Date.now() - t1) / 1000);
-      e.attacks.push(summary);
-      e.broken.push(brokenIds);
-    }
-  }
-
-  // 3. Adaptive attack per detector.
-  if (o.adaptive !== null) {
-    const [h, w, c] = test.shape;
-    for (const e of evals) {
-      const t0 = Date.now();
-      // Logit-matching targets: clean calibration inputs (threshold part), correctly classified, unflagged.
-      const [s0, s1] = e.cal.split.threshold;
+    const stage = `${label}: calibrating ${det.name}`;
+    o.onProgress?.({ stage, done: 0, total: 1 });
+    const report = calibrateDetector(det, f, calibration, { fpr: o.operatingFpr ?? 0.05, ...(o.fitFraction !== undefined ? { fitFraction: o.fitFraction } : {}), batchSize: bs });
+    let pool: TargetPool = { x: new Float32Array(0), logits: new Float32Array(0), labels: new Int32Array(0), count: 0 };
+    if (calPred !== null) {
+      const [s0, s1] = report.split.threshold;
       const calIds = Array.from({ length: s1 - s0 }, (_, j) => s0 + j);
-      const calPred = predictDataset(f, calibration, bs);
-      const poolIds = calIds.filter((id, j) => calPred[id] === calibration.labels[id] && (e.calScores[j] as number) <= e.cal.calibration.threshold);
+      const poolIds = calIds.filter((id, j) => calPred[id] === calibration.labels[id] && (report.scores[j] as number) <= report.calibration.threshold);
       const poolX = rowsOf(calibration, poolIds);
       const poolLogits = poolIds.length === 0 ? new Float32Array(0) : tf.tidy(() => f(tf.tensor4d(poolX, [poolIds.length, h, w, c])).dataSync() as Float32Array);
-      const pool: TargetPool = { x: poolX, logits: poolLogits, labels: labelsOf(calibration, poolIds), count: poolIds.length };
-      const attack = new AdaptiveDetectorAttack(e.det, e.cal.calibration, { ...(o.adaptive ?? {}), threat: o.threat, seed: o.adaptive?.seed ?? o.seed + 7919 }, pool);
+      pool = { x: poolX, logits: poolLogits, labels: labelsOf(calibration, poolIds), count: poolIds.length };
+    }
+    o.onProgress?.({ stage, done: 1, total: 1 });
+    return { detector: det, report, pool, seconds: (Date.now() - t0) / 1000 };
+  });
+}
+
+/** The prepared detectors as plain data (for workers). */
+export function detectorSetups(prepared: readonly PreparedDetector[]): DetectorSetup[] {
+  return prepared.map((p) => ({ config: p.detector.describe(), calibration: p.report.calibration, pool: p.pool }));
+}
+
+function adaptiveAttack(det: Detector, s: { calibration: Calibration; pool: TargetPool }, o: DetectEvalOptions): AdaptiveDetectorAttack {
+  return new AdaptiveDetectorAttack(det, s.calibration, { ...(o.adaptive ?? {}), threat: o.threat, seed: o.adaptive?.seed ?? o.seed + 7919 }, s.pool);
+}
+
+function plainSuite(o: DetectEvalOptions): Attack[] {
+  return buildSuite({ threat: o.threat, attacks: o.attacks, steps: o.steps, restarts: o.restarts, seed: o.seed, ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}) });
+}
+
+/**
+ * Evaluates the test rows [start, end): clean predictions and scores, every non-adaptive attack (run
+ * once, scored by every detector) and each detector's adaptive attack. Random starts and noise are
+ * seeded per example and batches are groups of `batchSize` rows from `start`, so the parts of the
+ * groups, computed apart (in workers) and joined, are exactly the part of the whole range.
+ */
+export async function detectPart(
+  f: LogitsFn, label: string, test: Dataset, detectors: ReadonlyArray<{ detector: Detector; calibration: Calibration; pool: TargetPool }>,
+  o: DetectEvalOptions, range: readonly [number, number] = [0, test.count],
+): Promise<DetectPart> {
+  const [start, end] = range;
+  const bs = o.batchSize ?? 250;
+  const pred = predictDataset(f, subset(test, start, end - start), bs);
+  const correctIds: number[] = [];
+  for (let i = start; i < end; i++) if (pred[i - start] === test.labels[i]) correctIds.push(i);
+  const progress = (stage: string, total: number) => (done: number) => o.onProgress?.({ stage: `${label}: ${stage}`, done, total });
+
+  const clean: Float32Array[] = [];
+  const cleanSeconds: number[] = [];
+  for (const d of detectors) {
+    const t0 = Date.now();
+    clean.push(scoreDataset(d.detector, f, test, start, end - start, bs));
+    cleanSeconds.push((Date.now() - t0) / 1000);
+  }
+
+  // Every batch below holds the correct rows of one group of `bs` rows from `start`: a row is computed
+  // in the same batch whether this runs over all rows or over one group in a worker (float results can
+  // depend on a batch's size, and identical per-example results for any number of workers are the point).
+  const groups = rowGroups(correctIds, start, bs);
+
+  // Non-adaptive attacks: run once, scored with every detector.
+  const plain: DetectPart['plain'] = [];
+  for (const attack of plainSuite(o)) {
+    const report = progress(attack.name, correctIds.length);
+    const fooledIds: number[] = [];
+    const scores: Float32Array[][] = detectors.map(() => []);
+    const seconds = detectors.map(() => 0);
+    let done = 0;
+    for (const group of groups) {
+      const t0 = Date.now();
+      const r = await runPlainAttack(f, test, group, attack, bs, o.signal);
+      const attackSeconds = (Date.now() - t0) / 1000;
+      fooledIds.push(...r.fooledIds);
+      detectors.forEach((d, i) => {
+        const t1 = Date.now();
+        scores[i]?.push(scoreRows(d.detector, f, r.adv, test.shape, bs));
+        seconds[i] = (seconds[i] as number) + attackSeconds + (Date.now() - t1) / 1000;
+      });
+      done += group.length;
+      report(done);
+    }
+    plain.push({ fooledIds, scores: scores.map(concatF32), seconds });
+  }
+
+  // The adaptive attack, per detector.
+  const adaptive: DetectPart['adaptive'] = [];
+  if (o.adaptive !== null) {
+    for (const d of detectors) {
+      const t0 = Date.now();
+      const attack = adaptiveAttack(d.detector, d, o);
       const fooledIds: number[] = [];
       const scores: number[] = [];
       const perStrategy: Record<string, number> = {};
-      const report = progress(`${attack.name}`, correctIds.length);
-      for (let k = 0; k < correctIds.length; k += bs) {
+      const report = progress(attack.name, correctIds.length);
+      let done = 0;
+      for (const group of groups) {
         await checkpointInterrupt(o.signal);
-        const part = correctIds.slice(k, k + bs);
-        const { x, y } = gatherRows(test, part);
+        const { x, y } = gatherRows(test, group);
         // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.
-        const r = runAttack(attack, f, x, y, { criterion: misclassified, ids: part });
-        part.forEach((id, j) => {
+        const r = runAttack(attack, f, x, y, { criterion: misclassified, ids: group });
+        group.forEach((id, j) => {
           if (r.detail.fooled[j] && r.success[j]) {
             fooledIds.push(id);
             scores.push(r.detail.scores[j] as number);
@@ -267,23 +361,104 @@ export async function evaluateDetection(
         });
         for (const [s, v] of Object.entries(r.detail.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
         tf.dispose([x, y, r.adversarial]);
-        report(Math.min(k + bs, correctIds.length));
+        done += group.length;
+        report(done);
       }
-      const { summary, brokenIds } = summarise(attack.name, true, { ...attack.describe(), targetPool: pool.count }, correctIds.length, fooledIds, Float32Array.from(scores), e.cleanScores, e.cal.calibration, fprs, correct, test.count, (Date.now() - t0) / 1000);
-      summary.perStrategy = perStrategy;
-      e.attacks.push(summary);
-      e.broken.push(brokenIds);
+      adaptive.push({ fooledIds, scores: Float32Array.from(scores), perStrategy, seconds: (Date.now() - t0) / 1000 });
     }
   }
+  return { start, end, pred, clean, cleanSeconds, plain, adaptive };
+}
 
-  const detectorsOut: DetectorEvaluation[] = evals.map((e) => {
+function concatF32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Parts covering contiguous ranges, joined in row order (what one part over all the rows would hold, timings added). */
+export function joinDetectParts(parts: readonly DetectPart[]): DetectPart {
+  const sorted = [...parts].sort((a, b) => a.start - b.start);
+  const first = sorted[0];
+  if (first === undefined) throw new UserError('detection: no examples');
+  sorted.forEach((p, i) => {
+    const prev = sorted[i - 1];
+    if (prev !== undefined && p.start !== prev.end) throw new Error(`detection parts: rows ${prev.end}…${p.start - 1} are missing or overlap`);
+  });
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const pred = new Int32Array(sorted.reduce((a, p) => a + p.pred.length, 0));
+  sorted.reduce((at, p) => (pred.set(p.pred, at), at + p.pred.length), 0);
+  return {
+    start: first.start, end: (sorted[sorted.length - 1] as DetectPart).end, pred,
+    clean: first.clean.map((_, d) => concatF32(sorted.map((p) => p.clean[d] as Float32Array))),
+    cleanSeconds: first.cleanSeconds.map((_, d) => sum(sorted.map((p) => p.cleanSeconds[d] as number))),
+    plain: first.plain.map((a0, k) => ({
+      fooledIds: sorted.flatMap((p) => (p.plain[k] as DetectPart['plain'][number]).fooledIds),
+      scores: a0.scores.map((_, d) => concatF32(sorted.map((p) => (p.plain[k] as DetectPart['plain'][number]).scores[d] as Float32Array))),
+      seconds: a0.seconds.map((_, d) => sum(sorted.map((p) => (p.plain[k] as DetectPart['plain'][number]).seconds[d] as number))),
+    })),
+    adaptive: first.adaptive.map((_, d) => {
+      const each = sorted.map((p) => p.adaptive[d] as DetectPart['adaptive'][number]);
+      const perStrategy: Record<string, number> = {};
+      for (const a of each) for (const [s, v] of Object.entries(a.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
+      return { fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), perStrategy, seconds: sum(each.map((a) => a.seconds)) };
+    }),
+  };
+}
+
+/** The detection result of a model from its prepared detectors and the (joined) part of all its test rows. */
+export function summariseDetection(label: string, modelPath: string, test: Dataset, prepared: readonly PreparedDetector[], part: DetectPart, o: DetectEvalOptions): ModelDetectionResult {
+  if (part.start !== 0 || part.end !== test.count) throw new Error(`detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);
+  const fprs = o.fprs ?? [0.01, 0.05];
+  const correct = new Uint8Array(test.count);
+  let nCorrect = 0;
+  for (let i = 0; i < test.count; i++) if (part.pred[i] === test.labels[i]) { correct[i] = 1; nCorrect++; }
+  const suite = plainSuite(o);
+  const detectorsOut: DetectorEvaluation[] = prepared.map((e, d) => {
+    const cal = e.report.calibration;
+    const cleanScores = part.clean[d] as Float32Array;
+    const attacks: AttackDetection[] = [];
+    const broken: Set<number>[] = [];
+    suite.forEach((attack, k) => {
+      const a = part.plain[k] as DetectPart['plain'][number];
+      const { summary, brokenIds } = summarise(attack.name, false, attack.describe(), nCorrect, a.fooledIds, a.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, a.seconds[d] as number);
+      attacks.push(summary);
+      broken.push(brokenIds);
+    });
+    const ad = part.adaptive[d];
+    if (ad !== undefined) {
+      const attack = adaptiveAttack(e.detector, { calibration: cal, pool: e.pool }, o);
+      const { summary, brokenIds } = summarise(attack.name, true, { ...attack.describe(), targetPool: e.pool.count }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
+      summary.perStrategy = ad.perStrategy;
+      attacks.push(summary);
+      broken.push(brokenIds);
+    }
     let ok = 0;
-    for (let i = 0; i < test.count; i++) if (correct[i] && e.broken.every((b) => !b.has(i))) ok++;
+    for (let i = 0; i < test.count; i++) if (correct[i] && broken.every((b) => !b.has(i))) ok++;
     return {
-      detector: e.det.name, kind: e.det.kind, config: e.det.describe(), calibration: e.cal.calibration, calibrationSplit: e.cal.split,
-      cleanTestScores: scoreStats(e.cleanScores), cleanTestFpr: rateAbove(e.cleanScores, e.cal.calibration.threshold),
-      attacks: e.attacks, worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds,
+      detector: e.detector.name, kind: e.detector.kind, config: e.detector.describe(), calibration: cal, calibrationSplit: e.report.split,
+      cleanTestScores: scoreStats(cleanScores), cleanTestFpr: rateAbove(cleanScores, cal.threshold),
+      attacks, worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds + (part.cleanSeconds[d] as number),
     };
   });
-  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: correctIds.length / Math.max(test.count, 1), detectors: detectorsOut };
+  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: nCorrect / Math.max(test.count, 1), detectors: detectorsOut };
+}
+
+/**
+ * Evaluates detectors on one model, in this thread. `detectors` are fresh (unfitted) detectors; they
+ * are fitted and calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the
+ * result configs. With workers: evaluateDetectionParallel (parallel/detect-parallel.ts).
+ */
+export async function evaluateDetection(
+  model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,
+): Promise<ModelDetectionResult> {
+  checkDetectionInputs(test, calibration);
+  const f = logitsOf(model);
+  const prepared = prepareDetection(f, label, calibration, detectors, o);
+  const part = await detectPart(f, label, test, prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration, pool: p.pool })), o);
+  return summariseDetection(label, modelPath, test, prepared, part, o);
 }

@@ -13,8 +13,8 @@ export { saveDetector, loadDetector, loadGuard, modelFingerprint, detectorJsonPa
 export { rocAuc, tprAtFpr, rocCurve, rateAbove, scoreStats, type OperatingPoint, type RocCurve, type ScoreStats } from './metrics.js';
 export { AdaptiveDetectorAttack, type AdaptiveOptions, type AdaptiveResult, type TargetPool } from './adaptive.js';
 export {
-  evaluateDetection, defaultDetectAttacks,
-  type DetectEvalOptions, type ModelDetectionResult, type DetectorEvaluation, type AttackDetection,
+  evaluateDetection, defaultDetectAttacks, prepareDetection, detectPart, joinDetectParts, summariseDetection,
+  type DetectEvalOptions, type DetectPart, type PreparedDetector, type ModelDetectionResult, type DetectorEvaluation, type AttackDetection,
 } from './evaluate.js';
 export { guard, type Guard, type GuardDecision, type GuardOptions } from './guard.js';
 export { serveGuard, SERVE_HOST, type GuardServer, type ServeOptions } from './serve.js';

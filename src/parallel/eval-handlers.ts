@@ -1,7 +1,8 @@
 /**
  * The pool handlers of parallel evaluation and audit (`--workers N`): each worker holds a replica of
  * the model (and of a transfer surrogate) and the dataset, and evaluates the slices [start, end) it is
- * sent exactly as a shard does (eval/evaluate.ts evalPart, eval/audit.ts auditPart).
+ * sent exactly as a shard does (eval/evaluate.ts evalPart, eval/audit.ts auditPart), or the test rows
+ * of a detect eval as the in-thread run does (detect/evaluate.ts detectPart).
  */
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, runAttack } from '../attack/runner.js';
@@ -10,13 +11,20 @@ import type { Dataset } from '../data/dataset.js';
 import { auditPart, type AuditOptions, type AuditPart } from '../eval/audit.js';
 import { evalPart, sweepPart, type EvalPart, type SweepConfig, type SweepPart } from '../eval/evaluate.js';
 import { buildSuite, survivorsMask, type SuiteSpec } from '../eval/suite.js';
+import { detectPart, type DetectPart } from '../detect/evaluate.js';
+import type { Detector } from '../detect/detector.js';
+import type { TargetPool } from '../detect/adaptive.js';
+import type { Calibration } from '../detect/calibrate.js';
+import { detectorFromConfig } from '../detect/registry.js';
 import { logitsOf } from '../model/classifier.js';
+import type { DetectSetupPayload } from './detect-parallel.js';
 import { transfer, type Handlers } from './protocol.js';
 import { loadReplica, type ModelPayload } from './replica.js';
 
 let model: tf.LayersModel | undefined;
 let surrogate: tf.LayersModel | undefined;
 let data: Dataset | undefined;
+let detection: { label: string; detectors: Array<{ detector: Detector; calibration: Calibration; pool: TargetPool }>; options: DetectSetupPayload['options'] } | undefined;
 
 /** What every audit worker needs to rebuild the cascade (AuditOptions without callbacks and state). */
 export type AuditTaskOptions = Pick<AuditOptions, 'threat' | 'version' | 'seed' | 'batchSize' | 'keepExamples'> & {
@@ -66,6 +74,16 @@ export const handlers: Handlers = {
     } finally {
       tf.dispose([x, y, ...(targets !== undefined ? [targets] : [])]);
     }
+  },
+  /** The calibrated detectors of a detect eval, rebuilt from their configs (fitted statistics included). */
+  detectSetup: (p: DetectSetupPayload) => {
+    detection = { label: p.label, options: p.options, detectors: p.detectors.map((d, i) => ({ detector: detectorFromConfig(d.config, `detector ${i}`), calibration: d.calibration, pool: d.pool })) };
+    return true;
+  },
+  detectSlice: async (p: { range: [number, number] }): Promise<DetectPart> => {
+    const { model, ds } = ready();
+    if (detection === undefined) throw new Error("detectSlice: the worker has no detectors: send 'detectSetup' first");
+    return detectPart(logitsOf(model), detection.label, ds, detection.detectors, detection.options, p.range);
   },
   numTensors: async () => (await import('@tensorflow/tfjs')).memory().numTensors,
 };

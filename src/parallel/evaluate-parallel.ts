@@ -61,7 +61,7 @@ function mainBackend(): BackendChoice {
  * workers as they become free (a queue), so unequal slices (the audit's first ones carry its
  * diagnostics) still keep every worker busy.
  */
-async function withReplicas<T>(model: tf.LayersModel | LogitsFn, ds: Dataset, o: ParallelOptions, surrogate: tf.LayersModel | undefined, work: (pool: WorkerPool) => Promise<T>): Promise<T> {
+export async function withReplicas<T>(model: tf.LayersModel | LogitsFn, ds: Dataset, o: ParallelOptions, surrogate: tf.LayersModel | undefined, work: (pool: WorkerPool) => Promise<T>): Promise<T> {
   const size = checkWorkers(o.workers, 'workers');
   const payload = { model: await modelPayload(model), ...(surrogate !== undefined ? { surrogate: await modelPayload(surrogate, 'surrogate') } : {}), ds: datasetPayload(ds) };
   const pool = await WorkerPool.start({ size, handlers: new URL('./eval-handlers.js', import.meta.url), backend: o.backend ?? mainBackend() });
@@ -74,7 +74,12 @@ async function withReplicas<T>(model: tf.LayersModel | LogitsFn, ds: Dataset, o:
   }
 }
 
-async function queue<T>(pool: WorkerPool, jobs: Array<[number, number]>, run: (worker: number, range: [number, number]) => Promise<T>, done: (r: T, range: [number, number]) => void, signal?: AbortSignal): Promise<T[]> {
+/**
+ * Hands the jobs to the workers as they become free; `done` sees each result as it comes (in completion
+ * order), the returned array is in job order. Once `signal` is aborted no more jobs go out; the ones in
+ * flight finish, then it fails with InterruptedError.
+ */
+export async function queue<T>(pool: WorkerPool, jobs: Array<[number, number]>, run: (worker: number, range: [number, number]) => Promise<T>, done: (r: T, range: [number, number]) => void, signal?: AbortSignal): Promise<T[]> {
   const out = new Array<T>(jobs.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(pool.size, jobs.length) }, async (_, w) => {

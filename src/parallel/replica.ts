@@ -1,7 +1,9 @@
 /**
- * What a worker needs to evaluate like the main thread: the model as topology + weights (a replica
- * built from them computes what the original does) and the dataset rows. Plain data, so it crosses
- * the thread boundary by structured clone.
+ * The one way alp ships a model to a worker thread: its topology and weights exactly as `model.save`
+ * writes them (modelPayload), rebuilt there by loadLayersModel (loadReplica), so a replica computes
+ * what the original does. Used by the evaluation workers and by data-parallel training's replicas
+ * (train/replica.ts). Also the dataset rows a worker evaluates. Plain data: it crosses the thread
+ * boundary by structured clone.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';

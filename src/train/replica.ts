@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdam } from '../backend/fused-adam.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { loadReplica, type ModelPayload } from '../parallel/replica.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { exampleSeed } from '../util/rng.js';
@@ -36,10 +37,8 @@ export interface ArrayRecord {
 
 /** What a replica is built from: the model (topology + every weight), the config, optimizer state. */
 export interface ReplicaInit {
-  /** model.toJSON(null, false): the Keras-style topology. */
-  topology: unknown;
-  /** model.getWeights(), in model.weights order. */
-  weights: ArrayRecord[];
+  /** modelPayload(model): the one way alp sends a model to a worker (training and evaluation alike). */
+  model: ModelPayload;
   config: TrainConfig;
   /** getOptimizerState() of a resumed run; empty for a fresh optimizer. */
   optimizer: ArrayRecord[];
@@ -162,13 +161,7 @@ export class Replica {
   }
 
   static async create(init: ReplicaInit): Promise<Replica> {
-    const model = await tf.models.modelFromJSON({ modelTopology: init.topology as tf.io.ModelJSON['modelTopology'] });
-    if (model.weights.length !== init.weights.length) {
-      throw new Error(`replica: the topology has ${model.weights.length} weight tensors, ${init.weights.length} were sent`);
-    }
-    const ws = init.weights.map((r) => tf.tensor(r.values, r.shape));
-    model.setWeights(ws);
-    tf.dispose(ws);
+    const model = await loadReplica(init.model);
     const replica = new Replica(model, init.config);
     if (init.optimizer.length > 0) {
       const list = init.optimizer.map((r) => ({ name: r.name, tensor: tf.tensor(r.values, r.shape) }));

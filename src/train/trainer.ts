@@ -24,6 +24,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
 import { makeAdversarial, swapTwins } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
+import { modelPayload } from '../parallel/replica.js';
 import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, toRecord, type ReplicaInit, type ReplicaState } from './replica.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
 
@@ -178,12 +179,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   let group: ReplicaGroup | null = null;
   if (workers > 1) {
     const { startWorkerReplicas } = await import('../parallel/train-replicas.js');
-    const init: ReplicaInit = {
-      topology: model.toJSON(null, false),
-      weights: model.getWeights().map((t, i) => toRecord(model.weights[i]?.originalName ?? `w${i}`, t)),
-      config: c,
-      optimizer: [],
-    };
+    const init: ReplicaInit = { model: await modelPayload(model), config: c, optimizer: [] };
     if (state.step > 0) {
       const list = await getOptimizerState(opt);
       init.optimizer = list.map((n) => toRecord(n.name, n.tensor));

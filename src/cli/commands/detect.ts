@@ -15,6 +15,7 @@ import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, writeDetectEvalArtifact, type TextDetectSetup } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
+import { evaluateDetectionParallel } from '../../parallel/detect-parallel.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
@@ -35,7 +36,7 @@ import { evaluateTextDetection, textDetectorSettings, type TextDetectEvalOptions
 import { buildCandidates, wordModel, type CandidateKind } from '../../attack/text/index.js';
 import { vocabularyOf } from '../../data/text.js';
 import { WORD_SWAP_OPTIONS } from '../word-swaps.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 const DETECTOR_OPTIONS: OptSpec[] = [
@@ -120,7 +121,8 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json, or beside the models' folders)" },
+    WORKERS_OPTION,
+    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json; for several models, detect-eval.json in the folder they share or in their folders' common parent, else --out is required)" },
     { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
     ...COMMON_OPTIONS,
   ],
@@ -129,6 +131,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     'alp detect eval --model std=runs/demo/standard,alp=runs/demo/alp --detectors odds,margin --n 1000 --json',
     'alp detect eval --model runs/demo/alp --eps 0.1 --attacks pgd-ce,pgd-cw --adaptive-steps 100 --lambdas 0,0.1,1,10,100',
     'alp detect eval --model std=runs/spam-std,alp=runs/spam-alp --n 200 --detectors logit-discrepancy,margin --swaps 2   # text: word swaps',
+    'alp detect eval --model runs/demo/alp --workers 2   # calibrated here, test examples split over two threads',
   ],
 };
 
@@ -416,6 +419,22 @@ function parseModels(p: Parsed): Array<{ label: string; path: string }> {
   return out;
 }
 
+/**
+ * Where a detect eval's report goes without --out: beside the one model as for eval; for several, in
+ * the folder they share (model files side by side) or the parent their folders share (runs/demo/standard,
+ * runs/demo/alp → runs/demo). Models elsewhere have no natural place for a report about all of them.
+ */
+function defaultDetectEvalPath(models: ReadonlyArray<{ path: string }>): string {
+  const first = models[0];
+  if (first === undefined) throw new UserError('alp detect eval: --model is required');
+  if (models.length === 1) return defaultResultPath(first.path, 'detect-eval');
+  const dirs = models.map((m) => resolve(modelDir(m.path)));
+  for (const shared of [dirs, dirs.map((d) => dirname(d))]) {
+    if (shared.every((d) => d === shared[0])) return join(shared[0] as string, 'detect-eval.json');
+  }
+  throw new UserError(`--out: the models live in different folders (${[...new Set(dirs.map((d) => dirname(d)))].join(', ')}); say where the report on all of them goes with --out FILE`);
+}
+
 async function evalCmd(p: Parsed): Promise<void> {
   const models = parseModels(p);
   const quiet = isQuiet(p);
@@ -449,8 +468,7 @@ async function evalCmd(p: Parsed): Promise<void> {
     threat, attacks: get.strs(p, 'attacks') as AttackName[], steps: get.num(p, 'steps') as number, restarts: get.num(p, 'restarts') as number,
     seed, fprs, operatingFpr, adaptive, batchSize: get.num(p, 'batch-size') as number,
   };
-  const first = models[0] as { path: string };
-  const out = get.str(p, 'out') ?? (models.length === 1 ? defaultResultPath(first.path, 'detect-eval') : join(dirname(modelDir(first.path)), 'detect-eval.json'));
+  const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
   const setup = textPlan !== null
     ? {
@@ -465,6 +483,7 @@ async function evalCmd(p: Parsed): Promise<void> {
   guardOutput(out, 'detect-eval', detectEvalIdentity({ models: hashes.map((weightsHash) => ({ weightsHash })), setup }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('detect eval', 'this batch; nothing is written (an interrupted detect eval does not resume)');
+  const workers = workersFor(p, test.count);
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const [i, m] of models.entries()) {
@@ -494,8 +513,12 @@ async function evalCmd(p: Parsed): Promise<void> {
       loaded.dispose();
     } else {
       const model = checkModelFitsData(loaded, test, m.path, p, quiet);
-      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}`);
-      r = await evaluateDetection(model, m.label, m.path, test, calib, detectors, { ...options, signal: interrupt.signal, onProgress });
+      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test examples, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), ${threat.norm} ε=${threat.eps}, backend ${backend}${workers > 1 ? `, ${workers} workers` : ''}`);
+      const run = { ...options, signal: interrupt.signal, onProgress };
+      // With workers: calibrated here, the test examples split over the workers' replicas (same per-example results).
+      r = workers > 1
+        ? await evaluateDetectionParallel(model, m.label, m.path, test, calib, detectors, { ...run, workers })
+        : await evaluateDetection(model, m.label, m.path, test, calib, detectors, run);
       model.dispose(); // the loaded model itself, or the adapter that wraps it
     }
     bar?.done();
