@@ -19,3 +19,8 @@ export {
 export { guard, type Guard, type GuardDecision, type GuardOptions } from './guard.js';
 export { serveGuard, SERVE_HOST, type GuardServer, type ServeOptions } from './serve.js';
 export { readInputs, decodePng, type InputBatch, type DecodedPng } from './inputs.js';
+export { textDetectorTarget, calibrateTextDetector, type TextDetectorTarget } from './text-target.js';
+export {
+  evaluateTextDetection, prepareTextDetection, textDetectPart, joinTextDetectParts, summariseTextDetection, textDetectorSettings,
+  type TextDetectEvalOptions, type TextDetectPart, type PreparedTextDetector,
+} from './text-evaluate.js';

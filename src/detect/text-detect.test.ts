@@ -42,11 +42,11 @@ test('text detectors calibrated on clean embedded messages keep their false-posi
 });
 
 test('detect eval on text: HotFlip swaps and the adaptive swap search; adaptive is never weaker, and what it breaks holds on the real message', async () => {
-  const { split, words } = await tinyTextModel();
+  const { model, split, words } = await tinyTextModel();
   const testSet = keywordTexts(40, 3), calib = keywordTexts(60, 21);
   const candidates = vocabularyCandidates(TINY_V);
   const k = 1;
-  const r = await evaluateTextDetection(split, 'tiny', 'mem', testSet, calib, ['margin', 'logit-discrepancy'].map((d) => buildDetector(d, settings)), {
+  const r = await evaluateTextDetection(model, 'tiny', 'mem', testSet, calib, ['margin', 'logit-discrepancy'].map((d) => buildDetector(d, settings)), {
     budget: { k }, candidates, seed: 1, operatingFpr: 0.1, adaptive: { lambdas: [1, 10], probe: 4, eotSamples: 4 },
   });
   assert.equal(r.testExamples, 40);
@@ -99,7 +99,7 @@ test('detect eval on text: HotFlip swaps and the adaptive swap search; adaptive 
 });
 
 test('text detection: bad options are named', async () => {
-  const { split, words } = await tinyTextModel();
+  const { model, split, words } = await tinyTextModel();
   const det = buildDetector('margin');
   const cal = calibrateDetector(det, headLogits(split), embedDataset(keywordTexts(30, 5), split), { fpr: 0.1, bounds: null }).calibration;
   const candidates = vocabularyCandidates(TINY_V);
@@ -107,5 +107,5 @@ test('text detection: bad options are named', async () => {
   assert.throws(() => new AdaptiveSwapAttack(split, words, det, cal, { budget: { k: 1 }, candidates, probe: 0 }), (e: unknown) => e instanceof UserError && /adaptive probe: expected an integer ≥ 1, got 0/.test(e.message));
   assert.throws(() => logitDiscrepancyFromConfig({ kind: 'logit-discrepancy', box: true }, 'detector.json: detector'), (e: unknown) => e instanceof UserError && /^detector.json: detector.box: expected false/.test(e.message));
   const images = { name: 'toy', images: new Float32Array(4 * TINY_L), labels: new Int32Array(4), count: 4, shape: [TINY_L, 1, 1] as [number, number, number], numClasses: 2 };
-  await assert.rejects(evaluateTextDetection(split, 't', 'm', images, images, [det], { budget: { k: 1 }, candidates, seed: 0 }), (e: unknown) => e instanceof UserError && /toy: text detection needs token ids/.test(e.message));
+  await assert.rejects(evaluateTextDetection(model, 't', 'm', images, images, [det], { budget: { k: 1 }, candidates, seed: 0 }), (e: unknown) => e instanceof UserError && /toy: text detection needs token ids/.test(e.message));
 });

@@ -2,7 +2,7 @@
 import type { Vocabulary } from '../../data/text.js';
 import { openWordNet } from '../../data/wordnet.js';
 import { UserError } from '../../util/errors.js';
-import { neighbourCandidates, unionCandidates, vocabularyCandidates, wordnetCandidates, type CandidateKind, type CandidateSet } from './candidates.js';
+import { neighbourCandidates, unionCandidates, vocabularyCandidates, wordnetCandidates, type CandidateKind, type CandidateSet, type CandidateSpec } from './candidates.js';
 import { greedySwap } from './greedy-swap.js';
 import { hotflip } from './hotflip.js';
 import { synonymAttack } from './synonym.js';
@@ -18,8 +18,16 @@ export function buildWordAttack(name: WordAttackName, o: { seed?: number; beamWi
   }
 }
 
-/** The candidate set `kind` for model `m` with vocabulary `vocab`; `neighbours` nearest words in its embedding. */
-export function buildCandidates(kind: CandidateKind, m: WordModel, vocab: Vocabulary, o: { neighbours?: number; wordnetDir?: string } = {}): CandidateSet {
+/**
+ * The candidate set `kind` for model `m` with vocabulary `vocab`; `neighbours` nearest words in its
+ * embedding. The set carries its spec, so a worker can build it again from a replica of the model.
+ */
+export function buildCandidates(kind: CandidateKind, m: WordModel, vocab: Vocabulary, o: Omit<CandidateSpec, 'kind'> = {}): CandidateSet {
+  const set = candidatesOfKind(kind, m, vocab, o);
+  return { ...set, spec: { kind, ...(o.neighbours !== undefined ? { neighbours: o.neighbours } : {}), ...(o.wordnetDir !== undefined ? { wordnetDir: o.wordnetDir } : {}) } };
+}
+
+function candidatesOfKind(kind: CandidateKind, m: WordModel, vocab: Vocabulary, o: Omit<CandidateSpec, 'kind'>): CandidateSet {
   const knn = (): CandidateSet => neighbourCandidates(m.table(), m.vocabularySize, m.dim, o.neighbours ?? 8);
   const wn = (): CandidateSet => wordnetCandidates(openWordNet(o.wordnetDir), vocab);
   switch (kind) {

@@ -10,8 +10,22 @@ import type { WordNet } from '../../data/wordnet.js';
 export type CandidateKind = 'vocabulary' | 'neighbours' | 'wordnet' | 'wordnet+neighbours';
 export const CANDIDATE_KINDS: readonly CandidateKind[] = ['vocabulary', 'neighbours', 'wordnet', 'wordnet+neighbours'];
 
+/**
+ * How a candidate set is built from a model and its vocabulary (buildCandidates): plain data, so that a
+ * worker holding a replica of the model and the vocabulary builds exactly the same set.
+ */
+export interface CandidateSpec {
+  kind: CandidateKind;
+  /** Embedding neighbours per word (`neighbours`, `wordnet+neighbours`); default 8. */
+  neighbours?: number;
+  /** WordNet database folder (`wordnet`, `wordnet+neighbours`); default /usr/share/wordnet. */
+  wordnetDir?: string;
+}
+
 export interface CandidateSet {
   kind: CandidateKind;
+  /** How to build this set again (set by buildCandidates); absent for a set built by hand. */
+  spec?: CandidateSpec;
   /** Ids that may replace `id`, ascending; null means every id but PAD, UNK and `id` itself. */
   of(id: number): Int32Array | null;
   /** Whether `to` may replace `from`. */

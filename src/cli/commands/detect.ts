@@ -30,11 +30,10 @@ import { onInterrupt } from '../../util/interrupt.js';
 import { OptionError, UserError } from '../../util/errors.js';
 import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
-import { embedDataset, isTextModel, splitAtEmbedding } from '../../model/text.js';
-import { headLogits } from '../../detect/adaptive-swaps.js';
+import { isTextModel } from '../../model/text.js';
 import { evaluateTextDetection, textDetectorSettings, type TextDetectEvalOptions } from '../../detect/text-evaluate.js';
-import { buildCandidates, wordModel, type CandidateKind } from '../../attack/text/index.js';
-import { vocabularyOf } from '../../data/text.js';
+import { calibrateTextDetector, textDetectorTarget } from '../../detect/text-target.js';
+import type { CandidateKind, CandidateSpec } from '../../attack/text/index.js';
 import { WORD_SWAP_OPTIONS } from '../word-swaps.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -267,18 +266,17 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const { ds: data, source } = calibrationData(p, undefined, modelPath);
   const loaded = await openModel(modelPath, quiet);
   // Text: the detector scores the message's embeddings through the model's head (noise without a box).
-  const text = isTextModel(loaded) ? splitAtEmbedding(loaded) : undefined;
-  const ds = text !== undefined ? embedDataset(data, text) : data;
+  const text = isTextModel(loaded) ? textDetectorTarget(loaded) : undefined;
   if (text === undefined && data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
-  // Shape adaptation only: `detect check`/`serve` score inputs in the model's own format.
-  const model = text !== undefined ? headLogits(text) : checkModelFitsData(loaded, ds, modelPath, undefined, quiet);
+  // Shape adaptation only for images: `detect check`/`serve` score inputs in the model's own format.
+  const imageModel = text === undefined ? checkModelFitsData(loaded, data, modelPath, undefined, quiet) : undefined;
   const det = buildDetector(get.str(p, 'detector') as string, text !== undefined ? textDetectorSettings(detectorSettings(p)) : detectorSettings(p));
   const fpr = get.num(p, 'fpr') as number;
-  const nThr = det.needsFit ? ds.count - Math.round(ds.count / 2) : ds.count;
+  const nThr = det.needsFit ? data.count - Math.round(data.count / 2) : data.count;
   checkCalibrationSize(nThr, fpr, det.needsFit ? `clean inputs left for the threshold (half of --calib-n fits the ${det.kind} statistics)` : 'clean inputs (--calib-n)');
-  say(quiet, `alp detect calibrate: ${det.name} on ${ds.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
+  say(quiet, `alp detect calibrate: ${det.name} on ${data.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
   const t0 = Date.now();
-  const r = calibrateDetector(det, model, ds, { fpr, ...(text !== undefined ? { bounds: null } : {}) });
+  const r = text !== undefined ? calibrateTextDetector(text, det, data, { fpr }) : calibrateDetector(det, imageModel as tf.LayersModel, data, { fpr });
   const out = saveDetector(get.str(p, 'out') ?? modelDir(modelPath), r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold } });
   const c = r.calibration;
   const report = { model: modelPath, detectorFile: out, detector: det.describe(), calibration: c, split: r.split, seconds: (Date.now() - t0) / 1000, versions: versions(backend) };
@@ -374,7 +372,7 @@ function rejectTextOptions(p: Parsed): void {
 
 /** detect eval's word-swap plan for text models, from --swaps, --candidates, --beam, --probe, --lambdas, --eot. */
 function textOptions(p: Parsed, noAdaptive: boolean, seed: number): {
-  budget: { k: number; fraction?: number }; candidates: CandidateKind; candidateOptions: { neighbours?: number; wordnetDir?: string };
+  budget: { k: number; fraction?: number }; candidates: CandidateSpec;
   options: Omit<TextDetectEvalOptions, 'candidates'>; threat: TextDetectSetup['threat']; adaptive: TextDetectSetup['adaptive'];
 } {
   const k = get.num(p, 'swaps') as number;
@@ -397,7 +395,7 @@ function textOptions(p: Parsed, noAdaptive: boolean, seed: number): {
   const wordnet = get.str(p, 'wordnet');
   const adaptive = noAdaptive ? null : { lambdas, probe, eotSamples: eot, seed: seed + 7919 };
   return {
-    budget, candidates, candidateOptions: { neighbours: get.num(p, 'neighbours') as number, ...(wordnet !== undefined ? { wordnetDir: wordnet } : {}) },
+    budget, candidates: { kind: candidates, neighbours: get.num(p, 'neighbours') as number, ...(wordnet !== undefined ? { wordnetDir: wordnet } : {}) },
     options: { budget, beamWidth: beam, seed, adaptive },
     threat: { kind: 'word swaps' as const, swaps: k, fraction: fraction ?? null, candidates, beam },
     adaptive,
@@ -506,10 +504,10 @@ async function evalCmd(p: Parsed): Promise<void> {
     };
     let r: ModelDetectionResult;
     if (textPlan !== null) {
-      const split = splitAtEmbedding(loaded);
-      const candidates = buildCandidates(textPlan.candidates, wordModel(split), vocabularyOf(test.vocabulary as string[]), textPlan.candidateOptions);
+      const target = textDetectorTarget(loaded);
+      const candidates = target.candidates(textPlan.candidates, test.vocabulary);
       say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test messages, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), HotFlip ≤ ${textPlan.budget.k} swaps (${candidates.kind}), detectors on embeddings, backend ${backend}`);
-      r = await evaluateTextDetection(split, m.label, m.path, test, calib, detectors, { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress });
+      r = await evaluateTextDetection(target, m.label, m.path, test, calib, detectors, { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress });
       loaded.dispose();
     } else {
       const model = checkModelFitsData(loaded, test, m.path, p, quiet);
