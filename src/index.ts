@@ -37,7 +37,7 @@ export { auditPart, finishAudit, type AuditPart } from './eval/audit.js';
 export { parseShard, shardRange, type ShardSpec, type ShardRecord } from './parallel/shard.js';
 export { mergeShards, type MergedRun } from './parallel/merge.js';
 export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptions } from './parallel/evaluate-parallel.js';
-export { evaluateDetectionParallel, detectPartParallel, type DetectParallelOptions } from './parallel/detect-parallel.js';
+export { evaluateDetectionParallel, detectPartParallel, evaluateTextDetectionParallel, textDetectPartParallel, type DetectParallelOptions, type TextDetectParallelOptions } from './parallel/detect-parallel.js';
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';

@@ -220,8 +220,8 @@ export interface DetectorSetup {
   pool: TargetPool;
 }
 
-/** The per-example results of the test rows [start, end): everything the summary is computed from. */
-export interface DetectPart {
+/** What every detection part holds (images and text): the test rows [start, end) and their clean results. */
+export interface RowPart {
   start: number;
   end: number;
   /** The model's prediction on each clean row. */
@@ -229,6 +229,10 @@ export interface DetectPart {
   /** Per detector: the clean score of each row; and the seconds that scoring took. */
   clean: Float32Array[];
   cleanSeconds: number[];
+}
+
+/** The per-example results of the test rows [start, end): everything the summary is computed from. */
+export interface DetectPart extends RowPart {
   /**
    * Per non-adaptive attack (suite order): the correctly classified rows it fooled (ascending), and per
    * detector the score of each fooled row's adversarial input and the seconds (attack + scoring).
@@ -370,7 +374,7 @@ export async function detectPart(
   return { start, end, pred, clean, cleanSeconds, plain, adaptive };
 }
 
-function concatF32(parts: readonly Float32Array[]): Float32Array {
+export function concatF32(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -380,72 +384,113 @@ function concatF32(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** Parts covering contiguous ranges, joined in row order (what one part over all the rows would hold, timings added). */
-export function joinDetectParts(parts: readonly DetectPart[]): DetectPart {
+
+export function sumOf(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Parts covering contiguous ranges, in row order, and their shared fields joined (what one part over
+ * all the rows would hold, timings added). Shared with the text evaluation.
+ */
+export function joinRowParts<P extends RowPart>(parts: readonly P[], what: string): { sorted: P[]; first: P; rows: RowPart } {
   const sorted = [...parts].sort((a, b) => a.start - b.start);
   const first = sorted[0];
-  if (first === undefined) throw new UserError('detection: no examples');
+  if (first === undefined) throw new UserError(`${what}: no examples`);
   sorted.forEach((p, i) => {
     const prev = sorted[i - 1];
-    if (prev !== undefined && p.start !== prev.end) throw new Error(`detection parts: rows ${prev.end}…${p.start - 1} are missing or overlap`);
+    if (prev !== undefined && p.start !== prev.end) throw new Error(`${what} parts: rows ${prev.end}…${p.start - 1} are missing or overlap`);
   });
-  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-  const pred = new Int32Array(sorted.reduce((a, p) => a + p.pred.length, 0));
-  sorted.reduce((at, p) => (pred.set(p.pred, at), at + p.pred.length), 0);
   return {
-    start: first.start, end: (sorted[sorted.length - 1] as DetectPart).end, pred,
-    clean: first.clean.map((_, d) => concatF32(sorted.map((p) => p.clean[d] as Float32Array))),
-    cleanSeconds: first.cleanSeconds.map((_, d) => sum(sorted.map((p) => p.cleanSeconds[d] as number))),
+    sorted, first,
+    rows: {
+      start: first.start, end: (sorted[sorted.length - 1] as P).end, pred: concatI32(sorted.map((p) => p.pred)),
+      clean: first.clean.map((_, d) => concatF32(sorted.map((p) => p.clean[d] as Float32Array))),
+      cleanSeconds: first.cleanSeconds.map((_, d) => sumOf(sorted.map((p) => p.cleanSeconds[d] as number))),
+    },
+  };
+}
+
+function concatI32(parts: readonly Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
+/** Parts covering contiguous ranges, joined in row order (what one part over all the rows would hold, timings added). */
+export function joinDetectParts(parts: readonly DetectPart[]): DetectPart {
+  const { sorted, first, rows } = joinRowParts(parts, 'detection');
+  return {
+    ...rows,
     plain: first.plain.map((a0, k) => ({
       fooledIds: sorted.flatMap((p) => (p.plain[k] as DetectPart['plain'][number]).fooledIds),
       scores: a0.scores.map((_, d) => concatF32(sorted.map((p) => (p.plain[k] as DetectPart['plain'][number]).scores[d] as Float32Array))),
-      seconds: a0.seconds.map((_, d) => sum(sorted.map((p) => (p.plain[k] as DetectPart['plain'][number]).seconds[d] as number))),
+      seconds: a0.seconds.map((_, d) => sumOf(sorted.map((p) => (p.plain[k] as DetectPart['plain'][number]).seconds[d] as number))),
     })),
     adaptive: first.adaptive.map((_, d) => {
       const each = sorted.map((p) => p.adaptive[d] as DetectPart['adaptive'][number]);
-      const perStrategy: Record<string, number> = {};
-      for (const a of each) for (const [s, v] of Object.entries(a.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
-      return { fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), perStrategy, seconds: sum(each.map((a) => a.seconds)) };
+      return { fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), perStrategy: addCounts(each.map((a) => a.perStrategy)), seconds: sumOf(each.map((a) => a.seconds)) };
     }),
   };
 }
 
-/** The detection result of a model from its prepared detectors and the (joined) part of all its test rows. */
-export function summariseDetection(label: string, modelPath: string, test: Dataset, prepared: readonly PreparedDetector[], part: DetectPart, o: DetectEvalOptions): ModelDetectionResult {
+/** Per-strategy counts added up. */
+export function addCounts(counts: ReadonlyArray<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of counts) for (const [s, v] of Object.entries(c)) out[s] = (out[s] ?? 0) + v;
+  return out;
+}
+
+/** One attack's detection numbers for one detector, and the ids it broke. */
+export type AttackSummary = ReturnType<typeof summarise>;
+
+/**
+ * A model's detection result from its calibrated detectors and the joined part of all its test rows:
+ * `attacksOf` summarises detector d's attacks; the clean numbers, the worst case over the attacks and
+ * the bookkeeping are the same for images and text.
+ */
+export function detectionResult(
+  label: string, modelPath: string, test: Dataset, prepared: ReadonlyArray<{ detector: Detector; report: CalibrationReport; seconds: number }>, part: RowPart,
+  attacksOf: (d: number, c: { cal: Calibration; cleanScores: Float32Array; correct: Uint8Array; nCorrect: number }) => AttackSummary[],
+): ModelDetectionResult {
   if (part.start !== 0 || part.end !== test.count) throw new Error(`detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);
-  const fprs = o.fprs ?? [0.01, 0.05];
   const correct = new Uint8Array(test.count);
   let nCorrect = 0;
   for (let i = 0; i < test.count; i++) if (part.pred[i] === test.labels[i]) { correct[i] = 1; nCorrect++; }
-  const suite = plainSuite(o);
   const detectorsOut: DetectorEvaluation[] = prepared.map((e, d) => {
     const cal = e.report.calibration;
     const cleanScores = part.clean[d] as Float32Array;
-    const attacks: AttackDetection[] = [];
-    const broken: Set<number>[] = [];
-    suite.forEach((attack, k) => {
+    const summaries = attacksOf(d, { cal, cleanScores, correct, nCorrect });
+    let ok = 0;
+    for (let i = 0; i < test.count; i++) if (correct[i] && summaries.every((a) => !a.brokenIds.has(i))) ok++;
+    return {
+      detector: e.detector.name, kind: e.detector.kind, config: e.detector.describe(), calibration: cal, calibrationSplit: e.report.split,
+      cleanTestScores: scoreStats(cleanScores), cleanTestFpr: rateAbove(cleanScores, cal.threshold),
+      attacks: summaries.map((a) => a.summary), worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds + (part.cleanSeconds[d] as number),
+    };
+  });
+  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: nCorrect / Math.max(test.count, 1), detectors: detectorsOut };
+}
+
+/** The detection result of a model from its prepared detectors and the (joined) part of all its test rows. */
+export function summariseDetection(label: string, modelPath: string, test: Dataset, prepared: readonly PreparedDetector[], part: DetectPart, o: DetectEvalOptions): ModelDetectionResult {
+  const fprs = o.fprs ?? [0.01, 0.05];
+  const suite = plainSuite(o);
+  return detectionResult(label, modelPath, test, prepared, part, (d, { cal, cleanScores, correct, nCorrect }) => {
+    const e = prepared[d] as PreparedDetector;
+    const out = suite.map((attack, k) => {
       const a = part.plain[k] as DetectPart['plain'][number];
-      const { summary, brokenIds } = summarise(attack.name, false, attack.describe(), nCorrect, a.fooledIds, a.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, a.seconds[d] as number);
-      attacks.push(summary);
-      broken.push(brokenIds);
+      return summarise(attack.name, false, attack.describe(), nCorrect, a.fooledIds, a.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, a.seconds[d] as number);
     });
     const ad = part.adaptive[d];
     if (ad !== undefined) {
       const attack = adaptiveAttack(e.detector, { calibration: cal, pool: e.pool }, o);
-      const { summary, brokenIds } = summarise(attack.name, true, { ...attack.describe(), targetPool: e.pool.count }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
-      summary.perStrategy = ad.perStrategy;
-      attacks.push(summary);
-      broken.push(brokenIds);
+      const a = summarise(attack.name, true, { ...attack.describe(), targetPool: e.pool.count }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
+      a.summary.perStrategy = ad.perStrategy;
+      out.push(a);
     }
-    let ok = 0;
-    for (let i = 0; i < test.count; i++) if (correct[i] && broken.every((b) => !b.has(i))) ok++;
-    return {
-      detector: e.detector.name, kind: e.detector.kind, config: e.detector.describe(), calibration: cal, calibrationSplit: e.report.split,
-      cleanTestScores: scoreStats(cleanScores), cleanTestFpr: rateAbove(cleanScores, cal.threshold),
-      attacks, worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds + (part.cleanSeconds[d] as number),
-    };
+    return out;
   });
-  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: nCorrect / Math.max(test.count, 1), detectors: detectorsOut };
 }
 
 /**

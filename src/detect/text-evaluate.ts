@@ -27,8 +27,7 @@ import { AdaptiveSwapAttack, embedIds, type AdaptiveSwapOptions } from './adapti
 import { calibrateDetector, flags, type Calibration, type CalibrationReport } from './calibrate.js';
 import type { Detector } from './detector.js';
 import type { DetectorSettings } from './registry.js';
-import { summarise, type AttackDetection, type DetectorEvaluation, type ModelDetectionResult } from './evaluate.js';
-import { rateAbove, scoreStats } from './metrics.js';
+import { addCounts, concatF32, detectionResult, joinRowParts, sumOf, summarise, type ModelDetectionResult, type RowPart } from './evaluate.js';
 import { textDetectorTarget, type TextDetectorTarget } from './text-target.js';
 
 export interface TextDetectEvalOptions {
@@ -68,14 +67,7 @@ export interface PreparedTextDetector {
 }
 
 /** The per-message results of the test rows [start, end): everything the summary is computed from. */
-export interface TextDetectPart {
-  start: number;
-  end: number;
-  /** The model's prediction on each clean message. */
-  pred: Int32Array;
-  /** Per detector: the clean score of each message; and the seconds that scoring took. */
-  clean: Float32Array[];
-  cleanSeconds: number[];
+export interface TextDetectPart extends RowPart {
   /** HotFlip: the correctly classified rows it fooled (ascending); per detector their scores and the seconds (attack + scoring). */
   plain: { fooledIds: number[]; scores: Float32Array[]; seconds: number[] };
   /**
@@ -307,44 +299,21 @@ function checkSwaps(adv: Int32Array, orig: Int32Array, id: number, o: TextDetect
   if (changed > maxSwaps(o.budget, orig)) throw new Error(`adaptive word swaps: message ${id}: ${changed} words swapped, the budget allows ${maxSwaps(o.budget, orig)}`);
 }
 
-function concatF32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Parts covering contiguous ranges, joined in row order (what one part over all the rows would hold, timings added). */
 export function joinTextDetectParts(parts: readonly TextDetectPart[]): TextDetectPart {
-  const sorted = [...parts].sort((a, b) => a.start - b.start);
-  const first = sorted[0];
-  if (first === undefined) throw new UserError('text detection: no messages');
-  sorted.forEach((p, i) => {
-    const prev = sorted[i - 1];
-    if (prev !== undefined && p.start !== prev.end) throw new Error(`text detection parts: rows ${prev.end}…${p.start - 1} are missing or overlap`);
-  });
-  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-  const pred = new Int32Array(sorted.reduce((a, p) => a + p.pred.length, 0));
-  sorted.reduce((at, p) => (pred.set(p.pred, at), at + p.pred.length), 0);
+  const { sorted, first, rows } = joinRowParts(parts, 'text detection');
   return {
-    start: first.start, end: (sorted[sorted.length - 1] as TextDetectPart).end, pred,
-    clean: first.clean.map((_, d) => concatF32(sorted.map((p) => p.clean[d] as Float32Array))),
-    cleanSeconds: first.cleanSeconds.map((_, d) => sum(sorted.map((p) => p.cleanSeconds[d] as number))),
+    ...rows,
     plain: {
       fooledIds: sorted.flatMap((p) => p.plain.fooledIds),
       scores: first.plain.scores.map((_, d) => concatF32(sorted.map((p) => p.plain.scores[d] as Float32Array))),
-      seconds: first.plain.seconds.map((_, d) => sum(sorted.map((p) => p.plain.seconds[d] as number))),
+      seconds: first.plain.seconds.map((_, d) => sumOf(sorted.map((p) => p.plain.seconds[d] as number))),
     },
     adaptive: first.adaptive.map((_, d) => {
       const each = sorted.map((p) => p.adaptive[d] as TextDetectPart['adaptive'][number]);
-      const perStrategy: Record<string, number> = {};
-      for (const a of each) for (const [s, v] of Object.entries(a.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
       return {
-        fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), claimed: sum(each.map((a) => a.claimed)),
-        perStrategy, seconds: sum(each.map((a) => a.seconds)),
+        fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), claimed: sumOf(each.map((a) => a.claimed)),
+        perStrategy: addCounts(each.map((a) => a.perStrategy)), seconds: sumOf(each.map((a) => a.seconds)),
       };
     }),
   };
@@ -354,39 +323,21 @@ export function joinTextDetectParts(parts: readonly TextDetectPart[]): TextDetec
 export function summariseTextDetection(
   t: TextDetectorTarget, label: string, modelPath: string, test: Dataset, prepared: readonly PreparedTextDetector[], part: TextDetectPart, o: TextDetectEvalOptions,
 ): ModelDetectionResult {
-  if (part.start !== 0 || part.end !== test.count) throw new Error(`text detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);
   const fprs = o.fprs ?? [0.01, 0.05];
   const k = o.budget.k;
-  const correct = new Uint8Array(test.count);
-  let nCorrect = 0;
-  for (let i = 0; i < test.count; i++) if (part.pred[i] === test.labels[i]) { correct[i] = 1; nCorrect++; }
   const plainConfig = { attack: 'hotflip', swaps: k, fraction: o.budget.fraction ?? null, candidates: o.candidates.kind, beamWidth: o.beamWidth ?? 1, success: 'misclassified on the real new message' };
-  const detectorsOut: DetectorEvaluation[] = prepared.map((e, d) => {
-    const cal = e.report.calibration;
-    const cleanScores = part.clean[d] as Float32Array;
-    const attacks: AttackDetection[] = [];
-    const broken: Set<number>[] = [];
-    const p = summarise(`hotflip-${k}`, false, plainConfig, nCorrect, part.plain.fooledIds, part.plain.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, part.plain.seconds[d] as number);
-    attacks.push(p.summary);
-    broken.push(p.brokenIds);
+  return detectionResult(label, modelPath, test, prepared, part, (d, { cal, cleanScores, correct, nCorrect }) => {
+    const out = [summarise(`hotflip-${k}`, false, plainConfig, nCorrect, part.plain.fooledIds, part.plain.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, part.plain.seconds[d] as number)];
     const ad = part.adaptive[d];
     if (ad !== undefined) {
-      const attack = adaptiveSwapAttack(t, e.detector, cal, o);
+      const attack = adaptiveSwapAttack(t, (prepared[d] as PreparedTextDetector).detector, cal, o);
       const verified = ad.scores.filter((s) => s <= cal.threshold).length;
       const a = summarise(`adaptive-swaps-${k}`, true, { ...attack.describe(), claimed: ad.claimed, verified }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
       a.summary.perStrategy = ad.perStrategy;
-      attacks.push(a.summary);
-      broken.push(a.brokenIds);
+      out.push(a);
     }
-    let ok = 0;
-    for (let i = 0; i < test.count; i++) if (correct[i] && broken.every((b) => !b.has(i))) ok++;
-    return {
-      detector: e.detector.name, kind: e.detector.kind, config: e.detector.describe(), calibration: cal, calibrationSplit: e.report.split,
-      cleanTestScores: scoreStats(cleanScores), cleanTestFpr: rateAbove(cleanScores, cal.threshold),
-      attacks, worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds + (part.cleanSeconds[d] as number),
-    };
+    return out;
   });
-  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: nCorrect / Math.max(test.count, 1), detectors: detectorsOut };
 }
 
 /**

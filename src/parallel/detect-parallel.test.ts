@@ -6,8 +6,12 @@ import { detectPart, detectorSetups, evaluateDetection, prepareDetection, type D
 import { buildDetector } from '../detect/registry.js';
 import { OddsAreOddDetector } from '../detect/odds-are-odd.js';
 import { logitsOf } from '../model/classifier.js';
-import { EXIT, WorkerCrashedError } from '../util/errors.js';
-import { detectPartParallel, evaluateDetectionParallel } from './detect-parallel.js';
+import { EXIT, UserError, WorkerCrashedError } from '../util/errors.js';
+import { vocabularyCandidates } from '../attack/text/candidates.js';
+import { prepareTextDetection, textDetectPart, textDetectorSettings, type TextDetectEvalOptions } from '../detect/text-evaluate.js';
+import { textDetectorTarget } from '../detect/text-target.js';
+import { keywordTexts, tinyTextModel, TINY_V } from '../testing/tiny-text.js';
+import { detectPartParallel, evaluateDetectionParallel, evaluateTextDetectionParallel, textDetectPartParallel } from './detect-parallel.js';
 import type { WorkerPool } from './pool.js';
 
 // PGD-CW and the adaptive attack on a tiny MLP; the odds detector (fitted statistics, noise) must survive the trip to a worker.
@@ -50,21 +54,71 @@ test('detect eval: 2 workers give exactly the per-example results (predictions, 
   assert.deepEqual(withoutSeconds(parallel), withoutSeconds(inThread));
 });
 
-test('detect eval: a worker killed mid-run fails it with WorkerCrashedError (exit status 8), without a hang', { timeout: 120_000 }, async () => {
-  const { model } = await trainedToyModel();
+/** Pool options that kill worker 1 once the workers have finished a slice (calibration, before the pool, reports progress too). */
+function killAfterFirstSlice(): { onPool: (p: WorkerPool) => void; onProgress: (e: { done: number }) => void } {
   let pool: WorkerPool | undefined;
   let killed = false;
-  const err = await evaluateDetectionParallel(model, 'toy', '(memory)', toyDataset(30, 41), toyDataset(100, 42), [buildDetector('margin')], {
-    ...options, adaptive: null, batchSize: 3, workers: 2, onPool: (p) => (pool = p),
+  return {
+    onPool: (p) => (pool = p),
     onProgress: (e) => {
-      // Once the workers have finished a slice (calibration, before the pool, reports progress too).
       if (!killed && pool !== undefined && e.done > 0) {
         killed = true;
-        void pool?.kill(1);
+        void pool.kill(1);
       }
     },
-  }).then(() => undefined, (e: unknown) => e);
+  };
+}
+
+function assertWorkerDied(err: unknown): void {
   assert.ok(err instanceof WorkerCrashedError, `got ${String(err)}`);
   assert.equal(err.code, EXIT.worker);
   assert.match(err.message, /worker 1 died/);
+}
+
+test('detect eval: a worker killed mid-run fails it with WorkerCrashedError (exit status 8), without a hang', { timeout: 120_000 }, async () => {
+  const { model } = await trainedToyModel();
+  const err = await evaluateDetectionParallel(model, 'toy', '(memory)', toyDataset(30, 41), toyDataset(100, 42), [buildDetector('margin')], {
+    ...options, adaptive: null, batchSize: 3, workers: 2, ...killAfterFirstSlice(),
+  }).then(() => undefined, (e: unknown) => e);
+  assertWorkerDied(err);
+});
+
+// Text: the tiny keyword model, HotFlip and the adaptive swap search; the candidates (embedding
+// neighbours) are built again in each worker from their spec.
+test('detect eval on text: 2 workers give exactly the per-message results of the in-thread run; a dead worker fails it with WorkerCrashedError', { timeout: 120_000 }, async () => {
+  const { model } = await tinyTextModel();
+  const target = textDetectorTarget(model);
+  const testSet = keywordTexts(20, 3), calib = keywordTexts(60, 21);
+  const settings = textDetectorSettings({ seed: 3, samples: 4, adversarial: { norm: 'l2', eps: 0.5, steps: 2 } });
+  const textDetectors = () => ['margin', 'logit-discrepancy'].map((k) => buildDetector(k, settings));
+  const o: TextDetectEvalOptions = {
+    budget: { k: 1 }, candidates: target.candidates({ kind: 'neighbours', neighbours: 8 }, testSet.vocabulary), seed: 1, operatingFpr: 0.1,
+    adaptive: { lambdas: [1, 10], probe: 2, eotSamples: 2 }, batchSize: 7,
+  };
+  const prepared = prepareTextDetection(target, 'tiny', calib, textDetectors(), o);
+  const calibrated = prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration }));
+  const one = await textDetectPart(target, 'tiny', testSet, calibrated, o);
+  const seen: number[] = [];
+  const two = await textDetectPartParallel(model, 'tiny', testSet, calibrated, { ...o, workers: 2, onProgress: (e) => seen.push(e.done) });
+  // The comparison bites: HotFlip and the adaptive search fooled some messages.
+  assert.ok(one.plain.fooledIds.length > 0 && one.adaptive.every((a) => a.fooledIds.length > 0), JSON.stringify([one.plain.fooledIds, one.adaptive.map((a) => a.fooledIds)]));
+  assert.deepEqual(two.pred, one.pred);
+  assert.deepEqual(two.clean, one.clean);
+  assert.deepEqual([two.plain.fooledIds, two.plain.scores], [one.plain.fooledIds, one.plain.scores]);
+  assert.deepEqual(two.adaptive.map((a) => [a.fooledIds, a.scores, a.claimed, a.perStrategy]), one.adaptive.map((a) => [a.fooledIds, a.scores, a.claimed, a.perStrategy]));
+  assert.deepEqual(withoutSeconds(two), withoutSeconds(one));
+  // Three groups of at most 7 rows: 0, then after each, up to all 20.
+  assert.deepEqual([seen.length, seen[0], seen[seen.length - 1]], [4, 0, 20]);
+
+  // The whole evaluation (evaluateTextDetectionParallel) is this part between the calibration and the
+  // summary the in-thread run shares; its own path is driven below, up to a worker's death.
+  const quick = { ...o, adaptive: null };
+  // A hand-built candidate set cannot be built again in a worker: said before any worker starts.
+  await assert.rejects(evaluateTextDetectionParallel(target, 'tiny', '(memory)', testSet, calib, textDetectors(), { ...quick, candidates: vocabularyCandidates(TINY_V), workers: 2 }),
+    (e: unknown) => e instanceof UserError && /^candidates: workers build the vocabulary candidate set again from its spec/.test(e.message));
+
+  const err = await evaluateTextDetectionParallel(target, 'tiny', '(memory)', testSet, calib, [buildDetector('margin', settings)], {
+    ...quick, batchSize: 3, workers: 2, ...killAfterFirstSlice(),
+  }).then(() => undefined, (e: unknown) => e);
+  assertWorkerDied(err);
 });

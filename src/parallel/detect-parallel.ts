@@ -4,6 +4,10 @@
  * adaptive attack's target pools; each worker evaluates slices of the test rows exactly as the
  * in-thread run does (detectPart), and the slices are joined in row order before the summary. Random
  * starts and noise are seeded per example, so the per-example results do not depend on N.
+ *
+ * Text models the same way (textDetectPart): each worker splits its replica at the Embedding layer
+ * and builds the word-swap candidate set again from its spec (the same words: the replica's weights
+ * and the vocabulary are exactly the original's); the searches are seeded by the message's row.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
@@ -12,7 +16,16 @@ import {
   checkDetectionInputs, detectorSetups, joinDetectParts, prepareDetection, summariseDetection,
   type DetectEvalOptions, type DetectorSetup, type DetectPart, type ModelDetectionResult,
 } from '../detect/evaluate.js';
+import {
+  checkTextDetectionInputs, joinTextDetectParts, prepareTextDetection, summariseTextDetection,
+  type TextDetectEvalOptions, type TextDetectPart,
+} from '../detect/text-evaluate.js';
+import { textDetectorTarget, type TextDetectorTarget } from '../detect/text-target.js';
+import type { Calibration } from '../detect/calibrate.js';
+import type { DetectorConfig } from '../detect/detector.js';
+import type { CandidateSpec } from '../attack/text/candidates.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { UserError } from '../util/errors.js';
 import { checkWorkers } from './pool.js';
 import { queue, slices, withReplicas, type ParallelOptions } from './evaluate-parallel.js';
 
@@ -44,20 +57,30 @@ export async function detectPartParallel(
 ): Promise<DetectPart> {
   const { workers, backend, onPool, onProgress, signal, ...task } = o;
   const setup: DetectSetupPayload = { label, detectors, options: task };
+  return joinDetectParts(await slicesParallel<DetectPart>(model, test, o, { setup: 'detectSetup', payload: setup, slice: 'detectSlice' }, `${label}: attacks (${workers} workers)`, range, o.batchSize ?? 250));
+}
+
+/**
+ * Sends the setup to every worker, then hands out the groups of `size` rows of `range` as slices;
+ * progress counts the rows finished by all workers.
+ */
+async function slicesParallel<P extends { start: number; end: number }>(
+  model: tf.LayersModel | LogitsFn, test: Dataset, o: Pick<ParallelOptions, 'workers' | 'backend' | 'onPool' | 'signal'> & Pick<DetectEvalOptions, 'onProgress'>,
+  tasks: { setup: string; payload: unknown; slice: string }, stage: string, range: readonly [number, number], size: number,
+): Promise<P[]> {
+  const { workers, backend, onPool, onProgress, signal } = o;
   const [start, end] = range;
   checkWorkers(workers, 'workers');
-  const jobs = slices(start, end, o.batchSize ?? 250);
-  const stage = `${label}: attacks (${workers} workers)`;
+  const jobs = slices(start, end, size);
   let done = 0;
   onProgress?.({ stage, done, total: end - start });
-  const parts = await withReplicas(model, test, { workers, ...(backend !== undefined ? { backend } : {}), ...(onPool !== undefined ? { onPool } : {}) }, undefined, async (pool) => {
-    await pool.broadcast('detectSetup', setup);
-    return queue(pool, jobs, (w, r) => pool.call<DetectPart>(w, 'detectSlice', { range: r }), (p) => {
+  return withReplicas(model, test, { workers, ...(backend !== undefined ? { backend } : {}), ...(onPool !== undefined ? { onPool } : {}) }, undefined, async (pool) => {
+    await pool.broadcast(tasks.setup, tasks.payload);
+    return queue(pool, jobs, (w, r) => pool.call<P>(w, tasks.slice, { range: r }), (p) => {
       done += p.end - p.start;
       onProgress?.({ stage, done, total: end - start });
     }, signal);
   });
-  return joinDetectParts(parts);
 }
 
 /** evaluateDetection with the test rows split over `o.workers` workers (the detectors are calibrated here, once). */
@@ -68,4 +91,50 @@ export async function evaluateDetectionParallel(
   const prepared = prepareDetection(logitsOf(model), label, calibration, detectors, o);
   const part = await detectPartParallel(model, label, test, detectorSetups(prepared), o);
   return summariseDetection(label, modelPath, test, prepared, part, o);
+}
+
+/** TextDetectEvalOptions as a worker gets them: the candidate set as its spec, without the callbacks and the signal. */
+export type TextDetectTaskOptions = Omit<TextDetectEvalOptions, 'onProgress' | 'signal' | 'candidates'> & { candidates: CandidateSpec };
+
+/** What a worker keeps for a text detection run (sent once, after the model). */
+export interface TextDetectSetupPayload {
+  label: string;
+  detectors: Array<{ config: DetectorConfig; calibration: Calibration }>;
+  options: TextDetectTaskOptions;
+}
+
+export type TextDetectParallelOptions = TextDetectEvalOptions & Pick<ParallelOptions, 'workers' | 'backend' | 'onPool'>;
+
+/**
+ * textDetectPart of the test messages [start, end), computed by `o.workers` workers from calibrated
+ * detectors, in the in-thread run's groups of `batchSize` rows. Progress, interruption and a dying
+ * worker as for images (detectPartParallel).
+ */
+export async function textDetectPartParallel(
+  model: tf.LayersModel, label: string, test: Dataset, detectors: ReadonlyArray<{ detector: Detector; calibration: Calibration }>, o: TextDetectParallelOptions,
+  range: readonly [number, number] = [0, test.count],
+): Promise<TextDetectPart> {
+  const { workers, backend, onPool, onProgress, signal, candidates, ...task } = o;
+  if (candidates.spec === undefined) {
+    throw new UserError(`candidates: workers build the ${candidates.kind} candidate set again from its spec, and this one has none; build it with buildCandidates or the target's candidates() (or use workers: 1)`);
+  }
+  const setup: TextDetectSetupPayload = {
+    label, detectors: detectors.map((d) => ({ config: d.detector.describe(), calibration: d.calibration })), options: { ...task, candidates: candidates.spec },
+  };
+  const parts = await slicesParallel<TextDetectPart>(model, test, o, { setup: 'textDetectSetup', payload: setup, slice: 'textDetectSlice' }, `${label}: word-swap attacks (${workers} workers)`, range, o.batchSize ?? 100);
+  return joinTextDetectParts(parts);
+}
+
+/**
+ * evaluateTextDetection with the test messages split over `o.workers` workers: the detectors are
+ * calibrated here, once, and the per-message results are those of the in-thread run.
+ */
+export async function evaluateTextDetectionParallel(
+  model: tf.LayersModel | TextDetectorTarget, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: TextDetectParallelOptions,
+): Promise<ModelDetectionResult> {
+  checkTextDetectionInputs(test, calibration);
+  const t = 'split' in model && 'words' in model ? model : textDetectorTarget(model);
+  const prepared = prepareTextDetection(t, label, calibration, detectors, o);
+  const part = await textDetectPartParallel(t.model, label, test, prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration })), o);
+  return summariseTextDetection(t, label, modelPath, test, prepared, part, o);
 }

@@ -2,7 +2,8 @@
  * The pool handlers of parallel evaluation and audit (`--workers N`): each worker holds a replica of
  * the model (and of a transfer surrogate) and the dataset, and evaluates the slices [start, end) it is
  * sent exactly as a shard does (eval/evaluate.ts evalPart, eval/audit.ts auditPart), or the test rows
- * of a detect eval as the in-thread run does (detect/evaluate.ts detectPart).
+ * of a detect eval as the in-thread run does (detect/evaluate.ts detectPart, detect/text-evaluate.ts
+ * textDetectPart).
  */
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, runAttack } from '../attack/runner.js';
@@ -16,15 +17,18 @@ import type { Detector } from '../detect/detector.js';
 import type { TargetPool } from '../detect/adaptive.js';
 import type { Calibration } from '../detect/calibrate.js';
 import { detectorFromConfig } from '../detect/registry.js';
+import { textDetectPart, type TextDetectEvalOptions, type TextDetectPart } from '../detect/text-evaluate.js';
+import { textDetectorTarget, type TextDetectorTarget } from '../detect/text-target.js';
 import { logitsOf } from '../model/classifier.js';
-import type { DetectSetupPayload } from './detect-parallel.js';
+import type { DetectSetupPayload, TextDetectSetupPayload } from './detect-parallel.js';
 import { transfer, type Handlers } from './protocol.js';
-import { loadReplica, type ModelPayload } from './replica.js';
+import { loadExactReplica, type ModelPayload } from './replica.js';
 
 let model: tf.LayersModel | undefined;
 let surrogate: tf.LayersModel | undefined;
 let data: Dataset | undefined;
 let detection: { label: string; detectors: Array<{ detector: Detector; calibration: Calibration; pool: TargetPool }>; options: DetectSetupPayload['options'] } | undefined;
+let textDetection: { label: string; target: TextDetectorTarget; detectors: Array<{ detector: Detector; calibration: Calibration }>; options: TextDetectEvalOptions } | undefined;
 
 /** What every audit worker needs to rebuild the cascade (AuditOptions without callbacks and state). */
 export type AuditTaskOptions = Pick<AuditOptions, 'threat' | 'version' | 'seed' | 'batchSize' | 'keepExamples'> & {
@@ -40,8 +44,8 @@ export const handlers: Handlers = {
   load: async (p: { model: ModelPayload; surrogate?: ModelPayload; ds: Dataset }) => {
     model?.dispose();
     surrogate?.dispose();
-    model = await loadReplica(p.model);
-    surrogate = p.surrogate !== undefined ? await loadReplica(p.surrogate) : undefined;
+    model = await loadExactReplica(p.model);
+    surrogate = p.surrogate !== undefined ? await loadExactReplica(p.surrogate) : undefined;
     data = p.ds;
     return true;
   },
@@ -84,6 +88,22 @@ export const handlers: Handlers = {
     const { model, ds } = ready();
     if (detection === undefined) throw new Error("detectSlice: the worker has no detectors: send 'detectSetup' first");
     return detectPart(logitsOf(model), detection.label, ds, detection.detectors, detection.options, p.range);
+  },
+  /** A text detect eval: the replica split at its embedding, the calibrated detectors, the candidate set built again from its spec. */
+  textDetectSetup: (p: TextDetectSetupPayload) => {
+    const { model, ds } = ready();
+    const target = textDetectorTarget(model);
+    const { candidates, ...options } = p.options;
+    textDetection = {
+      label: p.label, target, options: { ...options, candidates: target.candidates(candidates, ds.vocabulary) },
+      detectors: p.detectors.map((d, i) => ({ detector: detectorFromConfig(d.config, `detector ${i}`), calibration: d.calibration })),
+    };
+    return true;
+  },
+  textDetectSlice: async (p: { range: [number, number] }): Promise<TextDetectPart> => {
+    const { ds } = ready();
+    if (textDetection === undefined) throw new Error("textDetectSlice: the worker has no detectors: send 'textDetectSetup' first");
+    return textDetectPart(textDetection.target, textDetection.label, ds, textDetection.detectors, textDetection.options, p.range);
   },
   numTensors: async () => (await import('@tensorflow/tfjs')).memory().numTensors,
 };

@@ -42,6 +42,27 @@ export function loadReplica(p: ModelPayload): Promise<tf.LayersModel> {
   return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: p.topology, weightSpecs: p.weightSpecs, weightData: p.weightData }));
 }
 
+/**
+ * loadReplica with the payload's weights bit for bit. Loading writes weights through the layers'
+ * constraints, and a constraint that holds only up to rounding moves them (text-cnn's unit-norm
+ * embedding is renormalised, changing rows by an ulp); an evaluation replica must compute exactly what
+ * the original does, so the saved values are written again, past the constraints.
+ */
+export async function loadExactReplica(p: ModelPayload): Promise<tf.LayersModel> {
+  const model = await loadReplica(p);
+  const saved = tf.io.decodeWeights(p.weightData, p.weightSpecs);
+  try {
+    for (const w of model.weights) {
+      const t = saved[w.originalName];
+      if (t === undefined) throw new Error(`replica: no saved value for weight ${w.originalName}`);
+      (w.read() as tf.Variable).assign(t);
+    }
+  } finally {
+    tf.dispose(Object.values(saved));
+  }
+  return model;
+}
+
 /** The dataset without anything a worker does not need (the vocabulary travels; it is small). */
 export function datasetPayload(ds: Dataset): Dataset {
   return { ...ds, images: ds.images.subarray(0, ds.count * ds.shape[0] * ds.shape[1] * ds.shape[2]), labels: ds.labels.subarray(0, ds.count) };

@@ -15,7 +15,7 @@ import { loadDetector, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, writeDetectEvalArtifact, type TextDetectSetup } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
-import { evaluateDetectionParallel } from '../../parallel/detect-parallel.js';
+import { evaluateDetectionParallel, evaluateTextDetectionParallel } from '../../parallel/detect-parallel.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';
@@ -506,8 +506,12 @@ async function evalCmd(p: Parsed): Promise<void> {
     if (textPlan !== null) {
       const target = textDetectorTarget(loaded);
       const candidates = target.candidates(textPlan.candidates, test.vocabulary);
-      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test messages, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), HotFlip ≤ ${textPlan.budget.k} swaps (${candidates.kind}), detectors on embeddings, backend ${backend}`);
-      r = await evaluateTextDetection(target, m.label, m.path, test, calib, detectors, { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress });
+      say(quiet, `alp detect eval: ${m.label} (${m.path}) on ${test.count} ${test.name} test messages, calibration ${calib.count} (${String(source['split'])} from ${String(source['start'])}), HotFlip ≤ ${textPlan.budget.k} swaps (${candidates.kind}), detectors on embeddings, backend ${backend}${workers > 1 ? `, ${workers} workers` : ''}`);
+      const run = { ...textPlan.options, candidates, fprs, operatingFpr, batchSize: options.batchSize, signal: interrupt.signal, onProgress };
+      // With workers: calibrated here, the test messages split over the workers' replicas (same per-message results).
+      r = workers > 1
+        ? await evaluateTextDetectionParallel(target, m.label, m.path, test, calib, detectors, { ...run, workers })
+        : await evaluateTextDetection(target, m.label, m.path, test, calib, detectors, run);
       loaded.dispose();
     } else {
       const model = checkModelFitsData(loaded, test, m.path, p, quiet);
