@@ -5,8 +5,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SPAM_SEQUENCE_LENGTH, SPAM_VOCABULARY_SIZE } from '../data/spam-assassin.js';
+import { buildArch } from '../model/architectures.js';
+import { saveModel } from '../model/io.js';
 import { runAlp } from '../testing/cli.js';
-import { savedMnistMlp } from '../testing/setup.js';
+import { savedMnistMlp, useBackend } from '../testing/setup.js';
 import { onInterrupt } from '../util/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -90,20 +93,20 @@ test('a second signal exits at once with 130/143 and says it did not save', () =
 
 const mnistModel = (): Promise<string> => savedMnistMlp(join(tmp, 'mlp'));
 
-/** Runs alp with `args` and sends `sig` once the first progress line (after the first batch) is out. */
-function runAndSignal(args: string[], sig: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+/** Runs alp with `args` and sends `sig` once stderr matches `when` (by default the first progress line, after the first batch). */
+function runAndSignal(args: string[], sig: NodeJS.Signals, when = / \d+\/\d+ \(\d+%\)/): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '', sent = false;
-    child.stdout.resume();
+    let stderr = '', stdout = '', sent = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (!sent && / \d+\/\d+ \(\d+%\)/.test(stderr)) {
+      if (!sent && when.test(stderr)) {
         sent = true;
         child.kill(sig);
       }
     });
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.on('exit', (code) => resolve({ code, stderr, stdout }));
   });
 }
 
@@ -152,3 +155,22 @@ for (const [sig, code, workers] of [['SIGINT', 130, '2'], ['SIGTERM', 143, '1']]
     assert.equal(existsSync(out), false);
   });
 }
+
+test('SIGINT during alp eval --swaps stops the word-swap evaluation before its next message: exit 130, nothing written', async () => {
+  // An untrained text-cnn shaped for SpamAssassin: about a third of the messages are classified right
+  // and attacked word by word, far more than one message's worth of work.
+  await useBackend();
+  const model = join(tmp, 'spam-cnn');
+  await saveModel(buildArch('text-cnn', { inputShape: [SPAM_SEQUENCE_LENGTH, 1, 1], numClasses: 2, seed: 1, vocabularySize: SPAM_VOCABULARY_SIZE }), model);
+  const out = join(tmp, 'swaps-stop.json');
+  const r = await runAndSignal(['eval', '--model', model, '--data', 'spam-assassin', '--n', '600', '--norm', 'l2', '--eps', '0.5', '--attacks', 'fgsm',
+    '--swaps', '1,2', '--word-attacks', 'greedy-swap,hotflip', '--workers', '1', '--out', out], 'SIGINT', /greedy-swap k=1 +\d+\/\d+ \(/);
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(oneLine(r.stderr, 'SIGINT'), /^alp eval: SIGINT received: stopping after this batch; nothing is written/);
+  // Stopped inside the first attack run: it never reached its last message, and nothing after it started.
+  const done = [...r.stderr.matchAll(/greedy-swap k=1 +(\d+)\/(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+  assert.ok(done.length > 0 && done.every(([d, n]) => d < n), JSON.stringify(done));
+  assert.doesNotMatch(r.stderr, /hotflip k=1|greedy-swap k=2/);
+  assert.equal(r.stdout, '');
+  assert.equal(existsSync(out), false);
+});

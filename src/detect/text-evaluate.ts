@@ -198,8 +198,8 @@ export async function textDetectPart(
     if (group.length === 0) continue;
     await checkpointInterrupt(o.signal);
     const t0 = Date.now();
-    const r = runWordAttack(plainAttack, t.words, idsOfRows(test, group), Int32Array.from(group, (i) => test.labels[i] as number), {
-      budget: o.budget, candidates: o.candidates, indices: group, onMessage: (d) => report(done + d),
+    const r = await runWordAttack(plainAttack, t.words, idsOfRows(test, group), Int32Array.from(group, (i) => test.labels[i] as number), {
+      budget: o.budget, candidates: o.candidates, indices: group, onMessage: (d) => report(done + d), ...(o.signal !== undefined ? { signal: o.signal } : {}),
     });
     const attackSeconds = (Date.now() - t0) / 1000;
     const fooled = group.filter((_, j) => r.success[j] === 1);

@@ -407,20 +407,21 @@ export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: Au
   const t0 = Date.now();
   const part = await auditPart(model, ds, o);
   const r = finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
-  return withWordAudit(r, model, ds, o);
+  return await withWordAudit(r, model, ds, o);
 }
 
 /**
  * Text models (`o.words`): the audit's real word swaps per k, added to a finished audit with their
  * findings. Runs on the whole dataset in this thread (resumable through its own state file).
  */
-export function withWordAudit(r: AuditResult, model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): AuditResult {
+export async function withWordAudit(r: AuditResult, model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
   if (o.words === undefined) return r;
   const t0 = Date.now();
-  const words = wordAudit(o.words, {
+  const words = await wordAudit(o.words, {
     version: o.version, seed: o.seed, key: auditKey(model, ds, auditAttacks(o, ds.numClasses), o),
     ...(o.statePath !== undefined ? { statePath: wordStatePath(o.statePath) } : {}),
     ...(o.onPhase !== undefined ? { onPhase: o.onPhase } : {}), ...(o.onWordProgress !== undefined ? { onProgress: o.onWordProgress } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
   });
   return { ...r, findings: [...r.findings, ...words.findings], wordSwaps: words, seconds: r.seconds + (Date.now() - t0) / 1000 };
 }

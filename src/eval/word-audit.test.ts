@@ -15,7 +15,7 @@ test('audit word swaps: per k for the three searches, worst case per message, fi
     candidates: vocabularyCandidates(TINY_V), constrained: () => neighbourCandidates(words.table(), TINY_V, words.dim, 4),
   };
   const statePath = join(mkdtempSync(join(tmpdir(), 'alp-words-')), 'audit.state.words.json');
-  const r = wordAudit(w, { version: 'quick', seed: 1, statePath });
+  const r = await wordAudit(w, { version: 'quick', seed: 1, statePath });
   const n = data.count;
   assert.equal(r.swaps.examples, n);
   assert.deepEqual(r.swaps.points.map((p) => p.k), [1, 2]);
@@ -46,10 +46,10 @@ test('audit word swaps: per k for the three searches, worst case per message, fi
   assert.ok(hot1.fooled.length > 0);
   hot1.fooled = [];
   writeFileSync(statePath, JSON.stringify(state));
-  const resumed = wordAudit(w, { version: 'quick', seed: 1, statePath });
+  const resumed = await wordAudit(w, { version: 'quick', seed: 1, statePath });
   assert.equal(resumed.swaps.points[0]!.attacks[0]!.robustAccuracy, resumed.swaps.cleanAccuracy);
   assert.deepEqual(resumed.swaps.points[1], r.swaps.points[1]);
   // … and under another configuration (seed) the state is ignored and everything runs.
-  const fresh = wordAudit(w, { version: 'quick', seed: 2, statePath });
+  const fresh = await wordAudit(w, { version: 'quick', seed: 2, statePath });
   assert.ok(fresh.swaps.points[0]!.attacks[0]!.robustAccuracy < fresh.swaps.cleanAccuracy);
 });

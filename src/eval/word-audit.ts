@@ -82,10 +82,12 @@ export function wordAttacksFor(version: AuditVersion, seed: number): WordAttack[
   return [hotflip({ beamWidth: plan.beam }), synonymAttack({ probe: plan.probe }), greedySwap({ seed: seed + 313, queriesPerStep: plan.greedyQueries })];
 }
 
-export function wordAudit(w: WordAuditOptions, o: {
+export async function wordAudit(w: WordAuditOptions, o: {
   version: AuditVersion; seed: number; statePath?: string; key?: string;
   onPhase?: (m: string) => void; onProgress?: (e: { attack: string; k: number; done: number; total: number }) => void;
-}): WordAuditResult {
+  /** Aborting it stops before the next message (InterruptedError); the attack runs finished so far are in the state file. */
+  signal?: AbortSignal;
+}): Promise<WordAuditResult> {
   const plan = WORD_AUDIT_PLANS[o.version];
   const L = w.model.length;
   const n = Math.min(w.labels.length, plan.examples);
@@ -109,7 +111,7 @@ export function wordAudit(w: WordAuditOptions, o: {
     o.onPhase?.(saved.length > 0 ? `word swaps: resuming (${saved.length} of ${ks.length * attacks.length} attack runs done)` : 'word swaps: the saved state is for another model or configuration; starting over');
   }
   o.onPhase?.(`word swaps: k = ${ks.join(', ')}; ${attacks.map((a) => a.name).join(', ')}; ${w.candidates.kind} candidates; ${n} messages`);
-  const d = evaluateWordSwapsDetailed(w.model, ids, labels, {
+  const d = await evaluateWordSwapsDetailed(w.model, ids, labels, {
     ks, attacks, candidates: w.candidates, candidatesFor: (a) => (a.name === 'synonym' ? synonymSet : w.candidates),
     ...(w.fraction !== undefined ? { fraction: w.fraction } : {}),
     done: (k, attack) => saved.find((u) => u.k === k && u.attack === attack),
@@ -117,7 +119,7 @@ export function wordAudit(w: WordAuditOptions, o: {
       saved.push(u);
       if (o.statePath !== undefined) writeJsonAtomic(o.statePath, { key, units: saved } satisfies WordState);
     },
-    ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+    ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}), ...(o.signal !== undefined ? { signal: o.signal } : {}),
   });
   const findings: Finding[] = swapChecks(d.eval.points, n, d.units).map((c) => ({ ...c }));
   // The smallest k that fooled each message, and the message as the first attack at that k wrote it.

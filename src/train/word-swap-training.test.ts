@@ -23,7 +23,7 @@ test('word-swap ALP trains on HotFlip twins (pairing term logged); the options a
   // The twins are real swaps: the model still learns the task (clean accuracy), verified on token ids.
   const test = keywordTexts(60, 3);
   const words = wordModel(splitAtEmbedding(m));
-  const r = runWordAttack(hotflip(), words, Int32Array.from(test.images), test.labels, { budget: { k: 1 }, candidates: vocabularyCandidates(TINY_V) });
+  const r = await runWordAttack(hotflip(), words, Int32Array.from(test.images), test.labels, { budget: { k: 1 }, candidates: vocabularyCandidates(TINY_V) });
   const clean = r.cleanPred.filter((p, i) => p === test.labels[i]).length / test.count;
   assert.ok(clean > 0.7, `clean accuracy ${clean}`);
 

@@ -69,6 +69,11 @@ export interface SwapEvalOptions {
   /** Called after each unit that ran (to save it). */
   onUnit?: (u: SwapUnit) => void;
   onProgress?: (e: { attack: string; k: number; done: number; total: number }) => void;
+  /**
+   * Aborting it stops the evaluation before the next message with InterruptedError: the units finished
+   * before were handed to `onUnit`, the one in progress is dropped whole.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SwapDetails {
@@ -78,11 +83,11 @@ export interface SwapDetails {
   correct: number[];
 }
 
-export function evaluateWordSwaps(m: WordModel, ids: Int32Array, labels: Int32Array, o: SwapEvalOptions): SwapEval {
-  return evaluateWordSwapsDetailed(m, ids, labels, o).eval;
+export async function evaluateWordSwaps(m: WordModel, ids: Int32Array, labels: Int32Array, o: SwapEvalOptions): Promise<SwapEval> {
+  return (await evaluateWordSwapsDetailed(m, ids, labels, o)).eval;
 }
 
-export function evaluateWordSwapsDetailed(m: WordModel, ids: Int32Array, labels: Int32Array, o: SwapEvalOptions): SwapDetails {
+export async function evaluateWordSwapsDetailed(m: WordModel, ids: Int32Array, labels: Int32Array, o: SwapEvalOptions): Promise<SwapDetails> {
   const L = m.length, C = m.numClasses, n = labels.length;
   const indexOf = (r: number): number => o.indices?.[r] ?? r;
   const logits = m.logits(ids, n);
@@ -105,9 +110,9 @@ export function evaluateWordSwapsDetailed(m: WordModel, ids: Int32Array, labels:
       let unit = o.done?.(k, attack.name);
       if (unit === undefined) {
         const t0 = Date.now();
-        const r = runWordAttack(attack, m, sub, lab, {
+        const r = await runWordAttack(attack, m, sub, lab, {
           budget: { k, ...(o.fraction !== undefined ? { fraction: o.fraction } : {}) }, candidates: set,
-          indices: correct.map(indexOf),
+          indices: correct.map(indexOf), ...(o.signal !== undefined ? { signal: o.signal } : {}),
           ...(o.onProgress !== undefined ? { onMessage: (done: number) => o.onProgress?.({ attack: attack.name, k, done, total: correct.length }) } : {}),
         });
         const list: FooledMessage[] = [];

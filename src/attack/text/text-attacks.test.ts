@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openWordNet, WORDNET_DIR } from '../../data/wordnet.js';
 import { keywordTexts, tinyTextModel, tinyVocab, TINY_L, TINY_V } from '../../testing/tiny-text.js';
 import { UserError } from '../../util/errors.js';
+import { InterruptedError } from '../../util/interrupt.js';
 import { maxSwaps } from './budget.js';
 import { neighbourCandidates, vocabularyCandidates, wordnetCandidates, type CandidateSet } from './candidates.js';
 import { firstOrderScores } from './first-order.js';
@@ -101,7 +102,7 @@ test('every attack returns messages within k swaps (and the fraction), each a le
   ];
   for (const [attack, cands] of cases) {
     for (const budget of [{ k: 1 }, { k: 2 }, { k: 5, fraction: 0.2 }]) {
-      const r = runWordAttack(attack, m, ids, labels, { budget, candidates: cands });
+      const r = await runWordAttack(attack, m, ids, labels, { budget, candidates: cands });
       const preds = m.logits(r.adversarial, labels.length);
       for (let n = 0; n < labels.length; n++) {
         const orig = ids.subarray(n * L, (n + 1) * L), adv = r.adversarial.subarray(n * L, (n + 1) * L);
@@ -120,13 +121,21 @@ test('every attack returns messages within k swaps (and the fraction), each a le
     }
   }
   // With the whole vocabulary one swap (plant or remove the keyword) fools the model on nearly every message.
-  const one = runWordAttack(hotflip(), m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) });
+  const one = await runWordAttack(hotflip(), m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) });
   const rate = one.success.reduce((a, b) => a + b, 0) / labels.length;
   assert.ok(rate > 0.8, `hotflip k=1 success ${rate}`);
   // An attack that swaps more than allowed or an illegal word is caught, not counted.
   const cheat: WordAttack = { name: 'hotflip', run: (_m, x) => ({ ids: x.ids.map((t, i) => (t !== 0 && i < 3 ? 9 : t)), queries: 0 }) };
-  assert.throws(() => runWordAttack(cheat, m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) }), /budget allows 1/);
-  assert.throws(() => runWordAttack(cheat, m, ids, labels, { budget: { k: 5 }, candidates: wn }), /not a legal wordnet substitute/);
+  await assert.rejects(runWordAttack(cheat, m, ids, labels, { budget: { k: 1 }, candidates: vocabularyCandidates(V) }), /budget allows 1/);
+  await assert.rejects(runWordAttack(cheat, m, ids, labels, { budget: { k: 5 }, candidates: wn }), /not a legal wordnet substitute/);
+  // Aborted after the second message: it stops before the third, with InterruptedError and its reason.
+  const stop = new AbortController();
+  const seen: number[] = [];
+  await assert.rejects(runWordAttack(hotflip(), m, ids, labels, {
+    budget: { k: 1 }, candidates: vocabularyCandidates(V), signal: stop.signal,
+    onMessage: (d) => { seen.push(d); if (d === 2) stop.abort('SIGTERM'); },
+  }), (e: unknown) => e instanceof InterruptedError && e.code === 143);
+  assert.deepEqual(seen, [1, 2]);
 });
 
 test('targeted swaps move the prediction to the target (spam → ham and ham → spam)', async () => {
@@ -140,7 +149,7 @@ test('targeted swaps move the prediction to the target (spam → ham and ham →
     const lab = Int32Array.from(rows, (n) => labels[n] as number);
     const targets = new Int32Array(rows.length).fill(target);
     for (const attack of [hotflip(), greedySwap({ seed: 3 })]) {
-      const r = runWordAttack(attack, m, sub, lab, { budget: { k: 2 }, candidates: vocabularyCandidates(V), targets });
+      const r = await runWordAttack(attack, m, sub, lab, { budget: { k: 2 }, candidates: vocabularyCandidates(V), targets });
       const hits = r.pred.filter((p) => p === target).length;
       assert.ok(hits / rows.length > 0.8, `${attack.name} → ${target}: ${hits}/${rows.length}`);
       r.success.forEach((s, j) => assert.equal(s, Number(r.pred[j] === target)));
@@ -153,18 +162,18 @@ test('greedy swap is seeded per message: all messages at once, a shuffled subset
   // 40 queries per step out of ~28 × words candidates: the search samples, so its seeding matters.
   const attack = greedySwap({ seed: 5, queriesPerStep: 40 });
   const budget = { k: 2 }, candidates = vocabularyCandidates(V);
-  const all = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  const all = await runWordAttack(attack, m, ids, labels, { budget, candidates });
   const rows = [41, 3, 17, 58, 9, 30, 22];
   const sub = new Int32Array(rows.length * L);
   rows.forEach((r, j) => sub.set(ids.subarray(r * L, (r + 1) * L), j * L));
-  const part = runWordAttack(attack, m, sub, Int32Array.from(rows, (r) => labels[r] as number), { budget, candidates, indices: rows });
+  const part = await runWordAttack(attack, m, sub, Int32Array.from(rows, (r) => labels[r] as number), { budget, candidates, indices: rows });
   rows.forEach((r, j) => {
     assert.deepEqual([...part.adversarial.subarray(j * L, (j + 1) * L)], [...all.adversarial.subarray(r * L, (r + 1) * L)], `message ${r}`);
   });
-  const again = runWordAttack(attack, m, ids, labels, { budget, candidates });
+  const again = await runWordAttack(attack, m, ids, labels, { budget, candidates });
   assert.deepEqual([...again.adversarial], [...all.adversarial], 'a second run of the same attack object');
   // The seed does matter: another run seed samples other swaps somewhere.
-  const other = runWordAttack(greedySwap({ seed: 6, queriesPerStep: 40 }), m, ids, labels, { budget, candidates });
+  const other = await runWordAttack(greedySwap({ seed: 6, queriesPerStep: 40 }), m, ids, labels, { budget, candidates });
   assert.notDeepEqual([...other.adversarial], [...all.adversarial]);
 });
 

@@ -3,10 +3,13 @@
  * what it returns. Each adversarial message must differ from its original in at most the budget's
  * swaps, each a legal substitution from the candidate set (a violation is a bug in the attack and
  * throws); success is then decided by one fresh forward pass of the model on the returned token ids.
+ * With a `signal` it stops before the next message once the signal is aborted (InterruptedError): one
+ * message's search takes up to seconds, a whole set minutes.
  */
 import { maxSwaps, validateBudget, type SwapBudget } from './budget.js';
 import type { CandidateSet } from './candidates.js';
 import type { WordAttack } from './word-attack.js';
+import { checkpointInterrupt } from '../../util/interrupt.js';
 import { reached, type WordGoal, type WordModel } from './word-model.js';
 
 export interface WordRunOptions {
@@ -17,6 +20,8 @@ export interface WordRunOptions {
   /** Each message's index in the dataset (seeds its search); by default its row, 0 … n−1. */
   indices?: ArrayLike<number>;
   onMessage?: (done: number) => void;
+  /** Aborting it stops the run before the next message with InterruptedError (nothing is returned). */
+  signal?: AbortSignal;
 }
 
 export interface VerifiedWordResult {
@@ -33,7 +38,7 @@ export interface VerifiedWordResult {
   queries: number;
 }
 
-export function runWordAttack(attack: WordAttack, m: WordModel, ids: Int32Array, labels: Int32Array, o: WordRunOptions): VerifiedWordResult {
+export async function runWordAttack(attack: WordAttack, m: WordModel, ids: Int32Array, labels: Int32Array, o: WordRunOptions): Promise<VerifiedWordResult> {
   validateBudget(o.budget);
   const L = m.length, C = m.numClasses;
   const n = labels.length;
@@ -44,6 +49,8 @@ export function runWordAttack(attack: WordAttack, m: WordModel, ids: Int32Array,
   const swaps = new Int32Array(n), allowed = new Int32Array(n);
   let queries = 0;
   for (let r = 0; r < n; r++) {
+    // A safe point between messages: lets a Ctrl-C handler run, and stops once it has.
+    if (o.signal !== undefined) await checkpointInterrupt(o.signal);
     const orig = ids.subarray(r * L, (r + 1) * L);
     const goal: WordGoal = { label: labels[r] as number, ...(o.targets !== undefined ? { target: o.targets[r] as number } : {}) };
     const budget = maxSwaps(o.budget, orig);

@@ -62,7 +62,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
   }
   if (get.str(p, 'word-attack') !== undefined) {
-    wordAttackCommand(p, job, target);
+    await wordAttackCommand(p, job, target);
     return;
   }
   const suiteSpec = {
@@ -143,7 +143,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
 }
 
 /** `--word-attack`: real word swaps on a text model, written as text with every swapped word marked. */
-function wordAttackCommand(p: Parsed, job: ModelJob, target: number | undefined): void {
+async function wordAttackCommand(p: Parsed, job: ModelJob, target: number | undefined): Promise<void> {
   const w = wordSwapSetup(p, job, 'word-attack');
   const [attack] = wordAttacksOf(p, [get.str(p, 'word-attack') as string]);
   if (attack === undefined) throw new Error('no word attack built');
@@ -153,7 +153,7 @@ function wordAttackCommand(p: Parsed, job: ModelJob, target: number | undefined)
   const n = w.labels.length, L = w.model.length;
   say(job.quiet, `alp attack: ${attack.name} (≤ ${k} word swaps${w.fraction !== undefined ? `, ≤ ${w.fraction} of the words` : ''}, ${w.candidates.kind} candidates) on ${n} ${job.ds.name} test messages → ${out}`);
   const targets = target !== undefined ? new Int32Array(n).fill(target) : undefined;
-  const r = runWordAttack(attack, w.model, w.ids, w.labels, {
+  const r = await runWordAttack(attack, w.model, w.ids, w.labels, {
     budget: { k, ...(w.fraction !== undefined ? { fraction: w.fraction } : {}) }, candidates: w.candidates, ...(targets !== undefined ? { targets } : {}),
   });
   const texts = Array.from({ length: n }, (_, i) => {

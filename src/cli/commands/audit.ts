@@ -143,7 +143,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   // Every shard measures the (cheap) model-level checks, so its own audit.json has them too.
   if (part.model === null) part = { ...part, model: modelChecksOf(model, ds) };
   // Word swaps (text models) run here, on the whole set, after the cascade's parts.
-  const r = withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
+  const r = await withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
   bar?.done();
   const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
   if (shard !== undefined) {

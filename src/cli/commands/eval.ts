@@ -141,8 +141,9 @@ export async function evalCommand(argv: string[]): Promise<void> {
     say(quiet, `word swaps: k = ${ks.join(', ')}, ${wordAttacks.map((a) => a.name).join(' + ')}, ${words.candidates.kind} candidates${words.fraction !== undefined ? `, at most ${words.fraction} of the words` : ''}`);
     let wbar: Progress | undefined;
     let wcur = '';
-    wordSwaps = evaluateWordSwaps(words.model, words.ids, words.labels, {
-      ks, attacks: wordAttacks, candidates: words.candidates, ...(words.fraction !== undefined ? { fraction: words.fraction } : {}),
+    // Stops before the next message on Ctrl-C/SIGTERM (InterruptedError: nothing is written).
+    wordSwaps = await evaluateWordSwaps(words.model, words.ids, words.labels, {
+      ks, attacks: wordAttacks, candidates: words.candidates, ...(words.fraction !== undefined ? { fraction: words.fraction } : {}), signal: interrupt.signal,
       onProgress: (e) => {
         const key = `${e.attack} k=${e.k}`;
         if (key !== wcur) { wbar?.done(); wbar = new Progress(key.padEnd(22), e.total, { quiet }); wcur = key; }
@@ -151,7 +152,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     });
     wbar?.done();
   }
-  // Word swaps do not stop on a signal; one that came during them stops the run here, before writing.
+  // A signal after the last safe point (during the last batch's verification) still stops the run before writing.
   await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
     model: modelPath, weightsHash: hash, dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
