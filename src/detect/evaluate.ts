@@ -444,14 +444,26 @@ export function addCounts(counts: ReadonlyArray<Record<string, number>>): Record
 /** One attack's detection numbers for one detector, and the ids it broke. */
 export type AttackSummary = ReturnType<typeof summarise>;
 
+/** An attack's per-row outcome on the test set, as the parts hold it. */
+export interface AttackRows {
+  fooledIds: number[];
+  scores: Float32Array;
+  seconds: number;
+  /** Adaptive attacks: rows broken per strategy. */
+  perStrategy?: Record<string, number>;
+}
+
+/** Summarises one attack's rows for the detector at hand (its calibration and clean scores are bound). */
+export type SummariseAttack = (name: string, adaptive: boolean, config: Record<string, unknown>, rows: AttackRows) => AttackSummary;
+
 /**
  * A model's detection result from its calibrated detectors and the joined part of all its test rows:
- * `attacksOf` summarises detector d's attacks; the clean numbers, the worst case over the attacks and
- * the bookkeeping are the same for images and text.
+ * `attacksOf` summarises detector d's attacks with `sum`; the clean numbers, the worst case over the
+ * attacks and the bookkeeping are the same for images and text.
  */
 export function detectionResult(
   label: string, modelPath: string, test: Dataset, prepared: ReadonlyArray<{ detector: Detector; report: CalibrationReport; seconds: number }>, part: RowPart,
-  attacksOf: (d: number, c: { cal: Calibration; cleanScores: Float32Array; correct: Uint8Array; nCorrect: number }) => AttackSummary[],
+  fprs: number[], attacksOf: (d: number, sum: SummariseAttack, cal: Calibration) => AttackSummary[],
 ): ModelDetectionResult {
   if (part.start !== 0 || part.end !== test.count) throw new Error(`detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);
   const correct = new Uint8Array(test.count);
@@ -460,7 +472,12 @@ export function detectionResult(
   const detectorsOut: DetectorEvaluation[] = prepared.map((e, d) => {
     const cal = e.report.calibration;
     const cleanScores = part.clean[d] as Float32Array;
-    const summaries = attacksOf(d, { cal, cleanScores, correct, nCorrect });
+    const sum: SummariseAttack = (name, adaptive, config, rows) => {
+      const a = summarise(name, adaptive, config, nCorrect, rows.fooledIds, rows.scores, cleanScores, cal, fprs, correct, test.count, rows.seconds);
+      if (rows.perStrategy !== undefined) a.summary.perStrategy = rows.perStrategy;
+      return a;
+    };
+    const summaries = attacksOf(d, sum, cal);
     let ok = 0;
     for (let i = 0; i < test.count; i++) if (correct[i] && summaries.every((a) => !a.brokenIds.has(i))) ok++;
     return {
@@ -474,20 +491,17 @@ export function detectionResult(
 
 /** The detection result of a model from its prepared detectors and the (joined) part of all its test rows. */
 export function summariseDetection(label: string, modelPath: string, test: Dataset, prepared: readonly PreparedDetector[], part: DetectPart, o: DetectEvalOptions): ModelDetectionResult {
-  const fprs = o.fprs ?? [0.01, 0.05];
   const suite = plainSuite(o);
-  return detectionResult(label, modelPath, test, prepared, part, (d, { cal, cleanScores, correct, nCorrect }) => {
+  return detectionResult(label, modelPath, test, prepared, part, o.fprs ?? [0.01, 0.05], (d, sum, cal) => {
     const e = prepared[d] as PreparedDetector;
     const out = suite.map((attack, k) => {
       const a = part.plain[k] as DetectPart['plain'][number];
-      return summarise(attack.name, false, attack.describe(), nCorrect, a.fooledIds, a.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, a.seconds[d] as number);
+      return sum(attack.name, false, attack.describe(), { fooledIds: a.fooledIds, scores: a.scores[d] as Float32Array, seconds: a.seconds[d] as number });
     });
     const ad = part.adaptive[d];
     if (ad !== undefined) {
       const attack = adaptiveAttack(e.detector, { calibration: cal, pool: e.pool }, o);
-      const a = summarise(attack.name, true, { ...attack.describe(), targetPool: e.pool.count }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
-      a.summary.perStrategy = ad.perStrategy;
-      out.push(a);
+      out.push(sum(attack.name, true, { ...attack.describe(), targetPool: e.pool.count }, ad));
     }
     return out;
   });

@@ -21,6 +21,6 @@ export { serveGuard, SERVE_HOST, type GuardServer, type ServeOptions } from './s
 export { readInputs, decodePng, type InputBatch, type DecodedPng } from './inputs.js';
 export { textDetectorTarget, calibrateTextDetector, type TextDetectorTarget } from './text-target.js';
 export {
-  evaluateTextDetection, prepareTextDetection, textDetectPart, joinTextDetectParts, summariseTextDetection, textDetectorSettings,
-  type TextDetectEvalOptions, type TextDetectPart, type PreparedTextDetector,
+  evaluateTextDetection, runTextDetection, prepareTextDetection, textDetectPart, joinTextDetectParts, summariseTextDetection, textDetectorSettings,
+  type TextDetectEvalOptions, type TextDetectPart, type PreparedTextDetector, type CalibratedTextDetectors,
 } from './text-evaluate.js';

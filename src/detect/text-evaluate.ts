@@ -27,7 +27,7 @@ import { AdaptiveSwapAttack, embedIds, type AdaptiveSwapOptions } from './adapti
 import { calibrateDetector, flags, type Calibration, type CalibrationReport } from './calibrate.js';
 import type { Detector } from './detector.js';
 import type { DetectorSettings } from './registry.js';
-import { addCounts, concatF32, detectionResult, joinRowParts, sumOf, summarise, type ModelDetectionResult, type RowPart } from './evaluate.js';
+import { addCounts, concatF32, detectionResult, joinRowParts, sumOf, type ModelDetectionResult, type RowPart } from './evaluate.js';
 import { textDetectorTarget, type TextDetectorTarget } from './text-target.js';
 
 export interface TextDetectEvalOptions {
@@ -116,14 +116,6 @@ function scoreIds(det: Detector, t: TextDetectorTarget, ids: Int32Array, n: numb
   return out;
 }
 
-function targetOf(model: tf.LayersModel | TextDetectorTarget): TextDetectorTarget {
-  return 'split' in model && 'words' in model ? model : textDetectorTarget(model);
-}
-
-export function checkTextDetectionInputs(test: Dataset, calibration: Dataset): void {
-  if (test.vocabulary === undefined || calibration.vocabulary === undefined) throw new UserError(`${test.name}: text detection needs token ids (a text dataset)`);
-}
-
 /** Fits and calibrates every detector on the clean calibration messages (once, in the calling thread). */
 export function prepareTextDetection(t: TextDetectorTarget, label: string, calibration: Dataset, detectors: Detector[], o: TextDetectEvalOptions): PreparedTextDetector[] {
   const bs = o.batchSize ?? 100;
@@ -154,7 +146,7 @@ function groupsOf(start: number, end: number, size: number): Array<[number, numb
  * the part of the whole range.
  */
 export async function textDetectPart(
-  t: TextDetectorTarget, label: string, test: Dataset, detectors: ReadonlyArray<{ detector: Detector; calibration: Calibration }>,
+  t: TextDetectorTarget, label: string, test: Dataset, detectors: CalibratedTextDetectors,
   o: TextDetectEvalOptions, range: readonly [number, number] = [0, test.count],
 ): Promise<TextDetectPart> {
   const [start, end] = range;
@@ -323,22 +315,21 @@ export function joinTextDetectParts(parts: readonly TextDetectPart[]): TextDetec
 export function summariseTextDetection(
   t: TextDetectorTarget, label: string, modelPath: string, test: Dataset, prepared: readonly PreparedTextDetector[], part: TextDetectPart, o: TextDetectEvalOptions,
 ): ModelDetectionResult {
-  const fprs = o.fprs ?? [0.01, 0.05];
   const k = o.budget.k;
   const plainConfig = { attack: 'hotflip', swaps: k, fraction: o.budget.fraction ?? null, candidates: o.candidates.kind, beamWidth: o.beamWidth ?? 1, success: 'misclassified on the real new message' };
-  return detectionResult(label, modelPath, test, prepared, part, (d, { cal, cleanScores, correct, nCorrect }) => {
-    const out = [summarise(`hotflip-${k}`, false, plainConfig, nCorrect, part.plain.fooledIds, part.plain.scores[d] as Float32Array, cleanScores, cal, fprs, correct, test.count, part.plain.seconds[d] as number)];
+  return detectionResult(label, modelPath, test, prepared, part, o.fprs ?? [0.01, 0.05], (d, sum, cal) => {
+    const hot = sum(`hotflip-${k}`, false, plainConfig, { fooledIds: part.plain.fooledIds, scores: part.plain.scores[d] as Float32Array, seconds: part.plain.seconds[d] as number });
     const ad = part.adaptive[d];
-    if (ad !== undefined) {
-      const attack = adaptiveSwapAttack(t, (prepared[d] as PreparedTextDetector).detector, cal, o);
-      const verified = ad.scores.filter((s) => s <= cal.threshold).length;
-      const a = summarise(`adaptive-swaps-${k}`, true, { ...attack.describe(), claimed: ad.claimed, verified }, nCorrect, ad.fooledIds, ad.scores, cleanScores, cal, fprs, correct, test.count, ad.seconds);
-      a.summary.perStrategy = ad.perStrategy;
-      out.push(a);
-    }
-    return out;
+    if (ad === undefined) return [hot];
+    // Claimed by the search vs verified here on the real messages (misclassified and score ≤ τ).
+    const described = adaptiveSwapAttack(t, (prepared[d] as PreparedTextDetector).detector, cal, o).describe();
+    const verified = ad.scores.filter((s) => s <= cal.threshold).length;
+    return [hot, sum(`adaptive-swaps-${k}`, true, { ...described, claimed: ad.claimed, verified }, ad)];
   });
 }
+
+/** The calibrated detectors as textDetectPart takes them. */
+export type CalibratedTextDetectors = ReadonlyArray<{ detector: Detector; calibration: Calibration }>;
 
 /**
  * Evaluates detectors on a text model, in this thread: `model` is the loaded model or its detector
@@ -346,12 +337,20 @@ export function summariseTextDetection(
  * are fresh, with noise meant for embeddings (textDetectorSettings). With workers:
  * evaluateTextDetectionParallel (parallel/detect-parallel.ts).
  */
-export async function evaluateTextDetection(
+export function evaluateTextDetection(
   model: tf.LayersModel | TextDetectorTarget, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: TextDetectEvalOptions,
 ): Promise<ModelDetectionResult> {
-  checkTextDetectionInputs(test, calibration);
-  const t = targetOf(model);
+  return runTextDetection(model, label, modelPath, test, calibration, detectors, o, (t, calibrated) => textDetectPart(t, label, test, calibrated, o));
+}
+
+/** Checks, calibrates here, has `rows` evaluate all the test messages (in this thread or in workers), summarises. */
+export async function runTextDetection(
+  model: tf.LayersModel | TextDetectorTarget, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: TextDetectEvalOptions,
+  rows: (t: TextDetectorTarget, calibrated: CalibratedTextDetectors) => Promise<TextDetectPart>,
+): Promise<ModelDetectionResult> {
+  if (test.vocabulary === undefined || calibration.vocabulary === undefined) throw new UserError(`${test.name}: text detection needs token ids (a text dataset)`);
+  const t = 'split' in model && 'words' in model ? model : textDetectorTarget(model);
   const prepared = prepareTextDetection(t, label, calibration, detectors, o);
-  const part = await textDetectPart(t, label, test, prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration })), o);
+  const part = await rows(t, prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration })));
   return summariseTextDetection(t, label, modelPath, test, prepared, part, o);
 }

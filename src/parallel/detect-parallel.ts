@@ -16,11 +16,8 @@ import {
   checkDetectionInputs, detectorSetups, joinDetectParts, prepareDetection, summariseDetection,
   type DetectEvalOptions, type DetectorSetup, type DetectPart, type ModelDetectionResult,
 } from '../detect/evaluate.js';
-import {
-  checkTextDetectionInputs, joinTextDetectParts, prepareTextDetection, summariseTextDetection,
-  type TextDetectEvalOptions, type TextDetectPart,
-} from '../detect/text-evaluate.js';
-import { textDetectorTarget, type TextDetectorTarget } from '../detect/text-target.js';
+import { joinTextDetectParts, runTextDetection, type CalibratedTextDetectors, type TextDetectEvalOptions, type TextDetectPart } from '../detect/text-evaluate.js';
+import type { TextDetectorTarget } from '../detect/text-target.js';
 import type { Calibration } from '../detect/calibrate.js';
 import type { DetectorConfig } from '../detect/detector.js';
 import type { CandidateSpec } from '../attack/text/candidates.js';
@@ -111,7 +108,7 @@ export type TextDetectParallelOptions = TextDetectEvalOptions & Pick<ParallelOpt
  * worker as for images (detectPartParallel).
  */
 export async function textDetectPartParallel(
-  model: tf.LayersModel, label: string, test: Dataset, detectors: ReadonlyArray<{ detector: Detector; calibration: Calibration }>, o: TextDetectParallelOptions,
+  model: tf.LayersModel, label: string, test: Dataset, detectors: CalibratedTextDetectors, o: TextDetectParallelOptions,
   range: readonly [number, number] = [0, test.count],
 ): Promise<TextDetectPart> {
   const { workers, backend, onPool, onProgress, signal, candidates, ...task } = o;
@@ -129,12 +126,8 @@ export async function textDetectPartParallel(
  * evaluateTextDetection with the test messages split over `o.workers` workers: the detectors are
  * calibrated here, once, and the per-message results are those of the in-thread run.
  */
-export async function evaluateTextDetectionParallel(
+export function evaluateTextDetectionParallel(
   model: tf.LayersModel | TextDetectorTarget, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: TextDetectParallelOptions,
 ): Promise<ModelDetectionResult> {
-  checkTextDetectionInputs(test, calibration);
-  const t = 'split' in model && 'words' in model ? model : textDetectorTarget(model);
-  const prepared = prepareTextDetection(t, label, calibration, detectors, o);
-  const part = await textDetectPartParallel(t.model, label, test, prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration })), o);
-  return summariseTextDetection(t, label, modelPath, test, prepared, part, o);
+  return runTextDetection(model, label, modelPath, test, calibration, detectors, o, (t, calibrated) => textDetectPartParallel(t.model, label, test, calibrated, o));
 }
