@@ -7,8 +7,9 @@
  *
  *   const target = textDetectorTarget(model);
  *   const det = buildDetector('margin', textDetectorSettings({ seed: 0 }));
- *   const { calibration } = calibrateTextDetector(target, det, clean, { fpr: 0.05 });
- *   const r = await evaluateTextDetection(target, 'spam', 'runs/spam', test, clean, [det2], { budget: { k: 2 },
+ *   const { calibration } = calibrateTextDetector(target, det, clean, { fpr: 0.05 });   // → detector.json
+ *   const fresh = buildDetector('margin', textDetectorSettings({ seed: 0 }));           // evaluation calibrates its own
+ *   const r = await evaluateTextDetection(target, 'spam', 'runs/spam', test, clean, [fresh], { budget: { k: 2 },
  *     candidates: target.candidates({ kind: 'vocabulary' }, test.vocabulary), seed: 0 });
  */
 import type * as tf from '@tensorflow/tfjs';

@@ -47,6 +47,9 @@ export const handlers: Handlers = {
     model = await loadExactReplica(p.model);
     surrogate = p.surrogate !== undefined ? await loadExactReplica(p.surrogate) : undefined;
     data = p.ds;
+    // Detectors set up for the previous model go with it.
+    detection = undefined;
+    textDetection = undefined;
     return true;
   },
   evalSlice: async (p: { suite: SuiteSpec; range: [number, number]; batchSize?: number; sweep?: SweepConfig }): Promise<{ part: EvalPart; sweep: SweepPart | null }> => {
