@@ -980,6 +980,102 @@ static napi_value js_adam_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  float *x;
+  const float *b;
+  int64_t C;
+  int relu;
+} biasact_ctx;
+
+static void bias_act_range(void *vctx, int64_t begin, int64_t end) {
+  const biasact_ctx *c = (const biasact_ctx *)vctx;
+  const int64_t C = c->C;
+  for (int64_t r = begin; r < end; r++) {
+    float *restrict xr = c->x + r * C;
+    if (c->b != NULL)
+      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] + c->b[j];
+    /* TF.js' Relu: max(x, 0), NaN stays NaN. */
+    if (c->relu)
+      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] < 0.0f ? 0.0f : xr[j];
+  }
+}
+
+/* biasAct(x, R, C, b, relu) : in place, x[r, j] = act(x[r, j] + b[j]) (b may be null), the tail of a
+ * Dense layer after its matmul, rounded like TF.js' separate add and relu. */
+static napi_value js_bias_act(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "biasAct", 5)) return NULL;
+  size_t lx, lb;
+  biasact_ctx c;
+  c.x = arg_f32(&a, 0, "x", &lx, 0);
+  int64_t R = arg_int(&a, 1, "R", 0);
+  c.C = arg_int(&a, 2, "C", 0);
+  c.b = arg_f32(&a, 3, "b", &lb, 1);
+  c.relu = arg_bool(&a, 4, "relu");
+  {
+    int64_t dx[2] = {R, c.C};
+    check_len(&a, "x", lx, 2, dx, "[R,C]");
+    if (c.b != NULL) check_len(&a, "b", lb, 1, &c.C, "[C]");
+  }
+  if (a.failed) return NULL;
+  parallel_range(bias_act_range, &c, R, (double)(R * c.C) / 2.0);
+  return NULL;
+}
+
+typedef struct {
+  float *xadv;
+  const float *g, *x;
+  float alpha, eps, lo, hi;
+  int box;
+} pgd_ctx;
+
+/* One L-inf PGD step, each operation rounded to float32 in the order TF.js runs it
+ * (attack/gradient-attack.ts with threat-model.ts): s = sign(g) * alpha; t = xadv + s;
+ * d = clip(t - x, -eps, eps); v = x + d; xadv = clip(v, lo, hi). clip is min(max(v, lo), hi), so
+ * NaN propagates as in TF.js. */
+static void pgd_range(void *vctx, int64_t begin, int64_t end) {
+  const pgd_ctx *c = (const pgd_ctx *)vctx;
+  const float a = c->alpha, e = c->eps, ne = -c->eps;
+  for (int64_t i = begin; i < end; i++) {
+    const float g = c->g[i];
+    const float sg = g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : (g == g ? 0.0f : g);
+    const float s = sg * a;
+    const float t = c->xadv[i] + s;
+    float d = t - c->x[i];
+    d = d < ne ? ne : d;
+    d = e < d ? e : d;
+    float v = c->x[i] + d;
+    if (c->box) {
+      v = v < c->lo ? c->lo : v;
+      v = c->hi < v ? c->hi : v;
+    }
+    c->xadv[i] = v;
+  }
+}
+
+/* linfPgdStep(xadv, g, x, n, alpha, eps, lo, hi, box) : in place, one projected sign-gradient step. */
+static napi_value js_linf_pgd_step(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "linfPgdStep", 9)) return NULL;
+  size_t l[3];
+  pgd_ctx c;
+  c.xadv = arg_f32(&a, 0, "xadv", &l[0], 0);
+  c.g = arg_f32(&a, 1, "g", &l[1], 0);
+  c.x = arg_f32(&a, 2, "x", &l[2], 0);
+  int64_t n = arg_int(&a, 3, "n", 0);
+  c.alpha = arg_f(&a, 4, "alpha");
+  c.eps = arg_f(&a, 5, "eps");
+  c.lo = arg_f(&a, 6, "lo");
+  c.hi = arg_f(&a, 7, "hi");
+  c.box = arg_bool(&a, 8, "box");
+  check_len(&a, "xadv", l[0], 1, &n, "[n]");
+  check_len(&a, "g", l[1], 1, &n, "[n]");
+  check_len(&a, "x", l[2], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(pgd_range, &c, n, (double)n);
+  return NULL;
+}
+
 static napi_value js_num_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -1029,6 +1125,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"addRow", NULL, js_add_row, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamUpdate", NULL, js_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasAct", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linfPgdStep", NULL, js_linf_pgd_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
