@@ -738,6 +738,67 @@ static void max_pool_grad_images(void *vctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Forward max pooling, tasks are images n: out[n, oy, ox, c] = max of x over the window's in-bounds
+ * positions (padding never wins), like TF.js' MaxPool; NaN as in max(a, b) = b > a ? b : a. */
+static void max_pool_images(void *vctx, int64_t begin, int64_t end) {
+  const pool_ctx *p = (const pool_ctx *)vctx;
+  const int64_t C = p->C;
+  for (int64_t n = begin; n < end; n++) {
+    const float *xn = p->x + n * p->H * p->W * C;
+    float *on = p->dx + n * p->OH * p->OW * C; /* the output travels in dx */
+    for (int64_t oy = 0; oy < p->OH; oy++) {
+      const int64_t y0 = oy * p->sH - p->pT;
+      for (int64_t ox = 0; ox < p->OW; ox++) {
+        const int64_t x0 = ox * p->sW - p->pL;
+        float *o = on + (oy * p->OW + ox) * C;
+        for (int64_t j = 0; j < C; j++) o[j] = -INFINITY;
+        for (int64_t a = 0; a < p->pH; a++) {
+          const int64_t iy = y0 + a;
+          if (iy < 0 || iy >= p->H) continue;
+          for (int64_t b = 0; b < p->pW; b++) {
+            const int64_t ix = x0 + b;
+            if (ix < 0 || ix >= p->W) continue;
+            const float *xv = xn + (iy * p->W + ix) * C;
+            for (int64_t j = 0; j < C; j++) o[j] = xv[j] > o[j] ? xv[j] : o[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* maxPool(x, N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft, out) */
+static napi_value js_max_pool(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "maxPool", 14)) return NULL;
+  size_t lx, lo;
+  pool_ctx p;
+  p.dy = NULL;
+  p.x = arg_f32(&a, 0, "x", &lx, 0);
+  int64_t N = arg_int(&a, 1, "N", 0);
+  p.H = arg_int(&a, 2, "H", 0);
+  p.W = arg_int(&a, 3, "W", 0);
+  p.C = arg_int(&a, 4, "C", 0);
+  p.OH = arg_int(&a, 5, "OH", 0);
+  p.OW = arg_int(&a, 6, "OW", 0);
+  p.pH = arg_int(&a, 7, "poolH", 1);
+  p.pW = arg_int(&a, 8, "poolW", 1);
+  p.sH = arg_int(&a, 9, "strideH", 1);
+  p.sW = arg_int(&a, 10, "strideW", 1);
+  p.pT = arg_int(&a, 11, "padTop", 0);
+  p.pL = arg_int(&a, 12, "padLeft", 0);
+  p.dx = arg_f32(&a, 13, "out", &lo, 0);
+  {
+    int64_t dxs[4] = {N, p.H, p.W, p.C}, dos[4] = {N, p.OH, p.OW, p.C};
+    check_len(&a, "x", lx, 4, dxs, "[N,H,W,C]");
+    check_len(&a, "out", lo, 4, dos, "[N,OH,OW,C]");
+  }
+  if (a.failed) return NULL;
+  const double work = (double)(N * p.OH * p.OW * p.C) * (double)(p.pH * p.pW);
+  parallel_range(max_pool_images, &p, N, work);
+  return NULL;
+}
+
 /* maxPoolGrad(dy, x, N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft,
  *             dx) */
 static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
@@ -1038,7 +1099,8 @@ static void pgd_range(void *vctx, int64_t begin, int64_t end) {
   const float a = c->alpha, e = c->eps, ne = -c->eps;
   for (int64_t i = begin; i < end; i++) {
     const float g = c->g[i];
-    const float sg = g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : (g == g ? 0.0f : g);
+    /* sign as TF.js' cpu backend (and alp's wasm Sign) defines it: NaN gives 0. */
+    const float sg = g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : 0.0f;
     const float s = sg * a;
     const float t = c->xadv[i] + s;
     float d = t - c->x[i];
@@ -1121,6 +1183,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"conv2dBackpropFilter", NULL, js_conv2d_bp_filter, NULL, NULL, NULL, napi_enumerable,
        NULL},
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPool", NULL, js_max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRow", NULL, js_add_row, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -19,6 +19,9 @@ export interface NativeApi {
     dw: Float32Array, KH: number, KW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
     pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, dx: Float32Array): void;
+  /** Forward max pooling, NHWC: the max over each window's in-bounds positions (TF.js' MaxPool). */
+  maxPool(x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
+    pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, out: Float32Array): void;
   /** out = dy · float(step(x)), TF.js' Relu gradient (out may be dy). */
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
   /** out[r, j] = x[r, j] + b[j] (out must not overlap x). */

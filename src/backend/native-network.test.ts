@@ -55,6 +55,8 @@ function supported(): Array<[string, tf.LayersModel, number[]]> {
       tf.layers.conv2d({ inputShape: [9, 9, 2], filters: 5, kernelSize: 3, strides: 1, padding: 'valid', useBias: false, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
       tf.layers.activation({ activation: 'relu' }),
       tf.layers.conv2d({ filters: 4, kernelSize: [2, 3], strides: [2, 1], padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }), biasInitializer: tf.initializers.randomNormal({ seed: 5 }) }),
+      // Overlapping windows with padding: ties and out-of-bounds positions.
+      tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
       tf.layers.flatten(),
       tf.layers.dropout({ rate: 0.5 }),
       tf.layers.dense({ units: 7, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }), biasInitializer: tf.initializers.randomNormal({ seed: 7 }) }),
@@ -64,7 +66,8 @@ function supported(): Array<[string, tf.LayersModel, number[]]> {
   return [
     ['fast-cnn', buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 2 }), [28, 28, 1]],
     ['mlp', buildArch('mlp', { inputShape: [12, 12, 1], numClasses: 10, seed: 3 }), [12, 12, 1]],
-    ['valid padding, no bias, Activation and Dropout layers', custom, [9, 9, 2]],
+    ['madry-cnn (max pooling)', buildArch('madry-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 4 }), [28, 28, 1]],
+    ['valid padding, no bias, overlapping padded pooling, Activation and Dropout layers', custom, [9, 9, 2]],
   ];
 }
 
@@ -155,7 +158,7 @@ test('native network: models it cannot run exactly are left to TF.js (null), and
     ['softmax output', tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dense({ units: 3, activation: 'softmax' })] })],
     ['relu on the logits', tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dense({ units: 3, activation: 'relu' })] })],
     ['batch normalisation', tf.sequential({ layers: [conv(), tf.layers.batchNormalization(), tf.layers.flatten(), tf.layers.dense({ units: 3 })] })],
-    ['max pooling', tf.sequential({ layers: [conv(), tf.layers.maxPooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 3 })] })],
+    ['average pooling', tf.sequential({ layers: [conv(), tf.layers.averagePooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 3 })] })],
     ['dilated convolution', tf.sequential({ layers: [conv({ dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 3 })] })],
     ['tanh activation', tf.sequential({ layers: [conv({ activation: 'tanh' }), tf.layers.flatten(), tf.layers.dense({ units: 3 })] })],
     ['dense on an unflattened input', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4, 4], units: 3 })] })],

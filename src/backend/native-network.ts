@@ -10,7 +10,8 @@
  * gradient is the one TF.js computes, bit for bit on the models tested (native-network.test.ts).
  *
  * Only what it can run exactly is covered: Conv2D (NHWC, no dilation) and Dense layers with a linear or
- * ReLU activation, Flatten, Dropout (inference: identity) and Activation('relu' | 'linear').
+ * ReLU activation, MaxPooling2D, Flatten, Dropout (inference: identity) and Activation('relu' | 'linear'),
+ * ending in a Dense layer that outputs logits.
  * `nativeNetworkOf` returns null for anything else, and the caller stays on TF.js.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -23,7 +24,8 @@ type Conv = {
 };
 type Dense = { kind: 'dense'; relu: boolean; kernel: tf.LayerVariable; bias: tf.LayerVariable | null; K: number; N: number; w: Float32Array; b: Float32Array | null; outSize: number };
 type Act = { kind: 'relu'; outSize: number };
-type Step = Conv | Dense | Act;
+type Pool = { kind: 'pool'; info: tf.backend_util.Conv2DInfo; outSize: number };
+type Step = Conv | Dense | Act | Pool;
 
 let api: NativeApi | null = null;
 
@@ -51,17 +53,39 @@ function activationOf(cfg: tf.serialization.ConfigDict): 'relu' | 'linear' | nul
 
 const f32 = Math.fround;
 
-/** Σ CE gradient with respect to the logits, as TF.js' logSoftmax gradient computes it: softmax − one-hot. */
+/** The backend's own exp or log of a few values: its float32 results can differ from Math's by an ulp. */
+function backendUnary(op: 'exp' | 'log', v: Float32Array): Float32Array {
+  return tf.tidy(() => Float32Array.from((op === 'exp' ? tf.exp(tf.tensor1d(v)) : tf.log(tf.tensor1d(v))).dataSync() as Float32Array));
+}
+
+/**
+ * Σ CE gradient with respect to the logits, in the float32 operations TF.js' logSoftmax and its gradient
+ * run: shifted = z − max z; value = shifted − log Σ exp(shifted) (summed in order); ∂ = exp(value) − onehot.
+ * Exp and log are the backend's, so the values are TF.js' to the bit (these are n × classes values:
+ * three small kernel calls, against dozens of ops on the tape).
+ */
 function crossEntropyGradient(z: Float32Array, labels: Int32Array, n: number, K: number, out: Float32Array): void {
+  const shifted = new Float32Array(n * K);
   for (let r = 0; r < n; r++) {
     const o = r * K;
     let mx = -Infinity;
     for (let j = 0; j < K; j++) mx = Math.max(mx, z[o + j] as number);
+    for (let j = 0; j < K; j++) shifted[o + j] = (z[o + j] as number) - mx;
+  }
+  const e = backendUnary('exp', shifted);
+  const sums = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
     let s = 0;
-    for (let j = 0; j < K; j++) s = f32(s + f32(Math.exp(f32((z[o + j] as number) - mx))));
-    const ls = f32(Math.log(s));
+    for (let j = 0; j < K; j++) s = f32(s + (e[r * K + j] as number));
+    sums[r] = s;
+  }
+  const logs = backendUnary('log', sums);
+  const value = new Float32Array(n * K);
+  for (let i = 0; i < n * K; i++) value[i] = (shifted[i] as number) - (logs[Math.floor(i / K)] as number);
+  const soft = backendUnary('exp', value);
+  for (let r = 0; r < n; r++) {
     const y = labels[r] as number;
-    for (let j = 0; j < K; j++) out[o + j] = f32(f32(Math.exp(f32(f32((z[o + j] as number) - mx) - ls))) - (j === y ? 1 : 0));
+    for (let j = 0; j < K; j++) out[r * K + j] = f32((soft[r * K + j] as number) - (j === y ? 1 : 0));
   }
 }
 
@@ -72,7 +96,7 @@ class Network implements NativeNetwork {
 
   load(): void {
     for (const s of this.steps) {
-      if (s.kind === 'relu') continue;
+      if (s.kind === 'relu' || s.kind === 'pool') continue;
       s.w = Float32Array.from(s.kernel.read().dataSync() as Float32Array);
       s.b = s.bias === null ? null : Float32Array.from(s.bias.read().dataSync() as Float32Array);
     }
@@ -101,6 +125,10 @@ class Network implements NativeNetwork {
       } else if (s.kind === 'dense') {
         this.native.sgemm(false, false, n, s.N, s.K, h, s.w, out, false);
         if (s.b !== null || s.relu) this.native.biasAct(out, n, s.N, s.b, s.relu);
+      } else if (s.kind === 'pool') {
+        const f = s.info;
+        this.native.maxPool(h, n, f.inHeight, f.inWidth, f.inChannels, f.outHeight, f.outWidth, f.filterHeight, f.filterWidth,
+          f.strideHeight, f.strideWidth, f.padInfo.top, f.padInfo.left, out);
       } else {
         out.set(h.subarray(0, n * s.outSize));
         this.native.biasAct(out, n, s.outSize, null, true);
@@ -123,12 +151,16 @@ class Network implements NativeNetwork {
       const s = this.steps[i] as Step;
       const out = acts[i + 1] as Float32Array;
       // TF.js' ReLU gradient: dy · step(x), here on the output, which is positive exactly where x is.
-      if (s.kind === 'relu' || s.relu) this.native.reluGrad(dy, out, dy, n * s.outSize);
+      if (s.kind === 'relu' || (s.kind !== 'pool' && s.relu)) this.native.reluGrad(dy, out, dy, n * s.outSize);
       if (s.kind === 'relu') continue;
       const inSize = i === 0 ? this.inputSize : (this.steps[i - 1] as Step).outSize;
       const dx = this.buffer(`d${i}`, n * inSize);
       if (s.kind === 'dense') this.native.sgemm(false, true, n, s.K, s.N, dy, s.w, dx, false);
-      else {
+      else if (s.kind === 'pool') {
+        const f = s.info;
+        this.native.maxPoolGrad(dy, acts[i] as Float32Array, n, f.inHeight, f.inWidth, f.inChannels, f.outHeight, f.outWidth, f.filterHeight, f.filterWidth,
+          f.strideHeight, f.strideWidth, f.padInfo.top, f.padInfo.left, dx);
+      } else {
         const f = s.info;
         this.native.conv2dBackpropInput(dy, n, f.outHeight, f.outWidth, f.outChannels, s.w, f.filterHeight, f.filterWidth, f.inChannels, dx,
           f.inHeight, f.inWidth, f.strideHeight, f.strideWidth, f.padInfo.top, f.padInfo.left);
@@ -156,6 +188,17 @@ export function nativeNetworkOf(model: tf.LayersModel): NativeNetwork | null {
     const cfg = layer.getConfig();
     if (layer.weights.some((w) => w.dtype !== 'float32')) return null;
     if (cls === 'InputLayer' || cls === 'Dropout') continue;
+    if (cls === 'MaxPooling2D') {
+      if (shape.length !== 3 || (cfg['dataFormat'] ?? 'channelsLast') !== 'channelsLast') return null;
+      const pool = cfg['poolSize'] as number | number[];
+      const strides = (cfg['strides'] ?? pool) as number | number[];
+      const pad = cfg['padding'];
+      if (pad !== 'same' && pad !== 'valid') return null;
+      const info = tf.backend_util.computePool2DInfo([1, ...(shape as number[])] as [number, number, number, number], pool as [number, number], strides as [number, number], 1, pad);
+      steps.push({ kind: 'pool', info, outSize: info.outHeight * info.outWidth * info.outChannels });
+      shape = [info.outHeight, info.outWidth, info.outChannels];
+      continue;
+    }
     if (cls === 'Flatten') {
       if (cfg['dataFormat'] === 'channelsFirst') return null;
       shape = [size(shape)];
@@ -186,7 +229,7 @@ export function nativeNetworkOf(model: tf.LayersModel): NativeNetwork | null {
     if (layer.weights.length > (cls === 'Conv2D' || cls === 'Dense' ? 2 : 0)) return null;
   }
   const last = steps[steps.length - 1];
-  if (last === undefined || last.kind === 'relu' || last.relu || shape.length !== 1) return null;
+  if (last === undefined || last.kind !== 'dense' || last.relu || shape.length !== 1) return null;
   return new Network(api, steps, inputSize, shape[0] as number);
 }
 
