@@ -55,7 +55,13 @@ const f32 = Math.fround;
 
 /** The backend's own exp or log of a few values: its float32 results can differ from Math's by an ulp. */
 function backendUnary(op: 'exp' | 'log', v: Float32Array): Float32Array {
-  return tf.tidy(() => Float32Array.from((op === 'exp' ? tf.exp(tf.tensor1d(v)) : tf.log(tf.tensor1d(v))).dataSync() as Float32Array));
+  // Not through tf.tidy: it would walk the returned array element by element.
+  const t = tf.tensor1d(v);
+  const r = op === 'exp' ? tf.exp(t) : tf.log(t);
+  const out = Float32Array.from(r.dataSync() as Float32Array);
+  t.dispose();
+  r.dispose();
+  return out;
 }
 
 /**
