@@ -172,14 +172,11 @@ export const OUTPUT_OPTIONS: OptSpec[] = [
   { name: 'help', type: 'boolean', help: 'show this help' },
 ];
 
-/**
- * A command's arguments parsed and checked (spec.check), or undefined when --help asked for its help
- * (printed here, as `help` when given, else the spec's).
- */
-export function parseCommand(argv: string[], spec: CommandSpec, help?: () => string): Parsed | undefined {
+/** A command's arguments parsed and checked (spec.check), or undefined when --help asked for its help (printed here). */
+export function parseCommand(argv: string[], spec: CommandSpec): Parsed | undefined {
   const p = parseArgs(argv, spec);
   if (p['help'] === true) {
-    process.stdout.write((help?.() ?? helpText(spec)) + '\n');
+    process.stdout.write(helpText(spec) + '\n');
     return undefined;
   }
   spec.check?.(p);
