@@ -30,8 +30,6 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const ks = get.nums(p, 'swaps');
   const shardText = get.str(p, 'shard');
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
-  if (shard !== undefined && ks !== undefined) throw new UserError('--shard: not with --swaps (word-swap results cannot be merged yet); run --swaps unsharded');
-  for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
   const job = await openModelJob(p, 'eval');
   const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
   // Set up (and check) the word-level attacks before the long embedding suite runs.

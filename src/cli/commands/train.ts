@@ -55,7 +55,6 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
   const modelPath = get.str(p, 'model');
   const rangeText = get.str(p, 'input-range');
-  if (rangeText !== undefined && modelPath === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
   const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
   const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const quiet = isQuiet(p);

@@ -1,6 +1,7 @@
 /** `alp audit`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
-import { requireModel, type CommandSpec } from '../args.js';
+import { parseShard } from '../../parallel/shard.js';
+import { get, requireModel, type CommandSpec } from '../args.js';
 import { AUDIT_WORD_OPTIONS, COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
 
 export const AUDIT_SPEC: CommandSpec = {
@@ -35,5 +36,9 @@ export const AUDIT_SPEC: CommandSpec = {
     'alp audit --model runs/demo/alp --shard 1/4 --out shards/1   # then: alp merge shards/* --out runs/demo/alp',
     'alp audit --model runs/spam-std --norm l2 --eps 0.5 --budget quick --n 200 --swaps 1,2,5   # text: also real word swaps',
   ],
-  check: (p) => requireModel(p, 'audit'),
+  check: (p) => {
+    requireModel(p, 'audit');
+    const shard = get.str(p, 'shard');
+    if (shard !== undefined) parseShard(shard);
+  },
 };

@@ -1,7 +1,9 @@
 /** `alp eval`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { ATTACK_NAMES, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES } from '../../eval/attack-names.js';
 import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
-import { requireModel, type CommandSpec } from '../args.js';
+import { parseShard } from '../../parallel/shard.js';
+import { UserError } from '../../util/errors.js';
+import { get, requireModel, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
 
 export const EVAL_SPEC: CommandSpec = {
@@ -41,5 +43,12 @@ export const EVAL_SPEC: CommandSpec = {
     'alp eval --model runs/demo/alp --workers 2   # two threads, each with a replica of the model',
     'alp eval --model runs/demo/alp --shard 2/4 --out shards/eval-2.json   # then: alp merge shards --out eval.json',
   ],
-  check: (p) => requireModel(p, 'eval'),
+  check: (p) => {
+    const ks = get.nums(p, 'swaps');
+    const shard = get.str(p, 'shard');
+    if (shard !== undefined) parseShard(shard);
+    if (shard !== undefined && ks !== undefined) throw new UserError('--shard: not with --swaps (word-swap results cannot be merged yet); run --swaps unsharded');
+    for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
+    requireModel(p, 'eval');
+  },
 };

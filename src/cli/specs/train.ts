@@ -58,6 +58,7 @@ export const TRAIN_SPEC: CommandSpec = {
     if (get.str(p, 'method') === undefined) {
       throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
     }
+    if (get.str(p, 'input-range') !== undefined && get.str(p, 'model') === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
     if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
   },
 };
