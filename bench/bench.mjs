@@ -21,6 +21,7 @@ import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { crossEntropyPerExample } from '../dist/loss/cross-entropy.js';
 import { fusedAdam } from '../dist/backend/fused-adam.js';
+import { nativeNetworkOf } from '../dist/backend/native-network.js';
 import { nativeApi } from '../dist/backend/native-kernels.js';
 import { WorkerPool } from '../dist/parallel/pool.js';
 
@@ -290,6 +291,9 @@ function benchOurs(model, x, y, B, timing) {
   const infer = logitsOf(model, false);
   const train = logitsOf(model, true);
   const vars = model.trainableWeights.map((w) => w.read());
+  // As the trainer runs it: per-example random starts, and the native network where it covers the model.
+  const net = nativeNetworkOf(model);
+  const rowSeeds = Int32Array.from({ length: B }, (_, i) => i);
   const out = {};
 
   out.forward = measure(() => {
@@ -310,8 +314,8 @@ function benchOurs(model, x, y, B, timing) {
     const opt = fusedAdam(LR); // the trainer's optimizer (same values as tf.train.adam)
     let seed = 1;
     out[key] = measure(() => {
-      const s = { x, y, eps: EPS, seed: seed++ };
-      const xAdv = makeAdversarial(method, infer, s, c);
+      const s = { x, y, eps: EPS, seed: seed++, rowSeeds: rowSeeds.map((r) => r + seed * B) };
+      const xAdv = makeAdversarial(method, infer, s, c, net);
       const cost = opt.minimize(() => methodLoss(method, train, s, xAdv, c).total, true, vars);
       cost.dataSync();
       tf.dispose([cost, ...(xAdv ? [xAdv] : [])]);

@@ -10,6 +10,7 @@ import { buildArch } from '../dist/model/architectures.js';
 import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
+import { nativeNetworkOf } from '../dist/backend/native-network.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { fusedAdam } from '../dist/backend/fused-adam.js';
 
@@ -34,6 +35,7 @@ export const handlers = {
       infer: logitsOf(model, false), train: logitsOf(model, true),
       vars: model.trainableWeights.map((w) => w.read()),
       opts: { standard: fusedAdam(settings.lr), alp: fusedAdam(settings.lr) },
+      net: nativeNetworkOf(model),
     };
     return tf.memory().numTensors;
   },
@@ -58,8 +60,10 @@ export const handlers = {
   /** { method, seed } : the adversarial examples and the loss gradient of this share. */
   grads({ method, seed }) {
     const c = trainConfig(st.settings, method);
-    const s = { x: st.x, y: st.y, eps: c.eps, seed };
-    const xAdv = makeAdversarial(method, st.infer, s, c);
+    // As the trainer runs it: per-example random starts, the native network where it covers the model.
+    const n = st.y.shape[0];
+    const s = { x: st.x, y: st.y, eps: c.eps, seed, rowSeeds: Int32Array.from({ length: n }, (_, i) => seed * 4096 + i) };
+    const xAdv = makeAdversarial(method, st.infer, s, c, st.net);
     const { value, grads } = tf.variableGrads(() => methodLoss(method, st.train, s, xAdv, c).total, st.vars);
     const out = st.vars.map((v) => grads[v.name].dataSync()); // already a copy off the wasm heap
     const loss = value.dataSync()[0];

@@ -364,6 +364,41 @@ function testReluGrad() {
   }
 }
 
+function testBiasAct() {
+  for (const [R, C, withBias, relu] of [[0, 5, true, true], [1, 1, true, false], [7, 33, true, true], [64, 100, false, true], [300, 10, true, false]]) {
+    const heap = heapFor(2 * R * C + C + 100);
+    const x = heap.alloc(R * C, randn);
+    const b = withBias ? heap.alloc(C, randn) : null;
+    const ref = Float64Array.from(x, (v, i) => {
+      const s = Math.fround(v + (b === null ? 0 : b[i % C]));
+      return relu && s < 0 ? 0 : s;
+    });
+    native.biasAct(x, R, C, b, relu);
+    compare(`biasAct [${R}x${C} bias=${withBias} relu=${relu}]`, x, ref, null);
+    if (!heap.guardsIntact()) fail(`biasAct [${R}x${C}]: wrote outside its output`);
+  }
+}
+
+function testLinfPgdStep() {
+  const f = Math.fround;
+  for (const [n, alpha, eps, box] of [[0, 0.1, 0.3, true], [1, 0.01, 0.3, true], [1000, 0.075, 0.3, true], [4097, 0.5, 0.2, false], [100, 0, 0.3, true]]) {
+    const heap = heapFor(3 * n + 100);
+    const x = heap.alloc(n, () => Math.min(1, Math.max(0, rand() * 1.4 - 0.2)));
+    const xadv = heap.alloc(n, (i) => x[i] + (rand() * 2 - 1) * 0.5);
+    const g = heap.alloc(n, () => (rand() < 0.1 ? 0 : randn()));
+    // TF.js' order: s = sign(g)·α; t = xadv + s; d = clip(t − x, ±ε); v = x + d; clip to [0, 1].
+    const ref = Float64Array.from(xadv, (v, i) => {
+      const s = f(Math.sign(g[i]) * f(alpha));
+      const d = Math.min(Math.max(f(f(v + s) - x[i]), -f(eps)), f(eps));
+      const r = f(x[i] + d);
+      return box ? Math.min(Math.max(r, 0), 1) : r;
+    });
+    native.linfPgdStep(xadv, g, x, n, alpha, eps, 0, 1, box);
+    compare(`linfPgdStep [n=${n} α=${alpha} ε=${eps} box=${box}]`, xadv, ref, null);
+    if (!heap.guardsIntact()) fail(`linfPgdStep n=${n}: wrote outside its output`);
+  }
+}
+
 function expectThrow(name, ctor, re, fn) {
   checks++;
   try {
@@ -475,6 +510,8 @@ testMaxPoolGrad();
 if (!CHILD) {
   testSgemm();
   testReluGrad();
+  testBiasAct();
+  testLinfPgdStep();
   testErrors();
   testThreads();
 }

@@ -738,6 +738,67 @@ static void max_pool_grad_images(void *vctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Forward max pooling, tasks are images n: out[n, oy, ox, c] = max of x over the window's in-bounds
+ * positions (padding never wins), like TF.js' MaxPool; NaN as in max(a, b) = b > a ? b : a. */
+static void max_pool_images(void *vctx, int64_t begin, int64_t end) {
+  const pool_ctx *p = (const pool_ctx *)vctx;
+  const int64_t C = p->C;
+  for (int64_t n = begin; n < end; n++) {
+    const float *xn = p->x + n * p->H * p->W * C;
+    float *on = p->dx + n * p->OH * p->OW * C; /* the output travels in dx */
+    for (int64_t oy = 0; oy < p->OH; oy++) {
+      const int64_t y0 = oy * p->sH - p->pT;
+      for (int64_t ox = 0; ox < p->OW; ox++) {
+        const int64_t x0 = ox * p->sW - p->pL;
+        float *o = on + (oy * p->OW + ox) * C;
+        for (int64_t j = 0; j < C; j++) o[j] = -INFINITY;
+        for (int64_t a = 0; a < p->pH; a++) {
+          const int64_t iy = y0 + a;
+          if (iy < 0 || iy >= p->H) continue;
+          for (int64_t b = 0; b < p->pW; b++) {
+            const int64_t ix = x0 + b;
+            if (ix < 0 || ix >= p->W) continue;
+            const float *xv = xn + (iy * p->W + ix) * C;
+            for (int64_t j = 0; j < C; j++) o[j] = xv[j] > o[j] ? xv[j] : o[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* maxPool(x, N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft, out) */
+static napi_value js_max_pool(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "maxPool", 14)) return NULL;
+  size_t lx, lo;
+  pool_ctx p;
+  p.dy = NULL;
+  p.x = arg_f32(&a, 0, "x", &lx, 0);
+  int64_t N = arg_int(&a, 1, "N", 0);
+  p.H = arg_int(&a, 2, "H", 0);
+  p.W = arg_int(&a, 3, "W", 0);
+  p.C = arg_int(&a, 4, "C", 0);
+  p.OH = arg_int(&a, 5, "OH", 0);
+  p.OW = arg_int(&a, 6, "OW", 0);
+  p.pH = arg_int(&a, 7, "poolH", 1);
+  p.pW = arg_int(&a, 8, "poolW", 1);
+  p.sH = arg_int(&a, 9, "strideH", 1);
+  p.sW = arg_int(&a, 10, "strideW", 1);
+  p.pT = arg_int(&a, 11, "padTop", 0);
+  p.pL = arg_int(&a, 12, "padLeft", 0);
+  p.dx = arg_f32(&a, 13, "out", &lo, 0);
+  {
+    int64_t dxs[4] = {N, p.H, p.W, p.C}, dos[4] = {N, p.OH, p.OW, p.C};
+    check_len(&a, "x", lx, 4, dxs, "[N,H,W,C]");
+    check_len(&a, "out", lo, 4, dos, "[N,OH,OW,C]");
+  }
+  if (a.failed) return NULL;
+  const double work = (double)(N * p.OH * p.OW * p.C) * (double)(p.pH * p.pW);
+  parallel_range(max_pool_images, &p, N, work);
+  return NULL;
+}
+
 /* maxPoolGrad(dy, x, N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft,
  *             dx) */
 static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
@@ -980,6 +1041,103 @@ static napi_value js_adam_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  float *x;
+  const float *b;
+  int64_t C;
+  int relu;
+} biasact_ctx;
+
+static void bias_act_range(void *vctx, int64_t begin, int64_t end) {
+  const biasact_ctx *c = (const biasact_ctx *)vctx;
+  const int64_t C = c->C;
+  for (int64_t r = begin; r < end; r++) {
+    float *restrict xr = c->x + r * C;
+    if (c->b != NULL)
+      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] + c->b[j];
+    /* TF.js' Relu: max(x, 0), NaN stays NaN. */
+    if (c->relu)
+      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] < 0.0f ? 0.0f : xr[j];
+  }
+}
+
+/* biasAct(x, R, C, b, relu) : in place, x[r, j] = act(x[r, j] + b[j]) (b may be null), the tail of a
+ * Dense layer after its matmul, rounded like TF.js' separate add and relu. */
+static napi_value js_bias_act(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "biasAct", 5)) return NULL;
+  size_t lx, lb;
+  biasact_ctx c;
+  c.x = arg_f32(&a, 0, "x", &lx, 0);
+  int64_t R = arg_int(&a, 1, "R", 0);
+  c.C = arg_int(&a, 2, "C", 0);
+  c.b = arg_f32(&a, 3, "b", &lb, 1);
+  c.relu = arg_bool(&a, 4, "relu");
+  {
+    int64_t dx[2] = {R, c.C};
+    check_len(&a, "x", lx, 2, dx, "[R,C]");
+    if (c.b != NULL) check_len(&a, "b", lb, 1, &c.C, "[C]");
+  }
+  if (a.failed) return NULL;
+  parallel_range(bias_act_range, &c, R, (double)(R * c.C) / 2.0);
+  return NULL;
+}
+
+typedef struct {
+  float *xadv;
+  const float *g, *x;
+  float alpha, eps, lo, hi;
+  int box;
+} pgd_ctx;
+
+/* One L-inf PGD step, each operation rounded to float32 in the order TF.js runs it
+ * (attack/gradient-attack.ts with threat-model.ts): s = sign(g) * alpha; t = xadv + s;
+ * d = clip(t - x, -eps, eps); v = x + d; xadv = clip(v, lo, hi). clip is min(max(v, lo), hi), so
+ * NaN propagates as in TF.js. */
+static void pgd_range(void *vctx, int64_t begin, int64_t end) {
+  const pgd_ctx *c = (const pgd_ctx *)vctx;
+  const float a = c->alpha, e = c->eps, ne = -c->eps;
+  for (int64_t i = begin; i < end; i++) {
+    const float g = c->g[i];
+    /* sign as TF.js' cpu backend (and alp's wasm Sign) defines it: NaN gives 0. */
+    const float sg = g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : 0.0f;
+    const float s = sg * a;
+    const float t = c->xadv[i] + s;
+    float d = t - c->x[i];
+    d = d < ne ? ne : d;
+    d = e < d ? e : d;
+    float v = c->x[i] + d;
+    if (c->box) {
+      v = v < c->lo ? c->lo : v;
+      v = c->hi < v ? c->hi : v;
+    }
+    c->xadv[i] = v;
+  }
+}
+
+/* linfPgdStep(xadv, g, x, n, alpha, eps, lo, hi, box) : in place, one projected sign-gradient step. */
+static napi_value js_linf_pgd_step(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "linfPgdStep", 9)) return NULL;
+  size_t l[3];
+  pgd_ctx c;
+  c.xadv = arg_f32(&a, 0, "xadv", &l[0], 0);
+  c.g = arg_f32(&a, 1, "g", &l[1], 0);
+  c.x = arg_f32(&a, 2, "x", &l[2], 0);
+  int64_t n = arg_int(&a, 3, "n", 0);
+  c.alpha = arg_f(&a, 4, "alpha");
+  c.eps = arg_f(&a, 5, "eps");
+  c.lo = arg_f(&a, 6, "lo");
+  c.hi = arg_f(&a, 7, "hi");
+  c.box = arg_bool(&a, 8, "box");
+  check_len(&a, "xadv", l[0], 1, &n, "[n]");
+  check_len(&a, "g", l[1], 1, &n, "[n]");
+  check_len(&a, "x", l[2], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(pgd_range, &c, n, (double)n);
+  return NULL;
+}
+
 static napi_value js_num_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -1025,10 +1183,13 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"conv2dBackpropFilter", NULL, js_conv2d_bp_filter, NULL, NULL, NULL, napi_enumerable,
        NULL},
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPool", NULL, js_max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRow", NULL, js_add_row, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamUpdate", NULL, js_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasAct", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linfPgdStep", NULL, js_linf_pgd_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -19,6 +19,9 @@ export interface NativeApi {
     dw: Float32Array, KH: number, KW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
     pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, dx: Float32Array): void;
+  /** Forward max pooling, NHWC: the max over each window's in-bounds positions (TF.js' MaxPool). */
+  maxPool(x: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
+    pH: number, pW: number, sH: number, sW: number, padTop: number, padLeft: number, out: Float32Array): void;
   /** out = dy · float(step(x)), TF.js' Relu gradient (out may be dy). */
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
   /** out[r, j] = x[r, j] + b[j] (out must not overlap x). */
@@ -29,6 +32,10 @@ export interface NativeApi {
   adamUpdate(value: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, newValue: Float32Array, newM: Float32Array, newV: Float32Array,
     n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number,
     epsilon: number, negLr: number): void;
+  /** In place: x[r, j] = act(x[r, j] + b[j]) (b may be null; act relu or identity), rounded like TF.js' add then relu. */
+  biasAct(x: Float32Array, R: number, C: number, b: Float32Array | null, relu: boolean): void;
+  /** In place, one L∞ PGD step in TF.js' float32 order: xadv = clip(x + clip(xadv + sign(g)·alpha − x, ±eps), lo, hi) (no box clip unless `box`). */
+  linfPgdStep(xadv: Float32Array, g: Float32Array, x: Float32Array, n: number, alpha: number, eps: number, lo: number, hi: number, box: boolean): void;
   numThreads(): number;
   setNumThreads(n: number): void;
 }

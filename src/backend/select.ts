@@ -14,6 +14,7 @@ import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels, nativeApi } from './native-kernels.js';
 import { installFusedKernels } from './fused-kernels.js';
 import { installFusedAdam } from './fused-adam.js';
+import { installNativeNetwork } from './native-network.js';
 import { installGradientFixes } from './gradient-fixes.js';
 
 export { installGradientFixes };
@@ -56,6 +57,8 @@ export async function setupBackend(choice: BackendChoice = 'auto'): Promise<stri
       installWasmKernels();
       installGradientFixes(); // now that the wasm backend is registered, its corrections too
       installNativeKernels();
+      // The training attack's path around TF.js' engine for small Sequential models (./native-network.ts).
+      installNativeNetwork(nativeApi());
       // ALP_NO_FUSED=1 keeps TF.js' own kernels for these (for A/B measurements, bench/README.md).
       if (process.env['ALP_NO_FUSED'] !== '1') {
         installFusedKernels(nativeApi());

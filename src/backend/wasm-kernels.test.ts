@@ -112,3 +112,25 @@ test('the composite kernels alone (native addon disabled) also match the cpu bac
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /# pass [1-9]/);
 });
+
+test('sign is exact on wasm, as on cpu: tiny gradients still give a full PGD/FGSM step', async () => {
+  installWasmKernels();
+  // tfjs-backend-wasm 4.22's own Sign returns 0 below 2^-23: a sign-gradient attack then skips those inputs.
+  const values = [1e-8, -1e-8, 1.1e-7, -3e-30, 1e-45, 0, -0, 2, -5, NaN];
+  const s = (): Float32Array[] => [tf.sign(tf.tensor1d(values)).dataSync() as Float32Array];
+  const ref = await on('cpu', s);
+  const got = await on('wasm', s);
+  assert.deepEqual(Array.from(got[0] as Float32Array), Array.from(ref[0] as Float32Array));
+  assert.deepEqual(Array.from(got[0] as Float32Array), [1, -1, 1, -1, 1, 0, 0, 1, -1, 0]);
+  // An FGSM step through a model with tiny weights: every input has a gradient ~1e-9, every one moves.
+  const { gradientAscent } = await import('../attack/gradient-attack.js');
+  const step = tf.tidy(() => {
+    const w = tf.fill([6, 2], 1e-9).mul(tf.tensor2d([1, -1], [1, 2]));
+    const f = (x: tf.Tensor): tf.Tensor2D => tf.matMul(tf.reshape(x, [-1, 6]), w);
+    const x = tf.fill([1, 2, 3, 1], 0.5);
+    const adv = gradientAscent(f, x, tf.tensor1d([0], 'int32'), { threat: { norm: 'linf', eps: 0.1 }, steps: 1, stepSize: 0.1, randomStart: false, loss: 'ce', targeted: false, seed: 1 });
+    return Array.from(tf.sub(adv, x).dataSync() as Float32Array);
+  });
+  for (const d of step) assert.ok(Math.abs(Math.abs(d) - 0.1) < 1e-6, `every input moves by the step size, got ${step.join(', ')}`);
+  await tf.setBackend('wasm');
+});

@@ -279,7 +279,29 @@ function unsortedSegmentSum(args: { inputs: Record<string, Info>; attrs?: Attrs;
   return out;
 }
 
+/**
+ * sign(x) as TF.js' cpu backend and TensorFlow define it: −1, 0 or 1 by comparison with zero.
+ * tfjs-backend-wasm 4.22's kernel returns 0 for every |x| < 2⁻²³ (FLT_EPSILON; measured: sign(1.19e-7)
+ * = 0, sign(1.2e-7) = 1), so a sign-gradient attack (FGSM, PGD) left every input whose gradient is
+ * that small where it was: on a confident model, where cross-entropy gradients are tiny, PGD was
+ * weaker on wasm than on any other backend. Non-float32 inputs keep the original kernel.
+ */
+function sign(args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype !== 'float32') return kernel('Sign')(args) as Info;
+  const be = args.backend as HeapBackend;
+  const out = be.makeOutput([...x.shape], 'float32');
+  const o = be.typedArrayFromHeap(out);
+  const v = be.typedArrayFromHeap(x);
+  for (let i = 0; i < v.length; i++) {
+    const xi = v[i] as number;
+    o[i] = xi < 0 ? -1 : xi > 0 ? 1 : 0;
+  }
+  return out;
+}
+
 const replacements: Record<string, KernelFunc> = {
+  Sign: sign,
   UnsortedSegmentSum: unsortedSegmentSum,
   MaxPoolGrad: maxPoolGrad,
   Conv2DBackpropInput: conv2DBackpropInput,

@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdam } from '../backend/fused-adam.js';
+import { nativeNetworkOf, type NativeNetwork } from '../backend/native-network.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { loadReplica, type ModelPayload } from '../parallel/replica.js';
 import { applyConstraints } from '../model/constraints.js';
@@ -151,6 +152,8 @@ export class Replica {
   private readonly trainF: LogitsFn;
   private readonly text: EmbeddingSplit | null;
   private readonly opt: tf.Optimizer;
+  /** The model on the native path for its attack, when it runs there (backend/native-network.ts). */
+  private readonly net: NativeNetwork | null;
 
   private constructor(readonly model: tf.LayersModel, readonly config: TrainConfig) {
     this.text = isTextModel(model) ? splitAtEmbedding(model) : null;
@@ -158,6 +161,7 @@ export class Replica {
     this.infer = logitsOf(this.text !== null ? this.text.head : model, false);
     this.trainF = logitsOf(this.text !== null ? this.text.head : model, true);
     this.opt = makeOptimizer(config);
+    this.net = this.text === null ? nativeNetworkOf(model) : null;
   }
 
   static async create(init: ReplicaInit): Promise<Replica> {
@@ -180,7 +184,7 @@ export class Replica {
     }
     const { input, s } = stepInputs(t.x, t.y, t.ids, t.shape, c, t.step, t.eps, this.text, t.whole);
     const advIds = this.text !== null && c.textAdversary === 'swap' ? swapTwins(this.text, input, s.y, c, s.eps) : null;
-    const xAdv = advIds === null ? makeAdversarial(c.method, this.infer, s, c) : null;
+    const xAdv = advIds === null ? makeAdversarial(c.method, this.infer, s, c, this.net) : null;
     const kept: Record<string, tf.Scalar> = {};
     const { value, grads } = tf.variableGrads(stepLoss(c, this.trainF, this.text, input, s, xAdv, kept, advIds), this.vars);
     const out: ShareResult = {

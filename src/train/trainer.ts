@@ -26,6 +26,7 @@ import { makeAdversarial, swapTwins } from './methods.js';
 import { learningRate, trainingEps } from './schedule.js';
 import { modelPayload } from '../parallel/replica.js';
 import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, toRecord, type ReplicaInit, type ReplicaState } from './replica.js';
+import { nativeNetworkOf } from '../backend/native-network.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
 
 export interface EvalPoint {
@@ -220,6 +221,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   async function trainLoop(): Promise<TrainState> {
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);
+  const net = text === null && parallel === null ? nativeNetworkOf(model) : null;
   const save = async (): Promise<void> => {
     const st = await pull(true);
     // A step can leave the weights infinite while its own loss was still finite: never save those.
@@ -261,7 +263,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         const { input, s } = stepInputs(batch.x, batch.y, batch.ids, train.shape, c, step, eps, text);
         // Word-swap training: the twin is the message with real words swapped (ramped with ε).
         const advIds = text !== null && c.textAdversary === 'swap' ? swapTwins(text, input, s.y, c, eps) : null;
-        const xAdv = advIds === null ? makeAdversarial(c.method, infer, s, c) : null;
+        const xAdv = advIds === null ? makeAdversarial(c.method, infer, s, c, net) : null;
         const kept: Record<string, tf.Scalar> = {};
         const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept, advIds), true, vars);
         applyConstraints(model);
