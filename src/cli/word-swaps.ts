@@ -2,7 +2,7 @@
  * The options `alp eval` and `alp attack` share for word-substitution attacks on text models, and how
  * they become a word model, attacks and a candidate set. Kept apart so the commands stay thin.
  */
-import { buildCandidates, buildWordAttack, CANDIDATE_KINDS, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
+import { buildCandidates, buildWordAttack, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
 import { vocabularyOf, type Vocabulary } from '../data/text.js';
 import { WORD_AUDIT_KS, type WordAuditOptions, type WordAuditResult } from '../eval/word-audit.js';
 import { UserError } from '../util/errors.js';

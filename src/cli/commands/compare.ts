@@ -2,14 +2,14 @@ import { COMPARE_SPEC } from '../specs/compare.js';
 import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../../data/index.js';
 import { parseShifts } from '../../data/shift.js';
 import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
-import { AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { type AuditVersion } from '../../eval/audit.js';
 import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
 import { shellQuote } from '../../report/commands.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
+import { emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export { COMPARE_SPEC };

@@ -13,7 +13,7 @@ import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { writeReport } from '../../report/report.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
+import { emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 

@@ -9,13 +9,13 @@ import { evalPartParallel } from '../../parallel/evaluate-parallel.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
-import { ATTACK_NAMES, buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
+import { buildSuite, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
+import { workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
-import { evaluateWordSwaps, WORD_ATTACK_NAMES, type SwapEval } from '../../attack/text/index.js';
+import { evaluateWordSwaps, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
-import { WORD_SWAP_OPTIONS, wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
+import { wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
 
 export { EVAL_SPEC };
 

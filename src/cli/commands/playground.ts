@@ -1,8 +1,7 @@
 import { PLAYGROUND_SPEC } from '../specs/playground.js';
-import { DATASET_NAMES, type DatasetName } from '../../data/registry.js';
+import { type DatasetName } from '../../data/registry.js';
 import { exportPlayground, servePlayground } from '../../playground/serve.js';
 import { buildSite } from '../../playground/site.js';
-import { UserError } from '../../util/errors.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit } from '../common.js';
 

@@ -1,7 +1,6 @@
 import { REPORT_SPEC } from '../specs/report.js';
 import { TRAIN_SPEC } from '../specs/train.js';
 import { writeReport } from '../../report/report.js';
-import { UserError } from '../../util/errors.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, pct } from '../common.js';
 

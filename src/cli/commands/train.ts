@@ -1,11 +1,9 @@
 import { TRAIN_SPEC } from '../specs/train.js';
-import { resolveConfig, METHODS, PRESETS, TEXT_ADVERSARIES, type TrainConfig } from '../../train/config.js';
-import { DEFAULT_TRAIN_SWAPS } from '../../train/methods.js';
+import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
-import { ARCH_NAMES } from '../../model/architectures.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { onInterrupt } from '../../util/interrupt.js';
