@@ -550,6 +550,15 @@ async function main() {
   const extras = [wasmThreads !== null ? `${wasmThreads} wasm thread${wasmThreads === 1 ? '' : 's'}` : null, nativeKernels === null ? null : `native kernels ${nativeKernels ? `on${nativeThreads !== null ? `, ${nativeThreads} thread${nativeThreads === 1 ? '' : 's'}` : ''}` : 'off'}`].filter((v) => v);
   console.log(`alp bench — backend ${backend}${extras.length ? ` (${extras.join(', ')})` : ''}, node ${process.version}, tfjs ${tf.version.tfjs}`);
   console.log(`cpu: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
+  // The ALP step's attack runs where the trainer runs it: on the native network when it covers the model.
+  const nativeAttack = Object.fromEntries(o.models.map((m) => {
+    const probe = buildArch(m, { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+    const on = nativeNetworkOf(probe) !== null;
+    probe.dispose();
+    return [m, on];
+  }));
+  machine.nativeAttack = nativeAttack;
+  console.log(`ALP step's PGD-10 on alp's native network (as in training; ALP_NO_NATIVE_NETWORK=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m] ? 'yes' : 'no'}`).join(', ')}`);
   console.log(`models: ${o.models.join(', ')}; batches: ${o.batches.join(', ')}; timing: warm-up ${o.timing.warmup}${o.timing.warmup > 1 ? " (1 if slower than 1 s)" : ""}, ≥${o.timing.minReps} reps and ≥${o.timing.minTime} s per cell`);
 
   let peerOk = o.peer;

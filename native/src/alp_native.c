@@ -738,6 +738,24 @@ static void max_pool_grad_images(void *vctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Reads N, H, W, C, OH, OW, poolH, poolW, strideH, strideW, padTop, padLeft from arguments first..first+11
+ * into p (N is returned): the pooling kernels take the same geometry. */
+static int64_t pool_geometry(args_t *a, pool_ctx *p, size_t first) {
+  int64_t N = arg_int(a, first, "N", 0);
+  p->H = arg_int(a, first + 1, "H", 0);
+  p->W = arg_int(a, first + 2, "W", 0);
+  p->C = arg_int(a, first + 3, "C", 0);
+  p->OH = arg_int(a, first + 4, "OH", 0);
+  p->OW = arg_int(a, first + 5, "OW", 0);
+  p->pH = arg_int(a, first + 6, "poolH", 1);
+  p->pW = arg_int(a, first + 7, "poolW", 1);
+  p->sH = arg_int(a, first + 8, "strideH", 1);
+  p->sW = arg_int(a, first + 9, "strideW", 1);
+  p->pT = arg_int(a, first + 10, "padTop", 0);
+  p->pL = arg_int(a, first + 11, "padLeft", 0);
+  return N;
+}
+
 /* Forward max pooling, tasks are images n: out[n, oy, ox, c] = max of x over the window's in-bounds
  * positions (padding never wins), like TF.js' MaxPool; NaN as in max(a, b) = b > a ? b : a. */
 static void max_pool_images(void *vctx, int64_t begin, int64_t end) {
@@ -775,18 +793,7 @@ static napi_value js_max_pool(napi_env env, napi_callback_info info) {
   pool_ctx p;
   p.dy = NULL;
   p.x = arg_f32(&a, 0, "x", &lx, 0);
-  int64_t N = arg_int(&a, 1, "N", 0);
-  p.H = arg_int(&a, 2, "H", 0);
-  p.W = arg_int(&a, 3, "W", 0);
-  p.C = arg_int(&a, 4, "C", 0);
-  p.OH = arg_int(&a, 5, "OH", 0);
-  p.OW = arg_int(&a, 6, "OW", 0);
-  p.pH = arg_int(&a, 7, "poolH", 1);
-  p.pW = arg_int(&a, 8, "poolW", 1);
-  p.sH = arg_int(&a, 9, "strideH", 1);
-  p.sW = arg_int(&a, 10, "strideW", 1);
-  p.pT = arg_int(&a, 11, "padTop", 0);
-  p.pL = arg_int(&a, 12, "padLeft", 0);
+  int64_t N = pool_geometry(&a, &p, 1);
   p.dx = arg_f32(&a, 13, "out", &lo, 0);
   {
     int64_t dxs[4] = {N, p.H, p.W, p.C}, dos[4] = {N, p.OH, p.OW, p.C};
@@ -808,18 +815,7 @@ static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
   pool_ctx p;
   p.dy = arg_f32(&a, 0, "dy", &ldy, 0);
   p.x = arg_f32(&a, 1, "x", &lx, 0);
-  int64_t N = arg_int(&a, 2, "N", 0);
-  p.H = arg_int(&a, 3, "H", 0);
-  p.W = arg_int(&a, 4, "W", 0);
-  p.C = arg_int(&a, 5, "C", 0);
-  p.OH = arg_int(&a, 6, "OH", 0);
-  p.OW = arg_int(&a, 7, "OW", 0);
-  p.pH = arg_int(&a, 8, "poolH", 1);
-  p.pW = arg_int(&a, 9, "poolW", 1);
-  p.sH = arg_int(&a, 10, "strideH", 1);
-  p.sW = arg_int(&a, 11, "strideW", 1);
-  p.pT = arg_int(&a, 12, "padTop", 0);
-  p.pL = arg_int(&a, 13, "padLeft", 0);
+  int64_t N = pool_geometry(&a, &p, 2);
   p.dx = arg_f32(&a, 14, "dx", &ldx, 0);
   {
     int64_t ddy[4] = {N, p.OH, p.OW, p.C}, dxs[4] = {N, p.H, p.W, p.C};
@@ -1041,45 +1037,25 @@ static napi_value js_adam_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-typedef struct {
-  float *x;
-  const float *b;
-  int64_t C;
-  int relu;
-} biasact_ctx;
-
-static void bias_act_range(void *vctx, int64_t begin, int64_t end) {
-  const biasact_ctx *c = (const biasact_ctx *)vctx;
-  const int64_t C = c->C;
-  for (int64_t r = begin; r < end; r++) {
-    float *restrict xr = c->x + r * C;
-    if (c->b != NULL)
-      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] + c->b[j];
-    /* TF.js' Relu: max(x, 0), NaN stays NaN. */
-    if (c->relu)
-      for (int64_t j = 0; j < C; j++) xr[j] = xr[j] < 0.0f ? 0.0f : xr[j];
-  }
-}
-
 /* biasAct(x, R, C, b, relu) : in place, x[r, j] = act(x[r, j] + b[j]) (b may be null), the tail of a
- * Dense layer after its matmul, rounded like TF.js' separate add and relu. */
+ * Dense layer after its matmul: the rows pass of the fused convolution. */
 static napi_value js_bias_act(napi_env env, napi_callback_info info) {
   args_t a;
   if (!args_init(&a, env, info, "biasAct", 5)) return NULL;
   size_t lx, lb;
-  biasact_ctx c;
-  c.x = arg_f32(&a, 0, "x", &lx, 0);
+  bias_ctx c;
+  c.out = arg_f32(&a, 0, "x", &lx, 0);
   int64_t R = arg_int(&a, 1, "R", 0);
-  c.C = arg_int(&a, 2, "C", 0);
-  c.b = arg_f32(&a, 3, "b", &lb, 1);
+  c.Co = arg_int(&a, 2, "C", 0);
+  c.bias = arg_f32(&a, 3, "b", &lb, 1);
   c.relu = arg_bool(&a, 4, "relu");
   {
-    int64_t dx[2] = {R, c.C};
+    int64_t dx[2] = {R, c.Co};
     check_len(&a, "x", lx, 2, dx, "[R,C]");
-    if (c.b != NULL) check_len(&a, "b", lb, 1, &c.C, "[C]");
+    if (c.bias != NULL) check_len(&a, "b", lb, 1, &c.Co, "[C]");
   }
   if (a.failed) return NULL;
-  parallel_range(bias_act_range, &c, R, (double)(R * c.C) / 2.0);
+  parallel_range(bias_relu_rows, &c, R, (double)(R * c.Co) / 2.0);
   return NULL;
 }
 

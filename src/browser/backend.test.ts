@@ -26,3 +26,11 @@ test("the package's alp/browser export resolves to the browser entry", async () 
   }
   assert.equal(typeof m.tf.tensor, 'function');
 });
+
+test("chooseBackend installs alp's gradient corrections (here: cpu's average-pooling gradient), as setupBackend does in Node", async () => {
+  const r = await chooseBackend({ wasmPath: 'http://127.0.0.1/wasm/', order: ['cpu'] });
+  assert.equal(r.backend, 'cpu');
+  // TF.js' AvgPoolGrad divides a 'same'-padded corner by the full window: 4/9 instead of 0.6944.
+  const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.avgPool(x as tf.Tensor4D, 3, 1, 'same')))(tf.ones([1, 4, 4, 1])).dataSync() as Float32Array);
+  assert.ok(Math.abs((g[0] as number) - 0.6944) < 1e-3, `corner gradient ${g[0]}`);
+});

@@ -1,11 +1,13 @@
 /**
  * Picks a TF.js backend in the browser: webgl where the page can get a GPU context, else wasm, else
- * the plain cpu backend. The wasm binaries are fetched from `wasmPath` (a URL prefix ending in '/'),
+ * the plain cpu backend, with alp's kernel and gradient corrections installed for cpu and wasm. The wasm binaries are fetched from `wasmPath` (a URL prefix ending in '/'),
  * so a page can serve them itself and stay offline.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { UserError } from '../util/errors.js';
+import { installGradientFixes } from '../backend/gradient-fixes.js';
+import { installWasmKernels } from '../backend/wasm-kernels.js';
 
 export type BrowserBackend = 'webgl' | 'wasm' | 'cpu';
 export const BROWSER_BACKENDS: readonly BrowserBackend[] = ['webgl', 'wasm', 'cpu'];
@@ -24,6 +26,12 @@ export async function chooseBackend(o: { wasmPath: string; order?: readonly Brow
   }
   if (!o.wasmPath.endsWith('/')) throw new UserError(`wasmPath: expected a URL prefix ending in '/', got '${o.wasmPath}'`);
   setWasmPaths(o.wasmPath);
+  // The same corrections as in Node (backend/select.ts): TF.js' wrong or missing gradients on cpu and
+  // wasm, and wasm's Sign, which is 0 below 2^-23 and would stall PGD on tiny gradients. webgl is not
+  // corrected (README, "Gradients").
+  installGradientFixes();
+  installWasmKernels();
+  installGradientFixes();
   const skipped: BackendChoice['skipped'] = [];
   for (const b of order) {
     let ok = false;
