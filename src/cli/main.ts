@@ -7,24 +7,39 @@
 import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';
 import { InterruptedError } from '../util/interrupt.js';
 import { createRequire } from 'node:module';
-import { optionMessage } from './args.js';
-import { attackCommand } from './commands/attack.js';
-import { auditCommand } from './commands/audit.js';
-import { demoCommand } from './commands/demo.js';
-import { evalCommand } from './commands/eval.js';
-import { trainCommand } from './commands/train.js';
+import { optionMessage, parseCommand, type CommandSpec, type Parsed } from './args.js';
+import { ATTACK_SPEC } from './specs/attack.js';
+import { AUDIT_SPEC } from './specs/audit.js';
+import { COMPARE_SPEC } from './specs/compare.js';
+import { DEMO_SPEC } from './specs/demo.js';
+import { EVAL_SPEC } from './specs/eval.js';
+import { MERGE_SPEC } from './specs/merge.js';
+import { PLAYGROUND_SPEC } from './specs/playground.js';
+import { REPORT_SPEC } from './specs/report.js';
+import { TRAIN_SPEC } from './specs/train.js';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>; summary: string }> = {
-  demo: { run: demoCommand, summary: 'train a standard and an ALP model on MNIST, attack both, compare' },
-  train: { run: trainCommand, summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard' },
-  eval: { run: evalCommand, summary: 'clean and robust accuracy under an attack suite (worst case per example)' },
-  attack: { run: attackCommand, summary: 'write adversarial examples: PNG grid and raw tensors' },
-  detect: { run: async (a) => (await import('./commands/detect.js')).detectCommand(a), summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve' },
-  audit: { run: auditCommand, summary: 'strong attack cascade and gradient-masking diagnostics' },
-  report: { run: async (a) => (await import('./commands/report.js')).reportCommand(a), summary: 'self-contained HTML page: charts, examples, findings, reproduce' },
-  playground: { run: async (a) => (await import('./commands/playground.js')).playgroundCommand(a), summary: 'offline page on 127.0.0.1: attack the models live in the browser' },
-  merge: { run: async (a) => (await import('./commands/merge.js')).mergeCommand(a), summary: 'combine the shards of an eval or audit run (--shard K/N) into the unsharded result' },
-  compare: { run: async (a) => (await import('./commands/compare.js')).compareCommand(a), summary: 'every training method on one time budget, audited side by side' },
+/**
+ * A command: its options (spec modules import no tfjs) and its work, imported only once the arguments
+ * parsed and passed the spec's checks. Importing tfjs and the wasm backend takes about a second, so
+ * --help, a typo or a missing option is answered without it. `detect` (subcommands, each with its own
+ * spec) still parses after loading.
+ */
+type Command = { summary: string } & (
+  | { spec: CommandSpec; run: (p: Parsed, argv: string[]) => Promise<number | void> }
+  | { spec?: undefined; run: (argv: string[]) => Promise<number | void> }
+);
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'train a standard and an ALP model on MNIST, attack both, compare', spec: DEMO_SPEC, run: async (p, a) => (await import('./commands/demo.js')).runDemoCommand(p, a) },
+  train: { summary: 'train with alp, pgd-at, trades, clp, lsq, fgsm-rs or standard', spec: TRAIN_SPEC, run: async (p, a) => (await import('./commands/train.js')).runTrainCommand(p, a) },
+  eval: { summary: 'clean and robust accuracy under an attack suite (worst case per example)', spec: EVAL_SPEC, run: async (p, a) => (await import('./commands/eval.js')).runEvalCommand(p, a) },
+  attack: { summary: 'write adversarial examples: PNG grid and raw tensors', spec: ATTACK_SPEC, run: async (p, a) => (await import('./commands/attack.js')).runAttackCommand(p, a) },
+  detect: { summary: 'detect adversarial inputs: calibrate, evaluate (incl. adaptive attacks), check files, serve', run: async (a) => (await import('./commands/detect.js')).detectCommand(a) },
+  audit: { summary: 'strong attack cascade and gradient-masking diagnostics', spec: AUDIT_SPEC, run: async (p, a) => (await import('./commands/audit.js')).runAuditCommand(p, a) },
+  report: { summary: 'self-contained HTML page: charts, examples, findings, reproduce', spec: REPORT_SPEC, run: async (p) => (await import('./commands/report.js')).runReportCommand(p) },
+  playground: { summary: 'offline page on 127.0.0.1: attack the models live in the browser', spec: PLAYGROUND_SPEC, run: async (p) => (await import('./commands/playground.js')).runPlaygroundCommand(p) },
+  merge: { summary: 'combine the shards of an eval or audit run (--shard K/N) into the unsharded result', spec: MERGE_SPEC, run: async (p) => (await import('./commands/merge.js')).runMergeCommand(p) },
+  compare: { summary: 'every training method on one time budget, audited side by side', spec: COMPARE_SPEC, run: async (p, a) => (await import('./commands/compare.js')).runCompareCommand(p, a) },
 };
 
 function usage(): string {
@@ -53,7 +68,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`alp: unknown command '${cmd}' (expected one of ${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
-  return (await c.run(rest)) ?? 0;
+  if (c.spec === undefined) return (await c.run(rest)) ?? 0;
+  const p = parseCommand(rest, c.spec);
+  return p === undefined ? 0 : ((await c.run(p, rest)) ?? 0);
 }
 
 main(process.argv.slice(2)).then(

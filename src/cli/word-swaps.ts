@@ -2,20 +2,14 @@
  * The options `alp eval` and `alp attack` share for word-substitution attacks on text models, and how
  * they become a word model, attacks and a candidate set. Kept apart so the commands stay thin.
  */
-import { buildCandidates, buildWordAttack, CANDIDATE_KINDS, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
+import { buildCandidates, buildWordAttack, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
 import { vocabularyOf, type Vocabulary } from '../data/text.js';
 import { WORD_AUDIT_KS, type WordAuditOptions, type WordAuditResult } from '../eval/word-audit.js';
 import { UserError } from '../util/errors.js';
-import { get, type OptSpec, type Parsed } from './args.js';
-import { pct, table, type ModelJob } from './common.js';
+import { get, type Parsed } from './args.js';
 
-export const WORD_SWAP_OPTIONS: OptSpec[] = [
-  { name: 'candidates', type: 'string', choices: CANDIDATE_KINDS, default: 'vocabulary', help: 'text: which words may replace a word (wordnet reads Debian wordnet-base)' },
-  { name: 'swap-fraction', type: 'number', help: 'text: also at most this fraction of a message\'s words may be swapped' },
-  { name: 'neighbours', type: 'int', default: 8, help: 'text: embedding neighbours per word for --candidates neighbours' },
-  { name: 'wordnet', type: 'string', metavar: 'DIR', help: 'text: WordNet 3.0 database folder (default /usr/share/wordnet)' },
-  { name: 'beam', type: 'int', default: 1, help: 'text: HotFlip beam width' },
-];
+export { AUDIT_WORD_OPTIONS, WORD_SWAP_OPTIONS } from './options.js';
+import { pct, table, type ModelJob } from './common.js';
 
 export interface WordSwapSetup {
   model: WordModel;
@@ -49,12 +43,6 @@ export function wordAttacksOf(p: Parsed, names: string[]): WordAttack[] {
     return buildWordAttack(name as WordAttackName, { seed: get.num(p, 'seed') ?? 0, beamWidth: get.num(p, 'beam') as number });
   });
 }
-
-/** `alp audit`'s word-swap options: the shared ones (the audit budget sets the beam) and the budgets k. */
-export const AUDIT_WORD_OPTIONS: OptSpec[] = [
-  { name: 'swaps', type: 'numbers', metavar: 'K,K,...', default: [...WORD_AUDIT_KS], help: 'text models: robust accuracy under at most K real word swaps per message, for each K' },
-  ...WORD_SWAP_OPTIONS.filter((o) => o.name !== 'beam'),
-];
 
 /** The audit's word phase for a text job (null for other models). */
 export function auditWordOptions(p: Parsed, job: ModelJob): WordAuditOptions | null {

@@ -8,9 +8,9 @@ import { loadMnist } from './mnist.js';
 import { loadSpokenDigits } from './spoken-digits.js';
 import { loadSpamAssassin } from './spam-assassin.js';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'spoken-digits', 'spam-assassin'] as const;
+import { DATASET_NAMES, type DatasetName } from './dataset-names.js';
 
-export type DatasetName = (typeof DATASET_NAMES)[number];
+export { DATASET_NAMES, type DatasetName };
 
 export interface LoadOptions {
   dataDir?: string;

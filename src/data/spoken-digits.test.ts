@@ -80,10 +80,12 @@ test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded wavefor
   const { logitsOf, predict } = await import('../model/classifier.js');
   await useBackend();
   const dir = tmp(t);
-  const train = loadSpokenDigits('train', { dataDir: dir, count: 400 });
-  assert.equal(train.count, 400);
+  // 200 clips, 16 epochs: 59% → 54% test accuracy (seeded, so the same every run) for 30% less CPU,
+  // most of it espeak-ng synthesis (2026-12-02, AMD EPYC).
+  const train = loadSpokenDigits('train', { dataDir: dir, count: 200 });
+  assert.equal(train.count, 200);
   const test = loadSpokenDigits('test', { dataDir: dir, count: 100 });
-  const c = resolveConfig('spoken-digits', { method: 'standard', epochs: 8, valSize: 0 });
+  const c = resolveConfig('spoken-digits', { method: 'standard', epochs: 16, valSize: 0 });
   const model = buildArch('audio-cnn', { inputShape: train.shape, numClasses: 10, seed: 1 });
   await trainModel(model, train, null, c);
   const x = tf.tensor4d(test.images, [test.count, 1, SPOKEN_DIGITS_LENGTH, 1]);

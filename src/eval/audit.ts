@@ -24,8 +24,9 @@ import { Pgd } from '../attack/pgd.js';
 import { buildSuite, type AttackName } from './suite.js';
 import { wordAudit, wordStatePath, type WordAuditOptions, type WordAuditResult } from './word-audit.js';
 
-export type AuditVersion = 'quick' | 'standard' | 'thorough';
-export const AUDIT_VERSIONS: readonly AuditVersion[] = ['quick', 'standard', 'thorough'];
+import { AUDIT_VERSIONS, type AuditVersion } from './audit-versions.js';
+
+export { AUDIT_VERSIONS, type AuditVersion };
 
 interface PlanItem {
   name: AttackName;

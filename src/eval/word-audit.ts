@@ -30,7 +30,9 @@ export const WORD_AUDIT_PLANS: Record<AuditVersion, WordPlan> = {
   thorough: { examples: Infinity, greedyQueries: 512, beam: 3, probe: 32 },
 };
 
-export const WORD_AUDIT_KS: readonly number[] = [1, 2, 5];
+import { WORD_AUDIT_KS } from './audit-versions.js';
+
+export { WORD_AUDIT_KS };
 
 export interface WordAuditOptions {
   model: WordModel;

@@ -6,8 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { applyConstraints } from './constraints.js';
 
-export type ArchName = 'madry-cnn' | 'fast-cnn' | 'wide-cnn' | 'mlp' | 'audio-cnn' | 'text-cnn';
-export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'wide-cnn', 'mlp', 'audio-cnn', 'text-cnn'];
+import { ARCH_NAMES, type ArchName } from './arch-names.js';
+
+export { ARCH_NAMES, type ArchName };
 
 export interface ArchOptions {
   inputShape: [number, number, number];

@@ -3,9 +3,9 @@
  * what was given and what is allowed.
  */
 import { OptionError, UserError } from '../util/errors.js';
-import type { ArchName } from '../model/architectures.js';
-import { ARCH_NAMES } from '../model/architectures.js';
-import { NORMS, type NormName } from '../attack/threat-model.js';
+// Names only (no tfjs): the CLI checks its options against this module before loading tfjs.
+import { ARCH_NAMES, type ArchName } from '../model/arch-names.js';
+import { NORMS, type NormName } from '../attack/norms.js';
 
 export type Method = 'standard' | 'pgd-at' | 'alp' | 'clp' | 'lsq' | 'trades' | 'fgsm-rs';
 export const METHODS: readonly Method[] = ['standard', 'pgd-at', 'alp', 'clp', 'lsq', 'trades', 'fgsm-rs'];
@@ -14,6 +14,9 @@ export type OptimizerName = 'adam' | 'sgd';
 export type TextAdversary = 'embedding' | 'swap';
 export const TEXT_ADVERSARIES: readonly TextAdversary[] = ['embedding', 'swap'];
 export type Schedule = 'constant' | 'step' | 'cosine';
+
+/** Words a word-swap twin may change when --train-swaps is not given. */
+export const DEFAULT_TRAIN_SWAPS = 2;
 
 export interface TrainConfig {
   method: Method;

@@ -26,7 +26,7 @@ import { nativeLinfPgd } from '../attack/native-pgd.js';
 import { crossEntropyPerExample } from '../loss/cross-entropy.js';
 import { klPerExample } from '../loss/trades.js';
 import { Rng } from '../util/rng.js';
-import type { Method, TrainConfig } from './config.js';
+import { DEFAULT_TRAIN_SWAPS, type Method, type TrainConfig } from './config.js';
 
 export interface StepInputs {
   x: tf.Tensor4D;
@@ -143,8 +143,7 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
   }
 }
 
-/** Words a word-swap twin may change when --train-swaps is not given. */
-export const DEFAULT_TRAIN_SWAPS = 2;
+export { DEFAULT_TRAIN_SWAPS };
 
 /**
  * Word-swap training's twin of each message (--text-adversary swap): its token ids with at most

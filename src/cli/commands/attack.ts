@@ -1,7 +1,8 @@
+import { ATTACK_SPEC } from '../specs/attack.js';
 import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildSuite, ATTACK_NAMES, type AttackName } from '../../eval/suite.js';
+import { buildSuite, type AttackName } from '../../eval/suite.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { audioTiles } from '../../report/waveform.js';
@@ -9,52 +10,25 @@ import { textReadings, writeClipPairs } from '../../artifacts/attack.js';
 import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, emit, openModelJob, pct, versions } from '../common.js';
+import { parseCommand, get, type Parsed } from '../args.js';
+import { workersFor, emit, openModelJob, pct, versions } from '../common.js';
 import { say } from '../progress.js';
 import { decodeIds } from '../../data/text.js';
-import { excerpt, markSwaps, runWordAttack, WORD_ATTACK_NAMES } from '../../attack/text/index.js';
-import { WORD_SWAP_OPTIONS, wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
-import type { Parsed } from '../args.js';
+import { excerpt, markSwaps, runWordAttack } from '../../attack/text/index.js';
+import { wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
 import type { ModelJob } from '../common.js';
 import { attackParallel } from '../../parallel/evaluate-parallel.js';
 
-export const ATTACK_SPEC: CommandSpec = {
-  name: 'attack',
-  summary: 'craft adversarial examples and write them as a PNG grid and raw tensors (and WAV files for audio)',
-  usage: 'alp attack --model PATH [--attack pgd-ce] [--n 16] --out DIR',
-  options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
-    ...DATA_OPTIONS,
-    ...MODEL_INPUT_OPTIONS,
-    { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
-    { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
-    { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
-    { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
-    { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },
-    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
-    { name: 'word-attack', type: 'string', choices: WORD_ATTACK_NAMES, help: 'text models: swap real words instead of perturbing embeddings' },
-    { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
-    ...WORD_SWAP_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
-    WORKERS_OPTION,
-    ...COMMON_OPTIONS,
-  ],
-  examples: [
-    'alp attack --model runs/demo/standard --n 16 --out runs/attack-standard',
-    'alp attack --model runs/demo/alp --attack pgd-cw --eps 0.3 --target 3 --out runs/attack-alp',
-    'alp attack --model runs/spam-std --norm l2 --eps 0.5 --word-attack hotflip --swaps 2 --target 0 --out runs/spam-swaps',
-  ],
-};
+export { ATTACK_SPEC };
 
+/** `alp attack ARGS` (cli/main.ts parses them itself before loading this module, then calls runAttackCommand). */
 export async function attackCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, ATTACK_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(ATTACK_SPEC) + '\n');
-    return;
-  }
+  const p = parseCommand(argv, ATTACK_SPEC);
+  if (p !== undefined) await runAttackCommand(p, argv);
+}
+
+/** `alp attack` on arguments parsed and checked against ATTACK_SPEC. */
+export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void> {
   const job = await openModelJob(p, 'attack');
   const { modelPath, quiet, backend, ds, model, threat } = job;
   const target = get.num(p, 'target');

@@ -1,8 +1,9 @@
+import { AUDIT_SPEC } from '../specs/audit.js';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import type * as tf from '@tensorflow/tfjs';
-import { auditAttacks, auditPart, finishAudit, modelChecksOf, withWordAudit, AUDIT_VERSIONS, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
+import { auditAttacks, auditPart, finishAudit, modelChecksOf, withWordAudit, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
 import { auditPartParallel } from '../../parallel/evaluate-parallel.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
@@ -11,53 +12,23 @@ import { onInterrupt } from '../../util/interrupt.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { parseCommand, get, type Parsed } from '../args.js';
+import { workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT, UserError } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
-import { AUDIT_WORD_OPTIONS, auditWordOptions, wordAuditText } from '../word-swaps.js';
+import { auditWordOptions, wordAuditText } from '../word-swaps.js';
 import { wordStatePath } from '../../eval/word-audit.js';
 
-export const AUDIT_SPEC: CommandSpec = {
-  name: 'audit',
-  summary: 'strong attack cascade + gradient-masking diagnostics, resumable',
-  usage: 'alp audit --model PATH [--budget quick|standard|thorough] [--eps E] [--surrogate PATH]',
-  options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
-    ...DATA_OPTIONS,
-    ...MODEL_INPUT_OPTIONS,
-    { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
-    { name: 'fail-on', type: 'string', choices: ['never', 'warn', 'fail'], default: 'never', help: 'exit 3 when a finding is at least this severe (for CI gates)' },
-    { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
-    { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
-    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
-    { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the folder of model.json, NAME.audit/ beside a model file NAME.json; audit.shard-K-of-N/ there with --shard)' },
-    SHARD_OPTION,
-    WORKERS_OPTION,
-    { name: 'force', type: 'boolean', help: 'replace an audit.json that holds the audit of other weights or settings' },
-    { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
-    ...AUDIT_WORD_OPTIONS,
-    ...COMMON_OPTIONS,
-  ],
-  examples: [
-    'alp audit --model runs/demo/alp --budget quick',
-    'alp audit --model runs/demo/alp --budget quick --fail-on fail   # exit 3 if a finding fails (CI)',
-    'alp audit --model runs/demo/alp --budget thorough --surrogate runs/demo/standard',
-    'alp report runs/demo/alp   # then look at the findings in the page',
-    'alp audit --model runs/demo/alp --shard 1/4 --out shards/1   # then: alp merge shards/* --out runs/demo/alp',
-    'alp audit --model runs/spam-std --norm l2 --eps 0.5 --budget quick --n 200 --swaps 1,2,5   # text: also real word swaps',
-  ],
-};
+export { AUDIT_SPEC };
 
+/** `alp audit ARGS` (cli/main.ts parses them itself before loading this module, then calls runAuditCommand). */
 export async function auditCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, AUDIT_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(AUDIT_SPEC) + '\n');
-    return 0;
-  }
+  const p = parseCommand(argv, AUDIT_SPEC);
+  return p === undefined ? 0 : runAuditCommand(p, argv);
+}
+
+/** `alp audit` on arguments parsed and checked against AUDIT_SPEC. */
+export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number> {
   const job = await openModelJob(p, 'audit');
   const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
   const words = auditWordOptions(p, job);

@@ -1,42 +1,18 @@
+import { COMPARE_SPEC } from '../specs/compare.js';
 import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../../data/index.js';
 import { parseShifts } from '../../data/shift.js';
 import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
-import { AUDIT_VERSIONS, type AuditVersion } from '../../eval/audit.js';
+import { type AuditVersion } from '../../eval/audit.js';
 import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
 import { shellQuote } from '../../report/commands.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
+import { parseCommand, get, type Parsed } from '../args.js';
+import { emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
-export const COMPARE_SPEC: CommandSpec = {
-  name: 'compare',
-  summary: 'train every method on one time budget (CPU minutes), audit each, measure generalisation',
-  usage: 'alp compare [--methods all|M,M] [--preset quick] [--data mnist] [--eps E] [--budget-minutes 10] --out DIR',
-  options: [
-    { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
-    { name: 'preset', type: 'string', choices: Object.keys(PRESETS), default: 'quick', help: 'training preset every method shares' },
-    { name: 'data', type: 'string', choices: DATASET_NAMES, help: "dataset (default: the preset's)" },
-    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
-    { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
-    { name: 'budget-minutes', type: 'number', default: 10, help: 'training budget per method, in minutes of one core (CPU time, which the load of other processes hardly changes)' },
-    { name: 'n', type: 'int', default: 1000, help: 'audit and shift the first N test examples' },
-    { name: 'audit', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'audit budget for every method' },
-    { name: 'shifts', type: 'string', metavar: 'KIND:LEVEL,…', help: 'distribution shifts (default noise:0.1,noise:0.3,rotate:10,rotate:25,translate:2,translate:4,contrast:0.5,contrast:0.2)' },
-    { name: 'ood', type: 'string', metavar: 'NAME|none', help: 'out-of-distribution test set (default: fashion-mnist for mnist models, mnist for fashion-mnist ones)' },
-    { name: 'seed', type: 'int', default: 1, help: 'seed every method shares' },
-    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/compare', help: 'one folder per method and compare.json' },
-    { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue' },
-    ...COMMON_OPTIONS,
-  ],
-  examples: [
-    'alp compare --budget-minutes 10 --out runs/compare-mnist',
-    'alp compare --data fashion-mnist --eps 0.1 --budget-minutes 10 --out runs/compare-fmnist',
-    'alp compare --methods standard,alp,trades --budget-minutes 2 --audit quick --n 200 --out /tmp/cmp',
-  ],
-};
+export { COMPARE_SPEC };
 
 function parseMethods(text: string): Method[] {
   if (text === 'all') return [...METHODS];
@@ -77,12 +53,14 @@ function summaryTable(r: CompareResult): string {
   return table(rows) + (loads.length > 0 ? `\nLoad average (1/5/15 min) when each pace was measured: ${loads.join('; ')}.` : '');
 }
 
+/** `alp compare ARGS` (cli/main.ts parses them itself before loading this module, then calls runCompareCommand). */
 export async function compareCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, COMPARE_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(COMPARE_SPEC) + '\n');
-    return;
-  }
+  const p = parseCommand(argv, COMPARE_SPEC);
+  if (p !== undefined) await runCompareCommand(p, argv);
+}
+
+/** `alp compare` on arguments parsed and checked against COMPARE_SPEC. */
+export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void> {
   const quiet = isQuiet(p);
   const methods = parseMethods(get.str(p, 'methods') as string);
   const minutes = get.num(p, 'budget-minutes') as number;

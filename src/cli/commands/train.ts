@@ -1,65 +1,15 @@
-import { resolveConfig, METHODS, PRESETS, TEXT_ADVERSARIES, type TrainConfig } from '../../train/config.js';
-import { DEFAULT_TRAIN_SWAPS } from '../../train/methods.js';
+import { TRAIN_SPEC } from '../specs/train.js';
+import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
-import { ARCH_NAMES } from '../../model/architectures.js';
-import { helpText, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { parseCommand, get, type Parsed } from '../args.js';
+import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 
-export const TRAIN_SPEC: CommandSpec = {
-  name: 'train',
-  summary: 'train a classifier with ALP or a related method',
-  usage: 'alp train --method METHOD [--preset NAME] [options] --out DIR',
-  options: [
-    { name: 'method', type: 'string', choices: METHODS, help: 'training method (required)' },
-    { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'a named set of defaults (explicit options win)' },
-    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/train', help: 'output folder: model.json, weights.bin, train.json, checkpoint.alp' },
-    { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
-    { name: 'force', type: 'boolean', help: 'replace a model already in --out (its checkpoint and its eval/audit/detect results are deleted)' },
-    { name: 'checkpoint-every', type: 'int', default: 200, help: 'also checkpoint every N steps (0: epoch ends only)' },
-    { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads, each with a model replica and a share of every batch (default: the number of cores; 1: no workers)' },
-    { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
-    { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
-    { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
-    { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
-    // No default here: a preset (spoken-digits) may name its dataset.
-    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
-    { name: 'epochs', type: 'int', help: 'passes over the training data' },
-    { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
-    { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
-    { name: 'val-size', type: 'int', help: 'examples held out from the end of the training split for validation' },
-    { name: 'optimizer', type: 'string', choices: ['adam', 'sgd'], help: 'adam, or sgd with momentum' },
-    { name: 'lr', type: 'number', help: 'learning rate' },
-    { name: 'momentum', type: 'number', help: 'momentum for sgd' },
-    { name: 'schedule', type: 'string', choices: ['constant', 'step', 'cosine'], help: 'learning-rate schedule' },
-    { name: 'lr-decay-at', type: 'numbers', metavar: 'F,F', help: 'for --schedule step: fractions of training where lr ×0.1' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], help: 'threat model norm for training attacks' },
-    { name: 'eps', type: 'number', help: 'perturbation radius for training attacks' },
-    { name: 'attack-steps', type: 'int', help: 'PGD steps for training examples' },
-    { name: 'attack-step-size', type: 'number', help: "PGD step size for training examples (default: the preset's, scaled by --eps / the preset's ε)" },
-    { name: 'eps-ramp-epochs', type: 'number', help: 'grow ε linearly from 0 over this many epochs' },
-    { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
-    { name: 'beta', type: 'number', help: "TRADES' β" },
-    { name: 'noise', type: 'number', help: 'std of Gaussian noise on clean inputs (standard, clp, lsq)' },
-    { name: 'text-adversary', type: 'string', choices: TEXT_ADVERSARIES, help: 'text models, alp/pgd-at: train against perturbed embeddings (default) or real word swaps (batched HotFlip)' },
-    { name: 'train-swaps', type: 'int', help: `with --text-adversary swap: words swapped per training message (default ${DEFAULT_TRAIN_SWAPS})` },
-    { name: 'seed', type: 'int', help: 'seed for initialisation, data order and attacks' },
-    { name: 'eval-every', type: 'int', help: 'validate every N steps (0: epoch ends only)' },
-    { name: 'eval-attack-steps', type: 'int', help: 'PGD steps for validation robust accuracy' },
-    ...COMMON_OPTIONS,
-  ],
-  examples: [
-    'alp train --method alp --preset quick --out runs/alp',
-    'alp train --method pgd-at --preset madry-mnist --out runs/madry',
-    'alp train --method trades --beta 6 --epochs 3 --data fashion-mnist --out runs/trades-fmnist',
-    'alp train --method alp --resume --out runs/alp',
-    'alp train --method alp --preset spoken-digits --out runs/audio-alp',
-  ],
-};
+export { TRAIN_SPEC };
 
 /** Maps CLI options onto config fields (undefined = not given). */
 export function configOverrides(p: Parsed): Partial<TrainConfig> {
@@ -92,20 +42,17 @@ export function configOverrides(p: Parsed): Partial<TrainConfig> {
   };
 }
 
+/** `alp train ARGS` (cli/main.ts parses them itself before loading this module, then calls runTrainCommand). */
 export async function trainCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, TRAIN_SPEC);
-  if (get.bool(p, 'help')) {
-    process.stdout.write(helpText(TRAIN_SPEC) + '\n');
-    return 0;
-  }
-  if (get.str(p, 'method') === undefined) {
-    throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
-  }
-  if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
+  const p = parseCommand(argv, TRAIN_SPEC);
+  return p === undefined ? 0 : runTrainCommand(p, argv);
+}
+
+/** `alp train` on arguments parsed and checked against TRAIN_SPEC. */
+export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number> {
   const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
   const modelPath = get.str(p, 'model');
   const rangeText = get.str(p, 'input-range');
-  if (rangeText !== undefined && modelPath === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
   const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
   const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const quiet = isQuiet(p);

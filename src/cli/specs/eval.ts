@@ -1,0 +1,54 @@
+/** `alp eval`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
+import { ATTACK_NAMES, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES } from '../../eval/attack-names.js';
+import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
+import { parseShard } from '../../parallel/shard.js';
+import { UserError } from '../../util/errors.js';
+import { get, requireModel, type CommandSpec } from '../args.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+
+export const EVAL_SPEC: CommandSpec = {
+  name: 'eval',
+  summary: 'measure clean and robust accuracy of a model under a suite of attacks',
+  usage: 'alp eval --model DIR|model.json [options]',
+  options: [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (TF.js layers format, outputs logits)' },
+    ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
+    { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, default: [...DEFAULT_EVAL_ATTACKS], help: 'attacks in the suite; the worst case per example is reported (apgd-dlr = APGD-T, targeted DLR over 9 classes; square = the gradient-free Square attack)' },
+    { name: 'survivors', type: 'strings', choices: [...ATTACK_NAMES, 'none'], metavar: 'A,A,...|none', help: 'attacks that run only on the examples the attacks before them left robust (default: square, when in the suite)' },
+    { name: 'queries', type: 'int', default: DEFAULT_EVAL_QUERIES, help: 'Square attack query budget (it runs once)' },
+    { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
+    { name: 'restarts', type: 'int', default: 5, help: 'random restarts per attack (APGD-T runs once per target class instead, as in AutoAttack)' },
+    { name: 'step-size', type: 'number', help: 'PGD step size (default 2.5·ε/steps)' },
+    { name: 'eps-sweep', type: 'numbers', metavar: 'E,E,...', help: 'also report worst-case PGD accuracy at these radii' },
+    { name: 'swaps', type: 'numbers', metavar: 'K,K,...', help: 'text models: also robust accuracy under at most K real word swaps per message, for each K' },
+    { name: 'word-attacks', type: 'strings', choices: WORD_ATTACK_NAMES, default: ['hotflip', 'greedy-swap'], help: 'text: word-substitution attacks for --swaps (worst case per message)' },
+    ...WORD_SWAP_OPTIONS,
+    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
+    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json beside model.json, NAME.eval.json beside a model file NAME.json; eval.shard-K-of-N.json with --shard)' },
+    SHARD_OPTION,
+    WORKERS_OPTION,
+    { name: 'force', type: 'boolean', help: 'replace an output that holds the eval of other weights or settings' },
+    ...COMMON_OPTIONS,
+  ],
+  examples: [
+    'alp eval --model runs/demo/alp',
+    'alp eval --model runs/demo/alp --eps 0.3 --steps 100 --restarts 10 --attacks pgd-ce,pgd-cw',
+    'alp eval --model runs/demo/standard --eps-sweep 0,0.05,0.1,0.2,0.3,0.4 --json',
+    'alp eval --model runs/spam-std --norm l2 --eps 0.5 --swaps 1,2,5 --word-attacks hotflip,greedy-swap',
+    'alp eval --model runs/demo/alp --workers 2   # two threads, each with a replica of the model',
+    'alp eval --model runs/demo/alp --shard 2/4 --out shards/eval-2.json   # then: alp merge shards --out eval.json',
+  ],
+  check: (p) => {
+    const ks = get.nums(p, 'swaps');
+    const shard = get.str(p, 'shard');
+    if (shard !== undefined) parseShard(shard);
+    if (shard !== undefined && ks !== undefined) throw new UserError('--shard: not with --swaps (word-swap results cannot be merged yet); run --swaps unsharded');
+    for (const k of ks ?? []) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
+    requireModel(p, 'eval');
+  },
+};
