@@ -1,0 +1,84 @@
+/**
+ * The text modality through the CLI, end to end (kept apart from cli.test.ts: its ~16 CLI runs each load
+ * the SpamAssassin corpus, and as its own file it runs beside the others under --test-concurrency).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertUserError, runAlp } from '../testing/cli.js';
+
+const alp = runAlp;
+const userError = assertUserError;
+
+const tmp = mkdtempSync(join(tmpdir(), 'alp-cli-text-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+test('text end to end: train on SpamAssassin, eval in embedding space, attack writes the nearest words', () => {
+  const out = join(tmp, 'spam');
+  const t = alp(['train', '--method', 'alp', '--preset', 'spam', '--train-size', '300', '--val-size', '50', '--epochs', '1', '--attack-steps', '2', '--out', out, '--quiet', '--workers', '1']);
+  assert.equal(t.code, 0, t.stderr);
+  const vocab = JSON.parse(readFileSync(join(out, 'vocab.json'), 'utf8')) as { sequenceLength: number; tokens: string[] };
+  assert.equal(vocab.sequenceLength, 128);
+  assert.deepEqual(vocab.tokens.slice(0, 2), ['<pad>', '<unk>']);
+
+  // No --data: the dataset comes from train.json; the threat model is L2 in embedding space, no box.
+  const e = alp(['eval', '--model', out, '--n', '40', '--norm', 'l2', '--eps', '2', '--steps', '5', '--restarts', '1', '--attacks', 'pgd-ce', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const r = JSON.parse(e.stdout) as { dataset: string; result: { cleanAccuracy: number; worstCaseAccuracy: number; attacks: Array<{ maxPerturbation: number }> } };
+  assert.equal(r.dataset, 'spam-assassin');
+  assert.deepEqual((JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { result: unknown }).result, r.result);
+  assert.ok((r.result.attacks[0]?.maxPerturbation ?? 0) <= 2 + 1e-4);
+
+  const adir = join(tmp, 'spam-attack');
+  const a = alp(['attack', '--model', out, '--n', '3', '--norm', 'l2', '--eps', '3', '--steps', '5', '--out', adir, '--json']);
+  assert.equal(a.code, 0, a.stderr);
+  const at = JSON.parse(a.stdout) as { texts: Array<{ clean: string; nearestWords: string; substitutions: Array<{ from: string; to: string }> }> };
+  assert.equal(at.texts.length, 3);
+  for (const x of at.texts) {
+    assert.ok(x.clean.length > 0);
+    // Unchanged positions decode to the same words; the substitutions list the rest.
+    assert.equal(x.nearestWords.split(' ').length, x.clean.split(' ').length);
+    for (const s of x.substitutions) assert.notEqual(s.from, s.to);
+  }
+  // Real word swaps: robust accuracy per k beside the embedding numbers, and the swapped messages as text.
+  const w = alp(['eval', '--model', out, '--n', '6', '--norm', 'l2', '--eps', '0.5', '--steps', '3', '--restarts', '1', '--attacks', 'pgd-ce', '--swaps', '1,2', '--word-attacks', 'hotflip,greedy-swap', '--json', '--out', join(tmp, 'spam-swaps.json')]);
+  assert.equal(w.code, 0, w.stderr);
+  const ws = (JSON.parse(w.stdout) as { wordSwaps: { examples: number; cleanAccuracy: number; points: Array<{ k: number; worstCaseAccuracy: number; attacks: Array<{ name: string; robustAccuracy: number }> }> } }).wordSwaps;
+  assert.equal(ws.examples, 6);
+  assert.deepEqual(ws.points.map((pt) => pt.k), [1, 2]);
+  for (const pt of ws.points) {
+    assert.deepEqual(pt.attacks.map((a) => a.name), ['hotflip', 'greedy-swap']);
+    for (const a of pt.attacks) assert.ok(pt.worstCaseAccuracy <= a.robustAccuracy && a.robustAccuracy <= ws.cleanAccuracy);
+  }
+  const wdir = join(tmp, 'spam-swaps');
+  const wa = alp(['attack', '--model', out, '--n', '6', '--word-attack', 'hotflip', '--swaps', '2', '--target', '0', '--out', wdir, '--json']);
+  assert.equal(wa.code, 0, wa.stderr);
+  const wt = JSON.parse(wa.stdout) as { texts: Array<{ clean: string; adversarial: string; marked: string; success: boolean; adversarialPrediction: number; swaps: Array<{ from: string; to: string }> }> };
+  assert.equal(wt.texts.length, 6);
+  for (const x of wt.texts) {
+    assert.ok(x.swaps.length <= 2);
+    assert.equal(x.success, x.adversarialPrediction === 0);
+    assert.equal((x.marked.match(/\[[^\]]+→[^\]]+\]/g) ?? []).length, x.swaps.length, x.marked);
+    assert.equal(x.adversarial.split(' ').length, x.clean.split(' ').length);
+  }
+  assert.equal(readFileSync(join(wdir, 'adversarial.txt'), 'utf8').trim().split('\n').length, 6);
+  userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir, '--quiet'], /WordNet database not found: .*no-wordnet.*wordnet-base/);
+  userError(['eval', '--model', out, '--n', '2', '--swaps', '0'], /--swaps: expected integers ≥ 1, found 0/);
+  userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
+  // Detection on text: calibrated and evaluated on embeddings against real word swaps; checking inputs stays image-only.
+  const d = alp(['detect', 'eval', '--model', out, '--n', '6', '--calib-n', '20', '--fpr', '0.1', '--detectors', 'margin', '--swaps', '1', '--lambdas', '1', '--probe', '2', '--json', '--out', join(tmp, 'spam-detect.json')]);
+  assert.equal(d.code, 0, d.stderr);
+  const de = JSON.parse(d.stdout) as { setup: { modality: string }; models: Array<{ detectors: Array<{ attacks: Array<{ attack: string; adaptive: boolean }> }> }> };
+  assert.equal(de.setup.modality, 'text');
+  assert.deepEqual(de.models[0]?.detectors[0]?.attacks.map((a) => [a.attack, a.adaptive]), [['hotflip-1', false], ['adaptive-swaps-1', true]]);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--eps', '0.1'], /--eps: an option of the image attacks; a text model is attacked with real word swaps/);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--swaps', '0'], /--swaps: expected an integer ≥ 1, found 0/);
+  userError(['detect', 'eval', '--model', out, '--n', '6', '--lambdas', '0'], /--lambdas: a text model needs at least one λ > 0/);
+  userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /spam-detector.json: no such file/);
+  const c = alp(['detect', 'calibrate', '--model', out, '--detector', 'logit-discrepancy', '--samples', '4', '--calib-n', '20', '--fpr', '0.1', '--out', join(tmp, 'spam-detector.json'), '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal((JSON.parse(c.stdout) as { detector: { box?: boolean } }).detector.box, false);
+  userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /a text model; alp detect serve reads images and audio, not messages/);
+});
