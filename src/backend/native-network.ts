@@ -53,6 +53,13 @@ function activationOf(cfg: tf.serialization.ConfigDict): 'relu' | 'linear' | nul
 
 const f32 = Math.fround;
 
+/** `to` holding `from`'s values: `to` itself when it has the length, else a copy. */
+function refill(to: Float32Array | null, from: Float32Array): Float32Array {
+  if (to === null || to.length !== from.length) return Float32Array.from(from);
+  to.set(from);
+  return to;
+}
+
 /** The backend's own exp or log of a few values: its float32 results can differ from Math's by an ulp. */
 function backendUnary(op: 'exp' | 'log', v: Float32Array): Float32Array {
   // Not through tf.tidy: it would walk the returned array element by element.
@@ -103,8 +110,9 @@ class Network implements NativeNetwork {
   load(): void {
     for (const s of this.steps) {
       if (s.kind === 'relu' || s.kind === 'pool') continue;
-      s.w = Float32Array.from(s.kernel.read().dataSync() as Float32Array);
-      s.b = s.bias === null ? null : Float32Array.from(s.bias.read().dataSync() as Float32Array);
+      // Into the same arrays every time: fresh large arrays cost a page fault per 4 KiB on first touch.
+      s.w = refill(s.w, s.kernel.read().dataSync() as Float32Array);
+      s.b = s.bias === null ? null : refill(s.b, s.bias.read().dataSync() as Float32Array);
     }
   }
 
