@@ -48,7 +48,8 @@ export interface NativeNetwork {
 
 function activationOf(cfg: tf.serialization.ConfigDict): 'relu' | 'linear' | null {
   const a = cfg['activation'];
-  return a === 'relu' || a === 'linear' || a === undefined || a === null ? (a === 'relu' ? 'relu' : 'linear') : null;
+  if (a === 'relu') return 'relu';
+  return a === 'linear' || a === undefined || a === null ? 'linear' : null;
 }
 
 const f32 = Math.fround;

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gradientAscent } from '../attack/gradient-attack.js';
 import { batchHotflip } from '../attack/text/batch-hotflip.js';
 import type { EmbeddingSplit } from '../model/text.js';
-import { UNIT_BOX, normOf, randomStartRows, type Bounds } from '../attack/threat-model.js';
+import { UNIT_BOX, boundsOf, normOf, randomStartRows, type Bounds } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import type { NativeNetwork } from '../backend/native-network.js';
 import { nativeLinfPgd } from '../attack/native-pgd.js';
@@ -92,10 +92,10 @@ function gaussian(shape: number[], std: number, s: Pick<StepInputs, 'seed' | 'ro
   return rowValues(shape, s.rowSeeds, salt, 'normal', 0, std);
 }
 
-/** Builds the adversarial batch a method trains on, or null for methods that need none. */
 /**
- * `net`: the model on the native path (backend/native-network.ts), when it runs there; L∞ PGD and
- * FGSM-RS examples are then made on it: the same iterates, without TF.js' per-op overhead.
+ * Builds the adversarial batch a method trains on, or null for methods that need none. `net`: the model
+ * on the native path (backend/native-network.ts), when it runs there; L∞ PGD and FGSM-RS examples are
+ * then made on it: the same iterates, without TF.js' per-op overhead.
  */
 export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, c: TrainConfig, net: NativeNetwork | null = null): tf.Tensor4D | null {
   if (s.eps === 0) return method === 'standard' || method === 'clp' || method === 'lsq' ? null : tf.clone(s.x);
@@ -117,11 +117,10 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
       const init = tf.tidy(() => tf.add(s.x, start));
       start.dispose();
-      const box = s.bounds === undefined ? UNIT_BOX : s.bounds;
       if (net !== null && c.norm === 'linf' && net.inputSize * s.x.shape[0] === s.x.size) {
         const n = s.x.shape[0];
         // Copies: a view of the backend's memory could move while the loop runs.
-        const adv = nativeLinfPgd(net, Float32Array.from(s.x.dataSync() as Float32Array), Float32Array.from(init.dataSync() as Float32Array), Int32Array.from(s.y.dataSync() as Int32Array), n, { eps: s.eps, stepSize: size, steps, box });
+        const adv = nativeLinfPgd(net, Float32Array.from(s.x.dataSync() as Float32Array), Float32Array.from(init.dataSync() as Float32Array), Int32Array.from(s.y.dataSync() as Int32Array), n, { eps: s.eps, stepSize: size, steps, box: boundsOf(threat) });
         init.dispose();
         return tf.tensor4d(adv, s.x.shape);
       }
