@@ -23,6 +23,7 @@ import { saveDetector } from '../detect/detector-files.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
 import { assertUserError, runAlp } from '../testing/cli.js';
+import { readmeSnippet } from '../testing/readme.js';
 import { useBackend } from '../testing/setup.js';
 import { resolveConfig } from '../train/config.js';
 import { trainModel } from '../train/trainer.js';
@@ -213,13 +214,14 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
       await other.close();
     }
 
-    // The library bundle in the page's own thread, as the README shows it: guard + PGD by URL.
+    // The library bundle in the page's own thread: guard + PGD (through the verifying runner) by URL.
     const lib = await page.evaluate(async () => {
       const alp = await import(new URL('alp.js', location.href).href) as typeof import('../browser/index.js');
       const b = await alp.chooseBackend({ wasmPath: new URL('wasm/', location.href).href, order: ['wasm'] });
       const { guard, model, detector } = await alp.loadGuardFromUrl('models/alp/model.json');
       const x = alp.tf.tensor4d(new Float32Array(await (await fetch('data/samples.f32')).arrayBuffer()).subarray(0, 784), [1, 28, 28, 1]);
-      const adv = new alp.Pgd({ threat: { norm: 'linf', eps: 0.1 }, steps: 10 }).run(alp.logitsOf(model), x, alp.tf.tensor1d([7], 'int32'));
+      const pgd = new alp.Pgd({ threat: { norm: 'linf', eps: 0.1 }, steps: 10 });
+      const adv = alp.runAttack(pgd, alp.logitsOf(model), x, alp.tf.tensor1d([7], 'int32'));
       const maxDelta = alp.tf.max(alp.tf.abs(alp.tf.sub(adv.adversarial, x))).dataSync()[0] as number;
       let badUrl = '';
       await alp.loadDetectorFromUrl('models/nope/detector.json').catch((e: Error) => {
@@ -283,6 +285,30 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
       assert.deepEqual(p2.watch.problems, []);
       assert.deepEqual(p2.watch.outside, []);
       await p2.page.context().close();
+
+      // README's browser example, verbatim, as a page beside the exported files.
+      const example = readmeSnippet('browser');
+      assert.match(example, /runAttack\(/);
+      assert.doesNotMatch(example, /\.run\(|gradientAttack/, 'the example goes through the verifying runner only');
+      writeFileSync(join(exported, 'example.html'), example);
+      const context = await browser.newContext();
+      const ex: Watch = { problems: [], outside: [] };
+      context.on('request', (r) => {
+        if (!/^(http:\/\/127\.0\.0\.1[:/]|data:|blob:)/.test(r.url())) ex.outside.push(r.url());
+      });
+      const p3 = await context.newPage();
+      p3.on('pageerror', (e) => ex.problems.push(`page error: ${e.message}`));
+      p3.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') ex.problems.push(`console ${m.type()}: ${m.text()}`);
+      });
+      const logged = p3.waitForEvent('console', { predicate: (m) => m.text().startsWith('fooled:'), timeout: 60_000 });
+      await p3.goto(`${st.url}example.html`);
+      const line = (await logged).text();
+      t.diagnostic(`README browser example: ${line}`);
+      assert.match(line, /^fooled: (true|false) \[\{"prediction":\d,.*"suspicion":.*"threshold":/);
+      assert.deepEqual(ex.problems, []);
+      assert.deepEqual(ex.outside, []);
+      await context.close();
     } finally {
       await st.close();
     }
