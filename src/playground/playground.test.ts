@@ -298,8 +298,12 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
       });
       const p3 = await context.newPage();
       p3.on('pageerror', (e) => ex.problems.push(`page error: ${e.message}`));
+      // A bare page makes the browser ask for /favicon.ico; any other failed request is a problem.
+      p3.on('response', (r) => {
+        if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) ex.problems.push(`${r.status()}: ${r.url()}`);
+      });
       p3.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') ex.problems.push(`console ${m.type()}: ${m.text()}`);
+        if ((m.type() === 'error' || m.type() === 'warning') && !m.text().startsWith('Failed to load resource')) ex.problems.push(`console ${m.type()}: ${m.text()}`);
       });
       const logged = p3.waitForEvent('console', { predicate: (m) => m.text().startsWith('fooled:'), timeout: 60_000 });
       await p3.goto(`${st.url}example.html`);
