@@ -1,5 +1,5 @@
 /**
- * alp's corrections of TF.js gradients (README, "Gradients"; docs/tfjs-gradient-bugs.md), in one call.
+ * alp's corrections of TF.js gradients (docs/gradients.md, docs/tfjs-gradient-bugs.md), in one call.
  * This module imports nothing Node-specific, so a browser build can install them too.
  */
 import * as tf from '@tensorflow/tfjs';

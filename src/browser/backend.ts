@@ -28,7 +28,7 @@ export async function chooseBackend(o: { wasmPath: string; order?: readonly Brow
   setWasmPaths(o.wasmPath);
   // The same corrections as in Node (backend/select.ts): TF.js' wrong or missing gradients on cpu and
   // wasm, and wasm's Sign, which is 0 below 2^-23 and would stall PGD on tiny gradients. webgl is not
-  // corrected (README, "Gradients").
+  // corrected (docs/gradients.md).
   installGradientFixes();
   installWasmKernels();
   installGradientFixes();

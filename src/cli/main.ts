@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * alp's command line: a thin shell over the library. Errors the user can act on print one line and
- * exit with their own status (util/errors.ts EXIT, README "Exit codes"); anything else is a bug and
+ * exit with their own status (util/errors.ts EXIT, docs/exit-codes.md); anything else is a bug and
  * keeps its stack trace (exit 1).
  */
 import { EXIT, ioErrorOf, isUserError } from '../util/errors.js';

@@ -3,7 +3,7 @@
  * an MLP for seconds each): no console errors, nothing requested outside 127.0.0.1, the page's logits
  * equal Node's, a PGD attack run in the page (alp's code, from the bundle) flips the standard model and
  * not the ALP one on a fixed image, and the exported folder works from a plain static file server.
- * ALP_PLAYGROUND_SCREENSHOT=FILE saves the page after the attack (the README's picture).
+ * ALP_PLAYGROUND_SCREENSHOT=FILE saves the page after the attack (the picture in docs/browser.md).
  * Skips where Debian's chromium is not installed.
  */
 import { test } from 'node:test';

@@ -143,7 +143,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
     steps: state.step,
-    // Not part of the config: N changes only float summation order (README, "Data-parallel training").
+    // Not part of the config: N changes only float summation order (docs/training.md, "Data-parallel training").
     workers: o.workers ?? 1,
     complete: state.done,
     epochs: state.epochs,

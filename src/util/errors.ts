@@ -4,7 +4,7 @@
  * exits: it throws these, and only the CLI maps them to statuses.
  */
 
-/** Every exit status alp's CLI uses (README, "Exit codes"). */
+/** Every exit status alp's CLI uses (docs/exit-codes.md). */
 export const EXIT = {
   ok: 0,
   /** A bug: an unexpected error, printed with its stack trace. */
