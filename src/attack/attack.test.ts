@@ -22,26 +22,6 @@ test('the tiny model is trained (attacks are tested against something that works
   tf.dispose([x, y]);
 });
 
-for (const norm of ['linf', 'l2'] as const) {
-  test(`${norm} PGD outputs stay inside the ε-ball and the [0,1] box`, async () => {
-    const m = await trained();
-    const { x, y } = tensorsOf(ds);
-    const eps = norm === 'linf' ? 0.3 : 1.5;
-    const r = new Pgd({ threat: { norm, eps }, steps: 10, restarts: 2, seed: 4 }).run(logitsOf(m), x, y);
-    const geo = norm === 'linf' ? LINF : L2;
-    const sizes = tf.tidy(() => geo.size(tf.sub(r.adversarial, x)).arraySync());
-    assert.ok(Math.max(...sizes) <= eps * (1 + 1e-5), `max size ${Math.max(...sizes)} > ${eps}`);
-    assert.ok(Math.max(...sizes) > eps * 0.5, 'the attack should actually move');
-    assert.ok((tf.min(r.adversarial).dataSync()[0] as number) >= 0);
-    assert.ok((tf.max(r.adversarial).dataSync()[0] as number) <= 1);
-    // Success flags agree with a fresh forward pass.
-    const pred = tf.tidy(() => logitsOf(m)(r.adversarial).argMax(-1).arraySync() as number[]);
-    const labels = Array.from(ds.labels);
-    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p !== labels[i], `example ${i}`));
-    tf.dispose([x, y, r.adversarial]);
-  });
-}
-
 test('random starts are inside the ball; L2 projection shrinks only what is outside', async () => {
   await useBackend();
   const d = L2.randomStart([8, 4, 4, 1], 0.5, 1);
@@ -68,23 +48,6 @@ test('loss after PGD ≥ after FGSM ≥ clean loss on a trained model', async ()
   assert.ok((lf as number) > (lc as number), `fgsm ${lf} vs clean ${lc}`);
   assert.ok((lp as number) >= (lf as number), `pgd ${lp} vs fgsm ${lf}`);
   tf.dispose([x, y, fg.adversarial, pgd]);
-});
-
-test('targeted attacks move predictions to the target', async () => {
-  const m = await trained();
-  const f = logitsOf(m);
-  const { x, y } = tensorsOf(ds);
-  const target = 2;
-  const t = tf.fill([ds.count], target, 'int32') as tf.Tensor1D;
-  for (const loss of ['ce', 'cw'] as const) {
-    const r = new Pgd({ threat: { norm: 'linf', eps: 0.6 }, steps: 30, loss, seed: 3 }).run(f, x, y, t);
-    const pred = tf.tidy(() => f(r.adversarial).argMax(-1).arraySync() as number[]);
-    const hit = pred.filter((p) => p === target).length / pred.length;
-    assert.ok(hit > 0.9, `${loss}: only ${hit} reached the target`);
-    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p === target));
-    r.adversarial.dispose();
-  }
-  tf.dispose([x, y, t]);
 });
 
 test('repeated attack steps do not leak tensors', async () => {

@@ -53,25 +53,6 @@ test('the L2 update pattern has unit norm and opposite-signed halves', () => {
   }
 });
 
-for (const [norm, eps] of [['linf', 0.3], ['l2', 1.5]] as const) {
-  test(`${norm} Square: outputs inside the ε-ball and box; success flags match a fresh forward pass`, async () => {
-    const m = await trained();
-    const small = toyDataset(64, 5);
-    const { x, y } = tensorsOf(small);
-    const r = new Square({ threat: { norm, eps }, queries: 100, seed: 4 }).run(logitsOf(m), x, y);
-    const geo = norm === 'linf' ? LINF : L2;
-    const sizes = tf.tidy(() => geo.size(tf.sub(r.adversarial, x)).arraySync());
-    assert.ok(Math.max(...sizes) <= eps * (1 + 1e-5), `max size ${Math.max(...sizes)} > ${eps}`);
-    assert.ok(Math.max(...sizes) > eps * 0.5, 'the attack should actually move');
-    assert.ok((tf.min(r.adversarial).dataSync()[0] as number) >= 0);
-    assert.ok((tf.max(r.adversarial).dataSync()[0] as number) <= 1);
-    const pred = tf.tidy(() => logitsOf(m)(r.adversarial).argMax(-1).arraySync() as number[]);
-    const labels = Array.from(small.labels);
-    pred.forEach((p, i) => assert.equal(r.success[i] === 1, p !== labels[i], `example ${i}`));
-    tf.dispose([x, y, r.adversarial]);
-  });
-}
-
 for (const [norm, eps] of [['linf', 0.35], ['l2', 1.5]] as const) {
   test(`${norm} Square fools most of the toy model at ε=${eps} from forward passes alone, within its query budget`, async () => {
     const m = await trained();
@@ -118,33 +99,4 @@ test('Square refuses non-image inputs and bad options with clear messages', asyn
   assert.throws(() => new Square({ threat: { norm: 'linf', eps: 0.1 } }).run(logitsOf(m), x, y), /expected images \[B,H,W,C\]/);
   assert.throws(() => new Square({ threat: { norm: 'linf', eps: 0.1 }, queries: 0 }), /Square queries/);
   tf.dispose([x, y]);
-});
-
-test('Square is reproducible from the seed, supports targets, and does not leak tensors', async () => {
-  const m = await trained();
-  const f = logitsOf(m);
-  const { x, y } = tensorsOf(toyDataset(32, 9));
-  const attacks = [
-    new Square({ threat: { norm: 'linf', eps: 0.3 }, queries: 30, restarts: 2, seed: 1 }),
-    new Square({ threat: { norm: 'l2', eps: 1.2 }, queries: 30, restarts: 2, seed: 1 }),
-  ];
-  const first = attacks.map((a) => a.run(f, x, y));
-  const t = tf.fill([32], 1, 'int32') as tf.Tensor1D;
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) {
-    attacks.forEach((a, j) => {
-      const r = a.run(f, x, y);
-      const ref = first[j] as { adversarial: tf.Tensor; success: Uint8Array };
-      assert.deepEqual(Array.from(r.success), Array.from(ref.success));
-      assert.deepEqual(Array.from(r.adversarial.dataSync()), Array.from(ref.adversarial.dataSync()));
-      r.adversarial.dispose();
-      const rt = a.run(f, x, y, t);
-      const pred = tf.tidy(() => f(rt.adversarial).argMax(-1).arraySync() as number[]);
-      pred.forEach((p, k) => assert.equal(rt.success[k] === 1, p === 1));
-      rt.adversarial.dispose();
-    });
-  }
-  assert.equal(tf.memory().numTensors, before);
-  first.forEach((r) => r.adversarial.dispose());
-  tf.dispose([x, y, t]);
 });
