@@ -21,7 +21,7 @@ test('the npm package holds no tests, fixtures or test helpers', (t) => {
   for (const need of ['dist/index.js', 'dist/cli/main.js', 'dist/browser/index.js', 'dist/parallel/worker.js', 'README.md', 'native/build.mjs']) {
     assert.ok(files.includes(need), `${need} missing from the package`);
   }
-  assert.deepEqual(files.filter((f) => /\.test\.|\.fixture\.|^dist\/testing\/|^dist\/report\/fixtures\./.test(f)), []);
+  assert.deepEqual(files.filter((f) => /\.test\.|\.fixture\.|^dist\/testing\/|^dist\/report\/fixtures\.|^dist\/readme-example-/.test(f)), []);
 });
 
 test('no runtime module imports the test helpers', () => {
