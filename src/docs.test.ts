@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
+import { runAlp } from './testing/cli.js';
 import { REPO_ROOT } from './testing/readme.js';
 
 /**
@@ -67,4 +68,21 @@ test('every relative link in README.md, docs/ and the folder READMEs resolves to
 test('README.md stays a front door: at most 250 lines', () => {
   const lines = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split('\n').length;
   assert.ok(lines <= 250, `README.md has ${lines} lines`);
+});
+
+test("README's command table names the CLI's commands, methods and presets as the CLI does", () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const help = runAlp(['--help']);
+  assert.equal(help.code, 0, help.stderr);
+  const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1] as string).sort();
+  const inReadme = [...readme.matchAll(/^\| `alp ([a-z]+)/gm)].map((m) => m[1] as string).sort();
+  assert.deepEqual(inReadme, commands);
+  const train = runAlp(['train', '--help']).stdout;
+  const listed = (flag: string): string[] => ((new RegExp(`--${flag} ([a-z|-]+)`).exec(train)?.[1] ?? '').split('|')).sort();
+  const row = readme.split('\n').find((l) => l.startsWith('| `alp train')) ?? '';
+  const methods = [...(/\| `alp train --method M` \| (.*?); `--preset/.exec(row)?.[1] ?? '').matchAll(/`([a-z-]+)`/g)].map((m) => m[1] as string).sort();
+  assert.deepEqual(methods, listed('method'));
+  const presets = (/`--preset ([a-z|\\-]+)`/.exec(row)?.[1] ?? '').split('\\|').sort();
+  assert.deepEqual(presets, listed('preset'));
+  assert.ok(commands.length >= 10 && methods.length >= 7 && presets.length >= 5, `${commands} / ${methods} / ${presets}`);
 });
