@@ -129,12 +129,17 @@ export function outputActivation(graph: GraphDefJson, output: string): string | 
   const last = t.last;
   if (last === undefined) return undefined;
   if (last.op === '_FusedMatMul' || last.op === '_FusedConv2D') {
-    const fused = ((last.attr?.['fused_ops'] as { list?: { s?: string[] } } | undefined)?.list?.s ?? []).map(decodeAttrString);
+    const fused = fusedOpsOf(last);
     const act = fused.find((f) => f !== 'BiasAdd');
     return act === undefined ? 'linear' : (ACTIVATION_OPS[act] ?? act.toLowerCase());
   }
   if (LINEAR_OPS.has(last.op)) return 'linear';
   return ACTIVATION_OPS[last.op];
+}
+
+/** What a _Fused* node fuses after its main op (BiasAdd, Relu, ...). */
+function fusedOpsOf(n: NodeDef): string[] {
+  return ((n.attr?.['fused_ops'] as { list?: { s?: string[] } } | undefined)?.list?.s ?? []).map(decodeAttrString);
 }
 
 /** GraphDef JSON stores string attrs base64-encoded. */
@@ -204,6 +209,12 @@ export class GraphModelLayer extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
     if (this.executor === undefined) throw new Error(`${this.source}: the graph layer was called before it was built`);
     return this.executor.execute({ [this.inputNode]: x }, this.outputNode) as tf.Tensor;
+  }
+
+  /** The nodes the fetched output depends on (the part of the graph that runs). */
+  usedNodes(): Array<{ name: string; op: string; fusedOps: string[] }> {
+    const needed = ancestors(this.graph, nodeNameOf(this.outputNode));
+    return this.graph.node.filter((n) => needed.has(n.name)).map((n) => ({ name: n.name, op: n.op, fusedOps: fusedOpsOf(n) }));
   }
 
   /** What the fetched node applies last (see outputActivation); read by lastLayerActivation. */
