@@ -137,6 +137,19 @@ export function outputActivation(graph: GraphDefJson, output: string): string | 
   return ACTIVATION_OPS[last.op];
 }
 
+/** Lower-case hex: the one string alphabet TF.js' config (de)serialisation leaves unchanged. */
+function toHex(text: string): string {
+  let out = '';
+  for (const b of new TextEncoder().encode(text)) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+function fromHex(hex: string): string {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return new TextDecoder().decode(bytes);
+}
+
 /** What a _Fused* node fuses after its main op (BiasAdd, Relu, ...). */
 function fusedOpsOf(n: NodeDef): string[] {
   return ((n.attr?.['fused_ops'] as { list?: { s?: string[] } } | undefined)?.list?.s ?? []).map(decodeAttrString);
@@ -145,7 +158,7 @@ function fusedOpsOf(n: NodeDef): string[] {
 /** GraphDef JSON stores string attrs base64-encoded. */
 function decodeAttrString(s: string): string {
   try {
-    const text = typeof atob === 'function' ? atob(s) : s;
+    const text = atob(s);
     return /^[\x20-\x7e]+$/.test(text) ? text : s;
   } catch {
     return s;
@@ -239,23 +252,23 @@ export class GraphModelLayer extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
+    const spec: GraphLayerArgs = {
+      graph: this.graph, weightEntries: this.weightEntries, inputNode: this.inputNode, outputNode: this.outputNode,
+      inputShape: this.graphInputShape, outputShape: this.graphOutputShape, source: this.source,
+    };
     return {
       ...super.getConfig(),
-      graph: this.graph as unknown as tf.serialization.ConfigDict,
-      weightEntries: this.weightEntries as unknown as tf.serialization.ConfigDictArray,
-      inputNode: this.inputNode,
-      outputNode: this.outputNode,
-      inputShape: this.graphInputShape,
-      outputShape: this.graphOutputShape,
-      source: this.source,
+      // TF.js snake-cases every string of a config it saves and camel-cases it back on loading (node
+      // names, attr keys: dense_1 → dense1); lower-case hex passes both unchanged.
+      graph: toHex(JSON.stringify(spec)),
       // For lastLayerActivation and the gradient table, as for a Dense layer's activation.
       activation: this.activation ?? null,
     };
   }
 
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    const c = config as unknown as GraphLayerArgs;
-    return new cls({ ...c }) as T;
+    const spec = JSON.parse(fromHex(String(config['graph']))) as GraphLayerArgs;
+    return new cls({ ...spec, name: config['name'] }) as T;
   }
 
   override dispose(): { refCountAfterDispose: number; numDisposedVariables: number } {
