@@ -58,12 +58,12 @@ function writeGraph(dir: string, nodes: Node[], weights: Weight[], o: GraphFixtu
   writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
 }
 
-/** The MLP: Flatten → Dense(16, relu) → Dense(10, softmax), for [28,28,1] inputs. */
-export function mlpTwin(seed = 1): tf.LayersModel {
+/** The MLP: Flatten → Dense(16, relu) → Dense(10, softmax), for [28,28,1] inputs (or `inputShape`). */
+export function mlpTwin(seed = 1, inputShape: [number, number, number] = [28, 28, 1]): tf.LayersModel {
   return tf.sequential({
     name: 'mlp_twin',
     layers: [
-      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.flatten({ inputShape }),
       tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
       tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
     ],
@@ -86,7 +86,7 @@ export function cnnTwin(seed = 1): tf.LayersModel {
 /** Writes `mlp` (made by mlpTwin) as a graph model into `dir`, the way the converter lays one out. */
 export function writeMlpGraph(mlp: tf.LayersModel, dir: string, o: GraphFixtureOptions = {}): void {
   const [k1, b1, k2, b2] = mlp.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const shape = tf.tensor1d([-1, 784], 'int32');
+  const shape = tf.tensor1d([-1, k1.shape[0] as number], 'int32');
   const weights: Weight[] = [
     { name: 'sequential/flatten/Const', value: shape },
     { name: 'sequential/dense/MatMul/ReadVariableOp', value: k1 },
@@ -95,7 +95,7 @@ export function writeMlpGraph(mlp: tf.LayersModel, dir: string, o: GraphFixtureO
     { name: 'sequential/dense_1/BiasAdd/ReadVariableOp', value: b2 },
   ];
   const nodes: Node[] = [
-    placeholder('input_1', o.inputShape ?? [-1, 28, 28, 1]),
+    placeholder('input_1', o.inputShape ?? [-1, ...(mlp.inputs[0]?.shape.slice(1) as number[])]),
     ...weights.map((w) => constNode(w.name, w.value)),
     op('sequential/flatten/Reshape', 'Reshape', ['input_1', 'sequential/flatten/Const'], { Tshape: { type: 'DT_INT32' } }),
     op('sequential/dense/Relu', '_FusedMatMul', ['sequential/flatten/Reshape', 'sequential/dense/MatMul/ReadVariableOp', 'sequential/dense/BiasAdd/ReadVariableOp'], {
