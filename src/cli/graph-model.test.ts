@@ -103,8 +103,8 @@ test('bad graph models: one line naming the problem, exit 2', () => {
 
   // A sound graph for other inputs than the data's.
   const wrong = dir('wrong-input');
-  writeMlpGraph(mlpTwin(1, [30, 30, 1]), wrong);
-  assertUserError(['eval', '--model', wrong, ...base], /model input shape \[30,30,1\] does not match mnist inputs \[28,28,1\] \(nor their 784 values flattened\)/);
+  writeMlpGraph(mlpTwin(1, [30, 30, 1]), wrong, { twoOutputs: true });
+  assertUserError(['eval', '--model', wrong, '--output-node', 'Identity_1', ...base], /model input shape \[30,30,1\] does not match mnist inputs \[28,28,1\] \(nor their 784 values flattened\)/);
 });
 
 test('alp train --model on a graph model is refused in one line saying why and what to do instead', () => {
