@@ -334,7 +334,7 @@ export function graphModelFromArtifacts(a: tf.io.ModelArtifacts, o: GraphLoadOpt
   const source = o.source ?? 'graph model';
   const graph = a.modelTopology as GraphDefJson;
   if (typeof graph !== 'object' || graph === null || !Array.isArray(graph.node)) {
-    throw new UserError(`${source}: modelTopology.node: expected the GraphDef's array of nodes, found ${graph === null || typeof graph !== 'object' ? String(graph) : 'none'}`);
+    throw new UserError(`${source}: format 'graph-model': expected modelTopology.node, the GraphDef's array of nodes, found ${graph === null || typeof graph !== 'object' ? String(graph) : 'none'}`);
   }
   if (a.modelInitializer != null) {
     throw new UserError(`${source}: the graph has an initializer graph (hash tables); alp runs image and audio classifiers without one`);
