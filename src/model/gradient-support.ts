@@ -39,7 +39,7 @@ export const VERIFIED_LAYERS: Readonly<Record<string, GradientStatus>> = {
  * _Fused* op counts only with the fused ops in FUSED_VERIFIED.
  */
 export const VERIFIED_GRAPH_OPS: readonly string[] = [
-  'Placeholder', 'Const', 'Identity', 'MatMul', '_FusedMatMul', 'BiasAdd', 'Relu', 'Conv2D', 'MaxPool', 'Reshape', 'Softmax',
+  'Placeholder', 'Const', 'Identity', 'MatMul', '_FusedMatMul', '_FusedConv2D', 'BiasAdd', 'Relu', 'Conv2D', 'MaxPool', 'Reshape', 'Softmax',
 ];
 export const FUSED_VERIFIED: readonly string[] = ['BiasAdd', 'Relu'];
 

@@ -27,15 +27,16 @@ function batch(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
 const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
 const inputGrad = (m: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.grad((z: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, m.apply(z) as tf.Tensor))(x);
 
-async function twins(kind: 'mlp' | 'cnn', seed = 1): Promise<{ twin: tf.LayersModel; graph: tf.LayersModel; dir: string }> {
+type Kind = 'mlp' | 'cnn' | 'fused-cnn';
+async function twins(kind: Kind, seed = 1): Promise<{ twin: tf.LayersModel; graph: tf.LayersModel; dir: string }> {
   const twin = kind === 'mlp' ? mlpTwin(seed) : cnnTwin(seed);
   const dir = join(tmp, `${kind}-${seed}`);
   if (kind === 'mlp') writeMlpGraph(twin, dir);
-  else writeCnnGraph(twin, dir);
+  else writeCnnGraph(twin, dir, { fused: kind === 'fused-cnn' });
   return { twin, graph: await loadModel(dir), dir };
 }
 
-for (const kind of ['mlp', 'cnn'] as const) {
+for (const kind of ['mlp', 'cnn', 'fused-cnn'] as const) {
   test(`graph model (${kind}): same probabilities, logits after stripping, and input gradients as its layers twin`, async () => {
     await useBackend();
     const { twin, graph } = await twins(kind);
@@ -71,13 +72,18 @@ for (const kind of ['mlp', 'cnn'] as const) {
 test('graph models: every op the gradient table calls verified is in a checked fixture, and the fixtures are verified', async () => {
   await useBackend();
   const ops = new Set<string>();
-  for (const kind of ['mlp', 'cnn'] as const) {
+  for (const kind of ['mlp', 'cnn', 'fused-cnn'] as const) {
     const { graph } = await twins(kind, 2);
     for (const n of graphLayerOf(graph)?.usedNodes() ?? []) ops.add(n.op);
     const support = gradientSupport(graph);
     assert.deepEqual(support.map((s) => s.status), ['verified'], JSON.stringify(support));
   }
   for (const op of VERIFIED_GRAPH_OPS) assert.ok(ops.has(op), `${op} is listed as verified but no fixture uses it`);
+  // An op outside the table runs, but is reported unverified (a warning, and an audit finding).
+  const dir = join(tmp, 'relu6');
+  writeCnnGraph(cnnTwin(1), dir, { renameOp: ['Relu', 'Relu6'] });
+  const support = gradientSupport(await loadModel(dir));
+  assert.deepEqual(support.map((s) => [s.status, s.note]), [['unverified', 'graph op Relu6 (node sequential/conv2d/Relu) has no gradient check']]);
 });
 
 test('graph models: the fingerprint covers the graph weights; a worker replica computes the same logits', async () => {
@@ -124,6 +130,12 @@ test('graph models: --output-node picks among several outputs; bad graphs are on
   const unknown = join(tmp, 'unknown-op');
   writeMlpGraph(twin, unknown, { renameOp: ['_FusedMatMul', 'FancyMatMul'] });
   await assert.rejects(loadModel(unknown), (e: Error) => e instanceof UserError && /could not run the graph from input_1 to Identity: .*FancyMatMul/.test(e.message));
+
+  const reshaped = join(tmp, 'reshaped');
+  writeMlpGraph(twin, reshaped, { reshapeOutput: true });
+  const r = await loadModel(reshaped);
+  assert.equal(lastLayerActivation(r), 'softmax');
+  assert.throws(() => stripSoftmax(r), /the output node Identity reshapes the output of the Softmax sequential\/dense_1\/Softmax \(reshape\/Reshape \(Reshape\)\), so alp cannot fetch the logits instead/);
 
   const dropped = join(tmp, 'dropped');
   writeMlpGraph(twin, dropped, { dropWeight: 'sequential/dense_1/MatMul/ReadVariableOp' });

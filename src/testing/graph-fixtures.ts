@@ -2,8 +2,8 @@
  * Graph-model fixtures written by hand (no tensorflowjs_converter offline): a small MLP and a small CNN
  * as GraphDef JSON with their Const weights in a weights manifest, each beside its twin Layers model
  * with the same weights. The graphs use what the converter writes: Placeholder, Const, MatMul,
- * _FusedMatMul (MatMul+BiasAdd+Relu fused, as the converter's optimiser does), BiasAdd, Relu, Conv2D,
- * MaxPool, Reshape, Softmax and an Identity output. Not part of the public API.
+ * _FusedMatMul and _FusedConv2D (BiasAdd+Relu fused in, as the converter's optimiser does), BiasAdd,
+ * Relu, Conv2D, MaxPool, Reshape, Softmax and an Identity output. Not part of the public API.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +35,10 @@ export interface GraphFixtureOptions {
   dropWeight?: string;
   /** The Placeholder's shape, batch included (default: the twin's). */
   inputShape?: number[];
+  /** MLP: the output is Reshape(Softmax(logits)), a softmax that cannot be fetched away. */
+  reshapeOutput?: boolean;
+  /** CNN: Conv2D+BiasAdd+Relu as one _FusedConv2D node, as the converter's optimiser writes it. */
+  fused?: boolean;
 }
 
 /** Writes model.json and one weight shard for `nodes` and `weights` into `dir`. */
@@ -94,6 +98,8 @@ export function writeMlpGraph(mlp: tf.LayersModel, dir: string, o: GraphFixtureO
     { name: 'sequential/dense_1/MatMul/ReadVariableOp', value: k2 },
     { name: 'sequential/dense_1/BiasAdd/ReadVariableOp', value: b2 },
   ];
+  const outShape = tf.tensor1d([-1, 10], 'int32');
+  if (o.reshapeOutput === true) weights.push({ name: 'reshape/shape', value: outShape });
   const nodes: Node[] = [
     placeholder('input_1', o.inputShape ?? [-1, ...(mlp.inputs[0]?.shape.slice(1) as number[])]),
     ...weights.map((w) => constNode(w.name, w.value)),
@@ -104,11 +110,13 @@ export function writeMlpGraph(mlp: tf.LayersModel, dir: string, o: GraphFixtureO
     op('sequential/dense_1/MatMul', 'MatMul', ['sequential/dense/Relu', 'sequential/dense_1/MatMul/ReadVariableOp'], { transpose_a: { b: false }, transpose_b: { b: false } }),
     op('sequential/dense_1/BiasAdd', 'BiasAdd', ['sequential/dense_1/MatMul', 'sequential/dense_1/BiasAdd/ReadVariableOp'], { data_format: { s: b64('NHWC') } }),
     op('sequential/dense_1/Softmax', 'Softmax', ['sequential/dense_1/BiasAdd']),
-    op('Identity', 'Identity', ['sequential/dense_1/Softmax']),
+    ...(o.reshapeOutput === true
+      ? [op('reshape/Reshape', 'Reshape', ['sequential/dense_1/Softmax', 'reshape/shape'], { Tshape: { type: 'DT_INT32' } }), op('Identity', 'Identity', ['reshape/Reshape'])]
+      : [op('Identity', 'Identity', ['sequential/dense_1/Softmax'])]),
     ...(o.twoOutputs === true ? [op('Identity_1', 'Identity', ['sequential/dense_1/BiasAdd'])] : []),
   ];
   writeGraph(dir, nodes, weights, o);
-  shape.dispose();
+  tf.dispose([shape, outShape]);
 }
 
 /** Writes `cnn` (made by cnnTwin) as a graph model into `dir`. */
@@ -127,11 +135,18 @@ export function writeCnnGraph(cnn: tf.LayersModel, dir: string, o: GraphFixtureO
   const nodes: Node[] = [
     placeholder('input_1', o.inputShape ?? [-1, 28, 28, 1]),
     ...weights.map((w) => constNode(w.name, w.value)),
-    op('sequential/conv2d/Conv2D', 'Conv2D', ['input_1', 'sequential/conv2d/Conv2D/ReadVariableOp'], {
-      strides: ones, dilations: ones, padding: { s: b64('VALID') }, data_format: { s: b64('NHWC') }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
-    }),
-    op('sequential/conv2d/BiasAdd', 'BiasAdd', ['sequential/conv2d/Conv2D', 'sequential/conv2d/BiasAdd/ReadVariableOp'], { data_format: { s: b64('NHWC') } }),
-    op('sequential/conv2d/Relu', 'Relu', ['sequential/conv2d/BiasAdd']),
+    ...(o.fused === true
+      ? [op('sequential/conv2d/Relu', '_FusedConv2D', ['input_1', 'sequential/conv2d/Conv2D/ReadVariableOp', 'sequential/conv2d/BiasAdd/ReadVariableOp'], {
+        strides: ones, dilations: ones, padding: { s: b64('VALID') }, data_format: { s: b64('NHWC') }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
+        num_args: { i: '1' }, epsilon: { f: 0 }, leakyrelu_alpha: { f: 0.2 }, fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } },
+      })]
+      : [
+        op('sequential/conv2d/Conv2D', 'Conv2D', ['input_1', 'sequential/conv2d/Conv2D/ReadVariableOp'], {
+          strides: ones, dilations: ones, padding: { s: b64('VALID') }, data_format: { s: b64('NHWC') }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
+        }),
+        op('sequential/conv2d/BiasAdd', 'BiasAdd', ['sequential/conv2d/Conv2D', 'sequential/conv2d/BiasAdd/ReadVariableOp'], { data_format: { s: b64('NHWC') } }),
+        op('sequential/conv2d/Relu', 'Relu', ['sequential/conv2d/BiasAdd']),
+      ]),
     op('sequential/max_pooling2d/MaxPool', 'MaxPool', ['sequential/conv2d/Relu'], {
       ksize: { list: { i: ['1', '2', '2', '1'] } }, strides: { list: { i: ['1', '2', '2', '1'] } }, padding: { s: b64('VALID') }, data_format: { s: b64('NHWC') },
     }),
