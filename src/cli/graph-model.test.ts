@@ -60,7 +60,7 @@ test('alp eval on a graph model without --strip-softmax warns as for a layers mo
   assert.doesNotMatch(o.stderr, /softmax/);
 });
 
-test('graph models in attack, audit, detect and report', () => {
+test('graph models in attack, audit, detect, report and the playground', () => {
   const g = dir('cnn-graph');
   const a = runAlp(['attack', '--model', g, '--n', '8', '--steps', '3', '--eps', '0.1', '--strip-softmax', '--out', dir('attack'), '--quiet']);
   assert.equal(a.code, 0, a.stderr);
@@ -79,6 +79,12 @@ test('graph models in attack, audit, detect and report', () => {
   const rep = runAlp(['report', g, '--out', dir('report.html'), '--quiet']);
   assert.equal(rep.code, 0, rep.stderr);
   assert.match(readFileSync(dir('report.html'), 'utf8'), /cnn-graph/);
+  // The playground ships the graph's files and tells the page which node gives the logits.
+  const pg = runAlp(['playground', dir('two-outputs'), '--data', 'mnist', '--samples', '4', '--output-node', 'Identity_1', '--export', dir('site'), '--quiet']);
+  assert.equal(pg.code, 0, pg.stderr);
+  const manifest = JSON.parse(readFileSync(join(dir('site'), 'playground.json'), 'utf8')) as { models: Array<{ url: string; outputNode?: string }> };
+  assert.deepEqual(manifest.models.map((m) => [m.url, m.outputNode]), [['models/two-outputs/model.json', 'Identity_1']]);
+  assert.ok(readFileSync(join(dir('site'), 'models', 'two-outputs', 'group1-shard1of1.bin')).length > 0);
 });
 
 test('bad graph models: one line naming the problem, exit 2', () => {
