@@ -15,9 +15,12 @@ export const TRAIN_FILE = 'train.json';
 /** train.json as written. */
 export interface TrainArtifact {
   schema: typeof TRAIN_SCHEMA;
-  config: TrainConfig;
+  /** Without `arch` when a user's model was fine-tuned (no built-in architecture was used). */
+  config: TrainConfig | Omit<TrainConfig, 'arch'>;
   /** The model.json fine-tuned, or null for a model built from `config.arch`. */
   fineTunedFrom: string | null;
+  /** The model trained: a built-in architecture, or the user's model file with its class and name. */
+  model?: TrainedModel;
   /** Fine-tuning only: whether a final softmax was removed first. */
   strippedSoftmax?: boolean;
   /** Notices given during the run (e.g. a stripped softmax). */
@@ -33,6 +36,17 @@ export interface TrainArtifact {
   epochs: TrainState['epochs'];
   evals: TrainState['evals'];
   trainSeconds: number;
+}
+
+export type TrainedModel =
+  | { source: 'built-in'; arch: string }
+  | { source: 'file'; path: string; format: string; className: string | null; name: string | null };
+
+/** One short label for a trained model: the built-in architecture, or `path (Class 'name')`. */
+export function trainedModelLabel(m: TrainedModel): string {
+  if (m.source === 'built-in') return m.arch;
+  const what = [m.className, m.name !== null ? `'${m.name}'` : null].filter((x) => x !== null).join(' ');
+  return what === '' ? m.path : `${m.path} (${what})`;
 }
 
 /** `meta` is what the caller adds (versions, the command line as `argv`); it cannot replace the fields above. */
@@ -70,6 +84,8 @@ export interface TrainData {
   schema: string | null;
   config: Obj | null;
   fineTunedFrom: string | null;
+  /** The trained model's label (trainedModelLabel), null when train.json does not record it. */
+  modelLabel: string | null;
   data: { dataset: string | null; trainExamples: number | null; valExamples: number | null } | null;
   steps: number | null;
   epochs: EpochPoint[];
@@ -87,6 +103,14 @@ export function valPointOf(v: unknown): ValPoint | null {
   const step = num(v['step']);
   if (step === null) return null;
   return { step, epoch: num(v['epoch']), cleanAcc: num(v['cleanAcc']), robustAcc: num(v['robustAcc']), examples: num(v['examples']) };
+}
+
+function modelLabelOf(v: unknown): string | null {
+  if (!isObj(v)) return null;
+  if (v['source'] === 'built-in') return str(v['arch']);
+  const path = str(v['path']);
+  if (v['source'] !== 'file' || path === null) return null;
+  return trainedModelLabel({ source: 'file', path, format: str(v['format']) ?? 'layers-model', className: str(v['className']), name: str(v['name']) });
 }
 
 export function parseTrain(j: Obj, file: string): TrainData {
@@ -107,6 +131,7 @@ export function parseTrain(j: Obj, file: string): TrainData {
     schema: str(j['schema']),
     config: obj(j['config']),
     fineTunedFrom: str(j['fineTunedFrom']),
+    modelLabel: modelLabelOf(j['model']),
     data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']) },
     steps: num(j['steps']),
     epochs,

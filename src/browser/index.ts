@@ -10,6 +10,8 @@ export { chooseBackend, BROWSER_BACKENDS, type BrowserBackend, type BackendChoic
 export { loadModelFromUrl, loadDetectorFromUrl, loadGuardFromUrl, detectorUrlOf } from './load.js';
 
 export { logitsOf, predict, type LogitsFn } from '../model/classifier.js';
+export { adaptModel, type AdaptOptions, type Adapted } from '../model/adapt.js';
+export { GraphModelLayer, graphLayerOf, graphModelFromArtifacts, type GraphLoadOptions } from '../model/graph-model.js';
 export { UserError, isUserError } from '../util/errors.js';
 
 export type { Attack } from '../attack/attack.js';

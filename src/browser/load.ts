@@ -1,11 +1,12 @@
 /**
- * Loading by URL, for pages: a TF.js Layers model (model.json + weights beside it) and its calibrated
+ * Loading by URL, for pages: a TF.js Layers or graph model (model.json + weights beside it) and its calibrated
  * detector.json, or both as a guard. Failures name the URL and what was expected.
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseDetectorFile, type ParsedDetectorFile } from '../detect/calibrate.js';
 import { guard, type Guard, type GuardOptions } from '../detect/guard.js';
 import { UserError } from '../util/errors.js';
+import { graphLayerOf, graphModelFromArtifacts, isGraphArtifacts } from '../model/graph-model.js';
 
 /** The detector.json URL beside a model.json URL. */
 export function detectorUrlOf(modelUrl: string): string {
@@ -28,10 +29,33 @@ async function fetchJson(url: string): Promise<unknown> {
   }
 }
 
-/** Loads a Layers model from the URL of its model.json; its last layer must output logits. */
-export async function loadModelFromUrl(modelUrl: string): Promise<tf.LayersModel> {
+/**
+ * Loads a model from the URL of its model.json: a Layers model, or a graph model (what
+ * tensorflowjs_converter writes) run through model/graph-model.ts, with `outputNode` choosing among a
+ * graph's outputs and `stripSoftmax` fetching a graph's logits instead of its final softmax. Its
+ * output must be logits.
+ */
+export async function loadModelFromUrl(modelUrl: string, o: { outputNode?: string; stripSoftmax?: boolean } = {}): Promise<tf.LayersModel> {
+  let artifacts: tf.io.ModelArtifacts;
   try {
-    return await tf.loadLayersModel(modelUrl);
+    artifacts = await (tf.io.http(modelUrl).load as NonNullable<tf.io.IOHandler['load']>)();
+  } catch (e) {
+    throw new UserError(`${modelUrl}: could not load a TF.js model from it: ${(e as Error).message}`);
+  }
+  if (isGraphArtifacts(artifacts)) {
+    try {
+      const model = graphModelFromArtifacts(artifacts, { source: modelUrl, ...(o.outputNode !== undefined ? { outputNode: o.outputNode } : {}) });
+      // A converted classifier usually ends in its softmax; pages attack and show the logits.
+      if (o.stripSoftmax === true) graphLayerOf(model)?.stripSoftmax();
+      return model;
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      throw new UserError(`${modelUrl}: could not build a model from the graph: ${(e as Error).message}`);
+    }
+  }
+  if (o.outputNode !== undefined) throw new UserError(`${modelUrl}: outputNode is only for graph models; this is a Layers model`);
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (e) {
     throw new UserError(`${modelUrl}: could not load a TF.js Layers model from it: ${(e as Error).message}`);
   }

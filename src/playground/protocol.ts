@@ -16,6 +16,8 @@ export interface ManifestModel {
   detectorUrl: string | null;
   /** The training method recorded in model.json, when there is one. */
   method: string | null;
+  /** Graph models: the node that gives the logits (absent: the graph's only output). */
+  outputNode?: string;
 }
 
 export interface PlaygroundManifest {

@@ -28,6 +28,8 @@ export interface SiteOptions {
   samples?: number;
   dataDir?: string;
   title?: string;
+  /** Graph models: the node that gives the logits (`--output-node`), for every model of the page. */
+  outputNode?: string;
   /** Use these inputs instead of loading a dataset (tests). */
   data?: Dataset;
 }
@@ -136,7 +138,7 @@ export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
     const hasDet = existsSync(det);
     if (hasDet) files.set(`${base}detector.json`, { path: det });
     const method = alpConfig(m)['method'];
-    manifest.models.push({ name: m.name, url: `${base}model.json`, detectorUrl: hasDet ? `${base}detector.json` : null, method: typeof method === 'string' ? method : null });
+    manifest.models.push({ name: m.name, url: `${base}model.json`, detectorUrl: hasDet ? `${base}detector.json` : null, method: typeof method === 'string' ? method : null, ...(o.outputNode !== undefined ? { outputNode: o.outputNode } : {}) });
   }
   if (manifest.samples !== null) files.set(manifest.samples.url, Buffer.from(ds.images.buffer, ds.images.byteOffset, ds.images.byteLength));
   files.set(MANIFEST_FILE, Buffer.from(JSON.stringify(manifest, null, 1)));

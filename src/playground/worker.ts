@@ -32,7 +32,10 @@ async function init(manifestUrl: string, backend: string | null): Promise<void> 
   const warnings: string[] = [];
   models = [];
   for (const m of manifest.models) {
-    const model = await alp.loadModelFromUrl(new URL(m.url, base).href);
+    // A user's graph model may take flat inputs or end in a softmax: put it behind the page's
+    // [1, H, W, C] inputs and fetch its logits (a no-op for the models alp trains).
+    const loaded = await alp.loadModelFromUrl(new URL(m.url, base).href, { stripSoftmax: true, ...(m.outputNode !== undefined ? { outputNode: m.outputNode } : {}) });
+    const model = alp.adaptModel(loaded, manifest.shape, { source: m.name, dataName: manifest.dataset }).model;
     let detector: alp.ParsedDetectorFile | null = null;
     if (m.detectorUrl !== null) {
       try {

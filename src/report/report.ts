@@ -77,7 +77,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
     colour,
     files: r.files,
     method: str(r.config?.['method']),
-    arch: str(r.config?.['arch']),
+    arch: str(r.config?.['arch']) ?? r.train?.modelLabel ?? null,
     dataset: datasetOf(r),
     threat: runThreat(r),
     params: r.model?.params ?? null,

@@ -4,13 +4,13 @@
  * a train.json beside it.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact } from '../artifacts/train.js';
+import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
-import { lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
+import { describeModelFile, graphTrainingRefusal, lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { VOCAB_FILE } from '../data/text.js';
 import { OutputExistsError, UserError } from '../util/errors.js';
@@ -92,7 +92,21 @@ export function splitTrainVal(full: Dataset, c: TrainConfig): { train: Dataset; 
   return { train: subset(full, 0, n), val: valSize > 0 ? subset(full, trainPool, valSize) : null };
 }
 
+/**
+ * What is trained: a built-in architecture, or the user's model file named by path, class and name
+ * (for the run header and train.json). A graph model is refused here: its weights are graph constants.
+ */
+export function trainedModel(c: TrainConfig, modelPath?: string): TrainedModel {
+  if (modelPath === undefined) return { source: 'built-in', arch: c.arch };
+  const d = describeModelFile(modelPath);
+  if (d.format === 'graph-model') throw new UserError(graphTrainingRefusal(d.file));
+  return { source: 'file', path: modelPath, format: d.format, className: d.className ?? null, name: d.name ?? null };
+}
+
 export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
+  const trained = trainedModel(c, o.modelPath);
+  // A fine-tuned model is not `c.arch`: the files written say which model it is instead.
+  const recorded: TrainConfig | Omit<TrainConfig, 'arch'> = trained.source === 'built-in' ? c : (({ arch: _arch, ...rest }) => rest)(c);
   const full = loadDataset(c.dataset as DatasetName, 'train', {
     ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
     ...(o.onDataProgress !== undefined ? { onProgress: o.onDataProgress } : {}),
@@ -132,12 +146,13 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
-  await saveModel(model, o.out, { alp: { config: c, method: c.method } });
+  await saveModel(model, o.out, { alp: { config: recorded, method: c.method } });
   // A text model is useless without the token → id map it was trained with.
   if (full.vocabulary !== undefined) writeJsonAtomic(join(o.out, VOCAB_FILE), { tokenizer: 'alp word tokenizer (data/text.ts)', sequenceLength: full.shape[0], tokens: full.vocabulary });
   writeTrainArtifact(join(o.out, TRAIN_FILE), trainArtifact({
-    config: c,
+    config: recorded,
     fineTunedFrom: o.modelPath ?? null,
+    model: trained,
     ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
     warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),

@@ -35,7 +35,7 @@ import { evaluateTextDetection, textDetectorSettings, type TextDetectEvalOptions
 import { calibrateTextDetector, textDetectorTarget } from '../../detect/text-target.js';
 import type { CandidateKind, CandidateSpec } from '../../attack/text/index.js';
 import { WORD_SWAP_OPTIONS } from '../word-swaps.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, OUTPUT_NODE_OPTION, WORKERS_OPTION, workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 const DETECTOR_OPTIONS: OptSpec[] = [
@@ -58,6 +58,7 @@ export const DETECT_CHECK_SPEC: CommandSpec = {
   positionals: 'input files',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
+    OUTPUT_NODE_OPTION,
     { name: 'input', type: 'strings', metavar: 'FILE,...', help: 'inputs: .f32 from alp attack (shape from attack.json), IDX (.gz ok), or PNG; also as plain arguments' },
     { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
     { name: 'shape', type: 'numbers', metavar: 'N,H,W,C', help: 'shape of a raw .f32 file without attack.json' },
@@ -79,6 +80,7 @@ export const DETECT_CALIBRATE_SPEC: CommandSpec = {
   usage: 'alp detect calibrate --model PATH [--detector odds] [--fpr 0.05] [options]',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
+    OUTPUT_NODE_OPTION,
     { name: 'detector', type: 'string', choices: DETECTOR_KINDS, default: 'odds', help: 'which detector' },
     ...CALIB_OPTIONS,
     ...DETECTOR_OPTIONS,
@@ -140,6 +142,7 @@ export const DETECT_SERVE_SPEC: CommandSpec = {
   usage: 'alp detect serve --model PATH [--port 0]',
   options: [
     { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
+    OUTPUT_NODE_OPTION,
     { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
     { name: 'port', type: 'int', default: 0, help: 'port on 127.0.0.1 (0: any free port; the URL is printed)' },
     { name: 'max-batch', type: 'int', default: 64, help: 'most images per request' },
@@ -226,8 +229,8 @@ function detectorSettings(p: Parsed): DetectorSettings {
  * The model for checking inputs (`alp detect`, `detect serve`), which read images and audio: a text
  * model is refused there (its detectors work on embeddings; calibrate and eval handle it).
  */
-async function openDetectModel(path: string, quiet: boolean, command: string): Promise<tf.LayersModel> {
-  const model = await openModel(path, quiet);
+async function openDetectModel(path: string, quiet: boolean, command: string, outputNode?: string): Promise<tf.LayersModel> {
+  const model = await openModel(path, quiet, false, outputNode);
   if (isTextModel(model)) throw new UserError(`${path}: a text model; alp ${command} reads images and audio, not messages (text models work with alp detect calibrate and alp detect eval)`);
   return model;
 }
@@ -264,7 +267,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const { ds: data, source } = calibrationData(p, undefined, modelPath);
-  const loaded = await openModel(modelPath, quiet);
+  const loaded = await openModel(modelPath, quiet, false, get.str(p, 'output-node'));
   // Text: the detector scores the message's embeddings through the model's head (noise without a box).
   const text = isTextModel(loaded) ? textDetectorTarget(loaded) : undefined;
   if (text === undefined && data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
@@ -296,7 +299,7 @@ async function checkCmd(p: Parsed): Promise<void> {
   const backend = await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openDetectModel(modelPath, quiet, 'detect');
+  const model = await openDetectModel(modelPath, quiet, 'detect', get.str(p, 'output-node'));
   const g = guard(model, det);
   const shape = get.nums(p, 'shape');
   const results: Array<Record<string, unknown>> = [];
@@ -327,7 +330,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   await initBackend(p);
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
-  const model = await openDetectModel(modelPath, quiet, 'detect serve');
+  const model = await openDetectModel(modelPath, quiet, 'detect serve', get.str(p, 'output-node'));
   const port = get.num(p, 'port') as number;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected an integer in 0…65535, got ${port}`);
   const maxBatch = get.num(p, 'max-batch') as number;
@@ -485,7 +488,7 @@ async function evalCmd(p: Parsed): Promise<void> {
   const t0 = Date.now();
   const results: ModelDetectionResult[] = [];
   for (const [i, m] of models.entries()) {
-    const loaded = await openModel(m.path, quiet);
+    const loaded = await openModel(m.path, quiet, false, get.str(p, 'output-node'));
     if (isTextModel(loaded) !== text) {
       throw new UserError(text
         ? `${m.path}: not a text model, but the evaluation data (${test.name}, from the first model) is text; evaluate text and other models in separate runs`

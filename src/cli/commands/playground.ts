@@ -20,7 +20,9 @@ export async function runPlaygroundCommand(p: Parsed): Promise<void> {
   const dataset = get.str(p, 'data') as DatasetName | undefined;
   const dataDir = get.str(p, 'data-dir');
   const title = get.str(p, 'title');
+  const outputNode = get.str(p, 'output-node');
   const site = buildSite(runDir, {
+    ...(outputNode !== undefined ? { outputNode } : {}),
     samples: get.num(p, 'samples') as number,
     ...(dataset !== undefined ? { dataset } : {}),
     ...(dataDir !== undefined ? { dataDir } : {}),

@@ -1,6 +1,7 @@
 import { TRAIN_SPEC } from '../specs/train.js';
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
-import { prepareOutput, runTraining } from '../../train/run.js';
+import { prepareOutput, runTraining, trainedModel } from '../../train/run.js';
+import { trainedModelLabel } from '../../artifacts/train.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
@@ -56,13 +57,15 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
   const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
   const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const quiet = isQuiet(p);
+  // Before the backend starts: a graph model is refused in one line, and the header names the model.
+  const trained = trainedModelLabel(trainedModel(config, modelPath));
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
   // Before any work: a folder that holds another run is not overwritten by accident.
   prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
   // Installed before the first line, so a signal seen after it always finds the handler.
   const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
-  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
+  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${trained}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');

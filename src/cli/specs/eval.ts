@@ -11,7 +11,7 @@ export const EVAL_SPEC: CommandSpec = {
   summary: 'measure clean and robust accuracy of a model under a suite of attacks',
   usage: 'alp eval --model DIR|model.json [options]',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (TF.js layers format, outputs logits)' },
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (a TF.js layers or graph model that outputs logits)' },
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },

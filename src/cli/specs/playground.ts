@@ -15,6 +15,7 @@ export const PLAYGROUND_SPEC: CommandSpec = {
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: as alp eval finds them)' },
     { name: 'samples', type: 'int', default: 100, help: 'test inputs shipped with the page (the first N of the test split)' },
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the model names)' },
+    { name: 'output-node', type: 'string', metavar: 'NAME', help: 'graph models: the node whose value is the logits (needed when a graph has several outputs)' },
     ...OUTPUT_OPTIONS,
   ],
   examples: [
