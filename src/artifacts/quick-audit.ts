@@ -6,6 +6,7 @@
  */
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Finding } from '../eval/diagnostics.js';
+import type { CascadeStep } from '../eval/cascade.js';
 import type { QuickSweepConfig } from '../eval/quick-audit.js';
 import type { SweepPoint } from '../eval/evaluate.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -38,6 +39,8 @@ export interface QuickAuditArtifact {
   /** The evaluation's examples (the findings that use it); the ε curve uses the first `sweep.examples`. */
   examples: number;
   cleanAccuracy: number;
+  /** The evaluation read as a cascade (eval/quick-audit.ts `evalCascade`). */
+  cascade: CascadeStep[];
   epsSweep: SweepPoint[];
   sweep: QuickSweepConfig & { monotone: true };
   findings: Finding[];

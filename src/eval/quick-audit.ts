@@ -16,6 +16,7 @@ import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { modelChecksOf, type ModelChecks } from './audit.js';
+import type { CascadeStep } from './cascade.js';
 import {
   checkBlackBoxVsWhiteBox, checkEpsGrowth, checkSingleStep, checkVerifiedGradients, checkWeakAttackGap, determinismFinding,
   gradientsFinding, logitsFinding, type Finding,
@@ -113,6 +114,21 @@ export class EvalRecorder {
   }
 }
 
+/**
+ * The evaluation read as a cascade: robust accuracy after each attack and every one before it, and how
+ * many examples each fooled first. Seeded per example, an attack run on every correct example fools
+ * the same survivors it would fool if run on the survivors alone.
+ */
+export function evalCascade(result: Omit<EvalResult, 'robust'>, fooledBy: readonly string[]): CascadeStep[] {
+  const count = Math.max(result.examples, 1);
+  let robust = Math.round(result.cleanAccuracy * result.examples);
+  return result.attacks.map((a) => {
+    const fooledHere = fooledBy.filter((b) => b === a.name).length;
+    robust -= fooledHere;
+    return { attack: a.name, config: a.config, robustAccuracyAfter: robust / count, fooledHere, seconds: a.seconds };
+  });
+}
+
 export interface QuickFindingsInput {
   threat: ThreatModel;
   /** The evaluation (each attack alone; attacks on survivors flagged) and its first-fooler per example. */
@@ -129,7 +145,7 @@ export interface QuickFindingsInput {
 export function quickFindings(i: QuickFindingsInput): Finding[] {
   const alone = (name: string | null): number | undefined => (name === null ? undefined : i.result.attacks.find((a) => a.name === name && a.onSurvivors !== true)?.robustAccuracy);
   const count = i.result.examples;
-  const cascade = i.result.attacks.map((a) => ({ attack: a.name, fooledHere: i.fooledBy.filter((b) => b === a.name).length }));
+  const cascade = evalCascade(i.result, i.fooledBy);
   const out: Finding[] = [
     logitsFinding(i.model.logits, i.model.lastActivation ?? undefined),
     determinismFinding(i.model.forwardDifference),

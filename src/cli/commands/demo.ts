@@ -9,7 +9,7 @@ import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, typ
 import { UserError } from '../../util/errors.js';
 import type * as tf from '@tensorflow/tfjs';
 import { logitsOf, type LogitsFn } from '../../model/classifier.js';
-import { EvalRecorder, modelChecksOf, QUICK_NOT_RUN, QUICK_SWEEP, quickFindings, quickSweep } from '../../eval/quick-audit.js';
+import { EvalRecorder, evalCascade, modelChecksOf, QUICK_NOT_RUN, QUICK_SWEEP, quickFindings, quickSweep } from '../../eval/quick-audit.js';
 import { predictAll } from '../../eval/evaluate.js';
 import { lastLayerActivation } from '../../model/io.js';
 import { gradientSupport } from '../../model/gradient-support.js';
@@ -158,8 +158,9 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
       const pgd = suite.find((a) => a.describe()['attack'] === 'pgd' && a.describe()['loss'] === 'ce');
       const fgsm = suite.find((a) => a.describe()['attack'] === 'fgsm');
       const pgdConfig = pgd?.describe();
+      const fooledBy = recorder.fooledBy(test.count);
       const findings = quickFindings({
-        threat, result: evalSummary, fooledBy: recorder.fooledBy(test.count), sweep, fgsm: fgsm?.name ?? null,
+        threat, result: evalSummary, fooledBy, sweep, fgsm: fgsm?.name ?? null,
         pgd: pgd !== undefined ? { name: pgd.name, steps: Number(pgdConfig?.['steps']), restarts: Number(pgdConfig?.['restarts']) } : null,
         model: { ...checks, lastActivation: lastLayerActivation(r.model) ?? null, layers: gradientSupport(r.model) },
       });
@@ -172,7 +173,7 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
       const seconds = (Date.now() - tq) / 1000;
       writeQuickAudit(join(folder, QUICK_AUDIT_FILE), join(folder, QUICK_EXAMPLES_FILE), quickAuditArtifact({
         command: 'alp demo', model: folder, weightsHash: weightsHash(join(folder, 'model.json')), dataset: test.name, threat,
-        examples: ev.examples, cleanAccuracy: ev.cleanAccuracy, epsSweep: sweep, sweep: { ...sweepConfig, monotone: true }, findings,
+        examples: ev.examples, cleanAccuracy: ev.cleanAccuracy, cascade: evalCascade(evalSummary, fooledBy), epsSweep: sweep, sweep: { ...sweepConfig, monotone: true }, findings,
         notRun: [...QUICK_NOT_RUN], seconds, seed, versions: versions(backend),
       }, shown, test.shape));
       const count = { pass: 0, warn: 0, fail: 0 };
