@@ -7,7 +7,7 @@ export const DEMO_QUERIES = 1000;
 
 export const DEMO_SPEC: CommandSpec = {
   name: 'demo',
-  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T, then Square on the survivors), compare',
+  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T, then Square on the survivors), compare; the page shows adversarial examples, a quick ε curve and the quick masking checks',
   usage: 'alp demo [--out runs/demo]',
   options: [
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/demo', help: 'output folder (one sub-folder per model, report.json)' },
