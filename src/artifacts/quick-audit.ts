@@ -7,7 +7,7 @@
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Finding } from '../eval/diagnostics.js';
 import type { CascadeStep } from '../eval/cascade.js';
-import type { QuickSweepConfig } from '../eval/quick-audit.js';
+import type { QuickSweepConfig, ShownExample } from '../eval/quick-audit.js';
 import type { SweepPoint } from '../eval/evaluate.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { parseAudit, type AuditData } from './audit.js';
@@ -17,16 +17,8 @@ export const QUICK_AUDIT_SCHEMA = 'alp.quick-audit/1';
 export const QUICK_AUDIT_FILE = 'quick-audit.json';
 export const QUICK_EXAMPLES_FILE = 'quick-examples.f32';
 
-/** One shown example: the adversarial image (or, for one the model resisted, the attack's best try). */
-export interface QuickExample {
-  id: number;
-  label: number;
-  cleanPred: number;
-  advPred: number;
-  attack: string;
-  fooled: boolean;
-  data: Float32Array;
-}
+/** One shown example (eval/quick-audit.ts). */
+export type QuickExample = ShownExample;
 
 /** quick-audit.json as written. */
 export interface QuickAuditArtifact {

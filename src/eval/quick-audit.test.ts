@@ -6,7 +6,8 @@ import type { BatchOutcome } from '../attack/runner.js';
 import { logitsOf } from '../model/classifier.js';
 import { evaluateRobustness, predictAll, rowsOf, sweepPart, type EvalResult } from './evaluate.js';
 import { buildSuite, survivorsMask } from './suite.js';
-import { EvalRecorder, evalCascade, modelChecksOf, quickFindings, quickSweep } from './quick-audit.js';
+import { modelChecksOf } from './audit.js';
+import { EvalRecorder, evalCascade, quickAudit, quickFindings, quickSweep } from './quick-audit.js';
 
 const fake = (name: string): Attack => ({ name } as unknown as Attack);
 
@@ -96,4 +97,22 @@ test('recording an evaluation changes none of its numbers, and its cascade ends 
   rec.fooledBy(sub.count).forEach((b, i) => assert.equal(b !== '', seen.robust[i] === 0 && predictAll(logitsOf(model), rowsOf(sub, i, i + 1))[0] === sub.labels[i]));
   const checks = modelChecksOf(model, sub);
   assert.equal(checks.gradientNorms.length, 60);
+
+  // The whole quick audit: the examples shown are what the model does on them, fooled ones first.
+  const q = await quickAudit(model, logitsOf(model), sub, {
+    threat: spec.threat, suite, result: seen, recorder: rec, sweep: { radii: [0, 0.25, 0.6], steps: 3, losses: ['ce'], examples: 20, seed: 1 }, show: { fooled: 2, resisted: 3 },
+  });
+  assert.deepEqual(q.epsSweep.map((p) => p.eps), [0, 0.25, 0.6]);
+  assert.equal(q.findings.length, 8);
+  const fooled = q.shown.filter((e) => e.fooled);
+  const resisted = q.shown.filter((e) => !e.fooled);
+  assert.deepEqual(q.shown.map((e) => e.fooled), [...fooled.map(() => true), ...resisted.map(() => false)]);
+  assert.ok(fooled.length === 2 && resisted.length === 3, JSON.stringify(q.shown.map((e) => [e.id, e.fooled])));
+  for (const e of q.shown) {
+    assert.equal(e.cleanPred, e.label);
+    const adv = predictAll(logitsOf(model), { ...sub, count: 1, images: e.data, labels: Int32Array.of(e.label) })[0];
+    assert.equal(adv, e.advPred);
+    assert.equal(e.fooled, adv !== e.label);
+    assert.equal(e.attack, e.fooled ? rec.fooledBy(sub.count)[e.id] : suite[1]!.name);
+  }
 });

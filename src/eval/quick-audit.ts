@@ -15,6 +15,8 @@ import type { ObjectiveName } from '../attack/objectives.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
+import { lastLayerActivation } from '../model/io.js';
+import { gradientSupport } from '../model/gradient-support.js';
 import { modelChecksOf, type ModelChecks } from './audit.js';
 import type { CascadeStep } from './cascade.js';
 import {
@@ -161,4 +163,72 @@ export function quickFindings(i: QuickFindingsInput): Finding[] {
   return out;
 }
 
-export { modelChecksOf };
+/** One example the page shows: the adversarial image, or for one the model resisted, the attack's best try. */
+export interface ShownExample {
+  id: number;
+  label: number;
+  cleanPred: number;
+  advPred: number;
+  attack: string;
+  fooled: boolean;
+  data: Float32Array;
+}
+
+export interface QuickAuditOptions {
+  threat: ThreatModel;
+  /** The evaluation's suite and result, and its recorder (passed as `onAttackBatch` to it). */
+  suite: readonly Attack[];
+  result: EvalResult;
+  recorder: EvalRecorder;
+  sweep: QuickSweepConfig;
+  /** How many fooled and resisted examples to show. */
+  show: { fooled: number; resisted: number };
+  onProgress?: EvalOptions['onProgress'];
+  onRadius?: (eps: number, robustAccuracy: number) => void;
+}
+
+export interface QuickAuditResult {
+  epsSweep: SweepPoint[];
+  cascade: CascadeStep[];
+  findings: Finding[];
+  shown: ShownExample[];
+  seconds: number;
+}
+
+/**
+ * The quick audit of an evaluation that ran with `o.recorder`: the ε curve, the model-level checks,
+ * the findings they and the evaluation support, and the examples to show. `f` is the model's logits
+ * (the caller may count what passes through it); `model` gives the layer-level checks.
+ */
+export async function quickAudit(model: tf.LayersModel, f: LogitsFn, ds: Dataset, o: QuickAuditOptions): Promise<QuickAuditResult> {
+  const t0 = Date.now();
+  const epsSweep = await quickSweep(f, ds, o.threat, o.sweep, {
+    ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}), ...(o.onRadius !== undefined ? { onRadius: o.onRadius } : {}),
+  });
+  const checks = modelChecksOf(f, ds);
+  const pgd = o.suite.find((a) => a.describe()['attack'] === 'pgd' && a.describe()['loss'] === 'ce');
+  const fgsm = o.suite.find((a) => a.describe()['attack'] === 'fgsm');
+  const { robust, ...result } = o.result;
+  const fooledBy = o.recorder.fooledBy(ds.count);
+  const findings = quickFindings({
+    threat: o.threat, result, fooledBy, sweep: epsSweep, fgsm: fgsm?.name ?? null,
+    pgd: pgd === undefined ? null : { name: pgd.name, steps: Number(pgd.describe()['steps']), restarts: Number(pgd.describe()['restarts']) },
+    model: { ...checks, lastActivation: lastLayerActivation(model) ?? null, layers: gradientSupport(model) },
+  });
+  const picked = o.recorder.pick(robust, o.show.fooled, o.show.resisted);
+  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const images = new Float32Array(picked.length * row);
+  picked.forEach((e, j) => images.set(ds.images.subarray(e.id * row, (e.id + 1) * row), j * row));
+  const labels = Int32Array.from(picked, (e) => ds.labels[e.id] as number);
+  const cleanPred = picked.length === 0 ? new Int32Array(0) : predictAll(f, { ...ds, count: picked.length, images, labels });
+  return {
+    epsSweep, cascade: evalCascade(result, fooledBy), findings,
+    shown: picked.map((e, j) => ({ ...e, label: labels[j] as number, cleanPred: cleanPred[j] as number })),
+    seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+/** The PGD-CE attack of a suite, whose failed tries the recorder keeps for the examples shown as resisted. */
+export function pgdCeOf(suite: readonly Attack[]): string {
+  return suite.find((a) => a.describe()['attack'] === 'pgd' && a.describe()['loss'] === 'ce')?.name ?? '';
+}

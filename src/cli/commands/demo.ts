@@ -9,11 +9,8 @@ import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, typ
 import { UserError } from '../../util/errors.js';
 import type * as tf from '@tensorflow/tfjs';
 import { logitsOf, type LogitsFn } from '../../model/classifier.js';
-import { EvalRecorder, evalCascade, modelChecksOf, QUICK_NOT_RUN, QUICK_SWEEP, quickFindings, quickSweep } from '../../eval/quick-audit.js';
-import { predictAll } from '../../eval/evaluate.js';
-import { lastLayerActivation } from '../../model/io.js';
-import { gradientSupport } from '../../model/gradient-support.js';
-import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAudit, type QuickExample } from '../../artifacts/quick-audit.js';
+import { EvalRecorder, pgdCeOf, QUICK_NOT_RUN, QUICK_SWEEP, quickAudit as runQuickAudit } from '../../eval/quick-audit.js';
+import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAudit } from '../../artifacts/quick-audit.js';
 
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
@@ -44,13 +41,6 @@ interface ModelReport {
    * the quick audit adds to the evaluation, independent of the machine's load.
    */
   forwardRows: { eval: number; quickAudit: number };
-}
-
-/** Rows `ids` of flat images of `row` values each, one after another. */
-function concatRows(images: Float32Array, ids: readonly number[], row: number): Float32Array {
-  const out = new Float32Array(ids.length * row);
-  ids.forEach((id, j) => out.set(images.subarray(id * row, (id + 1) * row), j * row));
-  return out;
 }
 
 /** Fooled and resisted examples shown per model (lowest test indices first). */
@@ -124,7 +114,7 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
     let part: keyof typeof rows = 'eval';
     const f = counting(r.model, (k) => (rows[part] += k));
     // Keeps, per example, the first attack that fooled it and that image; for the rest PGD-CE's try.
-    const recorder = new EvalRecorder(suite.find((a) => a.describe()['attack'] === 'pgd' && a.describe()['loss'] === 'ce')?.name ?? '');
+    const recorder = new EvalRecorder(pgdCeOf(suite));
     const ev = await evaluateRobustness(f, test, suite, {
       onSurvivors, onAttackBatch: recorder.onAttackBatch,
       onProgress: (e) => {
@@ -145,40 +135,24 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
       // The quick audit: an ε curve on the first images, the model-level checks, and the findings the
       // evaluation above supports (eval/quick-audit.ts); the images shown come from the evaluation.
       part = 'quickAudit';
-      const tq = Date.now();
       const cbar = new Progress(`ε curve ${run.name}`.padEnd(30), QUICK_SWEEP.radii.length, { quiet });
       let radius = 0;
-      const sweepConfig = { ...QUICK_SWEEP, examples: quickN, seed };
-      const sweep = await quickSweep(f, test, threat, sweepConfig, {
+      const sweep = { ...QUICK_SWEEP, examples: quickN, seed };
+      const q = await runQuickAudit(r.model, f, test, {
+        threat, suite, result: ev, recorder, sweep, show: { fooled: SHOW_FOOLED, resisted: SHOW_RESISTED },
         onProgress: (e) => cbar.update(radius, `${e.attack} ${e.done}/${e.total}`),
         onRadius: (eps, acc) => cbar.update(++radius, `ε=${eps}: ${pct(acc)}`),
       });
       cbar.done();
-      const checks = modelChecksOf(f, test);
-      const pgd = suite.find((a) => a.describe()['attack'] === 'pgd' && a.describe()['loss'] === 'ce');
-      const fgsm = suite.find((a) => a.describe()['attack'] === 'fgsm');
-      const pgdConfig = pgd?.describe();
-      const fooledBy = recorder.fooledBy(test.count);
-      const findings = quickFindings({
-        threat, result: evalSummary, fooledBy, sweep, fgsm: fgsm?.name ?? null,
-        pgd: pgd !== undefined ? { name: pgd.name, steps: Number(pgdConfig?.['steps']), restarts: Number(pgdConfig?.['restarts']) } : null,
-        model: { ...checks, lastActivation: lastLayerActivation(r.model) ?? null, layers: gradientSupport(r.model) },
-      });
-      const picked = recorder.pick(ev.robust, SHOW_FOOLED, SHOW_RESISTED);
-      const cleanPred = picked.length === 0 ? [] : Array.from(predictAll(f, {
-        ...test, count: picked.length, labels: Int32Array.from(picked, (e) => test.labels[e.id] as number),
-        images: concatRows(test.images, picked.map((e) => e.id), test.shape[0] * test.shape[1] * test.shape[2]),
-      }));
-      const shown: QuickExample[] = picked.map((e, j) => ({ ...e, label: test.labels[e.id] as number, cleanPred: cleanPred[j] as number }));
-      const seconds = (Date.now() - tq) / 1000;
+      const findings = q.findings;
       writeQuickAudit(join(folder, QUICK_AUDIT_FILE), join(folder, QUICK_EXAMPLES_FILE), quickAuditArtifact({
         command: 'alp demo', model: folder, weightsHash: weightsHash(join(folder, 'model.json')), dataset: test.name, threat,
-        examples: ev.examples, cleanAccuracy: ev.cleanAccuracy, cascade: evalCascade(evalSummary, fooledBy), epsSweep: sweep, sweep: { ...sweepConfig, monotone: true }, findings,
-        notRun: [...QUICK_NOT_RUN], seconds, seed, versions: versions(backend),
-      }, shown, test.shape));
+        examples: ev.examples, cleanAccuracy: ev.cleanAccuracy, cascade: q.cascade, epsSweep: q.epsSweep, sweep: { ...sweep, monotone: true }, findings,
+        notRun: [...QUICK_NOT_RUN], seconds: q.seconds, seed, versions: versions(backend),
+      }, q.shown, test.shape));
       const count = { pass: 0, warn: 0, fail: 0 };
       for (const x of findings) count[x.status]++;
-      quickAudit = { file: join(folder, QUICK_AUDIT_FILE), seconds, findings: count };
+      quickAudit = { file: join(folder, QUICK_AUDIT_FILE), seconds: q.seconds, findings: count };
     }
     reports.push({
       name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000,
