@@ -240,7 +240,7 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
   const nFooled = ex.cards.filter((c) => c.fooled !== false).length;
   const nResisted = ex.cards.length - nFooled;
   const shown = ex.source === 'quick'
-    ? `From the demo's evaluation (${esc(m.quick?.file ?? 'quick-audit.json')}): the ${nFooled} lowest-numbered test images an attack fooled, with the first attack of the suite that did${nResisted > 0 ? `, then the ${nResisted} lowest-numbered ones the model resisted every attack on, with PGD's best try` : ''}. <code>alp audit</code> keeps more.`
+    ? `From the demo's evaluation (its quick-audit.json): the ${nFooled} lowest-numbered test images an attack fooled, with the first attack of the suite that did${nResisted > 0 ? `, then the ${nResisted} lowest-numbered ones the model resisted every attack on, with PGD's best try` : ''}. <code>alp audit</code> keeps more.`
     : `Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.`;
   return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} ${shown}</p>${notes}<div class="examples">${cards}</div></div>`;
 }

@@ -187,7 +187,7 @@ function chartData(runs: RunData[]): ChartData[] {
     // Without an audit, the demo's evaluation read as a cascade (its quick-audit.json).
     const a = r.audit !== null && r.audit.cascade.length > 0 ? r.audit : r.quick;
     if (a === null || a.cascade.length === 0) continue;
-    cascadeSources.push(`${r.name}: ${a === r.audit ? 'audit.json' : 'quick-audit.json (the demo\'s evaluation, each example counted at the first attack that fooled it)'}`);
+    cascadeSources.push(a === r.audit ? `${r.name}: audit.json` : `${r.name}: quick-audit.json`);
     if (a.cleanAccuracy !== null) cascade.push({ model: r.name, stage: 'clean', accuracy: a.cleanAccuracy });
     for (const s of a.cascade) if (s.robustAccuracyAfter !== null) cascade.push({ model: r.name, stage: s.attack, accuracy: s.robustAccuracyAfter });
   }
@@ -216,7 +216,8 @@ function chartData(runs: RunData[]): ChartData[] {
     },
     {
       id: 'cascade', title: 'Attack cascade', rows: cascade,
-      caption: `Robust accuracy after each attack and all before it. A later attack that still lowers it found examples the earlier ones missed. Source: ${cascadeSources.join('; ') || '—'}.`,
+      caption: `Robust accuracy after each attack and all before it. A later attack that still lowers it found examples the earlier ones missed. Source: ${cascadeSources.join('; ') || '—'}.` +
+        (cascadeSources.some((x) => x.endsWith('quick-audit.json')) ? " quick-audit.json is the demo's evaluation read as a cascade: each image counted at the first attack of the suite that fooled it." : ''),
     },
     {
       id: 'loss', title: 'Training loss per epoch', rows: loss,
