@@ -164,6 +164,8 @@ export interface ExamplesMeta {
   cleanPred: Array<number | null>;
   advPred: Array<number | null>;
   attack: Array<string | null>;
+  /** Per image, whether it fooled the model (null: not recorded; the audit keeps fooled ones only). */
+  fooled: Array<boolean | null>;
 }
 
 /** A fooled message as the audit kept it: the text with every swap marked [original→replacement]. */
@@ -194,7 +196,7 @@ export interface AuditData extends RunHeader {
 
 const STATUSES: readonly FindingStatus[] = ['pass', 'warn', 'fail'];
 
-function examplesMetaOf(v: unknown, file: string, warnings: string[]): ExamplesMeta | null {
+export function examplesMetaOf(v: unknown, file: string, warnings: string[]): ExamplesMeta | null {
   if (!isObj(v)) return null;
   const f = str(v['file']);
   const shape = arr(v['shape']).map(num);
@@ -209,6 +211,7 @@ function examplesMetaOf(v: unknown, file: string, warnings: string[]): ExamplesM
     return null;
   }
   const attacks = arr(v['attack']);
+  const fooled = arr(v['fooled']);
   return {
     file: f,
     shape: shape as [number, number, number, number],
@@ -217,6 +220,7 @@ function examplesMetaOf(v: unknown, file: string, warnings: string[]): ExamplesM
     cleanPred: numbersOrNull(v['cleanPred'], n),
     advPred: numbersOrNull(v['advPred'], n),
     attack: Array.from({ length: n }, (_, i) => str(attacks[i])),
+    fooled: Array.from({ length: n }, (_, i) => (typeof fooled[i] === 'boolean' ? (fooled[i] as boolean) : null)),
   };
 }
 

@@ -11,3 +11,4 @@ export * from './demo.js';
 export * from './detect-eval.js';
 export * from './outputs.js';
 export * from './compare.js';
+export * from './quick-audit.js';

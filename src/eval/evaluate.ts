@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { attackRows, predictDataset } from '../attack/runner.js';
+import { attackRows, predictDataset, type BatchOutcome } from '../attack/runner.js';
 import { boundsOf, type ThreatModel } from '../attack/threat-model.js';
 import { Pgd } from '../attack/pgd.js';
 import type { ObjectiveName } from '../attack/objectives.js';
@@ -51,6 +51,8 @@ export interface EvalOptions {
   /** Per attack: run it only on the examples still robust after the attacks before it (suite.ts `survivorsMask`). */
   onSurvivors?: readonly boolean[];
   onProgress?: (p: EvalProgress) => void;
+  /** Each verified batch of each attack, with its adversarial rows (the demo keeps a few to show). */
+  onAttackBatch?: (attack: Attack, b: BatchOutcome) => void;
   /** Aborting it stops the evaluation after the current batch with InterruptedError (util/interrupt.ts). */
   signal?: AbortSignal;
 }
@@ -72,6 +74,7 @@ export async function attackDataset(f: LogitsFn, ds: Dataset, attack: Attack, ma
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
     onBatch: (b, done) => {
+      o.onAttackBatch?.(attack, b);
       b.ids.forEach((id, j) => {
         maxPert = Math.max(maxPert, b.perturbation[j] as number);
         if (b.success[j]) {

@@ -2,8 +2,10 @@
  * The audit's adversarial examples as pictures: for each example a strip of three tiles (clean image,
  * adversarial image, perturbation map) rendered with imageGrid and encoded as a PNG data: URI. The
  * adversarial images come from the run folder (float32 little-endian NHWC); the clean ones from the
- * data layer's test split, by the indices audit.json lists.
+ * data layer's test split, by the indices audit.json lists. Without an audit, the demo's quick-audit.json
+ * gives the images instead: the first ones its evaluation fooled and the first ones the model resisted.
  */
+import { basename } from 'node:path';
 import { readExamplesFile } from '../artifacts/audit.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
@@ -19,6 +21,8 @@ export interface ExampleCard {
   cleanPred: number | null;
   advPred: number | null;
   attack: string | null;
+  /** False for an image the model resisted (its adversarial tile is the attack's best try); null when not recorded. */
+  fooled: boolean | null;
   /** ‖adv − clean‖∞ and ‖adv − clean‖₂, when the clean image is known. */
   linf: number | null;
   l2: number | null;
@@ -32,6 +36,8 @@ export interface ExampleCard {
 }
 
 export interface ExampleSet {
+  /** Where the images come from: audit.json's kept examples, or the demo's quick-audit.json. */
+  source: 'audit' | 'quick';
   /** How many adversarial examples the audit kept, and how many are shown. */
   total: number;
   cards: ExampleCard[];
@@ -82,23 +88,26 @@ export function tileScale(h: number, w: number): number {
   return Math.max(1, Math.min(8, Math.round(84 / Math.max(h, w))));
 }
 
+/** The audit's kept examples; without an audit, the ones the demo's quick audit shows. */
 export async function buildExamples(run: RunData, load: CleanLoader, max: number): Promise<ExampleSet | null> {
-  const meta = run.audit?.adversarial;
-  if (meta === null || meta === undefined) return null;
+  const from = run.audit?.adversarial != null ? run.audit : run.quick?.adversarial != null ? run.quick : null;
+  const meta = from?.adversarial;
+  if (from === null || meta === null || meta === undefined) return null;
+  const source = from === run.audit ? 'audit' : 'quick';
   const [n, h, w, c] = meta.shape;
   const notes: string[] = [];
-  if (run.audit?.dataset !== undefined && run.audit.dataset !== null && TEXT_DATASETS.has(run.audit.dataset)) {
+  if (from.dataset !== null && TEXT_DATASETS.has(from.dataset)) {
     notes.push(`a text model: its ${n} adversarial examples kept by the audit are perturbed embeddings, not images; \`alp attack\` reads them back as the nearest words`);
-    return { total: n, cards: [], classNames: null, notes };
+    return { source, total: n, cards: [], classNames: null, notes };
   }
   if (c !== 1 && c !== 3) {
     notes.push(`the adversarial images have ${c} channels; only 1 or 3 can be drawn`);
-    return { total: n, cards: [], classNames: null, notes };
+    return { source, total: n, cards: [], classNames: null, notes };
   }
   const adv = readExamplesFile(run.folder, meta);
-  const dataset = run.audit?.dataset ?? null;
+  const dataset = from.dataset;
   let clean: Dataset | null = null;
-  if (dataset === null) notes.push('audit.json names no dataset, so the clean images are not shown');
+  if (dataset === null) notes.push(`${basename(from.file)} names no dataset, so the clean images are not shown`);
   else {
     const r = await load(dataset);
     if ('error' in r) notes.push(`clean images unavailable (${r.error})`);
@@ -140,10 +149,10 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
     const img = pngUri(tiles, scale);
     const label = meta.labels[j] ?? (clean !== null && x !== null ? (clean.labels[index] as number) : null);
     cards.push({
-      index, label, cleanPred: meta.cleanPred[j] ?? null, advPred: meta.advPred[j] ?? null, attack: meta.attack[j] ?? null,
+      index, label, cleanPred: meta.cleanPred[j] ?? null, advPred: meta.advPred[j] ?? null, attack: meta.attack[j] ?? null, fooled: meta.fooled[j] ?? null,
       linf, l2, png: img.uri, width: img.width, height: img.height, hasClean: x !== null,
       ...(isAudio && rate !== undefined ? { audio: { clean: x !== null ? wavUri(x, rate) : null, adversarial: wavUri(a, rate) } } : {}),
     });
   }
-  return { total: n, cards, classNames: clean?.classNames ?? null, notes: [...new Set(notes)] };
+  return { source, total: n, cards, classNames: clean?.classNames ?? null, notes: [...new Set(notes)] };
 }

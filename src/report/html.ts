@@ -108,7 +108,8 @@ function overview(p: PageModel): string {
     const s = m.summary;
     const facts = [s.method, s.arch, s.dataset].filter((x): x is string => x !== null);
     const f = s.findings;
-    const badges = m.findings.length === 0 ? '' : `<div class="badges">${f.fail > 0 ? badge('fail', `${f.fail} fail`) : ''}${f.warn > 0 ? badge('warn', `${f.warn} warn`) : ''}${f.pass > 0 ? badge('pass', `${f.pass} pass`) : ''}${f.unknown > 0 ? badge('unknown', `${f.unknown} other`) : ''}</div>`;
+    const quickTag = s.findingsSource === 'quick' ? '<span class="muted small" title="from the demo\'s quick audit (quick-audit.json), not a full alp audit">quick checks: </span>' : '';
+    const badges = m.findings.length === 0 ? '' : `<div class="badges">${quickTag}${f.fail > 0 ? badge('fail', `${f.fail} fail`) : ''}${f.warn > 0 ? badge('warn', `${f.warn} warn`) : ''}${f.pass > 0 ? badge('pass', `${f.pass} pass`) : ''}${f.unknown > 0 ? badge('unknown', `${f.unknown} other`) : ''}</div>`;
     const worstNote = s.worstCaseSource === null ? '' : s.evalWorstCase !== null && s.auditWorstCase !== null
       ? `lowest of eval ${pct(s.evalWorstCase)} and audit ${pct(s.auditWorstCase)}` : `from ${s.worstCaseSource}.json`;
     const metric = (v: number | null, label: string): string =>
@@ -149,7 +150,7 @@ function overview(p: PageModel): string {
     const s = m.summary;
     const f = s.findings;
     const fcell = m.findings.length === 0 ? '<td class="muted">—</td>'
-      : `<td>${f.fail > 0 ? badge('fail', String(f.fail)) : ''}${f.warn > 0 ? badge('warn', String(f.warn)) : ''}${f.pass > 0 ? badge('pass', String(f.pass)) : ''}${f.unknown > 0 ? badge('unknown', String(f.unknown)) : ''}</td>`;
+      : `<td class="nowrap">${f.fail > 0 ? badge('fail', String(f.fail)) : ''}${f.warn > 0 ? badge('warn', String(f.warn)) : ''}${f.pass > 0 ? badge('pass', String(f.pass)) : ''}${f.unknown > 0 ? badge('unknown', String(f.unknown)) : ''}${s.findingsSource === 'quick' ? '<span class="muted small">quick</span>' : ''}</td>`;
     return `<tr><td class="nowrap">${swatch(s.colour)}<strong>${esc(s.name)}</strong></td><td>${esc(s.method ?? '—')}</td><td>${esc(s.arch ?? '—')}</td><td>${esc(s.dataset ?? '—')}</td><td class="nowrap">${esc(threatLabel(s.threat))}</td>` +
       cols.map((c) => {
         const v = c.get(m);
@@ -221,7 +222,10 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
       : c.hasClean ? `test image ${c.index}: clean, adversarial, and the perturbation` : `adversarial version of test image ${c.index}`;
     const players = c.audio === undefined ? '' : `<div class="players">${c.audio.clean !== null ? `<label>clean <audio controls preload="none" src="${c.audio.clean}"></audio></label>` : ''}<label>adversarial <audio controls preload="none" src="${c.audio.adversarial}"></audio></label></div>`;
     const pred = c.cleanPred !== null && c.cleanPred !== c.label ? ` <span class="muted">(clean pred. ${esc(className(c.cleanPred, ex.classNames))})</span>` : '';
-    return `<figure class="example"><img src="${c.png}" width="${c.width}" height="${c.height}" alt="${esc(alt)}">${players}<figcaption><span class="muted">#${esc(c.index)}</span> label <strong class="ok">${esc(label)}</strong>${pred}${adv !== null ? ` → <strong class="bad">${esc(adv)}</strong>` : ''}<br><span class="small muted">${esc([c.attack !== null ? `fooled by ${c.attack}` : '', size].filter((x) => x !== '').join(' · '))}</span></figcaption></figure>`;
+    const resisted = c.fooled === false;
+    const outcome = adv === null ? '' : resisted ? ` → <strong class="ok">${esc(adv)}</strong> <span class="badge pass">resisted</span>` : ` → <strong class="bad">${esc(adv)}</strong>`;
+    const how = c.attack === null ? '' : resisted ? `best try of ${c.attack}` : `fooled by ${c.attack}`;
+    return `<figure class="example${resisted ? ' resisted' : ''}"><img src="${c.png}" width="${c.width}" height="${c.height}" alt="${esc(alt)}">${players}<figcaption><span class="muted">#${esc(c.index)}</span> label <strong class="ok">${esc(label)}</strong>${pred}${outcome}<br><span class="small muted">${esc([how, size].filter((x) => x !== '').join(' · '))}</span></figcaption></figure>`;
   }).join('');
   const notes = ex.notes.map((n) => `<p class="warning">${esc(n)}</p>`).join('');
   const hasClean = ex.cards.some((c) => c.hasClean);
@@ -233,7 +237,12 @@ function exampleCards(m: ModelReport, ex: ExampleSet): string {
     : 'Adversarial images only.';
   // Nothing drawable (a text model, too many channels): the notes say why; no legend for empty strips.
   if (ex.cards.length === 0) return `<div class="model-block">${modelHeading(m)}${notes}</div>`;
-  return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.</p>${notes}<div class="examples">${cards}</div></div>`;
+  const nFooled = ex.cards.filter((c) => c.fooled !== false).length;
+  const nResisted = ex.cards.length - nFooled;
+  const shown = ex.source === 'quick'
+    ? `From the demo's evaluation (its quick-audit.json): the ${nFooled} lowest-numbered test images an attack fooled, with the first attack of the suite that did${nResisted > 0 ? `, then the ${nResisted} lowest-numbered ones the model resisted every attack on, with PGD's best try` : ''}. <code>alp audit</code> keeps more.`
+    : `Showing ${ex.cards.length} of the ${ex.total} adversarial examples the audit kept.`;
+  return `<div class="model-block">${modelHeading(m)}<p class="note">${legend} ${shown}</p>${notes}<div class="examples">${cards}</div></div>`;
 }
 
 /** A swapped message with each [original→replacement] drawn as a struck original and a marked replacement. */
@@ -314,6 +323,22 @@ function findings(p: PageModel): string {
 </div>`).join('\n');
     return `<div class="model-block">${modelHeading(m)}<p class="muted small">${meta}</p>${items}</div>`;
   });
+  // Models without an audit: the demo's quick audit, labelled as such, with the command for the full one.
+  const quick = p.data.models.filter((m) => m.audit === null && m.quick !== null).map((m) => {
+    const q = m.quick!;
+    const fs = [...q.findings].sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status]);
+    const curve = q.sweepConfig?.examples != null ? `ε curve on the first ${q.sweepConfig.examples} test images` : 'ε curve';
+    const meta = `quick audit from ${esc(q.command ?? 'alp demo')} · ${esc(threatLabel(q.threat))} · the evaluation's ${esc(q.examples ?? '?')} examples, ${esc(curve)} · ${esc(duration(q.seconds))} beyond the evaluation`;
+    const items = fs.map((f) => `<div class="finding ${f.status}">
+  <div class="finding-head">${badge(f.status)} <strong>${esc(f.title)}</strong> <span class="muted small">${esc(f.id)}</span></div>
+  ${f.detail !== '' ? `<p>${esc(f.detail)}</p>` : ''}
+  ${evidenceTable(f.evidence)}
+</div>`).join('\n');
+    const notRun = q.notRun.length === 0 ? '' : `<p class="note">Not in the quick version: ${q.notRun.map((x) => `<strong>${esc(x.title)}</strong> <span class="muted">(${esc(x.id)}: ${esc(x.why)})</span>`).join('; ')}.</p>`;
+    const full = m.commands.auditToRun !== null ? `<p class="note">The full audit (stronger attack cascade, the audit's ε sweep, every check):</p>${commandBlock(m.commands.auditToRun)}` : '';
+    return `<div class="model-block quick">${modelHeading(m)}<p class="muted small"><span class="badge unknown">QUICK VERSION</span> ${meta}</p>${full}${items}${notRun}</div>`;
+  });
+  blocks.push(...quick);
   return `<section id="findings">
 <h2>Gradient-masking findings</h2>
 <p class="note">Checks for the ways a defence can look robust without being robust: saturated or non-finite logits, vanishing gradients, randomness, accuracy that does not fall as ε grows, single-step attacks beating iterative ones, gradient-free attacks beating gradient ones.</p>
@@ -337,13 +362,18 @@ function reproduce(p: PageModel): string {
     if (c.trainRecorded !== null) parts.push(`<h4>Train <span class="muted small">as it was run</span></h4>${commandBlock(c.trainRecorded)}`);
     if (c.eval !== null) parts.push(`<h4>Evaluate</h4>${commandBlock(c.eval)}`);
     if (c.audit !== null) parts.push(`<h4>Audit</h4>${commandBlock(c.audit)}`);
+    if (c.auditToRun !== null) parts.push(`<h4>Audit <span class="muted small">not run yet: the page shows the demo's quick version</span></h4>${commandBlock(c.auditToRun)}`);
+    if (c.playground !== null && p.data.playground === null) parts.push(`<h4>Attack it live <span class="muted small">a page on 127.0.0.1</span></h4>${commandBlock(c.playground)}`);
     if (parts.length === 0) parts.push(empty('Nothing recorded to rebuild a command from.'));
     const config = m.config === null ? ''
       : `<div class="config"><h4>Training config <span class="muted small">from ${esc(m.configSource ?? '')}</span></h4><pre class="json">${esc(compactJson(m.config))}</pre></div>`;
     return `<div class="model-block">${modelHeading(m)}<div class="repro"><div class="commands">${parts.join('\n')}</div>${config}</div></div>`;
   });
+  const live = p.data.playground === null ? ''
+    : `<div class="model-block"><h3>Attack these models live</h3><p class="note">Draw or pick a digit and attack ${p.data.models.length > 1 ? 'both models' : 'the model'} in the browser (served on 127.0.0.1, nothing leaves the machine):</p>${commandBlock(p.data.playground)}</div>`;
   return `<section id="reproduce">
 <h2>Reproduce</h2>
+${live}
 ${blocks.join('\n')}
 </section>`;
 }
@@ -433,6 +463,9 @@ body { margin:0; background:var(--bg); color:var(--fg); font:14px/1.5 system-ui,
 header { background:#1f2937; color:#f3f4f6; padding:22px 32px 14px; }
 header h1 { margin:0 0 4px; font-size:22px; font-weight:650; }
 header .sub { color:#c5cbd3; margin:0 0 10px; }
+header .live code { background:#374151; color:#f3f4f6; padding:1px 6px; border-radius:4px; }
+header .live a { color:#c9dcff; }
+figure.example.resisted { border-color:#b7dfc2; }
 nav a { color:#c9dcff; margin-right:16px; text-decoration:none; font-size:13px; }
 nav a:hover { text-decoration:underline; }
 main { max-width:1280px; margin:0 auto; padding:8px 32px 40px; }
@@ -524,6 +557,7 @@ export function renderPage(p: PageModel): string {
 <header>
 <h1>${esc(d.title)}</h1>
 <p class="sub">${esc(sub)}</p>
+${d.playground !== null ? `<p class="sub live">Attack these models live in your browser: <code>${esc(d.playground.line)}</code> <a href="#reproduce">(more)</a></p>` : ''}
 <nav>${nav}</nav>
 </header>
 <main>

@@ -3,7 +3,7 @@
  * that neither imports the other).
  */
 import type { ExampleCard, ExampleSet } from './examples.js';
-import type { AuditData, EvalData, FindingData, Obj, RunData, Threat } from './runs.js';
+import type { AuditData, EvalData, FindingData, Obj, QuickAuditData, RunData, Threat } from './runs.js';
 import type { DetectionResults } from './detection.js';
 import type { ComparisonResults } from './comparison.js';
 
@@ -33,6 +33,8 @@ export interface ModelSummary {
   /** The last validation point of training (held-out slice, training-time PGD). */
   validation: { step: number; cleanAcc: number | null; robustAcc: number | null; examples: number | null } | null;
   findings: Record<'pass' | 'warn' | 'fail' | 'unknown', number>;
+  /** Whose findings those are: the audit's, or (without one) the demo's quick audit. */
+  findingsSource: 'audit' | 'quick' | null;
 }
 
 /** A command as a shell line and as its words. */
@@ -49,6 +51,10 @@ export interface Commands {
   trainRecorded: Command | null;
   eval: Command | null;
   audit: Command | null;
+  /** The full audit to run, for a model that has only the demo's quick audit. */
+  auditToRun: Command | null;
+  /** `alp playground` on the model's folder. */
+  playground: Command | null;
 }
 
 export interface ModelReport {
@@ -66,6 +72,9 @@ export interface ModelReport {
   } | null;
   eval: EvalData | null;
   audit: (Omit<AuditData, 'adversarial'> & { adversarialFile: string | null }) | null;
+  /** The demo's quick audit (quick-audit.json), when there is one. */
+  quick: (Omit<QuickAuditData, 'adversarial'> & { adversarialFile: string | null }) | null;
+  /** The audit's findings, else the quick audit's (see summary.findingsSource). */
   findings: FindingData[];
   examples: { total: number; shown: Array<Omit<ExampleCard, 'png'>>; notes: string[] } | null;
   versions: Record<string, Record<string, string>>;
@@ -92,6 +101,8 @@ export interface ReportData {
   detection: DetectionResults[];
   /** `alp compare` results found beside the runs (compare.json). */
   comparison: ComparisonResults[];
+  /** `alp playground` on the folder that holds every model of the page (a demo's), when there is one. */
+  playground: Command | null;
 }
 
 /** What the page needs beyond the JSON: rendered charts and images. */

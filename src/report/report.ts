@@ -17,7 +17,7 @@ import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
 import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
 import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
-import { datasetOf, loadRuns, runThreat, type RunData, type Threat } from './runs.js';
+import { datasetOf, loadRuns, runThreat, type FindingData, type RunData, type Threat } from './runs.js';
 
 export interface ReportOptions {
   /** The HTML file to write (the JSON goes to dataPathFor(out)). */
@@ -70,7 +70,8 @@ function summarise(r: RunData, colour: string): ModelSummary {
   const auditWorst = r.audit?.worstCaseAccuracy ?? null;
   const worst = minOf(evalWorst, auditWorst);
   const findings = { pass: 0, warn: 0, fail: 0, unknown: 0 };
-  for (const f of r.audit?.findings ?? []) findings[f.status]++;
+  const findingsSource = r.audit !== null ? 'audit' : r.quick !== null ? 'quick' : null;
+  for (const f of findingsOf(r)) findings[f.status]++;
   return {
     name: r.name,
     folder: r.folder,
@@ -97,21 +98,42 @@ function summarise(r: RunData, colour: string): ModelSummary {
       return v === null ? null : { step: v.step, cleanAcc: v.cleanAcc, robustAcc: v.robustAcc, examples: v.examples };
     })(),
     findings,
+    findingsSource,
   };
+}
+
+/** The audit's findings; without an audit, the demo's quick audit's. */
+function findingsOf(r: RunData): FindingData[] {
+  return r.audit?.findings ?? r.quick?.findings ?? [];
 }
 
 function commandsOf(r: RunData, dataset: string | null, trainOptions?: ReadonlySet<string>): Commands {
   const train = r.config !== null ? trainArgv(r.config, r.folder, r.train?.fineTunedFrom ?? null, trainOptions) : null;
   const ev = r.eval !== null ? evalArgv(r.eval, r.folder, dataset) : null;
   const au = r.audit !== null ? auditArgv(r.audit, r.folder, dataset) : null;
-  const cmd = (argv: string[] | null): Command | null => (argv === null ? null : { line: commandLine(argv), argv });
+  // The full audit of what the quick one covered: same examples and threat, the standard budget.
+  const toRun = r.audit === null && r.quick !== null ? auditArgv({ ...r.quick, version: 'standard', seed: null }, r.folder, dataset) : null;
   return {
     train: cmd(train?.argv ?? null),
     trainUnmapped: train?.unmapped ?? [],
     trainRecorded: cmd(r.train?.argv != null ? ['alp', 'train', ...r.train.argv] : null),
     eval: cmd(ev),
     audit: cmd(au),
+    auditToRun: cmd(toRun),
+    playground: r.model !== null ? cmd(['alp', 'playground', r.folder]) : null,
   };
+}
+
+function cmd(argv: string[] | null): Command | null {
+  return argv === null ? null : { line: commandLine(argv), argv };
+}
+
+/** `alp playground DIR` when every run is a model of one demo folder DIR (the playground's default layout). */
+function playgroundOf(runs: RunData[]): Command | null {
+  const files = new Set(runs.map((r) => r.demo?.file ?? null));
+  const [file] = [...files];
+  if (runs.length === 0 || files.size !== 1 || file === null || file === undefined || runs.some((r) => r.model === null)) return null;
+  return cmd(['alp', 'playground', dirname(file)]);
 }
 
 function versionsOf(r: RunData): Record<string, Record<string, string>> {
@@ -122,6 +144,7 @@ function versionsOf(r: RunData): Record<string, Record<string, string>> {
   add('train.json', r.train?.versions);
   add('eval.json', r.eval?.file.endsWith('eval.json') ? r.eval.versions : undefined);
   add('audit.json', r.audit?.versions);
+  add('quick-audit.json', r.quick?.versions);
   add('demo report.json', r.demo?.versions);
   return out;
 }
@@ -138,11 +161,16 @@ function colours(present: string[], all: string[]): { domain: string[]; range: s
 function chartData(runs: RunData[]): ChartData[] {
   const sweep: SweepRow[] = [];
   const sweepSources: string[] = [];
+  const quickSources: string[] = [];
   for (const r of runs) {
-    const pts = (r.audit?.epsSweep.length ?? 0) > 0 ? r.audit!.epsSweep : r.eval?.epsSweep ?? [];
-    if (pts.length > 0) sweepSources.push(`${r.name}: ${pts === r.audit?.epsSweep ? 'audit.json' : 'eval.json'}`);
+    // The audit's curve, else the one `alp eval --eps-sweep` measured, else the demo's quick one.
+    const src = (r.audit?.epsSweep.length ?? 0) > 0 ? 'audit.json' : (r.eval?.epsSweep.length ?? 0) > 0 ? 'eval.json' : (r.quick?.epsSweep.length ?? 0) > 0 ? 'quick-audit.json' : null;
+    const pts = src === 'audit.json' ? r.audit!.epsSweep : src === 'eval.json' ? r.eval!.epsSweep : src === null ? [] : r.quick!.epsSweep;
+    if (src !== null) sweepSources.push(`${r.name}: ${src}`);
+    if (src === 'quick-audit.json') quickSources.push(quickSweepText(r));
     for (const p of pts) sweep.push({ model: r.name, eps: p.eps, robustAccuracy: p.robustAccuracy });
   }
+  const quickCaption = quickSources.length === 0 ? '' : ` Quick version from the demo (quick-audit.json): ${[...new Set(quickSources)].join('; ')}; an image fooled at one radius counts as fooled at every larger one. For the audit's curve (40 steps, more radii): alp audit --model DIR.`;
   const attacks: AttackRow[] = [];
   for (const r of runs) {
     const e = r.eval;
@@ -154,9 +182,12 @@ function chartData(runs: RunData[]): ChartData[] {
     for (const w of e.wordSwaps) attacks.push({ model: r.name, attack: `${w.attack === 'worst case' ? 'worst swaps' : w.attack} k=${w.k}`, accuracy: w.robustAccuracy });
   }
   const cascade: CascadeRow[] = [];
+  const cascadeSources: string[] = [];
   for (const r of runs) {
-    const a = r.audit;
+    // Without an audit, the demo's evaluation read as a cascade (its quick-audit.json).
+    const a = r.audit !== null && r.audit.cascade.length > 0 ? r.audit : r.quick;
     if (a === null || a.cascade.length === 0) continue;
+    cascadeSources.push(a === r.audit ? `${r.name}: audit.json` : `${r.name}: quick-audit.json`);
     if (a.cleanAccuracy !== null) cascade.push({ model: r.name, stage: 'clean', accuracy: a.cleanAccuracy });
     for (const s of a.cascade) if (s.robustAccuracyAfter !== null) cascade.push({ model: r.name, stage: s.attack, accuracy: s.robustAccuracyAfter });
   }
@@ -177,15 +208,16 @@ function chartData(runs: RunData[]): ChartData[] {
   return [
     {
       id: 'sweep', title: 'Robust accuracy vs. ε', rows: sweep,
-      caption: `Worst case over PGD with cross-entropy and CW losses at each radius; the model should fall to 0% as ε grows (if it doesn't, the attack is failing, not the model succeeding). Source: ${sweepSources.join('; ') || '—'}.`,
+      caption: `Worst case over PGD with cross-entropy and CW losses at each radius; the model should fall to 0% as ε grows (if it doesn't, the attack is failing, not the model succeeding). Source: ${sweepSources.join('; ') || '—'}.${quickCaption}`,
     },
     {
       id: 'attacks', title: 'Accuracy per attack', rows: attacks,
       caption: 'From eval.json: each attack alone on every example, and the worst case per example over the suite; for text models also each word-substitution attack with at most k real word swaps (k=…), verified on the new messages.',
     },
     {
-      id: 'cascade', title: 'Audit attack cascade', rows: cascade,
-      caption: 'From audit.json: robust accuracy after each attack and all before it. A later attack that still lowers it found examples the earlier ones missed.',
+      id: 'cascade', title: 'Attack cascade', rows: cascade,
+      caption: `Robust accuracy after each attack and all before it. A later attack that still lowers it found examples the earlier ones missed. Source: ${cascadeSources.join('; ') || '—'}.` +
+        (cascadeSources.some((x) => x.endsWith('quick-audit.json')) ? " quick-audit.json is the demo's evaluation read as a cascade: each image counted at the first attack of the suite that fooled it." : ''),
     },
     {
       id: 'loss', title: 'Training loss per epoch', rows: loss,
@@ -196,6 +228,13 @@ function chartData(runs: RunData[]): ChartData[] {
       caption: 'Held-out validation slice from train.json: clean accuracy and robust accuracy under the training-time PGD.',
     },
   ];
+}
+
+/** What the quick ε curve ran, in words: 'PGD-20 (ce, cw) on the first 200 test images'. */
+function quickSweepText(r: RunData): string {
+  const c = r.quick?.sweepConfig;
+  if (c === null || c === undefined) return 'PGD';
+  return `PGD${c.steps !== null ? `-${c.steps}` : ''}${c.losses.length > 0 ? ` (${c.losses.join(', ')} losses)` : ''}${c.examples !== null ? ` on the first ${c.examples} test images` : ''}`;
 }
 
 /** Accuracy under each distribution shift, per method, from compare.json (the first comparison found). */
@@ -260,6 +299,10 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
       const { adversarial, ...rest } = r.audit;
       return { ...rest, adversarialFile: adversarial?.file ?? null };
     })();
+    const quick = r.quick === null ? null : (() => {
+      const { adversarial, ...rest } = r.quick;
+      return { ...rest, adversarialFile: adversarial?.file ?? null };
+    })();
     return {
       summary,
       config: r.config,
@@ -271,7 +314,8 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
       },
       eval: r.eval,
       audit,
-      findings: r.audit?.findings ?? [],
+      quick,
+      findings: findingsOf(r),
       examples: ex === null ? null : { total: ex.total, shown: ex.cards.map(({ png: _png, ...rest }) => rest), notes: ex.notes },
       versions: versionsOf(r),
       warnings: r.warnings,
@@ -289,6 +333,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
     charts,
     detection: findDetection(runPaths, runs.map((r) => r.folder)),
     comparison,
+    playground: playgroundOf(runs),
   };
   return { data, svgs: await renderCharts(charts, runs), examples };
 }

@@ -16,6 +16,7 @@ import { compareMethodFolders } from '../artifacts/compare.js';
 import { readJsonObject, type Obj, type Threat } from '../artifacts/fields.js';
 import { parseModel, type ModelData } from '../artifacts/model.js';
 import { parseTrain, type TrainData } from '../artifacts/train.js';
+import { parseQuickAudit, QUICK_AUDIT_FILE, type QuickAuditData } from '../artifacts/quick-audit.js';
 import { weightsHash } from '../model/fingerprint.js';
 
 // The parsed records, re-exported for the report's modules.
@@ -32,6 +33,8 @@ export interface RunData {
   train: TrainData | null;
   eval: EvalData | null;
   audit: AuditData | null;
+  /** The demo's quick audit (quick-audit.json): shown where there is no audit.json, labelled as the quick version. */
+  quick: QuickAuditData | null;
   demo: DemoEntry | null;
   /** The training config: train.json's, else model.json's metadata, else the demo's. */
   config: Obj | null;
@@ -140,19 +143,23 @@ function loadRun(src: RunSource, name: string): RunData {
   const tj = read('train.json');
   const ej = read('eval.json');
   const aj = read('audit.json');
+  const qj = read(QUICK_AUDIT_FILE);
   const model = mj === null ? null : parseModel(mj, join(src.folder, 'model.json'));
   const train = tj === null ? null : parseTrain(tj, join(src.folder, 'train.json'));
   let ev = ej === null ? null : parseEval(ej, join(src.folder, 'eval.json'));
   const audit = aj === null ? null : parseAudit(aj, join(src.folder, 'audit.json'), warnings);
+  const quick = qj === null ? null : parseQuickAudit(qj, join(src.folder, QUICK_AUDIT_FILE), warnings);
   if (src.demo !== null) {
     files.push(`../${DEMO_FILE}`);
     // The demo's own numbers stand in for an eval.json the folder lacks.
     if (ev === null && src.demo.eval !== null) ev = src.demo.eval;
     else if (ev !== null && ev.threat === null && src.demo.threat !== null) ev.threat = src.demo.threat;
   }
-  if (audit?.adversarial && !existsSync(join(src.folder, audit.adversarial.file))) {
-    warnings.push(`${audit.file} lists adversarial images in ${audit.adversarial.file}, which is missing; no example images`);
-    audit.adversarial = null;
+  for (const a of [audit, quick]) {
+    if (a?.adversarial && !existsSync(join(src.folder, a.adversarial.file))) {
+      warnings.push(`${a.file} lists adversarial images in ${a.adversarial.file}, which is missing; no example images`);
+      a.adversarial = null;
+    }
   }
   let config: Obj | null = null;
   let configSource: string | null = null;
@@ -167,12 +174,12 @@ function loadRun(src: RunSource, name: string): RunData {
   // Numbers measured on other weights than the model beside them (retrained since, or copied in).
   if (mj !== null) {
     const here = weightsHash(join(src.folder, 'model.json'));
-    for (const rec of [ev, audit]) {
+    for (const rec of [ev, audit, quick]) {
       if (rec === null || rec.weightsHash === null || here === null || rec.weightsHash === here) continue;
       warnings.push(`${rec.file}: measured on weights sha256 ${rec.weightsHash.slice(0, 12)}…, but the model beside it has ${here.slice(0, 12)}…: these numbers are not this model's`);
     }
   }
-  return { name, folder: src.folder, files, model, train, eval: ev, audit, demo: src.demo, config, configSource, warnings };
+  return { name, folder: src.folder, files, model, train, eval: ev, audit, quick, demo: src.demo, config, configSource, warnings };
 }
 
 /** Reads every RUN (demo folders expanded into their models). */

@@ -7,6 +7,10 @@ import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
 import { UserError } from '../../util/errors.js';
+import type * as tf from '@tensorflow/tfjs';
+import { logitsOf, type LogitsFn } from '../../model/classifier.js';
+import { EvalRecorder, pgdCeOf, QUICK_NOT_RUN, QUICK_SWEEP, quickAudit as runQuickAudit } from '../../eval/quick-audit.js';
+import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAudit } from '../../artifacts/quick-audit.js';
 
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
@@ -30,6 +34,26 @@ interface ModelReport {
   evalSeconds: number;
   validation: unknown;
   eval: Omit<EvalResult, 'robust'>;
+  /** The quick audit beside eval.json (ε curve, masking checks, example images), or null with --quick-n 0. */
+  quickAudit: { file: string; seconds: number; findings: Record<'pass' | 'warn' | 'fail', number> } | null;
+  /**
+   * Images passed through the model (forward passes, each gradient step one), by part of the demo: what
+   * the quick audit adds to the evaluation, independent of the machine's load.
+   */
+  forwardRows: { eval: number; quickAudit: number };
+}
+
+/** Fooled and resisted examples shown per model (lowest test indices first). */
+const SHOW_FOOLED = 8;
+const SHOW_RESISTED = 4;
+
+/** The model's logits, counting the images that go through it. */
+function counting(model: tf.LayersModel, count: (rows: number) => void): LogitsFn {
+  const f = logitsOf(model);
+  return (x) => {
+    count(x.shape[0] as number);
+    return f(x);
+  };
 }
 
 /** `alp demo ARGS` (cli/main.ts parses them itself before loading this module, then calls runDemoCommand). */
@@ -57,6 +81,8 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const threat = { norm: 'linf' as const, eps: 0.3 };
   const queries = get.num(p, 'eval-queries') as number;
   if (queries < 1) throw new UserError(`--eval-queries: expected an integer ≥ 1, got ${queries}`);
+  const quickN = Math.min(get.num(p, 'quick-n') as number, test.count);
+  if (quickN < 0) throw new UserError(`--quick-n: expected an integer ≥ 0, got ${quickN}`);
   // alp eval's default suite, with one restart of each gradient attack.
   const suiteSpec: SuiteSpec = {
     threat, attacks: DEFAULT_EVAL_ATTACKS, steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed,
@@ -84,8 +110,13 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
     const te = Date.now();
     let ebar: Progress | undefined;
     let current = '';
-    const ev = await evaluateRobustness(r.model, test, suite, {
-      onSurvivors,
+    const rows = { eval: 0, quickAudit: 0 };
+    let part: keyof typeof rows = 'eval';
+    const f = counting(r.model, (k) => (rows[part] += k));
+    // Keeps, per example, the first attack that fooled it and that image; for the rest PGD-CE's try.
+    const recorder = new EvalRecorder(pgdCeOf(suite));
+    const ev = await evaluateRobustness(f, test, suite, {
+      onSurvivors, onAttackBatch: recorder.onAttackBatch,
       onProgress: (e) => {
         if (e.attack !== current) {
           ebar?.done();
@@ -96,17 +127,42 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
       },
     });
     ebar?.done();
+    const evalSeconds = (Date.now() - te) / 1000;
     const { robust: _robust, ...evalSummary } = ev;
     void _robust;
+    let quickAudit: ModelReport['quickAudit'] = null;
+    if (quickN > 0) {
+      // The quick audit: an ε curve on the first images, the model-level checks, and the findings the
+      // evaluation above supports (eval/quick-audit.ts); the images shown come from the evaluation.
+      part = 'quickAudit';
+      const cbar = new Progress(`ε curve ${run.name}`.padEnd(30), QUICK_SWEEP.radii.length, { quiet });
+      let radius = 0;
+      const sweep = { ...QUICK_SWEEP, examples: quickN, seed };
+      const q = await runQuickAudit(r.model, f, test, {
+        threat, suite, result: ev, recorder, sweep, show: { fooled: SHOW_FOOLED, resisted: SHOW_RESISTED },
+        onProgress: (e) => cbar.update(radius, `${e.attack} ${e.done}/${e.total}`),
+        onRadius: (eps, acc) => cbar.update(++radius, `ε=${eps}: ${pct(acc)}`),
+      });
+      cbar.done();
+      const findings = q.findings;
+      writeQuickAudit(join(folder, QUICK_AUDIT_FILE), join(folder, QUICK_EXAMPLES_FILE), quickAuditArtifact({
+        command: 'alp demo', model: folder, weightsHash: weightsHash(join(folder, 'model.json')), dataset: test.name, threat,
+        examples: ev.examples, cleanAccuracy: ev.cleanAccuracy, cascade: q.cascade, epsSweep: q.epsSweep, sweep: { ...sweep, monotone: true }, findings,
+        notRun: [...QUICK_NOT_RUN], seconds: q.seconds, seed, versions: versions(backend),
+      }, q.shown, test.shape));
+      const count = { pass: 0, warn: 0, fail: 0 };
+      for (const x of findings) count[x.status]++;
+      quickAudit = { file: join(folder, QUICK_AUDIT_FILE), seconds: q.seconds, findings: count };
+    }
     reports.push({
       name: run.name, folder, config: run.config, trainSeconds: r.state.elapsedMs / 1000,
-      trainExamplesPerSec: (r.state.step * run.config.batchSize) / Math.max(r.state.elapsedMs / 1000, 1e-9), workers, evalSeconds: (Date.now() - te) / 1000,
-      validation: r.state.evals[r.state.evals.length - 1] ?? null, eval: evalSummary,
+      trainExamplesPerSec: (r.state.step * run.config.batchSize) / Math.max(r.state.elapsedMs / 1000, 1e-9), workers, evalSeconds,
+      validation: r.state.evals[r.state.evals.length - 1] ?? null, eval: evalSummary, quickAudit, forwardRows: rows,
     });
     // The same eval.json `alp eval` writes, so the report reads one shape and can rebuild the command.
     writeEvalArtifact(join(folder, 'eval.json'), evalArtifact({
       model: folder, weightsHash: weightsHash(join(folder, 'model.json')), dataset: test.name, threat, suite: suiteSpec,
-      result: ev, epsSweep: null, seconds: (Date.now() - te) / 1000, versions: versions(backend),
+      result: ev, epsSweep: null, seconds: evalSeconds, versions: versions(backend),
     }));
   }
 
@@ -117,14 +173,21 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   rows.push(['train seconds', ...reports.map((r) => r.trainSeconds.toFixed(0))]);
   rows.push([`train examples/s (${workers} worker${workers === 1 ? '' : 's'})`, ...reports.map((r) => r.trainExamplesPerSec.toFixed(0))]);
   rows.push(['eval seconds', ...reports.map((r) => r.evalSeconds.toFixed(0))]);
+  if (quickN > 0) {
+    rows.push(['quick audit seconds', ...reports.map((r) => r.quickAudit?.seconds.toFixed(0) ?? '—')]);
+    rows.push(['quick audit findings (pass/warn/fail)', ...reports.map((r) => (r.quickAudit === null ? '—' : `${r.quickAudit.findings.pass}/${r.quickAudit.findings.warn}/${r.quickAudit.findings.fail}`))]);
+    rows.push(['images through the model: eval + quick audit', ...reports.map((r) => `${r.forwardRows.eval} + ${r.forwardRows.quickAudit}`)]);
+  }
   const seconds = (Date.now() - t0) / 1000;
   const report = {
     schema: DEMO_SCHEMA, command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
     suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
+    quickAudit: quickN > 0 ? { examples: quickN, radii: QUICK_SWEEP.radii, steps: QUICK_SWEEP.steps, losses: QUICK_SWEEP.losses, notRun: QUICK_NOT_RUN.map((x) => x.id) } : null,
     note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once, then the Square attack on the examples they all left robust; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, longer APGD-T and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
   const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
   emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
-    `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
+    `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, every masking check; the page has the quick version): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}\n` +
+    `To attack both models in the browser: npm run alp -- playground ${out}`);
 }

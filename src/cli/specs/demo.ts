@@ -7,7 +7,7 @@ export const DEMO_QUERIES = 1000;
 
 export const DEMO_SPEC: CommandSpec = {
   name: 'demo',
-  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T, then Square on the survivors), compare',
+  summary: 'train a standard and an ALP model on MNIST (quick preset), attack both (FGSM, PGD-40 CE/CW, APGD-T, then Square on the survivors), compare; the page shows adversarial examples, a quick ε curve and the quick masking checks',
   usage: 'alp demo [--out runs/demo]',
   options: [
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/demo', help: 'output folder (one sub-folder per model, report.json)' },
@@ -15,6 +15,7 @@ export const DEMO_SPEC: CommandSpec = {
     { name: 'eval-steps', type: 'int', default: 40, help: 'PGD steps in the demo evaluation' },
     { name: 'eval-restarts', type: 'int', default: 1, help: "PGD restarts in the demo evaluation ('alp eval' defaults to 5)" },
     { name: 'eval-queries', type: 'int', default: DEMO_QUERIES, help: 'Square attack queries, on the examples the gradient attacks left robust' },
+    { name: 'quick-n', type: 'int', default: 200, help: "test images for the quick audit's ε curve (PGD-20 at ε 0.05…0.5); 0: no quick audit" },
     { name: 'epochs', type: 'int', help: 'override the quick preset epochs for both models' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples only (for a smoke test)' },
     { name: 'resume', type: 'boolean', help: 'continue an interrupted demo from its checkpoints' },
