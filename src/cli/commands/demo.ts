@@ -7,6 +7,7 @@ import { evaluateRobustness, type EvalResult } from '../../eval/evaluate.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type SuiteSpec } from '../../eval/suite.js';
 import { UserError } from '../../util/errors.js';
+import { fitSuiteToClasses, replacementLines } from '../../eval/few-classes.js';
 
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
@@ -57,14 +58,17 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const threat = { norm: 'linf' as const, eps: 0.3 };
   const queries = get.num(p, 'eval-queries') as number;
   if (queries < 1) throw new UserError(`--eval-queries: expected an integer ≥ 1, got ${queries}`);
-  // alp eval's default suite, with one restart of each gradient attack.
+  // alp eval's default suite, with one restart of each gradient attack, fitted to the data's classes as alp eval fits it.
+  const fitted = fitSuiteToClasses(DEFAULT_EVAL_ATTACKS, test.numClasses, DEFAULT_SURVIVORS);
   const suiteSpec: SuiteSpec = {
-    threat, attacks: DEFAULT_EVAL_ATTACKS, steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed,
-    queries, survivors: DEFAULT_SURVIVORS,
+    threat, attacks: fitted.attacks, steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed,
+    queries, survivors: fitted.survivors, ...(fitted.replaced.length > 0 ? { replaced: fitted.replaced } : {}),
   };
+  const replacedText = replacementLines(fitted.replaced).map((l) => `${test.numClasses} classes: ${l}`);
   const onSurvivors = survivorsMask(suiteSpec);
   const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')} (${workers} worker${workers === 1 ? '' : 's'}), then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
+  for (const l of replacedText) say(quiet, l);
 
   const reports: ModelReport[] = [];
   for (const run of runs) {
@@ -120,11 +124,11 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const seconds = (Date.now() - t0) / 1000;
   const report = {
     schema: DEMO_SCHEMA, command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
-    suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
+    suite: suite.map((a) => a.describe()), ...(fitted.replaced.length > 0 ? { replaced: fitted.replaced } : {}), models: reports, totalSeconds: seconds, versions: versions(backend),
     note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once, then the Square attack on the examples they all left robust; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, longer APGD-T and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
   const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
-  emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
+  emit(p, report, `\n${table(rows)}\n${replacedText.map((l) => `\n${l}`).join('')}\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
 }
