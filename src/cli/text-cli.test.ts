@@ -95,4 +95,6 @@ test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD
   assert.ok(r.result.attacks.some((a) => a.name.startsWith('apgd-l2-cw-')), r.result.attacks.map((a) => a.name).join(', '));
   userError(['eval', '--model', out, '--n', '4', '--attacks', 'pgd-ce,apgd-dlr', '--out', join(tmp, 'never.json'), '--quiet'], /^alp: --attacks: apgd-dlr cannot run on this model: APGD-T's targeted DLR loss .* needs 4 classes; the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never.json')), false);
+  userError(['attack', '--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet'], /^alp: --attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
+  assert.equal(existsSync(join(tmp, 'never')), false);
 });
