@@ -63,7 +63,7 @@ export function fitSuiteToClasses(
   const renamed = new Map<string, string | null>();
   for (const a of attacks) {
     if (minClasses(a) <= classes) {
-      if (!out.includes(a)) out.push(a);
+      out.push(a);
       continue;
     }
     const by = (STAND_INS[a] ?? []).find((s) => minClasses(s) <= classes) ?? null;
