@@ -31,6 +31,8 @@ export { learningRate, trainingEps } from './train/schedule.js';
 
 export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
+export { fitSuiteToClasses, refuseUnfit, minClasses, type Replacement } from './eval/few-classes.js';
+export { parseAugment, augmentBatch, type Augment } from './data/augment.js';
 export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, type AuditOptions, type AuditResult } from './eval/audit.js';
 // Evaluation in parts: shards (--shard K/N), workers (--workers N) and their merge give the unsharded result.
 export { evalPart, summarizeEval, sweepPart, summarizeSweep, type EvalPart, type SweepPart } from './eval/evaluate.js';

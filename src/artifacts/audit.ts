@@ -3,6 +3,7 @@
  * examples are built here (with the clean and adversarial predictions the report labels them with),
  * not in the CLI.
  */
+import type { Replacement } from '../eval/few-classes.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -54,6 +55,8 @@ export interface AuditArtifact {
   versions: Record<string, string>;
   /** Warnings about the model, e.g. layers whose gradients alp has not verified (model/gradient-support.ts). */
   warnings?: string[];
+  /** Attacks of the plan the model's class count does not allow, and what ran instead (eval/few-classes.ts). */
+  replacedAttacks?: Replacement[];
   /** `alp audit --shard K/N`: which slice this is and its per-example results, for `alp merge`. */
   shard?: AuditShard;
 }
@@ -77,6 +80,7 @@ export interface AuditMeta {
   seed: number;
   versions: Record<string, string>;
   warnings?: string[];
+  replacedAttacks?: Replacement[];
 }
 
 /**
@@ -126,6 +130,7 @@ export function auditArtifactOf(
     } : null,
     ...(r.wordSwaps !== undefined ? { wordSwaps: { ...r.wordSwaps.swaps, notes: r.wordSwaps.notes, messages: r.wordSwaps.kept, fooledAt: r.wordSwaps.fooledAt } } : {}),
     seconds: r.seconds, seed: meta.seed, versions: meta.versions, ...(meta.warnings !== undefined ? { warnings: meta.warnings } : {}),
+    ...(meta.replacedAttacks !== undefined && meta.replacedAttacks.length > 0 ? { replacedAttacks: meta.replacedAttacks } : {}),
   };
   return { artifact, examples: adv };
 }

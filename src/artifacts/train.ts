@@ -3,6 +3,7 @@
  * model, and how `alp report` and the CLI read it back. Version 1 adds the schema field; files without
  * one (written before it) are read the same way.
  */
+import type { ValidationSplit } from '../train/run.js';
 import { existsSync } from 'node:fs';
 import type { TrainConfig } from '../train/config.js';
 import type { TrainState } from '../train/trainer.js';
@@ -27,7 +28,8 @@ export interface TrainArtifact {
   warnings: string[];
   /** The value range the fine-tuned model was trained on (an adapter in front maps [0,1] onto it). */
   inputRange?: [number, number];
-  data: { dataset: string; trainExamples: number; valExamples: number };
+  /** `validation`: how the held-out examples were chosen (train/run.ts); absent when none were. */
+  data: { dataset: string; trainExamples: number; valExamples: number; validation?: ValidationSplit };
   steps: number;
   /** Data-parallel worker threads (1 = in-thread); not part of the config, it changes only summation order. */
   workers?: number;

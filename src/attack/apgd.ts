@@ -10,10 +10,11 @@
  * with step(·) the threat model's steepest-ascent direction (sign for L∞, normalised gradient for L2)
  * and P the projection onto the ε-ball ∩ [0,1] box.
  *
- * Losses: 'ce', untargeted 'dlr', and 'dlr-targeted' (APGD-T as in AutoAttack: each of the `targetClasses`
+ * Losses: 'ce', 'cw' (the margin max_{j≠y} z_j − z_y: with two classes the DLR losses are undefined, and
+ * the margin keeps its gradient where a saturated softmax starves CE), untargeted 'dlr', and 'dlr-targeted' (APGD-T as in AutoAttack: each of the `targetClasses`
  * most likely wrong classes of the clean input is tried in turn as the target, each run counting as a
  * restart, and success means misclassification). When `run` is given explicit targets the attack is
- * targeted: CE becomes −CE(target), both DLR variants become the targeted DLR towards the given target,
+ * targeted: CE becomes −CE(target), the margin aims at the target, both DLR variants become the targeted DLR towards the given target,
  * and success means the target is predicted.
  *
  * APGD supplies one run; the runner's restart search does the rest as for PGD: an already-misclassified
@@ -31,8 +32,8 @@ import { objective } from './objectives.js';
 import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
-export type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
-export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'dlr', 'dlr-targeted'];
+export type ApgdLoss = 'ce' | 'cw' | 'dlr' | 'dlr-targeted';
+export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'cw', 'dlr', 'dlr-targeted'];
 
 export interface ApgdOptions {
   threat: ThreatModel;
@@ -182,10 +183,10 @@ export class Apgd implements Attack, SearchAttack {
   private lossFn(ys: tf.Tensor1D, ts: tf.Tensor1D | undefined, targeted: boolean): LossFn {
     if (targeted) {
       const t = ts as tf.Tensor1D;
-      if (this.loss === 'ce') return (z) => objective('ce', z, t, true);
+      if (this.loss === 'ce' || this.loss === 'cw') return (z) => objective(this.loss as 'ce' | 'cw', z, t, true);
       return (z) => dlrTargeted(z, ys, t);
     }
-    if (this.loss === 'ce') return (z) => objective('ce', z, ys, false);
+    if (this.loss === 'ce' || this.loss === 'cw') return (z) => objective(this.loss as 'ce' | 'cw', z, ys, false);
     if (this.loss === 'dlr') return (z) => dlr(z, ys);
     const t = ts as tf.Tensor1D;
     return (z) => dlrTargeted(z, ys, t);

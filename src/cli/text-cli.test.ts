@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertUserError, runAlp } from '../testing/cli.js';
@@ -81,4 +81,20 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   assert.equal(c.code, 0, c.stderr);
   assert.equal((JSON.parse(c.stdout) as { detector: { box?: boolean } }).detector.box, false);
   userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /a text model; alp detect serve reads images and audio, not messages/);
+});
+
+test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD-T replaced by APGD on the margin and said so; APGD-T asked for by name is refused', () => {
+  const out = join(tmp, 'spam');
+  const file = join(tmp, 'spam-default-suite.json');
+  const e = alp(['eval', '--model', out, '--n', '12', '--norm', 'l2', '--eps', '1', '--steps', '3', '--restarts', '1', '--queries', '20', '--out', file]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /2 classes: apgd-dlr replaced by apgd-cw: APGD-T's targeted DLR loss .* needs 4 classes; the model has 2; APGD on the CW margin/);
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { suite: { attacks: string[]; replaced: Array<{ attack: string; by: string; reason: string }> }; result: { attacks: Array<{ name: string }> } };
+  assert.deepEqual(r.suite.attacks, ['fgsm', 'pgd-ce', 'pgd-cw', 'apgd-cw', 'square']);
+  assert.deepEqual(r.suite.replaced.map((x) => [x.attack, x.by]), [['apgd-dlr', 'apgd-cw']]);
+  assert.ok(r.result.attacks.some((a) => a.name.startsWith('apgd-l2-cw-')), r.result.attacks.map((a) => a.name).join(', '));
+  userError(['eval', '--model', out, '--n', '4', '--attacks', 'pgd-ce,apgd-dlr', '--out', join(tmp, 'never.json'), '--quiet'], /^alp: --attacks: apgd-dlr cannot run on this model: APGD-T's targeted DLR loss .* needs 4 classes; the model has 2 \(use apgd-cw or apgd-ce\)$/);
+  assert.equal(existsSync(join(tmp, 'never.json')), false);
+  userError(['attack', '--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet'], /^alp: --attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
+  assert.equal(existsSync(join(tmp, 'never')), false);
 });

@@ -97,13 +97,14 @@ test('the audit flags a randomised forward pass', async () => {
   assert.equal(r.findings.find((f) => f.id === 'stochastic-forward')?.status, 'warn');
 });
 
-test('binary classifiers: the audit runs APGD on CE instead of the targeted DLR loss (which needs 4 classes)', () => {
+test('binary classifiers: the audit runs APGD on the CW margin instead of the targeted DLR loss (which needs 4 classes)', () => {
   const threat = { norm: 'linf' as const, eps: 0.1 };
   const quick2 = planAttacks(AUDIT_PLANS.quick, threat, 0, 2).map((a) => a.name);
-  assert.ok(quick2.some((n) => n.startsWith('apgd-linf-ce')), quick2.join(', '));
+  assert.ok(quick2.some((n) => n.startsWith('apgd-linf-cw')), quick2.join(', '));
   assert.ok(!quick2.some((n) => n.includes('dlr')), quick2.join(', '));
+  // The standard plan keeps its APGD-CE and gains the margin in APGD-T's place (a loss it did not have).
   const std2 = planAttacks(AUDIT_PLANS.standard, threat, 0, 2).map((a) => a.name);
-  assert.equal(std2.filter((n) => n.startsWith('apgd')).length, 1, std2.join(', '));
+  assert.deepEqual(std2.filter((n) => n.startsWith('apgd')).map((n) => n.split('-')[2]), ['ce', 'cw'], std2.join(', '));
   assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).some((a) => a.name.includes('dlr-targeted')));
 });
 

@@ -22,6 +22,7 @@ import {
 import { evalPart, joinSweepParts, pgdSuite, summarizeEval, summarizeSweep, sweepPart, type SweepPart, type SweepPoint } from './evaluate.js';
 import { Pgd } from '../attack/pgd.js';
 import { buildSuite, type AttackName } from './suite.js';
+import { fitSuiteToClasses, type Replacement } from './few-classes.js';
 import { wordAudit, wordStatePath, type WordAuditOptions, type WordAuditResult } from './word-audit.js';
 
 import { AUDIT_VERSIONS, type AuditVersion } from './audit-versions.js';
@@ -131,16 +132,22 @@ export interface AuditResult {
 }
 
 /**
- * The attacks of a plan. The targeted DLR loss needs 4 classes; with fewer (a binary spam filter),
- * targeting is moot — there is one wrong class — so APGD runs on CE instead, unless the plan already has it.
+ * The attacks of a plan for a model with `numClasses` classes: APGD-T needs 4, so with fewer it gives way
+ * as in `alp eval` (./few-classes.ts: untargeted DLR with 3 classes, the CW margin with 2).
  */
 export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, numClasses = 10): Attack[] {
-  const hasApgdCe = plan.attacks.some((p) => p.name === 'apgd-ce');
-  return plan.attacks.flatMap((p0, i) => {
-    if (p0.name === 'apgd-dlr' && numClasses < 4 && hasApgdCe) return [];
-    const p: PlanItem = p0.name === 'apgd-dlr' && numClasses < 4 ? { ...p0, name: 'apgd-ce' } : p0;
-    return buildSuite({ threat, attacks: [p.name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
+  const { replaced } = fitSuiteToClasses(plan.attacks.map((p) => p.name), numClasses);
+  return plan.attacks.flatMap((p, i) => {
+    const r = replaced.find((q) => q.attack === p.name);
+    const name = r === undefined ? p.name : r.by;
+    if (name === null) return [];
+    return buildSuite({ threat, attacks: [name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
   });
+}
+
+/** What a plan's attacks become on a model with `numClasses` classes (empty with 4 or more). */
+export function planReplacements(version: AuditVersion, numClasses: number): Replacement[] {
+  return fitSuiteToClasses(AUDIT_PLANS[version].attacks.map((p) => p.name), numClasses).replaced;
 }
 
 function sweepRadii(threat: ThreatModel): number[] {

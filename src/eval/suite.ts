@@ -7,6 +7,7 @@ import { Square } from '../attack/square.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import { OptionError } from '../util/errors.js';
 
+import type { Replacement } from './few-classes.js';
 import { ATTACK_NAMES, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, type AttackName } from './attack-names.js';
 
 export { ATTACK_NAMES, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES, DEFAULT_SURVIVORS, type AttackName };
@@ -26,6 +27,11 @@ export interface SuiteSpec {
    * accuracy is the one left after it and all before it.
    */
   survivors?: readonly string[];
+  /**
+   * Attacks of the requested suite that this model's class count does not allow, and what runs instead
+   * (./few-classes.ts). A record for the result files; building the suite does not read it.
+   */
+  replaced?: readonly Replacement[];
 }
 
 /** Per attack of the suite, whether it runs on the survivors of the attacks before it only. */
@@ -51,6 +57,10 @@ export function buildSuite(s: SuiteSpec): Attack[] {
         return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'ce' });
       case 'apgd-dlr':
         return new Apgd({ threat: s.threat, steps: s.steps, restarts: 1, seed, loss: 'dlr-targeted', targetClasses: 9 });
+      case 'apgd-dlr-untargeted':
+        return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'dlr' });
+      case 'apgd-cw':
+        return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'cw' });
       case 'square':
         return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: 1, seed });
       default:

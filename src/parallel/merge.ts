@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AUDIT_SCHEMA, EXAMPLES_FILE, auditArtifactOf, type AuditArtifact, type AuditShard } from '../artifacts/audit.js';
+import type { Replacement } from '../eval/few-classes.js';
 import { EVAL_SCHEMA, evalArtifact, type EvalArtifact, type EvalShard } from '../artifacts/eval.js';
 import { isObj, readJsonObject, type Obj } from '../artifacts/fields.js';
 import { AUDIT_VERSIONS, finishAudit, type AuditPart } from '../eval/audit.js';
@@ -207,6 +208,7 @@ function mergeAudit(shards: Loaded[]): MergedRun {
     model: (first.json['model'] as string | null | undefined) ?? null, weightsHash: (first.json['weightsHash'] as string | null | undefined) ?? null,
     seed: first.json['seed'] as number, versions: (first.json['versions'] ?? {}) as Record<string, string>,
     ...(Array.isArray(first.json['warnings']) ? { warnings: first.json['warnings'] as string[] } : {}),
+    ...(Array.isArray(first.json['replacedAttacks']) ? { replacedAttacks: first.json['replacedAttacks'] as Replacement[] } : {}),
   };
   const { artifact, examples } = auditArtifactOf(r, String(first.json['dataset']), shape, kept, meta);
   return { kind: 'audit', artifact, examples, files: shards.map((s) => s.file) };

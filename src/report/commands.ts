@@ -38,6 +38,11 @@ function optionValue(v: unknown): string | null {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'string') return v;
   if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v.join(',');
+  // --augment's {crop, flip} (data/augment.ts), spelled as the option takes it.
+  if (typeof v === 'object' && v !== null && typeof (v as { crop?: unknown }).crop === 'number' && typeof (v as { flip?: unknown }).flip === 'boolean') {
+    const a = v as { crop: number; flip: boolean };
+    return [...(a.crop > 0 ? [`crop:${a.crop}`] : []), ...(a.flip ? ['flip'] : [])].join(',') || 'none';
+  }
   return null;
 }
 

@@ -202,6 +202,11 @@ test('the rebuilt train command parses back to the same config', async () => {
   assert.equal(p['out'], 'runs/my run');
   assert.deepEqual(resolveConfig(undefined, configOverrides(p)), config);
   assert.deepEqual(trainArgv({ ...config, futureKnob: true }, 'o', 'base/model.json').unmapped, ['futureKnob']);
+  // --augment's object spells back to the option.
+  const augmented = { ...config, augment: { crop: 4, flip: true } };
+  const a = trainArgv(augmented, 'o', null, known);
+  assert.deepEqual(a.unmapped, []);
+  assert.deepEqual(resolveConfig(undefined, configOverrides(parseArgs(a.argv.slice(2), TRAIN_SPEC))), augmented);
   assert.deepEqual(trainArgv(config, 'o', 'base/model.json').argv.slice(-4), ['--model', 'base/model.json', '--out', 'o']);
 });
 

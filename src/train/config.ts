@@ -6,6 +6,7 @@ import { OptionError, UserError } from '../util/errors.js';
 // Names only (no tfjs): the CLI checks its options against this module before loading tfjs.
 import { ARCH_NAMES, type ArchName } from '../model/arch-names.js';
 import { NORMS, type NormName } from '../attack/norms.js';
+import { checkAugment, type Augment } from '../data/augment.js';
 
 export type Method = 'standard' | 'pgd-at' | 'alp' | 'clp' | 'lsq' | 'trades' | 'fgsm-rs';
 export const METHODS: readonly Method[] = ['standard', 'pgd-at', 'alp', 'clp', 'lsq', 'trades', 'fgsm-rs'];
@@ -26,7 +27,7 @@ export interface TrainConfig {
   batchSize: number;
   /** Training examples used (the first N after the validation slice is held out); 0 = all. */
   trainSize: number;
-  /** Examples held out from the end of the training split for evaluation during training. */
+  /** Examples held out of the training split for evaluation during training (stratified by class, seeded: train/run.ts). */
   valSize: number;
   optimizer: OptimizerName;
   lr: number;
@@ -62,6 +63,8 @@ export interface TrainConfig {
    */
   textAdversary?: TextAdversary;
   trainSwaps?: number;
+  /** Random crop and flip of the clean images before the attack (data/augment.ts). Absent: none. */
+  augment?: Augment;
 }
 
 /** Defaults: the paper-faithful Madry-style setting, adjusted by presets for speed. */
@@ -188,6 +191,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     check(TEXT_ADVERSARIES.includes(c.textAdversary), 'textAdversary', TEXT_ADVERSARIES.join(' or '), c.textAdversary);
     check(c.textAdversary === 'embedding' || c.method === 'alp' || c.method === 'pgd-at', 'textAdversary', `alp or pgd-at for swap (method ${c.method} has no word-swap twin)`, c.textAdversary);
   }
+  if (c.augment !== undefined) checkAugment(c.augment);
   if (c.trainSwaps !== undefined) {
     check(isInt(c.trainSwaps, 1), 'trainSwaps', 'an integer ≥ 1', c.trainSwaps);
     check(c.textAdversary === 'swap', 'trainSwaps', 'to go with --text-adversary swap', c.trainSwaps);

@@ -7,7 +7,8 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
+import { loadDataset, subset, take, type Dataset, type DatasetName } from '../data/index.js';
+import { splitDigest, stratifiedSplit } from '../data/stratified-split.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { describeModelFile, graphTrainingRefusal, lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
@@ -84,12 +85,15 @@ export function prepareOutput(out: string, o: { resume?: boolean; force?: boolea
   throw new OutputExistsError(`${out}: already holds ${what}; add {resume} to continue that run, {force} to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another {out}`);
 }
 
-/** Splits the training split into the examples trained on and a held-out tail for validation. */
-export function splitTrainVal(full: Dataset, c: TrainConfig): { train: Dataset; val: Dataset | null } {
-  const valSize = Math.min(c.valSize, Math.floor(full.count / 2));
-  const trainPool = full.count - valSize;
-  const n = c.trainSize > 0 ? Math.min(c.trainSize, trainPool) : trainPool;
-  return { train: subset(full, 0, n), val: valSize > 0 ? subset(full, trainPool, valSize) : null };
+/** How the validation examples were chosen, for train.json. */
+export interface ValidationSplit {
+  method: 'stratified';
+  /** The run's seed, which drew the examples of each class. */
+  seed: number;
+  /** Held-out examples per class. */
+  perClass: number[];
+  /** sha256 of the held-out indices into the training split (int32 little-endian, ascending). */
+  digest: string;
 }
 
 /**
@@ -103,15 +107,57 @@ export function trainedModel(c: TrainConfig, modelPath?: string): TrainedModel {
   return { source: 'file', path: modelPath, format: d.format, className: d.className ?? null, name: d.name ?? null };
 }
 
-export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
-  const trained = trainedModel(c, o.modelPath);
-  // A fine-tuned model is not `c.arch`: the files written say which model it is instead.
-  const recorded: TrainConfig | Omit<TrainConfig, 'arch'> = trained.source === 'built-in' ? c : (({ arch: _arch, ...rest }) => rest)(c);
+export interface TrainValSplit {
+  train: Dataset;
+  val: Dataset | null;
+  /** null when nothing is held out. */
+  validation: ValidationSplit | null;
+}
+
+const splits = new WeakMap<Dataset, Map<string, TrainValSplit>>();
+
+/**
+ * Splits the training split into the examples trained on and `valSize` held out for validation, class
+ * by class in proportion, drawn with the run's seed (data/stratified-split.ts). The training examples
+ * keep their order; `trainSize` > 0 keeps the first that many of them. Both are copies (the one held
+ * out is gone from the middle), made once per dataset and settings.
+ */
+export function splitTrainVal(full: Dataset, c: Pick<TrainConfig, 'valSize' | 'trainSize' | 'seed'>): TrainValSplit {
+  const key = `${c.valSize}/${c.trainSize}/${c.seed}`;
+  const known = splits.get(full)?.get(key);
+  if (known !== undefined) return known;
+  const valSize = Math.min(c.valSize, Math.floor(full.count / 2));
+  let out: TrainValSplit;
+  if (valSize === 0) {
+    const n = c.trainSize > 0 ? Math.min(c.trainSize, full.count) : full.count;
+    out = { train: subset(full, 0, n), val: null, validation: null };
+  } else {
+    const s = stratifiedSplit(full.labels.subarray(0, full.count), full.numClasses, valSize, c.seed);
+    const n = c.trainSize > 0 ? Math.min(c.trainSize, s.train.length) : s.train.length;
+    out = {
+      train: take(full, s.train.subarray(0, n)), val: take(full, s.val),
+      validation: { method: 'stratified', seed: c.seed, perClass: s.perClass, digest: splitDigest(s.val) },
+    };
+  }
+  if (!splits.has(full)) splits.set(full, new Map());
+  splits.get(full)?.set(key, out);
+  return out;
+}
+
+/** The run's data, split; the whole training split is not kept once the split is made. */
+function loadSplit(c: TrainConfig, o: RunOptions): TrainValSplit & { vocabulary: string[] | undefined; sequenceLength: number } {
   const full = loadDataset(c.dataset as DatasetName, 'train', {
     ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
     ...(o.onDataProgress !== undefined ? { onProgress: o.onDataProgress } : {}),
   });
-  const { train, val } = splitTrainVal(full, c);
+  return { ...splitTrainVal(full, c), vocabulary: full.vocabulary, sequenceLength: full.shape[0] };
+}
+
+export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
+  const trained = trainedModel(c, o.modelPath);
+  // A fine-tuned model is not `c.arch`: the files written say which model it is instead.
+  const recorded: TrainConfig | Omit<TrainConfig, 'arch'> = trained.source === 'built-in' ? c : (({ arch: _arch, ...rest }) => rest)(c);
+  const { train, val, validation, vocabulary, sequenceLength } = loadSplit(c, o);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
     throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another output folder`);
@@ -148,7 +194,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   });
   await saveModel(model, o.out, { alp: { config: recorded, method: c.method } });
   // A text model is useless without the token → id map it was trained with.
-  if (full.vocabulary !== undefined) writeJsonAtomic(join(o.out, VOCAB_FILE), { tokenizer: 'alp word tokenizer (data/text.ts)', sequenceLength: full.shape[0], tokens: full.vocabulary });
+  if (vocabulary !== undefined) writeJsonAtomic(join(o.out, VOCAB_FILE), { tokenizer: 'alp word tokenizer (data/text.ts)', sequenceLength, tokens: vocabulary });
   writeTrainArtifact(join(o.out, TRAIN_FILE), trainArtifact({
     config: recorded,
     fineTunedFrom: o.modelPath ?? null,
@@ -156,7 +202,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
     warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
-    data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
+    data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0, ...(validation !== null ? { validation } : {}) },
     steps: state.step,
     // Not part of the config: N changes only float summation order (docs/training.md, "Data-parallel training").
     workers: o.workers ?? 1,

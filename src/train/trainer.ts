@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
 import { Batcher, type Dataset } from '../data/dataset.js';
+import { augmentBatch, checkAugmentFits } from '../data/augment.js';
 import { logitsOf } from '../model/classifier.js';
 import { applyConstraints } from '../model/constraints.js';
 import { isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
@@ -141,6 +142,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   if (text === null && c.textAdversary === 'swap') throw new OptionError(`{textAdversary} swap: ${model.name} is not a text model (it has no Embedding layer)`);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
+  if (c.augment !== undefined) checkAugmentFits(c.augment, train);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
   const stepsPerEpoch = Math.floor(train.count / c.batchSize);
@@ -165,7 +167,9 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       // Everything that shapes the weights must match, or the resumed run is some other run. Only how
       // often and how hard validation runs may change.
       const free = new Set<keyof TrainConfig>(['evalEvery', 'evalAttackSteps']);
-      const mismatch = (Object.keys(c) as Array<keyof TrainConfig>).filter((k) => !free.has(k) && JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
+      // Both configs' keys: an optional field (augment) set in one and absent in the other is a difference too.
+      const keys = [...new Set([...Object.keys(c), ...Object.keys(state.config)])] as Array<keyof TrainConfig>;
+      const mismatch = keys.filter((k) => !free.has(k) && JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
       if (mismatch.length > 0) {
         throw new UserError(`${ckptPath}: cannot resume with a different configuration (${mismatch.map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])}, now ${JSON.stringify(c[k])}`).join('; ')})`);
       }
@@ -252,7 +256,9 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     let lossSum = 0;
     const partSums: Record<string, number> = {};
     let count = 0;
-    for (const batch of batcher.batches(epoch, state.batch)) {
+    for (const drawn of batcher.batches(epoch, state.batch)) {
+      // Augmented here, before the batch is split into shares: every worker count trains on the same images.
+      const batch = c.augment !== undefined ? { ...drawn, x: augmentBatch(drawn.x, drawn.ids, train.shape, c.augment, c.seed, epoch) } : drawn;
       const step = state.step;
       const lr = learningRate(c, step, totalSteps);
       const eps = trainingEps(c, step, stepsPerEpoch);

@@ -3,6 +3,7 @@ import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildSuite, type AttackName } from '../../eval/suite.js';
+import { refuseUnfit } from '../../eval/few-classes.js';
 import { logitsOf } from '../../model/classifier.js';
 import { encodePng, imageGrid, perturbationMap } from '../../report/index.js';
 import { audioTiles } from '../../report/waveform.js';
@@ -39,6 +40,8 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     await wordAttackCommand(p, job, target);
     return;
   }
+  // An attack the model's classes cannot carry (APGD-T needs 4) is refused here, before any work.
+  refuseUnfit([get.str(p, 'attack') as AttackName], ds.numClasses, '--attack', target !== undefined);
   const suiteSpec = {
     threat, attacks: [get.str(p, 'attack') as AttackName], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,

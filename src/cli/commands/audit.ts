@@ -3,7 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
 import type * as tf from '@tensorflow/tfjs';
-import { auditAttacks, auditPart, finishAudit, modelChecksOf, withWordAudit, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
+import { auditAttacks, auditPart, finishAudit, modelChecksOf, planReplacements, withWordAudit, type AuditOptions, type AuditPart, type AuditVersion } from '../../eval/audit.js';
 import { auditPartParallel } from '../../parallel/evaluate-parallel.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
@@ -18,6 +18,7 @@ import { EXIT, UserError } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 import { auditWordOptions, wordAuditText } from '../word-swaps.js';
 import { wordStatePath } from '../../eval/word-audit.js';
+import { replacementLines } from '../../eval/few-classes.js';
 
 export { AUDIT_SPEC };
 
@@ -116,7 +117,8 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   // Word swaps (text models) run here, on the whole set, after the cascade's parts.
   const r = await withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
   bar?.done();
-  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
+  const replaced = planReplacements(version, ds.numClasses);
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings, replacedAttacks: replaced });
   if (shard !== undefined) {
     const { kept: _kept, ...rows } = part;
     written.artifact.shard = {
@@ -133,7 +135,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
   const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
-  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
+  const text = `${table(rows)}\n${replacementLines(replaced).map((l) => `\n${ds.numClasses} classes: ${l}`).join('')}\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
   // The gate: results are written either way; the status tells a CI job whether to stop.

@@ -11,6 +11,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { logitsOf, type LogitsFn } from '../../model/classifier.js';
 import { EvalRecorder, pgdCeOf, QUICK_NOT_RUN, QUICK_SWEEP, quickAudit as runQuickAudit } from '../../eval/quick-audit.js';
 import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAudit } from '../../artifacts/quick-audit.js';
+import { fitSuiteToClasses, replacementLines } from '../../eval/few-classes.js';
 
 import { resolveConfig, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
@@ -83,14 +84,17 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   if (queries < 1) throw new UserError(`--eval-queries: expected an integer ≥ 1, got ${queries}`);
   const quickN = Math.min(get.num(p, 'quick-n') as number, test.count);
   if (quickN < 0) throw new UserError(`--quick-n: expected an integer ≥ 0, got ${quickN}`);
-  // alp eval's default suite, with one restart of each gradient attack.
+  // alp eval's default suite, with one restart of each gradient attack, fitted to the data's classes as alp eval fits it.
+  const fitted = fitSuiteToClasses(DEFAULT_EVAL_ATTACKS, test.numClasses, DEFAULT_SURVIVORS);
   const suiteSpec: SuiteSpec = {
-    threat, attacks: DEFAULT_EVAL_ATTACKS, steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed,
-    queries, survivors: DEFAULT_SURVIVORS,
+    threat, attacks: fitted.attacks, steps: get.num(p, 'eval-steps') as number, restarts: get.num(p, 'eval-restarts') as number, seed,
+    queries, survivors: fitted.survivors, ...(fitted.replaced.length > 0 ? { replaced: fitted.replaced } : {}),
   };
+  const replacedText = replacementLines(fitted.replaced).map((l) => `${test.numClasses} classes: ${l}`);
   const onSurvivors = survivorsMask(suiteSpec);
   const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')} (${workers} worker${workers === 1 ? '' : 's'}), then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
+  for (const l of replacedText) say(quiet, l);
 
   const reports: ModelReport[] = [];
   for (const run of runs) {
@@ -181,13 +185,13 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const seconds = (Date.now() - t0) / 1000;
   const report = {
     schema: DEMO_SCHEMA, command: 'alp demo', argv, seed, dataset: 'mnist', testExamples: test.count, threat,
-    suite: suite.map((a) => a.describe()), models: reports, totalSeconds: seconds, versions: versions(backend),
+    suite: suite.map((a) => a.describe()), ...(fitted.replaced.length > 0 ? { replaced: fitted.replaced } : {}), models: reports, totalSeconds: seconds, versions: versions(backend),
     quickAudit: quickN > 0 ? { examples: quickN, radii: QUICK_SWEEP.radii, steps: QUICK_SWEEP.steps, losses: QUICK_SWEEP.losses, notRun: QUICK_NOT_RUN.map((x) => x.id) } : null,
     note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once, then the Square attack on the examples they all left robust; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, longer APGD-T and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
   const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
-  emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
+  emit(p, report, `\n${table(rows)}\n${replacedText.map((l) => `\n${l}`).join('')}\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, every masking check; the page has the quick version): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}\n` +
     `To attack both models in the browser: npm run alp -- playground ${out}`);
 }

@@ -22,6 +22,7 @@ import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.
 import { buildDetector, type DetectorSettings } from '../../detect/registry.js';
 import { serveGuard } from '../../detect/serve.js';
 import { ATTACK_NAMES, type AttackName } from '../../eval/suite.js';
+import { refuseUnfit } from '../../eval/few-classes.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
@@ -449,6 +450,8 @@ async function evalCmd(p: Parsed): Promise<void> {
   else {
     rejectTextOptions(p);
     validateThreatModel(threat, test.shape[0] * test.shape[1] * test.shape[2]);
+    // The default attacks run on any class count; one named that cannot is refused before any work.
+    refuseUnfit(get.strs(p, 'attacks') as AttackName[], test.numClasses, '--attacks');
   }
   const fprs = get.nums(p, 'fprs') as number[];
   for (const f of fprs) if (!(f > 0 && f < 1)) throw new UserError(`--fprs: expected rates in (0, 1), got ${f}`);

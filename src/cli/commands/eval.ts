@@ -9,7 +9,8 @@ import { evalPartParallel } from '../../parallel/evaluate-parallel.js';
 import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../parallel/shard.js';
 import { modelJsonPath } from '../../model/io.js';
-import { buildSuite, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
+import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
+import { fitSuiteToClasses, refuseUnfit, replacementLines } from '../../eval/few-classes.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
@@ -37,7 +38,11 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
   const inputSize = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const stepSize = get.num(p, 'step-size');
-  const attacks = (get.strs(p, 'attacks') ?? []) as AttackName[];
+  const named = get.strs(p, 'attacks') as AttackName[] | undefined;
+  // A suite the user named runs as named or not at all; the default one is fitted to the class count.
+  if (named !== undefined) refuseUnfit(named, ds.numClasses, '--attacks');
+  const fitted = fitSuiteToClasses(named ?? DEFAULT_EVAL_ATTACKS, ds.numClasses);
+  const attacks = fitted.attacks;
   const queries = get.num(p, 'queries') as number;
   if (queries < 1) throw new UserError(`--queries: expected an integer ≥ 1, got ${queries}`);
   const given = get.strs(p, 'survivors');
@@ -47,7 +52,9 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
     ...(stepSize !== undefined ? { stepSize } : {}),
     ...(attacks.includes('square') ? { queries } : {}), ...(survivors.length > 0 ? { survivors } : {}),
+    ...(fitted.replaced.length > 0 ? { replaced: fitted.replaced } : {}),
   };
+  const replacedText = replacementLines(fitted.replaced).map((l) => `${ds.numClasses} classes: ${l}`);
   const onSurvivors = survivorsMask(spec);
   const suite = buildSuite(spec);
   const sweepEps = get.nums(p, 'eps-sweep');
@@ -59,6 +66,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
   say(quiet, `alp eval: ${modelPath} on ${ds.count} ${ds.name} test examples, ${threat.norm} ε=${threat.eps}, backend ${backend}`);
+  for (const l of replacedText) say(quiet, l);
   let bar: Progress | undefined;
   let current = '';
   const onProgress = (e: { attack: string; done: number; total: number; robustSoFar: number }): void => {
@@ -141,6 +149,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
     text += table([['k', ...names, 'worst case'], ...wordSwaps.points.map((pt) => [String(pt.k), ...pt.attacks.map((a) => pct(a.robustAccuracy)), pct(pt.worstCaseAccuracy)])]);
     for (const f of wordSwaps.findings) text += `\nfinding: ${f}`;
   }
+  for (const l of replacedText) text += `\n${l}`;
   text += `\n\nwritten ${outPath}`;
   emit(p, report, text);
 }

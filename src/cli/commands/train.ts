@@ -7,6 +7,7 @@ import { parseCommand, get, type Parsed } from '../args.js';
 import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
+import { parseAugment } from '../../data/augment.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 
@@ -40,6 +41,7 @@ export function configOverrides(p: Parsed): Partial<TrainConfig> {
     seed: get.num(p, 'seed'),
     evalEvery: get.num(p, 'eval-every'),
     evalAttackSteps: get.num(p, 'eval-attack-steps'),
+    augment: get.strs(p, 'augment') !== undefined ? parseAugment(get.strs(p, 'augment') as string[]) : undefined,
   };
 }
 

@@ -1,4 +1,5 @@
 /** `alp train`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
+import { parseAugment } from '../../data/augment.js';
 import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS } from '../../train/config.js';
 import { ARCH_NAMES } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
@@ -25,8 +26,9 @@ export const TRAIN_SPEC: CommandSpec = {
     ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
     { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
-    { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
-    { name: 'val-size', type: 'int', help: 'examples held out from the end of the training split for validation' },
+    { name: 'train-size', type: 'int', help: 'train on the first N examples not held out for validation (0 = all)' },
+    { name: 'val-size', type: 'int', help: 'examples held out of the training split for validation: each class in proportion, drawn with --seed' },
+    { name: 'augment', type: 'strings', metavar: 'crop:P,flip|none', help: 'images: pad by P pixels and crop back at a random offset, mirror left–right with p = 1/2; applied to the clean image before the attack, drawn from (seed, epoch, example)' },
     { name: 'optimizer', type: 'string', choices: ['adam', 'sgd'], help: 'adam, or sgd with momentum' },
     { name: 'lr', type: 'number', help: 'learning rate' },
     { name: 'momentum', type: 'number', help: 'momentum for sgd' },
@@ -59,6 +61,8 @@ export const TRAIN_SPEC: CommandSpec = {
       throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
     }
     if (get.str(p, 'input-range') !== undefined && get.str(p, 'model') === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
+    const augment = get.strs(p, 'augment');
+    if (augment !== undefined) parseAugment(augment);
     if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
   },
 };
