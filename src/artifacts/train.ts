@@ -5,6 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import type { TrainConfig } from '../train/config.js';
+import type { SourceRecord } from '../data/source.js';
+import type { DataDefaults } from '../train/data-defaults.js';
 import type { TrainState } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { arr, isObj, num, obj, readJsonObject, str, versionsOf, type Obj } from './fields.js';
@@ -24,7 +26,11 @@ export interface TrainArtifact {
   warnings: string[];
   /** The value range the fine-tuned model was trained on (an adapter in front maps [0,1] onto it). */
   inputRange?: [number, number];
-  data: { dataset: string; trainExamples: number; valExamples: number };
+  /**
+   * `source`: a user's own data (path, format, loader options, class names, input shape, kind), so later
+   * commands read it again; `defaults`: the config fields whose default came from the data's kind.
+   */
+  data: { dataset: string; trainExamples: number; valExamples: number; source?: SourceRecord; defaults?: DataDefaults };
   steps: number;
   /** Data-parallel worker threads (1 = in-thread); not part of the config, it changes only summation order. */
   workers?: number;
@@ -70,7 +76,8 @@ export interface TrainData {
   schema: string | null;
   config: Obj | null;
   fineTunedFrom: string | null;
-  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null } | null;
+  /** `source`: a user's data as data/source.ts SourceRecord records it (raw; data/source.ts sourceOfRecord reads it). */
+  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null; source: Obj | null } | null;
   steps: number | null;
   epochs: EpochPoint[];
   evals: ValPoint[];
@@ -107,7 +114,7 @@ export function parseTrain(j: Obj, file: string): TrainData {
     schema: str(j['schema']),
     config: obj(j['config']),
     fineTunedFrom: str(j['fineTunedFrom']),
-    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']) },
+    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']), source: obj(data['source']) },
     steps: num(j['steps']),
     epochs,
     evals,

@@ -7,7 +7,10 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
+import { subset, type Dataset } from '../data/index.js';
+import { loadSource, type LoadedSource } from '../data/resolve.js';
+import { parseDataSource, type LoaderOptions } from '../data/source.js';
+import type { DataDefaults } from './data-defaults.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
@@ -39,6 +42,14 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Data-parallel worker threads (trainer.ts, TrainOptions.workers); default 1. Recorded in train.json. */
   workers?: number;
+  /**
+   * The training split already loaded (the CLI loads it first to pick data-kind defaults); otherwise
+   * `config.dataset` is read: a built-in name, or a path read with `loaderOptions`.
+   */
+  data?: LoadedSource;
+  loaderOptions?: LoaderOptions;
+  /** The config fields whose default came from the data's kind, for train.json. */
+  dataDefaults?: DataDefaults;
 }
 
 export interface RunResult {
@@ -93,11 +104,15 @@ export function splitTrainVal(full: Dataset, c: TrainConfig): { train: Dataset; 
 }
 
 export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
-  const full = loadDataset(c.dataset as DatasetName, 'train', {
+  const loaded = o.data ?? await loadSource(parseDataSource(c.dataset, o.loaderOptions), 'train', {
     ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
     ...(o.onDataProgress !== undefined ? { onProgress: o.onDataProgress } : {}),
   });
-  const { train, val } = splitTrainVal(full, c);
+  const full = loaded.ds;
+  // A user folder's own val/ split is the validation set; otherwise it is held out of train.
+  const { train, val } = loaded.val !== undefined
+    ? { train: c.trainSize > 0 && c.trainSize < full.count ? subset(full, 0, c.trainSize) : full, val: loaded.val }
+    : splitTrainVal(full, c);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
     throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another output folder`);
@@ -122,6 +137,9 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   }
   for (const n of notices) o.onNotice?.(n);
+  // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
+  if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);
+  notices.push(...loaded.notes);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -141,7 +159,11 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
     warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
-    data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0 },
+    data: {
+      dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0,
+      ...(loaded.record !== undefined ? { source: loaded.record } : {}),
+      ...(o.dataDefaults !== undefined ? { defaults: o.dataDefaults } : {}),
+    },
     steps: state.step,
     // Not part of the config: N changes only float summation order (README, "Data-parallel training").
     workers: o.workers ?? 1,

@@ -3,7 +3,7 @@ import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS } from '../../t
 import { ARCH_NAMES } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
 import { get, type CommandSpec, type OptSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS } from '../options.js';
+import { COMMON_OPTIONS, DATA_OPTIONS } from '../options.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
@@ -22,7 +22,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
     { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
     // No default here: a preset (spoken-digits) may name its dataset.
-    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
+    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { ...o, help: "dataset, or the path of your own data: a folder of class folders (images, .wav, .txt), a .npz, a .csv/.tsv/.jsonl (default: the preset's, else mnist). See docs/your-own-data.md" } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
     { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
