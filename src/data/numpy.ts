@@ -30,7 +30,7 @@ export function readNpyBytes(bytes: Uint8Array, where: string): NpyArray {
   if (/'descr'\s*:\s*'>/.test(headerText)) throw new UserError(`${where}: big-endian arrays are not supported; save it little-endian (arr.astype('<f4') or '<u1')`);
   if (/'fortran_order'\s*:\s*True/.test(headerText)) throw new UserError(`${where}: Fortran-order arrays are not supported; save np.ascontiguousarray(arr)`);
   // A copy on its own ArrayBuffer: npyjs views the data at an offset, which must be aligned.
-  const buf = bytes.slice().buffer;
+  const buf = new Uint8Array(bytes).buffer; // (Buffer#slice would share the pool)
   let a: NpyArray;
   try {
     a = parseNpy(buf);
