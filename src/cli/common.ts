@@ -1,5 +1,5 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,33 @@ export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetNam
   const recorded = modelPath !== undefined ? trainedSource(modelPath) : undefined;
   if (recorded !== undefined) return { source: recorded.source, recorded };
   return { source: { kind: 'builtin', name: (modelPath !== undefined ? trainedDataset(modelPath) : undefined) ?? fallback } };
+}
+
+/**
+ * A model trained with an ε chosen for its data kind (8/255 for RGB images, …) evaluated at another ε
+ * (usually the command's 0.3 default, meant for MNIST): said, since 0.3 on natural images is no test.
+ */
+export function warnDataKindEps(modelPath: string, eps: number): void {
+  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
+  let d: { from?: unknown; fields?: unknown } | undefined;
+  try {
+    const raw = readJsonObjectOrNull(join(dir, TRAIN_FILE));
+    const data = raw?.['data'];
+    d = typeof data === 'object' && data !== null ? ((data as Record<string, unknown>)['defaults'] as typeof d) : undefined;
+  } catch {
+    return;
+  }
+  const fields = d?.fields as Record<string, unknown> | undefined;
+  const trained = fields?.['eps'];
+  if (typeof trained === 'number' && Math.abs(trained - eps) > 1e-9) {
+    warn(`${modelPath}: trained at ε=${Number(trained.toPrecision(4))} (the default for ${String(d?.from)}), evaluated at ε=${eps}; pass --eps ${trained} to measure the threat model it was trained for`);
+  }
+}
+
+function readJsonObjectOrNull(path: string): Record<string, unknown> | null {
+  if (!existsSync(path)) return null;
+  const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
 /** Loads a split of a source with progress and the source's notices said; a recorded source is checked against its record. */
@@ -300,6 +327,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
   const eps = get.num(p, 'eps') as number;
+  warnDataKindEps(modelPath, eps);
   if (isTextModel(loaded)) {
     // Attacks perturb the embeddings (no box); everything downstream sees an embedded dataset.
     if (get.str(p, 'input-range') !== undefined) throw new UserError('--input-range: not for text models (their inputs are token ids)');

@@ -58,6 +58,12 @@ test('alp train --data FOLDER, then alp eval --model DIR finds the folder from t
   assert.equal(r.result.examples, 48);
   assert.ok(r.result.cleanAccuracy >= 0.9, `clean accuracy ${r.result.cleanAccuracy}`);
 
+  assert.doesNotMatch(e.stderr, /trained at ε=/);
+  // alp eval's own default ε (0.3, MNIST's) on a model trained at the RGB default: said.
+  const e2 = runAlp(['eval', '--model', out, '--n', '8', '--attacks', 'fgsm', '--workers', '1', '--out', join(tmp, 'eps03.json'), '--json']);
+  assert.equal(e2.code, 0, e2.stderr);
+  assert.match(e2.stderr, /trained at ε=0\.03137 \(the default for RGB images\), evaluated at ε=0\.3; pass --eps 0\.0313/);
+
   // The folder changed since training (a class renamed): refused, not scored against the wrong labels.
   for (const split of ['train', 'test']) renameSync(join(data, split, 'square'), join(data, split, 'box'));
   assertUserError(['eval', '--model', out, '--n', '8', '--attacks', 'pgd-ce', '--steps', '1', '--restarts', '1', '--workers', '1', '--quiet', '--out', join(tmp, 'never.json')],
