@@ -86,6 +86,15 @@ test('image folder (train/test): grey PNGs by sharp decode to the exact bytes, i
   assert.deepEqual(r.notes, []);
   const t = await load(root, 'test');
   assert.equal(t.ds.count, 4);
+  assert.equal(t.val, undefined);
+  // A val/ split is returned beside train (training validates on it).
+  for (const c of ['a', 'b']) {
+    mkdirSync(join(root, 'val', c), { recursive: true });
+    await writeSharpPng(join(root, 'val', c, 'v.png'), pixels(4, 5, 1, 99), 4, 5, 1);
+  }
+  const v = await load(root);
+  assert.equal(v.ds.count, 4);
+  assert.deepEqual(Array.from(v.val?.labels ?? []), [0, 1]);
 });
 
 test('RGB PNG written by alp\'s own PNG writer and by sharp, JPEG, WebP: same pixels (lossless) or close (JPEG)', async () => {
