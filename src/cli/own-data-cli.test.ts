@@ -13,6 +13,8 @@ import { assertUserError, runAlp } from '../testing/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-cli-own-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+// The decoded-image cache goes to this temp folder, not the user's ~/.cache (children inherit it).
+process.env['XDG_CACHE_HOME'] = join(tmp, 'cache');
 
 /** `root/{train,test}/{circle,square}/k.png`: 8×8 RGB, a bright square top-left or bottom-right, plus noise. */
 function shapesFolder(root: string, perClass: number): void {

@@ -19,6 +19,8 @@ import { interleave } from './class-folders.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-own-mnist-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+// The decoded-image cache goes to this temp folder, not the user's ~/.cache (children inherit it).
+process.env['XDG_CACHE_HOME'] = join(tmp, 'cache');
 
 function npy(descr: string, shape: number[], data: Uint8Array): Uint8Array {
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;

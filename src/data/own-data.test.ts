@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -18,6 +18,8 @@ import { interleave } from './class-folders.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-own-data-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+// The decoded-image cache goes to this temp folder, not the user's ~/.cache (children inherit it).
+process.env['XDG_CACHE_HOME'] = join(tmp, 'cache');
 let serial = 0;
 const fresh = (name: string): string => join(tmp, `${name}-${serial++}`);
 
@@ -384,4 +386,35 @@ test('a WAV of another sample rate is refused, naming it', async () => {
   writeFileSync(join(root, 'b', '2.wav'), wav([0, 0.1], 16000, '16'));
   writeFileSync(join(root, 'b', '3.wav'), wav([0, 0.1], 16000, '16'));
   await assert.rejects(Promise.all([load(root, 'train'), load(root, 'test')]), /b\/[23]\.wav: sample rate 16000 Hz, but .*a\/[01]\.wav has 8000 Hz/);
+});
+
+test('decoded cache: a second load reads the cache; a changed file misses it', async () => {
+  const root = fresh('cached');
+  await greyFolder(root);
+  const first = await load(root);
+  const dir = join(tmp, 'cache', 'alp', 'images');
+  const entries = readdirSync(dir).filter((n) => n.endsWith('.u8'));
+  assert.ok(entries.length >= 1);
+  // Overwrite every cached pixel: a load that uses the cache now sees the marks.
+  for (const n of entries) {
+    const b = readFileSync(join(dir, n));
+    writeFileSync(join(dir, n), Buffer.alloc(b.length, 255));
+  }
+  const again = await load(root);
+  assert.deepEqual(again.record?.options, first.record?.options);
+  assert.ok(again.ds.images.every((v) => v === 1), 'the second load read the cache');
+  // A file rewritten (size and mtime change): the key changes, the folder is decoded again.
+  await writeSharpPng(join(root, 'train', 'a', '0.png'), pixels(4, 5, 1, 77), 4, 5, 1);
+  const fresh2 = await load(root);
+  assert.deepEqual(Array.from(fresh2.ds.images.subarray(0, 20), (v) => Math.round(v * 255)), Array.from(pixels(4, 5, 1, 77)));
+  assert.deepEqual(Array.from(fresh2.ds.images.subarray(20, 40), (v) => Math.round(v * 255)), Array.from(pixels(4, 5, 1, 10)));
+  // ALP_DATA_CACHE=0: no cache read.
+  process.env['ALP_DATA_CACHE'] = '0';
+  try {
+    for (const n of readdirSync(dir).filter((x) => x.endsWith('.u8'))) writeFileSync(join(dir, n), Buffer.alloc(readFileSync(join(dir, n)).length, 255));
+    const off = await load(root);
+    assert.ok(!off.ds.images.every((v) => v === 1));
+  } finally {
+    delete process.env['ALP_DATA_CACHE'];
+  }
 });

@@ -9,7 +9,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { UNIT_OF_BYTE, type Dataset } from './dataset.js';
 import { scanClassFolders, interleave, stratifiedSplit, subfolders, type FolderSplits, type LabelledFile } from './class-folders.js';
-import { decodeImage, IMAGE_EXTENSIONS, mapLimit, readImageHeader } from './image-files.js';
+import { decodeImage, IMAGE_EXTENSIONS, mapLimit, readImageHeader, type ImageHeader } from './image-files.js';
+import { cacheKey, imageCacheDir, readCachedSplit, writeCachedSplit } from './decoded-cache.js';
 import { isNpyFolder, numpySplits, readNpyFolder, readNpz, type NumpySplit } from './numpy.js';
 import { DEFAULT_TEST_FRACTION, type DataFormat, type DataKind, type DataSource, type LoaderOptions, type SourceRecord } from './source.js';
 import { buildVocabulary, encodeTokens, tokenize } from './text.js';
@@ -138,16 +139,20 @@ function splitOptions(o: LoaderOptions, layout: FolderSplits['layout']): LoaderO
 
 async function loadImageFolder(src: DataSource & { kind: 'path' }, split: OwnSplit, hooks: OwnLoadHooks): Promise<OwnData> {
   const f = scan(src, IMAGE_EXTENSIONS);
-  const all = [...f.train, ...f.test, ...(f.val ?? [])];
   const o = src.options;
-  let size = o.imageSize;
-  let channels = o.channels;
-  // Headers of every file (cheap): sizes agree, pixel limits hold, and the channel default sees all of them.
-  {
+  const splits: Record<string, LabelledFile[]> = { train: f.train, test: f.test, ...(f.val !== undefined ? { val: f.val } : {}) };
+  const cacheDir = imageCacheDir();
+  const given: LoaderOptions = {
+    ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.channels !== undefined ? { channels: o.channels } : {}), ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}),
+  };
+  let resolved: { size: [number, number]; channels: 1 | 3 } | undefined;
+  // Headers of every file of every split (cheap): sizes agree, pixel limits hold, and the channel default sees all of them.
+  const resolveSizes = async (): Promise<{ size: [number, number]; channels: 1 | 3 }> => {
+    const all = [...f.train, ...f.test, ...(f.val ?? [])];
     const headers = await mapLimit(all, 16, (file) => readImageHeader(file.path, o.maxPixels));
+    let size = o.imageSize;
     if (size === undefined) {
-      const first = headers[0];
-      if (first === undefined) throw new UserError(`${src.path}: no images`);
+      const first = headers[0] as ImageHeader;
       headers.forEach((h, i) => {
         if (h.height !== first.height || h.width !== first.width) {
           throw new UserError(`${(all[i] as LabelledFile).path}: ${h.height}×${h.width} (H×W), but ${(all[0] as LabelledFile).path} is ${first.height}×${first.width}; pass --image-size H,W to resize every image to one size`);
@@ -155,26 +160,43 @@ async function loadImageFolder(src: DataSource & { kind: 'path' }, split: OwnSpl
       });
       size = [first.height, first.width];
     }
-    channels ??= headers.every((h) => h.grey) ? 1 : 3;
-  }
-  const options: LoaderOptions = { ...splitOptions(o, f.layout), imageSize: size, channels };
-  const decode = async (files: LabelledFile[], report: boolean): Promise<Dataset> => {
-    const [h, w] = size as [number, number];
-    const row = h * w * (channels as number);
-    const images = new Float32Array(files.length * row);
-    await mapLimit(files, 8, async (file, i) => {
-      const px = await decodeImage(file.path, { size: size as [number, number], channels: channels as 1 | 3, ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}) });
-      if (px.length !== row) throw new UserError(`${file.path}: decoded to ${px.length} values, expected ${h}×${w}×${channels}`);
-      for (let k = 0; k < row; k++) images[i * row + k] = UNIT_OF_BYTE[px[k] as number] as number;
-    }, report ? (d) => hooks.onProgress?.(d, files.length) : undefined);
+    return { size, channels: o.channels ?? (headers.every((h) => h.grey) ? 1 : 3) };
+  };
+  const decode = async (name: string, report: boolean): Promise<Dataset> => {
+    const files = splits[name] as LabelledFile[];
+    const key = cacheDir !== undefined ? cacheKey(splits, f.classNames, given, name) : undefined;
+    const hit = key !== undefined ? readCachedSplit(cacheDir as string, key) : undefined;
+    let pixels: Uint8Array;
+    let shape: [number, number, number];
+    if (hit !== undefined) {
+      pixels = hit.pixels;
+      shape = hit.shape;
+      resolved ??= { size: [shape[0], shape[1]], channels: shape[2] as 1 | 3 };
+    } else {
+      resolved ??= await resolveSizes();
+      const { size, channels } = resolved;
+      shape = [size[0], size[1], channels];
+      const row = size[0] * size[1] * channels;
+      pixels = new Uint8Array(files.length * row);
+      await mapLimit(files, 8, async (file, i) => {
+        const px = await decodeImage(file.path, { size, channels, ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}) });
+        if (px.length !== row) throw new UserError(`${file.path}: decoded to ${px.length} values, expected ${size[0]}×${size[1]}×${channels}`);
+        pixels.set(px, i * row);
+      }, report ? (d) => hooks.onProgress?.(d, files.length) : undefined);
+      if (key !== undefined) writeCachedSplit(cacheDir as string, key, { options: { imageSize: size, channels }, shape, labels: Int32Array.from(files, (x) => x.label), pixels });
+    }
+    const images = new Float32Array(pixels.length);
+    for (let k = 0; k < pixels.length; k++) images[k] = UNIT_OF_BYTE[pixels[k] as number] as number;
     return {
       name: datasetName(src.path), images, labels: Int32Array.from(files, (x) => x.label), count: files.length,
-      shape: [h, w, channels as number], numClasses: f.classNames.length, classNames: [...f.classNames],
+      shape, numClasses: f.classNames.length, classNames: [...f.classNames],
     };
   };
-  const ds = await decode(split === 'train' ? f.train : f.test, true);
+  const ds = await decode(split, true);
+  const { size, channels } = resolved as { size: [number, number]; channels: 1 | 3 };
+  const options: LoaderOptions = { ...splitOptions(o, f.layout), imageSize: size, channels };
   const out: OwnData = { ds, record: record(src, options, 'image', ds, f.skipped.count), notes: skippedNote(src.path, f.skipped, 'images') };
-  if (split === 'train' && f.val !== undefined) out.val = await decode(f.val, false);
+  if (split === 'train' && f.val !== undefined) out.val = await decode('val', false);
   return out;
 }
 
