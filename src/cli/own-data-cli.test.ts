@@ -66,6 +66,17 @@ test('alp train --data FOLDER, then alp eval --model DIR finds the folder from t
   assert.equal(e2.code, 0, e2.stderr);
   assert.match(e2.stderr, /trained at ε=0\.03137 \(the default for RGB images\), evaluated at ε=0\.3; pass --eps 0\.0313/);
 
+  // audit and the playground find the folder too, and name the classes.
+  const au = runAlp(['audit', '--model', out, '--n', '8', '--budget', 'quick', '--eps', String(8 / 255), '--workers', '1', '--json']);
+  assert.equal(au.code, 0, au.stderr);
+  assert.deepEqual((JSON.parse(au.stdout) as { classNames: string[] }).classNames, ['circle', 'square']);
+  const site = join(tmp, 'site');
+  const pg = runAlp(['playground', out, '--export', site, '--quiet']);
+  assert.equal(pg.code, 0, pg.stderr);
+  const manifest = JSON.parse(readFileSync(join(site, 'playground.json'), 'utf8')) as { classNames: string[]; shape: number[] };
+  assert.deepEqual(manifest.classNames, ['circle', 'square']);
+  assert.deepEqual(manifest.shape, [8, 8, 3]);
+
   // The folder changed since training (a class renamed): refused, not scored against the wrong labels.
   for (const split of ['train', 'test']) renameSync(join(data, split, 'square'), join(data, split, 'box'));
   assertUserError(['eval', '--model', out, '--n', '8', '--attacks', 'pgd-ce', '--steps', '1', '--restarts', '1', '--workers', '1', '--quiet', '--out', join(tmp, 'never.json')],
