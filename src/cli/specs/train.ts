@@ -22,7 +22,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
     { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
     // No default here: a preset (spoken-digits) may name its dataset.
-    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { ...o, help: "dataset, or the path of your own data: a folder of class folders (images, .wav, .txt), a .npz, a .csv/.tsv/.jsonl (default: the preset's, else mnist). See docs/your-own-data.md" } : o)),
+    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { ...o, help: o.help.replace("the one the model was trained on, from its train.json; else mnist", "the preset's, else mnist") } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
     { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples (0 = all)' },
@@ -53,6 +53,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'alp train --method trades --beta 6 --epochs 3 --data fashion-mnist --out runs/trades-fmnist',
     'alp train --method alp --resume --out runs/alp',
     'alp train --method alp --preset spoken-digits --out runs/audio-alp',
+    'alp train --method standard --data ./digits --out runs/digits   # your own data: docs/your-own-data.md',
   ],
   check: (p) => {
     if (get.str(p, 'method') === undefined) {
