@@ -5,7 +5,7 @@
  * checked from its header before it is decoded (decompression bombs), and a truncated or corrupt file
  * fails rather than decoding to partly grey pixels.
  */
-import sharp from 'sharp';
+import type SharpModule from 'sharp';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './source.js';
 
@@ -24,12 +24,20 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
+let sharpModule: Promise<typeof SharpModule> | undefined;
+/** sharp, loaded on first use: commands that read no image files do not pay for the native library. */
+function loadSharp(): Promise<typeof SharpModule> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
 function reason(e: unknown): string {
   return ((e as Error).message ?? String(e)).split('\n')[0] as string;
 }
 
 /** Width, height and whether it is grey, from the file's header only. */
 export async function readImageHeader(path: string, maxPixels = DEFAULT_MAX_PIXELS): Promise<ImageHeader> {
+  const sharp = await loadSharp();
   const m = await sharp(path, { limitInputPixels: false }).metadata().catch((e: unknown) => {
     throw new UserError(`${path}: not a readable image (${reason(e)})`);
   });
@@ -43,6 +51,7 @@ export async function readImageHeader(path: string, maxPixels = DEFAULT_MAX_PIXE
 
 /** The image's pixels as HWC uint8 with `o.channels` channels. */
 export async function decodeImage(path: string, o: DecodeOptions): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   let img = sharp(path, { limitInputPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'truncated' }).removeAlpha();
   if (o.size !== undefined) img = img.resize(o.size[1], o.size[0]);
   img = o.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
