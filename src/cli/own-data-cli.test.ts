@@ -95,3 +95,18 @@ test('bad data through the CLI: one line, exit 2, nothing written', () => {
   assertUserError(['train', '--method', 'standard', '--data', 'imagenet', '--out', out], /--data: expected one of mnist, .*, or the path of your own data/);
   assertUserError(['eval', '--model', out, '--data', join(tmp, 'nope.npz')], /nope\.npz: no such file or folder/);
 });
+
+test('a folder dataset with data-parallel workers and a sharded eval', () => {
+  const data = join(tmp, 'shapes-workers');
+  shapesFolder(data, 8);
+  const out = join(tmp, 'run-workers');
+  const t = runAlp(['train', '--method', 'standard', '--data', data, '--epochs', '1', '--batch-size', '8', '--val-size', '0', '--out', out, '--workers', '2', '--quiet']);
+  assert.equal(t.code, 0, t.stderr);
+  const shard = join(tmp, 'shard-1.json');
+  const e = runAlp(['eval', '--model', out, '--n', '16', '--shard', '1/2', '--eps', String(8 / 255), '--attacks', 'fgsm', '--workers', '1', '--out', shard, '--quiet']);
+  assert.equal(e.code, 0, e.stderr);
+  const r = JSON.parse(readFileSync(shard, 'utf8')) as { classNames: string[]; shard?: unknown; result: { examples: number } };
+  assert.deepEqual(r.classNames, ['circle', 'square']);
+  assert.ok(r.shard !== undefined);
+  assert.equal(r.result.examples, 8);
+});
