@@ -116,8 +116,15 @@ export function loaderOptionsOf(p: Parsed): LoaderOptions {
  */
 export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetName = 'mnist'): { source: DataSource; recorded?: NonNullable<ReturnType<typeof trainedSource>> } {
   const given = get.str(p, 'data');
-  if (given !== undefined) return { source: parseDataSource(given, loaderOptionsOf(p)) };
   const recorded = modelPath !== undefined ? trainedSource(modelPath) : undefined;
+  if (given !== undefined) {
+    const source = parseDataSource(given, loaderOptionsOf(p));
+    // The data the model was trained on, named again: read as it was then, unless options say otherwise.
+    if (source.kind === 'path' && recorded?.source.kind === 'path' && recorded.source.path === source.path) {
+      return { source: { ...source, options: { ...recorded.source.options, ...source.options } }, recorded };
+    }
+    return { source };
+  }
   if (recorded !== undefined) return { source: recorded.source, recorded };
   return { source: { kind: 'builtin', name: (modelPath !== undefined ? trainedDataset(modelPath) : undefined) ?? fallback } };
 }

@@ -92,8 +92,14 @@ test('bad data through the CLI: one line, exit 2, nothing written', () => {
   const out = join(tmp, 'bad-run');
   assertUserError(['train', '--method', 'standard', '--data', data, '--out', out, '--workers', '1'], /train\/square\/999\.png: 9×9 \(H×W\), but .* is 8×8; pass --image-size H,W/);
   assert.ok(!existsSync(join(out, 'model.json')) && !existsSync(join(out, 'train.json')));
-  assertUserError(['train', '--method', 'standard', '--data', 'imagenet', '--out', out], /--data: expected one of mnist, .*, or the path of your own data/);
+  // With --image-size it trains; naming the folder again later reads it with the recorded size.
+  const t = runAlp(['train', '--method', 'standard', '--data', data, '--image-size', '8,8', '--epochs', '1', '--batch-size', '4', '--val-size', '0', '--out', out, '--workers', '1', '--quiet']);
+  assert.equal(t.code, 0, t.stderr);
+  const e = runAlp(['eval', '--model', out, '--data', data, '--n', '4', '--attacks', 'fgsm', '--eps', String(8 / 255), '--workers', '1', '--quiet', '--out', join(tmp, 'mixed-eval.json')]);
+  assert.equal(e.code, 0, e.stderr);
+  assertUserError(['train', '--method', 'standard', '--data', 'imagenet', '--out', join(tmp, 'never')], /--data: expected one of mnist, .*, or the path of your own data/);
   assertUserError(['eval', '--model', out, '--data', join(tmp, 'nope.npz')], /nope\.npz: no such file or folder/);
+  assert.ok(!existsSync(join(tmp, 'never')));
 });
 
 test('a folder dataset with data-parallel workers and a sharded eval', () => {
