@@ -39,6 +39,8 @@ export interface AuditArtifact {
   model: string | null;
   weightsHash: string | null;
   dataset: string;
+  /** The name of each class index used below (labels, predictions), when the data names its classes. */
+  classNames?: string[];
   threat: ThreatModel;
   version: AuditResult['version'];
   examples: number;
@@ -101,7 +103,10 @@ export function auditArtifact(r: AuditResult, ds: Dataset, f: LogitsFn, meta: Au
   const predictions = new Map<number, { label: number; cleanPred: number; advPred: number }>();
   const cleanPred = predOf(clean), advPred = predOf(adv);
   ids.forEach((id, j) => predictions.set(id, { label: ds.labels[id] as number, cleanPred: cleanPred[j] as number, advPred: advPred[j] as number }));
-  return auditArtifactOf(r, ds.name, ds.shape, predictions, meta);
+  const out = auditArtifactOf(r, ds.name, ds.shape, predictions, meta);
+  // Labels and predictions are class indices; the names say what they mean.
+  if (ds.classNames !== undefined) out.artifact = { ...out.artifact, classNames: [...ds.classNames] };
+  return out;
 }
 
 /**

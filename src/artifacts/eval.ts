@@ -20,6 +20,8 @@ export interface EvalArtifact {
   model: string | null;
   weightsHash: string | null;
   dataset: string;
+  /** The name of each class index used below (labels, predictions), when the data names its classes. */
+  classNames?: string[];
   threat: ThreatModel;
   suite: SuiteSpec;
   result: Omit<EvalResult, 'robust'> & { robust?: number[] };

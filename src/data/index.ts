@@ -34,3 +34,6 @@ export {
 export { tokenize, buildVocabulary, vocabularyOf, encodeTokens, decodeIds, PAD, UNK, PAD_ID, UNK_ID, type Vocabulary } from './text.js';
 export { loadSpamAssassin, readSpamCorpus, messageText, isTestMessage, SPAM_CLASSES, SPAM_SEQUENCE_LENGTH, SPAM_VOCABULARY_SIZE, type SpamMessage, type SpamOptions } from './spam-assassin.js';
 export { loadDataset, DATASET_NAMES, type DatasetName, type LoadOptions } from './registry.js';
+export { parseDataSource, isDataPath, checkLoaderOptions, sourceLabel, sourceOfRecord, DATA_FORMATS, DEFAULT_TEST_FRACTION, DEFAULT_MAX_PIXELS, type DataSource, type DataFormat, type DataKind, type LoaderOptions, type SourceRecord } from './source.js';
+export { loadSource, checkAgainstRecord, dataKindOf, type LoadedSource, type SourceLoadOptions } from './resolve.js';
+export { scanClassFolders, interleave, stratifiedSplit, type FolderSplits, type LabelledFile } from './class-folders.js';

@@ -219,8 +219,11 @@ export function checkPreset(name: PresetName, p: Preset = PRESETS[name]): TrainC
   return c;
 }
 
-/** Defaults ← preset ← explicit options, validated. */
-export function resolveConfig(preset: PresetName | string | undefined, overrides: Partial<TrainConfig>): TrainConfig {
+/**
+ * Defaults ← data-kind defaults (train/data-defaults.ts; none for MNIST-like data) ← preset ← explicit
+ * options, validated.
+ */
+export function resolveConfig(preset: PresetName | string | undefined, overrides: Partial<TrainConfig>, dataDefaults: Partial<TrainConfig> = {}): TrainConfig {
   let base: Partial<TrainConfig> = {};
   if (preset !== undefined) {
     const p = (PRESET_NAMES as readonly string[]).includes(preset) ? PRESETS[preset as PresetName] : undefined;
@@ -229,10 +232,10 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
     base = p.config;
   }
   const defined: Partial<TrainConfig> = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const merged = { ...DEFAULTS, ...base, ...defined } as TrainConfig;
+  const merged = { ...DEFAULTS, ...dataDefaults, ...base, ...defined } as TrainConfig;
   // A new radius without a new step size keeps the preset's step *relative to ε*: PGD-10 at step 0.075 suits
   // ε = 0.3 (2.5·ε/10) but at ε = 0.1 it would jump three quarters of the ball per step.
-  const presetEps = base.eps ?? DEFAULTS.eps;
+  const presetEps = base.eps ?? dataDefaults.eps ?? DEFAULTS.eps;
   if (defined.eps !== undefined && defined.attackStepSize === undefined && Number.isFinite(defined.eps) && defined.eps > 0) {
     merged.attackStepSize = merged.attackStepSize * (defined.eps / presetEps);
   }

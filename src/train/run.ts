@@ -7,8 +7,11 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadDataset, subset, take, type Dataset, type DatasetName } from '../data/index.js';
+import { subset, take, type Dataset } from '../data/index.js';
+import { loadSource, type LoadedSource } from '../data/resolve.js';
+import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { splitDigest, stratifiedSplit } from '../data/stratified-split.js';
+import type { DataDefaults } from './data-defaults.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { describeModelFile, graphTrainingRefusal, lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
@@ -40,6 +43,14 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Data-parallel worker threads (trainer.ts, TrainOptions.workers); default 1. Recorded in train.json. */
   workers?: number;
+  /**
+   * The training split already loaded (the CLI loads it first to pick data-kind defaults); otherwise
+   * `config.dataset` is read: a built-in name, or a path read with `loaderOptions`.
+   */
+  data?: LoadedSource;
+  loaderOptions?: LoaderOptions;
+  /** The config fields whose default came from the data's kind, for train.json. */
+  dataDefaults?: DataDefaults;
 }
 
 export interface RunResult {
@@ -145,19 +156,24 @@ export function splitTrainVal(full: Dataset, c: Pick<TrainConfig, 'valSize' | 't
 }
 
 /** The run's data, split; the whole training split is not kept once the split is made. */
-function loadSplit(c: TrainConfig, o: RunOptions): TrainValSplit & { vocabulary: string[] | undefined; sequenceLength: number } {
-  const full = loadDataset(c.dataset as DatasetName, 'train', {
+async function loadSplit(c: TrainConfig, o: RunOptions): Promise<TrainValSplit & { vocabulary: string[] | undefined; sequenceLength: number; loaded: LoadedSource }> {
+  const loaded = o.data ?? await loadSource(parseDataSource(c.dataset, o.loaderOptions), 'train', {
     ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
     ...(o.onDataProgress !== undefined ? { onProgress: o.onDataProgress } : {}),
   });
-  return { ...splitTrainVal(full, c), vocabulary: full.vocabulary, sequenceLength: full.shape[0] };
+  const full = loaded.ds;
+  // A user folder's own val/ split is the validation set; otherwise a stratified share is held out of train.
+  const split: TrainValSplit = loaded.val !== undefined
+    ? { train: c.trainSize > 0 && c.trainSize < full.count ? subset(full, 0, c.trainSize) : full, val: loaded.val, validation: null }
+    : splitTrainVal(full, c);
+  return { ...split, vocabulary: full.vocabulary, sequenceLength: full.shape[0], loaded };
 }
 
 export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
   const trained = trainedModel(c, o.modelPath);
   // A fine-tuned model is not `c.arch`: the files written say which model it is instead.
   const recorded: TrainConfig | Omit<TrainConfig, 'arch'> = trained.source === 'built-in' ? c : (({ arch: _arch, ...rest }) => rest)(c);
-  const { train, val, validation, vocabulary, sequenceLength } = loadSplit(c, o);
+  const { train, val, validation, vocabulary, sequenceLength, loaded } = await loadSplit(c, o);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {
     throw new UserError(`${o.out}: holds a finished model but no checkpoint to resume; choose another output folder`);
@@ -182,6 +198,9 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   }
   for (const n of notices) o.onNotice?.(n);
+  // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
+  if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);
+  notices.push(...loaded.notes);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -202,7 +221,12 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     ...(o.modelPath !== undefined ? { strippedSoftmax } : {}),
     warnings: notices,
     ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
-    data: { dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0, ...(validation !== null ? { validation } : {}) },
+    data: {
+      dataset: c.dataset, trainExamples: train.count, valExamples: val?.count ?? 0,
+      ...(validation !== null ? { validation } : {}),
+      ...(loaded.record !== undefined ? { source: loaded.record } : {}),
+      ...(o.dataDefaults !== undefined ? { defaults: o.dataDefaults } : {}),
+    },
     steps: state.step,
     // Not part of the config: N changes only float summation order (docs/training.md, "Data-parallel training").
     workers: o.workers ?? 1,

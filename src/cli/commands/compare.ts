@@ -9,7 +9,7 @@ import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
 import { shellQuote } from '../../report/commands.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { emit, initBackend, isQuiet, pct, table, versions } from '../common.js';
+import { emit, initBackend, isQuiet, loaderOptionsOf, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 
 export { COMPARE_SPEC };
@@ -90,7 +90,7 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
   const r = await compareMethods({
     out, methods, budgetSeconds: minutes * 60, command: ['alp', 'compare', ...argv].map(shellQuote).join(' '), preset: get.str(p, 'preset') as string, overrides,
     auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
-    ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}), loaderOptions: loaderOptionsOf(p),
     onPhase: (m, phase) => {
       done();
       say(quiet, `${m}: ${phase}`);

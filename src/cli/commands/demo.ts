@@ -78,7 +78,7 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
     { name: 'alp', config: resolveConfig('quick', { ...overrides, method: 'alp' }) },
   ];
   const n = get.num(p, 'n') as number;
-  const test = loadEvalData({ ...p, data: 'mnist' }, n);
+  const test = await loadEvalData({ ...p, data: 'mnist' }, n);
   const threat = { norm: 'linf' as const, eps: 0.3 };
   const queries = get.num(p, 'eval-queries') as number;
   if (queries < 1) throw new UserError(`--eval-queries: expected an integer ≥ 1, got ${queries}`);

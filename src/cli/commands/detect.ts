@@ -246,12 +246,12 @@ async function openDetectModel(path: string, quiet: boolean, command: string, ou
  *  - calibrate: a seeded random sample of the split, representative of all of it;
  *  - --calib-start S: examples S … S+calib-n−1.
  */
-function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: string): { ds: Dataset; source: Record<string, unknown> } {
+async function calibrationData(p: Parsed, evalN: number | undefined, modelPath?: string): Promise<{ ds: Dataset; source: Record<string, unknown> }> {
   const split = get.str(p, 'calib-split') as 'train' | 'test';
   const n = get.num(p, 'calib-n') as number;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--calib-n: expected an integer ≥ 2, got ${n}`);
   const start = get.num(p, 'calib-start');
-  const full = loadEvalData(p, undefined, split, modelPath);
+  const full = await loadEvalData(p, undefined, split, modelPath);
   try {
     return calibrationSplit(full, {
       split, n, seed: get.num(p, 'seed') as number, ...(start !== undefined ? { start } : {}), ...(evalN !== undefined ? { evalN } : {}),
@@ -267,7 +267,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect calibrate');
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const { ds: data, source } = calibrationData(p, undefined, modelPath);
+  const { ds: data, source } = await calibrationData(p, undefined, modelPath);
   const loaded = await openModel(modelPath, quiet, false, get.str(p, 'output-node'));
   // Text: the detector scores the message's embeddings through the model's head (noise without a box).
   const text = isTextModel(loaded) ? textDetectorTarget(loaded) : undefined;
@@ -442,8 +442,8 @@ async function evalCmd(p: Parsed): Promise<void> {
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const n = get.num(p, 'n') as number;
-  const test = loadEvalData(p, n, 'test', models[0]?.path);
-  const { ds: calib, source } = calibrationData(p, test.count, models[0]?.path);
+  const test = await loadEvalData(p, n, 'test', models[0]?.path);
+  const { ds: calib, source } = await calibrationData(p, test.count, models[0]?.path);
   const text = test.vocabulary !== undefined;
   const threat = { norm: get.str(p, 'norm') as 'linf' | 'l2', eps: get.num(p, 'eps') as number };
   if (text) rejectImageOptions(p);

@@ -127,7 +127,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   // A signal after the last safe point (during the last batch's verification) still stops the run before writing.
   await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
-    model: modelPath, weightsHash: hash, dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
+    model: modelPath, weightsHash: hash, dataset: ds.name, ...(ds.classNames !== undefined ? { classNames: [...ds.classNames] } : {}), threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
     ...(shard !== undefined ? {

@@ -1,9 +1,9 @@
 import { PLAYGROUND_SPEC } from '../specs/playground.js';
-import { type DatasetName } from '../../data/registry.js';
+import { parseDataSource } from '../../data/source.js';
 import { exportPlayground, servePlayground } from '../../playground/serve.js';
-import { buildSite } from '../../playground/site.js';
+import { buildSite, findModels } from '../../playground/site.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { emit } from '../common.js';
+import { emit, loaderOptionsOf, loadSourceFor, trainedSource } from '../common.js';
 
 export { PLAYGROUND_SPEC };
 
@@ -17,14 +17,20 @@ export async function playgroundCommand(argv: string[]): Promise<void> {
 export async function runPlaygroundCommand(p: Parsed): Promise<void> {
   const runDir = p._[0] ?? 'runs/demo';
   const port = get.num(p, 'port') as number;
-  const dataset = get.str(p, 'data') as DatasetName | undefined;
+  const given = get.str(p, 'data');
   const dataDir = get.str(p, 'data-dir');
   const title = get.str(p, 'title');
   const outputNode = get.str(p, 'output-node');
+  // A user's data (given, or recorded in a model's train.json) is read here; built-in names as before.
+  const recorded = given === undefined ? findModels(runDir).map((m) => trainedSource(m.dir)).find((r) => r !== undefined) : undefined;
+  const source = given !== undefined ? parseDataSource(given, loaderOptionsOf(p)) : recorded?.source;
+  const data = source?.kind === 'path' ? (await loadSourceFor(p, { source, ...(recorded !== undefined ? { recorded } : {}) }, 'test')).ds : undefined;
+  const dataset = source?.kind === 'builtin' ? source.name : undefined;
   const site = buildSite(runDir, {
     ...(outputNode !== undefined ? { outputNode } : {}),
     samples: get.num(p, 'samples') as number,
     ...(dataset !== undefined ? { dataset } : {}),
+    ...(data !== undefined ? { data } : {}),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(title !== undefined ? { title } : {}),
   });

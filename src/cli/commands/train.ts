@@ -1,10 +1,13 @@
 import { TRAIN_SPEC } from '../specs/train.js';
-import { resolveConfig, type TrainConfig } from '../../train/config.js';
+import { PRESETS, resolveConfig, type PresetName, type TrainConfig } from '../../train/config.js';
+import { appliedDefaults, dataDefaults } from '../../train/data-defaults.js';
+import { parseDataSource } from '../../data/source.js';
+import { dataKindOf } from '../../data/resolve.js';
 import { prepareOutput, runTraining, trainedModel } from '../../train/run.js';
 import { trainedModelLabel } from '../../artifacts/train.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { dataProgress, emit, initBackend, isQuiet, loaderOptionsOf, loadSourceFor, pct, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { parseAugment } from '../../data/augment.js';
@@ -53,21 +56,26 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
 /** `alp train` on arguments parsed and checked against TRAIN_SPEC. */
 export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number> {
-  const config = resolveConfig(get.str(p, 'preset'), configOverrides(p));
+  const preset = get.str(p, 'preset');
+  const overrides = configOverrides(p);
+  let config = resolveConfig(preset, overrides); // option mistakes are answered before any data is read
+  // The data first: its kind (image, audio, text) and shape pick the defaults a preset or option may replace.
+  const given = get.str(p, 'data') ?? (preset !== undefined ? PRESETS[preset as PresetName]?.config.dataset : undefined) ?? 'mnist';
+  const source = parseDataSource(given, loaderOptionsOf(p));
+  if (source.kind === 'path') overrides.dataset = source.path;
   const modelPath = get.str(p, 'model');
   const rangeText = get.str(p, 'input-range');
   const inputRange = rangeText !== undefined ? parseInputRange(rangeText) : undefined;
   const workers = checkWorkers(get.num(p, 'workers') ?? defaultWorkers(), '--workers');
   const quiet = isQuiet(p);
-  // Before the backend starts: a graph model is refused in one line, and the header names the model.
-  const trained = trainedModelLabel(trainedModel(config, modelPath));
+  // Before the backend starts: a graph model is refused in one line.
+  trainedModel(config, modelPath);
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
   // Before any work: a folder that holds another run is not overwritten by accident.
   prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
   // Installed before the first line, so a signal seen after it always finds the handler.
   const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
-  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${trained}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');
@@ -79,6 +87,14 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
   const dataDir = get.str(p, 'data-dir');
   let r: Awaited<ReturnType<typeof runTraining>>;
   try {
+    const data = await loadSourceFor(p, { source }, 'train');
+    const kindDefaults = dataDefaults(dataKindOf(data.ds), data.ds.shape);
+    config = resolveConfig(preset, overrides, kindDefaults.fields);
+    const replaced = new Set([...Object.keys(preset !== undefined ? PRESETS[preset as PresetName]?.config ?? {} : {}), ...Object.entries(overrides).filter(([, v]) => v !== undefined).map(([k]) => k)]);
+    const applied = appliedDefaults(kindDefaults, config, replaced);
+    say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${trainedModelLabel(trainedModel(config, modelPath))}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
+    // Not progress: a default the user did not choose is said even under --quiet.
+    if (Object.keys(applied.fields).length > 0) say(false, `notice: defaults for ${applied.from}: ${Object.entries(applied.fields).map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`).join(', ')} (give --${Object.keys(applied.fields).includes('eps') ? 'eps' : 'arch'} etc. to choose)`);
     r = await runTraining(config, {
       out,
       resume: get.bool(p, 'resume'),
@@ -86,6 +102,8 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
       ...(dataDir !== undefined ? { dataDir } : {}),
       ...(modelPath !== undefined ? { modelPath } : {}),
       ...(inputRange !== undefined ? { inputRange } : {}),
+      data,
+      ...(Object.keys(applied.fields).length > 0 ? { dataDefaults: applied } : {}),
       meta: { versions: versions(backend), argv },
       onDataProgress: dataProgress(quiet),
       // Not progress: printed under --quiet too, and kept in the JSON.

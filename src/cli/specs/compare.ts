@@ -1,9 +1,8 @@
 /** `alp compare`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
-import { DATASET_NAMES } from '../../data/dataset-names.js';
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
 import { METHODS, PRESETS } from '../../train/config.js';
 import type { CommandSpec } from '../args.js';
-import { COMMON_OPTIONS } from '../options.js';
+import { COMMON_OPTIONS, DATA_OPTION, OWN_DATA_OPTIONS } from '../options.js';
 
 export const COMPARE_SPEC: CommandSpec = {
   name: 'compare',
@@ -12,7 +11,8 @@ export const COMPARE_SPEC: CommandSpec = {
   options: [
     { name: 'methods', type: 'string', default: 'all', help: `comma-separated among ${METHODS.join(', ')}, or all` },
     { name: 'preset', type: 'string', choices: Object.keys(PRESETS), default: 'quick', help: 'training preset every method shares' },
-    { name: 'data', type: 'string', choices: DATASET_NAMES, help: "dataset (default: the preset's)" },
+    { ...DATA_OPTION, help: "dataset, or the path of your own data (see docs/your-own-data.md; default: the preset's)" },
+    ...OWN_DATA_OPTIONS,
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
     { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
     { name: 'budget-minutes', type: 'number', default: 10, help: 'training budget per method, in minutes of one core (CPU time, which the load of other processes hardly changes)' },

@@ -1,5 +1,5 @@
 /** `alp playground`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
-import { DATASET_NAMES } from '../../data/dataset-names.js';
+import { DATA_OPTION, OWN_DATA_OPTIONS } from '../options.js';
 import { UserError } from '../../util/errors.js';
 import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
 
@@ -11,7 +11,8 @@ export const PLAYGROUND_SPEC: CommandSpec = {
   options: [
     { name: 'port', type: 'int', default: 8080, help: 'port on 127.0.0.1 (0: any free port)' },
     { name: 'export', type: 'string', metavar: 'DIR', help: 'write the page as a static folder (deployable to any static host) instead of serving it' },
-    { name: 'data', type: 'string', choices: DATASET_NAMES, help: "test inputs from this dataset (default: the one the models' model.json records)" },
+    { ...DATA_OPTION, help: "test inputs from this dataset, or the path of your own data (default: what the models' train.json / model.json records)" },
+    ...OWN_DATA_OPTIONS,
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files (default: as alp eval finds them)' },
     { name: 'samples', type: 'int', default: 100, help: 'test inputs shipped with the page (the first N of the test split)' },
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the model names)' },

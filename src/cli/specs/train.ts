@@ -4,7 +4,7 @@ import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS } from '../../t
 import { ARCH_NAMES } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
 import { get, type CommandSpec, type OptSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, DATASETS } from '../options.js';
+import { COMMON_OPTIONS, DATA_OPTIONS } from '../options.js';
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
@@ -23,7 +23,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
     { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
     // No default here: a preset (spoken-digits) may name its dataset.
-    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { name: 'data', type: 'string', choices: DATASETS, help: "dataset (default: the preset's, else mnist)" } : o)),
+    ...DATA_OPTIONS.map((o): OptSpec => (o.name === 'data' ? { ...o, help: o.help.replace("the one the model was trained on, from its train.json; else mnist", "the preset's, else mnist") } : o)),
     { name: 'epochs', type: 'int', help: 'passes over the training data' },
     { name: 'batch-size', type: 'int', help: 'clean examples per step (ALP/TRADES add as many adversarial ones)' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples not held out for validation (0 = all)' },
@@ -55,6 +55,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'alp train --method trades --beta 6 --epochs 3 --data fashion-mnist --out runs/trades-fmnist',
     'alp train --method alp --resume --out runs/alp',
     'alp train --method alp --preset spoken-digits --out runs/audio-alp',
+    'alp train --method standard --data ./digits --out runs/digits   # your own data: docs/your-own-data.md',
   ],
   check: (p) => {
     if (get.str(p, 'method') === undefined) {
