@@ -8,6 +8,7 @@ import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js
 import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
+import { dataRecord, type DataRecord } from '../data/digest.js';
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
@@ -203,6 +204,8 @@ export interface ModelJob {
   text?: { ids: Dataset; split: EmbeddingSplit };
   /** Warnings about the model (e.g. layers whose gradient alp has not verified), for the JSON output. */
   warnings: string[];
+  /** The examples selected (content digest and source): part of every result's identity. */
+  data: DataRecord;
 }
 
 /**
@@ -227,6 +230,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const data = loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
+  const record = dataRecord(data, get.str(p, 'data-dir'));
   const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'));
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
@@ -240,13 +244,13 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const threat: ThreatModel = { norm, eps, bounds: null };
     validateThreatModel(threat, imageSize(ds));
     say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
-    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings };
+    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings, data: record };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
-  return { modelPath, quiet, backend, ds: data, model, threat, warnings };
+  return { modelPath, quiet, backend, ds: data, model, threat, warnings, data: record };
 }
 
 /** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */

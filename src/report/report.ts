@@ -16,6 +16,7 @@ import {
 import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
 import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
+import { guardReport, reportRuns } from './report-output.js';
 import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
 import { datasetOf, loadRuns, runThreat, type RunData, type Threat } from './runs.js';
 
@@ -33,6 +34,8 @@ export interface ReportOptions {
   trainOptions?: ReadonlySet<string>;
   /** The time stamped on the page (default now). */
   now?: Date;
+  /** Replace a page at `out` of other runs, or a file that is no alp report (report-output.ts). */
+  force?: boolean;
 }
 
 export type { ModelSummary, Command, Commands, ModelReport, ChartData, ReportData, PageModel } from './page-model.js';
@@ -283,7 +286,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
     title: opts.title ?? (runs.length === 1 ? `alp report: ${runs[0]!.name}` : `alp report: ${runs.map((r) => r.name).join(' vs ')}`),
     generatedAt: (opts.now ?? new Date()).toISOString(),
     generator: generatorVersions(),
-    output: { html: opts.out, json: dataPathFor(opts.out) },
+    output: { html: opts.out, json: dataPathFor(opts.out), runs: reportRuns(opts.out, runPaths) },
     attacks: uniqueInOrder(runs.flatMap((r) => r.eval?.attacks.map((a) => a.name) ?? [])),
     models,
     charts,
@@ -303,9 +306,10 @@ export interface WrittenReport {
 
 /** Builds the report and writes the page and its JSON, each atomically. */
 export async function writeReport(runPaths: string[], opts: ReportOptions): Promise<WrittenReport> {
+  const json = dataPathFor(opts.out);
+  guardReport(opts.out, json, runPaths, opts.force === true);
   const page = await buildReport(runPaths, opts);
   const html = renderPage(page);
-  const json = dataPathFor(opts.out);
   writeJsonAtomic(json, page.data);
   writeFileAtomic(opts.out, html);
   return { html: opts.out, json, bytes: Buffer.byteLength(html), charts: Object.keys(page.svgs).length, data: page.data };

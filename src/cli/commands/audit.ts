@@ -30,7 +30,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
 /** `alp audit` on arguments parsed and checked against AUDIT_SPEC. */
 export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number> {
   const job = await openModelJob(p, 'audit');
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
   const words = auditWordOptions(p, job);
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
@@ -40,7 +40,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const base = defaultResultPath(modelPath, 'audit');
   const out = get.str(p, 'out') ?? (shard !== undefined ? join(base, shardName('audit', shard)) : base);
   const hash = weightsHash(modelJsonPath(modelPath));
-  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, examples: ds.count, threat, version, seed }), p);
+  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, data, examples: ds.count, threat, version, seed }), p);
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
@@ -116,14 +116,14 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   // Word swaps (text models) run here, on the whole set, after the cascade's parts.
   const r = await withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
   bar?.done();
-  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings });
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings, data });
   if (shard !== undefined) {
     const { kept: _kept, ...rows } = part;
     written.artifact.shard = {
       ...shardRecord(shard, ds.count, runHash({
-        command: 'audit', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, threat, version, seed, keepExamples,
+        command: 'audit', model: modelFingerprint(model), dataset: ds.name, data: data.digest, examples: ds.count, shape: ds.shape, threat, version, seed, keepExamples,
         attacks: auditAttacks(options, ds.numClasses).map((a) => a.describe()), surrogate: surrogateFingerprint,
-      })),
+      }), data),
       keepExamples, audit: rows,
     };
   }

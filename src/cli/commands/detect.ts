@@ -26,6 +26,7 @@ import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { defaultResultPath, detectEvalIdentity } from '../../artifacts/outputs.js';
+import { dataRecord } from '../../data/digest.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { OptionError, UserError } from '../../util/errors.js';
 import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
@@ -468,13 +469,14 @@ async function evalCmd(p: Parsed): Promise<void> {
   };
   const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
+  const testData = dataRecord(test, get.str(p, 'data-dir'));
   const setup = textPlan !== null
     ? {
-      dataset: test.name, testExamples: test.count, calibration: source, modality: 'text' as const, threat: textPlan.threat, operatingFpr, fprTargets: fprs,
+      dataset: test.name, data: testData, testExamples: test.count, calibration: source, modality: 'text' as const, threat: textPlan.threat, operatingFpr, fprTargets: fprs,
       attacks: [`hotflip-${textPlan.budget.k}`], adaptive: textPlan.adaptive, detectors: kinds, detectorSettings: settings, seed,
     }
     : {
-      dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
+      dataset: test.name, data: testData, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
       attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
       detectors: kinds, detectorSettings: settings, seed,
     };

@@ -31,7 +31,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const shardText = get.str(p, 'shard');
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
   const job = await openModelJob(p, 'eval');
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
   // Set up (and check) the word-level attacks before the long embedding suite runs.
   const words = ks !== undefined ? wordSwapSetup(p, job, 'swaps') : null;
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
@@ -54,7 +54,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const outPath = get.str(p, 'out') ?? (shard !== undefined ? join(dirname(defaultResultPath(modelPath, 'eval')), shardName('eval', shard, '.json')) : defaultResultPath(modelPath, 'eval'));
   const hash = weightsHash(modelJsonPath(modelPath));
   // Before the work: an hour of attacks should not end in a refusal to write.
-  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
+  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, data, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
@@ -119,12 +119,12 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   // A signal after the last safe point (during the last batch's verification) still stops the run before writing.
   await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
-    model: modelPath, weightsHash: hash, dataset: ds.name, threat, suite: spec, result, epsSweep: sweep,
+    model: modelPath, weightsHash: hash, dataset: ds.name, data, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
     ...(shard !== undefined ? {
       shard: {
-        ...shardRecord(shard, ds.count, runHash({ command: 'eval', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, suite: spec, sweep: sweepEps ?? null })),
+        ...shardRecord(shard, ds.count, runHash({ command: 'eval', model: modelFingerprint(model), dataset: ds.name, data: data.digest, examples: ds.count, shape: ds.shape, suite: spec, sweep: sweepEps ?? null }), data),
         eval: part, sweep: sweepRows,
       },
     } : {}),

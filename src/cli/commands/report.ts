@@ -1,6 +1,7 @@
 import { REPORT_SPEC } from '../specs/report.js';
 import { TRAIN_SPEC } from '../specs/train.js';
 import { writeReport } from '../../report/report.js';
+import { defaultReportPath } from '../../report/report-output.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, pct } from '../common.js';
 
@@ -18,7 +19,7 @@ export async function runReportCommand(p: Parsed): Promise<void> {
   const title = get.str(p, 'title');
   const dataDir = get.str(p, 'data-dir');
   const r = await writeReport(p._, {
-    out: get.str(p, 'out') as string,
+    out: get.str(p, 'out') ?? defaultReportPath(p._), force: get.bool(p, 'force'),
     maxExamples: examples,
     trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)),
     ...(title !== undefined ? { title } : {}),
