@@ -16,7 +16,7 @@ import { DETECT_EVAL_SCHEMA, DETECT_EVAL_SCHEMA_V1 } from './detect-eval.js';
 import { EVAL_SCHEMA } from './eval.js';
 import { arr, isObj, num, str, type Obj } from './fields.js';
 
-export type ResultKind = 'eval' | 'audit' | 'detect-eval' | 'compare';
+export type ResultKind = 'eval' | 'audit' | 'detect-eval' | 'compare' | 'attack' | 'detector' | 'detect-check';
 
 /** What a result was measured on: the weights, the examples and the settings that change its numbers. */
 export interface ResultIdentity {
@@ -37,7 +37,7 @@ export function dataRecordOf(v: unknown): DataRecord | null {
   return source !== null && digest !== null && examples !== null ? { source, digest, examples } : null;
 }
 
-const FILE_NAMES: Record<ResultKind, string> = { eval: 'eval.json', audit: 'audit.json', 'detect-eval': 'detect-eval.json', compare: 'compare.json' };
+const FILE_NAMES: Record<'eval' | 'audit' | 'detect-eval', string> = { eval: 'eval.json', audit: 'audit.json', 'detect-eval': 'detect-eval.json' };
 
 /**
  * The default place of a model's result: `eval.json` (or the audit's folder) beside `model.json` when the
@@ -45,7 +45,7 @@ const FILE_NAMES: Record<ResultKind, string> = { eval: 'eval.json', audit: 'audi
  * whatever else is there, so its results are named after it: `foo.json` → `foo.eval.json`, `foo.audit/`.
  * For an audit this is the folder for audit.json and examples.f32; for the others, the file.
  */
-export function defaultResultPath(modelPath: string, kind: Exclude<ResultKind, 'compare'>): string {
+export function defaultResultPath(modelPath: string, kind: 'eval' | 'audit' | 'detect-eval'): string {
   const file = modelJsonPath(modelPath);
   const dir = dirname(file);
   const name = basename(file);
@@ -117,8 +117,46 @@ export function compareIdentity(j: Obj): ResultIdentity {
 
 const COMPARE_SCHEMA_PREFIX = 'alp.compare/';
 
+/**
+ * The identity of a detector.json-shaped object (`alp detect calibrate`): the model files' sha256 it was
+ * calibrated for, the clean examples (`data.content`), the detector's settings and the target FPR.
+ */
+export function detectorIdentity(j: Obj): ResultIdentity {
+  const model = isObj(j['model']) ? j['model'] : {};
+  const data = isObj(j['data']) ? j['data'] : {};
+  const calibration = isObj(j['calibration']) ? j['calibration'] : {};
+  return {
+    weightsHash: str(model['sha256']), data: dataRecordOf(data['content']),
+    // The settings as asked (fitted statistics are not settings), else the detector as saved.
+    settings: { detector: JSON.stringify(data['detectorSettings'] ?? j['detector'] ?? null), fpr: num(calibration['fprTarget']) },
+  };
+}
+
+/** attack.json's schema (`alp attack`); files from before it have none and are not replaced without force. */
+export const ATTACK_SCHEMA = 'alp.attack/1';
+
+/** `alp detect --out`'s file: the decisions on the inputs given. */
+export const DETECT_CHECK_SCHEMA = 'alp.detect-check/1';
+
+/** Its identity: the model, the detector file and the inputs (paths as given). */
+export function checkIdentity(j: Obj): ResultIdentity {
+  const det = isObj(j['detector']) ? j['detector'] : {};
+  return { weightsHash: null, settings: { model: fixed(j['model']), detector: fixed(det['file']), inputs: list(j['inputs']) } };
+}
+
+/** The identity of an attack.json-shaped object: weights, examples, the attack's full settings, the target. */
+export function attackIdentity(j: Obj): ResultIdentity {
+  return {
+    weightsHash: str(j['weightsHash']), data: dataRecordOf(j['data']),
+    settings: { dataset: fixed(j['dataset']), attack: JSON.stringify(j['attack'] ?? null), targeted: fixed(j['targeted']) },
+  };
+}
+
 interface Reader {
+  /** Whether the file is of this kind, from its schema (or format) field. */
   schema: (s: string) => boolean;
+  /** The field that names the format: `schema` (result files) or `format` (detector.json). */
+  field?: string;
   identity: (j: Obj) => ResultIdentity;
   /** False for files of no one model (compare): the weights are not compared. */
   weights: boolean;
@@ -129,6 +167,9 @@ const READERS: Record<ResultKind, Reader> = {
   audit: { schema: (s) => s.startsWith(AUDIT_SCHEMA.replace(/\d+$/, '')), identity: auditIdentity, weights: true },
   'detect-eval': { schema: (s) => s === DETECT_EVAL_SCHEMA_V1 || s.startsWith(DETECT_EVAL_SCHEMA.replace(/\d+$/, '')), identity: detectEvalIdentity, weights: true },
   compare: { schema: (s) => s.startsWith(COMPARE_SCHEMA_PREFIX), identity: compareIdentity, weights: false },
+  attack: { schema: (s) => s === ATTACK_SCHEMA, identity: attackIdentity, weights: true },
+  detector: { schema: (s) => s === 'alp-detector', field: 'format', identity: detectorIdentity, weights: true },
+  'detect-check': { schema: (s) => s === DETECT_CHECK_SCHEMA, identity: checkIdentity, weights: false },
 };
 
 const NOT_OVERWRITTEN = 'not overwritten: set {force} to replace it, or choose another {out}';
@@ -174,7 +215,7 @@ export function readResultIdentity(path: string, kind: ResultKind): ResultIdenti
   } catch {
     j = undefined;
   }
-  const schema = isObj(j) ? str(j['schema']) : null;
+  const schema = isObj(j) ? str(j[reader.field ?? 'schema']) : null;
   return !isObj(j) || schema === null || !reader.schema(schema) ? null : reader.identity(j);
 }
 

@@ -11,7 +11,10 @@ import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, emit, openModelJob, pct, versions } from '../common.js';
+import { workersFor, emit, guardOutput, openModelJob, pct, versions } from '../common.js';
+import { ATTACK_SCHEMA, attackIdentity } from '../../artifacts/outputs.js';
+import { weightsHash as modelWeightsHash } from '../../model/fingerprint.js';
+import { modelJsonPath } from '../../model/io.js';
 import { say } from '../progress.js';
 import { decodeIds } from '../../data/text.js';
 import { excerpt, markSwaps, runWordAttack } from '../../attack/text/index.js';
@@ -20,6 +23,17 @@ import type { ModelJob } from '../common.js';
 import { attackParallel } from '../../parallel/evaluate-parallel.js';
 
 export { ATTACK_SPEC };
+
+/**
+ * The one output rule (artifacts/outputs.ts) for `--out`: its attack.json is replaced only by the same
+ * attack on the same weights and examples, before any work; returns the fields that identify this run.
+ */
+function guardAttackOutput(p: Parsed, job: ModelJob, out: string, attack: unknown, target: number | undefined): { schema: string; weightsHash: string | null } {
+  const weightsHash = modelWeightsHash(modelJsonPath(job.modelPath));
+  const want = { schema: ATTACK_SCHEMA, weightsHash, dataset: job.ds.name, data: job.data, attack, targeted: target ?? null };
+  guardOutput(join(out, 'attack.json'), 'attack', attackIdentity(JSON.parse(JSON.stringify(want)) as Record<string, unknown>), p);
+  return { schema: ATTACK_SCHEMA, weightsHash };
+}
 
 /** `alp attack ARGS` (cli/main.ts parses them itself before loading this module, then calls runAttackCommand). */
 export async function attackCommand(argv: string[]): Promise<void> {
@@ -46,6 +60,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
   const [attack] = buildSuite(suiteSpec);
   if (attack === undefined) throw new Error('no attack built');
   const out = get.str(p, 'out') as string;
+  const stamp = guardAttackOutput(p, job, out, attack.describe(), target);
   say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} test examples, backend ${backend} → ${out}`);
   const f = logitsOf(model);
   const [h, w, c] = ds.shape;
@@ -74,7 +89,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     const texts = textReadings(job.text.ids, nearest, { count: ds.count, tokens: h, labels: ds.labels, cleanPred, advPred, success: r.success });
     writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
     const report = {
-      model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+      ...stamp, model: modelPath, dataset: ds.name, data: job.data, attack: attack.describe(), targeted: target ?? null,
       tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w], layout: 'adversarial embeddings [N, tokens, dim], little-endian' },
       successRate: fooled / ds.count, texts, versions: versions(backend), warnings: job.warnings,
     };
@@ -106,7 +121,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     files.splice(2, 0, `wav/ (${2 * ds.count} clips)`);
   }
   const report = {
-    model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+    ...stamp, model: modelPath, dataset: ds.name, data: job.data, attack: attack.describe(), targeted: target ?? null,
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
     ...(audio ? { audio: { sampleRate: ds.sampleRate, files: 'wav/<i>-clean.wav, wav/<i>-adversarial.wav (16-bit PCM mono)', waveform: 'w = 2x − 1' } } : {}),
     labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
@@ -124,6 +139,8 @@ async function wordAttackCommand(p: Parsed, job: ModelJob, target: number | unde
   const k = get.num(p, 'swaps') as number;
   if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected an integer ≥ 1, found ${k}`);
   const out = get.str(p, 'out') as string;
+  const described = { name: attack.name, swaps: k, fraction: w.fraction ?? null, candidates: w.candidates.kind };
+  const stamp = guardAttackOutput(p, job, out, described, target);
   const n = w.labels.length, L = w.model.length;
   say(job.quiet, `alp attack: ${attack.name} (≤ ${k} word swaps${w.fraction !== undefined ? `, ≤ ${w.fraction} of the words` : ''}, ${w.candidates.kind} candidates) on ${n} ${job.ds.name} test messages → ${out}`);
   const targets = target !== undefined ? new Int32Array(n).fill(target) : undefined;
@@ -140,7 +157,7 @@ async function wordAttackCommand(p: Parsed, job: ModelJob, target: number | unde
   });
   const fooled = r.success.reduce((a, b) => a + b, 0);
   const report = {
-    model: job.modelPath, dataset: job.ds.name, attack: { name: attack.name, swaps: k, fraction: w.fraction ?? null, candidates: w.candidates.kind }, targeted: target ?? null,
+    ...stamp, model: job.modelPath, dataset: job.ds.name, data: job.data, attack: described, targeted: target ?? null,
     successRate: n === 0 ? 0 : fooled / n, queries: r.queries, texts, versions: versions(job.backend), warnings: job.warnings,
   };
   writeJsonAtomic(join(out, 'attack.json'), report);
