@@ -219,6 +219,16 @@ export function readResultIdentity(path: string, kind: ResultKind): ResultIdenti
   return !isObj(j) || schema === null || !reader.schema(schema) ? null : reader.identity(j);
 }
 
+/** The `schema` field of the JSON file at `path`, or undefined (no file, not JSON, no schema). */
+export function readResultSchema(path: string): string | undefined {
+  try {
+    const j: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return isObj(j) ? str(j['schema']) ?? undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** guardReplace for a result file of `kind` at `path` (nothing there passes). */
 export function guardResultFile(path: string, kind: ResultKind, want: ResultIdentity, o: { force?: boolean; resume?: boolean } = {}): void {
   if (o.force === true) return;

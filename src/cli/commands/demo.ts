@@ -1,4 +1,6 @@
 import { DEMO_SPEC } from '../specs/demo.js';
+import { prepareOutput } from '../../train/run.js';
+import { readResultSchema } from '../../artifacts/outputs.js';
 import { TRAIN_SPEC } from '../specs/train.js';
 import { join } from 'node:path';
 import { DEMO_SCHEMA } from '../../artifacts/demo.js';
@@ -66,6 +68,11 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const suite = buildSuite(suiteSpec);
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')} (${workers} worker${workers === 1 ? '' : 's'}), then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
 
+  // The demo rewrites its own --out; models there that no demo wrote (no demo report.json) are another
+  // run's, kept unless --force (the one output rule, docs/outputs-and-resume.md).
+  if (!get.bool(p, 'resume') && readResultSchema(join(out, 'report.json'))?.startsWith('alp.demo/') !== true) {
+    for (const run of runs) prepareOutput(join(out, run.name), { force: get.bool(p, 'force') });
+  }
   const reports: ModelReport[] = [];
   for (const run of runs) {
     const folder = join(out, run.name);
