@@ -25,13 +25,20 @@ import { get } from './args.js';
 import { Progress, say } from './progress.js';
 
 /**
- * The workers for `n` examples: --workers as given (at most one per example), or by default one per
- * core with at least MIN_PER_WORKER examples each, since starting a worker costs about a second.
+ * The workers for `n` examples: --workers as given, but at most one per example and one per core (these
+ * results do not depend on the count, and threads beyond the cores only contend; a clamp to the cores is
+ * a warning, on stderr and in the JSON), or by default one per core with at least MIN_PER_WORKER examples
+ * each, since starting a worker costs about a second.
  */
 export function workersFor(p: Parsed, n: number): number {
   const given = get.num(p, 'workers');
-  if (given !== undefined) return Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
-  return Math.max(1, Math.min(defaultWorkers(), Math.floor(n / MIN_PER_WORKER)));
+  const cores = defaultWorkers();
+  if (given !== undefined) {
+    const asked = Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
+    if (asked > cores) warn(`--workers ${given}: this machine has ${cores} core${cores === 1 ? '' : 's'}; using ${cores} worker${cores === 1 ? '' : 's'} (results do not depend on the count)`);
+    return Math.min(asked, cores);
+  }
+  return Math.max(1, Math.min(cores, Math.floor(n / MIN_PER_WORKER)));
 }
 
 export async function initBackend(p: Parsed): Promise<string> {
@@ -173,8 +180,10 @@ export function versions(backend: string): Record<string, string> {
 
 /** Emits the command's result: JSON on stdout with --json, otherwise the human text. */
 export function emit(p: Parsed, json: unknown, text: string): void {
-  const withWarnings = warnings.length > 0 && typeof json === 'object' && json !== null && !Array.isArray(json) && !('warnings' in json)
-    ? { ...json, warnings: [...warnings] }
+  // The command's warnings join any the result already lists (e.g. a clamp said after the model's warnings were recorded).
+  const listed = typeof json === 'object' && json !== null && Array.isArray((json as { warnings?: unknown }).warnings) ? (json as { warnings: string[] }).warnings : [];
+  const withWarnings = warnings.length > 0 && typeof json === 'object' && json !== null && !Array.isArray(json)
+    ? { ...json, warnings: [...listed, ...warnings.filter((w) => !listed.includes(w))] }
     : json;
   if (get.bool(p, 'json')) process.stdout.write(JSON.stringify(withWarnings, null, 2) + '\n');
   else process.stdout.write(text + '\n');
@@ -251,6 +260,16 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings, data: record };
+}
+
+/**
+ * Warns when shard K/N of `examples` holds none (more shards than examples); true then. Its file is
+ * still written, since `alp merge` needs every shard, and its text says "no examples", not 0%.
+ */
+export function emptyShard(shard: { index: number; count: number } | undefined, range: readonly [number, number], examples: number): boolean {
+  if (shard === undefined || range[1] > range[0]) return false;
+  warn(`--shard ${shard.index}/${shard.count}: no examples (${examples} example${examples === 1 ? '' : 's'} over ${shard.count} shards leave this one empty); its file is written only for alp merge`);
+  return true;
 }
 
 /** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */

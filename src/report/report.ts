@@ -67,10 +67,12 @@ function minOf(a: number | null, b: number | null): number | null {
 }
 
 function summarise(r: RunData, colour: string): ModelSummary {
+  // A result over no examples (an empty shard) has no accuracy: shown as none, not 0%.
+  const measured = <T>(v: T | null | undefined, n: number | null | undefined): T | null => (n === 0 ? null : v ?? null);
   const attacks: Record<string, number | null> = {};
-  for (const a of r.eval?.attacks ?? []) attacks[a.name] = a.robustAccuracy;
-  const evalWorst = r.eval?.worstCaseAccuracy ?? null;
-  const auditWorst = r.audit?.worstCaseAccuracy ?? null;
+  for (const a of r.eval?.attacks ?? []) attacks[a.name] = measured(a.robustAccuracy, r.eval?.examples);
+  const evalWorst = measured(r.eval?.worstCaseAccuracy, r.eval?.examples);
+  const auditWorst = measured(r.audit?.worstCaseAccuracy, r.audit?.examples);
   const worst = minOf(evalWorst, auditWorst);
   const findings = { pass: 0, warn: 0, fail: 0, unknown: 0 };
   for (const f of r.audit?.findings ?? []) findings[f.status]++;
@@ -86,7 +88,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
     params: r.model?.params ?? null,
     layers: r.model?.layers ?? null,
     examples: r.eval?.examples ?? r.audit?.examples ?? null,
-    cleanAccuracy: r.eval?.cleanAccuracy ?? r.audit?.cleanAccuracy ?? null,
+    cleanAccuracy: measured(r.eval?.cleanAccuracy, r.eval?.examples) ?? measured(r.audit?.cleanAccuracy, r.audit?.examples),
     attacks,
     evalWorstCase: evalWorst,
     auditWorstCase: auditWorst,

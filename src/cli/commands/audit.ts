@@ -13,7 +13,7 @@ import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { workersFor, checkModelFitsData, emit, emptyShard, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT, UserError } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 import { auditWordOptions, wordAuditText } from '../word-swaps.js';
@@ -61,7 +61,8 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   let bar: Progress | undefined;
   let current = '';
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
-  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const empty = emptyShard(shard, range, ds.count);
+  if (shard !== undefined && !empty) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
   const t0 = Date.now();
   const options: AuditOptions = {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number, signal: interrupt.signal,
@@ -133,7 +134,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
   const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
-  const text = `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
+  const text = empty ? `shard ${shard?.index}/${shard?.count}: no examples, so no accuracy and no findings\n\nwritten ${join(out, 'audit.json')}` : `${table(rows)}\n\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
   // The gate: results are written either way; the status tells a CI job whether to stop.

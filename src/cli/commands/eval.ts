@@ -11,7 +11,7 @@ import { parseShard, runHash, shardName, shardRange, shardRecord } from '../../p
 import { modelJsonPath } from '../../model/io.js';
 import { buildSuite, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
+import { workersFor, emit, emptyShard, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -71,7 +71,8 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   };
   const batchSize = get.num(p, 'batch-size') as number;
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
-  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const empty = emptyShard(shard, range, ds.count);
+  if (shard !== undefined && !empty) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
   for (const e of sweepEps ?? []) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
   const sweepConfig: SweepConfig | undefined = sweepEps !== undefined
     ? { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }
@@ -133,7 +134,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.onSurvivors === true ? `${a.name} (on survivors)` : a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
   rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);
-  let text = table(rows);
+  let text = empty ? `shard ${shard?.index}/${shard?.count}: no examples, so no accuracy` : table(rows);
   if (sweep !== null) text += '\n\n' + table([['ε', 'robust acc'], ...sweep.map((s) => [String(s.eps), pct(s.robustAccuracy)])]);
   if (wordSwaps !== null) {
     const names = wordSwaps.points[0]?.attacks.map((a) => a.name) ?? [];

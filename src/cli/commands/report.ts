@@ -33,7 +33,9 @@ export async function runReportCommand(p: Parsed): Promise<void> {
     })),
   };
   if (get.bool(p, 'quiet') && !get.bool(p, 'json')) return;
-  const lines = r.data.models.map((m) => `  ${m.summary.name}: clean ${pct(m.summary.cleanAccuracy ?? NaN)}, worst case ${pct(m.summary.worstCase ?? NaN)}` +
+  // A training-only run has no accuracy to print, and an empty shard has none either: said in words, never NaN% or 0%.
+  const acc = (v: number | null, n: number | null): string => (n === 0 ? 'no examples' : v === null || !Number.isFinite(v) ? 'not evaluated' : pct(v));
+  const lines = r.data.models.map((m) => `  ${m.summary.name}: clean ${acc(m.summary.cleanAccuracy, m.summary.examples)}, worst case ${acc(m.summary.worstCase, m.summary.examples)}` +
     (m.findings.length > 0 ? `, findings ${m.summary.findings.fail} fail / ${m.summary.findings.warn} warn / ${m.summary.findings.pass} pass` : '') +
     m.warnings.map((w) => `\n    note: ${w}`).join(''));
   emit(p, summary, `${lines.join('\n')}\nwritten ${r.html} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.charts} chart${r.charts === 1 ? '' : 's'}) and ${r.json}`);
