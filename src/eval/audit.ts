@@ -4,6 +4,7 @@
  * sweep and the masking diagnostics turn the known failure modes of logit-pairing-style defences into
  * named findings with evidence.
  */
+import { checkEvalCall } from './check-call.js';
 import { datasetDigest } from '../data/digest.js';
 import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
@@ -407,6 +408,7 @@ function numbersIn(s: LogitStats): LogitStats {
 }
 
 export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
+  checkEvalCall(ds, [o.threat], o);
   const t0 = Date.now();
   const part = await auditPart(model, ds, o);
   const r = finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });
