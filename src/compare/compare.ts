@@ -11,7 +11,7 @@ import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact } from '../artifacts/a
 import { logitsOf } from '../model/classifier.js';
 import { weightsHash } from '../model/fingerprint.js';
 import { loadDataset, subset, type Dataset, type DatasetName } from '../data/index.js';
-import type { ShiftSpec } from '../data/shift.js';
+import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
@@ -148,6 +148,20 @@ function bestOf(methods: MethodResult[]): CompareResult['best'] {
 }
 
 /**
+ * The shifts that apply to this data, checked before any training: none for text (token ids cannot be
+ * rotated or blurred), noise and contrast for audio (a one-row waveform has no rotation), all for images.
+ * Asked-for shifts that do not apply are refused, not skipped.
+ */
+function shiftsFor(test: Dataset, asked: readonly ShiftSpec[] | undefined): readonly ShiftSpec[] | undefined {
+  const text = test.vocabulary !== undefined, audio = test.sampleRate !== undefined;
+  if (!text && !audio) return asked;
+  const fits = (s: ShiftSpec): boolean => !text && (s.kind === 'noise' || s.kind === 'contrast');
+  const bad = (asked ?? []).find((s) => !fits(s));
+  if (bad !== undefined) throw new OptionError(`{shifts}: ${bad.kind} does not apply to ${test.name} (${text ? 'text: token ids take no shifts' : 'audio: only noise and contrast'})`);
+  return asked ?? DEFAULT_SHIFTS.filter(fits);
+}
+
+/**
  * The output rule for a comparison (docs/outputs-and-resume.md): `force` clears the old one; `resume`
  * continues only the same configuration; otherwise a folder that holds a comparison, or a method folder
  * that holds a model, is refused (exit 6) — a second comparison never silently replaces the first.
@@ -191,6 +205,10 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   const full = loadDataset(base.dataset as DatasetName, 'train', dataOpts);
   const testFull = loadDataset(base.dataset as DatasetName, 'test', dataOpts);
   const test = subset(testFull, 0, Math.min(o.testExamples ?? 1000, testFull.count));
+  const shifts = shiftsFor(test, o.shifts);
+  if (o.ood && o.ood.shape.join('x') !== test.shape.join('x')) {
+    throw new OptionError(`{ood} ${o.ood.name}: inputs of [${o.ood.shape.join(', ')}], but ${test.name}'s are [${test.shape.join(', ')}]; choose an out-of-distribution set of the same shape, or none`);
+  }
   const file = join(o.out, COMPARE_FILE);
   const result: CompareResult = {
     schema: COMPARE_SCHEMA, dataset: base.dataset, data: dataRecord(test, o.dataDir), threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
@@ -276,7 +294,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     o.onPhase?.(method, 'generalisation');
     o.onProgress?.({ method, phase: 'generalisation', done: 0, total: 1 });
     const generalisation = evaluateGeneralisation(run.model, test, {
-      seed: base.seed, ...(o.shifts !== undefined ? { shifts: o.shifts } : {}), ...(o.ood ? { ood: o.ood } : {}),
+      seed: base.seed, ...(shifts !== undefined ? { shifts } : {}), ...(o.ood ? { ood: o.ood } : {}),
     });
     run.model.dispose();
     result.methods.push({

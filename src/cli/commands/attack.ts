@@ -1,4 +1,6 @@
 import { ATTACK_SPEC } from '../specs/attack.js';
+import { refuseGiven } from '../inapplicable.js';
+import { WORD_SWAP_OPTIONS } from '../options.js';
 import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -50,9 +52,12 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
   }
   if (get.str(p, 'word-attack') !== undefined) {
+    // A word attack swaps real words: the image attacks' settings would be ignored.
+    refuseGiven(argv, ['attack', 'steps', 'restarts'], 'an option of the gradient attacks; --word-attack swaps real words (--swaps, --candidates, …)');
     await wordAttackCommand(p, job, target);
     return;
   }
+  refuseGiven(argv, ['swaps', ...WORD_SWAP_OPTIONS.map((o) => o.name)], 'an option of word attacks; add --word-attack NAME (text models) or leave it out');
   const suiteSpec = {
     threat, attacks: [get.str(p, 'attack') as AttackName], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,

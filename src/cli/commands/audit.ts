@@ -1,4 +1,6 @@
 import { AUDIT_SPEC } from '../specs/audit.js';
+import { refuseGiven } from '../inapplicable.js';
+import { AUDIT_WORD_OPTIONS } from '../options.js';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
@@ -31,6 +33,8 @@ export async function auditCommand(argv: string[]): Promise<number> {
 export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number> {
   const job = await openModelJob(p, 'audit');
   const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
+  // The word-swap phase is for text models only: its options on another model would be ignored.
+  if (job.text === undefined) refuseGiven(argv, AUDIT_WORD_OPTIONS.map((o) => o.name), `an option of the word-swap phase, for text models; ${modelPath} is not a text model (no Embedding layer)`);
   const words = auditWordOptions(p, job);
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;

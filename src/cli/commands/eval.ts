@@ -1,4 +1,6 @@
 import { EVAL_SPEC } from '../specs/eval.js';
+import { refuseGiven } from '../inapplicable.js';
+import { WORD_SWAP_OPTIONS } from '../options.js';
 import { dirname, join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
@@ -32,6 +34,8 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
   const job = await openModelJob(p, 'eval');
   const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
+  // Word-swap settings mean something only with --swaps (which needs a text model).
+  if (ks === undefined) refuseGiven(argv, ['word-attacks', ...WORD_SWAP_OPTIONS.map((o) => o.name)], 'an option of the word-swap evaluation; add --swaps K,K,... (text models) or leave it out');
   // Set up (and check) the word-level attacks before the long embedding suite runs.
   const words = ks !== undefined ? wordSwapSetup(p, job, 'swaps') : null;
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
