@@ -188,6 +188,7 @@ const short = (h: string | null): string => (h === null ? 'unknown' : `${h.slice
  * flags; with `resume` (a run asked to continue) it says the run was not resumed.
  */
 export function guardReplace(path: string, kind: string, have: ResultIdentity | null, want: ResultIdentity, o: { force?: boolean; weights?: boolean; resume?: boolean } = {}): void {
+  // Order of the checks: what the file is, whose weights, which settings, which examples.
   if (o.force === true) return;
   const how = o.resume === true ? NOT_RESUMED : NOT_OVERWRITTEN;
   if (have === null) throw new OutputExistsError(`${path}: exists and is not an ${kind} result; ${how}`);
@@ -195,13 +196,14 @@ export function guardReplace(path: string, kind: string, have: ResultIdentity | 
     throw new OutputExistsError(`${path}: holds the ${kind} of other weights (sha256 ${short(have.weightsHash)} there, ${short(want.weightsHash)} now); ${how}`);
   }
   const these = o.weights !== false ? ' of these weights' : '';
-  if (want.data !== undefined && (have.data?.digest ?? null) !== (want.data?.digest ?? null)) {
-    throw new OutputExistsError(`${path}: holds the ${kind}${these} on other examples (${describeData(have.data)} there, ${describeData(want.data)} now); ${how}`);
-  }
+  // Settings first: another n also changes the digest, and "examples 10 there, 20 now" says it better.
   const diff = Object.keys(want.settings).filter((k) => have.settings[k] !== want.settings[k]);
   if (diff.length > 0) {
     const what = diff.map((k) => `${k} ${String(have.settings[k])} there, ${String(want.settings[k])} now`).join('; ');
     throw new OutputExistsError(`${path}: holds the ${kind}${these} with other settings (${what}); ${how}`);
+  }
+  if (want.data !== undefined && (have.data?.digest ?? null) !== (want.data?.digest ?? null)) {
+    throw new OutputExistsError(`${path}: holds the ${kind}${these} on other examples (${describeData(have.data)} there, ${describeData(want.data)} now); ${how}`);
   }
 }
 

@@ -111,7 +111,8 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
     },
   });
   done();
-  const page = await writeReport([out], { out: join(out, 'report.html'), title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
+  // Its own page in its own folder (the folder passed the output rule before training).
+  const page = await writeReport([out], { out: join(out, 'report.html'), force: true, title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
   const best = r.best === null ? 'No method finished.'
     : r.best.methods.length === 1 ? `Highest audited robust accuracy: ${r.best.methods[0]} (${pct(r.best.worstCaseAccuracy)}).`
       : `Highest audited robust accuracy: a tie between ${r.best.methods.join(', ')} (${pct(r.best.worstCaseAccuracy)}).`;

@@ -131,7 +131,8 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
     note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once, then the Square attack on the examples they all left robust; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, longer APGD-T and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
-  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
+  // Its own page in its own folder (checked before training).
+  const html = await writeReport([out], { out: join(out, 'report.html'), force: true, title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
   emit(p, report, `\n${table(rows)}\n\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, masking checks): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}`);
 }
