@@ -57,6 +57,11 @@ export function defaultResultPath(modelPath: string, kind: 'eval' | 'audit' | 'd
 const fixed = (v: unknown): string | number | null => (typeof v === 'number' || typeof v === 'string' ? v : null);
 const list = (v: unknown): string | null => (Array.isArray(v) ? v.map((x) => (isObj(x) ? fixed(x['eps']) : fixed(x))).join(',') : null);
 
+/** A shard's file counts its own examples; the run it belongs to is identified by all n of them. */
+const examplesOf = (j: Obj, own: number | null): number | null => (isObj(j['shard']) ? num(j['shard']['examples']) : own);
+/** 'K/N' for a shard's file, null for a whole run: shard 2 does not replace shard 1. */
+const shardOf = (j: Obj): string | null => (isObj(j['shard']) ? `${String(j['shard']['index'])}/${String(j['shard']['count'])}` : null);
+
 /**
  * The identity of an eval.json-shaped object (as written, or as about to be written: `result.examples`,
  * `epsSweep[].eps` and the suite suffice).
@@ -68,7 +73,7 @@ export function evalIdentity(j: Obj): ResultIdentity {
   return {
     weightsHash: str(j['weightsHash']), data: dataRecordOf(j['data']),
     settings: {
-      dataset: fixed(j['dataset']), examples: num(result['examples']), norm: fixed(threat['norm']), eps: num(threat['eps']),
+      dataset: fixed(j['dataset']), examples: examplesOf(j, num(result['examples'])), shard: shardOf(j), norm: fixed(threat['norm']), eps: num(threat['eps']),
       attacks: list(suite['attacks']), steps: num(suite['steps']), restarts: num(suite['restarts']), seed: num(suite['seed']),
       stepSize: num(suite['stepSize']), epsSweep: list(j['epsSweep']),
     },
@@ -81,7 +86,7 @@ export function auditIdentity(j: Obj): ResultIdentity {
   return {
     weightsHash: str(j['weightsHash']), data: dataRecordOf(j['data']),
     settings: {
-      dataset: fixed(j['dataset']), examples: num(j['examples']), norm: fixed(threat['norm']), eps: num(threat['eps']),
+      dataset: fixed(j['dataset']), examples: examplesOf(j, num(j['examples'])), shard: shardOf(j), norm: fixed(threat['norm']), eps: num(threat['eps']),
       budget: fixed(j['version']), seed: num(j['seed']),
     },
   };

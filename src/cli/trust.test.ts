@@ -148,4 +148,8 @@ test('class 5: --workers beyond the cores is clamped and said; an empty shard wa
   assert.match(s.stderr, /warning: --shard 1\/3: no examples \(2 examples over 3 shards leave this one empty\)/);
   assert.match(s.stdout, /shard 1\/3: no examples, so no accuracy/);
   assert.doesNotMatch(s.stdout, /0\.0%/);
+  // The same shard again replaces its own file; another shard of the run does not.
+  const again = ['eval', '--model', model, '--data', 'mnist', '--data-dir', a, '--n', '2', '--attacks', 'fgsm', '--workers', '1', '--quiet', '--out', join(tmp, 'empty.json')];
+  assert.equal(runAlp([...again, '--shard', '1/3']).code, 0);
+  fails([...again, '--shard', '3/3'], 6, /empty\.json: holds the eval of these weights with other settings \(shard 1\/3 there, 3\/3 now\)/);
 });

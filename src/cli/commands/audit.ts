@@ -44,7 +44,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const base = defaultResultPath(modelPath, 'audit');
   const out = get.str(p, 'out') ?? (shard !== undefined ? join(base, shardName('audit', shard)) : base);
   const hash = weightsHash(modelJsonPath(modelPath));
-  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, data, examples: ds.count, threat, version, seed }), p);
+  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, data, examples: ds.count, threat, version, seed, ...(shard !== undefined ? { shard: { ...shard, examples: ds.count } } : {}) }), p);
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);

@@ -58,7 +58,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const outPath = get.str(p, 'out') ?? (shard !== undefined ? join(dirname(defaultResultPath(modelPath, 'eval')), shardName('eval', shard, '.json')) : defaultResultPath(modelPath, 'eval'));
   const hash = weightsHash(modelJsonPath(modelPath));
   // Before the work: an hour of attacks should not end in a refusal to write.
-  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, data, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
+  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, data, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null, ...(shard !== undefined ? { shard: { ...shard, examples: ds.count } } : {}) }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
