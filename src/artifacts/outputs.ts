@@ -187,13 +187,12 @@ const short = (h: string | null): string => (h === null ? 'unknown' : `${h.slice
  * The rule, once for every command that writes. Throws OutputExistsError (exit 6) when `path` holds
  * something that a run with identity `want` must not silently replace: `have` null (a file that is no
  * `kind` result — a user's file, another tool's), or a result of other weights (or weights it did not
- * record; `weights` false skips this for kinds of no one model), other examples (content digest; the
- * message names both sources), or other settings. The same configuration again passes; so does `force`.
+ * record; `weights` false skips this for kinds of no one model), other settings, or other examples
+ * (content digest; the message names both sources). The same configuration again passes; so does `force`.
  * The message names what differs and how to allow it, in option names (`{force}`) the CLI renders as
  * flags; with `resume` (a run asked to continue) it says the run was not resumed.
  */
 export function guardReplace(path: string, kind: string, have: ResultIdentity | null, want: ResultIdentity, o: { force?: boolean; weights?: boolean; resume?: boolean } = {}): void {
-  // Order of the checks: what the file is, whose weights, which settings, which examples.
   if (o.force === true) return;
   const how = o.resume === true ? NOT_RESUMED : NOT_OVERWRITTEN;
   if (have === null) throw new OutputExistsError(`${path}: exists and is not an ${kind} result; ${how}`);
