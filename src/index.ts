@@ -29,7 +29,9 @@ export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { getOptimizerState, setOptimizerState } from './train/optimizer-state.js';
 export { learningRate, trainingEps } from './train/schedule.js';
 
-export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint } from './eval/evaluate.js';
+export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint, type EvalOptions, type EvalProgress } from './eval/evaluate.js';
+export { compareMethods, type CompareOptions, type CompareProgress, type CompareResult } from './compare/compare.js';
+export { datasetDigest, dataRecord, type DataRecord } from './data/digest.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
 export { fitSuiteToClasses, refuseUnfit, minClasses, type Replacement } from './eval/few-classes.js';
 export { parseAugment, augmentBatch, type Augment } from './data/augment.js';
@@ -47,7 +49,7 @@ export { Rng } from './util/rng.js';
 export { UserError, DivergedError, OutputExistsError, CorruptFileError, OptionError, WorkerCrashedError, EXIT, type ExitCode } from './util/errors.js';
 export { WorkerPool, defaultWorkers, checkWorkers, transfer, type PoolOptions, type Handler, type Handlers } from './parallel/pool.js';
 export { yieldToEventLoop, InterruptedError, checkpointInterrupt } from './util/interrupt.js';
-export { guardResultFile, defaultResultPath, evalIdentity, auditIdentity, detectEvalIdentity, type ResultKind, type ResultIdentity } from './artifacts/outputs.js';
+export { guardResultFile, guardReplace, defaultResultPath, evalIdentity, auditIdentity, detectEvalIdentity, compareIdentity, type ResultKind, type ResultIdentity } from './artifacts/outputs.js';
 
 export { writeReport, buildReport, dataPathFor, type ReportOptions, type ReportData, type ModelReport, type WrittenReport } from './report/report.js';
 export { loadRuns, type RunData } from './report/runs.js';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
+import type { DataRecord } from '../data/digest.js';
 import type { AuditPart, AuditResult } from '../eval/audit.js';
 import type { KeptMessage } from '../eval/word-audit.js';
 import type { SwapEval } from '../attack/text/robustness.js';
@@ -41,6 +42,8 @@ export interface AuditArtifact {
   dataset: string;
   /** The name of each class index used below (labels, predictions), when the data names its classes. */
   classNames?: string[];
+  /** The examples audited: content digest and source (results of other examples are not replaced or merged). */
+  data?: DataRecord;
   threat: ThreatModel;
   version: AuditResult['version'];
   examples: number;
@@ -83,6 +86,7 @@ export interface AuditMeta {
   versions: Record<string, string>;
   warnings?: string[];
   replacedAttacks?: Replacement[];
+  data?: DataRecord;
 }
 
 /**
@@ -126,7 +130,7 @@ export function auditArtifactOf(
     return k;
   };
   const artifact: AuditArtifact = {
-    schema: AUDIT_SCHEMA, model: meta.model, weightsHash: meta.weightsHash, dataset, threat: r.threat, version: r.version,
+    schema: AUDIT_SCHEMA, model: meta.model, weightsHash: meta.weightsHash, dataset, ...(meta.data !== undefined ? { data: meta.data } : {}), threat: r.threat, version: r.version,
     examples: r.examples, cleanAccuracy: r.cleanAccuracy, cascade: r.cascade, worstCaseAccuracy: r.worstCaseAccuracy,
     epsSweep: r.epsSweep, findings: r.findings,
     examplesFile: ids.length > 0 ? {

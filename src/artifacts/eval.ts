@@ -7,6 +7,7 @@ import type { SwapEval } from '../attack/text/robustness.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { EvalPart, EvalResult, SweepPart, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
 import type { ShardRecord } from '../parallel/shard.js';
+import type { DataRecord } from '../data/digest.js';
 import type { SuiteSpec } from '../eval/suite.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { arr, isObj, num, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
@@ -22,6 +23,8 @@ export interface EvalArtifact {
   dataset: string;
   /** The name of each class index used below (labels, predictions), when the data names its classes. */
   classNames?: string[];
+  /** The examples measured: content digest and source (results of other examples are not replaced or merged). */
+  data?: DataRecord;
   threat: ThreatModel;
   suite: SuiteSpec;
   result: Omit<EvalResult, 'robust'> & { robust?: number[] };

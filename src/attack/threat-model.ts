@@ -95,10 +95,13 @@ export function validateThreatModel(t: ThreatModel, inputSize: number, option = 
   const ref = optionRef(option);
   if (!NORMS.includes(t.norm)) throw new OptionError(`{norm}: expected one of ${NORMS.join(', ')}, got '${String(t.norm)}'`);
   if (!Number.isFinite(t.eps) || t.eps < 0) throw new OptionError(`${ref}: expected a finite number ≥ 0, got ${t.eps}`);
-  if (boundsOf(t) === null) return; // no box: every radius is meaningful
-  const max = t.norm === 'linf' ? 1 : Math.sqrt(inputSize);
+  const box = boundsOf(t);
+  if (box === null) return; // no box: every radius is meaningful
+  // The box's width: 1 for alp's [0,1] inputs, hi − lo for a library caller's own box.
+  const width = box[1] - box[0];
+  const max = t.norm === 'linf' ? width : Math.sqrt(inputSize) * width;
   if (t.eps >= max) {
-    throw new OptionError(`${ref}: ${t.eps} is outside the [0,1] input box for ${t.norm} (must be < ${t.norm === 'linf' ? 1 : max.toFixed(2)})`);
+    throw new OptionError(`${ref}: ${t.eps} is outside the [${box[0]},${box[1]}] input box for ${t.norm} (must be < ${t.norm === 'linf' ? max : max.toFixed(2)})`);
   }
 }
 

@@ -10,6 +10,7 @@ import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { imageSize, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { checkLoaderOptions, parseDataSource, sourceLabel, sourceOfRecord, type DataSource, type LoaderOptions } from '../data/source.js';
 import { checkAgainstRecord, loadSource, type LoadedSource } from '../data/resolve.js';
+import { dataRecord, type DataRecord } from '../data/digest.js';
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
@@ -26,13 +27,20 @@ import { get } from './args.js';
 import { Progress, say } from './progress.js';
 
 /**
- * The workers for `n` examples: --workers as given (at most one per example), or by default one per
- * core with at least MIN_PER_WORKER examples each, since starting a worker costs about a second.
+ * The workers for `n` examples: --workers as given, but at most one per example and one per core (these
+ * results do not depend on the count, and threads beyond the cores only contend; a clamp to the cores is
+ * a warning, on stderr and in the JSON), or by default one per core with at least MIN_PER_WORKER examples
+ * each, since starting a worker costs about a second.
  */
 export function workersFor(p: Parsed, n: number): number {
   const given = get.num(p, 'workers');
-  if (given !== undefined) return Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
-  return Math.max(1, Math.min(defaultWorkers(), Math.floor(n / MIN_PER_WORKER)));
+  const cores = defaultWorkers();
+  if (given !== undefined) {
+    const asked = Math.max(1, Math.min(checkWorkers(given, '--workers'), n));
+    if (asked > cores) warn(`--workers ${given}: this machine has ${cores} core${cores === 1 ? '' : 's'}; using ${cores} worker${cores === 1 ? '' : 's'} (results do not depend on the count)`);
+    return Math.min(asked, cores);
+  }
+  return Math.max(1, Math.min(cores, Math.floor(n / MIN_PER_WORKER)));
 }
 
 export async function initBackend(p: Parsed): Promise<string> {
@@ -275,8 +283,10 @@ export function versions(backend: string): Record<string, string> {
 
 /** Emits the command's result: JSON on stdout with --json, otherwise the human text. */
 export function emit(p: Parsed, json: unknown, text: string): void {
-  const withWarnings = warnings.length > 0 && typeof json === 'object' && json !== null && !Array.isArray(json) && !('warnings' in json)
-    ? { ...json, warnings: [...warnings] }
+  // The command's warnings join any the result already lists (e.g. a clamp said after the model's warnings were recorded).
+  const listed = typeof json === 'object' && json !== null && Array.isArray((json as { warnings?: unknown }).warnings) ? (json as { warnings: string[] }).warnings : [];
+  const withWarnings = warnings.length > 0 && typeof json === 'object' && json !== null && !Array.isArray(json)
+    ? { ...json, warnings: [...listed, ...warnings.filter((w) => !listed.includes(w))] }
     : json;
   if (get.bool(p, 'json')) process.stdout.write(JSON.stringify(withWarnings, null, 2) + '\n');
   else process.stdout.write(text + '\n');
@@ -306,6 +316,8 @@ export interface ModelJob {
   text?: { ids: Dataset; split: EmbeddingSplit };
   /** Warnings about the model (e.g. layers whose gradient alp has not verified), for the JSON output. */
   warnings: string[];
+  /** The examples selected (content digest and source): part of every result's identity. */
+  data: DataRecord;
 }
 
 /**
@@ -330,6 +342,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
   const data = await loadEvalData(p, get.num(p, 'n'), 'test', modelPath);
+  const record = dataRecord(data, get.str(p, 'data-dir'));
   const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'), get.str(p, 'output-node'));
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
@@ -344,13 +357,23 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const threat: ThreatModel = { norm, eps, bounds: null };
     validateThreatModel(threat, imageSize(ds));
     say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
-    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings };
+    return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings, data: record };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
-  return { modelPath, quiet, backend, ds: data, model, threat, warnings };
+  return { modelPath, quiet, backend, ds: data, model, threat, warnings, data: record };
+}
+
+/**
+ * Warns when shard K/N of `examples` holds none (more shards than examples); true then. Its file is
+ * still written, since `alp merge` needs every shard, and its text says "no examples", not 0%.
+ */
+export function emptyShard(shard: { index: number; count: number } | undefined, range: readonly [number, number], examples: number): boolean {
+  if (shard === undefined || range[1] > range[0]) return false;
+  warn(`--shard ${shard.index}/${shard.count}: no examples (${examples} example${examples === 1 ? '' : 's'} over ${shard.count} shards leave this one empty); its file is written only for alp merge`);
+  return true;
 }
 
 /** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */

@@ -71,7 +71,10 @@ test('compare: every method on one budget, audited and shifted, written to compa
     const again = await compareMethods({ ...opts, resume: true, onPhase: () => assert.fail('resume re-ran a finished method') });
     assert.deepEqual(again, r);
     // Another budget in the same folder is refused, not mixed in.
-    await assert.rejects(compareMethods({ ...opts, budgetSeconds: 9, resume: true }), (e: unknown) => e instanceof UserError && /another comparison/.test(e.message));
+    await assert.rejects(compareMethods({ ...opts, budgetSeconds: 9, resume: true }), (e: unknown) => e instanceof UserError && e.code === 6 && /compare\.json: holds the comparison with other settings \(budgetSeconds \S+ there, 9 now\); not resumed/.test(e.message));
+    // Nor is a second comparison started over it without resume, or a method named twice.
+    await assert.rejects(compareMethods({ ...opts }), (e: unknown) => e instanceof UserError && e.code === 6 && /holds a comparison already; set resume to continue it/.test(e.message));
+    await assert.rejects(compareMethods({ ...opts, methods: ['standard', 'standard'], resume: true }), (e: unknown) => e instanceof UserError && /methods: expected each method once, got standard more than once/.test(e.message));
     // A damaged compare.json is named, not half-read.
     writeFileSync(join(out, COMPARE_FILE), '{"schema": "alp.compare/1", "methods": [');
     await assert.rejects(writeReport([out], { out: join(out, 'r2.html') }), (e: unknown) => e instanceof UserError && e.message.includes(COMPARE_FILE));

@@ -14,7 +14,7 @@ import { subset, type Dataset } from '../data/index.js';
 import { dataKindOf, loadSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { dataDefaults } from '../train/data-defaults.js';
-import type { ShiftSpec } from '../data/shift.js';
+import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
@@ -22,7 +22,10 @@ import { METHODS, resolveConfig, type Method, type TrainConfig } from '../train/
 import { runTraining, splitTrainVal } from '../train/run.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { OptionError, UserError } from '../util/errors.js';
+import { dataRecord, type DataRecord } from '../data/digest.js';
+import { compareIdentity, guardReplace, readResultIdentity } from '../artifacts/outputs.js';
+import { prepareOutput } from '../train/run.js';
+import { OptionError, OutputExistsError, UserError } from '../util/errors.js';
 import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
 
 export const COMPARE_SCHEMA = 'alp.compare/1';
@@ -44,7 +47,10 @@ export interface CompareOptions {
   dataDir?: string;
   /** How a user's own data at `overrides.dataset` is read (data/source.ts). */
   loaderOptions?: LoaderOptions;
+  /** Continue the comparison in `out` — only one of the same configuration (data, preset, seed, budget, threat, audit, n, methods, shifts, OOD set). */
   resume?: boolean;
+  /** Replace a comparison in `out`: its compare.json and each method folder's run and result files are deleted first. */
+  force?: boolean;
   probeSteps?: number;
   /** The command line that ran the comparison, recorded beside its numbers. */
   command?: string;
@@ -53,6 +59,19 @@ export interface CompareOptions {
   onPhase?: (method: Method, phase: string) => void;
   onTrainProgress?: (method: Method, p: TrainProgress) => void;
   onAuditProgress?: (method: Method, p: { attack: string; done: number; total: number; robust: number }) => void;
+  /**
+   * Progress of the whole comparison, one event per phase of each method (pace, training, audit,
+   * generalisation) and per training step / audit batch, for callers that want one callback.
+   */
+  onProgress?: (e: CompareProgress) => void;
+}
+
+/** One event of `onProgress`: which method, which phase, and how far (done of total, where known). */
+export interface CompareProgress {
+  method: Method;
+  phase: 'pace' | 'train' | 'audit' | 'generalisation';
+  done: number;
+  total: number;
 }
 
 export interface MethodAudit {
@@ -82,12 +101,19 @@ export interface MethodResult {
 export interface CompareResult {
   schema: typeof COMPARE_SCHEMA;
   dataset: string;
+  /** The test examples audited and shifted: content digest and source (a resume on other data is refused). */
+  data?: DataRecord;
   threat: ThreatModel;
   preset: string;
   seed: number;
   budgetSeconds: number;
   auditVersion: AuditVersion;
   testExamples: number;
+  /** The methods asked for, in order (the configuration a resume must match; `methods` holds the finished ones). */
+  methodList?: Method[];
+  /** The shifts asked for (JSON of the list, or 'default'), and the OOD set's name (null: none). */
+  shifts?: string;
+  ood?: string | null;
   /** The command line that produced it, when run from the CLI. */
   command?: string;
   methods: MethodResult[];
@@ -126,12 +152,56 @@ function bestOf(methods: MethodResult[]): CompareResult['best'] {
   return { methods: done.filter((m) => m.audit.worstCaseAccuracy === top).map((m) => m.method), worstCaseAccuracy: top };
 }
 
+/**
+ * The shifts that apply to this data, checked before any training: none for text (token ids cannot be
+ * rotated or blurred), noise and contrast for audio (a one-row waveform has no rotation), all for images.
+ * Asked-for shifts that do not apply are refused, not skipped.
+ */
+function shiftsFor(test: Dataset, asked: readonly ShiftSpec[] | undefined): readonly ShiftSpec[] | undefined {
+  const text = test.vocabulary !== undefined, audio = test.sampleRate !== undefined;
+  if (!text && !audio) return asked;
+  const fits = (s: ShiftSpec): boolean => !text && (s.kind === 'noise' || s.kind === 'contrast');
+  const bad = (asked ?? []).find((s) => !fits(s));
+  if (bad !== undefined) throw new OptionError(`{shifts}: ${bad.kind} does not apply to ${test.name} (${text ? 'text: token ids take no shifts' : 'audio: only noise and contrast'})`);
+  return asked ?? DEFAULT_SHIFTS.filter(fits);
+}
+
+/**
+ * The output rule for a comparison (docs/outputs-and-resume.md): `force` clears the old one; `resume`
+ * continues only the same configuration; otherwise a folder that holds a comparison, or a method folder
+ * that holds a model, is refused (exit 6) — a second comparison never silently replaces the first.
+ */
+function guardComparison(o: CompareOptions, file: string, methods: readonly Method[], want: CompareResult): void {
+  if (o.force === true) {
+    rmSync(file, { force: true });
+    for (const m of methods) {
+      prepareOutput(join(o.out, m), { force: true });
+      rmSync(join(o.out, m, BUDGET_FILE), { force: true });
+    }
+    return;
+  }
+  const have = readResultIdentity(file, 'compare');
+  const wanted = compareIdentity(want as unknown as Record<string, unknown>);
+  if (o.resume === true) {
+    if (have !== undefined) guardReplace(file, 'comparison', have, wanted, { weights: false, resume: true });
+    return;
+  }
+  if (have !== undefined) {
+    throw new OutputExistsError(`${file}: holds a comparison already; set {resume} to continue it, {force} to replace it, or choose another {out}`);
+  }
+  for (const m of methods) prepareOutput(join(o.out, m));
+}
+
 /** Trains, audits and measures every method in turn; returns (and writes) the comparison. */
 export async function compareMethods(o: CompareOptions): Promise<CompareResult> {
   const methods = o.methods ?? METHODS;
   if (methods.length === 0) throw new UserError('compare: expected at least one method');
   const unknown = methods.filter((m) => !METHODS.includes(m));
   if (unknown.length > 0) throw new OptionError(`{methods}: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
+  // One folder per method: a method named twice would train twice into the same folder.
+  const twice = methods.filter((m, i) => methods.indexOf(m) !== i);
+  if (twice.length > 0) throw new OptionError(`{methods}: expected each method once, got ${[...new Set(twice)].join(', ')} more than once`);
+  if (!(o.budgetSeconds > 0)) throw new OptionError(`{budgetSeconds}: expected a number > 0, got ${o.budgetSeconds}`);
   const preset = o.preset ?? 'quick';
   const first = resolveConfig(preset, { ...o.overrides, method: 'standard' });
   const dataOpts = o.dataDir !== undefined ? { dataDir: o.dataDir } : {};
@@ -144,15 +214,20 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
   const auditVersion = o.auditVersion ?? 'standard';
   const test = subset(testFull, 0, Math.min(o.testExamples ?? 1000, testFull.count));
-  const file = join(o.out, COMPARE_FILE);
-  const previous = o.resume === true ? readJson<CompareResult>(file) : null;
-  if (previous !== null && (previous.schema !== COMPARE_SCHEMA || previous.dataset !== base.dataset || previous.budgetSeconds !== o.budgetSeconds || previous.seed !== base.seed || previous.preset !== preset)) {
-    throw new UserError(`${file}: belongs to another comparison (dataset, preset, seed or budget differ); choose another --out`);
+  const shifts = shiftsFor(test, o.shifts);
+  if (o.ood && o.ood.shape.join('x') !== test.shape.join('x')) {
+    throw new OptionError(`{ood} ${o.ood.name}: inputs of [${o.ood.shape.join(', ')}], but ${test.name}'s are [${test.shape.join(', ')}]; choose an out-of-distribution set of the same shape, or none`);
   }
+  const file = join(o.out, COMPARE_FILE);
   const result: CompareResult = {
-    schema: COMPARE_SCHEMA, dataset: base.dataset, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
-    auditVersion, testExamples: test.count, ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
+    schema: COMPARE_SCHEMA, dataset: base.dataset, data: dataRecord(test, o.dataDir), threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
+    auditVersion, testExamples: test.count, methodList: [...methods], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
+    ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
+  guardComparison(o, file, methods, result);
+  const previous = o.resume === true ? readJson<CompareResult>(file) : null;
+  // Written before any training, so an interrupted comparison always says what it was (a resume is checked against it).
+  if (previous === null) writeJsonAtomic(file, result);
   const kept = (method: Method): MethodResult | undefined => previous?.methods.find((m) => m.method === method && m.complete);
   type Budget = { pace: Pace; steps: number; config: TrainConfig };
   const budgets = new Map<Method, Budget>();
@@ -179,6 +254,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     for (const order of [toMeasure, [...toMeasure].reverse()]) {
       for (const m of order) {
         o.onPhase?.(m.method, 'measuring pace');
+        o.onProgress?.({ method: m.method, phase: 'pace', done: 0, total: probeSteps });
         const pace = await measurePace(m.config, m.train, m.val, probeSteps, warmup);
         rounds.set(m.method, [...(rounds.get(m.method) ?? []), pace]);
       }
@@ -205,13 +281,19 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     const cpu0 = cpuSeconds();
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts, data: loaded,
-      ...(o.onTrainProgress !== undefined ? { onProgress: (p: TrainProgress) => o.onTrainProgress?.(method, p) } : {}),
+      onProgress: (p: TrainProgress) => {
+        o.onTrainProgress?.(method, p);
+        o.onProgress?.({ method, phase: 'train', done: p.step, total: p.totalSteps });
+      },
     });
     const trainCpuSeconds = cpuSeconds() - cpu0;
     o.onPhase?.(method, `audit (${auditVersion})`);
     const a = await audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
-      ...(o.onAuditProgress !== undefined ? { onProgress: (p) => o.onAuditProgress?.(method, p) } : {}),
+      onProgress: (p) => {
+        o.onAuditProgress?.(method, p);
+        o.onProgress?.({ method, phase: 'audit', done: p.done, total: p.total });
+      },
     });
     // The same audit.json + examples.f32 as `alp audit` writes, so `alp report` reads each method's folder.
     writeAuditArtifact(join(folder, 'audit.json'), join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), {
@@ -219,8 +301,9 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     }));
     rmSync(join(folder, 'audit.state.json'), { force: true });
     o.onPhase?.(method, 'generalisation');
+    o.onProgress?.({ method, phase: 'generalisation', done: 0, total: 1 });
     const generalisation = evaluateGeneralisation(run.model, test, {
-      seed: base.seed, ...(o.shifts !== undefined ? { shifts: o.shifts } : {}), ...(o.ood ? { ood: o.ood } : {}),
+      seed: base.seed, ...(shifts !== undefined ? { shifts } : {}), ...(o.ood ? { ood: o.ood } : {}),
     });
     run.model.dispose();
     result.methods.push({

@@ -42,7 +42,7 @@ test('recipes are seeded, class-balanced, and the test split hears voices traini
 test('spoken-digits: synthesised once into the cache, 1 s one-row inputs in the [0,1] box', { skip }, (t) => {
   const dir = tmp(t);
   const progress: number[] = [];
-  const ds = loadSpokenDigits('test', { dataDir: dir, count: 12, onProgress: (done) => progress.push(done) });
+  const ds = loadSpokenDigits('test', { cacheDir: dir, count: 12, onProgress: (done) => progress.push(done) });
   assert.deepEqual(progress, [12]);
   assert.deepEqual(ds.shape, [1, SPOKEN_DIGITS_LENGTH, 1]);
   assert.equal(ds.images.length, 12 * SPOKEN_DIGITS_LENGTH);
@@ -71,6 +71,19 @@ test('spoken-digits: synthesised once into the cache, 1 s one-row inputs in the 
   assert.throws(() => loadSpokenDigits('test', { dataDir: dir, count: 12 }), (e: unknown) => e instanceof UserError && e.message.includes(waves) && e.message.includes('float32 [12,8000]'));
 });
 
+test("spoken-digits: a user's --data-dir without a cache is read, never written; the clips go to alp's cache", { skip }, (t) => {
+  const user = tmp(t), cache = tmp(t);
+  writeFileSync(join(user, 'my-notes.txt'), 'mine');
+  const ds = loadSpokenDigits('test', { dataDir: user, cacheDir: cache, count: 10 });
+  assert.equal(ds.count, 10);
+  assert.deepEqual(readdirSync(user), ['my-notes.txt']);
+  assert.ok(readdirSync(join(cache, readdirSync(cache)[0] as string)).some((f) => f.endsWith('-waves.idx')));
+  // A cache made elsewhere, in the given folder, is what is read.
+  const again = loadSpokenDigits('test', { dataDir: cache, cacheDir: user, count: 10, onProgress: () => assert.fail('synthesised again') });
+  assert.deepEqual(again.labels, ds.labels);
+  assert.deepEqual(readdirSync(user), ['my-notes.txt']);
+});
+
 test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded waveform attacks break it', { skip }, async (t) => {
   const { useBackend } = await import('../testing/setup.js');
   const { trainModel } = await import('../train/trainer.js');
@@ -82,9 +95,9 @@ test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded wavefor
   const dir = tmp(t);
   // 200 clips, 16 epochs: 59% → 54% test accuracy (seeded, so the same every run) for 30% less CPU,
   // most of it espeak-ng synthesis (2026-12-02, AMD EPYC).
-  const train = loadSpokenDigits('train', { dataDir: dir, count: 200 });
+  const train = loadSpokenDigits('train', { cacheDir: dir, count: 200 });
   assert.equal(train.count, 200);
-  const test = loadSpokenDigits('test', { dataDir: dir, count: 100 });
+  const test = loadSpokenDigits('test', { cacheDir: dir, count: 100 });
   const c = resolveConfig('spoken-digits', { method: 'standard', epochs: 16, valSize: 0 });
   const model = buildArch('audio-cnn', { inputShape: train.shape, numClasses: 10, seed: 1 });
   await trainModel(model, train, null, c);

@@ -43,8 +43,14 @@ const TRAIN_VARIANTS = VARIANTS.filter((_, i) => i % 5 !== 4);
 const GENERATOR_VERSION = 1;
 
 export interface SpokenDigitsOptions {
-  /** Cache folder (default: $XDG_CACHE_HOME/alp or ~/.cache/alp). */
+  /**
+   * A folder holding a cache made elsewhere (`spoken-digits-v1/…`): read, never written. A user's
+   * folder is not alp's scratch space, so when it holds no cache for the split, the clips are read from
+   * or synthesised into `cacheDir` instead.
+   */
   dataDir?: string;
+  /** alp's own cache folder, where clips are synthesised (default: $XDG_CACHE_HOME/alp or ~/.cache/alp). */
+  cacheDir?: string;
   /** Clips in the split (default 3000 train, 1000 test). */
   count?: number;
   seed?: number;
@@ -136,10 +142,16 @@ export function loadSpokenDigits(split: Split, opts: SpokenDigitsOptions = {}): 
   const count = opts.count ?? (split === 'train' ? 3000 : 1000);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(count) || count < 1) throw new UserError(`spoken-digits: count: expected an integer ≥ 1, found ${count}`);
-  const dir = join(opts.dataDir ?? defaultAudioCacheDir(), `spoken-digits-v${GENERATOR_VERSION}`);
-  const base = join(dir, `${split}-${count}-seed${seed}`);
-  const imagesPath = `${base}-waves.idx`;
-  const labelsPath = `${base}-labels.idx`;
+  const entry = (root: string): { dir: string; imagesPath: string; labelsPath: string } => {
+    const dir = join(root, `spoken-digits-v${GENERATOR_VERSION}`);
+    const base = join(dir, `${split}-${count}-seed${seed}`);
+    return { dir, imagesPath: `${base}-waves.idx`, labelsPath: `${base}-labels.idx` };
+  };
+  const present = (e: { imagesPath: string; labelsPath: string }): boolean => existsSync(e.imagesPath) && existsSync(e.labelsPath);
+  const given = opts.dataDir !== undefined ? entry(opts.dataDir) : undefined;
+  const own = entry(opts.cacheDir ?? defaultAudioCacheDir());
+  // A cache in the given folder is read; otherwise alp's own cache is read or filled (never the given folder).
+  const { dir, imagesPath, labelsPath } = given !== undefined && present(given) ? given : own;
   if (existsSync(imagesPath) && existsSync(labelsPath)) {
     const img = readIdx(imagesPath);
     const lab = readIdx(labelsPath);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadModel, modelJsonPath, MODEL_JSON } from '../model/io.js';
+import { isTextModel } from '../model/text.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import {
@@ -93,9 +94,40 @@ export function loadDetector(path: string, modelPath?: string): LoadedDetector {
   return { ...parsed, path: file, warnings };
 }
 
+/** What a detector was calibrated for: text (message embeddings) or inputs as the model reads them, and their size. */
+function calibratedFor(det: LoadedDetector): { modality: 'text' | 'image/audio' | null; values: number | null; model: string | null } {
+  const d = det.file.data ?? {};
+  const m = d['modality'];
+  const modality = m === 'text' || m === 'image/audio' ? m : d['dataset'] === 'spam-assassin' ? 'text' : null;
+  const shape = d['inputShape'];
+  const values = Array.isArray(shape) && shape.every((v) => typeof v === 'number') ? (shape as number[]).reduce((a, b) => a * b, 1) : null;
+  return { modality, values, model: typeof d['modelPath'] === 'string' ? d['modelPath'] : null };
+}
+
+/**
+ * Refuses (exit 2) a detector calibrated for another kind of model than `model`: one calibrated on a
+ * text model's embeddings applied to an image or audio model (or the reverse), or one calibrated on
+ * inputs of another size. Its threshold would mean nothing there; the message names both.
+ */
+export function checkDetectorFits(det: LoadedDetector, model: tf.LayersModel, modelPath: string): void {
+  const was = calibratedFor(det);
+  const text = isTextModel(model);
+  const is = text ? 'text' : 'image/audio';
+  const source = was.model !== null ? ` (${was.model})` : '';
+  if (was.modality !== null && was.modality !== is) {
+    throw new UserError(`${det.path}: calibrated on a ${was.modality === 'text' ? 'text' : 'image or audio'} model${source}, but ${modelPath} is ${text ? 'a text' : 'an image or audio'} model; calibrate one for it: alp detect calibrate --model ${modelPath}`);
+  }
+  const input = model.inputs[0]?.shape.slice(1) ?? [];
+  const values = input.every((v) => typeof v === 'number') ? (input as number[]).reduce((a, b) => a * b, 1) : null;
+  if (!text && was.values !== null && values !== null && was.values !== values) {
+    throw new UserError(`${det.path}: calibrated on inputs of ${was.values} values${source}, but ${modelPath} takes ${values}; calibrate one for it: alp detect calibrate --model ${modelPath}`);
+  }
+}
+
 /** Loads a model folder (or model.json) and its detector.json (or `detectorPath`) as a guard. */
 export async function loadGuard(modelPath: string, detectorPath?: string, o: GuardOptions = {}): Promise<{ guard: Guard; model: tf.LayersModel; warnings: string[] }> {
   const det = loadDetector(detectorPath ?? modelPath, modelPath);
   const model = await loadModel(modelPath);
+  checkDetectorFits(det, model, modelPath);
   return { guard: guard(model, det, o), model, warnings: det.warnings };
 }

@@ -4,6 +4,8 @@
  * sweep and the masking diagnostics turn the known failure modes of logit-pairing-style defences into
  * named findings with evidence.
  */
+import { checkEvalCall } from './check-call.js';
+import { datasetDigest } from '../data/digest.js';
 import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import { modelFingerprint } from '../model/fingerprint.js';
@@ -164,7 +166,8 @@ const STATE_FORMAT = 'alp.audit-state/2';
 
 /**
  * The resume key: everything the cascade's result depends on. Every attack's full settings (seeds,
- * steps, ε, norm, targets, surrogate) come from its describe(). A part of a run (`range`) has its own.
+ * steps, ε, norm, targets, surrogate) come from its describe(); the examples by the digest of their contents
+ * (another file of the same dataset name is other data). A part of a run (`range`) has its own.
  */
 export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: AuditOptions, range?: readonly [number, number]): string {
   const fingerprint = o.fingerprint ?? (typeof model === 'function' ? undefined : modelFingerprint(model));
@@ -174,7 +177,7 @@ export function auditKey(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks:
   const part = range !== undefined && (range[0] !== 0 || range[1] !== ds.count) ? { range: [range[0], range[1]] } : {};
   return createHash('sha256').update(JSON.stringify({
     format: STATE_FORMAT, fingerprint: fingerprint ?? null, version: o.version, threat: o.threat, seed: o.seed,
-    dataset: ds.name, examples: ds.count, shape: ds.shape, batchSize: o.batchSize ?? 250, keepExamples: o.keepExamples ?? 16,
+    dataset: ds.name, data: datasetDigest(ds), examples: ds.count, shape: ds.shape, batchSize: o.batchSize ?? 250, keepExamples: o.keepExamples ?? 16,
     attacks: attacks.map((a) => a.describe()), extras: o.keyExtras ?? {}, ...part,
   })).digest('hex');
 }
@@ -412,6 +415,7 @@ function numbersIn(s: LogitStats): LogitStats {
 }
 
 export async function audit(model: tf.LayersModel | LogitsFn, ds: Dataset, o: AuditOptions): Promise<AuditResult> {
+  checkEvalCall(ds, [o.threat], o);
   const t0 = Date.now();
   const part = await auditPart(model, ds, o);
   const r = finishAudit([part], { version: o.version, threat: o.threat, keepExamples: o.keepExamples ?? 16, seconds: (Date.now() - t0) / 1000 });

@@ -4,6 +4,7 @@
  * Robust accuracy is recorded after each attack. State is checkpointed after every batch, so an
  * interrupted audit resumes where it stopped.
  */
+import { checkEvalCall } from './check-call.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Attack } from '../attack/attack.js';
 import { attackRows, predictDataset } from '../attack/runner.js';
@@ -56,6 +57,7 @@ export interface CascadeOptions {
   statePath?: string;
   /** A string identifying model + data + suite; a state with another key is not resumed. */
   key?: string;
+  /** Called after every batch of every attack: examples done of `total` this attack runs on, and how many are still robust. */
   onProgress?: (p: { attack: string; done: number; total: number; robust: number }) => void;
   /** Told whether a state file was resumed (true) or one with another key was found and ignored (false). */
   onResume?: (resumed: boolean) => void;
@@ -89,6 +91,7 @@ function loadState(path: string | undefined, key: string): CascadeState | null {
 }
 
 export async function runCascade(f: LogitsFn, ds: Dataset, attacks: Attack[], o: CascadeOptions = {}): Promise<CascadeResult> {
+  checkEvalCall(ds, attacks.map((a) => a.threat), o);
   const bs = o.batchSize ?? 250;
   const key = o.key ?? attacks.map((a) => a.name).join('|');
   let state = loadState(o.statePath, key);

@@ -4,6 +4,7 @@
  * per example, as AutoAttack reports it). Every attack runs through the attack runner, which clips
  * each result to the ε-ball and the box and re-checks it with a fresh forward pass.
  */
+import { checkEvalCall } from './check-call.js';
 import type * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
 import { attackRows, predictDataset, type BatchOutcome } from '../attack/runner.js';
@@ -39,10 +40,14 @@ export interface EvalResult {
   robust: number[];
 }
 
+/** One `onProgress` event of an evaluation: after each batch of each attack. */
 export interface EvalProgress {
+  /** The attack running. */
   attack: string;
+  /** Examples this attack has finished, of `total` it runs on. */
   done: number;
   total: number;
+  /** Of the finished ones, how many are still classified correctly. */
   robustSoFar: number;
 }
 
@@ -50,6 +55,7 @@ export interface EvalOptions {
   batchSize?: number;
   /** Per attack: run it only on the examples still robust after the attacks before it (suite.ts `survivorsMask`). */
   onSurvivors?: readonly boolean[];
+  /** Called after every batch of every attack (and of the sweep's radii), so a caller can show progress. */
   onProgress?: (p: EvalProgress) => void;
   /** Each verified batch of each attack, with its adversarial rows (the demo keeps a few to show). */
   onAttackBatch?: (attack: Attack, b: BatchOutcome) => void;
@@ -232,7 +238,14 @@ export function summarizeEval(parts: readonly EvalPart[]): EvalResult {
 }
 
 /** Clean accuracy, every attack's robust accuracy, and the per-example worst case over the suite. */
+/**
+ * Clean and robust accuracy of `model` on `ds` under each attack, and the worst case per example.
+ * Throws an OptionError for a threat model outside the inputs' box (ε ≥ 1 for L∞ on [0,1] inputs), a
+ * negative or non-finite ε, a bad batch size or labels outside the classes; `o.onProgress` reports
+ * every batch, `o.signal` stops it after the current one.
+ */
 export async function evaluateRobustness(model: tf.LayersModel | LogitsFn, ds: Dataset, attacks: Attack[], o: EvalOptions = {}): Promise<EvalResult> {
+  checkEvalCall(ds, attacks.map((a) => a.threat), o);
   return summarizeEval([await evalPart(model, ds, attacks, [0, ds.count], o)]);
 }
 
@@ -311,6 +324,8 @@ export function summarizeSweep(parts: readonly SweepPart[]): SweepPoint[] {
 }
 
 /** Robust accuracy as ε grows; a curve that does not reach ~0 at large ε hints at gradient masking. */
+/** Robust accuracy at each radius of `o.epsilons` (checked like evaluateRobustness' ε, as `epsilons`). */
 export async function epsSweep(model: tf.LayersModel | LogitsFn, ds: Dataset, o: SweepConfig, eo: EvalOptions = {}): Promise<SweepPoint[]> {
+  checkEvalCall(ds, o.epsilons.map((eps) => ({ norm: o.norm, eps, ...(o.bounds !== undefined ? { bounds: o.bounds } : {}) })), eo, 'epsilons');
   return summarizeSweep([await sweepPart(model, ds, o, [0, ds.count], eo)]);
 }

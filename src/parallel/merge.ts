@@ -14,6 +14,8 @@ import { isObj, readJsonObject, type Obj } from '../artifacts/fields.js';
 import { AUDIT_VERSIONS, finishAudit, type AuditPart } from '../eval/audit.js';
 import { summarizeEval, summarizeSweep, type EvalPart, type SweepPart } from '../eval/evaluate.js';
 import { UserError } from '../util/errors.js';
+import { dataRecordOf } from '../artifacts/outputs.js';
+import { describeData, type DataRecord } from '../data/digest.js';
 import { shardRange, type ShardRecord } from './shard.js';
 
 export type MergedRun =
@@ -91,6 +93,11 @@ function loadShards(files: readonly string[]): { kind: 'eval' | 'audit'; shards:
   const byIndex = new Map<number, Loaded>();
   for (const l of loaded) {
     if (l.json['schema'] !== schema) throw field(l.file, 'schema', `${String(schema)} (as in ${first.file})`, l.json['schema']);
+    // Other examples (another --data-dir, another file of the same dataset name): say which two.
+    const [da, db] = [dataRecordOf(first.json['data']), dataRecordOf(l.json['data'])];
+    if ((da?.digest ?? null) !== (db?.digest ?? null)) {
+      throw new UserError(`${l.file}: a shard of other examples than ${first.file} (${describeData(db)} there, ${describeData(da)} in ${first.file}); merge only the shards of one run`);
+    }
     if (l.shard.run !== first.shard.run) {
       throw new UserError(`${l.file}: field shard.run differs from ${first.file}'s: a shard of another model, data, attack configuration or seed`);
     }
@@ -209,6 +216,7 @@ function mergeAudit(shards: Loaded[]): MergedRun {
     seed: first.json['seed'] as number, versions: (first.json['versions'] ?? {}) as Record<string, string>,
     ...(Array.isArray(first.json['warnings']) ? { warnings: first.json['warnings'] as string[] } : {}),
     ...(Array.isArray(first.json['replacedAttacks']) ? { replacedAttacks: first.json['replacedAttacks'] as Replacement[] } : {}),
+    ...(dataRecordOf(first.json['data']) !== null ? { data: dataRecordOf(first.json['data']) as DataRecord } : {}),
   };
   const { artifact, examples } = auditArtifactOf(r, String(first.json['dataset']), shape, kept, meta);
   return { kind: 'audit', artifact, examples, files: shards.map((s) => s.file) };

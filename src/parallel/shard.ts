@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { OptionError } from '../util/errors.js';
+import type { DataRecord } from '../data/digest.js';
 
 export interface ShardSpec {
   /** 1-based shard number K. */
@@ -23,8 +24,10 @@ export interface ShardRecord {
   start: number;
   end: number;
   examples: number;
-  /** sha256 of everything the full run's result depends on (model, data, threat, attacks, seeds). */
+  /** sha256 of everything the full run's result depends on (model, data contents, threat, attacks, seeds). */
   run: string;
+  /** The run's examples (all n, not only this shard's): merge names both sources when shards differ. */
+  data?: DataRecord;
 }
 
 /** Parses 'K/N' (K in 1..N); `option` names the option in the error (the CLI shows it as its flag). */
@@ -55,9 +58,9 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-export function shardRecord(s: ShardSpec, examples: number, run: string): ShardRecord {
+export function shardRecord(s: ShardSpec, examples: number, run: string, data?: DataRecord): ShardRecord {
   const [start, end] = shardRange(examples, s);
-  return { index: s.index, count: s.count, start, end, examples, run };
+  return { index: s.index, count: s.count, start, end, examples, run, ...(data !== undefined ? { data } : {}) };
 }
 
 /** The default output name of shard K of N: `eval.shard-2-of-8.json`, `audit.shard-2-of-8`. */

@@ -3,9 +3,9 @@
  * wasm binaries, playground.json, the test inputs, and every model's model.json, weights and
  * detector.json. `alp playground` serves this set; `--export` writes it as a static folder.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BUNDLES, DIST } from '../browser/build-bundle.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/registry.js';
@@ -86,6 +86,19 @@ function asset(path: string): { path: string } {
   return { path };
 }
 
+/**
+ * `file`, checked to be inside the run folder after following links: a link in a run folder that
+ * points elsewhere is neither served nor exported (as alp eval refuses such weight files).
+ */
+function insideRun(runDir: string, file: string): { path: string } {
+  const root = realpathSync(runDir);
+  const real = realpathSync(file);
+  if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+    throw new UserError(`${file}: expected a file inside the run folder ${root}, found a link to ${real} outside it; copy the file into the run instead`);
+  }
+  return { path: file };
+}
+
 export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
   const models = findModels(runDir);
   const recorded = [...new Set(models.map((m) => alpConfig(m)['dataset']).filter((d): d is string => typeof d === 'string'))];
@@ -124,19 +137,19 @@ export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
   };
   for (const m of models) {
     const base = `models/${m.name}/`;
-    files.set(`${base}model.json`, { path: join(m.dir, 'model.json') });
+    files.set(`${base}model.json`, insideRun(runDir, join(m.dir, 'model.json')));
     for (const g of m.json['weightsManifest'] as unknown[]) {
       const paths = isObj(g) && Array.isArray(g['paths']) ? g['paths'] : [];
       for (const p of paths) {
         if (typeof p !== 'string' || !/^[\w.-]+$/.test(p)) throw new UserError(`${join(m.dir, 'model.json')}: weightsManifest path ${JSON.stringify(p)}: expected a file name beside model.json`);
         const w = join(m.dir, p);
         if (!existsSync(w)) throw new UserError(`${w}: missing (listed in the weightsManifest of ${join(m.dir, 'model.json')})`);
-        files.set(base + p, { path: w });
+        files.set(base + p, insideRun(runDir, w));
       }
     }
     const det = join(m.dir, 'detector.json');
     const hasDet = existsSync(det);
-    if (hasDet) files.set(`${base}detector.json`, { path: det });
+    if (hasDet) files.set(`${base}detector.json`, insideRun(runDir, det));
     const method = alpConfig(m)['method'];
     manifest.models.push({ name: m.name, url: `${base}model.json`, detectorUrl: hasDet ? `${base}detector.json` : null, method: typeof method === 'string' ? method : null, ...(o.outputNode !== undefined ? { outputNode: o.outputNode } : {}) });
   }

@@ -92,7 +92,8 @@ export interface ReportData {
   title: string;
   generatedAt: string;
   generator: Record<string, string>;
-  output: { html: string; json: string };
+  /** `runs`: the RUN folders shown, relative to the page's folder (what report-output.ts compares before replacing a page). */
+  output: { html: string; json: string; runs?: string[] };
   /** eval.json attack names across models, in order of first appearance (the summary's columns). */
   attacks: string[];
   models: ModelReport[];

@@ -16,6 +16,7 @@ import {
 import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
 import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
+import { guardReport, reportRuns } from './report-output.js';
 import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
 import { datasetOf, loadRuns, runThreat, type FindingData, type RunData, type Threat } from './runs.js';
 
@@ -33,6 +34,8 @@ export interface ReportOptions {
   trainOptions?: ReadonlySet<string>;
   /** The time stamped on the page (default now). */
   now?: Date;
+  /** Replace a page at `out` of other runs, or a file that is no alp report (report-output.ts). */
+  force?: boolean;
 }
 
 export type { ModelSummary, Command, Commands, ModelReport, ChartData, ReportData, PageModel } from './page-model.js';
@@ -64,10 +67,12 @@ function minOf(a: number | null, b: number | null): number | null {
 }
 
 function summarise(r: RunData, colour: string): ModelSummary {
+  // A result over no examples (an empty shard) has no accuracy: shown as none, not 0%.
+  const measured = <T>(v: T | null | undefined, n: number | null | undefined): T | null => (n === 0 ? null : v ?? null);
   const attacks: Record<string, number | null> = {};
-  for (const a of r.eval?.attacks ?? []) attacks[a.name] = a.robustAccuracy;
-  const evalWorst = r.eval?.worstCaseAccuracy ?? null;
-  const auditWorst = r.audit?.worstCaseAccuracy ?? null;
+  for (const a of r.eval?.attacks ?? []) attacks[a.name] = measured(a.robustAccuracy, r.eval?.examples);
+  const evalWorst = measured(r.eval?.worstCaseAccuracy, r.eval?.examples);
+  const auditWorst = measured(r.audit?.worstCaseAccuracy, r.audit?.examples);
   const worst = minOf(evalWorst, auditWorst);
   const findings = { pass: 0, warn: 0, fail: 0, unknown: 0 };
   const findingsSource = r.audit !== null ? 'audit' : r.quick !== null ? 'quick' : null;
@@ -84,7 +89,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
     params: r.model?.params ?? null,
     layers: r.model?.layers ?? null,
     examples: r.eval?.examples ?? r.audit?.examples ?? null,
-    cleanAccuracy: r.eval?.cleanAccuracy ?? r.audit?.cleanAccuracy ?? null,
+    cleanAccuracy: measured(r.eval?.cleanAccuracy, r.eval?.examples) ?? measured(r.audit?.cleanAccuracy, r.audit?.examples),
     attacks,
     evalWorstCase: evalWorst,
     auditWorstCase: auditWorst,
@@ -327,7 +332,7 @@ export async function buildReport(runPaths: string[], opts: ReportOptions): Prom
     title: opts.title ?? (runs.length === 1 ? `alp report: ${runs[0]!.name}` : `alp report: ${runs.map((r) => r.name).join(' vs ')}`),
     generatedAt: (opts.now ?? new Date()).toISOString(),
     generator: generatorVersions(),
-    output: { html: opts.out, json: dataPathFor(opts.out) },
+    output: { html: opts.out, json: dataPathFor(opts.out), runs: reportRuns(opts.out, runPaths) },
     attacks: uniqueInOrder(runs.flatMap((r) => r.eval?.attacks.map((a) => a.name) ?? [])),
     models,
     charts,
@@ -348,9 +353,10 @@ export interface WrittenReport {
 
 /** Builds the report and writes the page and its JSON, each atomically. */
 export async function writeReport(runPaths: string[], opts: ReportOptions): Promise<WrittenReport> {
+  const json = dataPathFor(opts.out);
+  guardReport(opts.out, json, runPaths, opts.force === true);
   const page = await buildReport(runPaths, opts);
   const html = renderPage(page);
-  const json = dataPathFor(opts.out);
   writeJsonAtomic(json, page.data);
   writeFileAtomic(opts.out, html);
   return { html: opts.out, json, bytes: Buffer.byteLength(html), charts: Object.keys(page.svgs).length, data: page.data };

@@ -7,6 +7,7 @@
  * (seed, step), the learning rate a function of the step; with weights and optimizer state restored,
  * a resumed run computes what the uninterrupted one would have.
  */
+import { checkBatchSize, checkThreats } from '../eval/check-call.js';
 import { existsSync } from 'node:fs';
 import { makeDir } from '../util/atomic.js';
 import { join } from 'node:path';
@@ -80,6 +81,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Save a checkpoint every N steps as well as at every epoch end (0 = epoch ends only). */
   checkpointEvery?: number;
+  /** Called after every step (loss, step of totalSteps, throughput, the last validation), so a caller can show progress. */
   onProgress?: (p: TrainProgress) => void;
   /** Stop (after checkpointing) once this many steps have run in this call: for tests of resume. */
   stopAfterSteps?: number;
@@ -140,6 +142,9 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   const text = isTextModel(model) ? splitAtEmbedding(model) : null;
   if (text !== null && train.vocabulary === undefined) throw new UserError(`${model.name} embeds token ids, but ${train.name} is not a text dataset`);
   if (text === null && c.textAdversary === 'swap') throw new OptionError(`{textAdversary} swap: ${model.name} is not a text model (it has no Embedding layer)`);
+  // The library checks what the CLI checks: a training radius outside the [0,1] box (images, audio) is refused.
+  if (text === null) checkThreats(train, [{ norm: c.norm, eps: c.eps }]);
+  checkBatchSize(c.batchSize);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
   assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   if (c.augment !== undefined) checkAugmentFits(c.augment, train);

@@ -1,4 +1,6 @@
 import { ATTACK_SPEC } from '../specs/attack.js';
+import { refuseGiven } from '../inapplicable.js';
+import { WORD_SWAP_OPTIONS } from '../options.js';
 import { runAttack } from '../../attack/runner.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +14,10 @@ import { nearestTokens } from '../../model/text.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, emit, openModelJob, pct, versions } from '../common.js';
+import { workersFor, emit, guardOutput, openModelJob, pct, versions } from '../common.js';
+import { ATTACK_SCHEMA, attackIdentity } from '../../artifacts/outputs.js';
+import { weightsHash as modelWeightsHash } from '../../model/fingerprint.js';
+import { modelJsonPath } from '../../model/io.js';
 import { say } from '../progress.js';
 import { decodeIds } from '../../data/text.js';
 import { excerpt, markSwaps, runWordAttack } from '../../attack/text/index.js';
@@ -21,6 +26,17 @@ import type { ModelJob } from '../common.js';
 import { attackParallel } from '../../parallel/evaluate-parallel.js';
 
 export { ATTACK_SPEC };
+
+/**
+ * The one output rule (artifacts/outputs.ts) for `--out`: its attack.json is replaced only by the same
+ * attack on the same weights and examples, before any work; returns the fields that identify this run.
+ */
+function guardAttackOutput(p: Parsed, job: ModelJob, out: string, attack: unknown, target: number | undefined): { schema: string; weightsHash: string | null } {
+  const weightsHash = modelWeightsHash(modelJsonPath(job.modelPath));
+  const want = { schema: ATTACK_SCHEMA, weightsHash, dataset: job.ds.name, data: job.data, attack, targeted: target ?? null };
+  guardOutput(join(out, 'attack.json'), 'attack', attackIdentity(JSON.parse(JSON.stringify(want)) as Record<string, unknown>), p);
+  return { schema: ATTACK_SCHEMA, weightsHash };
+}
 
 /** `alp attack ARGS` (cli/main.ts parses them itself before loading this module, then calls runAttackCommand). */
 export async function attackCommand(argv: string[]): Promise<void> {
@@ -37,11 +53,14 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     throw new UserError(`--target: expected a class in 0..${ds.numClasses - 1}, got ${target}`);
   }
   if (get.str(p, 'word-attack') !== undefined) {
+    // A word attack swaps real words: the image attacks' settings would be ignored.
+    refuseGiven(argv, ['attack', 'steps', 'restarts'], 'an option of the gradient attacks; --word-attack swaps real words (--swaps, --candidates, …)');
     await wordAttackCommand(p, job, target);
     return;
   }
   // An attack the model's classes cannot carry (APGD-T needs 4) is refused here, before any work.
   refuseUnfit([get.str(p, 'attack') as AttackName], ds.numClasses, '--attack', target !== undefined);
+  refuseGiven(argv, ['swaps', ...WORD_SWAP_OPTIONS.map((o) => o.name)], 'an option of word attacks; add --word-attack NAME (text models) or leave it out');
   const suiteSpec = {
     threat, attacks: [get.str(p, 'attack') as AttackName], steps: get.num(p, 'steps') as number,
     restarts: get.num(p, 'restarts') as number, seed: get.num(p, 'seed') as number,
@@ -49,6 +68,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
   const [attack] = buildSuite(suiteSpec);
   if (attack === undefined) throw new Error('no attack built');
   const out = get.str(p, 'out') as string;
+  const stamp = guardAttackOutput(p, job, out, attack.describe(), target);
   say(quiet, `alp attack: ${attack.name} on ${ds.count} ${ds.name} test examples, backend ${backend} → ${out}`);
   const f = logitsOf(model);
   const [h, w, c] = ds.shape;
@@ -77,7 +97,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     const texts = textReadings(job.text.ids, nearest, { count: ds.count, tokens: h, labels: ds.labels, cleanPred, advPred, success: r.success });
     writeFileAtomic(join(out, 'adversarial.f32'), new Uint8Array(advData.buffer, advData.byteOffset, advData.byteLength));
     const report = {
-      model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+      ...stamp, model: modelPath, dataset: ds.name, data: job.data, attack: attack.describe(), targeted: target ?? null,
       tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w], layout: 'adversarial embeddings [N, tokens, dim], little-endian' },
       successRate: fooled / ds.count, texts, versions: versions(backend), warnings: job.warnings,
     };
@@ -109,7 +129,7 @@ export async function runAttackCommand(p: Parsed, argv: string[]): Promise<void>
     files.splice(2, 0, `wav/ (${2 * ds.count} clips)`);
   }
   const report = {
-    model: modelPath, dataset: ds.name, attack: attack.describe(), targeted: target ?? null,
+    ...stamp, model: modelPath, dataset: ds.name, data: job.data, attack: attack.describe(), targeted: target ?? null,
     tensor: { file: 'adversarial.f32', dtype: 'float32', shape: [ds.count, h, w, c], layout: 'NHWC, little-endian, values in [0,1]' },
     ...(audio ? { audio: { sampleRate: ds.sampleRate, files: 'wav/<i>-clean.wav, wav/<i>-adversarial.wav (16-bit PCM mono)', waveform: 'w = 2x − 1' } } : {}),
     labels: Array.from(ds.labels), cleanPredictions: Array.from(cleanPred), adversarialPredictions: Array.from(advPred),
@@ -127,6 +147,8 @@ async function wordAttackCommand(p: Parsed, job: ModelJob, target: number | unde
   const k = get.num(p, 'swaps') as number;
   if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected an integer ≥ 1, found ${k}`);
   const out = get.str(p, 'out') as string;
+  const described = { name: attack.name, swaps: k, fraction: w.fraction ?? null, candidates: w.candidates.kind };
+  const stamp = guardAttackOutput(p, job, out, described, target);
   const n = w.labels.length, L = w.model.length;
   say(job.quiet, `alp attack: ${attack.name} (≤ ${k} word swaps${w.fraction !== undefined ? `, ≤ ${w.fraction} of the words` : ''}, ${w.candidates.kind} candidates) on ${n} ${job.ds.name} test messages → ${out}`);
   const targets = target !== undefined ? new Int32Array(n).fill(target) : undefined;
@@ -143,7 +165,7 @@ async function wordAttackCommand(p: Parsed, job: ModelJob, target: number | unde
   });
   const fooled = r.success.reduce((a, b) => a + b, 0);
   const report = {
-    model: job.modelPath, dataset: job.ds.name, attack: { name: attack.name, swaps: k, fraction: w.fraction ?? null, candidates: w.candidates.kind }, targeted: target ?? null,
+    ...stamp, model: job.modelPath, dataset: job.ds.name, data: job.data, attack: described, targeted: target ?? null,
     successRate: n === 0 ? 0 : fooled / n, queries: r.queries, texts, versions: versions(job.backend), warnings: job.warnings,
   };
   writeJsonAtomic(join(out, 'attack.json'), report);

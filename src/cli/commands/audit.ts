@@ -1,4 +1,6 @@
 import { AUDIT_SPEC } from '../specs/audit.js';
+import { refuseGiven } from '../inapplicable.js';
+import { AUDIT_WORD_OPTIONS } from '../options.js';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../../attack/transfer.js';
@@ -13,7 +15,7 @@ import { modelFingerprint, weightsHash } from '../../model/fingerprint.js';
 import { logitsOf } from '../../model/classifier.js';
 import { modelJsonPath } from '../../model/io.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, checkModelFitsData, emit, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
+import { workersFor, checkModelFitsData, emit, emptyShard, guardOutput, openModel, openModelJob, pct, table, versions } from '../common.js';
 import { EXIT, UserError } from '../../util/errors.js';
 import { Progress, say } from '../progress.js';
 import { auditWordOptions, wordAuditText } from '../word-swaps.js';
@@ -31,7 +33,9 @@ export async function auditCommand(argv: string[]): Promise<number> {
 /** `alp audit` on arguments parsed and checked against AUDIT_SPEC. */
 export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number> {
   const job = await openModelJob(p, 'audit');
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
+  // The word-swap phase is for text models only: its options on another model would be ignored.
+  if (job.text === undefined) refuseGiven(argv, AUDIT_WORD_OPTIONS.map((o) => o.name), `an option of the word-swap phase, for text models; ${modelPath} is not a text model (no Embedding layer)`);
   const words = auditWordOptions(p, job);
   const version = get.str(p, 'budget') as AuditVersion;
   const seed = get.num(p, 'seed') as number;
@@ -41,7 +45,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const base = defaultResultPath(modelPath, 'audit');
   const out = get.str(p, 'out') ?? (shard !== undefined ? join(base, shardName('audit', shard)) : base);
   const hash = weightsHash(modelJsonPath(modelPath));
-  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, examples: ds.count, threat, version, seed }), p);
+  guardOutput(join(out, 'audit.json'), 'audit', auditIdentity({ weightsHash: hash, dataset: ds.name, data, examples: ds.count, threat, version, seed, ...(shard !== undefined ? { shard: { ...shard, examples: ds.count } } : {}) }), p);
   const statePath = join(out, 'audit.state.json');
   if (get.bool(p, 'fresh')) for (const f of [statePath, wordStatePath(statePath)]) rmSync(f, { force: true });
   else if (existsSync(statePath)) say(quiet, `found an interrupted audit in ${statePath}`);
@@ -62,7 +66,8 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   let bar: Progress | undefined;
   let current = '';
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
-  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const empty = emptyShard(shard, range, ds.count);
+  if (shard !== undefined && !empty) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
   const t0 = Date.now();
   const options: AuditOptions = {
     threat, version, seed, extraAttacks: extra, statePath, batchSize: get.num(p, 'batch-size') as number, signal: interrupt.signal,
@@ -118,14 +123,14 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const r = await withWordAudit(finishAudit([part], { version, threat, keepExamples, seconds: (Date.now() - t0) / 1000 }), model, ds, options);
   bar?.done();
   const replaced = planReplacements(version, ds.numClasses);
-  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings, replacedAttacks: replaced });
+  const written = auditArtifact(r, ds, logitsOf(model), { model: modelPath, weightsHash: hash, seed, versions: versions(backend), warnings, replacedAttacks: replaced, data });
   if (shard !== undefined) {
     const { kept: _kept, ...rows } = part;
     written.artifact.shard = {
       ...shardRecord(shard, ds.count, runHash({
-        command: 'audit', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, threat, version, seed, keepExamples,
+        command: 'audit', model: modelFingerprint(model), dataset: ds.name, data: data.digest, examples: ds.count, shape: ds.shape, threat, version, seed, keepExamples,
         attacks: auditAttacks(options, ds.numClasses).map((a) => a.describe()), surrogate: surrogateFingerprint,
-      })),
+      }), data),
       keepExamples, audit: rows,
     };
   }
@@ -135,7 +140,7 @@ export async function runAuditCommand(p: Parsed, argv: string[]): Promise<number
   const rows = [['after attack', 'robust acc', 'newly fooled', 'seconds'], ['(clean)', pct(r.cleanAccuracy), '', '']];
   for (const s of r.cascade) rows.push([s.attack, pct(s.robustAccuracyAfter), String(s.fooledHere), s.seconds.toFixed(1)]);
   const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
-  const text = `${table(rows)}\n${replacementLines(replaced).map((l) => `\n${ds.numClasses} classes: ${l}`).join('')}\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
+  const text = empty ? `shard ${shard?.index}/${shard?.count}: no examples, so no accuracy and no findings\n\nwritten ${join(out, 'audit.json')}` : `${table(rows)}\n${replacementLines(replaced).map((l) => `\n${ds.numClasses} classes: ${l}`).join('')}\nworst case: ${pct(r.worstCaseAccuracy)}\n\n` + (r.wordSwaps !== undefined ? `${wordAuditText(r.wordSwaps)}\n\n` : '') +
     r.findings.map((f) => `[${mark[f.status]}] ${f.title}\n       ${f.detail}`).join('\n') + `\n\nwritten ${join(out, 'audit.json')}`;
   emit(p, report, text);
   // The gate: results are written either way; the status tells a CI job whether to stop.

@@ -19,6 +19,8 @@ function parseMethods(text: string): Method[] {
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = names.filter((m) => !(METHODS as readonly string[]).includes(m));
   if (names.length === 0 || bad.length > 0) throw new UserError(`--methods: expected 'all' or names among ${METHODS.join(', ')}, got '${text}'`);
+  const twice = names.filter((m, i) => names.indexOf(m) !== i);
+  if (twice.length > 0) throw new UserError(`--methods: expected each method once (one folder each), got ${[...new Set(twice)].join(', ')} more than once in '${text}'`);
   return names as Method[];
 }
 
@@ -89,7 +91,7 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
   };
   const r = await compareMethods({
     out, methods, budgetSeconds: minutes * 60, command: ['alp', 'compare', ...argv].map(shellQuote).join(' '), preset: get.str(p, 'preset') as string, overrides,
-    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), versions: versions(backend),
+    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), force: get.bool(p, 'force'), versions: versions(backend),
     ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}), loaderOptions: loaderOptionsOf(p),
     onPhase: (m, phase) => {
       done();
@@ -109,7 +111,8 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
     },
   });
   done();
-  const page = await writeReport([out], { out: join(out, 'report.html'), title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
+  // Its own page in its own folder (the folder passed the output rule before training).
+  const page = await writeReport([out], { out: join(out, 'report.html'), force: true, title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
   const best = r.best === null ? 'No method finished.'
     : r.best.methods.length === 1 ? `Highest audited robust accuracy: ${r.best.methods[0]} (${pct(r.best.worstCaseAccuracy)}).`
       : `Highest audited robust accuracy: a tie between ${r.best.methods.join(', ')} (${pct(r.best.worstCaseAccuracy)}).`;

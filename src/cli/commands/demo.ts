@@ -1,4 +1,6 @@
 import { DEMO_SPEC } from '../specs/demo.js';
+import { prepareOutput } from '../../train/run.js';
+import { readResultSchema } from '../../artifacts/outputs.js';
 import { TRAIN_SPEC } from '../specs/train.js';
 import { join } from 'node:path';
 import { DEMO_SCHEMA } from '../../artifacts/demo.js';
@@ -96,6 +98,11 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   say(quiet, `alp demo: MNIST, backend ${backend}; training ${runs.map((r) => r.name).join(' and ')} (${workers} worker${workers === 1 ? '' : 's'}), then ${suite.map((a) => a.name).join(', ')} at ε=0.3 on ${test.count} test images → ${out}`);
   for (const l of replacedText) say(quiet, l);
 
+  // The demo rewrites its own --out; models there that no demo wrote (no demo report.json) are another
+  // run's, kept unless --force (the one output rule, docs/outputs-and-resume.md).
+  if (!get.bool(p, 'resume') && readResultSchema(join(out, 'report.json'))?.startsWith('alp.demo/') !== true) {
+    for (const run of runs) prepareOutput(join(out, run.name), { force: get.bool(p, 'force') });
+  }
   const reports: ModelReport[] = [];
   for (const run of runs) {
     const folder = join(out, run.name);
@@ -190,7 +197,8 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
     note: "The demo runs FGSM, PGD-40 (CE and CW margin) and APGD-T (targeted DLR, 9 classes), each once, then the Square attack on the examples they all left robust; 'alp eval --model DIR' runs 5 restarts of each gradient attack, 'alp audit' adds APGD-CE, longer APGD-T and the masking checks.",
   };
   writeJsonAtomic(join(out, 'report.json'), report);
-  const html = await writeReport([out], { out: join(out, 'report.html'), title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
+  // Its own page in its own folder (checked before training).
+  const html = await writeReport([out], { out: join(out, 'report.html'), force: true, title: 'alp demo: standard vs ALP on MNIST', trainOptions: new Set(TRAIN_SPEC.options.map((o) => o.name)), ...(dataDir !== undefined ? { dataDir } : {}) });
   emit(p, report, `\n${table(rows)}\n${replacedText.map((l) => `\n${l}`).join('')}\nMNIST test[0:${test.count}], L∞ ε=0.3. Total ${seconds.toFixed(0)} s. Models in ${out}/{standard,alp}/model.json; numbers in ${out}/report.json; page ${html.html}.\n` +
     `For the full evaluation (5 restarts per attack): npm run alp -- eval --model ${out}/alp\nFor the audit (APGD, Square, every masking check; the page has the quick version): npm run alp -- audit --model ${out}/alp, then npm run alp -- report ${out}\n` +
     `To attack both models in the browser: npm run alp -- playground ${out}`);

@@ -11,7 +11,7 @@ import { validateThreatModel } from '../../attack/threat-model.js';
 import type { Dataset } from '../../data/dataset.js';
 import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.js';
 import { calibrationSplit } from '../../detect/calibration-split.js';
-import { loadDetector, saveDetector } from '../../detect/detector-files.js';
+import { checkDetectorFits, detectorJsonPath, loadDetector, modelFingerprint as detectorModelFingerprint, saveDetector } from '../../detect/detector-files.js';
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, writeDetectEvalArtifact, type TextDetectSetup } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
@@ -26,7 +26,8 @@ import { refuseUnfit } from '../../eval/few-classes.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { defaultResultPath, detectEvalIdentity } from '../../artifacts/outputs.js';
+import { DETECT_CHECK_SCHEMA, checkIdentity, defaultResultPath, detectEvalIdentity, detectorIdentity } from '../../artifacts/outputs.js';
+import { dataRecord } from '../../data/digest.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { OptionError, UserError } from '../../util/errors.js';
 import { helpText, optionMessage, parseArgs, get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
@@ -64,6 +65,7 @@ export const DETECT_CHECK_SPEC: CommandSpec = {
     { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
     { name: 'shape', type: 'numbers', metavar: 'N,H,W,C', help: 'shape of a raw .f32 file without attack.json' },
     { name: 'out', type: 'string', metavar: 'FILE', help: 'also write the results as JSON here' },
+    { name: 'force', type: 'boolean', help: 'replace a file at --out that holds another check, or no check' },
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -87,6 +89,7 @@ export const DETECT_CALIBRATE_SPEC: CommandSpec = {
     ...DETECTOR_OPTIONS,
     ...DATA_OPTIONS,
     { name: 'out', type: 'string', metavar: 'FILE', help: 'where to write (default: detector.json beside model.json)' },
+    { name: 'force', type: 'boolean', help: 'replace a detector.json calibrated for other weights, data, detector settings or FPR' },
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -278,10 +281,18 @@ async function calibrateCmd(p: Parsed): Promise<void> {
   const fpr = get.num(p, 'fpr') as number;
   const nThr = det.needsFit ? data.count - Math.round(data.count / 2) : data.count;
   checkCalibrationSize(nThr, fpr, det.needsFit ? `clean inputs left for the threshold (half of --calib-n fits the ${det.kind} statistics)` : 'clean inputs (--calib-n)');
+  // What it is calibrated for (checked where it is applied), and the one output rule for detector.json.
+  const calibratedOn = {
+    modality: text !== undefined ? 'text' : 'image/audio', inputShape: data.shape, modelPath, detectorSettings: det.describe(),
+    content: dataRecord(data, get.str(p, 'data-dir')),
+  };
+  const outPath = detectorJsonPath(get.str(p, 'out') ?? modelDir(modelPath));
+  const fingerprint = detectorModelFingerprint(modelPath).sha256;
+  guardOutput(outPath, 'detector', detectorIdentity(JSON.parse(JSON.stringify({ format: 'alp-detector', model: { sha256: fingerprint }, data: calibratedOn, calibration: { fprTarget: fpr } })) as Record<string, unknown>), p);
   say(quiet, `alp detect calibrate: ${det.name} on ${data.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
   const t0 = Date.now();
   const r = text !== undefined ? calibrateTextDetector(text, det, data, { fpr }) : calibrateDetector(det, imageModel as tf.LayersModel, data, { fpr });
-  const out = saveDetector(get.str(p, 'out') ?? modelDir(modelPath), r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold } });
+  const out = saveDetector(outPath, r, { modelPath, data: { ...source, fit: r.split.fit, threshold: r.split.threshold, ...calibratedOn } });
   const c = r.calibration;
   const report = { model: modelPath, detectorFile: out, detector: det.describe(), calibration: c, split: r.split, seconds: (Date.now() - t0) / 1000, versions: versions(backend) };
   emit(p, report, [
@@ -301,8 +312,12 @@ async function checkCmd(p: Parsed): Promise<void> {
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect', get.str(p, 'output-node'));
+  checkDetectorFits(det, model, modelPath);
   const g = guard(model, det);
   const shape = get.nums(p, 'shape');
+  // The one output rule for --out, before any work: replace only the same check (model, detector, inputs).
+  const out = get.str(p, 'out');
+  if (out !== undefined) guardOutput(out, 'detect-check', checkIdentity({ model: modelPath, detector: { file: det.path }, inputs: files }), p);
   const results: Array<Record<string, unknown>> = [];
   const rows: string[][] = [['input', 'label', 'prediction', 'confidence', 'suspicion', 'decision']];
   for (const file of files) {
@@ -317,10 +332,9 @@ async function checkCmd(p: Parsed): Promise<void> {
   }
   const rejected = results.filter((r) => r['decision'] === 'reject').length;
   const report = {
-    model: modelPath, backend, detector: { file: det.path, name: det.detector.name, threshold: det.calibration.threshold, fprTarget: det.calibration.fprTarget },
+    schema: DETECT_CHECK_SCHEMA, model: modelPath, backend, inputs: files, detector: { file: det.path, name: det.detector.name, threshold: det.calibration.threshold, fprTarget: det.calibration.fprTarget },
     warnings: det.warnings, results, summary: { inputs: results.length, rejected },
   };
-  const out = get.str(p, 'out');
   if (out !== undefined) writeJsonAtomic(out, report);
   emit(p, report, `${table(rows)}\n\n${rejected}/${results.length} rejected by ${det.detector.name} (score > ${det.calibration.threshold.toPrecision(4)}, calibrated for ${pct(det.calibration.fprTarget)} false positives)${out !== undefined ? `; written ${out}` : ''}`);
 }
@@ -332,6 +346,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect serve', get.str(p, 'output-node'));
+  checkDetectorFits(det, model, modelPath);
   const port = get.num(p, 'port') as number;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected an integer in 0…65535, got ${port}`);
   const maxBatch = get.num(p, 'max-batch') as number;
@@ -474,13 +489,14 @@ async function evalCmd(p: Parsed): Promise<void> {
   };
   const out = get.str(p, 'out') ?? defaultDetectEvalPath(models);
   const hashes = models.map((m) => weightsHash(modelJsonPath(m.path)));
+  const testData = dataRecord(test, get.str(p, 'data-dir'));
   const setup = textPlan !== null
     ? {
-      dataset: test.name, testExamples: test.count, calibration: source, modality: 'text' as const, threat: textPlan.threat, operatingFpr, fprTargets: fprs,
+      dataset: test.name, data: testData, testExamples: test.count, calibration: source, modality: 'text' as const, threat: textPlan.threat, operatingFpr, fprTargets: fprs,
       attacks: [`hotflip-${textPlan.budget.k}`], adaptive: textPlan.adaptive, detectors: kinds, detectorSettings: settings, seed,
     }
     : {
-      dataset: test.name, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
+      dataset: test.name, data: testData, testExamples: test.count, calibration: source, threat, operatingFpr, fprTargets: fprs,
       attacks: options.attacks, attackSteps: options.steps, attackRestarts: options.restarts, adaptive,
       detectors: kinds, detectorSettings: settings, seed,
     };

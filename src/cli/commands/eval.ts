@@ -1,4 +1,6 @@
 import { EVAL_SPEC } from '../specs/eval.js';
+import { refuseGiven } from '../inapplicable.js';
+import { WORD_SWAP_OPTIONS } from '../options.js';
 import { dirname, join } from 'node:path';
 import { validateThreatModel } from '../../attack/threat-model.js';
 import { evalArtifact, writeEvalArtifact } from '../../artifacts/eval.js';
@@ -12,7 +14,7 @@ import { modelJsonPath } from '../../model/io.js';
 import { buildSuite, DEFAULT_EVAL_ATTACKS, DEFAULT_SURVIVORS, survivorsMask, type AttackName, type SuiteSpec } from '../../eval/suite.js';
 import { fitSuiteToClasses, refuseUnfit, replacementLines } from '../../eval/few-classes.js';
 import { parseCommand, get, type Parsed } from '../args.js';
-import { workersFor, emit, guardOutput, openModelJob, pct, table, versions } from '../common.js';
+import { workersFor, emit, emptyShard, guardOutput, openModelJob, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { evaluateWordSwaps, type SwapEval } from '../../attack/text/index.js';
 import { UserError } from '../../util/errors.js';
@@ -32,7 +34,9 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const shardText = get.str(p, 'shard');
   const shard = shardText !== undefined ? parseShard(shardText) : undefined;
   const job = await openModelJob(p, 'eval');
-  const { modelPath, quiet, backend, ds, model, threat, warnings } = job;
+  const { modelPath, quiet, backend, ds, model, threat, warnings, data } = job;
+  // Word-swap settings mean something only with --swaps (which needs a text model).
+  if (ks === undefined) refuseGiven(argv, ['word-attacks', ...WORD_SWAP_OPTIONS.map((o) => o.name)], 'an option of the word-swap evaluation; add --swaps K,K,... (text models) or leave it out');
   // Set up (and check) the word-level attacks before the long embedding suite runs.
   const words = ks !== undefined ? wordSwapSetup(p, job, 'swaps') : null;
   const wordAttacks = ks !== undefined ? wordAttacksOf(p, get.strs(p, 'word-attacks') ?? []) : [];
@@ -61,7 +65,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const outPath = get.str(p, 'out') ?? (shard !== undefined ? join(dirname(defaultResultPath(modelPath, 'eval')), shardName('eval', shard, '.json')) : defaultResultPath(modelPath, 'eval'));
   const hash = weightsHash(modelJsonPath(modelPath));
   // Before the work: an hour of attacks should not end in a refusal to write.
-  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null }), p);
+  guardOutput(outPath, 'eval', evalIdentity({ weightsHash: hash, dataset: ds.name, data, threat, suite: spec, result: { examples: ds.count }, epsSweep: sweepEps ?? null, ...(shard !== undefined ? { shard: { ...shard, examples: ds.count } } : {}) }), p);
   // Ctrl-C/SIGTERM stop after the current batch (InterruptedError, exit 130/143); the handlers go with the process.
   const interrupt = onInterrupt('eval', 'this batch; nothing is written (an interrupted eval does not resume)');
   const t0 = Date.now();
@@ -79,7 +83,8 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   };
   const batchSize = get.num(p, 'batch-size') as number;
   const range = shard !== undefined ? shardRange(ds.count, shard) : [0, ds.count] as [number, number];
-  if (shard !== undefined) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
+  const empty = emptyShard(shard, range, ds.count);
+  if (shard !== undefined && !empty) say(quiet, `shard ${shard.index}/${shard.count}: examples ${range[0]}–${range[1] - 1} of ${ds.count}`);
   for (const e of sweepEps ?? []) validateThreatModel({ norm: threat.norm, eps: e }, inputSize, '--eps-sweep');
   const sweepConfig: SweepConfig | undefined = sweepEps !== undefined
     ? { norm: threat.norm, ...(threat.bounds !== undefined ? { bounds: threat.bounds } : {}), epsilons: sweepEps, steps: spec.steps, restarts: 1, losses: ['ce', 'cw'], seed: spec.seed }
@@ -127,12 +132,12 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   // A signal after the last safe point (during the last batch's verification) still stops the run before writing.
   await checkpointInterrupt(interrupt.signal);
   const report = evalArtifact({
-    model: modelPath, weightsHash: hash, dataset: ds.name, ...(ds.classNames !== undefined ? { classNames: [...ds.classNames] } : {}), threat, suite: spec, result, epsSweep: sweep,
+    model: modelPath, weightsHash: hash, dataset: ds.name, ...(ds.classNames !== undefined ? { classNames: [...ds.classNames] } : {}), data, threat, suite: spec, result, epsSweep: sweep,
     seconds: (Date.now() - t0) / 1000, versions: versions(backend), warnings,
     ...(wordSwaps !== null ? { wordSwaps } : {}),
     ...(shard !== undefined ? {
       shard: {
-        ...shardRecord(shard, ds.count, runHash({ command: 'eval', model: modelFingerprint(model), dataset: ds.name, examples: ds.count, shape: ds.shape, suite: spec, sweep: sweepEps ?? null })),
+        ...shardRecord(shard, ds.count, runHash({ command: 'eval', model: modelFingerprint(model), dataset: ds.name, data: data.digest, examples: ds.count, shape: ds.shape, suite: spec, sweep: sweepEps ?? null }), data),
         eval: part, sweep: sweepRows,
       },
     } : {}),
@@ -141,7 +146,7 @@ export async function runEvalCommand(p: Parsed, argv: string[]): Promise<void> {
   const rows = [['attack', 'robust acc', 'success rate', 'max ‖δ‖', 'seconds'], ['clean', pct(result.cleanAccuracy), '', '', '']];
   for (const a of result.attacks) rows.push([a.onSurvivors === true ? `${a.name} (on survivors)` : a.name, pct(a.robustAccuracy), pct(a.successRate), a.maxPerturbation.toFixed(4), a.seconds.toFixed(1)]);
   rows.push(['worst case (all attacks)', pct(result.worstCaseAccuracy), '', '', '']);
-  let text = table(rows);
+  let text = empty ? `shard ${shard?.index}/${shard?.count}: no examples, so no accuracy` : table(rows);
   if (sweep !== null) text += '\n\n' + table([['ε', 'robust acc'], ...sweep.map((s) => [String(s.eps), pct(s.robustAccuracy)])]);
   if (wordSwaps !== null) {
     const names = wordSwaps.points[0]?.attacks.map((a) => a.name) ?? [];

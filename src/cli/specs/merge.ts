@@ -9,6 +9,7 @@ export const MERGE_SPEC: CommandSpec = {
   positionals: 'shard folders (audit.json + examples.f32, or eval shard JSON files) or files',
   options: [
     { name: 'out', type: 'string', metavar: 'PATH', help: 'eval: the eval.json to write; audit: the folder for audit.json and examples.f32' },
+    { name: 'force', type: 'boolean', help: 'replace an eval.json / audit.json at --out that holds the result of other weights, examples or settings' },
     { name: 'quiet', type: 'boolean', help: 'print nothing' },
     { name: 'json', type: 'boolean', help: 'print the merged result as JSON on stdout' },
     { name: 'help', type: 'boolean', help: 'show this help' },

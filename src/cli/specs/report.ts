@@ -5,10 +5,11 @@ import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
 export const REPORT_SPEC: CommandSpec = {
   name: 'report',
   summary: 'a self-contained HTML page comparing runs: charts, examples, findings, how to reproduce',
-  usage: 'alp report RUN... [--out report.html]',
+  usage: 'alp report RUN... [--out FILE]',
   positionals: 'RUN folders',
   options: [
-    { name: 'out', type: 'string', metavar: 'FILE', default: 'report.html', help: 'the HTML page to write; its data goes beside it as <name>.data.json' },
+    { name: 'out', type: 'string', metavar: 'FILE', help: 'the HTML page to write (default: report.html in the RUN folder, or in the folder several RUNs share); its data goes beside it as <name>.data.json' },
+    { name: 'force', type: 'boolean', help: 'replace a page at --out that shows other runs, or a file that is no alp report' },
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the run names)' },
     { name: 'examples', type: 'int', default: 12, help: 'adversarial examples shown per model (from audit.json)' },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files, for the clean images (default: as alp eval finds them)' },
