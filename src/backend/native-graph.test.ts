@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
 import { mobilenet, resnet } from '../testing/graph-models.js';
 import { Rng } from '../util/rng.js';
-import { logitsOf } from '../model/classifier.js';
+import { logitsOf, withNativeNetwork } from '../model/classifier.js';
 import { batchNormalization } from '../model/batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
@@ -254,7 +254,6 @@ test('native network: the reason a model stays on TF.js names the first layer it
 test('native PGD iterates: the same as gradientAscent on TF.js for fast-cnn, madry-cnn, ResNet-20 and MobileNet', { skip: nativeSkip() }, async () => {
   await useBackend();
   requireNative();
-  const { nativeLinfPgd } = await import('../attack/native-pgd.js');
   const models: Array<[string, tf.LayersModel, [number, number, number]]> = [
     ['fast-cnn', buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 }), [28, 28, 1]],
     ['madry-cnn', buildArch('madry-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 6 }), [28, 28, 1]],
@@ -274,8 +273,11 @@ test('native PGD iterates: the same as gradientAscent on TF.js for fast-cnn, mad
     const start = Float32Array.from(x, (v) => v + (rng.next() * 2 - 1) * eps * 1.2);
     const stepSize = 2 / 255, steps = 5;
     const cfg = { threat: { norm: 'linf' as const, eps }, steps, stepSize, randomStart: false, loss: 'ce' as const, targeted: false, seed: 1 };
-    const ref = tf.tidy(() => Float32Array.from(gradientAscent(logitsOf(model, false), tf.tensor4d(x, [n, ...shape]), tf.tensor1d(y, 'int32'), cfg, undefined, tf.tensor4d(start, [n, ...shape])).dataSync() as Float32Array));
-    const ours = nativeLinfPgd(plan.net, x, start, y, n, { eps, stepSize, steps, box: [0, 1] });
+    const f = logitsOf(model, false);
+    const tfOnly = (t: tf.Tensor): tf.Tensor2D => f(t);
+    const run = (g: (t: tf.Tensor) => tf.Tensor2D): Float32Array => tf.tidy(() => Float32Array.from(gradientAscent(g, tf.tensor4d(x, [n, ...shape]), tf.tensor1d(y, 'int32'), cfg, undefined, tf.tensor4d(start, [n, ...shape])).dataSync() as Float32Array));
+    const ref = run(tfOnly);
+    const ours = run(withNativeNetwork(tfOnly, plan.net));
     const c = compare(ours, ref);
     report.push(`${name}: ${(100 * c.exact).toFixed(3)}% of PGD-${steps} values bit-identical`);
     assert.equal(c.exact, 1, `${name}: ${Math.round((1 - c.exact) * ours.length)} of ${ours.length} PGD values differ from gradientAscent's`);

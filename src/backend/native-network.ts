@@ -78,7 +78,7 @@ function backendUnary(op: 'exp' | 'log', v: Float32Array): Float32Array {
  * Exp and log are the backend's, so the values are TF.js' to the bit (these are n × classes values:
  * three small kernel calls, against dozens of ops on the tape).
  */
-function crossEntropyGradient(z: Float32Array, labels: Int32Array, n: number, K: number, out: Float32Array): void {
+export function crossEntropyGradient(z: Float32Array, labels: Int32Array, n: number, K: number, out: Float32Array): void {
   const shifted = new Float32Array(n * K);
   for (let r = 0; r < n; r++) {
     const o = r * K;
@@ -732,6 +732,17 @@ function spatial(layer: tf.layers.Layer, s: Shape): [number, number, number] {
  * the first layer (in the order the model runs them) it does not cover, by class and name.
  */
 export function nativeNetworkPlan(model: tf.LayersModel): NativePlan {
+  const cached = plans.get(model);
+  if (cached !== undefined && cached.api === api && cached.layers === model.layers.length) return cached.plan;
+  const plan = planOf(model);
+  plans.set(model, { api, layers: model.layers.length, plan });
+  return plan;
+}
+
+/** One plan per model (and addon state): every attack on a model reuses its network and buffers. */
+const plans = new WeakMap<tf.LayersModel, { api: NativeApi | null; layers: number; plan: NativePlan }>();
+
+function planOf(model: tf.LayersModel): NativePlan {
   const native = api;
   if (native === null) return { net: null, reason: off ?? 'the native addon is not loaded' };
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return { net: null, reason: `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs (one of each is covered)` };
@@ -975,13 +986,4 @@ function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[], out: 
     default:
       refuse(layer, 'not covered by the native network');
   }
-}
-
-/**
- * One L∞ PGD step in place, in TF.js' float32 order (attack/gradient-attack.ts):
- * xadv ← clip(x + clip(xadv + sign(g)·alpha − x, −eps, eps), box). With g = 0 it is the projection.
- */
-export function nativeLinfStep(xadv: Float32Array, g: Float32Array, x: Float32Array, n: number, alpha: number, eps: number, box: readonly [number, number] | null): void {
-  if (api === null) throw new Error('nativeLinfStep: the native addon is not loaded');
-  api.linfPgdStep(xadv, g, x, n, alpha, eps, box?.[0] ?? 0, box?.[1] ?? 0, box !== null);
 }
