@@ -759,10 +759,19 @@ export function nativeNetworkOf(model: tf.LayersModel): NativeNetwork | null {
   return nativeNetworkPlan(model).net;
 }
 
-/** One line for headers and result files: which path the model's gradients take, and why. */
-export function networkPathOf(model: tf.LayersModel): { path: 'native' | 'tfjs'; reason: string | null } {
+/** For result files: which path the model's attack gradients take, and why when it is TF.js. */
+export interface NetworkPath { path: 'native' | 'tfjs'; reason: string | null }
+
+export function networkPathOf(model: tf.LayersModel): NetworkPath {
   const plan = nativeNetworkPlan(model);
   return plan.net !== null ? { path: 'native', reason: null } : { path: 'tfjs', reason: plan.reason };
+}
+
+/** For headers: the same, in one line. */
+export function networkPathLine(p: NetworkPath): string {
+  return p.path === 'native'
+    ? 'gradients: alp native network (ALP_NO_NATIVE_NETWORK=1 turns it off)'
+    : `gradients: TF.js, not alp's native network: ${p.reason ?? ''}`;
 }
 
 function build(native: NativeApi, model: tf.LayersModel): Network {

@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
+import { networkPathLine, networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { imageSize, loadDataset, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
@@ -151,6 +152,9 @@ export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath
   return adapted;
 }
 
+/** The attack-gradient path of the model this command opened (openModelJob), for result files. */
+let network: NetworkPath | null = null;
+
 export function versions(backend: string): Record<string, string> {
   const require = createRequire(import.meta.url);
   const v = (name: string): string => {
@@ -167,6 +171,7 @@ export function versions(backend: string): Record<string, string> {
     'tfjs-backend-wasm': v('@tensorflow/tfjs-backend-wasm'),
     backend,
     nativeKernels: nativeKernelsInstalled() ? 'openblas' : 'none',
+    ...(network !== null ? { nativeNetwork: network.path === 'native' ? 'yes' : `no: ${network.reason ?? ''}` } : {}),
   };
 }
 
@@ -244,6 +249,9 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
+  // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not.
+  network = networkPathOf(model);
+  say(quiet, networkPathLine(network));
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings };

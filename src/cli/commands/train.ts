@@ -4,6 +4,7 @@ import { prepareOutput, runTraining } from '../../train/run.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { dataProgress, emit, initBackend, isQuiet, pct, versions } from '../common.js';
+import { networkPathLine } from '../../backend/native-network.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { onInterrupt } from '../../util/interrupt.js';
@@ -62,7 +63,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
   prepareOutput(out, { resume: get.bool(p, 'resume'), force: get.bool(p, 'force') });
   // Installed before the first line, so a signal seen after it always finds the handler.
   const interrupt = onInterrupt('train', 'this step; the model and checkpoint are saved');
-  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${config.arch}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
+  say(quiet, `alp train: ${config.method} on ${config.dataset}, ${modelPath ?? config.arch}, ${config.epochs} epoch(s), backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
   let bar: Progress | undefined;
   // Ctrl-C or the time budget ends the run at the next step boundary, with everything saved.
   const maxMinutes = get.num(p, 'max-minutes');
@@ -85,6 +86,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
       onDataProgress: dataProgress(quiet),
       // Not progress: printed under --quiet too, and kept in the JSON.
       onNotice: (m) => say(false, `notice: ${m}`),
+      onNetworkPath: (n) => say(quiet, networkPathLine(n)),
       shouldStop: () => Date.now() >= deadline,
       signal: interrupt.signal,
       workers,
