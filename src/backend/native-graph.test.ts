@@ -16,19 +16,8 @@ import { logitsOf, withNativeNetwork } from '../model/classifier.js';
 import { batchNormalization } from '../model/batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
-import { nativeApi } from './native-kernels.js';
+import { nativeSkip, requireNative } from '../testing/native.js';
 import { nativeNetworkPlan, type NativeNetwork } from './native-network.js';
-
-/** Skip without the addon, except in CI, where its absence is a build failure to report. */
-export function nativeSkip(): string | false {
-  if (nativeApi() !== null) return false;
-  if (process.env['CI'] === 'true') return false;
-  return 'native addon not built';
-}
-
-function requireNative(): void {
-  assert.ok(nativeApi() !== null, 'the native addon did not build or load (CI=true: run `node native/build.mjs --force` and read native/build/build.log)');
-}
 
 function inputs(n: number, size: number, seed: number): Float32Array {
   const rng = new Rng(seed);

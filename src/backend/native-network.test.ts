@@ -14,6 +14,7 @@ import { gradientAscent } from '../attack/gradient-attack.js';
 import { makeAdversarial } from '../train/methods.js';
 import { DEFAULTS, type TrainConfig } from '../train/config.js';
 import { nativeApi } from './native-kernels.js';
+import { nativeSkip, requireNative } from '../testing/native.js';
 import { installNativeNetwork, nativeNetworkOf } from './native-network.js';
 
 function inputs(n: number, size: number, seed: number): Float32Array {
@@ -70,8 +71,9 @@ function supported(): Array<[string, tf.LayersModel, number[]]> {
   ];
 }
 
-test('native network: the input gradient of the summed cross-entropy is the one TF.js computes', { skip: nativeApi() === null ? 'native addon not built' : false }, async () => {
+test('native network: the input gradient of the summed cross-entropy is the one TF.js computes', { skip: nativeSkip() }, async () => {
   await useBackend();
+  requireNative();
   for (const [name, model, shape] of supported()) {
     const net = nativeNetworkOf(model);
     assert.ok(net !== null, `${name}: runs natively`);
@@ -92,8 +94,9 @@ test('native network: the input gradient of the summed cross-entropy is the one 
   }
 });
 
-test('native network: reads the weights the model has now (after an update), not those it was built with', { skip: nativeApi() === null ? 'native addon not built' : false }, async () => {
+test('native network: reads the weights the model has now (after an update), not those it was built with', { skip: nativeSkip() }, async () => {
   await useBackend();
+  requireNative();
   const model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 });
   const net = nativeNetworkOf(model);
   assert.ok(net !== null);
@@ -117,8 +120,9 @@ const tfOnly = (model: tf.LayersModel) => {
   return (x: tf.Tensor) => f(x);
 };
 
-test('native PGD: the same iterates in gradientAscent with the native network as its gradient source as with TF.js\'; training examples are unchanged by the native path', { skip: nativeApi() === null ? 'native addon not built' : false }, async () => {
+test('native PGD: the same iterates in gradientAscent with the native network as its gradient source as with TF.js\'; training examples are unchanged by the native path', { skip: nativeSkip() }, async () => {
   await useBackend();
+  requireNative();
   const model = buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
   const net = nativeNetworkOf(model);
   assert.ok(net !== null);
