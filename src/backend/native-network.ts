@@ -224,11 +224,7 @@ function denseStep(native: NativeApi, layer: string, inputs: number[], out: numb
   };
 }
 
-/**
- * DepthwiseConv2D: output channel c·M + m is input channel c convolved with its own filter m. Plain
- * loops (this layer does C·M multiply-adds per tap, a small part of a MobileNet's work); float64
- * accumulation rounded once, so within float32 rounding of TF.js' result.
- */
+/** DepthwiseConv2D: output channel c·M + m is input channel c convolved with its own filter m (native loops, float32 sums). */
 function depthwiseStep(native: NativeApi, layer: string, inputs: number[], out: number, info: tf.backend_util.Conv2DInfo, kernel: Weight, bias: Weight | null, relu: boolean): Step {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW } = info;
   const M = info.outChannels / C;
@@ -244,30 +240,8 @@ function depthwiseStep(native: NativeApi, layer: string, inputs: number[], out: 
       bias?.load();
     },
     forward([x], o, n) {
-      const xv = x as Float32Array, w = kernel.value;
-      const acc = new Float64Array(CM);
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < OH; oy++) {
-          for (let ox = 0; ox < OW; ox++) {
-            acc.fill(0);
-            for (let ky = 0; ky < FH; ky++) {
-              const iy = oy * sH - top + ky * dH;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < FW; kx++) {
-                const ix = ox * sW - left + kx * dW;
-                if (ix < 0 || ix >= W) continue;
-                const xb = ((b * H + iy) * W + ix) * C, fb = (ky * FW + kx) * CM;
-                for (let c = 0; c < C; c++) {
-                  const xval = xv[xb + c] as number;
-                  for (let m = 0; m < M; m++) acc[c * M + m] = (acc[c * M + m] as number) + xval * (w[fb + c * M + m] as number);
-                }
-              }
-            }
-            o.set(acc, ((b * OH + oy) * OW + ox) * CM);
-          }
-        }
-      }
-      if (bias !== null || relu) native.biasAct(o, n * OH * OW, CM, bias?.value ?? null, relu);
+      native.depthwiseConv2d((x as Float32Array).subarray(0, n * inSize), n, H, W, C, kernel.value, FH, FW, M, o.subarray(0, n * outSize), OH, OW, sH, sW, dH, dW, top, left);
+      if (bias !== null || relu) native.biasAct(o.subarray(0, n * outSize), n * OH * OW, CM, bias?.value ?? null, relu);
     },
     backward(dy, _ins, o, n, buf) {
       let g = dy;
@@ -275,38 +249,15 @@ function depthwiseStep(native: NativeApi, layer: string, inputs: number[], out: 
         g = buf.get(`${layer}:relu`, n * outSize);
         native.reluGrad(dy, o, g, n * outSize);
       }
-      const w = kernel.value;
       const dx = buf.get(`${layer}:dx`, n * inSize);
-      const acc = new Float64Array(n * inSize);
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < OH; oy++) {
-          for (let ox = 0; ox < OW; ox++) {
-            const ob = ((b * OH + oy) * OW + ox) * CM;
-            for (let ky = 0; ky < FH; ky++) {
-              const iy = oy * sH - top + ky * dH;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < FW; kx++) {
-                const ix = ox * sW - left + kx * dW;
-                if (ix < 0 || ix >= W) continue;
-                const xb = ((b * H + iy) * W + ix) * C, fb = (ky * FW + kx) * CM;
-                for (let c = 0; c < C; c++) {
-                  let s = acc[xb + c] as number;
-                  for (let m = 0; m < M; m++) s += (g[ob + c * M + m] as number) * (w[fb + c * M + m] as number);
-                  acc[xb + c] = s;
-                }
-              }
-            }
-          }
-        }
-      }
-      dx.set(acc);
+      native.depthwiseConv2dBackpropInput(g, n, H, W, C, kernel.value, FH, FW, M, dx, OH, OW, sH, sW, dH, dW, top, left);
       return [dx];
     },
   };
 }
 
 /** BatchNormalization over the last axis with its moving statistics: y = (x − mean)·s + β, s = γ·rsqrt(var + ε). */
-function batchNormStep(layer: string, inputs: number[], out: number, size: number, C: number, bn: BnLayer): Step {
+function batchNormStep(native: NativeApi, layer: string, inputs: number[], out: number, size: number, C: number, bn: BnLayer): Step {
   const mean = new Weight(bn.movingMean), variance = new Weight(bn.movingVariance);
   const gamma = bn.scale && bn.gamma !== undefined ? new Weight(bn.gamma) : null;
   const beta = bn.center && bn.beta !== undefined ? new Weight(bn.beta) : null;
@@ -323,37 +274,32 @@ function batchNormStep(layer: string, inputs: number[], out: number, size: numbe
       if (m.length !== C) throw new RangeError(`${layer}: ${m.length} statistics for ${C} channels`);
     },
     forward([x], o, n) {
-      const xv = x as Float32Array, m = mean.value;
-      const total = n * size;
-      for (let i = 0, c = 0; i < total; i++) {
-        o[i] = f32(f32((xv[i] as number) - (m[c] as number)) * (scale[c] as number)) + (shift[c] as number);
-        if (++c === C) c = 0;
-      }
+      const R = (n * size) / C;
+      native.channelAffine((x as Float32Array).subarray(0, n * size), R, C, mean.value, scale, shift, o.subarray(0, n * size));
     },
     backward(dy, _ins, _o, n, buf) {
       const dx = buf.get(`${layer}:dx`, n * size);
-      const total = n * size;
-      const g = gamma?.value ?? null;
       // TF.js' FusedBatchNorm gradient: (dy · rsqrt(var + ε)) · γ, each product rounded.
-      for (let i = 0, c = 0; i < total; i++) {
-        const t = f32((dy[i] as number) * (inv[c] as number));
-        dx[i] = g === null ? t : t * (g[c] as number);
-        if (++c === C) c = 0;
-      }
+      native.channelScaleGrad(dy.subarray(0, n * size), (n * size) / C, C, inv, gamma?.value ?? null, dx);
       return [dx];
     },
   };
 }
 
-function activationStep(layer: string, inputs: number[], out: number, size: number, act: Activation): Step {
+function activationStep(native: NativeApi, layer: string, inputs: number[], out: number, size: number, act: Activation): Step {
+  const relu = act.name === 'relu';
   return {
     layer, inputs, out, outSize: size,
     forward([x], o, n) {
-      activationForward(act, x as Float32Array, o, n * size);
+      if (!relu) return activationForward(act, x as Float32Array, o, n * size);
+      o.set((x as Float32Array).subarray(0, n * size));
+      native.biasAct(o.subarray(0, n * size), n, size, null, true);
     },
     backward(dy, [x], o, n, buf) {
       const dx = buf.get(`${layer}:dx`, n * size);
-      activationBackward(act, dy, x as Float32Array, o, dx, n * size);
+      // ReLU: dy · step(x), TF.js' gradient (the output is positive exactly where x is).
+      if (relu) native.reluGrad(dy.subarray(0, n * size), o.subarray(0, n * size), dx, n * size);
+      else activationBackward(act, dy, x as Float32Array, o, dx, n * size);
       return [dx];
     },
   };
@@ -859,7 +805,7 @@ function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[], out: 
   const withActivation = (act: Activation, main: (to: number) => Step): Step[] => {
     if (act.name === 'linear') return [main(out)];
     const mid = fresh();
-    return [main(mid), activationStep(`${name}:${act.name}`, [mid], out, outSize, act)];
+    return [main(mid), activationStep(native, `${name}:${act.name}`, [mid], out, outSize, act)];
   };
   switch (cls) {
     case 'Dropout':
@@ -877,20 +823,20 @@ function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[], out: 
     }
     case 'Activation': {
       const act = activationOfConfig(layer, cfg);
-      return [act.name === 'linear' ? identityStep(name, ins, out, outSize) : activationStep(name, ins, out, outSize, act)];
+      return [act.name === 'linear' ? identityStep(name, ins, out, outSize) : activationStep(native, name, ins, out, outSize, act)];
     }
     case 'ReLU': {
       const max = cfg['maxValue'];
       const act = max === undefined || max === null ? (ACTIVATIONS['relu'] as Activation) : { ...(ACTIVATIONS['relu-clip'] as Activation), cap: Number(max) };
-      return [activationStep(name, ins, out, outSize, act)];
+      return [activationStep(native, name, ins, out, outSize, act)];
     }
     case 'LeakyReLU': {
       const alpha = Number(cfg['alpha'] ?? 0.3);
-      return [activationStep(name, ins, out, outSize, { ...(ACTIVATIONS['leaky'] as Activation), alpha })];
+      return [activationStep(native, name, ins, out, outSize, { ...(ACTIVATIONS['leaky'] as Activation), alpha })];
     }
     case 'ELU': {
       if (Number(cfg['alpha'] ?? 1) !== 1) refuse(layer, 'alpha other than 1');
-      return [activationStep(name, ins, out, outSize, ACTIVATIONS['elu'] as Activation)];
+      return [activationStep(native, name, ins, out, outSize, ACTIVATIONS['elu'] as Activation)];
     }
     case 'Conv2D':
     case 'DepthwiseConv2D':
@@ -947,7 +893,7 @@ function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[], out: 
       const bn = layer as unknown as BnLayer;
       const axis = Array.isArray(bn.axis) ? bn.axis : [bn.axis];
       if (axis.length !== 1 || !(axis[0] === -1 || axis[0] === s.length)) refuse(layer, `axis ${JSON.stringify(bn.axis)} (the last axis only)`);
-      return [batchNormStep(name, ins, out, outSize, s[s.length - 1] as number, bn)];
+      return [batchNormStep(native, name, ins, out, outSize, s[s.length - 1] as number, bn)];
     }
     case 'Add':
     case 'Multiply': {
