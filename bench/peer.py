@@ -366,13 +366,17 @@ def main():
 
     if a.mode == "check":
         model.eval()
+        # A float64 twin: the reference both float32 gradients are judged against where they differ.
+        model64 = build(a.dir, manifest).double().eval()
         for name, key in (("exact", "input"), ("untied", "untiedInput")):
             x, y = load_batch(a.dir, manifest, key=key)
             with torch.no_grad():
                 z = model(x)
             g = input_grad(model, x, y).permute(0, 2, 3, 1).contiguous()  # back to NHWC
+            g64 = input_grad(model64, x.double(), y).permute(0, 2, 3, 1).contiguous()
             z.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_logits_{name}.f32"))
             g.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_grad_{name}.f32"))
+            g64.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_grad64_{name}.f32"))
         print(json.dumps(info))
         return
 

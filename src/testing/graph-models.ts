@@ -99,3 +99,23 @@ export function randomizeBatchNorm(model: tf.LayersModel, seed: number): void {
     tf.dispose(out);
   }
 }
+
+/**
+ * Moving statistics from data, as training would leave them: each BatchNormalization layer, in order,
+ * gets the mean and (biased) variance of its input over `x` (γ and β are kept). Without this, random
+ * statistics let activations grow layer after layer until ReLU6s saturate and gradients vanish.
+ */
+export function calibrateBatchNorm(model: tf.LayersModel, x: tf.Tensor4D): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const probe = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor });
+    tf.tidy(() => {
+      const { mean, variance } = tf.moments(probe.predict(x) as tf.Tensor4D, [0, 1, 2]);
+      const values = layer.weights.map((w) => {
+        const kind = w.originalName.split('/').pop();
+        return kind === 'moving_mean' ? mean : kind === 'moving_variance' ? variance : w.read();
+      });
+      layer.setWeights(values);
+    });
+  }
+}
