@@ -700,7 +700,7 @@ async function main() {
           console.log(`  against torch's float64 gradient, elements off by > ${TOLERANCE}: real batch alp ${exact.oursOff64}, torch float32 ${exact.peerOff64}; tie-free batch alp ${untied.oursOff64}, torch float32 ${untied.peerOff64}` +
             `${pass ? '\n  (ReLUs whose input rounds to the other side of 0: alp is as close to the float64 gradient as torch\'s float32 one)' : ''}`);
         }
-        if (pass && exact.gradMaxAbsDiff > TOLERANCE) {
+        if (pass && exact.gradMaxAbsDiff > TOLERANCE && untied.gradMaxAbsDiff <= TOLERANCE) {
           console.log('  (the real-batch gradient differs only where a max-pool window holds tied maxima: this backend routes the gradient to\n' +
             '   a different one of the tied inputs than torch does; both are valid subgradients, and the tie-free batch agrees)');
         }
