@@ -141,6 +141,10 @@ function layerCases(): Array<[string, [number, number, number], Build]> {
     ['GlobalAveragePooling2D', [5, 5, 3], (x) => apply(tf.layers.globalAveragePooling2d({}), apply(conv({ filters: 6 }, 22), x))],
     ['GlobalMaxPooling2D', [5, 5, 3], (x) => apply(tf.layers.globalMaxPooling2d({}), apply(conv({ filters: 6 }, 23), x))],
     ['ZeroPadding2D [[1,2],[0,1]]', [5, 5, 2], (x) => apply(conv({ padding: 'valid' }, 24), apply(tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }), x))],
+    ['a shared layer called twice (one weight, two steps)', [6, 6, 2], (x) => {
+      const shared = conv({ filters: 2, activation: 'tanh' }, 25);
+      return apply(shared, apply(shared, x));
+    }],
     ['Dropout, Flatten', [5, 5, 2], (x) => apply(tf.layers.dropout({ rate: 0.5 }), apply(tf.layers.flatten(), x))],
     ['relu', [6, 6, 2], act('relu')],
     ['relu6', [6, 6, 2], (x) => apply(tf.layers.activation({ activation: 'relu6' }), apply(conv({ kernelInitializer: tf.initializers.randomNormal({ seed: 41, stddev: 4 }) }, 0), x))],

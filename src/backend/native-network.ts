@@ -695,8 +695,8 @@ function planOf(model: tf.LayersModel): NativePlan {
   try {
     return { net: build(native, model), reason: null };
   } catch (e) {
-    if (e instanceof Unsupported) return { net: null, reason: e.message };
-    throw e;
+    // Whatever goes wrong reading the model, TF.js still runs it.
+    return { net: null, reason: e instanceof Unsupported ? e.message : `could not read the model (${e instanceof Error ? e.message : String(e)})` };
   }
 }
 
@@ -795,7 +795,8 @@ function renumber(steps: Step[], inputSize: number, classes: number): Network {
 function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[], out: number, inShapes: Shape[], outShape: Shape, outSize: number, fresh: () => number): Step[] {
   const cls = layer.getClassName();
   const cfg = layer.getConfig();
-  const name = layer.name;
+  // Unique per call: a layer called twice (shared weights) is two steps with their own buffers.
+  const name = `${layer.name}@${out}`;
   if (layer.weights.some((w) => w.dtype !== 'float32')) refuse(layer, 'non-float32 weights');
   const one = (): Shape => {
     if (inShapes.length !== 1) refuse(layer, `${inShapes.length} inputs`);
