@@ -12,7 +12,11 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
 import { mobilenet, resnet } from '../testing/graph-models.js';
 import { Rng } from '../util/rng.js';
-import { logitsOf, withNativeNetwork } from '../model/classifier.js';
+import { logitsOf, nativeNetworkBehind, withNativeNetwork } from '../model/classifier.js';
+import type { Attack } from '../attack/attack.js';
+import { Fgsm } from '../attack/fgsm.js';
+import { Pgd } from '../attack/pgd.js';
+import { runAttack } from '../attack/runner.js';
 import { batchNormalization } from '../model/batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
@@ -277,4 +281,38 @@ test('native PGD iterates: the same as gradientAscent on TF.js for fast-cnn, mad
     model.dispose();
   }
   if (process.env['ALP_NATIVE_REPORT'] === '1') console.log(report.join('\n'));
+});
+
+test('the runner with the native gradient source: PGD (CE and CW, untargeted and targeted, restarts) and FGSM give the same points and successes as with TF.js\'', { skip: nativeSkip() }, async () => {
+  await useBackend();
+  requireNative();
+  const model = resnet({ inputShape: [16, 16, 3], numClasses: 10, seed: 11, blocks: 1, widths: [8, 16, 16] });
+  const f = logitsOf(model, false);
+  assert.ok(nativeNetworkBehind(f) !== null, 'logitsOf(model) carries the native network');
+  const tfOnly = (t: tf.Tensor): tf.Tensor2D => f(t);
+  const n = 12;
+  const x = tf.tensor4d(inputs(n, 768, 31), [n, 16, 16, 3]);
+  const y = tf.tensor1d(labelsOf(n, 10, 32), 'int32');
+  const targets = tf.tensor1d(labelsOf(n, 10, 33), 'int32');
+  const threat = { norm: 'linf' as const, eps: 0.03 };
+  const attacks: Array<[string, Attack, boolean]> = [
+    ['pgd ce', new Pgd({ threat, steps: 6, restarts: 2, seed: 3 }), false],
+    ['pgd cw', new Pgd({ threat, steps: 6, loss: 'cw', seed: 4 }), false],
+    ['pgd ce targeted', new Pgd({ threat, steps: 6, seed: 5 }), true],
+    ['fgsm', new Fgsm({ threat }), false],
+  ];
+  let fooled = 0;
+  for (const [name, attack, targeted] of attacks) {
+    const o = targeted ? { targets } : {};
+    const a = runAttack(attack, f, x, y, o);
+    const b = runAttack(attack, tfOnly, x, y, o);
+    const c = compare(Float32Array.from(a.adversarial.dataSync() as Float32Array), Float32Array.from(b.adversarial.dataSync() as Float32Array));
+    assert.equal(c.exact, 1, `${name}: adversarial points differ (max ${c.diff})`);
+    assert.deepEqual(a.success, b.success, `${name}: successes differ`);
+    fooled += a.success.reduce((s, v) => s + v, 0);
+    tf.dispose([a.adversarial, b.adversarial]);
+  }
+  assert.ok(fooled > 0, 'the attacks succeed somewhere (the comparison is not vacuous)');
+  tf.dispose([x, y, targets]);
+  model.dispose();
 });
