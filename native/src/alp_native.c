@@ -1336,6 +1336,73 @@ static napi_value js_depthwise_conv2d_bp_input(napi_env env, napi_callback_info 
   return depthwise_common(env, info, "depthwiseConv2dBackpropInput", 1);
 }
 
+typedef struct {
+  const float *x, *dy;
+  float *out;
+  float lo, hi;
+  int inclusive;
+} clamp_ctx;
+
+/* out = min(max(x, lo), hi): relu6 (0, 6) and a ReLU layer's maxValue clip. */
+static void clamp_range(void *vctx, int64_t begin, int64_t end) {
+  const clamp_ctx *c = (const clamp_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) {
+    const float v = c->x[i];
+    c->out[i] = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
+  }
+}
+
+/* out = dy where lo < x < hi (x <= hi when inclusive), else 0: the masks of TF.js' relu6 and clip gradients. */
+static void clamp_grad_range(void *vctx, int64_t begin, int64_t end) {
+  const clamp_ctx *c = (const clamp_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) {
+    const float v = c->x[i];
+    const int pass = v > c->lo && (c->inclusive ? v <= c->hi : v < c->hi);
+    c->out[i] = pass ? c->dy[i] : 0.0f;
+  }
+}
+
+/* clamp(x, n, lo, hi, out) */
+static napi_value js_clamp(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "clamp", 5)) return NULL;
+  size_t l[2];
+  clamp_ctx c;
+  c.x = arg_f32(&a, 0, "x", &l[0], 0);
+  int64_t n = arg_int(&a, 1, "n", 0);
+  c.lo = arg_f(&a, 2, "lo");
+  c.hi = arg_f(&a, 3, "hi");
+  c.out = arg_f32(&a, 4, "out", &l[1], 0);
+  c.dy = NULL;
+  c.inclusive = 0;
+  check_len(&a, "x", l[0], 1, &n, "[n]");
+  check_len(&a, "out", l[1], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(clamp_range, &c, n, (double)n);
+  return NULL;
+}
+
+/* clampGrad(dy, x, n, lo, hi, inclusive, out) */
+static napi_value js_clamp_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "clampGrad", 7)) return NULL;
+  size_t l[3];
+  clamp_ctx c;
+  c.dy = arg_f32(&a, 0, "dy", &l[0], 0);
+  c.x = arg_f32(&a, 1, "x", &l[1], 0);
+  int64_t n = arg_int(&a, 2, "n", 0);
+  c.lo = arg_f(&a, 3, "lo");
+  c.hi = arg_f(&a, 4, "hi");
+  c.inclusive = arg_bool(&a, 5, "inclusive");
+  c.out = arg_f32(&a, 6, "out", &l[2], 0);
+  check_len(&a, "dy", l[0], 1, &n, "[n]");
+  check_len(&a, "x", l[1], 1, &n, "[n]");
+  check_len(&a, "out", l[2], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(clamp_grad_range, &c, n, (double)n);
+  return NULL;
+}
+
 static napi_value js_num_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -1393,6 +1460,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseConv2dBackpropInput", NULL, js_depthwise_conv2d_bp_input, NULL, NULL, NULL,
        napi_enumerable, NULL},
+      {"clamp", NULL, js_clamp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clampGrad", NULL, js_clamp_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

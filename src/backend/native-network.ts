@@ -288,17 +288,23 @@ function batchNormStep(native: NativeApi, layer: string, inputs: number[], out: 
 
 function activationStep(native: NativeApi, layer: string, inputs: number[], out: number, size: number, act: Activation): Step {
   const relu = act.name === 'relu';
+  // relu6 and the ReLU layer's clip on the native kernels, with the masks activationBackward documents.
+  const clip = act.name === 'relu6' ? 6 : act.name === 'relu-clip' ? act.cap : null;
   return {
     layer, inputs, out, outSize: size,
     forward([x], o, n) {
+      const xs = (x as Float32Array).subarray(0, n * size), os = o.subarray(0, n * size);
+      if (clip !== null) return native.clamp(xs, n * size, 0, clip, os);
       if (!relu) return activationForward(act, x as Float32Array, o, n * size);
-      o.set((x as Float32Array).subarray(0, n * size));
-      native.biasAct(o.subarray(0, n * size), n, size, null, true);
+      os.set(xs);
+      native.biasAct(os, n, size, null, true);
     },
     backward(dy, [x], o, n, buf) {
       const dx = buf.get(`${layer}:dx`, n * size);
+      const dys = dy.subarray(0, n * size);
       // ReLU: dy · step(x), TF.js' gradient (the output is positive exactly where x is).
-      if (relu) native.reluGrad(dy.subarray(0, n * size), o.subarray(0, n * size), dx, n * size);
+      if (relu) native.reluGrad(dys, o.subarray(0, n * size), dx, n * size);
+      else if (clip !== null) native.clampGrad(dys, (x as Float32Array).subarray(0, n * size), n * size, 0, clip, act.name === 'relu-clip', dx);
       else activationBackward(act, dy, x as Float32Array, o, dx, n * size);
       return [dx];
     },

@@ -249,11 +249,12 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
-  // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not.
-  network = networkPathOf(model);
-  say(quiet, networkPathLine(network));
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
+  // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not
+  // (after the checks above, so that bad input gets its one line).
+  network = networkPathOf(model);
+  say(quiet, networkPathLine(network));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings };
 }
 
