@@ -6,7 +6,7 @@
 // step, so the replicas stay identical.
 import * as tf from '@tensorflow/tfjs';
 import { transfer } from '../dist/parallel/protocol.js';
-import { buildArch } from '../dist/model/architectures.js';
+import { buildModel } from './models.mjs';
 import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
@@ -28,7 +28,7 @@ export const handlers = {
       st.model.dispose();
       for (const o of Object.values(st.opts)) o.dispose();
     }
-    const model = buildArch(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+    const model = buildModel(arch);
     model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights[i], w.shape)));
     st = {
       model, settings, x: null, y: null,
@@ -39,10 +39,10 @@ export const handlers = {
     };
     return tf.memory().numTensors;
   },
-  /** { x: Float32Array, y: Int32Array, n } : this worker's share of the batch. */
-  data({ x, y, n }) {
+  /** { x: Float32Array, y: Int32Array, n, shape: [H, W, C] } : this worker's share of the batch. */
+  data({ x, y, n, shape }) {
     tf.dispose([st.x, st.y]);
-    st.x = tf.tensor4d(x, [n, 28, 28, 1]);
+    st.x = tf.tensor4d(x, [n, ...shape]);
     st.y = tf.tensor1d(y, 'int32');
     return n;
   },

@@ -40,6 +40,8 @@ def activation(name):
         return None
     if name == "relu":
         return F.relu
+    if name == "relu6":
+        return F.relu6
     raise SystemExit(f"peer.py: unsupported activation {name!r}")
 
 
@@ -51,15 +53,23 @@ def same_pad(size, k, s):
 
 
 class Conv(nn.Module):
-    def __init__(self, spec, d, h, w):
+    """Conv2D, or DepthwiseConv2D (depthwise=True: a grouped conv, output channel c*M+m from input channel c)."""
+
+    def __init__(self, spec, d, h, w, depthwise=False):
         super().__init__()
         kh, kw = spec["kernelSize"]
         sh, sw = spec["strides"]
-        kernel = load(d, spec["weights"][0], "<f4")  # [kh, kw, ci, co]
+        kernel = load(d, spec["weights"][0], "<f4")  # [kh, kw, ci, co] (depthwise: [kh, kw, c, m])
         ci, co = kernel.shape[2], kernel.shape[3]
-        self.conv = nn.Conv2d(ci, co, (kh, kw), stride=(sh, sw), padding=0, bias=spec["useBias"])
+        groups = 1
+        if depthwise:
+            groups, co = ci, ci * kernel.shape[3]
+            weight = kernel.permute(2, 3, 0, 1).reshape(co, 1, kh, kw)
+        else:
+            weight = kernel.permute(3, 2, 0, 1)
+        self.conv = nn.Conv2d(ci, co, (kh, kw), stride=(sh, sw), padding=0, bias=spec["useBias"], groups=groups)
         with torch.no_grad():
-            self.conv.weight.copy_(kernel.permute(3, 2, 0, 1))
+            self.conv.weight.copy_(weight)
             if spec["useBias"]:
                 self.conv.bias.copy_(load(d, spec["weights"][1], "<f4"))
         if spec["padding"] == "same":
@@ -119,7 +129,96 @@ class Dense(nn.Module):
         return self.act(x) if self.act else x
 
 
+class BatchNorm(nn.Module):
+    """BatchNormalization over channels; TF.js' momentum m (moving = m*moving + (1-m)*batch) is torch's 1-m."""
+
+    def __init__(self, spec, d, c):
+        super().__init__()
+        w = {k: load(d, v, "<f4") for k, v in spec["weights"].items()}
+        self.bn = nn.BatchNorm2d(c, eps=spec["epsilon"], momentum=1 - spec["momentum"], affine=True)
+        with torch.no_grad():
+            self.bn.weight.copy_(w.get("gamma", torch.ones(c)))
+            self.bn.bias.copy_(w.get("beta", torch.zeros(c)))
+            self.bn.running_mean.copy_(w["moving_mean"])
+            self.bn.running_var.copy_(w["moving_variance"])
+        if "gamma" not in w:
+            self.bn.weight.requires_grad_(False)
+        if "beta" not in w:
+            self.bn.bias.requires_grad_(False)
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+class Act(nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.act = activation(name)
+
+    def forward(self, x):
+        return self.act(x) if self.act else x
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class Graph(nn.Module):
+    """A functional model: each layer applied to the outputs of the layers named in its "inputs"."""
+
+    def __init__(self, d, manifest):
+        super().__init__()
+        _, h, w, c = manifest["input"]["shape"]
+        shapes = {}
+        self.order = []
+        self.mods = nn.ModuleDict()
+        for spec in manifest["layers"]:
+            t, name, ins = spec["type"], spec["name"], spec.get("inputs", [])
+            if t == "input":
+                shapes[name] = (h, w, c)
+                self.order.append((name, t, ins))
+                continue
+            hh, ww, cc = shapes[ins[0]]
+            if t == "conv2d" or t == "depthwise2d":
+                m = Conv(spec, d, hh, ww, depthwise=(t == "depthwise2d"))
+                out = m.out
+            elif t == "batchnorm":
+                m, out = BatchNorm(spec, d, cc), (hh, ww, cc)
+            elif t == "activation":
+                m, out = Act(spec["activation"]), (hh, ww, cc)
+            elif t == "add":
+                m, out = None, (hh, ww, cc)
+            elif t == "gap":
+                m, out = GlobalAvgPool(), (None, None, cc)
+            elif t == "dense":
+                m, out = Dense(spec, d), (None, None, spec["units"])
+            else:
+                raise SystemExit(f"peer.py: unsupported layer type {t!r} in a graph")
+            if m is not None:
+                self.mods[name] = m
+            shapes[name] = out
+            self.order.append((name, t, ins))
+        self.output = manifest["layers"][-1]["name"]
+
+    def forward(self, x):
+        vals = {}
+        for name, t, ins in self.order:
+            if t == "input":
+                vals[name] = x
+            elif t == "add":
+                v = vals[ins[0]]
+                for i in ins[1:]:
+                    v = v + vals[i]
+                vals[name] = v
+            else:
+                vals[name] = self.mods[name](vals[ins[0]])
+        return vals[self.output]
+
+
 def build(d, manifest):
+    if manifest.get("graph"):
+        return Graph(d, manifest)
     _, h, w, c = manifest["input"]["shape"]
     mods = []
     flat = False
@@ -267,13 +366,17 @@ def main():
 
     if a.mode == "check":
         model.eval()
+        # A float64 twin: the reference both float32 gradients are judged against where they differ.
+        model64 = build(a.dir, manifest).double().eval()
         for name, key in (("exact", "input"), ("untied", "untiedInput")):
             x, y = load_batch(a.dir, manifest, key=key)
             with torch.no_grad():
                 z = model(x)
             g = input_grad(model, x, y).permute(0, 2, 3, 1).contiguous()  # back to NHWC
+            g64 = input_grad(model64, x.double(), y).permute(0, 2, 3, 1).contiguous()
             z.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_logits_{name}.f32"))
             g.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_grad_{name}.f32"))
+            g64.numpy().astype("<f4").tofile(os.path.join(a.dir, f"peer_grad64_{name}.f32"))
         print(json.dumps(info))
         return
 

@@ -1114,6 +1114,295 @@ static napi_value js_linf_pgd_step(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Native network: batch-norm apply and gradient, depthwise convolution      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *x, *mean, *scale, *shift;
+  float *out;
+  int64_t C;
+} affine_ctx;
+
+/* out = (x - mean[c]) * scale[c] + shift[c], each operation rounded to float32. */
+static void affine_rows(void *vctx, int64_t begin, int64_t end) {
+  const affine_ctx *c = (const affine_ctx *)vctx;
+  const int64_t C = c->C;
+  for (int64_t r = begin; r < end; r++) {
+    const float *x = c->x + r * C;
+    float *o = c->out + r * C;
+    for (int64_t j = 0; j < C; j++) {
+      const float d = x[j] - c->mean[j];
+      const float s = d * c->scale[j];
+      o[j] = s + c->shift[j];
+    }
+  }
+}
+
+/* channelAffine(x, R, C, mean, scale, shift, out) : batch normalisation with fixed statistics, folded
+ * into a per-channel scale (gamma * rsqrt(var + eps)) and shift (beta). */
+static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "channelAffine", 7)) return NULL;
+  size_t l[5];
+  affine_ctx c;
+  c.x = arg_f32(&a, 0, "x", &l[0], 0);
+  int64_t R = arg_int(&a, 1, "R", 0);
+  c.C = arg_int(&a, 2, "C", 0);
+  c.mean = arg_f32(&a, 3, "mean", &l[1], 0);
+  c.scale = arg_f32(&a, 4, "scale", &l[2], 0);
+  c.shift = arg_f32(&a, 5, "shift", &l[3], 0);
+  c.out = arg_f32(&a, 6, "out", &l[4], 0);
+  {
+    int64_t d[2] = {R, c.C};
+    check_len(&a, "x", l[0], 2, d, "[R,C]");
+    check_len(&a, "mean", l[1], 1, &c.C, "[C]");
+    check_len(&a, "scale", l[2], 1, &c.C, "[C]");
+    check_len(&a, "shift", l[3], 1, &c.C, "[C]");
+    check_len(&a, "out", l[4], 2, d, "[R,C]");
+  }
+  if (a.failed) return NULL;
+  parallel_range(affine_rows, &c, R, (double)(R * c.C));
+  return NULL;
+}
+
+typedef struct {
+  const float *dy, *inv, *gamma;
+  float *dx;
+  int64_t C;
+} cscale_ctx;
+
+/* dx = (dy * inv[c]) * gamma[c] (gamma may be NULL), each product rounded: TF.js' batch-norm gradient. */
+static void cscale_rows(void *vctx, int64_t begin, int64_t end) {
+  const cscale_ctx *c = (const cscale_ctx *)vctx;
+  const int64_t C = c->C;
+  for (int64_t r = begin; r < end; r++) {
+    const float *dy = c->dy + r * C;
+    float *dx = c->dx + r * C;
+    if (c->gamma) {
+      for (int64_t j = 0; j < C; j++) {
+        const float t = dy[j] * c->inv[j];
+        dx[j] = t * c->gamma[j];
+      }
+    } else {
+      for (int64_t j = 0; j < C; j++) dx[j] = dy[j] * c->inv[j];
+    }
+  }
+}
+
+/* channelScaleGrad(dy, R, C, inv, gamma|null, dx) */
+static napi_value js_channel_scale_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "channelScaleGrad", 6)) return NULL;
+  size_t l[4];
+  cscale_ctx c;
+  c.dy = arg_f32(&a, 0, "dy", &l[0], 0);
+  int64_t R = arg_int(&a, 1, "R", 0);
+  c.C = arg_int(&a, 2, "C", 0);
+  c.inv = arg_f32(&a, 3, "inv", &l[1], 0);
+  c.gamma = arg_f32(&a, 4, "gamma", &l[2], 1);
+  c.dx = arg_f32(&a, 5, "dx", &l[3], 0);
+  {
+    int64_t d[2] = {R, c.C};
+    check_len(&a, "dy", l[0], 2, d, "[R,C]");
+    check_len(&a, "inv", l[1], 1, &c.C, "[C]");
+    if (c.gamma) check_len(&a, "gamma", l[2], 1, &c.C, "[C]");
+    check_len(&a, "dx", l[3], 2, d, "[R,C]");
+  }
+  if (a.failed) return NULL;
+  parallel_range(cscale_rows, &c, R, (double)(R * c.C));
+  return NULL;
+}
+
+typedef struct {
+  const float *in, *w;
+  float *out;
+  int64_t H, W, C, KH, KW, M, OH, OW, sH, sW, dH, dW, pT, pL;
+} dw_ctx;
+
+/* Depthwise forward, images [begin,end): out[n,oy,ox,c*M+m] = sum over in-bounds taps (ky, kx, in
+ * order) of x[n,iy,ix,c] * w[ky,kx,c,m], accumulated in float32. */
+static void dw_forward_images(void *vctx, int64_t begin, int64_t end) {
+  const dw_ctx *g = (const dw_ctx *)vctx;
+  const int64_t C = g->C, M = g->M, CM = C * M;
+  for (int64_t n = begin; n < end; n++) {
+    for (int64_t oy = 0; oy < g->OH; oy++) {
+      for (int64_t ox = 0; ox < g->OW; ox++) {
+        float *o = g->out + ((n * g->OH + oy) * g->OW + ox) * CM;
+        for (int64_t j = 0; j < CM; j++) o[j] = 0.0f;
+        for (int64_t ky = 0; ky < g->KH; ky++) {
+          const int64_t iy = oy * g->sH - g->pT + ky * g->dH;
+          if (iy < 0 || iy >= g->H) continue;
+          for (int64_t kx = 0; kx < g->KW; kx++) {
+            const int64_t ix = ox * g->sW - g->pL + kx * g->dW;
+            if (ix < 0 || ix >= g->W) continue;
+            const float *x = g->in + ((n * g->H + iy) * g->W + ix) * C;
+            const float *w = g->w + (ky * g->KW + kx) * CM;
+            if (M == 1) {
+              for (int64_t c = 0; c < C; c++) o[c] += x[c] * w[c];
+            } else {
+              for (int64_t c = 0; c < C; c++)
+                for (int64_t m = 0; m < M; m++) o[c * M + m] += x[c] * w[c * M + m];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Depthwise input gradient, images [begin,end): dx[n,iy,ix,c] += sum_m dy[n,oy,ox,c*M+m] * w[ky,kx,c,m]
+ * over the output cells and taps that read it, in output order. */
+static void dw_backprop_images(void *vctx, int64_t begin, int64_t end) {
+  const dw_ctx *g = (const dw_ctx *)vctx; /* in = dy, out = dx */
+  const int64_t C = g->C, M = g->M, CM = C * M;
+  for (int64_t n = begin; n < end; n++) {
+    float *dximg = g->out + n * g->H * g->W * C;
+    for (int64_t j = 0; j < g->H * g->W * C; j++) dximg[j] = 0.0f;
+    for (int64_t oy = 0; oy < g->OH; oy++) {
+      for (int64_t ox = 0; ox < g->OW; ox++) {
+        const float *dy = g->in + ((n * g->OH + oy) * g->OW + ox) * CM;
+        for (int64_t ky = 0; ky < g->KH; ky++) {
+          const int64_t iy = oy * g->sH - g->pT + ky * g->dH;
+          if (iy < 0 || iy >= g->H) continue;
+          for (int64_t kx = 0; kx < g->KW; kx++) {
+            const int64_t ix = ox * g->sW - g->pL + kx * g->dW;
+            if (ix < 0 || ix >= g->W) continue;
+            float *dx = dximg + (iy * g->W + ix) * C;
+            const float *w = g->w + (ky * g->KW + kx) * CM;
+            if (M == 1) {
+              for (int64_t c = 0; c < C; c++) dx[c] += dy[c] * w[c];
+            } else {
+              for (int64_t c = 0; c < C; c++) {
+                float s = 0.0f;
+                for (int64_t m = 0; m < M; m++) s += dy[c * M + m] * w[c * M + m];
+                dx[c] += s;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Shared argument parsing: (a, b, N, H, W, C, w, KH, KW, M, c, OH, OW, sH, sW, dH, dW, padTop,
+ * padLeft), where forward reads a = x [N,H,W,C] and writes c = out [N,OH,OW,C*M], and backprop reads
+ * a = dy [N,OH,OW,C*M] and writes c = dx [N,H,W,C]. */
+static napi_value depthwise_common(napi_env env, napi_callback_info info, const char *fn, int backprop) {
+  args_t a;
+  if (!args_init(&a, env, info, fn, 18)) return NULL;
+  size_t l[3];
+  dw_ctx g;
+  g.in = arg_f32(&a, 0, backprop ? "dy" : "x", &l[0], 0);
+  int64_t N = arg_int(&a, 1, "N", 0);
+  g.H = arg_int(&a, 2, "H", 1);
+  g.W = arg_int(&a, 3, "W", 1);
+  g.C = arg_int(&a, 4, "C", 1);
+  g.w = arg_f32(&a, 5, "w", &l[1], 0);
+  g.KH = arg_int(&a, 6, "KH", 1);
+  g.KW = arg_int(&a, 7, "KW", 1);
+  g.M = arg_int(&a, 8, "M", 1);
+  g.out = arg_f32(&a, 9, backprop ? "dx" : "out", &l[2], 0);
+  g.OH = arg_int(&a, 10, "OH", 1);
+  g.OW = arg_int(&a, 11, "OW", 1);
+  g.sH = arg_int(&a, 12, "sH", 1);
+  g.sW = arg_int(&a, 13, "sW", 1);
+  g.dH = arg_int(&a, 14, "dH", 1);
+  g.dW = arg_int(&a, 15, "dW", 1);
+  g.pT = arg_int(&a, 16, "padTop", 0);
+  g.pL = arg_int(&a, 17, "padLeft", 0);
+  {
+    int64_t xs[4] = {N, g.H, g.W, g.C};
+    int64_t os[4] = {N, g.OH, g.OW, g.C * g.M};
+    int64_t ws[4] = {g.KH, g.KW, g.C, g.M};
+    check_len(&a, backprop ? "dy" : "x", l[0], 4, backprop ? os : xs, backprop ? "[N,OH,OW,C*M]" : "[N,H,W,C]");
+    check_len(&a, "w", l[1], 4, ws, "[KH,KW,C,M]");
+    check_len(&a, backprop ? "dx" : "out", l[2], 4, backprop ? xs : os, backprop ? "[N,H,W,C]" : "[N,OH,OW,C*M]");
+  }
+  if (a.failed) return NULL;
+  const double work = (double)N * (double)g.OH * g.OW * g.KH * g.KW * g.C * g.M;
+  parallel_range(backprop ? dw_backprop_images : dw_forward_images, &g, N, work);
+  return NULL;
+}
+
+/* depthwiseConv2d(x, N, H, W, C, w, KH, KW, M, out, OH, OW, sH, sW, dH, dW, padTop, padLeft) */
+static napi_value js_depthwise_conv2d(napi_env env, napi_callback_info info) {
+  return depthwise_common(env, info, "depthwiseConv2d", 0);
+}
+
+/* depthwiseConv2dBackpropInput(dy, N, H, W, C, w, KH, KW, M, dx, OH, OW, sH, sW, dH, dW, padTop, padLeft) */
+static napi_value js_depthwise_conv2d_bp_input(napi_env env, napi_callback_info info) {
+  return depthwise_common(env, info, "depthwiseConv2dBackpropInput", 1);
+}
+
+typedef struct {
+  const float *x, *dy;
+  float *out;
+  float lo, hi;
+  int inclusive;
+} clamp_ctx;
+
+/* out = min(max(x, lo), hi): relu6 (0, 6) and a ReLU layer's maxValue clip. */
+static void clamp_range(void *vctx, int64_t begin, int64_t end) {
+  const clamp_ctx *c = (const clamp_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) {
+    const float v = c->x[i];
+    c->out[i] = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
+  }
+}
+
+/* out = dy where lo < x < hi (x <= hi when inclusive), else 0: the masks of TF.js' relu6 and clip gradients. */
+static void clamp_grad_range(void *vctx, int64_t begin, int64_t end) {
+  const clamp_ctx *c = (const clamp_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) {
+    const float v = c->x[i];
+    const int pass = v > c->lo && (c->inclusive ? v <= c->hi : v < c->hi);
+    c->out[i] = pass ? c->dy[i] : 0.0f;
+  }
+}
+
+/* clamp(x, n, lo, hi, out) */
+static napi_value js_clamp(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "clamp", 5)) return NULL;
+  size_t l[2];
+  clamp_ctx c;
+  c.x = arg_f32(&a, 0, "x", &l[0], 0);
+  int64_t n = arg_int(&a, 1, "n", 0);
+  c.lo = arg_f(&a, 2, "lo");
+  c.hi = arg_f(&a, 3, "hi");
+  c.out = arg_f32(&a, 4, "out", &l[1], 0);
+  c.dy = NULL;
+  c.inclusive = 0;
+  check_len(&a, "x", l[0], 1, &n, "[n]");
+  check_len(&a, "out", l[1], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(clamp_range, &c, n, (double)n);
+  return NULL;
+}
+
+/* clampGrad(dy, x, n, lo, hi, inclusive, out) */
+static napi_value js_clamp_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "clampGrad", 7)) return NULL;
+  size_t l[3];
+  clamp_ctx c;
+  c.dy = arg_f32(&a, 0, "dy", &l[0], 0);
+  c.x = arg_f32(&a, 1, "x", &l[1], 0);
+  int64_t n = arg_int(&a, 2, "n", 0);
+  c.lo = arg_f(&a, 3, "lo");
+  c.hi = arg_f(&a, 4, "hi");
+  c.inclusive = arg_bool(&a, 5, "inclusive");
+  c.out = arg_f32(&a, 6, "out", &l[2], 0);
+  check_len(&a, "dy", l[0], 1, &n, "[n]");
+  check_len(&a, "x", l[1], 1, &n, "[n]");
+  check_len(&a, "out", l[2], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(clamp_grad_range, &c, n, (double)n);
+  return NULL;
+}
+
 static napi_value js_num_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -1166,6 +1455,13 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"adamUpdate", NULL, js_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"biasAct", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linfPgdStep", NULL, js_linf_pgd_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffine", NULL, js_channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelScaleGrad", NULL, js_channel_scale_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseConv2dBackpropInput", NULL, js_depthwise_conv2d_bp_input, NULL, NULL, NULL,
+       napi_enumerable, NULL},
+      {"clamp", NULL, js_clamp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clampGrad", NULL, js_clamp_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

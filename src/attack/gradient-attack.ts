@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
 import type { RunContext, SearchAttack, SingleRun } from './attack.js';
+import { nativeGradientSource } from './native-gradient.js';
 import { objective, type ObjectiveName } from './objectives.js';
 import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
@@ -65,6 +66,9 @@ export function gradientAscent(
   if (init !== undefined) xAdv = projectToThreat(norm, x, init, eps, box);
   else if (cfg.randomStart) xAdv = tf.tidy(() => projectToThreat(norm, x, tf.add(x, norm.randomStart(x.shape, eps, cfg.seed)), eps, box));
   else xAdv = tf.clone(x);
+  // The gradient's source: the native network when f carries one and the objective is a named one
+  // (./native-gradient.ts), else TF.js' tf.grad through f. The loop is the same for both.
+  const native = beforeStep === undefined ? nativeGradientSource(f, x, cls, cfg.loss, cfg.targeted) : null;
   const lossOf = (xa: tf.Tensor, keepLogits: { t?: tf.Tensor2D }): tf.Scalar => {
     const z = f(xa);
     if (onStep !== undefined) keepLogits.t = tf.keep(z);
@@ -73,7 +77,7 @@ export function gradientAscent(
   for (let s = 0; s < cfg.steps; s++) {
     beforeStep?.(xAdv, s);
     const holder: { t?: tf.Tensor2D } = {};
-    const g = tf.grad((xa: tf.Tensor) => lossOf(xa, holder))(xAdv);
+    const g = native !== null ? native(xAdv, onStep !== undefined ? holder : null) : tf.grad((xa: tf.Tensor) => lossOf(xa, holder))(xAdv);
     if (onStep !== undefined && holder.t !== undefined) {
       const stop = onStep(xAdv, holder.t, s);
       holder.t.dispose();

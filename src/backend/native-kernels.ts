@@ -36,6 +36,20 @@ export interface NativeApi {
   biasAct(x: Float32Array, R: number, C: number, b: Float32Array | null, relu: boolean): void;
   /** In place, one L∞ PGD step in TF.js' float32 order: xadv = clip(x + clip(xadv + sign(g)·alpha − x, ±eps), lo, hi) (no box clip unless `box`). */
   linfPgdStep(xadv: Float32Array, g: Float32Array, x: Float32Array, n: number, alpha: number, eps: number, lo: number, hi: number, box: boolean): void;
+  /** out = (x − mean[c])·scale[c] + shift[c] over [R, C], each operation rounded (batch norm with fixed statistics). */
+  channelAffine(x: Float32Array, R: number, C: number, mean: Float32Array, scale: Float32Array, shift: Float32Array, out: Float32Array): void;
+  /** dx = (dy·inv[c])·gamma[c] over [R, C], each product rounded (TF.js' batch-norm input gradient); gamma may be null. */
+  channelScaleGrad(dy: Float32Array, R: number, C: number, inv: Float32Array, gamma: Float32Array | null, dx: Float32Array): void;
+  /** Depthwise convolution, NHWC, w [KH, KW, C, M], out [N, OH, OW, C·M]; dilation dH, dW (taps apart). */
+  depthwiseConv2d(x: Float32Array, N: number, H: number, W: number, C: number, w: Float32Array, KH: number, KW: number, M: number,
+    out: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
+  /** Its input gradient: dy [N, OH, OW, C·M] → dx [N, H, W, C] (written, not added to). */
+  depthwiseConv2dBackpropInput(dy: Float32Array, N: number, H: number, W: number, C: number, w: Float32Array, KH: number, KW: number, M: number,
+    dx: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
+  /** out = min(max(x, lo), hi) (relu6, a ReLU layer's maxValue). */
+  clamp(x: Float32Array, n: number, lo: number, hi: number, out: Float32Array): void;
+  /** out = dy where lo < x < hi (x ≤ hi when `inclusive`), else 0. */
+  clampGrad(dy: Float32Array, x: Float32Array, n: number, lo: number, hi: number, inclusive: boolean, out: Float32Array): void;
   numThreads(): number;
   setNumThreads(n: number): void;
 }

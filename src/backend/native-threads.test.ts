@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { nativeSkip, requireNative } from '../testing/native.js';
 import { nativeApi } from './native-kernels.js';
 
 const ADDON = fileURLToPath(new URL('../../native/index.cjs', import.meta.url));
@@ -28,10 +29,12 @@ parentPort.postMessage(out);
 `;
 
 test('native addon: two worker threads compute concurrently, with the same bits as the main thread', async (t) => {
-  if (nativeApi() === null) {
-    t.skip('native addon not built');
+  const why = nativeSkip();
+  if (why !== false) {
+    t.skip(why);
     return;
   }
+  requireNative();
   const run = () => new Promise<Record<string, Float32Array>>((resolve, reject) => {
     const w = new Worker(WORK, { eval: true, workerData: { addon: ADDON } });
     w.once('message', (m: Record<string, Float32Array>) => resolve(m));

@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
+import { networkPathLine, networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { imageSize, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { checkLoaderOptions, parseDataSource, sourceLabel, sourceOfRecord, type DataSource, type LoaderOptions } from '../data/source.js';
 import { checkAgainstRecord, loadSource, type LoadedSource } from '../data/resolve.js';
@@ -262,6 +263,9 @@ export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath
   return adapted;
 }
 
+/** The attack-gradient path of the model this command opened (openModelJob), for result files. */
+let network: NetworkPath | null = null;
+
 export function versions(backend: string): Record<string, string> {
   const require = createRequire(import.meta.url);
   const v = (name: string): string => {
@@ -278,6 +282,7 @@ export function versions(backend: string): Record<string, string> {
     'tfjs-backend-wasm': v('@tensorflow/tfjs-backend-wasm'),
     backend,
     nativeKernels: nativeKernelsInstalled() ? 'openblas' : 'none',
+    ...(network !== null ? { nativeNetwork: network.path === 'native' ? 'yes' : `no: ${network.reason ?? ''}` } : {}),
   };
 }
 
@@ -363,6 +368,10 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
+  // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not
+  // (after the checks above, so that bad input gets its one line).
+  network = networkPathOf(model);
+  say(quiet, networkPathLine(network));
   return { modelPath, quiet, backend, ds: data, model, threat, warnings, data: record };
 }
 

@@ -9,11 +9,11 @@ import { savedMnistMlp } from '../testing/setup.js';
 const tmp = mkdtempSync(join(tmpdir(), 'alp-outputs-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-/** Exit 6 and one line (besides the backend header) that says what is there and how to allow it. */
+/** Exit 6 and one line (besides the backend and gradients header) that says what is there and how to allow it. */
 function refused(args: string[], pattern: RegExp): void {
   const r = runAlp(args);
   assert.equal(r.code, 6, r.stderr);
-  const lines = r.stderr.trim().split('\n').filter((l) => !/^backend \S+; kernels: /.test(l));
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^backend \S+; kernels: /.test(l) && !/^gradients: /.test(l));
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0] as string, pattern);
   assert.match(lines[0] as string, /; not overwritten: set --force to replace it, or choose another --out$/);

@@ -20,9 +20,8 @@ import { gradientAscent } from '../attack/gradient-attack.js';
 import { batchHotflip } from '../attack/text/batch-hotflip.js';
 import type { EmbeddingSplit } from '../model/text.js';
 import { UNIT_BOX, boundsOf, normOf, randomStartRows, type Bounds } from '../attack/threat-model.js';
-import type { LogitsFn } from '../model/classifier.js';
+import { withNativeNetwork, type LogitsFn } from '../model/classifier.js';
 import type { NativeNetwork } from '../backend/native-network.js';
-import { nativeLinfPgd } from '../attack/native-pgd.js';
 import { crossEntropyPerExample } from '../loss/cross-entropy.js';
 import { klPerExample } from '../loss/trades.js';
 import { Rng } from '../util/rng.js';
@@ -94,8 +93,9 @@ function gaussian(shape: number[], std: number, s: Pick<StepInputs, 'seed' | 'ro
 
 /**
  * Builds the adversarial batch a method trains on, or null for methods that need none. `net`: the model
- * on the native path (backend/native-network.ts), when it runs there; L∞ PGD and FGSM-RS examples are
- * then made on it: the same iterates, without TF.js' per-op overhead.
+ * on the native path (backend/native-network.ts), when it runs there; PGD and FGSM-RS then take their
+ * gradients from it (attack/native-gradient.ts) in the same loop, without TF.js' per-op overhead.
+ * (`logitsOf(model)` already carries it; `net` is for an `infer` that does not.)
  */
 export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, c: TrainConfig, net: NativeNetwork | null = null): tf.Tensor4D | null {
   if (s.eps === 0) return method === 'standard' || method === 'clp' || method === 'lsq' ? null : tf.clone(s.x);
@@ -113,18 +113,11 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       const steps = method === 'fgsm-rs' ? 1 : c.attackSteps;
       const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
       const cfg = { threat, steps, stepSize: size, randomStart: true, loss: 'ce' as const, targeted: false, seed: s.seed };
-      if (s.rowSeeds === undefined) return gradientAscent(infer, s.x, s.y, cfg) as tf.Tensor4D;
+      if (s.rowSeeds === undefined) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
       const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
       const init = tf.tidy(() => tf.add(s.x, start));
       start.dispose();
-      if (net !== null && c.norm === 'linf' && net.inputSize * s.x.shape[0] === s.x.size) {
-        const n = s.x.shape[0];
-        // Copies: a view of the backend's memory could move while the loop runs.
-        const adv = nativeLinfPgd(net, Float32Array.from(s.x.dataSync() as Float32Array), Float32Array.from(init.dataSync() as Float32Array), Int32Array.from(s.y.dataSync() as Int32Array), n, { eps: s.eps, stepSize: size, steps, box: boundsOf(threat) });
-        init.dispose();
-        return tf.tensor4d(adv, s.x.shape);
-      }
-      const out = gradientAscent(infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;
+      const out = gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;
       init.dispose();
       return out;
     }

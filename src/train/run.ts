@@ -4,6 +4,7 @@
  * a train.json beside it.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
+import { networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -33,6 +34,8 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
+  /** Called once the model is built, with the path its attack gradients take (backend/native-network.ts). */
+  onNetworkPath?: (p: NetworkPath) => void;
   /** Things the user should know that do not stop the run (a stripped softmax); also in train.json. */
   onNotice?: (message: string) => void;
   /** Progress of datasets generated on first use (spoken-digits synthesis). */
@@ -201,6 +204,9 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
   if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);
   notices.push(...loaded.notes);
+  // Which path the training attack's gradients take, and why when not the native one.
+  const network = networkPathOf(model);
+  o.onNetworkPath?.(network);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {
     checkpointDir: o.out,
@@ -234,6 +240,6 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
     epochs: state.epochs,
     evals: state.evals,
     trainSeconds: state.elapsedMs / 1000,
-  }, o.meta));
+  }, { ...o.meta, network }));
   return { model, state, train, val, seconds: (Date.now() - t0) / 1000, warnings: notices };
 }

@@ -8,6 +8,7 @@ import { trainedModelLabel } from '../../artifacts/train.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { dataProgress, emit, initBackend, isQuiet, loaderOptionsOf, loadSourceFor, pct, versions } from '../common.js';
+import { networkPathLine } from '../../backend/native-network.js';
 import { Progress, say } from '../progress.js';
 import { UserError } from '../../util/errors.js';
 import { parseAugment } from '../../data/augment.js';
@@ -108,6 +109,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
       onDataProgress: dataProgress(quiet),
       // Not progress: printed under --quiet too, and kept in the JSON.
       onNotice: (m) => say(false, `notice: ${m}`),
+      onNetworkPath: (n) => say(quiet, networkPathLine(n)),
       shouldStop: () => Date.now() >= deadline,
       signal: interrupt.signal,
       workers,
