@@ -138,11 +138,8 @@ export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetNam
   return { source: { kind: 'builtin', name: (modelPath !== undefined ? trainedDataset(modelPath) : undefined) ?? fallback } };
 }
 
-/**
- * A model trained with an ε chosen for its data kind (8/255 for RGB images, …) evaluated at another ε
- * (usually the command's 0.3 default, meant for MNIST): said, since 0.3 on natural images is no test.
- */
-export function warnDataKindEps(modelPath: string, eps: number): void {
+/** The ε its data kind chose for a model (train.json `data.defaults`: 8/255 for RGB images, …), with what chose it. */
+function recordedKindEps(modelPath: string, norm: string): { eps: number; from: string } | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
   let d: { from?: unknown; fields?: unknown } | undefined;
   try {
@@ -150,13 +147,31 @@ export function warnDataKindEps(modelPath: string, eps: number): void {
     const data = raw?.['data'];
     d = typeof data === 'object' && data !== null ? ((data as Record<string, unknown>)['defaults'] as typeof d) : undefined;
   } catch {
-    return;
+    return undefined;
   }
   const fields = d?.fields as Record<string, unknown> | undefined;
-  const trained = fields?.['eps'];
-  if (typeof trained === 'number' && Math.abs(trained - eps) > 1e-9) {
-    warn(`${modelPath}: trained at ε=${Number(trained.toPrecision(4))} (the default for ${String(d?.from)}), evaluated at ε=${eps}; pass --eps ${trained} to measure the threat model it was trained for`);
+  const eps = fields?.['eps'];
+  const kindNorm = fields?.['norm'] ?? 'linf';
+  return typeof eps === 'number' && kindNorm === norm ? { eps, from: String(d?.from) } : undefined;
+}
+
+/**
+ * The ε of an eval, attack or audit: the one given; else the ε the model's data kind chose at training
+ * (said, since it is not the command's usual 0.3); else 0.3, MNIST's. A given ε other than the data
+ * kind's is warned about: 0.3 on natural images is no test.
+ */
+export function evalEps(p: Parsed, modelPath: string, norm: string, quiet: boolean): number {
+  const given = get.num(p, 'eps');
+  const kind = recordedKindEps(modelPath, norm);
+  if (given === undefined) {
+    if (kind === undefined) return 0.3;
+    say(false, `ε=${Number(kind.eps.toPrecision(4))}: the default for ${kind.from}, as ${modelPath} was trained (give --eps to choose)`);
+    return kind.eps;
   }
+  if (kind !== undefined && Math.abs(kind.eps - given) > 1e-9) {
+    warn(`${modelPath}: trained at ε=${Number(kind.eps.toPrecision(4))} (the default for ${kind.from}), evaluated at ε=${given}; leave out --eps (or pass --eps ${kind.eps}) to measure the threat model it was trained for`);
+  }
+  return given;
 }
 
 function readJsonObjectOrNull(path: string): Record<string, unknown> | null {
@@ -351,8 +366,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'), get.str(p, 'output-node'));
   const warnings = modelWarnings(loaded, modelPath);
   const norm = get.str(p, 'norm') as ThreatModel['norm'];
-  const eps = get.num(p, 'eps') as number;
-  warnDataKindEps(modelPath, eps);
+  const eps = evalEps(p, modelPath, norm, quiet);
   if (isTextModel(loaded)) {
     // Attacks perturb the embeddings (no box); everything downstream sees an embedded dataset.
     if (get.str(p, 'input-range') !== undefined) throw new UserError('--input-range: not for text models (their inputs are token ids)');

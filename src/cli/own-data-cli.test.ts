@@ -61,10 +61,15 @@ test('alp train --data FOLDER, then alp eval --model DIR finds the folder from t
   assert.ok(r.result.cleanAccuracy >= 0.9, `clean accuracy ${r.result.cleanAccuracy}`);
 
   assert.doesNotMatch(e.stderr, /trained at ε=/);
-  // alp eval's own default ε (0.3, MNIST's) on a model trained at the RGB default: said.
-  const e2 = runAlp(['eval', '--model', out, '--n', '8', '--attacks', 'fgsm', '--workers', '1', '--out', join(tmp, 'eps03.json'), '--json']);
+  // Without --eps, alp eval measures at the ε the data kind chose at training (8/255 for RGB), and says so;
+  // another ε given is warned about.
+  const e2 = runAlp(['eval', '--model', out, '--n', '8', '--attacks', 'fgsm', '--workers', '1', '--out', join(tmp, 'epsdefault.json'), '--json']);
   assert.equal(e2.code, 0, e2.stderr);
-  assert.match(e2.stderr, /trained at ε=0\.03137 \(the default for RGB images\), evaluated at ε=0\.3; pass --eps 0\.0313/);
+  assert.equal((JSON.parse(e2.stdout) as { threat: { eps: number } }).threat.eps, 8 / 255);
+  assert.match(e2.stderr, /ε=0\.03137: the default for RGB images, as .* was trained \(give --eps to choose\)/);
+  const e3 = runAlp(['eval', '--model', out, '--n', '8', '--attacks', 'fgsm', '--eps', '0.3', '--workers', '1', '--out', join(tmp, 'eps03.json'), '--json']);
+  assert.equal(e3.code, 0, e3.stderr);
+  assert.match(e3.stderr, /trained at ε=0\.03137 \(the default for RGB images\), evaluated at ε=0\.3; leave out --eps \(or pass --eps 0\.0313/);
 
   // audit and the playground find the folder too, and name the classes.
   const au = runAlp(['audit', '--model', out, '--n', '8', '--budget', 'quick', '--eps', String(8 / 255), '--workers', '1', '--json']);

@@ -15,7 +15,7 @@ export const ATTACK_SPEC: CommandSpec = {
     { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
     { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
     { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
     { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
     { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },

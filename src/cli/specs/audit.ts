@@ -14,7 +14,7 @@ export const AUDIT_SPEC: CommandSpec = {
     ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', default: 0.3, help: 'perturbation radius' },
+    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
     { name: 'fail-on', type: 'string', choices: ['never', 'warn', 'fail'], default: 'never', help: 'exit 3 when a finding is at least this severe (for CI gates)' },
     { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
