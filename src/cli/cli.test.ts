@@ -187,21 +187,8 @@ test('train --model fine-tunes a user model and keeps its architecture', async (
   assert.match(trainJson.fineTunedFrom, /model\.json$/);
 });
 
-test('demo end to end on a tiny budget writes both models, report.json and report.html', () => {
-  const out = join(tmp, 'demo');
-  const r = alp(['demo', '--out', out, '--train-size', '256', '--epochs', '1', '--n', '20', '--eval-steps', '2', '--eval-queries', '30', '--quiet', '--workers', '1']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /clean accuracy/);
-  for (const m of ['standard', 'alp']) {
-    for (const f of ['model.json', 'weights.bin', 'train.json', 'eval.json']) assert.ok(existsSync(join(out, m, f)), `${m}/${f}`);
-  }
-  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { models: Array<{ name: string; eval: { cleanAccuracy: number } }>; versions: Record<string, string>; seed: number };
-  assert.deepEqual(report.models.map((m) => m.name), ['standard', 'alp']);
-  assert.equal(report.seed, 1);
-  assert.ok('tfjs' in report.versions);
-  const html = readFileSync(join(out, 'report.html'), 'utf8');
-  assert.match(html, /<svg/);
-});
+// `alp demo` end to end (both models, report.json, report.html) is checked in report/demo-page.test.ts,
+// on the run whose page that file then opens.
 
 test('a time budget stops training cleanly with the model saved, and --resume finishes it', () => {
   const out = join(tmp, 'budget');
