@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
 import { parseCommand, type Parsed } from './args.js';
+import { ATTACK_SPEC } from './specs/attack.js';
 import { EVAL_SPEC } from './specs/eval.js';
 
 /** alp eval's and alp detect's work, in-process: for further refusals of a kind a real process here already checks. */
 const evalInProcess = async (args: string[]): Promise<void> => (await import('./commands/eval.js')).runEvalCommand(parseCommand(args, EVAL_SPEC) as Parsed, args);
+const attackInProcess = async (args: string[]): Promise<void> => (await import('./commands/attack.js')).runAttackCommand(parseCommand(args, ATTACK_SPEC) as Parsed, args);
 const detectInProcess = async (args: string[]): Promise<void> => (await import('./commands/detect.js')).detectCommand(args);
 
 const alp = runAlp;
@@ -89,7 +91,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /a text model; alp detect serve reads images and audio, not messages/);
 });
 
-test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD-T replaced by APGD on the margin and said so; APGD-T asked for by name is refused', () => {
+test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD-T replaced by APGD on the margin and said so; APGD-T asked for by name is refused', async () => {
   const out = join(tmp, 'spam');
   const file = join(tmp, 'spam-default-suite.json');
   const e = alp(['eval', '--model', out, '--n', '12', '--norm', 'l2', '--eps', '1', '--steps', '3', '--restarts', '1', '--queries', '20', '--out', file]);
@@ -101,6 +103,6 @@ test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD
   assert.ok(r.result.attacks.some((a) => a.name.startsWith('apgd-l2-cw-')), r.result.attacks.map((a) => a.name).join(', '));
   userError(['eval', '--model', out, '--n', '4', '--attacks', 'pgd-ce,apgd-dlr', '--out', join(tmp, 'never.json'), '--quiet'], /^alp: --attacks: apgd-dlr cannot run on this model: APGD-T's targeted DLR loss .* needs 4 classes; the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never.json')), false);
-  userError(['attack', '--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet'], /^alp: --attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
+  await assertRejectsUserError(attackInProcess(['--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet']), /^--attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never')), false);
 });
