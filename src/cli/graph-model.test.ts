@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
-import { assertUserError, runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
 import { cnnTwin, mlpTwin, writeMlpGraph, writeTwins } from '../testing/graph-fixtures.js';
 import { loadDataset, subset } from '../data/index.js';
+import { openModel } from './common.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-graph-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -87,30 +88,31 @@ test('graph models in attack, audit, detect, report and the playground', () => {
   assert.ok(readFileSync(join(dir('site'), 'models', 'two-outputs', 'group1-shard1of1.bin')).length > 0);
 });
 
-test('bad graph models: one line naming the problem, exit 2', () => {
+test('bad graph models: one line naming the problem, exit 2', async () => {
   const base = ['--n', '8', '--attacks', 'fgsm', '--quiet'];
+  // Real processes: a graph error from loading, and one from fitting the data.
   assertUserError(['eval', '--model', dir('two-outputs'), ...base], /the graph has 2 outputs \(Identity, Identity_1\); choose the one that gives the logits with --output-node NAME/);
-  assertUserError(['eval', '--model', dir('two-outputs'), '--output-node', 'Nope', ...base], /--output-node: no node named "Nope"/);
-  assertUserError(['eval', '--model', dir('mlp-layers'), '--output-node', 'Identity', ...base], /--output-node: only for graph models; .* is a Layers model/);
+  const wrong = dir('wrong-input');
+  writeMlpGraph(mlpTwin(1, [30, 30, 1]), wrong, { twoOutputs: true });
+  assertUserError(['eval', '--model', wrong, '--output-node', 'Identity_1', ...base], /model input shape \[30,30,1\] does not match mnist inputs \[28,28,1\] \(nor their 784 values flattened\)/);
+
+  // The same path in-process (openModel is what alp eval --model calls) for the other problems.
+  await assertRejectsUserError(openModel(dir('two-outputs'), true, false, 'Nope'), /--output-node: no node named "Nope"/);
+  await assertRejectsUserError(openModel(dir('mlp-layers'), true, false, 'Identity'), /--output-node: only for graph models; .* is a Layers model/);
 
   const unknown = dir('unknown-op');
   writeMlpGraph(mlpTwin(1), unknown, { renameOp: ['Softmax', 'Softmaxx'] });
-  assertUserError(['eval', '--model', unknown, ...base], /model\.json: could not run the graph from input_1 to Identity: .*Softmaxx/);
+  await assertRejectsUserError(openModel(unknown, true), /model\.json: could not run the graph from input_1 to Identity: .*Softmaxx/);
 
   const missing = dir('missing-weights');
   writeMlpGraph(mlpTwin(1), missing);
   unlinkSync(join(missing, 'group1-shard1of1.bin'));
-  assertUserError(['eval', '--model', missing, ...base], /weightsManifest\[0\]\.paths\[0\]: weight file .*group1-shard1of1\.bin does not exist/);
+  await assertRejectsUserError(openModel(missing, true), /weightsManifest\[0\]\.paths\[0\]: weight file .*group1-shard1of1\.bin does not exist/);
 
   // A graph that cannot run as written: its reshape does not fit its input.
   const broken = dir('broken-reshape');
   writeMlpGraph(mlpTwin(1), broken, { inputShape: [-1, 30, 30, 1] });
-  assertUserError(['eval', '--model', broken, ...base], /could not run the graph from input_1 to Identity: The implicit shape can't be a fractional number/);
-
-  // A sound graph for other inputs than the data's.
-  const wrong = dir('wrong-input');
-  writeMlpGraph(mlpTwin(1, [30, 30, 1]), wrong, { twoOutputs: true });
-  assertUserError(['eval', '--model', wrong, '--output-node', 'Identity_1', ...base], /model input shape \[30,30,1\] does not match mnist inputs \[28,28,1\] \(nor their 784 values flattened\)/);
+  await assertRejectsUserError(openModel(broken, true), /could not run the graph from input_1 to Identity: The implicit shape can't be a fractional number/);
 });
 
 test('alp train --model on a graph model is refused in one line saying why and what to do instead', () => {

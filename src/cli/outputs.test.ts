@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, runAlp } from '../testing/cli.js';
+import { parseCommand, type Parsed } from './args.js';
+import { AUDIT_SPEC } from './specs/audit.js';
+import { runAuditCommand } from './commands/audit.js';
 import { savedMnistMlp } from '../testing/setup.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-outputs-cli-'));
@@ -31,6 +34,9 @@ test('alp eval and alp audit refuse to replace the results of other weights or s
   const out = join(tmp, 'audit');
   mkdirSync(out);
   writeFileSync(join(out, 'audit.json'), JSON.stringify({ schema: 'alp.audit/2', weightsHash: 'f'.repeat(64), dataset: 'mnist', examples: 10, threat: { norm: 'linf', eps: 0.3 }, version: 'quick', seed: 0 }));
-  refused(['audit', '--model', dir, '--n', '10', '--budget', 'quick', '--out', out], /audit\.json: holds the audit of other weights \(sha256 ffffffffffff… there, [0-9a-f]{12}… now\); not overwritten/);
+  // In-process through alp audit's work function (the eval refusal above is the real process): the same line and status.
+  const args = ['--model', dir, '--n', '10', '--budget', 'quick', '--out', out];
+  await assertRejectsUserError(runAuditCommand(parseCommand(args, AUDIT_SPEC) as Parsed, args),
+    /audit\.json: holds the audit of other weights \(sha256 ffffffffffff… there, [0-9a-f]{12}… now\); not overwritten: set --force to replace it, or choose another --out$/, 6);
   assert.equal(existsSync(join(out, 'audit.state.json')), false);
 });

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '../report/png.js';
-import { assertUserError, runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
+import { parseDataSource } from '../data/source.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-cli-own-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -89,7 +90,7 @@ test('alp train --data FOLDER, then alp eval --model DIR finds the folder from t
   assert.ok(!existsSync(join(tmp, 'never.json')));
 });
 
-test('bad data through the CLI: one line, exit 2, nothing written', () => {
+test('bad data through the CLI: one line, exit 2, nothing written', async () => {
   const data = join(tmp, 'mixed');
   shapesFolder(data, 2);
   const rgba = new Uint8Array(9 * 9 * 4).fill(255);
@@ -103,7 +104,8 @@ test('bad data through the CLI: one line, exit 2, nothing written', () => {
   const e = runAlp(['eval', '--model', out, '--data', data, '--n', '4', '--attacks', 'fgsm', '--eps', String(8 / 255), '--workers', '1', '--quiet', '--out', join(tmp, 'mixed-eval.json')]);
   assert.equal(e.code, 0, e.stderr);
   assertUserError(['train', '--method', 'standard', '--data', 'imagenet', '--out', join(tmp, 'never')], /--data: expected one of mnist, .*, or the path of your own data/);
-  assertUserError(['eval', '--model', out, '--data', join(tmp, 'nope.npz')], /nope\.npz: no such file or folder/);
+  // The same kind of --data error in-process (parseDataSource is what every command calls on --data).
+  await assertRejectsUserError(Promise.resolve().then(() => parseDataSource(join(tmp, 'nope.npz'))), /^--data .*nope\.npz: no such file or folder$/);
   assert.ok(!existsSync(join(tmp, 'never')));
 });
 

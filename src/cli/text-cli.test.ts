@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertUserError, runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
+import { parseCommand, type Parsed } from './args.js';
+import { ATTACK_SPEC } from './specs/attack.js';
+import { EVAL_SPEC } from './specs/eval.js';
+
+/** alp eval's and alp detect's work, in-process: for further refusals of a kind a real process here already checks. */
+const evalInProcess = async (args: string[]): Promise<void> => (await import('./commands/eval.js')).runEvalCommand(parseCommand(args, EVAL_SPEC) as Parsed, args);
+const attackInProcess = async (args: string[]): Promise<void> => (await import('./commands/attack.js')).runAttackCommand(parseCommand(args, ATTACK_SPEC) as Parsed, args);
+const detectInProcess = async (args: string[]): Promise<void> => (await import('./commands/detect.js')).detectCommand(args);
 
 const alp = runAlp;
 const userError = assertUserError;
@@ -15,7 +23,7 @@ const userError = assertUserError;
 const tmp = mkdtempSync(join(tmpdir(), 'alp-cli-text-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-test('text end to end: train on SpamAssassin, eval in embedding space, attack writes the nearest words', () => {
+test('text end to end: train on SpamAssassin, eval in embedding space, attack writes the nearest words', async () => {
   const out = join(tmp, 'spam');
   const t = alp(['train', '--method', 'alp', '--preset', 'spam', '--train-size', '300', '--val-size', '50', '--epochs', '1', '--attack-steps', '2', '--out', out, '--quiet', '--workers', '1']);
   assert.equal(t.code, 0, t.stderr);
@@ -66,7 +74,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   assert.equal(readFileSync(join(wdir, 'adversarial.txt'), 'utf8').trim().split('\n').length, 6);
   userError(['attack', '--model', out, '--n', '2', '--word-attack', 'synonym', '--candidates', 'wordnet', '--wordnet', join(tmp, 'no-wordnet'), '--out', wdir, '--quiet'], /WordNet database not found: .*no-wordnet.*wordnet-base/);
   userError(['eval', '--model', out, '--n', '2', '--swaps', '0'], /--swaps: expected integers ≥ 1, found 0/);
-  userError(['eval', '--model', out, '--input-range=-1,1', '--n', '5'], /--input-range: not for text models/);
+  await assertRejectsUserError(evalInProcess(['--model', out, '--input-range=-1,1', '--n', '5']), /--input-range: not for text models/);
   // Detection on text: calibrated and evaluated on embeddings against real word swaps; checking inputs stays image-only.
   const d = alp(['detect', 'eval', '--model', out, '--n', '6', '--calib-n', '20', '--fpr', '0.1', '--detectors', 'margin', '--swaps', '1', '--lambdas', '1', '--probe', '2', '--json', '--out', join(tmp, 'spam-detect.json')]);
   assert.equal(d.code, 0, d.stderr);
@@ -74,8 +82,8 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   assert.equal(de.setup.modality, 'text');
   assert.deepEqual(de.models[0]?.detectors[0]?.attacks.map((a) => [a.attack, a.adaptive]), [['hotflip-1', false], ['adaptive-swaps-1', true]]);
   userError(['detect', 'eval', '--model', out, '--n', '6', '--eps', '0.1'], /--eps: an option of the image attacks; a text model is attacked with real word swaps/);
-  userError(['detect', 'eval', '--model', out, '--n', '6', '--swaps', '0'], /--swaps: expected an integer ≥ 1, found 0/);
-  userError(['detect', 'eval', '--model', out, '--n', '6', '--lambdas', '0'], /--lambdas: a text model needs at least one λ > 0/);
+  await assertRejectsUserError(detectInProcess(['eval', '--model', out, '--n', '6', '--swaps', '0']), /--swaps: expected an integer ≥ 1, found 0/);
+  await assertRejectsUserError(detectInProcess(['eval', '--model', out, '--n', '6', '--lambdas', '0']), /--lambdas: a text model needs at least one λ > 0/);
   userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /spam-detector.json: no such file/);
   const c = alp(['detect', 'calibrate', '--model', out, '--detector', 'logit-discrepancy', '--samples', '4', '--calib-n', '20', '--fpr', '0.1', '--out', join(tmp, 'spam-detector.json'), '--json']);
   assert.equal(c.code, 0, c.stderr);
@@ -83,7 +91,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   userError(['detect', 'serve', '--model', out, '--detector', join(tmp, 'spam-detector.json')], /a text model; alp detect serve reads images and audio, not messages/);
 });
 
-test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD-T replaced by APGD on the margin and said so; APGD-T asked for by name is refused', () => {
+test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD-T replaced by APGD on the margin and said so; APGD-T asked for by name is refused', async () => {
   const out = join(tmp, 'spam');
   const file = join(tmp, 'spam-default-suite.json');
   const e = alp(['eval', '--model', out, '--n', '12', '--norm', 'l2', '--eps', '1', '--steps', '3', '--restarts', '1', '--queries', '20', '--out', file]);
@@ -95,6 +103,6 @@ test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD
   assert.ok(r.result.attacks.some((a) => a.name.startsWith('apgd-l2-cw-')), r.result.attacks.map((a) => a.name).join(', '));
   userError(['eval', '--model', out, '--n', '4', '--attacks', 'pgd-ce,apgd-dlr', '--out', join(tmp, 'never.json'), '--quiet'], /^alp: --attacks: apgd-dlr cannot run on this model: APGD-T's targeted DLR loss .* needs 4 classes; the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never.json')), false);
-  userError(['attack', '--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet'], /^alp: --attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
+  await assertRejectsUserError(attackInProcess(['--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet']), /^--attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never')), false);
 });

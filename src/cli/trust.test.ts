@@ -1,8 +1,8 @@
 /**
  * The trust rules with real processes (issue 24): results keyed on the examples' contents, one output
  * rule for every command that writes, options that do not apply refused, worker clamping and empty
- * shards. Each case runs the built CLI as a user would and checks the exit code, the one stderr line
- * and what is (not) on disk.
+ * shards. Each kind of case runs the built CLI as a user would and checks the exit code, the one stderr
+ * line and what is (not) on disk; further refusals of a kind already seen run the command in-process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { writeIdx } from '../data/idx.js';
 import { dataRecord } from '../data/digest.js';
 import { loadDataset, subset } from '../data/index.js';
-import { runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, runAlp } from '../testing/cli.js';
+import { parseCommand, type CommandSpec, type Parsed } from './args.js';
+import { ATTACK_SPEC } from './specs/attack.js';
+import { AUDIT_SPEC } from './specs/audit.js';
+import { COMPARE_SPEC } from './specs/compare.js';
+import { EVAL_SPEC } from './specs/eval.js';
+import { REPORT_SPEC } from './specs/report.js';
 import { savedMnistMlp } from '../testing/setup.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-trust-'));
@@ -40,6 +46,25 @@ function fails(args: string[], code: number, pattern: RegExp): void {
 }
 
 const EVAL = ['eval', '--attacks', 'fgsm', '--quiet', '--workers', '1'];
+
+/**
+ * A refusal checked in-process: the command's work function, as alp runs it after parsing, rejects with
+ * the one-line UserError that alp prints after 'alp: ' and exits with. Each kind of refusal is also
+ * checked once with a real process in this file; this saves a process (a TF.js load) per further case.
+ */
+const COMMAND: Record<string, { spec: CommandSpec; run: (p: Parsed, argv: string[]) => Promise<unknown> }> = {
+  eval: { spec: EVAL_SPEC, run: async (p, a) => (await import('./commands/eval.js')).runEvalCommand(p, a) },
+  attack: { spec: ATTACK_SPEC, run: async (p, a) => (await import('./commands/attack.js')).runAttackCommand(p, a) },
+  audit: { spec: AUDIT_SPEC, run: async (p, a) => (await import('./commands/audit.js')).runAuditCommand(p, a) },
+  report: { spec: REPORT_SPEC, run: async (p) => (await import('./commands/report.js')).runReportCommand(p) },
+  compare: { spec: COMPARE_SPEC, run: async (p, a) => (await import('./commands/compare.js')).runCompareCommand(p, a) },
+};
+async function refusedInProcess(args: string[], code: number, pattern: RegExp): Promise<void> {
+  const [cmd, ...rest] = args;
+  const c = COMMAND[cmd as string];
+  assert.ok(c !== undefined, `no in-process runner for ${cmd}`);
+  await assertRejectsUserError(Promise.resolve().then(() => c.run(parseCommand(rest, c.spec) as Parsed, rest)), pattern, code);
+}
 
 test('class 1: eval and merge tell examples apart by content, not by the dataset name, and name both sources', async () => {
   const model = await savedMnistMlp(join(tmp, 'm1'));
@@ -81,7 +106,7 @@ test('class 2: merge --out does not replace another model\'s eval.json; the same
   assert.equal(runAlp(['merge', s1, s2, '--out', other, '--force', '--quiet']).code, 0);
 });
 
-test('class 2: alp compare refuses duplicate methods, a second run without --resume, and a resume with other settings', () => {
+test('class 2: alp compare refuses duplicate methods, a second run without --resume, and a resume with other settings', async () => {
   fails(['compare', '--methods', 'standard,standard', '--out', join(tmp, 'cmp0')], 2, /--methods: expected each method once \(one folder each\), got standard more than once/);
   const out = join(tmp, 'cmp');
   mkdirSync(out, { recursive: true });
@@ -94,7 +119,7 @@ test('class 2: alp compare refuses duplicate methods, a second run without --res
   writeFileSync(join(out, 'compare.json'), JSON.stringify(recorded));
   const common = ['compare', '--methods', 'standard', '--budget-minutes', '0.1', '--audit', 'quick', '--n', String(n), '--ood', 'none', '--out', out, '--quiet'];
   fails(common, 6, /compare\.json: holds a comparison already; set --resume to continue it, --force to replace it, or choose another --out$/);
-  fails([...common, '--resume', '--eps', '0.1'], 6, /compare\.json: holds the comparison with other settings \(eps 0\.3 there, 0\.1 now\); not resumed: resume it with the same settings, set --force to replace it, or choose another --out$/);
+  await refusedInProcess([...common, '--resume', '--eps', '0.1'], 6, /compare\.json: holds the comparison with other settings \(eps 0\.3 there, 0\.1 now\); not resumed: resume it with the same settings, set --force to replace it, or choose another --out$/);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')), recorded);
   assert.equal(existsSync(join(out, 'standard')), false);
 });
@@ -118,7 +143,7 @@ test('class 2: alp report writes into the run folder and replaces only a page of
   fails(['report', other, '--out', join(run, 'report.html')], 6, /report\.html: holds the alp report with other settings \(runs \. there, \.\.\/run-s now\); not overwritten/);
   const mine = join(tmp, 'notes.html');
   writeFileSync(mine, '<p>my notes</p>');
-  fails(['report', run, '--out', mine], 6, /notes\.html: exists and is not an alp report result; not overwritten: set --force to replace it/);
+  await refusedInProcess(['report', run, '--out', mine], 6, /notes\.html: exists and is not an alp report result; not overwritten: set --force to replace it/);
   assert.equal(readFileSync(mine, 'utf8'), '<p>my notes</p>');
 });
 
@@ -128,12 +153,12 @@ test('class 2: alp attack keeps another attack\'s output; class 3: word-swap opt
   const out = join(tmp, 'atk');
   const base = ['attack', '--model', model, '--data', 'mnist', '--data-dir', a, '--n', '2', '--steps', '2', '--workers', '1', '--out', out, '--quiet'];
   assert.equal(runAlp([...base, '--attack', 'fgsm']).code, 0);
-  fails([...base, '--attack', 'pgd-ce'], 6, /atk\/attack\.json: holds the attack of these weights with other settings \(attack .* there, .* now\); not overwritten/);
+  await refusedInProcess([...base, '--attack', 'pgd-ce'], 6, /atk\/attack\.json: holds the attack of these weights with other settings \(attack .* there, .* now\); not overwritten/);
   fails([...base, '--attack', 'fgsm', '--candidates', 'neighbours'], 2, /^alp: --candidates: an option of word attacks; add --word-attack NAME/);
-  fails(['audit', '--model', model, '--data', 'mnist', '--data-dir', a, '--n', '4', '--budget', 'quick', '--swaps', '1,2', '--out', join(tmp, 'aud')], 2,
-    /^alp: --swaps: an option of the word-swap phase, for text models; .*m1 is not a text model/);
+  await refusedInProcess(['audit', '--model', model, '--data', 'mnist', '--data-dir', a, '--n', '4', '--budget', 'quick', '--swaps', '1,2', '--out', join(tmp, 'aud')], 2,
+    /^--swaps: an option of the word-swap phase, for text models; .*m1 is not a text model/);
   assert.equal(existsSync(join(tmp, 'aud')), false);
-  fails([...EVAL, '--model', model, '--data', 'mnist', '--data-dir', a, '--word-attacks', 'hotflip', '--out', join(tmp, 'w.json')], 2, /^alp: --word-attacks: an option of the word-swap evaluation; add --swaps/);
+  await refusedInProcess([...EVAL, '--model', model, '--data', 'mnist', '--data-dir', a, '--word-attacks', 'hotflip', '--out', join(tmp, 'w.json')], 2, /^--word-attacks: an option of the word-swap evaluation; add --swaps/);
 });
 
 test('class 5: --workers beyond the cores is clamped and said; an empty shard warns and says "no examples"', async () => {
@@ -151,5 +176,5 @@ test('class 5: --workers beyond the cores is clamped and said; an empty shard wa
   // The same shard again replaces its own file; another shard of the run does not.
   const again = ['eval', '--model', model, '--data', 'mnist', '--data-dir', a, '--n', '2', '--attacks', 'fgsm', '--workers', '1', '--quiet', '--out', join(tmp, 'empty.json')];
   assert.equal(runAlp([...again, '--shard', '1/3']).code, 0);
-  fails([...again, '--shard', '3/3'], 6, /empty\.json: holds the eval of these weights with other settings \(shard 1\/3 there, 3\/3 now\)/);
+  await refusedInProcess([...again, '--shard', '3/3'], 6, /empty\.json: holds the eval of these weights with other settings \(shard 1\/3 there, 3\/3 now\)/);
 });

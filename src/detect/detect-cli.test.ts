@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
-import { assertUserError, runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
+import { detectCommand } from '../cli/commands/detect.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-detect-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -22,13 +23,14 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
     assert.match(r.stdout, /Examples:/);
   }
   userError(['detect', 'x.f32'], /alp detect: --model is required/);
-  userError(['detect', 'eval', '--model', 'a', '--noise', 'pink:0.1'], /--noise: expected DIST:EPS/);
 
   await useBackend();
   const dir = join(tmp, 'mlp');
   await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), dir);
   userError(['detect', '--model', dir, 'x.f32'], /detector.json: no such file; calibrate first/);
-  userError(['detect', 'calibrate', '--model', dir, '--detector', 'margin', '--calib-n', '50', '--fpr', '0.01'], /50 clean inputs \(--calib-n\) are too few for a false-positive rate of 0.01/);
+  // In-process (detectCommand is what `alp detect` runs) where the error is the library's, not the process's.
+  await assertRejectsUserError(detectCommand(['eval', '--model', 'a', '--noise', 'pink:0.1']), /--noise: expected DIST:EPS/);
+  await assertRejectsUserError(detectCommand(['calibrate', '--model', dir, '--detector', 'margin', '--calib-n', '50', '--fpr', '0.01']), /50 clean inputs \(--calib-n\) are too few for a false-positive rate of 0.01/);
   const c = alp(['detect', 'calibrate', '--model', dir, '--detector', 'margin', '--calib-n', '200', '--fpr', '0.05', '--json']);
   assert.equal(c.code, 0, c.stderr);
   const cal = JSON.parse(c.stdout) as { detectorFile: string; calibration: { n: number; fprTarget: number } };
@@ -44,7 +46,7 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
   assert.ok(['accept', 'reject'].includes(res.results[0]?.decision ?? ''));
   writeFileSync(join(tmp, 'short.f32'), new Uint8Array(4 * 100));
   userError(['detect', '--model', dir, join(tmp, 'short.f32')], /short.f32: 100 float32 values are not a whole number of 28×28×1 images/);
-  userError(['detect', 'eval', '--model', dir, '--n', '100', '--calib-start', '50', '--calib-n', '100'], /overlap the 100 evaluated test examples/);
+  await assertRejectsUserError(detectCommand(['eval', '--model', dir, '--n', '100', '--calib-start', '50', '--calib-n', '100']), /overlap the 100 evaluated test examples/);
 
   const out = join(tmp, 'eval.json');
   const e = alp(['detect', 'eval', '--model', `tiny=${dir}`, '--detectors', 'margin', '--n', '16', '--calib-n', '100', '--attacks', 'fgsm,pgd-cw',
@@ -60,5 +62,5 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
   // Several models in unrelated folders: no natural place for the report, so --out is asked for before the attacks.
   const elsewhere = join(tmp, 'other', 'mlp2');
   await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 2 }), elsewhere);
-  userError(['detect', 'eval', '--model', `${dir},${elsewhere}`, '--detectors', 'margin'], /--out: the models live in different folders \(.*\); say where the report on all of them goes with --out FILE/);
+  await assertRejectsUserError(detectCommand(['eval', '--model', `${dir},${elsewhere}`, '--detectors', 'margin']), /--out: the models live in different folders \(.*\); say where the report on all of them goes with --out FILE/);
 });

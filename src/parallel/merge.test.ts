@@ -12,7 +12,10 @@ import { evalPart, summarizeEval, summarizeSweep, sweepPart, type SweepConfig } 
 import { audit, auditPart, finishAudit, type AuditOptions } from '../eval/audit.js';
 import { buildSuite, type SuiteSpec } from '../eval/suite.js';
 import { mergeShards } from './merge.js';
-import { assertUserError, runAlp } from '../testing/cli.js';
+import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
+import { parseCommand, type Parsed } from '../cli/args.js';
+import { MERGE_SPEC } from '../cli/specs/merge.js';
+import { runMergeCommand } from '../cli/commands/merge.js';
 import { mkdirSync } from 'node:fs';
 import { parseShard, runHash, shardRange, shardRecord } from './shard.js';
 
@@ -97,7 +100,9 @@ test('eval: 3 shards merged equal the unsharded eval.json (timings apart), and m
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(withoutTimings(JSON.parse(readFileSync(out, 'utf8')) as EvalArtifact), withoutTimings(full));
   assertUserError(['merge', files[0] as string, files[1] as string, '--out', out], /shard 3\/3 missing/);
-  assertUserError(['merge', ...files, '--out', files[0] as string], /would overwrite the shard/);
+  // In-process through alp merge's work function (the refusal above is the real process).
+  const onShard = [...files, '--out', files[0] as string];
+  await assertRejectsUserError(runMergeCommand(parseCommand(onShard, MERGE_SPEC) as Parsed), /would overwrite the shard/);
   assertUserError(['eval', '--model', tmp, '--shard', '3/2'], /--shard: K must be in 1\.\.2/);
 });
 
