@@ -48,6 +48,20 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A model.json's top-level object; a missing file, a folder, bad JSON or a non-object is one UserError naming the file. */
+function readModelJson(file: string): Record<string, unknown> {
+  if (!existsSync(file)) throw new UserError(`${file}: no such file (expected a TF.js model.json)`);
+  if (statSync(file).isDirectory()) throw new UserError(`${file}: expected a model.json file, found a folder`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: expected JSON, could not parse it: ${(e as Error).message}`);
+  }
+  if (!isRecord(json)) throw new UserError(`${file}: expected a JSON object at the top level, found ${describe(json)}`);
+  return json;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Saving
 
@@ -177,15 +191,7 @@ export function fileLoader(modelJsonPath: string): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = modelJsonPath;
-      if (!existsSync(file)) throw new UserError(`${file}: no such file (expected a TF.js model.json)`);
-      if (statSync(file).isDirectory()) throw new UserError(`${file}: expected a model.json file, found a folder`);
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (e) {
-        throw new UserError(`${file}: expected JSON, could not parse it: ${(e as Error).message}`);
-      }
-      if (!isRecord(json)) throw new UserError(`${file}: expected a JSON object at the top level, found ${describe(json)}`);
+      const json = readModelJson(file);
       const topology = json['modelTopology'];
       if (topology === undefined || topology === null) {
         throw new UserError(`${file}: modelTopology: expected the model's topology object, found ${describe(topology)}`);
@@ -317,13 +323,7 @@ export interface LoadModelOptions {
  */
 export function describeModelFile(pathOrDir: string): { file: string; format: 'layers-model' | 'graph-model' | string; className?: string; name?: string } {
   const file = modelJsonPath(pathOrDir);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: expected JSON, could not parse it: ${(e as Error).message}`);
-  }
-  if (!isRecord(json)) throw new UserError(`${file}: expected a JSON object at the top level, found ${describe(json)}`);
+  const json = readModelJson(file);
   const topology = json['modelTopology'];
   const graphLike = isRecord(topology) && Array.isArray(topology['node']);
   const format = typeof json['format'] === 'string' ? json['format'] : graphLike ? 'graph-model' : 'layers-model';
