@@ -108,7 +108,8 @@ test('eval: 3 shards merged equal the unsharded eval.json (timings apart), and m
 
 test('audit: 3 shards merged equal the unsharded audit.json and examples.f32 (timings apart)', async () => {
   const { model, ds: all } = await trainedToyModel();
-  const ds = subset(all, 0, 48);
+  // Named classes (a user's folder data): the names must survive the merge too.
+  const ds = { ...subset(all, 0, 48), classNames: Array.from({ length: all.numClasses }, (_, i) => `class ${i}`) };
   const f = logitsOf(model);
   const athreat = { norm: 'linf' as const, eps: 0.3 };
   const opts: AuditOptions = { threat: athreat, version: 'quick', seed: 1, batchSize: 16 };
@@ -140,4 +141,5 @@ test('audit: 3 shards merged equal the unsharded audit.json and examples.f32 (ti
   assert.equal(m.artifact.examplesFile?.clean.length, keep);
   assert.deepEqual(m.artifact.examplesFile?.clean, full.artifact.examplesFile?.clean.slice(0, keep));
   assert.equal(m.artifact.findings.length, full.artifact.findings.length);
+  assert.deepEqual(m.artifact.classNames, ds.classNames);
 });

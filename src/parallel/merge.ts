@@ -218,8 +218,11 @@ function mergeAudit(shards: Loaded[]): MergedRun {
     ...(Array.isArray(first.json['replacedAttacks']) ? { replacedAttacks: first.json['replacedAttacks'] as Replacement[] } : {}),
     ...(dataRecordOf(first.json['data']) !== null ? { data: dataRecordOf(first.json['data']) as DataRecord } : {}),
   };
-  const { artifact, examples } = auditArtifactOf(r, String(first.json['dataset']), shape, kept, meta);
-  return { kind: 'audit', artifact, examples, files: shards.map((s) => s.file) };
+  const merged = auditArtifactOf(r, String(first.json['dataset']), shape, kept, meta);
+  // The class names travel with the labels, as auditArtifact records them.
+  const names = first.json['classNames'];
+  const artifact = Array.isArray(names) && names.every((x) => typeof x === 'string') ? { ...merged.artifact, classNames: [...names] as string[] } : merged.artifact;
+  return { kind: 'audit', artifact, examples: merged.examples, files: shards.map((s) => s.file) };
 }
 
 /** Merges the shards found at `paths` (see shardFiles) into the unsharded run's result. */
