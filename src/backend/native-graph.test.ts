@@ -21,29 +21,9 @@ import { batchNormalization } from '../model/batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
 import { nativeSkip, requireNative } from '../testing/native.js';
+import { inputs, labelsOf, tfGradient } from '../testing/native-fixtures.js';
 import { nativeNetworkPlan, type NativeNetwork } from './native-network.js';
 
-function inputs(n: number, size: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n * size }, () => Math.min(1, Math.max(0, rng.next() * 1.6 - 0.3)));
-}
-
-function labelsOf(n: number, k: number, seed: number): Int32Array {
-  const rng = new Rng(seed);
-  return Int32Array.from({ length: n }, () => rng.int(k));
-}
-
-function tfGradient(model: tf.LayersModel, x: Float32Array, y: Int32Array, shape: number[]): Float32Array {
-  return tf.tidy(() => {
-    const f = logitsOf(model, false);
-    const labels = tf.tensor1d(y, 'int32');
-    const g = tf.grad((xa: tf.Tensor) => {
-      const z = f(xa);
-      return tf.sum(tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(labels, z.shape[1])), -1)));
-    })(tf.tensor(x, shape));
-    return Float32Array.from(g.dataSync() as Float32Array);
-  });
-}
 
 interface Agreement { diff: number; scale: number; exact: number }
 

@@ -15,28 +15,9 @@ import { makeAdversarial } from '../train/methods.js';
 import { DEFAULTS, type TrainConfig } from '../train/config.js';
 import { nativeApi } from './native-kernels.js';
 import { nativeSkip, requireNative } from '../testing/native.js';
+import { inputs, labelsOf, tfGradient } from '../testing/native-fixtures.js';
 import { installNativeNetwork, nativeNetworkOf } from './native-network.js';
 
-function inputs(n: number, size: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  // Like images: many exact zeros and ones, the rest in between.
-  return Float32Array.from({ length: n * size }, () => Math.min(1, Math.max(0, rng.next() * 1.6 - 0.3)));
-}
-
-function labelsOf(n: number, k: number, seed: number): Int32Array {
-  const rng = new Rng(seed);
-  return Int32Array.from({ length: n }, () => rng.int(k));
-}
-
-/** Σ CE gradient the way gradientAscent takes it. */
-function tfGradient(model: tf.LayersModel, x: Float32Array, y: Int32Array, shape: number[]): Float32Array {
-  return tf.tidy(() => {
-    const f = logitsOf(model, false);
-    const labels = tf.tensor1d(y, 'int32');
-    const g = tf.grad((xa: tf.Tensor) => tf.sum(tf.neg(tf.sum(tf.mul(tf.logSoftmax(f(xa)), tf.oneHot(labels, f(xa).shape[1])), -1))))(tf.tensor(x, shape));
-    return g.dataSync() as Float32Array;
-  });
-}
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
   let diff = 0;
