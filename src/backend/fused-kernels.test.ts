@@ -64,7 +64,7 @@ test('fused Adam: the typed-array fallback computes the same bits as the native 
   if (native === null) return;
   const nat = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
   native.adamUpdate(value, m, v, g, nat[0], nat[1], nat[2], n, k.beta1, k.oneMinusBeta1, k.beta2, k.oneMinusBeta2, k.oneMinusAccBeta1, k.oneMinusAccBeta2, k.epsilon, k.negLr);
-  for (let j = 0; j < 3; j++) sameBits(nat[j], js[j], `output ${j}`);
+  for (let j = 0; j < 3; j++) sameBits(nat[j] as Float32Array, js[j] as Float32Array, `output ${j}`);
 });
 
 test('Relu gradient on wasm: one fused kernel, the same bits as dy·float(step(x)) (NaN, ±0, ±Inf)', async (t) => {

@@ -97,7 +97,7 @@ function add(native: NativeApi, fallback: KernelFunc): KernelFunc {
 
 function register(name: string, kernelFunc: KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void {
   if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
-  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc });
+  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc, ...(setupFunc !== undefined ? { setupFunc } : {}) });
 }
 
 /** TF.js' own Relu gradient, kept for every backend but wasm. */

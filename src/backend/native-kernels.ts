@@ -222,7 +222,7 @@ export function installNativeKernels(): boolean {
     if (existing === undefined) continue;
     const fallback = existing.kernelFunc as unknown as KernelFunc;
     tf.unregisterKernel(name, BACKEND);
-    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: make(fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc });
+    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: make(fallback) as unknown as tf.KernelFunc, ...(existing.setupFunc !== undefined ? { setupFunc: existing.setupFunc } : {}) });
   }
   installed = true;
   return true;

@@ -327,7 +327,7 @@ export function installWasmKernels(): void {
       kernelName: name,
       backendName: BACKEND,
       kernelFunc: func as unknown as tf.KernelFunc,
-      setupFunc: existing?.setupFunc,
+      ...(existing?.setupFunc !== undefined ? { setupFunc: existing.setupFunc } : {}),
     });
   }
   installed = true;

@@ -18,7 +18,7 @@ import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import { METHODS, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
+import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
 import { runTraining, splitTrainVal } from '../train/run.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -37,7 +37,7 @@ export interface CompareOptions {
   methods?: readonly Method[];
   preset?: string;
   /** Config fields every method shares (dataset, ε, seed, …); the method is set per run. */
-  overrides?: Partial<TrainConfig>;
+  overrides?: ConfigOverrides;
   auditVersion?: AuditVersion;
   /** Test examples audited and shifted (the first N). */
   testExamples?: number;

@@ -13,7 +13,7 @@ function sortedByClass(perClass: readonly number[]): Dataset {
 
 const countBy = (labels: ArrayLike<number>, classes: number): number[] => {
   const c = new Array<number>(classes).fill(0);
-  for (let i = 0; i < labels.length; i++) c[labels[i] as number]++;
+  for (let i = 0; i < labels.length; i++) c[labels[i] as number] = (c[labels[i] as number] as number) + 1;
   return c;
 };
 

@@ -59,8 +59,9 @@ test('the pairing term has the analytic gradient 2(z−z′)/(B·K), checked num
     for (let j = 0; j < 3; j++) {
       const plus = av.map((r) => [...r]);
       const minus = av.map((r) => [...r]);
-      (plus[i] as number[])[j] += h;
-      (minus[i] as number[])[j] -= h;
+      const p = plus[i] as number[], m = minus[i] as number[];
+      p[j] = (p[j] as number) + h;
+      m[j] = (m[j] as number) - h;
       const numeric = (logitPairing(tf.tensor2d(plus), b).arraySync() - logitPairing(tf.tensor2d(minus), b).arraySync()) / (2 * h);
       const analytic = (2 * (((av[i] as number[])[j] as number) - ((bv[i] as number[])[j] as number))) / 6;
       close(g[i]?.[j] as number, analytic, 1e-5);

@@ -223,7 +223,10 @@ export function checkPreset(name: PresetName, p: Preset = PRESETS[name]): TrainC
  * Defaults ← data-kind defaults (train/data-defaults.ts; none for MNIST-like data) ← preset ← explicit
  * options, validated.
  */
-export function resolveConfig(preset: PresetName | string | undefined, overrides: Partial<TrainConfig>, dataDefaults: Partial<TrainConfig> = {}): TrainConfig {
+/** Options as a command collects them: an undefined value means 'not given' and leaves the default. */
+export type ConfigOverrides = { [K in keyof TrainConfig]?: TrainConfig[K] | undefined };
+
+export function resolveConfig(preset: PresetName | string | undefined, overrides: ConfigOverrides, dataDefaults: Partial<TrainConfig> = {}): TrainConfig {
   let base: Partial<TrainConfig> = {};
   if (preset !== undefined) {
     const p = (PRESET_NAMES as readonly string[]).includes(preset) ? PRESETS[preset as PresetName] : undefined;

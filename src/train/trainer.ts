@@ -304,7 +304,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
           step: state.step, totalSteps, epoch, loss, lr, eps,
           examplesPerSec: secs > 0 ? windowExamples / secs : 0,
           workers,
-          lastEval: state.evals[state.evals.length - 1],
+          ...(state.evals.length > 0 ? { lastEval: state.evals[state.evals.length - 1] as EvalPoint } : {}),
         });
         if (secs > 10) {
           windowStart = Date.now();

@@ -15,7 +15,7 @@ import { EvalRecorder, pgdCeOf, QUICK_NOT_RUN, QUICK_SWEEP, quickAudit as runQui
 import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAudit } from '../../artifacts/quick-audit.js';
 import { fitSuiteToClasses, replacementLines } from '../../eval/few-classes.js';
 
-import { resolveConfig, type TrainConfig } from '../../train/config.js';
+import { resolveConfig, type ConfigOverrides, type TrainConfig } from '../../train/config.js';
 import { runTraining } from '../../train/run.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { writeReport } from '../../report/report.js';
@@ -74,7 +74,7 @@ export async function runDemoCommand(p: Parsed, argv: string[]): Promise<void> {
   const out = get.str(p, 'out') as string;
   const seed = get.num(p, 'seed') as number;
   const dataDir = get.str(p, 'data-dir');
-  const overrides: Partial<TrainConfig> = { seed, dataset: 'mnist', epochs: get.num(p, 'epochs'), trainSize: get.num(p, 'train-size') };
+  const overrides: ConfigOverrides = { seed, dataset: 'mnist', epochs: get.num(p, 'epochs'), trainSize: get.num(p, 'train-size') };
   const runs: Array<{ name: string; config: TrainConfig }> = [
     { name: 'standard', config: resolveConfig('quick', { ...overrides, method: 'standard', epochs: get.num(p, 'epochs') ?? 1 }) },
     { name: 'alp', config: resolveConfig('quick', { ...overrides, method: 'alp' }) },

@@ -1,5 +1,5 @@
 import { TRAIN_SPEC } from '../specs/train.js';
-import { PRESETS, resolveConfig, type PresetName, type TrainConfig } from '../../train/config.js';
+import { PRESETS, resolveConfig, type ConfigOverrides, type PresetName, type TrainConfig } from '../../train/config.js';
 import { appliedDefaults, dataDefaults } from '../../train/data-defaults.js';
 import { parseDataSource } from '../../data/source.js';
 import { dataKindOf } from '../../data/resolve.js';
@@ -18,7 +18,7 @@ import { checkWorkers, defaultWorkers } from '../../parallel/pool.js';
 export { TRAIN_SPEC };
 
 /** Maps CLI options onto config fields (undefined = not given). */
-export function configOverrides(p: Parsed): Partial<TrainConfig> {
+export function configOverrides(p: Parsed): ConfigOverrides {
   return {
     method: get.str(p, 'method') as TrainConfig['method'] | undefined,
     arch: get.str(p, 'arch') as TrainConfig['arch'] | undefined,
