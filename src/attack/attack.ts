@@ -1,14 +1,20 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
+import type { Criterion } from './criteria.js';
 import type { AttackResult } from './gradient-attack.js';
 import type { ThreatModel } from './threat-model.js';
 
-/** Every attack: a name for reports, its threat model, and a batched run. */
+/**
+ * Every attack: a name for reports, its threat model, and a batched search. Run it with `runAttack`
+ * (./runner.ts), which drives the search with a success criterion and verifies what it returns.
+ */
 export interface Attack<R extends AttackResult = AttackResult> {
   readonly name: string;
   readonly threat: ThreatModel;
+  /** The success criterion the attack is built for, when it is not `targetHit` (e.g. also evading a detector). */
+  readonly criterion?: Criterion;
   /**
-   * Attacks a batch. `labels` are the true classes; `targets`, when given, makes the attack targeted.
+   * @internal The attack's own search, unverified: callers go through `runAttack`. Attacks a batch. `labels` are the true classes; `targets`, when given, makes the attack targeted.
    * `ids`, the examples' indices in the dataset, seed their random choices (default: batch positions).
    * The result's adversarial tensor is owned by the caller.
    */

@@ -8,10 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
-import type { RunContext, SearchAttack, SingleRun } from './attack.js';
+import type { RunContext, SingleRun } from './attack.js';
 import { nativeGradientSource } from './native-gradient.js';
 import { objective, type ObjectiveName } from './objectives.js';
-import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
 export interface GradientAttackConfig {
@@ -114,18 +113,4 @@ export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Om
     return Float32Array.from(objectiveFn(cfg, cls)(z, last).dataSync() as Float32Array);
   });
   return { adversarial: last, score };
-}
-
-/**
- * Evaluation-mode attack through the runner's restart search: restarts, per-step success tracking,
- * worst case kept per example. `cls` holds true labels (untargeted) or targets (targeted).
- */
-export function gradientAttack(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: GradientAttackConfig): AttackResult {
-  const search: SearchAttack = {
-    threat: cfg.threat,
-    seed: cfg.seed,
-    runs: () => Math.max(1, cfg.restarts),
-    single: (g, xs, ys, ts, ctx) => gradientRun(g, xs, ts ?? ys, cfg, ctx),
-  };
-  return searchWithRestarts(search, f, x, cls, cfg.targeted ? cls : undefined);
 }

@@ -126,9 +126,10 @@ export class Square implements Attack, SearchAttack {
     this.name = `square-${this.threat.norm}-${this.queries}q${this.restarts > 1 ? `x${this.restarts}` : ''}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
     this.checkShape(x);
-    return searchWithRestarts(this, f, x, labels, targets, ids);
+    return searchWithRestarts(this, f, x, labels, { targets, ids });
   }
 
   runs(): number {

@@ -89,7 +89,8 @@ test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded wavefor
   const { trainModel } = await import('../train/trainer.js');
   const { resolveConfig } = await import('../train/config.js');
   const { buildArch } = await import('../model/architectures.js');
-  const { gradientAttack } = await import('../attack/gradient-attack.js');
+  const { Pgd } = await import('../attack/pgd.js');
+  const { runAttack } = await import('../attack/runner.js');
   const { logitsOf, predict } = await import('../model/classifier.js');
   await useBackend();
   const dir = tmp(t);
@@ -107,7 +108,7 @@ test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded wavefor
   const acc = pred.filter((p, i) => p === test.labels[i]).length / test.count;
   // Chance is 10%; speakers in the test split are never heard in training.
   assert.ok(acc >= 0.4, `test accuracy ${acc}`);
-  const r = gradientAttack(logitsOf(model), x, y, { threat: { norm: 'linf', eps: 0.02 }, steps: 20, stepSize: 0.004, randomStart: true, restarts: 1, loss: 'ce', targeted: false, seed: 1 });
+  const r = runAttack(new Pgd({ threat: { norm: 'linf', eps: 0.02 }, steps: 20, stepSize: 0.004, randomStart: true, restarts: 1, loss: 'ce', seed: 1 }), logitsOf(model), x, y);
   const fooled = r.success.reduce((a, b) => a + b, 0) / test.count;
   assert.ok(fooled >= 0.9, `attack success ${fooled}`);
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(r.adversarial, x))).dataSync()[0] as number);

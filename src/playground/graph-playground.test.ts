@@ -66,7 +66,7 @@ test('playground in headless Chromium: a graph model with flat inputs and a soft
       const x = alp.tf.tensor4d(new Float32Array(await (await fetch('data/samples.f32')).arrayBuffer()).subarray(0, 784), [1, 28, 28, 1]);
       const y = alp.tf.tensor1d([alp.predict(model, x)[0] as number], 'int32');
       const g = alp.tf.grad((z: import('@tensorflow/tfjs').Tensor) => alp.tf.losses.softmaxCrossEntropy(alp.tf.oneHot(y, 10), model.apply(z) as import('@tensorflow/tfjs').Tensor))(x);
-      const adv = new alp.Pgd({ threat: { norm: 'linf', eps: 0.2 }, steps: 10 }).run(alp.logitsOf(model), x, y);
+      const adv = alp.runAttack(new alp.Pgd({ threat: { norm: 'linf', eps: 0.2 }, steps: 10 }), alp.logitsOf(model), x, y);
       return { gradMax: alp.tf.max(alp.tf.abs(g)).dataSync()[0] as number, before: y.dataSync()[0] as number, after: alp.predict(model, adv.adversarial)[0] as number };
     });
     assert.ok(r.gradMax > 1e-6, `input gradient in the page: ${r.gradMax}`);

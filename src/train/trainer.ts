@@ -13,6 +13,7 @@ import { makeDir } from '../util/atomic.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
+import { runAttack } from '../attack/runner.js';
 import { Batcher, type Dataset } from '../data/dataset.js';
 import { augmentBatch, checkAugmentFits } from '../data/augment.js';
 import { logitsOf } from '../model/classifier.js';
@@ -125,7 +126,7 @@ export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, st
     const y = tf.tensor1d(batch.y, 'int32');
     const pred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
     for (let i = 0; i < batch.size; i++) if (pred[i] === batch.y[i]) clean++;
-    const r = pgd.run(f, x, y);
+    const r = runAttack(pgd, f, x, y);
     for (let i = 0; i < batch.size; i++) if (!r.success[i]) robust++;
     tf.dispose([x, y, r.adversarial]);
   }
