@@ -10,6 +10,7 @@ import type { Attack } from '../attack/attack.js';
 import { attackRows, gatherRows, runAttack } from '../attack/runner.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LogitsFn } from '../model/classifier.js';
+import { scoreDataset } from './calibrate.js';
 import type { Detector } from './detector.js';
 
 /** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
@@ -50,20 +51,8 @@ export function rowGroups(ids: readonly number[], start: number, size: number): 
 
 /** The real scores of flat rows of images of shape `shape`, in batches. */
 export function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
-  const [h, w, c] = shape;
-  const row = h * w * c;
-  const n = rows.length / row;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += batchSize) {
-    const size = Math.min(batchSize, n - i);
-    const x = tf.tensor4d(rows.subarray(i * row, (i + size) * row), [size, h, w, c]);
-    try {
-      out.set(det.score(f, x), i);
-    } finally {
-      x.dispose();
-    }
-  }
-  return out;
+  const n = rows.length / (shape[0] * shape[1] * shape[2]);
+  return scoreDataset(det, f, { name: 'adversarial inputs', images: rows, labels: new Int32Array(n), count: n, shape, numClasses: 0 }, 0, n, batchSize);
 }
 
 
