@@ -86,13 +86,17 @@ export function runAdaptiveAttack(
     fooled.forEach((j, k) => adv.set(data.subarray(j * row, (j + 1) * row), k * row));
     const scores = scoreRows(detector, f, adv, ds.shape, batchSize);
     const foundIn = (r.detail as { foundIn?: Int32Array }).foundIn;
-    const perStrategy: Record<string, number> = {};
+    // Per run, broken rows; the last slot: rows the search did not claim (its fallback point passed the real detector anyway).
+    const broken = new Array<number>(strategyNames.length + 1).fill(0);
     fooled.forEach((j, k) => {
       if ((scores[k] as number) > threshold) return;
       const run = foundIn?.[j] ?? -1;
-      // −1: the search did not claim the row (its fallback point passed the real detector anyway).
-      const name = run >= 0 ? (strategyNames[run] ?? `run ${run}`) : 'unclaimed';
-      perStrategy[name] = (perStrategy[name] ?? 0) + 1;
+      const slot = run >= 0 && run < strategyNames.length ? run : strategyNames.length;
+      broken[slot] = (broken[slot] as number) + 1;
+    });
+    const perStrategy: Record<string, number> = {};
+    [...strategyNames, 'unclaimed'].forEach((name, r) => {
+      if ((broken[r] as number) > 0) perStrategy[name] = broken[r] as number;
     });
     return { fooledIds: fooled.map((j) => ids[j] as number), scores, perStrategy };
   } finally {
