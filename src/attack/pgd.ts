@@ -64,7 +64,7 @@ export class Pgd implements Attack, SearchAttack {
     }, ctx);
   }
 
-  /** Transfer mode (the runner's 'strongest' search): every step of every restart, keeping per example the iterate of highest objective. */
+  /** @internal Transfer mode (the runner's 'strongest' search): every step of every restart, keeping per example the iterate of highest objective. */
   craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor {
     return searchWithRestarts(this, f, x, labels, { targets, ids, mode: 'strongest' }).adversarial;
   }
