@@ -2,9 +2,9 @@
  * The one gradient loop behind FGSM, PGD (and the adaptive attacks built on it): iterate
  * x ← Π_{ε-ball ∩ box}(x + step(∇ objective)), with random starts and restarts supplied by the threat
  * model's norm. In evaluation mode (`gradientRun`) it hands every iterate to the runner, which keeps
- * per example the first iterate that fools the model (checked at every step, not only the last) and
- * runs further restarts only on examples not yet fooled. In training mode it just returns the last
- * iterate, with no read-backs.
+ * per example the first iterate that meets the success criterion (checked at every step, not only the
+ * last) and runs further restarts only on examples not yet done. In training mode it just returns the
+ * last iterate, with no read-backs.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
@@ -95,8 +95,8 @@ export function gradientAscent(
 
 /**
  * One evaluation-mode run of the loop on the examples given: every iterate is handed to the runner
- * (which keeps the first that fools each example, and stops the run once all are fooled); returns the
- * last iterate with its objective, the point the runner keeps for examples never fooled.
+ * (which keeps the first that meets the criterion for each example, and stops the run once all are
+ * done); returns the last iterate with its objective, the point the runner keeps for examples never done.
  */
 export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Omit<GradientAttackConfig, 'restarts'>, ctx: RunContext): SingleRun {
   const record = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {

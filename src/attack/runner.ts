@@ -1,8 +1,10 @@
 /**
  * The one entry point through which every evaluation runs an attack (eval, the audit's cascade,
- * detect-eval, transfer). An attack supplies its own search; the runner owns what must not drift
- * between callers: the input check, clipping the result to the ε-ball and the box, a fresh forward
- * pass that decides success under a composable criterion, and the per-example perturbation size.
+ * detect-eval with its adaptive attack, transfer), and the package's only public one. Restartable
+ * attacks supply single runs to the runner's search, which judges every point they record by a
+ * composable success criterion (./criteria.ts); the runner also owns what must not drift between
+ * callers: the input check, clipping the result to the ε-ball and the box, a fresh forward pass that
+ * decides success under the same criterion, and the per-example perturbation size.
  * An attack that returns a point outside its threat model is clipped back, and only what the clipped
  * point achieves counts, so a bookkeeping bug in an attack cannot flatter the numbers.
  */
