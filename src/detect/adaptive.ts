@@ -95,6 +95,8 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult>, SearchAtt
   readonly seed: number;
   /** Misclassified and at or below the threshold on the real detector: what the search stops at. */
   readonly criterion: Criterion;
+  /** The real scores the criterion last computed (of the misclassified points it judged), so a run need not score them again. */
+  private judged: Float32Array | null = null;
 
   constructor(readonly detector: Detector, readonly calibration: Calibration, o: AdaptiveOptions, readonly pool?: TargetPool) {
     rejectUnknownOptions('adaptive attack', o, ['threat', 'steps', 'stepSize', 'lambdas', 'kappa', 'gamma', 'eotSamples', 'logitMatching', 'checkEvery', 'seed']);
@@ -115,7 +117,7 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult>, SearchAtt
     if (!Number.isInteger(this.checkEvery) || this.checkEvery < 1) throw new UserError(`adaptive check interval: expected an integer ≥ 1, got ${this.checkEvery}`);
     if (detector.needsFit) throw new UserError(`adaptive attack: the ${detector.kind} detector is not fitted`);
     this.name = `adaptive-${threat(o.threat)}-${detector.kind}-${this.steps}`;
-    this.criterion = allOf(misclassified, undetected((g, xs) => detector.score(g, xs), calibration.threshold));
+    this.criterion = allOf(misclassified, undetected((g, xs) => (this.judged = detector.score(g, xs)), calibration.threshold));
   }
 
   private strategies(): Strategy[] {
@@ -250,19 +252,32 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult>, SearchAtt
         : [];
     };
     /** Records iterate `xa` (logits `z`) with the runner; keeps the lowest real score of the misclassified ones it did not take. Returns whether all rows are done. */
+    let done: Uint8Array | null = null;
     const check = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
       const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
       let data: Float32Array | undefined;
       const points = (): Float32Array => (data ??= xa.dataSync() as Float32Array);
-      const done = ctx.record(points, pred, rows);
-      const open: number[] = [];
+      // The criterion judges the rows not yet done that are misclassified, in order, and scores them.
+      const judgedRows: number[] = [];
       rows.forEach((j, q) => {
-        if (!done[j] && pred[q] !== y[j]) open.push(q);
+        if (!done?.[j] && pred[q] !== y[j]) judgedRows.push(q);
       });
+      this.judged = null;
+      done = ctx.record(points, pred, rows);
+      const now = done;
+      const open = judgedRows.filter((q) => !now[rows[q] as number]);
       if (open.length > 0) {
-        const sub = tf.tidy(() => tf.gather(xa, tf.tensor1d(open, 'int32')));
-        const scores = this.detector.score(f, sub);
-        sub.dispose();
+        // Scores of the rows it did not take: the criterion's own when it is this attack's (else scored here).
+        const mine = this.judged as Float32Array | null;
+        let scores: Float32Array;
+        if (mine !== null && mine.length === judgedRows.length) {
+          const at = new Map(judgedRows.map((q, k) => [q, k]));
+          scores = Float32Array.from(open, (q) => mine[at.get(q) as number] as number);
+        } else {
+          const sub = tf.tidy(() => tf.gather(xa, tf.tensor1d(open, 'int32')));
+          scores = this.detector.score(f, sub);
+          sub.dispose();
+        }
         open.forEach((q, k) => {
           const j = rows[q] as number;
           if ((scores[k] as number) >= (bestScore[j] as number)) return;
@@ -270,7 +285,7 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult>, SearchAtt
           best.set(points().subarray(q * rowSize, (q + 1) * rowSize), j * rowSize);
         });
       }
-      return rows.every((j) => done[j] === 1);
+      return rows.every((j) => now[j] === 1);
     };
     // Iterate k (after k updates) is checked at every multiple of checkEvery, and the last one below.
     const onStep = (xa: tf.Tensor, z: tf.Tensor2D, k: number): boolean => k > 0 && k % this.checkEvery === 0 && check(xa, z);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { misclassified } from '../attack/criteria.js';
+import { allOf, misclassified, undetected } from '../attack/criteria.js';
 import type { AttackResult } from '../attack/gradient-attack.js';
 import { runAttack } from '../attack/runner.js';
 import type { ThreatModel } from '../attack/threat-model.js';
@@ -106,4 +106,24 @@ test('the adaptive attack is a search of the runner, driven by misclassified AND
   const inside = own.success.reduce((a, b) => a + b, 0);
   assert.ok(inside > after, `criterion inside the search: ${inside} rows; judged after: ${after}`);
   tf.dispose([x, y, own.adversarial, misOnly.adversarial]);
+});
+
+test('the adaptive attack ranks the points its criterion flagged with the scores the criterion computed: same result, fewer scorings', async () => {
+  const { model } = await trainedToyModel(2);
+  const f = logitsOf(model);
+  let scored = 0;
+  const counting: Detector = { ...brightness, score: (g, x) => ((scored += x.shape[0] as number), brightness.score(g, x)) };
+  const cal = calibrateDetector(brightness, model, toyDataset(300, 71), { fpr: 0.5 }).calibration;
+  const { x, y } = tensorsOf(toyDataset(48, 72));
+  const attack = new AdaptiveDetectorAttack(counting, cal, { threat: { norm: 'linf', eps: 0.3 }, steps: 20, lambdas: [0, 10], checkEvery: 2, seed: 3 });
+  scored = 0;
+  const own = runAttack(attack, f, x, y);
+  const ownScored = scored;
+  // The same criterion built afresh: the attack cannot reuse its scores and scores the flagged rows itself.
+  scored = 0;
+  const fresh = runAttack(attack, f, x, y, { criterion: allOf(misclassified, undetected((g, xs) => counting.score(g, xs), cal.threshold)) });
+  assert.deepEqual(Array.from(fresh.success), Array.from(own.success));
+  assert.deepEqual(Array.from(fresh.adversarial.dataSync()), Array.from(own.adversarial.dataSync()));
+  assert.ok(ownScored < scored, `rows scored: ${ownScored} reusing the criterion's scores, ${scored} without`);
+  tf.dispose([x, y, own.adversarial, fresh.adversarial]);
 });
