@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { UNIT_OF_BYTE, type Dataset } from './dataset.js';
+import { byteDataset, type Dataset } from './dataset.js';
 import { scanClassFolders, interleave, stratifiedSplit, subfolders, type FolderSplits, type LabelledFile } from './class-folders.js';
 import { decodeImage, IMAGE_EXTENSIONS, mapLimit, readImageHeader, type ImageHeader } from './image-files.js';
 import { cacheKey, imageCacheDir, readCachedSplit, writeCachedSplit } from './decoded-cache.js';
@@ -185,12 +185,11 @@ async function loadImageFolder(src: DataSource & { kind: 'path' }, split: OwnSpl
       }, report ? (d) => hooks.onProgress?.(d, files.length) : undefined);
       if (key !== undefined) writeCachedSplit(cacheDir as string, key, { options: { imageSize: size, channels }, shape, labels: Int32Array.from(files, (x) => x.label), pixels });
     }
-    const images = new Float32Array(pixels.length);
-    for (let k = 0; k < pixels.length; k++) images[k] = UNIT_OF_BYTE[pixels[k] as number] as number;
-    return {
-      name: datasetName(src.path), images, labels: Int32Array.from(files, (x) => x.label), count: files.length,
+    // Kept as bytes: 1 byte per pixel in memory, converted to float32 one batch at a time (data/dataset.ts).
+    return byteDataset({
+      name: datasetName(src.path), labels: Int32Array.from(files, (x) => x.label), count: files.length,
       shape, numClasses: f.classNames.length, classNames: [...f.classNames],
-    };
+    }, { pixels, rows: null });
   };
   const ds = await decode(split, true);
   const { size, channels } = resolved as { size: [number, number]; channels: 1 | 3 };
