@@ -60,7 +60,7 @@ function splitFiles(file: string, base: string, name: string, v: unknown, classN
   if (typeof v === 'string') return interleave(classFiles(resolve(base, v), classNames, { extensions }, skipped, name));
   if (!Array.isArray(v)) throw new UserError(`${file}: ${name}: expected a folder (of class folders) or a list of {"file", "label"}, found ${JSON.stringify(v)?.slice(0, 80)}`);
   if (v.length === 0) throw new UserError(`${file}: ${name}: expected at least one file, found an empty list`);
-  return v.map((item, i) => {
+  const files = v.map((item, i) => {
     const where = `${file}: ${name}[${i}]`;
     if (!isObj(item) || typeof item['file'] !== 'string') throw new UserError(`${where}: expected {"file": PATH, "label": CLASS}, found ${JSON.stringify(item)?.slice(0, 80)}`);
     const path = resolve(base, item['file']);
@@ -72,6 +72,8 @@ function splitFiles(file: string, base: string, name: string, v: unknown, classN
     }
     return { path, label: k };
   });
+  // As in class folders: each class's files in the listed order, classes interleaved, so a prefix (--n) holds every class.
+  return interleave(classNames.map((_, k) => files.filter((f) => f.label === k).map((f) => f.path)));
 }
 
 /** The classes a manifest names, or the train folder's class folders, or the distinct labels of the train list. */

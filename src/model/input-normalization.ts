@@ -11,19 +11,20 @@ import type { InputNormalization } from '../data/source.js';
 /** The layer's name in model.json. */
 export const INPUT_NORMALIZATION_LAYER = 'alp_input_normalization';
 
-/** The frozen layer for `n` on inputs of shape [H, W, C]. */
-export function inputNormalizationLayer(n: InputNormalization, inputShape: readonly [number, number, number]): tf.layers.Layer {
-  const c = inputShape[2];
-  if (n.mean.length !== c || n.std.length !== c) throw new Error(`input normalisation: ${n.mean.length} means and ${n.std.length} stds for ${c} channels`);
-  const [lo, hi] = n.inputRange;
-  const scale = n.std.map((s) => (hi - lo) / s);
-  const bias = n.std.map((s, k) => (lo - (n.mean[k] as number)) / s);
-  const layer = tf.layers.depthwiseConv2d({
+/** The frozen layer on inputs of shape [H, W, C]; its weights are set once it is in a model (setNormalization). */
+function normalizationLayer(inputShape: readonly [number, number, number]): tf.layers.Layer {
+  return tf.layers.depthwiseConv2d({
     name: INPUT_NORMALIZATION_LAYER, inputShape: [...inputShape], kernelSize: 1, depthMultiplier: 1, useBias: true, trainable: false,
   });
-  layer.build([null, ...inputShape]);
-  layer.setWeights([tf.tensor4d(scale, [1, 1, c, 1]), tf.tensor1d(bias)]);
-  return layer;
+}
+
+/** Sets the built layer's weights to `n`: kernel (hi − lo)/std, bias (lo − mean)/std per channel. */
+function setNormalization(layer: tf.layers.Layer, n: InputNormalization, c: number): void {
+  if (n.mean.length !== c || n.std.length !== c) throw new Error(`input normalisation: ${n.mean.length} means and ${n.std.length} stds for ${c} channels`);
+  const [lo, hi] = n.inputRange;
+  const w = [tf.tensor4d(n.std.map((s) => (hi - lo) / s), [1, 1, c, 1]), tf.tensor1d(n.std.map((s, k) => (lo - (n.mean[k] as number)) / s))];
+  layer.setWeights(w);
+  tf.dispose(w);
 }
 
 /**
@@ -32,13 +33,16 @@ export function inputNormalizationLayer(n: InputNormalization, inputShape: reado
  */
 export function withInputNormalization(model: tf.LayersModel, n: InputNormalization): tf.LayersModel {
   const shape = (model.inputs[0]?.shape ?? []).slice(1) as [number, number, number];
-  const norm = inputNormalizationLayer(n, shape);
-  if (model instanceof tf.Sequential) {
-    return tf.sequential({ name: model.name, layers: [norm, ...model.layers] });
+  const norm = normalizationLayer(shape);
+  let out: tf.LayersModel;
+  if (model instanceof tf.Sequential) out = tf.sequential({ name: model.name, layers: [norm, ...model.layers] });
+  else {
+    const input = tf.input({ shape: [...shape] });
+    out = tf.model({ inputs: input, outputs: model.apply(norm.apply(input)) as tf.SymbolicTensor, name: `${model.name}_normalized` });
   }
-  const input = tf.input({ shape: [...shape] });
-  const output = model.apply(norm.apply(input)) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: output, name: `${model.name}_normalized` });
+  // Built inside the model, so its weights carry the layer's name in model.json.
+  setNormalization(norm, n, shape[2]);
+  return out;
 }
 
 /** The normalisation applied by hand to [0,1] values in NHWC order (for tests and checks). */
