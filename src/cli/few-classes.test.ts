@@ -60,13 +60,17 @@ for (const names of [['cat', 'dog'], ['apple', 'banana', 'cherry']]) {
     // eval: the default suite, adapted to fewer than 4 classes, and saying what ran instead.
     await run(EVAL_SPEC, ['--model', out, '--n', '8', '--eps', '0.1', '--steps', '3', '--restarts', '1', '--queries', '20', '--workers', '1', '--quiet'],
       async (p, a) => (await import('./commands/eval.js')).runEvalCommand(p, a));
-    const ev = json<{ classNames: string[]; result: { examples: number; cleanAccuracy: number; attacks: Array<{ name: string }> } } & Record<string, unknown>>(join(out, 'eval.json'));
+    type Suite = { attacks: string[]; replaced: Array<{ attack: string; by: string | null; reason: string }> };
+    const ev = json<{ classNames: string[]; suite: Suite; result: { examples: number; cleanAccuracy: number; attacks: Array<{ name: string }> } }>(join(out, 'eval.json'));
     assert.deepEqual(ev.classNames, names);
     assert.equal(ev.result.examples, 8);
     assert.ok(ev.result.cleanAccuracy >= 0.75, `clean ${ev.result.cleanAccuracy}`);
     assert.ok(ev.result.attacks.length >= 2, JSON.stringify(ev.result.attacks.map((x) => x.name)));
-    assert.ok(!ev.result.attacks.some((x) => /dlr-t|targeted/.test(x.name)), 'no targeted DLR with fewer than 4 classes');
-    assert.match(JSON.stringify(ev), /4 classes/, 'eval.json says why the targeted attack did not run');
+    // APGD-T (targeted DLR) needs 4 classes: untargeted DLR stands in with 3, the CW margin with 2, and eval.json says why.
+    const standIn = k === 3 ? 'apgd-dlr-untargeted' : 'apgd-cw';
+    assert.ok(!ev.suite.attacks.includes('apgd-dlr') && ev.suite.attacks.includes(standIn), JSON.stringify(ev.suite.attacks));
+    assert.deepEqual(ev.suite.replaced.map((r) => [r.attack, r.by]), [['apgd-dlr', standIn]]);
+    assert.match(ev.suite.replaced[0]?.reason ?? '', new RegExp(`needs 4 classes; the model has ${k}`));
 
     await run(ATTACK_SPEC, ['--model', out, '--n', '4', '--attack', 'pgd-ce', '--eps', '0.1', '--steps', '3', '--out', join(tmp, `attack-${k}.json`), '--workers', '1', '--quiet'],
       async (p, a) => (await import('./commands/attack.js')).runAttackCommand(p, a));
