@@ -1,11 +1,13 @@
 /**
  * A manifest dataset (alp-data.json): splits as a folder and as a file list, class names, per-channel
  * mean/std. It trains and evaluates through the commands; the saved model holds the normalisation as
- * its first layer; evaluating [0,1] inputs gives what the bare network gives on inputs normalised by hand.
+ * its first layer (loaded back by the commands and by the browser bundle's URL loader); evaluating [0,1] inputs gives what the bare network gives on inputs normalised by hand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +18,7 @@ import { parseCommand, type Parsed } from '../cli/args.js';
 import { TRAIN_SPEC } from '../cli/specs/train.js';
 import { EVAL_SPEC } from '../cli/specs/eval.js';
 import { loadModel } from '../model/io.js';
+import { loadModelFromUrl } from '../browser/load.js';
 import { INPUT_NORMALIZATION_LAYER, normalizeByHand } from '../model/input-normalization.js';
 import { loadSource } from './resolve.js';
 import { parseDataSource } from './source.js';
@@ -116,5 +119,24 @@ test('a manifest dataset trains and evaluates; the saved model normalises; eval 
   const clean = predB.filter((p, i) => p === test.labels[i]).length / test.count;
   assert.ok(Math.abs(ev.result.cleanAccuracy - clean) < 1e-9, `eval.json clean ${ev.result.cleanAccuracy}, by hand ${clean}`);
   assert.ok(clean >= 0.9, `the 3 colours should be learnt, clean ${clean}`);
+
+  // The browser bundle's loader (by URL, no alp file reader) builds the same model, normalisation included.
+  const server = createServer((req, res) => {
+    try {
+      res.writeHead(200).end(readFileSync(join(out, new URL(req.url ?? '/', 'http://x').pathname.slice(1))));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    const byUrl = await loadModelFromUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`);
+    assert.equal(byUrl.layers[0]?.name, INPUT_NORMALIZATION_LAYER);
+    const c = byUrl.predict(x) as tf.Tensor;
+    assert.deepEqual(Array.from(c.dataSync()), Array.from(la));
+    c.dispose();
+  } finally {
+    server.close();
+  }
   tf.dispose([x, xn, a, b]);
 });
