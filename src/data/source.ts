@@ -90,7 +90,7 @@ export function detectFormat(path: string): DataFormat {
 export function parseDataSource(text: string, options: LoaderOptions = {}): DataSource {
   if ((DATASET_NAMES as readonly string[]).includes(text)) return { kind: 'builtin', name: text as DatasetName };
   if (!isDataPath(text)) {
-    throw new UserError(`--data: expected one of ${DATASET_NAMES.join(', ')}, or the path of your own data (a folder, .npz, .csv, .tsv, .jsonl), found ${JSON.stringify(text)}`);
+    throw new UserError(`--data: expected one of ${DATASET_NAMES.join(', ')}, or the path of your own data (a folder, .npz, .csv, .tsv, .jsonl, a manifest .json), found ${JSON.stringify(text)}`);
   }
   const path = resolve(text);
   return { kind: 'path', path, format: detectFormat(path), options: checkLoaderOptions(options) };
