@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { writeIdx } from './idx.js';
-import { Batcher, fromIdx, subset, take, toTensors, type Dataset } from './dataset.js';
+import { Batcher, byteDataset, fromIdx, subset, take, toTensors, type Dataset } from './dataset.js';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'alp-ds-'));
@@ -194,4 +194,36 @@ test('toTensors for a dataset and a batch', () => {
   assert.deepEqual(t2.x.shape, [2, 2, 1, 2]);
   assert.deepEqual(Array.from(t2.y.dataSync()), [1, 2]);
   tf.dispose([t1.x, t1.y, t2.x, t2.y]);
+});
+
+test('byte-backed datasets: batches, views and images equal the float dataset they stand for', () => {
+  const shape: [number, number, number] = [2, 3, 2];
+  const row = 12;
+  const n = 23;
+  const pixels = Uint8Array.from({ length: n * row }, (_, k) => (k * 37 + 11) % 256);
+  const labels = Int32Array.from({ length: n }, (_, i) => (i * 5) % 3);
+  const float: Dataset = { name: 'f', images: Float32Array.from(pixels, (v) => v / 255), labels, count: n, shape, numClasses: 3 };
+  const bytes = byteDataset({ name: 'f', labels, count: n, shape, numClasses: 3 }, { pixels, rows: null });
+  assert.ok(bytes.bytes !== undefined);
+  const idx = Int32Array.from([20, 3, 7, 11, 0, 19, 5]);
+  for (const [a, b] of [[float, bytes], [take(float, idx), take(bytes, idx)], [subset(take(float, idx), 2, 4), subset(take(bytes, idx), 2, 4)]] as Array<[Dataset, Dataset]>) {
+    assert.equal(b.count, a.count);
+    assert.deepEqual(b.labels, a.labels);
+    for (const [epoch, start] of [[0, 0], [3, 1]] as const) {
+      const o = { batchSize: 3, shuffle: true, seed: 9 };
+      const fa = [...new Batcher(a, o).batches(epoch, start)];
+      const fb = [...new Batcher(b, o).batches(epoch, start)];
+      assert.deepEqual(fb, fa);
+    }
+    // `images`, built on first read, is the float dataset's; a spread copy is a plain float dataset.
+    assert.deepEqual(b.images, a.images);
+    assert.equal({ ...b }.bytes, undefined);
+    assert.deepEqual({ ...b }.images, a.images);
+  }
+  // A view shares the bytes: no pixel is copied.
+  assert.equal(take(bytes, idx).bytes?.pixels, pixels);
+  assert.deepEqual(take(bytes, idx).bytes?.rows, idx);
+  assert.deepEqual(subset(take(bytes, idx), 2, 4).bytes?.rows, idx.subarray(2, 6));
+  assert.throws(() => take(bytes, Int32Array.from([n])), /take: index 0/);
+  assert.equal(row * n, pixels.length);
 });

@@ -22,6 +22,7 @@ import { calibrateDetector } from '../detect/calibrate.js';
 import { saveDetector } from '../detect/detector-files.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
+import { encodePng } from '../report/png.js';
 import { assertUserError, runAlp } from '../testing/cli.js';
 import { readmeSnippet } from '../testing/readme.js';
 import { useBackend } from '../testing/setup.js';
@@ -248,6 +249,22 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     await page.click('#use-drawing');
     await page.waitForFunction(() => /your drawing/.test(document.getElementById('status')?.textContent ?? ''));
     assert.equal(await page.locator('#models tbody tr [data-kind=clean][data-prediction]').count(), 2);
+
+    // A user's image file, decoded by the browser: test image IMAGE written as a PNG gives its very pixels (same logits).
+    const rgba = new Uint8Array(28 * 28 * 4);
+    for (let p = 0; p < 784; p++) {
+      const v = Math.round((test10.images[IMAGE * 784 + p] as number) * 255);
+      rgba.set([v, v, v, 255], p * 4);
+    }
+    const pngFile = join(d, 'digit.png');
+    writeFileSync(pngFile, encodePng(28, 28, rgba));
+    await page.setInputFiles('#image-file', pngFile);
+    await page.waitForFunction(() => /digit\.png: taken to be/.test(document.getElementById('status')?.textContent ?? ''));
+    const fromFile = await page.evaluate(async (i) => {
+      const pg = (window as unknown as { alpPlayground: { predictSample: (i?: number) => Promise<Array<{ logits: number[] }>> } }).alpPlayground;
+      return { file: (await pg.predictSample()).map((o) => o.logits), sample: (await pg.predictSample(i)).map((o) => o.logits) };
+    }, IMAGE);
+    assert.deepEqual(fromFile.file, fromFile.sample);
 
     // Node agrees with the premise: the label of the fixed image is what both models predict clean.
     const label = test10.labels[IMAGE] as number;

@@ -12,6 +12,7 @@ import { subset, take, type Dataset } from '../data/index.js';
 import { loadSource, type LoadedSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { splitDigest, stratifiedSplit } from '../data/stratified-split.js';
+import { withInputNormalization } from '../model/input-normalization.js';
 import type { DataDefaults } from './data-defaults.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
@@ -200,6 +201,9 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   } else {
     model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   }
+  // A manifest's per-channel normalisation becomes the model's first layer (saved with it): inputs stay in [0,1].
+  const norm = loaded.record?.normalization;
+  if (norm !== undefined) model = withInputNormalization(model, norm);
   for (const n of notices) o.onNotice?.(n);
   // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
   if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);

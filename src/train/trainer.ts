@@ -147,7 +147,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   if (text === null) checkThreats(train, [{ norm: c.norm, eps: c.eps }]);
   checkBatchSize(c.batchSize);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
-  assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
+  // Byte-backed images are v/255 of uint8 values, in [0,1] by construction; reading `images` would build them all.
+  if (train.bytes === undefined) assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   if (c.augment !== undefined) checkAugmentFits(c.augment, train);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });
