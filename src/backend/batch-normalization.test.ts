@@ -8,9 +8,9 @@ import { toyDataset, useBackend } from '../testing/setup.js';
 import { resolveConfig } from '../train/config.js';
 import { trainModel } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, saveModel } from '../model/io.js';
 import { AlpBatchNormalization } from './batch-normalization.js';
-import { checkInputGradient } from './gradient-check.js';
+import { checkInputGradient } from '../model/gradient-check.js';
 
 /** A model as a user would save it with plain TF.js: BatchNormalization without center or scale. */
 function userModel(center: boolean, scale: boolean): tf.LayersModel {
