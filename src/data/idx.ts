@@ -110,6 +110,12 @@ export function parseIdx(buf: Uint8Array, where: string): IdxArray {
   return { dtype, shape, data: decode(view, headerLen, dtype, count) };
 }
 
+/** Sets out[i] = read(i) for every i: the big-endian multi-byte types, one element at a time. */
+function fill<T extends Int16Array | Int32Array | Float32Array | Float64Array>(out: T, read: (i: number) => number): T {
+  for (let i = 0; i < out.length; i++) out[i] = read(i);
+  return out;
+}
+
 function decode(view: DataView, at: number, dtype: IdxDtype, n: number): IdxData {
   switch (dtype) {
     // Bytes need no decoding: a view on the freshly read buffer, which nothing else holds.
@@ -117,26 +123,14 @@ function decode(view: DataView, at: number, dtype: IdxDtype, n: number): IdxData
       return new Uint8Array(view.buffer, view.byteOffset + at, n);
     case 'int8':
       return new Int8Array(view.buffer, view.byteOffset + at, n);
-    case 'int16': {
-      const out = new Int16Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt16(at + 2 * i, false);
-      return out;
-    }
-    case 'int32': {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt32(at + 4 * i, false);
-      return out;
-    }
-    case 'float32': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(at + 4 * i, false);
-      return out;
-    }
-    case 'float64': {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(at + 8 * i, false);
-      return out;
-    }
+    case 'int16':
+      return fill(new Int16Array(n), (i) => view.getInt16(at + 2 * i, false));
+    case 'int32':
+      return fill(new Int32Array(n), (i) => view.getInt32(at + 4 * i, false));
+    case 'float32':
+      return fill(new Float32Array(n), (i) => view.getFloat32(at + 4 * i, false));
+    case 'float64':
+      return fill(new Float64Array(n), (i) => view.getFloat64(at + 8 * i, false));
   }
 }
 
