@@ -148,6 +148,16 @@ const ARRAY_TYPES: Record<IdxDtype, new (n: number) => IdxData> = {
   float64: Float64Array,
 };
 
+/** How one value of each IDX type is written, big-endian. */
+const WRITERS: Record<IdxDtype, (view: DataView, at: number, v: number) => void> = {
+  uint8: (view, at, v) => view.setUint8(at, v),
+  int8: (view, at, v) => view.setInt8(at, v),
+  int16: (view, at, v) => view.setInt16(at, v, false),
+  int32: (view, at, v) => view.setInt32(at, v, false),
+  float32: (view, at, v) => view.setFloat32(at, v, false),
+  float64: (view, at, v) => view.setFloat64(at, v, false),
+};
+
 /** Serialises an array to IDX bytes (uncompressed). */
 export function encodeIdx(arr: IdxArray): Uint8Array {
   const info = DTYPES[arr.dtype];
@@ -171,30 +181,8 @@ export function encodeIdx(arr: IdxArray): Uint8Array {
   out[3] = arr.shape.length;
   arr.shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   const d = arr.data;
-  for (let i = 0; i < count; i++) {
-    const v = d[i] as number;
-    const at = headerLen + i * info.size;
-    switch (arr.dtype) {
-      case 'uint8':
-        view.setUint8(at, v);
-        break;
-      case 'int8':
-        view.setInt8(at, v);
-        break;
-      case 'int16':
-        view.setInt16(at, v, false);
-        break;
-      case 'int32':
-        view.setInt32(at, v, false);
-        break;
-      case 'float32':
-        view.setFloat32(at, v, false);
-        break;
-      case 'float64':
-        view.setFloat64(at, v, false);
-        break;
-    }
-  }
+  const write = WRITERS[arr.dtype];
+  for (let i = 0; i < count; i++) write(view, headerLen + i * info.size, d[i] as number);
   return out;
 }
 
