@@ -2,7 +2,7 @@
 import { excerpt } from '../attack/text/marked.js';
 import type { ExampleSet } from './examples.js';
 import { esc, pct } from './html-format.js';
-import { empty, modelHeading } from './html-pieces.js';
+import { empty, modelHeading, section } from './html-pieces.js';
 import type { ModelReport, PageModel } from './page-model.js';
 
 function className(v: number | null, names: string[] | null): string {
@@ -71,8 +71,5 @@ export function examples(p: PageModel): string {
     const ex = p.examples[i];
     return (ex === null || ex === undefined ? '' : exampleCards(m, ex)) + wordSwapBlock(m);
   }).filter((b) => b !== '');
-  return `<section id="examples">
-<h2>Adversarial examples</h2>
-${blocks.length > 0 ? blocks.join('\n') : empty('No adversarial images: <code>alp audit</code> writes them (examples.f32 beside audit.json).')}
-</section>`;
+  return section('examples', 'Adversarial examples', `${blocks.length > 0 ? blocks.join('\n') : empty('No adversarial images: <code>alp audit</code> writes them (examples.f32 beside audit.json).')}`);
 }

@@ -1,6 +1,6 @@
 /** The page's Gradient-masking findings section: each model's audit findings with their evidence. */
 import { duration, esc, evidenceValue, threatLabel } from './html-format.js';
-import { badge, commandBlock, empty, modelHeading } from './html-pieces.js';
+import { badge, commandBlock, empty, modelHeading, section } from './html-pieces.js';
 import type { PageModel } from './page-model.js';
 import type { FindingData } from './runs.js';
 
@@ -69,10 +69,7 @@ export function findings(p: PageModel): string {
     return `<div class="model-block quick">${modelHeading(m)}<p class="muted small"><span class="badge unknown">QUICK VERSION</span> ${meta}</p>${full}${items}${notRun}</div>`;
   });
   blocks.push(...quick);
-  return `<section id="findings">
-<h2>Gradient-masking findings</h2>
-<p class="note">Checks for the ways a defence can look robust without being robust: saturated or non-finite logits, vanishing gradients, randomness, accuracy that does not fall as ε grows, single-step attacks beating iterative ones, gradient-free attacks beating gradient ones.</p>
-${blocks.length > 0 ? blocks.join('\n') : empty('No audit.json: run <code>alp audit --model DIR</code> for these checks.')}
-</section>`;
+  return section('findings', 'Gradient-masking findings', `<p class="note">Checks for the ways a defence can look robust without being robust: saturated or non-finite logits, vanishing gradients, randomness, accuracy that does not fall as ε grows, single-step attacks beating iterative ones, gradient-free attacks beating gradient ones.</p>
+${blocks.length > 0 ? blocks.join('\n') : empty('No audit.json: run <code>alp audit --model DIR</code> for these checks.')}`);
 }
 

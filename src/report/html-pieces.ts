@@ -48,3 +48,8 @@ export function commandBlock(c: Command): string {
   return `<pre class="cmd">${c.argv.map((w) => `<span class="w">${esc(shellQuote(w))}</span>`).join(' ')}</pre>`;
 }
 
+
+/** One section of the page: its anchor, its heading and what follows. */
+export function section(id: string, title: string, body: string): string {
+  return `<section id="${id}">\n<h2>${title}</h2>\n${body}\n</section>`;
+}

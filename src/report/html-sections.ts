@@ -4,7 +4,7 @@
  * and inputs.
  */
 import { aucCell, compactJson, count, duration, esc, pct, pctOrDash, threatLabel } from './html-format.js';
-import { badge, chart, commandBlock, empty, meter, modelHeading, pctCell, swatch } from './html-pieces.js';
+import { badge, chart, commandBlock, empty, meter, modelHeading, pctCell, section, swatch } from './html-pieces.js';
 import type { ModelReport, PageModel } from './page-model.js';
 
 export function overview(p: PageModel): string {
@@ -63,23 +63,17 @@ export function overview(p: PageModel): string {
       }).join('') +
       `<td class="num">${esc(count(s.params))}</td><td class="num nowrap">${esc(duration(s.trainSeconds))}</td>${fcell}</tr>`;
   }).join('\n');
-  return `<section id="overview">
-<h2>Models side by side</h2>
-<div class="cards">${cards}</div>
+  return section('overview', 'Models side by side', `<div class="cards">${cards}</div>
 <div class="table-wrap"><table class="summary"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>
-<p class="note">Robust accuracy counts an example only if it is classified correctly and no attack in the suite fools it. The highest value in each column is in bold. Percentages are of the evaluated test examples.</p>
-</section>`;
+<p class="note">Robust accuracy counts an example only if it is classified correctly and no attack in the suite fools it. The highest value in each column is in bold. Percentages are of the evaluated test examples.</p>`);
 }
 
 export function robustness(p: PageModel): string {
-  return `<section id="robustness">
-<h2>Robustness</h2>
-<div class="charts">
+  return section('robustness', 'Robustness', `<div class="charts">
 ${chart(p, 'sweep', 'No ε sweep: run <code>alp audit</code>, or <code>alp eval --eps-sweep 0,0.1,0.2,0.3,0.4</code>.')}
 ${chart(p, 'attacks', 'No eval.json: run <code>alp eval --model DIR</code>.')}
 ${chart(p, 'cascade', 'No audit.json: run <code>alp audit --model DIR</code>.')}
-</div>
-</section>`;
+</div>`);
 }
 
 export function training(p: PageModel): string {
@@ -89,14 +83,11 @@ export function training(p: PageModel): string {
     return `<tr><td class="nowrap">${swatch(m.summary.colour)}${esc(m.summary.name)}</td><td class="num">${esc(t?.steps ?? '—')}</td><td class="num">${esc(t?.epochs.length ?? '—')}</td><td class="num">${esc(t?.trainExamples ?? '—')}</td><td class="num">${esc(t?.valExamples ?? '—')}</td><td class="num">${pct(last?.cleanAcc ?? null)}</td><td class="num">${pct(last?.robustAcc ?? null)}</td><td class="num nowrap">${esc(duration(m.summary.trainSeconds))}</td><td>${esc(t?.fineTunedFrom ?? '')}</td></tr>`;
   }).join('\n');
   const table = rows === '' ? '' : `<div class="table-wrap"><table><thead><tr><th>model</th><th class="num">steps</th><th class="num">epochs</th><th class="num">train examples</th><th class="num">validation examples</th><th class="num">last val. clean</th><th class="num">last val. robust</th><th class="num">time</th><th>fine-tuned from</th></tr></thead><tbody>${rows}</tbody></table></div>`;
-  return `<section id="training">
-<h2>Training</h2>
-<div class="charts">
+  return section('training', 'Training', `<div class="charts">
 ${chart(p, 'loss', 'No train.json with per-epoch losses.')}
 ${chart(p, 'validation', 'No train.json with validation points.')}
 </div>
-${table}
-</section>`;
+${table}`);
 }
 
 export function reproduce(p: PageModel): string {
@@ -119,11 +110,8 @@ export function reproduce(p: PageModel): string {
   });
   const live = p.data.playground === null ? ''
     : `<div class="model-block"><h3>Attack these models live</h3><p class="note">Draw or pick a digit and attack ${p.data.models.length > 1 ? 'both models' : 'the model'} in the browser (served on 127.0.0.1, nothing leaves the machine):</p>${commandBlock(p.data.playground)}</div>`;
-  return `<section id="reproduce">
-<h2>Reproduce</h2>
-${live}
-${blocks.join('\n')}
-</section>`;
+  return section('reproduce', 'Reproduce', `${live}
+${blocks.join('\n')}`);
 }
 
 export function detection(p: PageModel): string {
@@ -137,10 +125,7 @@ export function detection(p: PageModel): string {
 ${r.warnings.length > 0 ? `<ul class="warnings">${r.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
 <p class="note">From <code>${esc(r.file)}</code>. "Robust or detected": share of the evaluated test ${r.modality === 'text' ? `messages that are classified correctly or flagged at the calibrated threshold, against real word swaps (at most ${r.swaps ?? '?'} per message; the detectors score the messages' embeddings)` : 'images that are classified correctly or flagged at the calibrated threshold'}. Only the adaptive columns (an attacker who knows the detector) say what the detector is worth.</p>`;
   });
-  return `<section id="detection">
-<h2>Detection</h2>
-${tables.join('\n')}
-</section>`;
+  return section('detection', 'Detection', tables.join('\n'));
 }
 
 export function comparison(p: PageModel): string {
@@ -164,13 +149,10 @@ ${best}
 ${shiftRows === '' ? '' : `<div class="table-wrap"><table><thead><tr><th>method</th>${shiftNames.map((s) => `<th class="num">${esc(s)}</th>`).join('')}${oodHead}</tr></thead><tbody>${shiftRows}</tbody></table></div>`}
 <p class="note">From <code>${esc(c.file)}</code>.</p>`;
   });
-  return `<section id="comparison">
-<h2>Comparison</h2>
-${parts.join('\n')}
+  return section('comparison', 'Comparison', `${parts.join('\n')}
 <div class="charts">
 ${chart(p, 'shifts', 'No distribution shifts were measured.')}
-</div>
-</section>`;
+</div>`);
 }
 
 export function versions(p: PageModel): string {
@@ -179,19 +161,13 @@ export function versions(p: PageModel): string {
   const keys = [...new Set(sources.flatMap((s) => Object.keys(s.v)))];
   const head = `<tr><th></th>${sources.map((s) => `<th>${esc(s.label)}</th>`).join('')}</tr>`;
   const rows = keys.map((k) => `<tr><th>${esc(k)}</th>${sources.map((s) => `<td>${esc(s.v[k] ?? '')}</td>`).join('')}</tr>`).join('');
-  return `<section id="versions">
-<h2>Versions</h2>
-<div class="table-wrap"><table class="versions"><thead>${head}</thead><tbody>${rows}</tbody></table></div>
-</section>`;
+  return section('versions', 'Versions', `<div class="table-wrap"><table class="versions"><thead>${head}</thead><tbody>${rows}</tbody></table></div>`);
 }
 
 export function inputs(p: PageModel): string {
   const rows = p.data.models.map((m) => `<tr><td class="nowrap">${swatch(m.summary.colour)}${esc(m.summary.name)}</td><td><code>${esc(m.summary.folder)}</code></td><td>${esc(m.summary.files.join(', '))}</td></tr>`).join('');
   const warnings = p.data.models.flatMap((m) => m.warnings.map((w) => `<li><strong>${esc(m.summary.name)}</strong>: ${esc(w)}</li>`));
-  return `<section id="inputs">
-<h2>Inputs</h2>
-<div class="table-wrap"><table><thead><tr><th>model</th><th>folder</th><th>files read</th></tr></thead><tbody>${rows}</tbody></table></div>
+  return section('inputs', 'Inputs', `<div class="table-wrap"><table><thead><tr><th>model</th><th>folder</th><th>files read</th></tr></thead><tbody>${rows}</tbody></table></div>
 ${warnings.length > 0 ? `<ul class="warnings">${warnings.join('')}</ul>` : ''}
-<p class="note">The numbers behind this page: <code>${esc(p.data.output.json)}</code>.</p>
-</section>`;
+<p class="note">The numbers behind this page: <code>${esc(p.data.output.json)}</code>.</p>`);
 }
