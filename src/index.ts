@@ -15,8 +15,8 @@ export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation, strip
 export { GraphModelLayer, graphLayerOf, graphModelFromArtifacts, type GraphLoadOptions } from './model/graph-model.js';
 export { gradientSupport, unverifiedLayers, gradientWarning, VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, type GradientStatus, type LayerGradientSupport } from './model/gradient-support.js';
 export { checkInputGradient, type GradientCheckOptions, type GradientCheckResult } from './model/gradient-check.js';
-export { AlpBatchNormalization, batchNormalization } from './model/batch-normalization.js';
-export { AlpLayerNormalization, layerNormalization } from './model/layer-normalization.js';
+export { AlpBatchNormalization, batchNormalization } from './backend/batch-normalization.js';
+export { AlpLayerNormalization, layerNormalization } from './backend/layer-normalization.js';
 
 export * from './attack/index.js';
 export * from './loss/index.js';

@@ -94,11 +94,12 @@ test('an audio-cnn learns spoken digits of unseen voices, and ε-bounded wavefor
   const { logitsOf, predict } = await import('../model/classifier.js');
   await useBackend();
   const dir = tmp(t);
-  // 200 clips, 16 epochs: 59% → 54% test accuracy (seeded, so the same every run) for 30% less CPU,
-  // most of it espeak-ng synthesis (2026-12-02, AMD EPYC).
-  const train = loadSpokenDigits('train', { cacheDir: dir, count: 200 });
-  assert.equal(train.count, 200);
-  const test = loadSpokenDigits('test', { cacheDir: dir, count: 100 });
+  // 150 training clips, 16 epochs, 50 test clips: 52% test accuracy, every clip fooled (seeded, so the
+  // same every run; 200 / 100 clips gave 54%, 120 / 50 gave 44%, too near the bar). Most of the CPU is
+  // espeak-ng synthesis, which scales with the clip count (2026-12-06, AMD EPYC).
+  const train = loadSpokenDigits('train', { cacheDir: dir, count: 150 });
+  assert.equal(train.count, 150);
+  const test = loadSpokenDigits('test', { cacheDir: dir, count: 50 });
   const c = resolveConfig('spoken-digits', { method: 'standard', epochs: 16, valSize: 0 });
   const model = buildArch('audio-cnn', { inputShape: train.shape, numClasses: 10, seed: 1 });
   await trainModel(model, train, null, c);
