@@ -45,7 +45,14 @@ async function verify(p: Parsed): Promise<number> {
   say(quiet, `zoo:${name}: ${card.numbers.audit.command}`);
   const audit = parseCommand(args, AUDIT_SPEC) as Parsed;
   const { runAuditCommand } = await import('./audit.js');
-  await runAuditCommand(audit, args);
+  // With --quiet/--json the audit's own table would bury the verdict (or break the JSON): it is not printed.
+  const write = process.stdout.write.bind(process.stdout);
+  if (quiet) process.stdout.write = ((): boolean => true) as typeof process.stdout.write;
+  try {
+    await runAuditCommand(audit, args);
+  } finally {
+    process.stdout.write = write;
+  }
   const j = JSON.parse(readFileSync(join(out, 'audit.json'), 'utf8')) as { cleanAccuracy: number; worstCaseAccuracy: number };
   const checks = compareWithCard(card, { clean: j.cleanAccuracy, audited: j.worstCaseAccuracy });
   const ok = checks.every((c) => c.ok);
