@@ -111,3 +111,10 @@ test('alp zoo verify reproduces the card, and fails on a number that does not re
   assert.equal(tampered.code, 7, tampered.stderr);
   assert.match(tampered.stderr, /SHA-256 is [0-9a-f]{64}, the card says/);
 });
+
+test('alp playground with no run opens on the zoo', async () => {
+  await packaged();
+  const r = alp(['playground', '--export', join(cwd, 'site'), '--samples', '4', '--data', 'mnist', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as { models: string[] }).models, ['tiny']);
+});

@@ -4,6 +4,7 @@ import { exportPlayground, servePlayground } from '../../playground/serve.js';
 import { buildSite, findModels } from '../../playground/site.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, loaderOptionsOf, loadSourceFor, trainedSource } from '../common.js';
+import { zooRoot } from '../../model/zoo-paths.js';
 
 export { PLAYGROUND_SPEC };
 
@@ -15,7 +16,8 @@ export async function playgroundCommand(argv: string[]): Promise<void> {
 
 /** `alp playground` on arguments parsed and checked against PLAYGROUND_SPEC. */
 export async function runPlaygroundCommand(p: Parsed): Promise<void> {
-  const runDir = p._[0] ?? 'runs/demo';
+  // No run given: the packaged models (zoo/), so the page works on a fresh clone without training; `zoo` names them too.
+  const runDir = p._[0] === undefined || p._[0] === 'zoo' ? zooRoot() : p._[0];
   const port = get.num(p, 'port') as number;
   const given = get.str(p, 'data');
   const dataDir = get.str(p, 'data-dir');
