@@ -10,6 +10,8 @@ import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
 import { addToZoo } from '../artifacts/zoo.js';
 import { readCard } from '../model/zoo-card.js';
+import { loadZooModel } from '../model/zoo.js';
+import * as tf from '@tensorflow/tfjs';
 import { ZOO_LIST_SCHEMA } from './commands/zoo.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -117,4 +119,18 @@ test('alp playground with no run opens on the zoo', async () => {
   const r = alp(['playground', '--export', join(cwd, 'site'), '--samples', '4', '--data', 'mnist', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as { models: string[] }).models, ['tiny']);
+});
+
+test('the library loads a zoo model by name', async () => {
+  await packaged();
+  const before = process.env['ALP_ZOO_DIR'];
+  process.env['ALP_ZOO_DIR'] = zoo;
+  try {
+    const m = await loadZooModel('tiny');
+    assert.deepEqual((m.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor).shape, [2, 10]);
+    await assert.rejects(loadZooModel('nope'), /zoo:nope: no such model/);
+  } finally {
+    if (before === undefined) delete process.env['ALP_ZOO_DIR'];
+    else process.env['ALP_ZOO_DIR'] = before;
+  }
 });
