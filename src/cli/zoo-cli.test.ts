@@ -37,7 +37,7 @@ function packaged(): Promise<void> {
   ready ??= (async () => {
     await useBackend();
     const run = join(root, 'run');
-    await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 }), run);
+    await saveModel(buildArch('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 }), run, { alp: { config: { dataset: 'mnist' }, method: 'standard' } });
     writeFileSync(join(run, 'train.json'), JSON.stringify({
       schema: 'alp.train/1', argv: ['--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--seed', '3', '--out', 'run'],
       config: { seed: 3, method: 'standard', arch: 'mlp', epochs: 1 }, trainSeconds: 0, workers: 1, versions: { alp: 'test' },
@@ -116,7 +116,7 @@ test('alp zoo verify reproduces the card, and fails on a number that does not re
 
 test('alp playground with no run opens on the zoo', async () => {
   await packaged();
-  const r = alp(['playground', '--export', join(cwd, 'site'), '--samples', '4', '--data', 'mnist', '--json']);
+  const r = alp(['playground', '--export', join(cwd, 'site'), '--samples', '4', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as { models: string[] }).models, ['tiny']);
 });
