@@ -12,7 +12,7 @@
  *    and rescales the whole perturbation back to ‖δ‖ = ε.
  *
  * The window side s follows the paper's schedule for the fraction p of pixels changed (p_init halved at
- * fixed fractions of the query budget). Every query is one forward pass; each iteration queries only the
+ * fixed fractions of the query budget, or at fixed iteration counts as in AutoAttack's standard version). Every query is one forward pass; each iteration queries only the
  * examples not yet fooled, and an example is fooled only when its prediction says so.
  * Inputs must be images: [B,H,W,C] or [B,H,W].
  */
