@@ -42,7 +42,7 @@ function packaged(): Promise<void> {
       schema: 'alp.train/1', argv: ['--method', 'standard', '--arch', 'mlp', '--epochs', '1', '--seed', '3', '--out', 'run'],
       config: { seed: 3, method: 'standard', arch: 'mlp', epochs: 1 }, trainSeconds: 0, workers: 1, versions: { alp: 'test' },
     }));
-    const a = alp(['audit', '--model', run, '--data', 'mnist', '--n', '8', '--budget', 'quick', '--workers', '1', '--quiet', '--out', join(root, 'audit')]);
+    const a = alp(['audit', '--model', run, '--data', 'mnist', '--n', '8', '--eps', '0.2', '--budget', 'quick', '--workers', '1', '--quiet', '--out', join(root, 'audit')]);
     assert.equal(a.code, 0, a.stderr);
     addToZoo(run, join(root, 'audit', 'audit.json'), { name: 'tiny', summary: 'An untrained MLP, for tests.', tolerance: 0.005, independent: null, root: zoo });
   })();
@@ -65,11 +65,13 @@ test('alp zoo list --json: every model with its card numbers and size', async ()
   assert.equal(m['clean'], readCard(join(zoo, 'tiny')).numbers.clean);
 });
 
-test('--model zoo:NAME loads the zoo model in eval, and the result goes under runs/zoo/NAME, not into the zoo', async () => {
+test('--model zoo:NAME loads the zoo model in eval at its card\'s ε, and the result goes under runs/zoo/NAME, not into the zoo', async () => {
   await packaged();
   const r = alp(['eval', '--model', 'zoo:tiny', '--n', '4', '--attacks', 'fgsm', '--workers', '1', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(join(cwd, 'runs', 'zoo', 'tiny', 'eval.json')), 'eval.json under runs/zoo/tiny');
+  // Without --eps, the card's ε (the audit that made it ran at 0.2), not MNIST's 0.3.
+  assert.equal((JSON.parse(readFileSync(join(cwd, 'runs', 'zoo', 'tiny', 'eval.json'), 'utf8')) as { threat: { eps: number } }).threat.eps, 0.2);
   assert.ok(!existsSync(join(zoo, 'tiny', 'eval.json')), 'nothing written beside the packaged model');
   const unknown = alp(['eval', '--model', 'zoo:nope', '--n', '4']);
   assert.equal(unknown.code, 2);

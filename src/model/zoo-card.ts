@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { weightsHash } from './fingerprint.js';
-import { zooNames, zooRoot } from './zoo-paths.js';
+import { zooModelOf, zooNames, zooRoot } from './zoo-paths.js';
 import { EXIT, UserError } from '../util/errors.js';
 
 export const ZOO_CARD_SCHEMA = 'alp.zoo-card/1';
@@ -74,6 +74,12 @@ export function readCard(dir: string): ZooCard {
     throw new UserError(`${file}: expected a zoo model card (JSON): ${(e as Error).message}`);
   }
   return checkCard(j, file);
+}
+
+/** The card of the zoo model `path` lies in, or undefined for a path outside the zoo. */
+export function zooCardOf(path: string): ZooCard | undefined {
+  const name = zooModelOf(path);
+  return name === undefined || name === '' ? undefined : readCard(join(zooRoot(), name));
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
