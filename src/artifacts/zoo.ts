@@ -40,6 +40,17 @@ export interface CardInput {
   weights: ZooCard['weights'];
 }
 
+/** The audit's findings counted by status, with the titles of those that did not pass. */
+function findingsOf(audit: Obj): NonNullable<ZooCard['numbers']['audit']['findings']> {
+  const out = { pass: 0, warn: 0, fail: 0, notPassed: [] as string[] };
+  for (const f of Array.isArray(audit['findings']) ? audit['findings'] : []) {
+    if (!isObj(f) || (f['status'] !== 'pass' && f['status'] !== 'warn' && f['status'] !== 'fail')) continue;
+    out[f['status']]++;
+    if (f['status'] !== 'pass') out.notPassed.push(`${f['status']}: ${String(f['title'])}`);
+  }
+  return out;
+}
+
 /** A card from a run's train.json and the audit of its weights (both parsed). */
 export function cardFromRun(train: Obj, audit: Obj, o: CardInput): ZooCard {
   const config = isObj(train['config']) ? train['config'] : {};
@@ -58,7 +69,7 @@ export function cardFromRun(train: Obj, audit: Obj, o: CardInput): ZooCard {
     },
     numbers: {
       clean: Number(audit['cleanAccuracy']), audited: Number(audit['worstCaseAccuracy']),
-      audit: { budget: String(audit['version']), seed: Number(audit['seed']), command: '' },
+      audit: { budget: String(audit['version']), seed: Number(audit['seed']), command: '', findings: findingsOf(audit) },
       independent: o.independent,
     },
     tolerance: o.tolerance, date: o.date, alpVersion: String(versions['alp'] ?? 'unknown'), weights: o.weights,

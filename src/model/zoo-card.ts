@@ -28,7 +28,8 @@ export interface ZooCard {
     clean: number;
     audited: number;
     /** The audit that gave `audited` (its JSON is audit.json beside the card). */
-    audit: { budget: string; seed: number; command: string };
+    /** `findings`: the audit's gradient-masking findings by status, and the titles of those not passed. */
+    audit: { budget: string; seed: number; command: string; findings?: { pass: number; warn: number; fail: number; notPassed: string[] } };
     /** A measurement by an implementation other than alp's, or null when none was made. */
     independent: { accuracy: number; by: string; command: string } | null;
   };
@@ -103,6 +104,7 @@ export function cardReadme(c: ZooCard): string {
     `| threat model | ${threatText(c.threat)}, white-box |`,
     `| clean accuracy | ${pct(c.numbers.clean)} |`,
     `| robust accuracy, \`alp audit --budget ${c.numbers.audit.budget}\` (worst case per example) | **${pct(c.numbers.audited)}** |`,
+    ...(c.numbers.audit.findings !== undefined ? [`| the audit's gradient-masking findings | ${c.numbers.audit.findings.pass} pass, ${c.numbers.audit.findings.warn} warn, ${c.numbers.audit.findings.fail} fail${c.numbers.audit.findings.notPassed.length > 0 ? `: ${c.numbers.audit.findings.notPassed.join('; ')} (evidence in [${CARD_AUDIT}](${CARD_AUDIT}))` : ''} |`] : []),
     `| independent evaluation | ${ind === null ? 'none yet' : `${pct(ind.accuracy)} (${ind.by})`} |`,
     `| training | ${c.training.method}${c.training.preset !== null ? `, preset ${c.training.preset}` : ''}, ${c.training.arch}, ${c.training.epochs} epoch${c.training.epochs === 1 ? '' : 's'}, seed ${c.training.seed}${c.training.seconds !== null ? `, ${Math.round(c.training.seconds)} s` : ''} |`,
     `| date, alp | ${c.date}, alp ${c.alpVersion} |`,
