@@ -41,12 +41,10 @@ export interface PlanItem {
 }
 
 /**
- * AutoAttack's standard Square: 5000 queries, p_init 0.8, one restart, p's schedule at fixed iteration
- * counts, run on the examples the gradient attacks left robust. Source: fra31/auto-attack,
- * autoattack/autoattack.py (`SquareAttack(p_init=.8, n_queries=5000, n_restarts=1, resc_schedule=False)`,
- * and `set_version('standard')` sets `n_queries = 5000`; read 2026-12-06). Its n_queries counts the
- * proposals after the random start, so it makes 5001 forward passes where alp's 5000 queries include
- * the start (one proposal fewer); p at each proposal is the same.
+ * AutoAttack's standard Square, on the survivors of the gradient attacks: 5000 queries, p_init 0.8, one run,
+ * p at fixed iteration counts (fra31/auto-attack autoattack/autoattack.py, read 2026-12-06: `SquareAttack(
+ * p_init=.8, n_queries=5000, n_restarts=1, resc_schedule=False)`). Its n_queries counts proposals after the
+ * start (5001 passes); alp's 5000 include the start: one proposal fewer, the same p at each.
  */
 export const AUTOATTACK_SQUARE: PlanItem = { name: 'square', steps: 5000, restarts: 1, square: { pInit: 0.8, rescaleSchedule: false } };
 
