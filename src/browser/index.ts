@@ -8,7 +8,7 @@
 export * as tf from '@tensorflow/tfjs';
 export { chooseBackend, BROWSER_BACKENDS, type BrowserBackend, type BackendChoice } from './backend.js';
 export { decodeImageFile, toUnit } from './decode-image.js';
-export { loadModelFromUrl, loadDetectorFromUrl, loadGuardFromUrl, detectorUrlOf } from './load.js';
+export { loadModelFromUrl, loadZooModelFromUrl, loadDetectorFromUrl, loadGuardFromUrl, detectorUrlOf } from './load.js';
 
 export { logitsOf, predict, type LogitsFn } from '../model/classifier.js';
 export { adaptModel, type AdaptOptions, type Adapted } from '../model/adapt.js';

@@ -3,6 +3,7 @@
  * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
  * a train.json beside it.
  */
+import { refuseZooOutput } from '../model/zoo-paths.js';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
@@ -82,6 +83,7 @@ export const RESULT_FILES = ['eval.json', 'audit.json', 'audit.state.json', 'exa
  * both ways out. A file where the folder should be is left to the write to report (exit 5).
  */
 export function prepareOutput(out: string, o: { resume?: boolean; force?: boolean } = {}): void {
+  refuseZooOutput(out, 'a trained model');
   if (!existsSync(out) || !statSync(out).isDirectory()) return;
   const present = RUN_FILES.filter((f) => existsSync(join(out, f)));
   if (!present.some((f) => f === 'model.json' || f === CHECKPOINT_FILE || f === 'weights.bin')) return;

@@ -26,7 +26,7 @@ import { refuseUnfit } from '../../eval/few-classes.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { DETECT_CHECK_SCHEMA, checkIdentity, defaultResultPath, detectEvalIdentity, detectorIdentity } from '../../artifacts/outputs.js';
+import { DETECT_CHECK_SCHEMA, checkIdentity, defaultResultPath, detectEvalIdentity, detectorIdentity, resultFolderOf } from '../../artifacts/outputs.js';
 import { dataRecord } from '../../data/digest.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { OptionError, UserError } from '../../util/errors.js';
@@ -286,7 +286,7 @@ async function calibrateCmd(p: Parsed): Promise<void> {
     modality: text !== undefined ? 'text' : 'image/audio', inputShape: data.shape, modelPath, detectorSettings: det.describe(),
     content: dataRecord(data, get.str(p, 'data-dir')),
   };
-  const outPath = detectorJsonPath(get.str(p, 'out') ?? modelDir(modelPath));
+  const outPath = detectorJsonPath(get.str(p, 'out') ?? resultFolderOf(modelPath));
   const fingerprint = detectorModelFingerprint(modelPath).sha256;
   guardOutput(outPath, 'detector', detectorIdentity(JSON.parse(JSON.stringify({ format: 'alp-detector', model: { sha256: fingerprint }, data: calibratedOn, calibration: { fprTarget: fpr } })) as Record<string, unknown>), p);
   say(quiet, `alp detect calibrate: ${det.name} on ${data.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);
@@ -309,7 +309,7 @@ async function checkCmd(p: Parsed): Promise<void> {
   if (files.length === 0) throw new UserError("alp detect: no inputs; give files with --input or as arguments (see 'alp detect --help')");
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  const det = loadDetector(get.str(p, 'detector') ?? resultFolderOf(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect', get.str(p, 'output-node'));
   checkDetectorFits(det, model, modelPath);
@@ -343,7 +343,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect serve');
   const quiet = get.bool(p, 'quiet');
   await initBackend(p);
-  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  const det = loadDetector(get.str(p, 'detector') ?? resultFolderOf(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect serve', get.str(p, 'output-node'));
   checkDetectorFits(det, model, modelPath);
@@ -445,7 +445,7 @@ function defaultDetectEvalPath(models: ReadonlyArray<{ path: string }>): string 
   const first = models[0];
   if (first === undefined) throw new UserError('alp detect eval: --model is required');
   if (models.length === 1) return defaultResultPath(first.path, 'detect-eval');
-  const dirs = models.map((m) => resolve(modelDir(m.path)));
+  const dirs = models.map((m) => resolve(resultFolderOf(m.path)));
   for (const shared of [dirs, dirs.map((d) => dirname(d))]) {
     if (shared.every((d) => d === shared[0])) return join(shared[0] as string, 'detect-eval.json');
   }
