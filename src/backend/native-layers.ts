@@ -85,7 +85,11 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
       const s = one();
       if (cls === 'Flatten' && cfg['dataFormat'] === 'channelsFirst') refuse(layer, "dataFormat 'channelsFirst'");
       if (sizeOf(s) !== outSize) refuse(layer, 'changes the number of values');
-      return [identityStep(name, ins, out, outSize)];
+      const step = identityStep(name, ins, out, outSize);
+      // In training these layers draw random noise from TF.js' generator: only TF.js can reproduce it.
+      const noise = Number(cfg['rate'] ?? cfg['stddev'] ?? 0);
+      if (cls !== 'Flatten' && cls !== 'Reshape' && noise !== 0) return [{ ...step, trainingRefusal: `${cls} layer '${layer.name}': its training noise is drawn by TF.js` }];
+      return [step];
     }
     case 'Activation': {
       const act = activationOfConfig(layer, cfg);
@@ -159,6 +163,7 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
       const bn = layer as unknown as BnLayer;
       const axis = Array.isArray(bn.axis) ? bn.axis : [bn.axis];
       if (axis.length !== 1 || !(axis[0] === -1 || axis[0] === s.length)) refuse(layer, `axis ${JSON.stringify(bn.axis)} (the last axis only)`);
+      // Without center or scale, training is what alp's BatchNormalization (model/batch-normalization.ts) does.
       return [batchNormStep(native, name, ins, out, outSize, s[s.length - 1] as number, bn)];
     }
     case 'Add':

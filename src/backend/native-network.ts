@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
-import { Buffers, sizeOf, type Shape, type Step } from './native-steps.js';
+import { Buffers, sizeOf, WeightGrads, type Shape, type Step } from './native-steps.js';
 import { stepsOf, Unsupported, type Sym } from './native-layers.js';
 
 let api: NativeApi | null = null;
@@ -47,6 +47,18 @@ export interface NativeNetwork {
    * The logits passed to it must be the latest `logits(x, n)` of the same x.
    */
   backward(dz: Float32Array, n: number): Float32Array;
+  /** Why the weight step of training cannot run on this network (then TF.js takes it), or null. */
+  readonly trainingRefusal: string | null;
+  /**
+   * Training-mode logits [n, classes]: batch normalization on the batch's statistics, whose moving
+   * averages are written into the model's variables as tfjs-layers' training call does. Call `load()` first.
+   */
+  trainLogits(x: Float32Array, n: number): Float32Array;
+  /**
+   * After `trainLogits(x, n)`: the gradient of Σ_{i,j} dz[i,j]·zᵢⱼ with respect to every weight it
+   * reached, by the model's variable (fresh arrays).
+   */
+  weightGradients(dz: Float32Array, n: number): Map<tf.LayerVariable, Float32Array>;
 }
 
 /** Which path a model's gradients take, and why when it is TF.js. */
@@ -104,13 +116,17 @@ class Network implements NativeNetwork {
   private readonly buf = new Buffers();
   private acts: Float32Array[] = [];
 
-  constructor(private readonly steps: Step[], private readonly nodes: number, readonly inputSize: number, readonly classes: number) {}
+  readonly trainingRefusal: string | null;
+
+  constructor(private readonly steps: Step[], private readonly nodes: number, readonly inputSize: number, readonly classes: number) {
+    this.trainingRefusal = steps.find((s) => s.trainingRefusal !== undefined)?.trainingRefusal ?? null;
+  }
 
   load(): void {
     for (const s of this.steps) s.load?.();
   }
 
-  private forward(x: Float32Array, n: number): Float32Array[] {
+  private forward(x: Float32Array, n: number, training = false): Float32Array[] {
     if (x.length < n * this.inputSize) throw new RangeError(`native network: ${x.length} input values for ${n} examples of ${this.inputSize}`);
     const acts: Float32Array[] = new Array<Float32Array>(this.nodes);
     acts[0] = x;
@@ -121,7 +137,7 @@ class Network implements NativeNetwork {
         continue;
       }
       const out = this.buf.get(`a${s.out}`, n * s.outSize);
-      s.forward(ins, out, n);
+      s.forward(ins, out, n, training);
       acts[s.out] = out;
     }
     this.acts = acts;
@@ -139,7 +155,18 @@ class Network implements NativeNetwork {
     return this.backward(dz, n);
   }
 
-  backward(dz: Float32Array, n: number): Float32Array {
+  trainLogits(x: Float32Array, n: number): Float32Array {
+    if (this.trainingRefusal !== null) throw new Error(`native network: ${this.trainingRefusal}`);
+    return this.forward(x, n, true)[this.nodes - 1] as Float32Array;
+  }
+
+  weightGradients(dz: Float32Array, n: number): Map<tf.LayerVariable, Float32Array> {
+    const wg = new WeightGrads();
+    this.backward(dz, n, wg);
+    return wg.map;
+  }
+
+  backward(dz: Float32Array, n: number, wg: WeightGrads | null = null): Float32Array {
     const acts = this.acts;
     if ((acts[this.nodes - 1]?.length ?? 0) < n * this.classes) throw new Error('native network: backward() before logits() of the same batch');
     const grads: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(this.nodes);
@@ -151,7 +178,7 @@ class Network implements NativeNetwork {
       const dy = grads[s.out];
       if (dy === undefined) continue;
       const ins = s.inputs.map((i) => acts[i] as Float32Array);
-      const parts = s.backward(dy, ins, acts[s.out] as Float32Array, n, this.buf);
+      const parts = s.backward(dy, ins, acts[s.out] as Float32Array, n, this.buf, wg);
       s.inputs.forEach((node, j) => {
         const g = parts[j] as Float32Array;
         const prev = grads[node];
@@ -212,18 +239,28 @@ export function nativeNetworkOf(model: tf.LayersModel): NativeNetwork | null {
 }
 
 /** For result files: which path the model's attack gradients take, and why when it is TF.js. */
-export interface NetworkPath { path: 'native' | 'tfjs'; reason: string | null }
+export interface NetworkPath {
+  path: 'native' | 'tfjs';
+  reason: string | null;
+  /** Training only: which path the weight step (forward and backward for the weights) takes, and why. */
+  weightStep?: { path: 'native' | 'tfjs'; reason: string | null };
+}
 
 export function networkPathOf(model: tf.LayersModel): NetworkPath {
   const plan = nativeNetworkPlan(model);
   return plan.net !== null ? { path: 'native', reason: null } : { path: 'tfjs', reason: plan.reason };
 }
 
-/** For headers: the same, in one line. */
+/** For headers: the same, in one line (two with the weight step). */
 export function networkPathLine(p: NetworkPath): string {
-  return p.path === 'native'
+  const line = p.path === 'native'
     ? 'gradients: alp native network (ALP_NO_NATIVE_NETWORK=1 turns it off)'
     : `gradients: TF.js, not alp's native network: ${p.reason ?? ''}`;
+  const w = p.weightStep;
+  if (w === undefined) return line;
+  return `${line}\n` + (w.path === 'native'
+    ? 'weight step: alp native network (ALP_NO_NATIVE_WEIGHT_STEP=1 turns it off)'
+    : `weight step: TF.js, not alp's native network: ${w.reason ?? ''}`);
 }
 
 function build(native: NativeApi, model: tf.LayersModel): Network {
