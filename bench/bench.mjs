@@ -20,6 +20,7 @@ import { calibrateBatchNorm } from '../dist/testing/graph-models.js';
 import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
+import { namedGradients, nativeWeightStep, weightStepNetwork } from '../dist/train/native-step.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { crossEntropyPerExample } from '../dist/loss/cross-entropy.js';
 import { fusedAdam } from '../dist/backend/fused-adam.js';
@@ -350,6 +351,7 @@ function benchOurs(model, x, y, B, timing) {
   const vars = model.trainableWeights.map((w) => w.read());
   // As the trainer runs it: per-example random starts, and the native network where it covers the model.
   const net = nativeNetworkOf(model);
+  const wnet = weightStepNetwork(net);
   const rowSeeds = Int32Array.from({ length: B }, (_, i) => i);
   const out = {};
 
@@ -373,6 +375,13 @@ function benchOurs(model, x, y, B, timing) {
     out[key] = measure(() => {
       const s = { x, y, eps: EPS, seed: seed++, rowSeeds: rowSeeds.map((r) => r + seed * B) };
       const xAdv = makeAdversarial(method, infer, s, c, net);
+      if (wnet !== null) {
+        // The trainer's native weight step (train/native-step.ts).
+        const named = namedGradients(vars, nativeWeightStep(wnet, model, s, xAdv, c).grads);
+        opt.applyGradients(named);
+        tf.dispose([...named.map((g) => g.tensor), ...(xAdv ? [xAdv] : [])]);
+        return;
+      }
       const cost = opt.minimize(() => methodLoss(method, train, s, xAdv, c).total, true, vars);
       cost.dataSync();
       tf.dispose([cost, ...(xAdv ? [xAdv] : [])]);
@@ -614,11 +623,14 @@ async function main() {
   const nativeAttack = Object.fromEntries(o.models.map((m) => {
     const probe = buildModel(m);
     const on = nativeNetworkOf(probe) !== null;
+    const weights = weightStepNetwork(nativeNetworkOf(probe)) !== null;
     probe.dispose();
-    return [m, on];
+    return [m, { attack: on, weights }];
   }));
-  machine.nativeAttack = nativeAttack;
-  console.log(`ALP step's PGD-10 on alp's native network (as in training; ALP_NO_NATIVE_NETWORK=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m] ? 'yes' : 'no'}`).join(', ')}`);
+  machine.nativeAttack = Object.fromEntries(Object.entries(nativeAttack).map(([m, v]) => [m, v.attack]));
+  machine.nativeWeightStep = Object.fromEntries(Object.entries(nativeAttack).map(([m, v]) => [m, v.weights]));
+  console.log(`ALP step's PGD-10 on alp's native network (as in training; ALP_NO_NATIVE_NETWORK=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m].attack ? 'yes' : 'no'}`).join(', ')}`);
+  console.log(`train and ALP steps' weight step on alp's native network (as in training; ALP_NO_NATIVE_WEIGHT_STEP=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m].weights ? 'yes' : 'no'}`).join(', ')}`);
   console.log(`models: ${o.models.join(', ')}; batches: ${o.batches.join(', ')}; timing: warm-up ${o.timing.warmup}${o.timing.warmup > 1 ? " (1 if slower than 1 s)" : ""}, ≥${o.timing.minReps} reps and ≥${o.timing.minTime} s per cell`);
 
   let peerOk = o.peer;
