@@ -7,6 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
 import type { Buffers, Step, Weight, WeightGrads } from './native-steps.js';
 
+/** The gradient at a fused ReLU's input: dy · step(x), TF.js' ReLU gradient, taken on the output (positive exactly where x is). */
+function throughRelu(native: NativeApi, layer: string, relu: boolean, dy: Float32Array, o: Float32Array, size: number, buf: Buffers): Float32Array {
+  if (!relu) return dy;
+  const g = buf.get(`${layer}:relu`, size);
+  native.reluGrad(dy, o, g, size);
+  return g;
+}
+
 /** A bias's gradient: the column sums of the output gradient g [R, C]. */
 function biasGrad(native: NativeApi, layer: string, bias: Weight | null, g: Float32Array, R: number, C: number, buf: Buffers, wg: WeightGrads): void {
   if (bias === null) return;
@@ -48,12 +56,7 @@ export function convStep(native: NativeApi, layer: string, inputs: number[], out
         info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, bias?.value ?? null, relu);
     },
     backward(dy, [x], o, n, buf, wg) {
-      let g = dy;
-      if (relu) {
-        g = buf.get(`${layer}:relu`, n * outSize);
-        // TF.js' ReLU gradient: dy · step(x), here on the output, which is positive exactly where x is.
-        native.reluGrad(dy, o, g, n * outSize);
-      }
+      const g = throughRelu(native, layer, relu, dy, o, n * outSize, buf);
       if (wg !== undefined && wg !== null) {
         const Ci = info.inChannels, Co = info.outChannels;
         const dwEff = buf.get(`${layer}:dw`, KH * KW * Ci * Co);
@@ -97,11 +100,7 @@ export function denseStep(native: NativeApi, layer: string, inputs: number[], ou
     },
     backward(dy, [x], o, n, buf, wg) {
       const M = n * rowsPerExample;
-      let g = dy;
-      if (relu) {
-        g = buf.get(`${layer}:relu`, M * N);
-        native.reluGrad(dy, o, g, M * N);
-      }
+      const g = throughRelu(native, layer, relu, dy, o, M * N, buf);
       if (wg !== undefined && wg !== null) {
         // dW = xᵀ·g [K, N], as TF.js' MatMul gradient.
         const dw = buf.get(`${layer}:dw`, K * N);
@@ -136,11 +135,7 @@ export function depthwiseStep(native: NativeApi, layer: string, inputs: number[]
       if (bias !== null || relu) native.biasAct(o.subarray(0, n * outSize), n * OH * OW, CM, bias?.value ?? null, relu);
     },
     backward(dy, [x], o, n, buf, wg) {
-      let g = dy;
-      if (relu) {
-        g = buf.get(`${layer}:relu`, n * outSize);
-        native.reluGrad(dy, o, g, n * outSize);
-      }
+      const g = throughRelu(native, layer, relu, dy, o, n * outSize, buf);
       if (wg !== undefined && wg !== null) {
         wg.add(kernel, depthwiseFilterGrad(x as Float32Array, g, n, info, buf.get(`${layer}:dw`, FH * FW * CM)));
         biasGrad(native, layer, bias, g, n * OH * OW, CM, buf, wg);

@@ -21,7 +21,7 @@ import { batchNormalization } from '../model/batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
 import { nativeSkip, requireNative } from '../testing/native.js';
-import { inputs, labelsOf, tfGradient } from '../testing/native-fixtures.js';
+import { crossEntropySum, inputs, labelsOf, tfGradient } from '../testing/native-fixtures.js';
 import { layerCases, wrap } from '../testing/native-layer-cases.js';
 import { nativeNetworkPlan, type NativeNetwork } from './native-network.js';
 
@@ -38,18 +38,6 @@ function compare(a: Float32Array, b: Float32Array): Agreement {
   return { diff, scale, exact: exact / Math.max(a.length, 1) };
 }
 
-/** Σ CE of float32 logits, in float64. */
-function loss(z: Float32Array, y: Int32Array, K: number): number {
-  let s = 0;
-  for (let r = 0; r < y.length; r++) {
-    let m = -Infinity;
-    for (let j = 0; j < K; j++) m = Math.max(m, z[r * K + j] as number);
-    let e = 0;
-    for (let j = 0; j < K; j++) e += Math.exp((z[r * K + j] as number) - m);
-    s += m + Math.log(e) - (z[r * K + (y[r] as number)] as number);
-  }
-  return s;
-}
 
 /**
  * Directional finite differences of the native forward pass against its gradient: for a few random
@@ -67,8 +55,8 @@ function finiteDifferences(net: NativeNetwork, x: Float32Array, y: Int32Array, n
       gv += (g[i] as number) * (v[i] as number);
       gnorm += Math.abs((g[i] as number) * (v[i] as number));
     }
-    const plus = loss(net.logits(Float32Array.from(x, (xi, i) => xi + h * (v[i] as number)), n), y, net.classes);
-    const minus = loss(net.logits(Float32Array.from(x, (xi, i) => xi - h * (v[i] as number)), n), y, net.classes);
+    const plus = crossEntropySum(net.logits(Float32Array.from(x, (xi, i) => xi + h * (v[i] as number)), n), y, net.classes);
+    const minus = crossEntropySum(net.logits(Float32Array.from(x, (xi, i) => xi - h * (v[i] as number)), n), y, net.classes);
     const fd = (plus - minus) / (2 * h);
     worst = Math.max(worst, Math.abs(fd - gv) / Math.max(gnorm, 1e-3));
   }

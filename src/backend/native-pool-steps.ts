@@ -2,12 +2,11 @@
  * The native network's pooling steps (./native-steps.ts): max and average pooling over windows, and
  * global average and max pooling, forward and input gradient, with TF.js' sums and masks.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
 import { avgPoolBackward, type PoolGeometry } from './avg-pool-grad.js';
 import type { Step } from './native-steps.js';
 
-const f32 = Math.fround;
 
 export function maxPoolStep(native: NativeApi, layer: string, inputs: number[], out: number, info: tf.backend_util.Conv2DInfo): Step {
   const outSize = info.outHeight * info.outWidth * info.outChannels;
@@ -69,31 +68,12 @@ export function avgPoolStep(layer: string, inputs: number[], out: number, info: 
   };
 }
 
-/** GlobalAveragePooling2D: the mean over H·W per channel (TF.js' mean: the sum, then divided by the count). */
-export function globalAvgStep(layer: string, inputs: number[], out: number, HW: number, C: number): Step {
-  return {
-    layer, inputs, out, outSize: C,
-    forward([x], o, n) {
-      const xv = x as Float32Array;
-      const acc = new Float32Array(C);
-      for (let b = 0; b < n; b++) {
-        acc.fill(0);
-        const base = b * HW * C;
-        for (let p = 0; p < HW; p++) for (let c = 0; c < C; c++) acc[c] = (acc[c] as number) + (xv[base + p * C + c] as number);
-        for (let c = 0; c < C; c++) o[b * C + c] = (acc[c] as number) / HW;
-      }
-    },
-    backward(dy, _ins, _o, n, buf) {
-      const dx = buf.get(`${layer}:dx`, n * HW * C);
-      for (let b = 0; b < n; b++) {
-        for (let c = 0; c < C; c++) {
-          const g = f32((dy[b * C + c] as number) / HW);
-          for (let p = 0; p < HW; p++) dx[(b * HW + p) * C + c] = g;
-        }
-      }
-      return [dx];
-    },
-  };
+/**
+ * GlobalAveragePooling2D: average pooling with one window over the whole image (TF.js' mean: the sum in
+ * order, divided by the count; the gradient dy / count to every position), the same float32 operations.
+ */
+export function globalAvgStep(layer: string, inputs: number[], out: number, H: number, W: number, C: number): Step {
+  return avgPoolStep(layer, inputs, out, tf.backend_util.computePool2DInfo([1, H, W, C], [H, W], [1, 1], 1, 'valid'));
 }
 
 /** GlobalMaxPooling2D: TF.js' max and its gradient, which every position equal to the max receives in full. */

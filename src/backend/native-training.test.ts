@@ -16,23 +16,11 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
 import { mobilenet, resnet } from '../testing/graph-models.js';
 import { nativeSkip, requireNative } from '../testing/native.js';
-import { inputs, labelsOf } from '../testing/native-fixtures.js';
+import { crossEntropySum, inputs, labelsOf } from '../testing/native-fixtures.js';
 import { layerCases, wrap } from '../testing/native-layer-cases.js';
 import { Rng } from '../util/rng.js';
 import { crossEntropyGradient, nativeNetworkPlan, type NativeNetwork } from './native-network.js';
 
-/** Σ CE of float32 logits, in float64. */
-function loss(z: Float32Array, y: Int32Array, K: number): number {
-  let s = 0;
-  for (let r = 0; r < y.length; r++) {
-    let m = -Infinity;
-    for (let j = 0; j < K; j++) m = Math.max(m, z[r * K + j] as number);
-    let e = 0;
-    for (let j = 0; j < K; j++) e += Math.exp((z[r * K + j] as number) - m);
-    s += m + Math.log(e) - (z[r * K + (y[r] as number)] as number);
-  }
-  return s;
-}
 
 /** The native weight gradients of Σ CE on training-mode logits, by variable. */
 function nativeGrads(net: NativeNetwork, x: Float32Array, y: Int32Array, n: number): Map<tf.LayerVariable, Float32Array> {
@@ -84,7 +72,7 @@ function weightFiniteDifference(net: NativeNetwork, w: tf.LayerVariable, g: Floa
     const v = Float32Array.from(base, () => rng.next() * 2 - 1);
     const at = (step: number): number => {
       set(Float32Array.from(base, (b, i) => b + step * (v[i] as number)));
-      return loss(net.trainLogits(x, n), y, net.classes);
+      return crossEntropySum(net.trainLogits(x, n), y, net.classes);
     };
     // Two step sizes, the better kept: a large step crosses ReLU kinks, a small one meets float32 rounding.
     const fds = [1e-3, 2e-4].map((h) => (at(h) - at(-h)) / (2 * h));
