@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
-import { Weight, type BnLayer, type Step, type WeightGrads } from './native-steps.js';
+import { Weight, type BnLayer, type Step } from './native-steps.js';
 
 const f32 = Math.fround;
 
@@ -60,7 +60,7 @@ export function batchNormStep(native: NativeApi, layer: string, inputs: number[]
         native.channelAffine(xs, R, C, mean.value, scale, shift, o.subarray(0, n * size));
         return;
       }
-      batchMoments(xs, R, C, bMean, bVar);
+      native.batchMoments(xs, R, C, bMean, bVar);
       bInv = rsqrtPlus(bVar, bn.epsilon);
       const g = gamma?.load() ?? null, b = beta?.load() ?? null;
       const bScale = Float32Array.from(bInv, (r, c) => (g === null ? r : f32(r * (g[c] as number))));
@@ -69,58 +69,20 @@ export function batchNormStep(native: NativeApi, layer: string, inputs: number[]
       movingAverage(variance, bVar, momentum);
     },
     backward(dy, [x], _o, n, buf, wg) {
-      if (trained) return [trainingBackward(dy, x as Float32Array, n * size, C, bMean, bInv, gamma, beta, buf.get(`${layer}:dx`, n * size), wg ?? null)];
+      if (trained) {
+        const total = n * size, dx = buf.get(`${layer}:dx`, total);
+        const sumDy = buf.get(`${layer}:dbeta`, C), sumDyXh = buf.get(`${layer}:dgamma`, C);
+        native.batchNormTrainGrad(dy.subarray(0, total), (x as Float32Array).subarray(0, total), total / C, C, bMean, bInv, gamma?.value ?? null, dx, sumDy, sumDyXh);
+        if (wg !== undefined && wg !== null) {
+          if (gamma !== null) wg.add(gamma, sumDyXh);
+          if (beta !== null) wg.add(beta, sumDy);
+        }
+        return [dx];
+      }
       const dx = buf.get(`${layer}:dx`, n * size);
       // TF.js' FusedBatchNorm gradient: (dy · rsqrt(var + ε)) · γ, each product rounded.
       native.channelScaleGrad(dy.subarray(0, n * size), (n * size) / C, C, inv, gamma?.value ?? null, dx);
       return [dx];
     },
   };
-}
-
-/** Per channel of x [R, C]: the mean, then the mean of the rounded squared deviations (tf.moments), sums in float64. */
-function batchMoments(x: Float32Array, R: number, C: number, mean: Float32Array, variance: Float32Array): void {
-  const acc = new Float64Array(C);
-  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) acc[c] = (acc[c] as number) + (x[r * C + c] as number);
-  for (let c = 0; c < C; c++) mean[c] = (acc[c] as number) / R;
-  acc.fill(0);
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) {
-      const d = f32((x[r * C + c] as number) - (mean[c] as number));
-      acc[c] = (acc[c] as number) + f32(d * d);
-    }
-  }
-  for (let c = 0; c < C; c++) variance[c] = (acc[c] as number) / R;
-}
-
-/**
- * The gradient through batch statistics: with x̂ = (x − μ)·inv, dβ = Σ dy, dγ = Σ dy·x̂ and
- * dx = γ·inv·(dy − dβ/R − x̂·dγ/R), in float64 and rounded once (TF.js differentiates moments and
- * batchNorm op by op: the results agree within float32 rounding).
- */
-function trainingBackward(dy: Float32Array, x: Float32Array, total: number, C: number, mu: Float32Array, inv: Float32Array,
-  gamma: Weight | null, beta: Weight | null, dx: Float32Array, wg: WeightGrads | null): Float32Array {
-  const R = total / C;
-  const sumDy = new Float64Array(C), sumDyXh = new Float64Array(C);
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) {
-      const i = r * C + c;
-      const g = dy[i] as number;
-      sumDy[c] = (sumDy[c] as number) + g;
-      sumDyXh[c] = (sumDyXh[c] as number) + g * ((x[i] as number) - (mu[c] as number)) * (inv[c] as number);
-    }
-  }
-  const k = Float64Array.from(inv, (v, c) => v * (gamma === null ? 1 : (gamma.value[c] as number)));
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) {
-      const i = r * C + c;
-      const xh = ((x[i] as number) - (mu[c] as number)) * (inv[c] as number);
-      dx[i] = (k[c] as number) * ((dy[i] as number) - (sumDy[c] as number) / R - xh * (sumDyXh[c] as number) / R);
-    }
-  }
-  if (wg !== null) {
-    if (gamma !== null) wg.add(gamma, Float32Array.from(sumDyXh));
-    if (beta !== null) wg.add(beta, Float32Array.from(sumDy));
-  }
-  return dx;
 }
