@@ -1430,6 +1430,59 @@ static napi_value depthwise_common(napi_env env, napi_callback_info info, const 
 }
 
 /* depthwiseConv2d(x, N, H, W, C, w, KH, KW, M, out, OH, OW, sH, sW, dH, dW, padTop, padLeft) */
+/* depthwiseConv2dBackpropFilter(x, N, H, W, C, dy, KH, KW, M, dw, OH, OW, sH, sW, dH, dW, padTop, padLeft):
+ * dw[ky,kx,c,m] = sum over images and output positions of x at the tap times dy[.., c*M+m], summed in
+ * float64 (images, rows, taps, columns in order) and rounded once. Serial: every image adds to dw. */
+static napi_value js_depthwise_conv2d_bp_filter(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "depthwiseConv2dBackpropFilter", 18)) return NULL;
+  size_t l[3];
+  const float *x = arg_f32(&a, 0, "x", &l[0], 0);
+  const int64_t N = arg_int(&a, 1, "N", 0), H = arg_int(&a, 2, "H", 1), W = arg_int(&a, 3, "W", 1), C = arg_int(&a, 4, "C", 1);
+  const float *dy = arg_f32(&a, 5, "dy", &l[1], 0);
+  const int64_t KH = arg_int(&a, 6, "KH", 1), KW = arg_int(&a, 7, "KW", 1), M = arg_int(&a, 8, "M", 1);
+  float *dw = arg_f32(&a, 9, "dw", &l[2], 0);
+  const int64_t OH = arg_int(&a, 10, "OH", 1), OW = arg_int(&a, 11, "OW", 1), sH = arg_int(&a, 12, "sH", 1), sW = arg_int(&a, 13, "sW", 1);
+  const int64_t dH = arg_int(&a, 14, "dH", 1), dW = arg_int(&a, 15, "dW", 1), pT = arg_int(&a, 16, "padTop", 0), pL = arg_int(&a, 17, "padLeft", 0);
+  const int64_t CM = C * M;
+  {
+    int64_t xs[4] = {N, H, W, C}, os[4] = {N, OH, OW, CM}, ws[4] = {KH, KW, C, M};
+    check_len(&a, "x", l[0], 4, xs, "[N,H,W,C]");
+    check_len(&a, "dy", l[1], 4, os, "[N,OH,OW,C*M]");
+    check_len(&a, "dw", l[2], 4, ws, "[KH,KW,C,M]");
+  }
+  if (a.failed) return NULL;
+  double *acc = (double *)calloc((size_t)(KH * KW * CM), sizeof(double));
+  if (!acc) {
+    napi_throw_error(env, NULL, "depthwiseConv2dBackpropFilter: out of memory");
+    return NULL;
+  }
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      for (int64_t ky = 0; ky < KH; ky++) {
+        const int64_t iy = oy * sH - pT + ky * dH;
+        if (iy < 0 || iy >= H) continue;
+        for (int64_t ox = 0; ox < OW; ox++) {
+          const float *g = dy + ((n * OH + oy) * OW + ox) * CM;
+          for (int64_t kx = 0; kx < KW; kx++) {
+            const int64_t ix = ox * sW - pL + kx * dW;
+            if (ix < 0 || ix >= W) continue;
+            const float *xr = x + ((n * H + iy) * W + ix) * C;
+            double *k = acc + (ky * KW + kx) * CM;
+            for (int64_t c = 0; c < C; c++) {
+              const double xv = (double)xr[c];
+              for (int64_t m = 0; m < M; m++) k[c * M + m] += xv * (double)g[c * M + m];
+            }
+          }
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < KH * KW * CM; i++) dw[i] = (float)acc[i];
+  free(acc);
+  return NULL;
+}
+
 static napi_value js_depthwise_conv2d(napi_env env, napi_callback_info info) {
   return depthwise_common(env, info, "depthwiseConv2d", 0);
 }
@@ -1560,6 +1613,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"linfPgdStep", NULL, js_linf_pgd_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, js_channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelScaleGrad", NULL, js_channel_scale_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseConv2dBackpropFilter", NULL, js_depthwise_conv2d_bp_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batchMoments", NULL, js_batch_moments, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batchNormTrainGrad", NULL, js_batch_norm_train_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -137,7 +137,10 @@ export function depthwiseStep(native: NativeApi, layer: string, inputs: number[]
     backward(dy, [x], o, n, buf, wg) {
       const g = throughRelu(native, layer, relu, dy, o, n * outSize, buf);
       if (wg !== undefined && wg !== null) {
-        wg.add(kernel, depthwiseFilterGrad(x as Float32Array, g, n, info, buf.get(`${layer}:dw`, FH * FW * CM)));
+        // Summed in float64 (TF.js sums in float32 in another order: within float32 rounding, not to the bit).
+        const dw = buf.get(`${layer}:dw`, FH * FW * CM);
+        native.depthwiseConv2dBackpropFilter((x as Float32Array).subarray(0, n * inSize), n, H, W, C, g.subarray(0, n * outSize), FH, FW, M, dw, OH, OW, sH, sW, dH, dW, top, left);
+        wg.add(kernel, dw);
         biasGrad(native, layer, bias, g, n * OH * OW, CM, buf, wg);
       }
       const dx = buf.get(`${layer}:dx`, n * inSize);
@@ -145,45 +148,4 @@ export function depthwiseStep(native: NativeApi, layer: string, inputs: number[]
       return [dx];
     },
   };
-}
-
-
-/**
- * A depthwise convolution's kernel gradient: dw[ky, kx, c, m] = Σ over examples and output positions of
- * x at the tap times dy[.., c·M + m], summed in float64 and rounded once (TF.js sums in float32 in
- * another order: the results agree within float32 rounding, not to the bit).
- */
-function depthwiseFilterGrad(x: Float32Array, dy: Float32Array, n: number, info: tf.backend_util.Conv2DInfo, dw: Float32Array): Float32Array {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW } = info;
-  const M = info.outChannels / C, CM = C * M;
-  const { strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
-  const acc = new Float64Array(FH * FW * CM);
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ky = 0; ky < FH; ky++) {
-        const iy = oy * sH - top + ky * dH;
-        if (iy < 0 || iy >= H) continue;
-        for (let ox = 0; ox < OW; ox++) {
-          const ob = ((b * OH + oy) * OW + ox) * CM;
-          for (let kx = 0; kx < FW; kx++) {
-            const ix = ox * sW - left + kx * dW;
-            if (ix < 0 || ix >= W) continue;
-            const ib = ((b * H + iy) * W + ix) * C;
-            const kb = (ky * FW + kx) * CM;
-            if (M === 1) {
-              for (let c = 0; c < C; c++) acc[kb + c] = (acc[kb + c] as number) + (x[ib + c] as number) * (dy[ob + c] as number);
-            } else {
-              for (let c = 0; c < C; c++) {
-                const xv = x[ib + c] as number;
-                for (let m = 0; m < M; m++) acc[kb + c * M + m] = (acc[kb + c * M + m] as number) + xv * (dy[ob + c * M + m] as number);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  for (let i = 0; i < acc.length; i++) dw[i] = acc[i] as number;
-  return dw;
 }

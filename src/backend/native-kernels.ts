@@ -54,6 +54,9 @@ export interface NativeApi {
   /** Its input gradient: dy [N, OH, OW, C·M] → dx [N, H, W, C] (written, not added to). */
   depthwiseConv2dBackpropInput(dy: Float32Array, N: number, H: number, W: number, C: number, w: Float32Array, KH: number, KW: number, M: number,
     dx: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
+  /** Its kernel gradient: x [N, H, W, C], dy [N, OH, OW, C·M] → dw [KH, KW, C, M], summed in float64 and rounded once. */
+  depthwiseConv2dBackpropFilter(x: Float32Array, N: number, H: number, W: number, C: number, dy: Float32Array, KH: number, KW: number, M: number,
+    dw: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
   /** out = min(max(x, lo), hi) (relu6, a ReLU layer's maxValue). */
   clamp(x: Float32Array, n: number, lo: number, hi: number, out: Float32Array): void;
   /** out = dy where lo < x < hi (x ≤ hi when `inclusive`), else 0. */
