@@ -15,6 +15,14 @@ function throughRelu(native: NativeApi, layer: string, relu: boolean, dy: Float3
   return g;
 }
 
+/** A step's load(): its kernel's and bias's current values. */
+function loader(kernel: Weight, bias: Weight | null): () => void {
+  return () => {
+    kernel.load();
+    bias?.load();
+  };
+}
+
 /** A bias's gradient: the column sums of the output gradient g [R, C]. */
 function biasGrad(native: NativeApi, layer: string, bias: Weight | null, g: Float32Array, R: number, C: number, buf: Buffers, wg: WeightGrads): void {
   if (bias === null) return;
@@ -89,10 +97,7 @@ export function denseStep(native: NativeApi, layer: string, inputs: number[], ou
   const outSize = rowsPerExample * N;
   return {
     layer, inputs, out, outSize,
-    load() {
-      kernel.load();
-      bias?.load();
-    },
+    load: loader(kernel, bias),
     forward([x], o, n) {
       const M = n * rowsPerExample;
       native.sgemm(false, false, M, N, K, x as Float32Array, kernel.value, o, false);
@@ -126,10 +131,7 @@ export function depthwiseStep(native: NativeApi, layer: string, inputs: number[]
   const inSize = H * W * C;
   return {
     layer, inputs, out, outSize,
-    load() {
-      kernel.load();
-      bias?.load();
-    },
+    load: loader(kernel, bias),
     forward([x], o, n) {
       native.depthwiseConv2d((x as Float32Array).subarray(0, n * inSize), n, H, W, C, kernel.value, FH, FW, M, o.subarray(0, n * outSize), OH, OW, sH, sW, dH, dW, top, left);
       if (bias !== null || relu) native.biasAct(o.subarray(0, n * outSize), n * OH * OW, CM, bias?.value ?? null, relu);

@@ -35,7 +35,7 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
-  /** Called once the model is built, with the path its attack gradients take (backend/native-network.ts). */
+  /** Called once the model is built, with the paths its attack gradients and its weight step take (backend/native-network.ts, train/native-step.ts). */
   onNetworkPath?: (p: NetworkPath) => void;
   /** Things the user should know that do not stop the run (a stripped softmax); also in train.json. */
   onNotice?: (message: string) => void;
