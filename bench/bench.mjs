@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { setupBackend } from '../dist/backend/select.js';
 import { buildArch } from '../dist/model/architectures.js';
 import { MODELS, buildModel, inputShapeOf } from './models.mjs';
-import { layerSpecs } from './export-model.mjs';
+import { layerSpecs } from './layer-specs.mjs';
 import { calibrateBatchNorm } from '../dist/testing/graph-models.js';
 import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';

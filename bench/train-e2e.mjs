@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../dist/backend/select.js';
 import { saveModel } from '../dist/model/io.js';
 import { buildModel } from './models.mjs';
-import { layerSpecs } from './export-model.mjs';
+import { layerSpecs } from './layer-specs.mjs';
 import { Rng } from '../dist/util/rng.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
