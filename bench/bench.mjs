@@ -1,7 +1,7 @@
 // Compute-path benchmark: alp (TF.js, the backend alp selects) against a PyTorch peer (bench/peer.py)
 // on the same model, the same weights and the same MNIST batch. See bench/README.md.
 //
-//   node bench/bench.mjs [--model madry-cnn|fast-cnn|resnet20|mobilenet|all] [--batch 64,256] [--quick] [--json FILE]
+//   node bench/bench.mjs [--model madry-cnn|fast-cnn|resnet20|mobilenet[,...]|all] [--batch 64,256] [--quick] [--json FILE]
 //                        [--no-peer] [--no-memory] [--mem-steps 1000] [--peer-threads N]
 //                        [--configs 1t,Nt,Nw] [--workers N]
 //
@@ -16,10 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { setupBackend } from '../dist/backend/select.js';
 import { buildArch } from '../dist/model/architectures.js';
 import { MODELS, buildModel, inputShapeOf } from './models.mjs';
+import { layerSpecs } from './layer-specs.mjs';
 import { calibrateBatchNorm } from '../dist/testing/graph-models.js';
 import { logitsOf } from '../dist/model/classifier.js';
 import { gradientAscent } from '../dist/attack/gradient-attack.js';
 import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
+import { namedGradients, nativeWeightStep, weightStepNetwork } from '../dist/train/native-step.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { crossEntropyPerExample } from '../dist/loss/cross-entropy.js';
 import { fusedAdam } from '../dist/backend/fused-adam.js';
@@ -54,7 +56,7 @@ const LR = 1e-3;
 
 function usage(msg) {
   if (msg) console.error(`bench: ${msg}`);
-  console.error('usage: node bench/bench.mjs [--model madry-cnn|fast-cnn|resnet20|mobilenet|all] [--batch 64,256] [--quick] [--json FILE] [--no-peer] [--no-memory] [--mem-steps N] [--peer-threads N] [--configs 1t,Nt,Nw] [--workers N]');
+  console.error('usage: node bench/bench.mjs [--model madry-cnn|fast-cnn|resnet20|mobilenet[,...]|all] [--batch 64,256] [--quick] [--json FILE] [--no-peer] [--no-memory] [--mem-steps N] [--peer-threads N] [--configs 1t,Nt,Nw] [--workers N]');
   process.exit(2);
 }
 
@@ -91,9 +93,9 @@ function parseArgs(argv) {
       default: usage(`unknown option ${a}`);
     }
   }
-  if (o.model === 'all') o.models = MODELS;
-  else if (MODELS.includes(o.model)) o.models = [o.model];
-  else usage(`--model: expected one of ${MODELS.join(', ')}, all; got '${o.model}'`);
+  // One model, a comma-separated list, or all.
+  o.models = o.model === 'all' ? MODELS : o.model.split(',').map((m) => m.trim());
+  if (o.models.some((m) => !MODELS.includes(m))) usage(`--model: expected one or more (comma-separated) of ${MODELS.join(', ')}, or all; got '${o.model}'`);
   const batch = o.batch ?? (o.quick ? '64' : '64,256');
   o.batches = batch.split(',').map((s) => Number(s.trim()));
   if (o.batches.some((b) => !Number.isInteger(b) || b < 2 || b > 10000)) usage(`--batch: expected integers in [2, 10000], got '${batch}'`);
@@ -211,50 +213,6 @@ function summarise(secs, examples) {
 // ---------------------------------------------------------------------------------------------------
 // Export of the model (architecture from the layer configs, weights as raw float32) and the batch.
 
-const pair = (v) => (Array.isArray(v) ? v.slice(0, 2) : [v, v]);
-
-function layerSpec(layer, dir, index) {
-  const cls = layer.getClassName();
-  const c = layer.getConfig();
-  const weights = layer.getWeights().map((w, j) => {
-    const file = `w${index}_${j}.f32`;
-    writeFileSync(path.join(dir, file), Buffer.from(w.dataSync().buffer));
-    return { file, shape: w.shape };
-  });
-  const unsupported = (what) => {
-    throw new Error(`bench: layer ${layer.name} (${cls}) has ${what}, which peer.py does not reproduce`);
-  };
-  switch (cls) {
-    case 'InputLayer':
-      return { type: 'input', weights };
-    case 'Conv2D':
-    case 'DepthwiseConv2D':
-      if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') unsupported(`dataFormat ${c.dataFormat}`);
-      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) unsupported('dilation');
-      return { type: cls === 'Conv2D' ? 'conv2d' : 'depthwise2d', filters: c.filters, kernelSize: pair(c.kernelSize), strides: pair(c.strides ?? 1), padding: c.padding, activation: c.activation, useBias: c.useBias, weights };
-    case 'BatchNormalization': {
-      const axis = Array.isArray(c.axis) ? c.axis : [c.axis];
-      if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== 3)) unsupported(`axis ${c.axis}`);
-      const byKind = Object.fromEntries(layer.weights.map((w, j) => [w.originalName.split('/').pop(), weights[j]]));
-      return { type: 'batchnorm', epsilon: c.epsilon, momentum: c.momentum, weights: byKind };
-    }
-    case 'Activation':
-      return { type: 'activation', activation: c.activation, weights };
-    case 'Add':
-      return { type: 'add', weights };
-    case 'GlobalAveragePooling2D':
-      return { type: 'gap', weights };
-    case 'MaxPooling2D':
-      return { type: 'maxpool2d', poolSize: pair(c.poolSize), strides: pair(c.strides ?? c.poolSize), padding: c.padding, weights };
-    case 'Flatten':
-      return { type: 'flatten', weights };
-    case 'Dense':
-      return { type: 'dense', units: c.units, activation: c.activation, useBias: c.useBias, weights };
-    default:
-      return unsupported('a layer type');
-  }
-}
-
 /**
  * The batch with every pixel moved by a distinct amount below 1% (still inside [0,1]). Real MNIST
  * has many identical 5x5 patches, hence exactly tied maxima inside max-pool windows, and backends
@@ -273,12 +231,7 @@ function untie(x) {
 }
 
 function exportCase(dir, model, data) {
-  // A functional model: every layer (its InputLayer too) with the names of the layers it reads.
-  const graph = model.getClassName() !== 'Sequential';
-  const layers = model.layers.map((l, i) => ({
-    ...layerSpec(l, dir, i),
-    ...(graph ? { name: l.name, inputs: l.inboundNodes[0]?.inboundLayers.map((p) => p.name) ?? [] } : {}),
-  }));
+  const { graph, layers } = layerSpecs(dir, model);
   writeFileSync(path.join(dir, 'x.f32'), Buffer.from(data.x.buffer));
   writeFileSync(path.join(dir, 'x_untied.f32'), Buffer.from(untie(data.x).buffer));
   writeFileSync(path.join(dir, 'y.i32'), Buffer.from(data.y.buffer));
@@ -350,6 +303,7 @@ function benchOurs(model, x, y, B, timing) {
   const vars = model.trainableWeights.map((w) => w.read());
   // As the trainer runs it: per-example random starts, and the native network where it covers the model.
   const net = nativeNetworkOf(model);
+  const wnet = weightStepNetwork(net);
   const rowSeeds = Int32Array.from({ length: B }, (_, i) => i);
   const out = {};
 
@@ -373,6 +327,13 @@ function benchOurs(model, x, y, B, timing) {
     out[key] = measure(() => {
       const s = { x, y, eps: EPS, seed: seed++, rowSeeds: rowSeeds.map((r) => r + seed * B) };
       const xAdv = makeAdversarial(method, infer, s, c, net);
+      if (wnet !== null) {
+        // The trainer's native weight step (train/native-step.ts).
+        const named = namedGradients(vars, nativeWeightStep(wnet, model, s, xAdv, c).grads);
+        opt.applyGradients(named);
+        tf.dispose([...named.map((g) => g.tensor), ...(xAdv ? [xAdv] : [])]);
+        return;
+      }
       const cost = opt.minimize(() => methodLoss(method, train, s, xAdv, c).total, true, vars);
       cost.dataSync();
       tf.dispose([cost, ...(xAdv ? [xAdv] : [])]);
@@ -614,11 +575,14 @@ async function main() {
   const nativeAttack = Object.fromEntries(o.models.map((m) => {
     const probe = buildModel(m);
     const on = nativeNetworkOf(probe) !== null;
+    const weights = weightStepNetwork(nativeNetworkOf(probe)) !== null;
     probe.dispose();
-    return [m, on];
+    return [m, { attack: on, weights }];
   }));
-  machine.nativeAttack = nativeAttack;
-  console.log(`ALP step's PGD-10 on alp's native network (as in training; ALP_NO_NATIVE_NETWORK=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m] ? 'yes' : 'no'}`).join(', ')}`);
+  machine.nativeAttack = Object.fromEntries(Object.entries(nativeAttack).map(([m, v]) => [m, v.attack]));
+  machine.nativeWeightStep = Object.fromEntries(Object.entries(nativeAttack).map(([m, v]) => [m, v.weights]));
+  console.log(`ALP step's PGD-10 on alp's native network (as in training; ALP_NO_NATIVE_NETWORK=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m].attack ? 'yes' : 'no'}`).join(', ')}`);
+  console.log(`train and ALP steps' weight step on alp's native network (as in training; ALP_NO_NATIVE_WEIGHT_STEP=1 turns it off): ${o.models.map((m) => `${m} ${nativeAttack[m].weights ? 'yes' : 'no'}`).join(', ')}`);
   console.log(`models: ${o.models.join(', ')}; batches: ${o.batches.join(', ')}; timing: warm-up ${o.timing.warmup}${o.timing.warmup > 1 ? " (1 if slower than 1 s)" : ""}, ≥${o.timing.minReps} reps and ≥${o.timing.minTime} s per cell`);
 
   let peerOk = o.peer;

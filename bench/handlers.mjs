@@ -13,6 +13,7 @@ import { makeAdversarial, methodLoss } from '../dist/train/methods.js';
 import { nativeNetworkOf } from '../dist/backend/native-network.js';
 import { DEFAULTS } from '../dist/train/config.js';
 import { fusedAdam } from '../dist/backend/fused-adam.js';
+import { nativeWeightStep, weightStepNetwork } from '../dist/train/native-step.js';
 
 let st = null;
 
@@ -64,6 +65,13 @@ export const handlers = {
     const n = st.y.shape[0];
     const s = { x: st.x, y: st.y, eps: c.eps, seed, rowSeeds: Int32Array.from({ length: n }, (_, i) => seed * 4096 + i) };
     const xAdv = makeAdversarial(method, st.infer, s, c, st.net);
+    // The weight step where the trainer takes it: on the native network when it can train the model.
+    const wnet = weightStepNetwork(st.net);
+    if (wnet !== null) {
+      const r = nativeWeightStep(wnet, st.model, s, xAdv, c);
+      if (xAdv) xAdv.dispose();
+      return transfer({ grads: r.grads, loss: r.loss }, r.grads.map((g) => g.buffer));
+    }
     const { value, grads } = tf.variableGrads(() => methodLoss(method, st.train, s, xAdv, c).total, st.vars);
     const out = st.vars.map((v) => grads[v.name].dataSync()); // already a copy off the wasm heap
     const loss = value.dataSync()[0];

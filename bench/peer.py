@@ -345,9 +345,43 @@ def bench(model, x, y, s, t):
     return out
 
 
+def train(model, d, manifest, batch, epochs):
+    """The ALP loop of `alp train --method alp` (bench/train-e2e.mjs): per batch, PGD-k from a random
+    start in inference mode, then one Adam step on [x; x'] in training mode; examples/s over the run."""
+    t, s = manifest["train"], manifest["settings"]
+    x_all = load(d, t["x"], "<f4").permute(0, 3, 1, 2).contiguous()
+    y_all = load(d, t["y"], "<i4").long()
+    n = x_all.shape[0]
+    eps, steps, alpha = s["eps"], s["alpSteps"], s["alpStepSize"]
+    opt = torch.optim.Adam(list(model.parameters()), lr=s["lr"])
+    g = torch.Generator().manual_seed(1)
+    seen, start = 0, time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for b in range(n // batch):
+            idx = order[b * batch:(b + 1) * batch]
+            x, y = x_all[idx], y_all[idx]
+            model.eval()
+            with torch.no_grad():
+                xa = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp_(0.0, 1.0)
+            for _ in range(steps):
+                xa = pgd_step(model, x, xa, y, eps, alpha)
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            z = model(torch.cat([x, xa]))
+            loss = F.cross_entropy(z, torch.cat([y, y])) + s["lambda"] * F.mse_loss(z[:batch], z[batch:])
+            loss.backward()
+            opt.step()
+            loss.item()
+            seen += batch
+    secs = time.perf_counter() - start
+    return {"examples": seen, "seconds": secs, "examplesPerSec": seen / secs}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["check", "bench"])
+    p.add_argument("mode", choices=["check", "bench", "train"])
+    p.add_argument("--epochs", type=int, default=1)
     p.add_argument("dir")
     p.add_argument("--batch", type=int)
     p.add_argument("--warmup", type=int, default=2)
@@ -381,7 +415,10 @@ def main():
         return
 
     if a.batch is None:
-        raise SystemExit("peer.py bench: --batch is required")
+        raise SystemExit(f"peer.py {a.mode}: --batch is required")
+    if a.mode == "train":
+        print(json.dumps({**info, "train": train(model, a.dir, manifest, a.batch, a.epochs)}))
+        return
     x, y = load_batch(a.dir, manifest, a.batch)
     res = bench(model, x, y, manifest["settings"], a)
     print(json.dumps({**info, "results": {str(a.batch): res}}))

@@ -1214,6 +1214,109 @@ static napi_value js_channel_scale_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* batchMoments(x, R, C, mean, variance): per channel of x [R, C] the mean (float64 sum / R, rounded)
+ * and the mean of the rounded squared deviations d = f32(x - mean), f32(d * d): tf.moments' float32
+ * operations, summed in float64 (batch norm in training, src/backend/native-batch-norm.ts). */
+static napi_value js_batch_moments(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "batchMoments", 5)) return NULL;
+  size_t l[3];
+  const float *x = arg_f32(&a, 0, "x", &l[0], 0);
+  const int64_t R = arg_int(&a, 1, "R", 1), C = arg_int(&a, 2, "C", 1);
+  float *mean = arg_f32(&a, 3, "mean", &l[1], 0);
+  float *var = arg_f32(&a, 4, "variance", &l[2], 0);
+  {
+    int64_t d[2] = {R, C};
+    check_len(&a, "x", l[0], 2, d, "[R,C]");
+    check_len(&a, "mean", l[1], 1, &C, "[C]");
+    check_len(&a, "variance", l[2], 1, &C, "[C]");
+  }
+  if (a.failed) return NULL;
+  double *acc = (double *)calloc((size_t)C, sizeof(double));
+  if (!acc) {
+    napi_throw_error(env, NULL, "batchMoments: out of memory");
+    return NULL;
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) acc[c] += (double)row[c];
+  }
+  for (int64_t c = 0; c < C; c++) {
+    mean[c] = (float)(acc[c] / (double)R);
+    acc[c] = 0.0;
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      const float d = row[c] - mean[c];
+      const float d2 = d * d;
+      acc[c] += (double)d2;
+    }
+  }
+  for (int64_t c = 0; c < C; c++) var[c] = (float)(acc[c] / (double)R);
+  free(acc);
+  return NULL;
+}
+
+/* batchNormTrainGrad(dy, x, R, C, mean, inv, gamma|null, dx, sumDy, sumDyXh): the gradient of batch
+ * norm through its batch statistics, with xh = (x - mean) * inv: sumDy = sum dy, sumDyXh = sum dy * xh
+ * (the beta and gamma gradients) and dx = gamma * inv * (dy - sumDy / R - xh * sumDyXh / R), in float64,
+ * each result rounded once. */
+static napi_value js_batch_norm_train_grad(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "batchNormTrainGrad", 10)) return NULL;
+  size_t l[8];
+  const float *dy = arg_f32(&a, 0, "dy", &l[0], 0);
+  const float *x = arg_f32(&a, 1, "x", &l[1], 0);
+  const int64_t R = arg_int(&a, 2, "R", 1), C = arg_int(&a, 3, "C", 1);
+  const float *mu = arg_f32(&a, 4, "mean", &l[2], 0);
+  const float *inv = arg_f32(&a, 5, "inv", &l[3], 0);
+  const float *gamma = arg_f32(&a, 6, "gamma", &l[4], 1);
+  float *dx = arg_f32(&a, 7, "dx", &l[5], 0);
+  float *sdy = arg_f32(&a, 8, "sumDy", &l[6], 0);
+  float *sdyxh = arg_f32(&a, 9, "sumDyXh", &l[7], 0);
+  {
+    int64_t d[2] = {R, C};
+    check_len(&a, "dy", l[0], 2, d, "[R,C]");
+    check_len(&a, "x", l[1], 2, d, "[R,C]");
+    check_len(&a, "mean", l[2], 1, &C, "[C]");
+    check_len(&a, "inv", l[3], 1, &C, "[C]");
+    if (gamma) check_len(&a, "gamma", l[4], 1, &C, "[C]");
+    check_len(&a, "dx", l[5], 2, d, "[R,C]");
+    check_len(&a, "sumDy", l[6], 1, &C, "[C]");
+    check_len(&a, "sumDyXh", l[7], 1, &C, "[C]");
+  }
+  if (a.failed) return NULL;
+  double *s1 = (double *)calloc((size_t)(2 * C), sizeof(double));
+  if (!s1) {
+    napi_throw_error(env, NULL, "batchNormTrainGrad: out of memory");
+    return NULL;
+  }
+  double *s2 = s1 + C;
+  for (int64_t r = 0; r < R; r++) {
+    const float *g = dy + r * C, *xr = x + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      s1[c] += (double)g[c];
+      s2[c] += (double)g[c] * (((double)xr[c] - (double)mu[c]) * (double)inv[c]);
+    }
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *g = dy + r * C, *xr = x + r * C;
+    float *o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      const double k = (double)inv[c] * (gamma ? (double)gamma[c] : 1.0);
+      const double xh = ((double)xr[c] - (double)mu[c]) * (double)inv[c];
+      o[c] = (float)(k * ((double)g[c] - s1[c] / (double)R - xh * s2[c] / (double)R));
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    sdy[c] = (float)s1[c];
+    sdyxh[c] = (float)s2[c];
+  }
+  free(s1);
+  return NULL;
+}
+
 typedef struct {
   const float *in, *w;
   float *out;
@@ -1327,6 +1430,59 @@ static napi_value depthwise_common(napi_env env, napi_callback_info info, const 
 }
 
 /* depthwiseConv2d(x, N, H, W, C, w, KH, KW, M, out, OH, OW, sH, sW, dH, dW, padTop, padLeft) */
+/* depthwiseConv2dBackpropFilter(x, N, H, W, C, dy, KH, KW, M, dw, OH, OW, sH, sW, dH, dW, padTop, padLeft):
+ * dw[ky,kx,c,m] = sum over images and output positions of x at the tap times dy[.., c*M+m], summed in
+ * float64 (images, rows, taps, columns in order) and rounded once. Serial: every image adds to dw. */
+static napi_value js_depthwise_conv2d_bp_filter(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "depthwiseConv2dBackpropFilter", 18)) return NULL;
+  size_t l[3];
+  const float *x = arg_f32(&a, 0, "x", &l[0], 0);
+  const int64_t N = arg_int(&a, 1, "N", 0), H = arg_int(&a, 2, "H", 1), W = arg_int(&a, 3, "W", 1), C = arg_int(&a, 4, "C", 1);
+  const float *dy = arg_f32(&a, 5, "dy", &l[1], 0);
+  const int64_t KH = arg_int(&a, 6, "KH", 1), KW = arg_int(&a, 7, "KW", 1), M = arg_int(&a, 8, "M", 1);
+  float *dw = arg_f32(&a, 9, "dw", &l[2], 0);
+  const int64_t OH = arg_int(&a, 10, "OH", 1), OW = arg_int(&a, 11, "OW", 1), sH = arg_int(&a, 12, "sH", 1), sW = arg_int(&a, 13, "sW", 1);
+  const int64_t dH = arg_int(&a, 14, "dH", 1), dW = arg_int(&a, 15, "dW", 1), pT = arg_int(&a, 16, "padTop", 0), pL = arg_int(&a, 17, "padLeft", 0);
+  const int64_t CM = C * M;
+  {
+    int64_t xs[4] = {N, H, W, C}, os[4] = {N, OH, OW, CM}, ws[4] = {KH, KW, C, M};
+    check_len(&a, "x", l[0], 4, xs, "[N,H,W,C]");
+    check_len(&a, "dy", l[1], 4, os, "[N,OH,OW,C*M]");
+    check_len(&a, "dw", l[2], 4, ws, "[KH,KW,C,M]");
+  }
+  if (a.failed) return NULL;
+  double *acc = (double *)calloc((size_t)(KH * KW * CM), sizeof(double));
+  if (!acc) {
+    napi_throw_error(env, NULL, "depthwiseConv2dBackpropFilter: out of memory");
+    return NULL;
+  }
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      for (int64_t ky = 0; ky < KH; ky++) {
+        const int64_t iy = oy * sH - pT + ky * dH;
+        if (iy < 0 || iy >= H) continue;
+        for (int64_t ox = 0; ox < OW; ox++) {
+          const float *g = dy + ((n * OH + oy) * OW + ox) * CM;
+          for (int64_t kx = 0; kx < KW; kx++) {
+            const int64_t ix = ox * sW - pL + kx * dW;
+            if (ix < 0 || ix >= W) continue;
+            const float *xr = x + ((n * H + iy) * W + ix) * C;
+            double *k = acc + (ky * KW + kx) * CM;
+            for (int64_t c = 0; c < C; c++) {
+              const double xv = (double)xr[c];
+              for (int64_t m = 0; m < M; m++) k[c * M + m] += xv * (double)g[c * M + m];
+            }
+          }
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < KH * KW * CM; i++) dw[i] = (float)acc[i];
+  free(acc);
+  return NULL;
+}
+
 static napi_value js_depthwise_conv2d(napi_env env, napi_callback_info info) {
   return depthwise_common(env, info, "depthwiseConv2d", 0);
 }
@@ -1457,6 +1613,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"linfPgdStep", NULL, js_linf_pgd_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, js_channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelScaleGrad", NULL, js_channel_scale_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseConv2dBackpropFilter", NULL, js_depthwise_conv2d_bp_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batchMoments", NULL, js_batch_moments, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batchNormTrainGrad", NULL, js_batch_norm_train_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseConv2dBackpropInput", NULL, js_depthwise_conv2d_bp_input, NULL, NULL, NULL,
        napi_enumerable, NULL},

@@ -40,12 +40,23 @@ export interface NativeApi {
   channelAffine(x: Float32Array, R: number, C: number, mean: Float32Array, scale: Float32Array, shift: Float32Array, out: Float32Array): void;
   /** dx = (dy·inv[c])·gamma[c] over [R, C], each product rounded (TF.js' batch-norm input gradient); gamma may be null. */
   channelScaleGrad(dy: Float32Array, R: number, C: number, inv: Float32Array, gamma: Float32Array | null, dx: Float32Array): void;
+  /** Batch norm's batch statistics of x [R, C]: per channel the mean and the biased variance, tf.moments' float32 operations summed in float64. */
+  batchMoments(x: Float32Array, R: number, C: number, mean: Float32Array, variance: Float32Array): void;
+  /**
+   * Batch norm's gradient through its batch statistics (xh = (x − mean)·inv): sumDy = Σ dy, sumDyXh = Σ dy·xh
+   * (β's and γ's gradients), dx = γ·inv·(dy − sumDy/R − xh·sumDyXh/R); float64, each result rounded once. gamma may be null.
+   */
+  batchNormTrainGrad(dy: Float32Array, x: Float32Array, R: number, C: number, mean: Float32Array, inv: Float32Array, gamma: Float32Array | null,
+    dx: Float32Array, sumDy: Float32Array, sumDyXh: Float32Array): void;
   /** Depthwise convolution, NHWC, w [KH, KW, C, M], out [N, OH, OW, C·M]; dilation dH, dW (taps apart). */
   depthwiseConv2d(x: Float32Array, N: number, H: number, W: number, C: number, w: Float32Array, KH: number, KW: number, M: number,
     out: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
   /** Its input gradient: dy [N, OH, OW, C·M] → dx [N, H, W, C] (written, not added to). */
   depthwiseConv2dBackpropInput(dy: Float32Array, N: number, H: number, W: number, C: number, w: Float32Array, KH: number, KW: number, M: number,
     dx: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
+  /** Its kernel gradient: x [N, H, W, C], dy [N, OH, OW, C·M] → dw [KH, KW, C, M], summed in float64 and rounded once. */
+  depthwiseConv2dBackpropFilter(x: Float32Array, N: number, H: number, W: number, C: number, dy: Float32Array, KH: number, KW: number, M: number,
+    dw: Float32Array, OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
   /** out = min(max(x, lo), hi) (relu6, a ReLU layer's maxValue). */
   clamp(x: Float32Array, n: number, lo: number, hi: number, out: Float32Array): void;
   /** out = dy where lo < x < hi (x ≤ hi when `inclusive`), else 0. */

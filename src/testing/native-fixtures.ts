@@ -29,3 +29,16 @@ export function tfGradient(model: tf.LayersModel, x: Float32Array, y: Int32Array
     return Float32Array.from(g.dataSync() as Float32Array);
   });
 }
+
+/** Σ CE of float32 logits, in float64 (the finite-difference checks' objective). */
+export function crossEntropySum(z: Float32Array, y: Int32Array, K: number): number {
+  let s = 0;
+  for (let r = 0; r < y.length; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < K; j++) m = Math.max(m, z[r * K + j] as number);
+    let e = 0;
+    for (let j = 0; j < K; j++) e += Math.exp((z[r * K + j] as number) - m);
+    s += m + Math.log(e) - (z[r * K + (y[r] as number)] as number);
+  }
+  return s;
+}

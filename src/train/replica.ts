@@ -28,6 +28,7 @@ import { exampleSeed } from '../util/rng.js';
 import type { TrainConfig } from './config.js';
 import { makeAdversarial, methodLoss, swapTwins, type StepInputs, type WholeBatch } from './methods.js';
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
+import { nativeWeightStep, weightStepNetwork } from './native-step.js';
 
 /** A tensor as plain data, to cross a thread boundary. */
 export interface ArrayRecord {
@@ -185,6 +186,12 @@ export class Replica {
     const { input, s } = stepInputs(t.x, t.y, t.ids, t.shape, c, t.step, t.eps, this.text, t.whole);
     const advIds = this.text !== null && c.textAdversary === 'swap' ? swapTwins(this.text, input, s.y, c, s.eps) : null;
     const xAdv = advIds === null ? makeAdversarial(c.method, this.infer, s, c, this.net) : null;
+    if (advIds === null && weightStepNetwork(this.net) !== null) {
+      // The weight step on the native network (train/native-step.ts).
+      const r = nativeWeightStep(this.net as NativeNetwork, this.model, s, xAdv, c);
+      tf.dispose([input, s.x, s.y, ...(xAdv ? [xAdv] : [])]);
+      return { ...r, buffers: this.buffers() };
+    }
     const kept: Record<string, tf.Scalar> = {};
     const { value, grads } = tf.variableGrads(stepLoss(c, this.trainF, this.text, input, s, xAdv, kept, advIds), this.vars);
     const out: ShareResult = {

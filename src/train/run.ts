@@ -5,7 +5,8 @@
  */
 import { refuseZooOutput } from '../model/zoo-paths.js';
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { networkPathOf, type NetworkPath } from '../backend/native-network.js';
+import type { NetworkPath } from '../backend/native-network.js';
+import { trainingPathOf } from './native-step.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -36,7 +37,7 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Extra fields for train.json (versions, command line). */
   meta?: Record<string, unknown>;
-  /** Called once the model is built, with the path its attack gradients take (backend/native-network.ts). */
+  /** Called once the model is built, with the paths its attack gradients and its weight step take (backend/native-network.ts, train/native-step.ts). */
   onNetworkPath?: (p: NetworkPath) => void;
   /** Things the user should know that do not stop the run (a stripped softmax); also in train.json. */
   onNotice?: (message: string) => void;
@@ -210,8 +211,8 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
   if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);
   notices.push(...loaded.notes);
-  // Which path the training attack's gradients take, and why when not the native one.
-  const network = networkPathOf(model);
+  // Which path the training attack's gradients and the weight step take, and why when not the native one.
+  const network = trainingPathOf(model);
   o.onNetworkPath?.(network);
   const t0 = Date.now();
   const state = await trainModel(model, train, val, c, {

@@ -31,6 +31,7 @@ import { modelPayload } from '../parallel/replica.js';
 import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, toRecord, type ReplicaInit, type ReplicaState } from './replica.js';
 import { nativeNetworkOf } from '../backend/native-network.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
+import { namedGradients, nativeWeightStep, weightStepNetwork } from './native-step.js';
 
 export interface EvalPoint {
   step: number;
@@ -233,6 +234,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   const infer = logitsOf(text !== null ? text.head : model, false);
   const trainF = logitsOf(text !== null ? text.head : model, true);
   const net = text === null && parallel === null ? nativeNetworkOf(model) : null;
+  const weightNet = weightStepNetwork(net);
   const save = async (): Promise<void> => {
     const st = await pull(true);
     // A step can leave the weights infinite while its own loss was still finite: never save those.
@@ -277,12 +279,22 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         // Word-swap training: the twin is the message with real words swapped (ramped with ε).
         const advIds = text !== null && c.textAdversary === 'swap' ? swapTwins(text, input, s.y, c, eps) : null;
         const xAdv = advIds === null ? makeAdversarial(c.method, infer, s, c, net) : null;
-        const kept: Record<string, tf.Scalar> = {};
-        const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept, advIds), true, vars);
+        if (weightNet !== null) {
+          // The weight step on the native network (train/native-step.ts); the optimizer is the same.
+          const r = nativeWeightStep(weightNet, model, s, xAdv, c);
+          const named = namedGradients(vars, r.grads);
+          opt.applyGradients(named);
+          tf.dispose(named.map((g) => g.tensor));
+          ({ loss, parts } = r);
+        } else {
+          const kept: Record<string, tf.Scalar> = {};
+          const cost = opt.minimize(stepLoss(c, trainF, text, input, s, xAdv, kept, advIds), true, vars);
+          loss = cost === null ? NaN : (cost.dataSync()[0] as number);
+          parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
+          tf.dispose([cost ?? [], ...Object.values(kept)]);
+        }
         applyConstraints(model);
-        loss = cost === null ? NaN : (cost.dataSync()[0] as number);
-        parts = Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, v.dataSync()[0] as number]));
-        tf.dispose([input, s.x, s.y, cost ?? [], ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : []), ...Object.values(kept)]);
+        tf.dispose([input, s.x, s.y, ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : [])]);
       }
       if (!Number.isFinite(loss)) {
         // Nothing is saved from here: the last checkpoint (before the divergence) stays as it was.
