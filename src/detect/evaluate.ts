@@ -510,7 +510,7 @@ export function summariseDetection(label: string, modelPath: string, test: Datas
 /**
  * Evaluates detectors on one model, in this thread. `detectors` are fresh (unfitted) detectors; they
  * are fitted and calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the
- * result configs. With workers: evaluateDetectionParallel (parallel/detect-parallel.ts).
+ * result configs. With workers: evaluateDetectionParallel (jobs/detect-parallel.ts).
  */
 export async function evaluateDetection(
   model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,

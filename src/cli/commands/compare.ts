@@ -1,7 +1,7 @@
 import { COMPARE_SPEC } from '../specs/compare.js';
 import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../../data/index.js';
 import { parseShifts } from '../../data/shift.js';
-import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
+import { compareMethods, COMPARE_FILE, type CompareResult } from '../../jobs/compare.js';
 import { type AuditVersion } from '../../eval/audit.js';
 import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
 import { UserError } from '../../util/errors.js';

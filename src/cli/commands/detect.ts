@@ -15,7 +15,7 @@ import { checkDetectorFits, detectorJsonPath, loadDetector, modelFingerprint as 
 import { DETECTOR_KINDS, type Detector } from '../../detect/detector.js';
 import { buildDetectionReport, writeDetectEvalArtifact, type TextDetectSetup } from '../../artifacts/detect-eval.js';
 import { defaultDetectAttacks, evaluateDetection, type ModelDetectionResult } from '../../detect/evaluate.js';
-import { evaluateDetectionParallel, evaluateTextDetectionParallel } from '../../parallel/detect-parallel.js';
+import { evaluateDetectionParallel, evaluateTextDetectionParallel } from '../../jobs/detect-parallel.js';
 import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../../detect/noise.js';

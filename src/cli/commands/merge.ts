@@ -2,7 +2,7 @@ import { MERGE_SPEC } from '../specs/merge.js';
 import { join } from 'node:path';
 import { EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { writeEvalArtifact } from '../../artifacts/eval.js';
-import { mergeShards, overwritesInput } from '../../parallel/merge.js';
+import { mergeShards, overwritesInput } from '../../jobs/merge.js';
 import { UserError } from '../../util/errors.js';
 import { auditIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
 import type { Obj } from '../../artifacts/fields.js';

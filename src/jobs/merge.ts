@@ -16,7 +16,7 @@ import { summarizeEval, summarizeSweep, type EvalPart, type SweepPart } from '..
 import { UserError } from '../util/errors.js';
 import { dataRecordOf } from '../artifacts/outputs.js';
 import { describeData, type DataRecord } from '../data/digest.js';
-import { shardRange, type ShardRecord } from './shard.js';
+import { shardRange, type ShardRecord } from '../artifacts/shard.js';
 
 export type MergedRun =
   | { kind: 'eval'; artifact: EvalArtifact; files: string[] }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, get } from '../cli/args.js';
 import { AUDIT_SPEC } from '../cli/commands/audit.js';
 import { MERGE_SPEC } from '../cli/commands/merge.js';
-import { parseShard } from './shard.js';
+import { parseShard } from '../artifacts/shard.js';
 
 const manifest = readFileSync(new URL('../../deploy/k8s/alp-audit-indexed-job.yaml', import.meta.url), 'utf8');
 

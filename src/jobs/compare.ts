@@ -15,20 +15,22 @@ import { dataKindOf, loadSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { dataDefaults } from '../train/data-defaults.js';
 import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
-import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
+import { audit, planReplacements, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
-import { runTraining, splitTrainVal } from '../train/run.js';
+import { runTraining, splitTrainVal } from './train.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { dataRecord, type DataRecord } from '../data/digest.js';
-import { compareIdentity, guardReplace, readResultIdentity } from '../artifacts/outputs.js';
-import { prepareOutput } from '../train/run.js';
+import { auditIdentity, compareIdentity, guardReplace, guardResultFile, readResultIdentity } from '../artifacts/outputs.js';
+import { runVersions } from './header.js';
+import { prepareOutput } from './train.js';
 import { OptionError, OutputExistsError, UserError } from '../util/errors.js';
-import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
+import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from '../compare/budget.js';
+import { bestOf, COMPARE_FILE, COMPARE_SCHEMA, shiftsFor, summariseAudit, type CompareResult, type MethodResult } from '../compare/result.js';
 
-export const COMPARE_SCHEMA = 'alp.compare/1';
+export { COMPARE_FILE, COMPARE_SCHEMA, type CompareResult, type MethodAudit, type MethodResult } from '../compare/result.js';
 
 export interface CompareOptions {
   out: string;
@@ -54,7 +56,7 @@ export interface CompareOptions {
   probeSteps?: number;
   /** The command line that ran the comparison, recorded beside its numbers. */
   command?: string;
-  /** Library and backend versions recorded in each method's audit.json (the CLI passes its own). */
+  /** The version header of each method's audit.json (default: runVersions(), this process's; the CLI passes its own). */
   versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
   onTrainProgress?: (method: Method, p: TrainProgress) => void;
@@ -74,54 +76,6 @@ export interface CompareProgress {
   total: number;
 }
 
-export interface MethodAudit {
-  cleanAccuracy: number;
-  worstCaseAccuracy: number;
-  cascade: Array<{ attack: string; robustAccuracyAfter: number; fooledHere: number; seconds: number }>;
-  epsSweep: AuditResult['epsSweep'];
-  findings: Array<{ id: string; status: string; title: string; detail: string }>;
-  seconds: number;
-}
-
-export interface MethodResult {
-  method: Method;
-  folder: string;
-  config: TrainConfig;
-  pace: Pace;
-  steps: number;
-  trainSeconds: number;
-  /** CPU seconds of training in the session that finished it (a resumed method counts its last session only). */
-  trainCpuSeconds?: number;
-  /** False when training stopped before its steps (interrupted); such a model is not comparable. */
-  complete: boolean;
-  audit: MethodAudit;
-  generalisation: GeneralisationResult;
-}
-
-export interface CompareResult {
-  schema: typeof COMPARE_SCHEMA;
-  dataset: string;
-  /** The test examples audited and shifted: content digest and source (a resume on other data is refused). */
-  data?: DataRecord;
-  threat: ThreatModel;
-  preset: string;
-  seed: number;
-  budgetSeconds: number;
-  auditVersion: AuditVersion;
-  testExamples: number;
-  /** The methods asked for, in order (the configuration a resume must match; `methods` holds the finished ones). */
-  methodList?: Method[];
-  /** The shifts asked for (JSON of the list, or 'default'), and the OOD set's name (null: none). */
-  shifts?: string;
-  ood?: string | null;
-  /** The command line that produced it, when run from the CLI. */
-  command?: string;
-  methods: MethodResult[];
-  /** The method(s) with the highest audited worst-case accuracy among complete runs (several on a tie), once all have run. */
-  best: { methods: Method[]; worstCaseAccuracy: number } | null;
-}
-
-export const COMPARE_FILE = 'compare.json';
 /** Per method, written before training: the step count it was given, so a resume keeps it. */
 const BUDGET_FILE = 'budget.json';
 
@@ -132,38 +86,6 @@ function readJson<T>(path: string): T | null {
   } catch (e) {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message}); delete it or run without --resume`);
   }
-}
-
-function summariseAudit(r: AuditResult): MethodAudit {
-  return {
-    cleanAccuracy: r.cleanAccuracy,
-    worstCaseAccuracy: r.worstCaseAccuracy,
-    cascade: r.cascade.map((s) => ({ attack: s.attack, robustAccuracyAfter: s.robustAccuracyAfter, fooledHere: s.fooledHere, seconds: s.seconds })),
-    epsSweep: r.epsSweep,
-    findings: r.findings.map((f) => ({ id: f.id, status: f.status, title: f.title, detail: f.detail })),
-    seconds: r.seconds,
-  };
-}
-
-function bestOf(methods: MethodResult[]): CompareResult['best'] {
-  const done = methods.filter((m) => m.complete);
-  if (done.length === 0) return null;
-  const top = Math.max(...done.map((m) => m.audit.worstCaseAccuracy));
-  return { methods: done.filter((m) => m.audit.worstCaseAccuracy === top).map((m) => m.method), worstCaseAccuracy: top };
-}
-
-/**
- * The shifts that apply to this data, checked before any training: none for text (token ids cannot be
- * rotated or blurred), noise and contrast for audio (a one-row waveform has no rotation), all for images.
- * Asked-for shifts that do not apply are refused, not skipped.
- */
-function shiftsFor(test: Dataset, asked: readonly ShiftSpec[] | undefined): readonly ShiftSpec[] | undefined {
-  const text = test.vocabulary !== undefined, audio = test.sampleRate !== undefined;
-  if (!text && !audio) return asked;
-  const fits = (s: ShiftSpec): boolean => !text && (s.kind === 'noise' || s.kind === 'contrast');
-  const bad = (asked ?? []).find((s) => !fits(s));
-  if (bad !== undefined) throw new OptionError(`{shifts}: ${bad.kind} does not apply to ${test.name} (${text ? 'text: token ids take no shifts' : 'audio: only noise and contrast'})`);
-  return asked ?? DEFAULT_SHIFTS.filter(fits);
 }
 
 /**
@@ -219,8 +141,9 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
     throw new OptionError(`{ood} ${o.ood.name}: inputs of [${o.ood.shape.join(', ')}], but ${test.name}'s are [${test.shape.join(', ')}]; choose an out-of-distribution set of the same shape, or none`);
   }
   const file = join(o.out, COMPARE_FILE);
+  const testData = dataRecord(test, o.dataDir);
   const result: CompareResult = {
-    schema: COMPARE_SCHEMA, dataset: base.dataset, data: dataRecord(test, o.dataDir), threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
+    schema: COMPARE_SCHEMA, dataset: base.dataset, data: testData, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
     auditVersion, testExamples: test.count, methodList: [...methods], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
     ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
@@ -287,6 +210,12 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       },
     });
     const trainCpuSeconds = cpuSeconds() - cpu0;
+    // The one output rule, before the audit's work: the method's audit.json is replaced only by the
+    // audit of the same weights, examples and settings (a resumed method's interrupted audit).
+    const auditFile = join(folder, 'audit.json');
+    const hash = weightsHash(join(folder, 'model.json'));
+    const header = { model: folder, weightsHash: hash, seed: base.seed, versions: o.versions ?? runVersions(), data: testData, replacedAttacks: planReplacements(auditVersion, test.numClasses) };
+    guardResultFile(auditFile, 'audit', auditIdentity({ ...header, dataset: test.name, examples: test.count, threat, version: auditVersion }), { force: o.force === true });
     o.onPhase?.(method, `audit (${auditVersion})`);
     const a = await audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
@@ -296,9 +225,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       },
     });
     // The same audit.json + examples.f32 as `alp audit` writes, so `alp report` reads each method's folder.
-    writeAuditArtifact(join(folder, 'audit.json'), join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), {
-      model: folder, weightsHash: weightsHash(join(folder, 'model.json')), seed: base.seed, versions: o.versions ?? {},
-    }));
+    writeAuditArtifact(auditFile, join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), header));
     rmSync(join(folder, 'audit.state.json'), { force: true });
     o.onPhase?.(method, 'generalisation');
     o.onProgress?.({ method, phase: 'generalisation', done: 0, total: 1 });
