@@ -4,7 +4,8 @@ import { EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { writeEvalArtifact } from '../../artifacts/eval.js';
 import { mergeShards, overwritesInput } from '../../jobs/merge.js';
 import { UserError } from '../../util/errors.js';
-import { auditIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
+import { auditIdentity, detectEvalIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
+import { writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
 import type { Obj } from '../../artifacts/fields.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, pct } from '../common.js';
@@ -24,13 +25,21 @@ export async function runMergeCommand(p: Parsed): Promise<void> {
   const clash = overwritesInput(out, m.kind, m.files);
   if (clash !== undefined) throw new UserError(`--out ${out}: would overwrite the shard ${clash}; write the merged result elsewhere`);
   const written = m.kind === 'audit' ? join(out, 'audit.json') : out;
+  const force = { force: get.bool(p, 'force') };
   // The one output rule: the merged result replaces only the same run's result (weights, examples, settings).
-  guardResultFile(written, m.kind, m.kind === 'audit' ? auditIdentity(m.artifact as unknown as Obj) : evalIdentity(m.artifact as unknown as Obj), { force: get.bool(p, 'force') });
-  if (m.kind === 'audit') writeAuditArtifact(written, join(out, EXAMPLES_FILE), { artifact: m.artifact, examples: m.examples });
-  else writeEvalArtifact(written, m.artifact);
-  const a = m.artifact;
-  const worst = m.kind === 'audit' ? m.artifact.worstCaseAccuracy : m.artifact.result.worstCaseAccuracy;
-  const examples = m.kind === 'audit' ? m.artifact.examples : m.artifact.result.examples;
-  const text = `merged ${m.files.length} ${m.kind} shards (${examples} examples): worst case ${pct(worst)}\nwritten ${written}`;
-  if (!get.bool(p, 'quiet') || get.bool(p, 'json')) emit(p, a, text);
+  let text: string;
+  if (m.kind === 'audit') {
+    guardResultFile(written, 'audit', auditIdentity(m.artifact as unknown as Obj), force);
+    writeAuditArtifact(written, join(out, EXAMPLES_FILE), { artifact: m.artifact, examples: m.examples });
+    text = `(${m.artifact.examples} examples): worst case ${pct(m.artifact.worstCaseAccuracy)}`;
+  } else if (m.kind === 'eval') {
+    guardResultFile(written, 'eval', evalIdentity(m.artifact as unknown as Obj), force);
+    writeEvalArtifact(written, m.artifact);
+    text = `(${m.artifact.result.examples} examples): worst case ${pct(m.artifact.result.worstCaseAccuracy)}`;
+  } else {
+    guardResultFile(written, 'detect-eval', detectEvalIdentity(m.artifact as unknown as Obj), force);
+    writeDetectEvalArtifact(written, m.artifact);
+    text = `(${m.artifact.models.map((r) => `${r.label}: ${r.testExamples} examples`).join(', ')})`;
+  }
+  if (!get.bool(p, 'quiet') || get.bool(p, 'json')) emit(p, m.artifact, `merged ${m.files.length} ${m.kind} shards ${text}\nwritten ${written}`);
 }
