@@ -25,10 +25,16 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { dataRecord, type DataRecord } from '../data/digest.js';
 import { auditIdentity, compareIdentity, guardReplace, guardResultFile, readResultIdentity } from '../artifacts/outputs.js';
 import { runVersions } from './header.js';
+import { runHash, shardName, shardRange, shardRecord, type ShardRecord, type ShardSpec } from '../artifacts/shard.js';
 import { prepareOutput } from './train.js';
 import { OptionError, OutputExistsError, UserError } from '../util/errors.js';
 import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from '../compare/budget.js';
 import { bestOf, COMPARE_FILE, COMPARE_SCHEMA, shiftsFor, summariseAudit, type CompareResult, type MethodResult } from '../compare/result.js';
+
+/** compare.json's `shard` field: which methods of the run's list this shard ran. */
+export interface CompareShard extends ShardRecord {
+  methods: Method[];
+}
 
 export { COMPARE_FILE, COMPARE_SCHEMA, type CompareResult, type MethodAudit, type MethodResult } from '../compare/result.js';
 
@@ -54,6 +60,8 @@ export interface CompareOptions {
   /** Replace a comparison in `out`: its compare.json and each method folder's run and result files are deleted first. */
   force?: boolean;
   probeSteps?: number;
+  /** Run only shard K of N of the methods (`alp merge` joins the shards' compare.shard-K-of-N.json). */
+  shard?: ShardSpec;
   /** The command line that ran the comparison, recorded beside its numbers. */
   command?: string;
   /** The version header of each method's audit.json (default: runVersions(), this process's; the CLI passes its own). */
@@ -115,14 +123,17 @@ function guardComparison(o: CompareOptions, file: string, methods: readonly Meth
 }
 
 /** Trains, audits and measures every method in turn; returns (and writes) the comparison. */
-export async function compareMethods(o: CompareOptions): Promise<CompareResult> {
-  const methods = o.methods ?? METHODS;
-  if (methods.length === 0) throw new UserError('compare: expected at least one method');
-  const unknown = methods.filter((m) => !METHODS.includes(m));
+export async function compareMethods(o: CompareOptions): Promise<CompareResult & { shard?: CompareShard }> {
+  const all = o.methods ?? METHODS;
+  if (all.length === 0) throw new UserError('compare: expected at least one method');
+  const unknown = all.filter((m) => !METHODS.includes(m));
   if (unknown.length > 0) throw new OptionError(`{methods}: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
   // One folder per method: a method named twice would train twice into the same folder.
-  const twice = methods.filter((m, i) => methods.indexOf(m) !== i);
+  const twice = all.filter((m, i) => all.indexOf(m) !== i);
   if (twice.length > 0) throw new OptionError(`{methods}: expected each method once, got ${[...new Set(twice)].join(', ')} more than once`);
+  // A shard trains, audits and measures its slice of the methods (alp merge joins the slices in order).
+  const methods = o.shard !== undefined ? all.slice(...shardRange(all.length, o.shard)) : all;
+  if (methods.length === 0) throw new OptionError(`{shard}: shard ${o.shard?.index}/${o.shard?.count} holds no method (${all.length} methods for ${o.shard?.count} shards); use at most ${all.length} shards`);
   if (!(o.budgetSeconds > 0)) throw new OptionError(`{budgetSeconds}: expected a number > 0, got ${o.budgetSeconds}`);
   const preset = o.preset ?? 'quick';
   const first = resolveConfig(preset, { ...o.overrides, method: 'standard' });
@@ -140,13 +151,17 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   if (o.ood && o.ood.shape.join('x') !== test.shape.join('x')) {
     throw new OptionError(`{ood} ${o.ood.name}: inputs of [${o.ood.shape.join(', ')}], but ${test.name}'s are [${test.shape.join(', ')}]; choose an out-of-distribution set of the same shape, or none`);
   }
-  const file = join(o.out, COMPARE_FILE);
+  const file = join(o.out, o.shard !== undefined ? shardName('compare', o.shard, '.json') : COMPARE_FILE);
   const testData = dataRecord(test, o.dataDir);
-  const result: CompareResult = {
+  const result: CompareResult & { shard?: CompareShard } = {
     schema: COMPARE_SCHEMA, dataset: base.dataset, data: testData, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
-    auditVersion, testExamples: test.count, methodList: [...methods], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
+    auditVersion, testExamples: test.count, methodList: [...all], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
     ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
+  if (o.shard !== undefined) {
+    const run = runHash({ command: 'compare', ...compareIdentity(result as unknown as Record<string, unknown>).settings, data: testData.digest, overrides: o.overrides ?? {}, probeSteps: o.probeSteps ?? null });
+    result.shard = { ...shardRecord(o.shard, all.length, run, testData), methods: [...methods] };
+  }
   guardComparison(o, file, methods, result);
   const previous = o.resume === true ? readJson<CompareResult>(file) : null;
   // Written before any training, so an interrupted comparison always says what it was (a resume is checked against it).

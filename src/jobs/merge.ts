@@ -1,6 +1,6 @@
 /**
- * `alp merge`: the shards of one `alp eval` or `alp audit` run (`--shard K/N`) combined into exactly
- * what the unsharded run writes. Every number and finding is recomputed from the shards' per-example
+ * `alp merge`: the shards of one `alp eval`, `alp audit`, `alp detect eval` or `alp compare` run
+ * (`--shard K/N`) combined into exactly what the unsharded run writes. Every number and finding is recomputed from the shards' per-example
  * results with the same functions the unsharded run uses (`summarizeEval`, `summarizeSweep`,
  * `finishAudit`); only timings differ (they add up the shards' seconds). Shards that do not belong
  * together are refused with the file and the field that gives them away.
@@ -19,14 +19,17 @@ import { describeData, type DataRecord } from '../data/digest.js';
 import { shardRange, type ShardRecord } from '../artifacts/shard.js';
 import { DETECT_EVAL_SCHEMA, type DetectionReport } from '../artifacts/detect-eval.js';
 import { mergeDetectEval, type DetectEvalShard } from './detect-shard.js';
+import { COMPARE_SCHEMA } from '../compare/result.js';
+import { mergeCompare, type MergedComparison } from './compare-merge.js';
 
 export type MergedRun =
   | { kind: 'eval'; artifact: EvalArtifact; files: string[] }
   | { kind: 'audit'; artifact: AuditArtifact; examples: Float32Array; files: string[] }
-  | { kind: 'detect-eval'; artifact: DetectionReport; files: string[] };
+  | { kind: 'detect-eval'; artifact: DetectionReport; files: string[] }
+  | ({ kind: 'compare'; files: string[] } & MergedComparison);
 
 type Kind = MergedRun['kind'];
-const KINDS: Record<string, Kind> = { [EVAL_SCHEMA]: 'eval', [AUDIT_SCHEMA]: 'audit', [DETECT_EVAL_SCHEMA]: 'detect-eval' };
+const KINDS: Record<string, Kind> = { [EVAL_SCHEMA]: 'eval', [AUDIT_SCHEMA]: 'audit', [DETECT_EVAL_SCHEMA]: 'detect-eval', [COMPARE_SCHEMA]: 'compare' };
 /** The examples a shard's file says it holds (detect eval keeps them in its setup). */
 const dataOf = (json: Obj): DataRecord | null => dataRecordOf(json['data']) ?? (isObj(json['setup']) ? dataRecordOf(json['setup']['data']) : null);
 
@@ -239,6 +242,7 @@ function mergeAudit(shards: Loaded[]): MergedRun {
 export function mergeShards(paths: readonly string[]): MergedRun {
   const files = shardFiles(paths);
   const { kind, shards } = loadShards(files);
+  if (kind === 'compare') return { kind, ...mergeCompare(shards), files: shards.map((s) => s.file) };
   if (kind === 'detect-eval') return { kind, artifact: mergeDetectEval(shards.map((s) => ({ file: s.file, json: s.json, shard: s.shard as unknown as DetectEvalShard }))), files: shards.map((s) => s.file) };
   return kind === 'eval' ? mergeEval(shards) : mergeAudit(shards);
 }
