@@ -30,7 +30,7 @@ export { getOptimizerState, setOptimizerState } from './train/optimizer-state.js
 export { learningRate, trainingEps } from './train/schedule.js';
 
 export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint, type EvalOptions, type EvalProgress } from './eval/evaluate.js';
-export { compareMethods, type CompareOptions, type CompareProgress, type CompareResult } from './jobs/compare.js';
+export { compareMethods, type CompareOptions, type CompareProgress, type CompareResult, type CompareShard } from './jobs/compare.js';
 export { datasetDigest, dataRecord, type DataRecord } from './data/digest.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
 export { fitSuiteToClasses, refuseUnfit, minClasses, type Replacement } from './eval/few-classes.js';
@@ -41,6 +41,9 @@ export { evalPart, summarizeEval, sweepPart, summarizeSweep, type EvalPart, type
 export { auditPart, finishAudit, type AuditPart } from './eval/audit.js';
 export { parseShard, shardRange, type ShardSpec, type ShardRecord } from './artifacts/shard.js';
 export { mergeShards, type MergedRun } from './jobs/merge.js';
+export { detectImageModel, detectTextModel, type DetectModelJob, type DetectModelRun } from './jobs/detect-eval.js';
+export { mergeDetectModels, type DetectEvalShard, type DetectShardModel } from './jobs/detect-shard.js';
+export { runVersions } from './jobs/header.js';
 export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptions } from './jobs/evaluate-parallel.js';
 export { evaluateDetectionParallel, detectPartParallel, evaluateTextDetectionParallel, textDetectPartParallel, type DetectParallelOptions, type TextDetectParallelOptions } from './jobs/detect-parallel.js';
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
