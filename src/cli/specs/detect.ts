@@ -94,7 +94,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     ...MODEL_INPUT_OPTIONS,
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
     WORKERS_OPTION,
-    SHARD_OPTION,
+    { ...SHARD_OPTION, help: 'evaluate only shard K of N (K = 1..N) of the test examples, cut at whole groups of --batch-size rows; every shard calibrates on the whole calibration set; the output records the shard for `alp merge`' },
     { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json; for several models, detect-eval.json in the folder they share or in their folders' common parent, else --out is required; detect-eval.shard-K-of-N.json there with --shard)" },
     { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
     ...COMMON_OPTIONS,
