@@ -12,11 +12,14 @@ export { buildArch, madryCnn, fastCnn, mlp, audioCnn, ARCH_NAMES, type ArchName,
 export { logitsOf, predict, type LogitsFn } from './model/classifier.js';
 export { adaptModel, parseInputRange, type AdaptOptions, type Adapted } from './model/adapt.js';
 export { saveModel, loadModel, fileSaver, fileLoader, lastLayerActivation, stripSoftmax, describeModelFile, type LoadModelOptions } from './model/io.js';
+export { loadZooModel } from './model/zoo.js';
+export { zooRoot, zooNames, zooModelDir, resolveModelRef } from './model/zoo-paths.js';
+export { readCard, listZoo, checkZooWeights, compareWithCard, cardReadme, type ZooCard, type ZooEntry, type ZooCheck } from './model/zoo-card.js';
 export { GraphModelLayer, graphLayerOf, graphModelFromArtifacts, type GraphLoadOptions } from './model/graph-model.js';
 export { gradientSupport, unverifiedLayers, gradientWarning, VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, type GradientStatus, type LayerGradientSupport } from './model/gradient-support.js';
 export { checkInputGradient, type GradientCheckOptions, type GradientCheckResult } from './model/gradient-check.js';
-export { AlpBatchNormalization, batchNormalization } from './model/batch-normalization.js';
-export { AlpLayerNormalization, layerNormalization } from './model/layer-normalization.js';
+export { AlpBatchNormalization, batchNormalization } from './backend/batch-normalization.js';
+export { AlpLayerNormalization, layerNormalization } from './backend/layer-normalization.js';
 
 export * from './attack/index.js';
 export * from './loss/index.js';

@@ -21,6 +21,10 @@ test('the npm package holds no tests, fixtures or test helpers', (t) => {
   for (const need of ['dist/index.js', 'dist/cli/main.js', 'dist/browser/index.js', 'dist/parallel/worker.js', 'README.md', 'native/build.mjs']) {
     assert.ok(files.includes(need), `${need} missing from the package`);
   }
+  // The model zoo ships whole (--model zoo:NAME works from an installed package), and stays small.
+  const zoo = (JSON.parse(r.stdout) as Array<{ files: Array<{ path: string; size: number }> }>)[0]?.files.filter((f) => f.path.startsWith('zoo/')) ?? [];
+  assert.ok(zoo.some((f) => f.path.endsWith('/card.json')) && zoo.some((f) => f.path.endsWith('/weights.bin')), 'zoo models missing from the package');
+  assert.ok(zoo.reduce((a, f) => a + f.size, 0) <= 30 * 1024 * 1024, 'the zoo is over 30 MB');
   assert.deepEqual(files.filter((f) => /\.test\.|\.fixture\.|^dist\/testing\/|^dist\/report\/fixtures\.|^dist\/readme-example-/.test(f)), []);
 });
 

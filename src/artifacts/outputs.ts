@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { modelJsonPath } from '../model/io.js';
+import { refuseZooOutput, ZOO_RUNS, zooModelOf } from '../model/zoo-paths.js';
 import { OutputExistsError } from '../util/errors.js';
 import { describeData, type DataRecord } from '../data/digest.js';
 import { AUDIT_SCHEMA } from './audit.js';
@@ -39,6 +40,12 @@ export function dataRecordOf(v: unknown): DataRecord | null {
 
 const FILE_NAMES: Record<'eval' | 'audit' | 'detect-eval', string> = { eval: 'eval.json', audit: 'audit.json', 'detect-eval': 'detect-eval.json' };
 
+/** The folder a model's results go to by default: its own, or runs/zoo/NAME for a zoo model. */
+export function resultFolderOf(modelPath: string): string {
+  const zoo = zooModelOf(modelPath);
+  return zoo !== undefined && zoo !== '' ? join(ZOO_RUNS, zoo) : dirname(modelJsonPath(modelPath));
+}
+
 /**
  * The default place of a model's result: `eval.json` (or the audit's folder) beside `model.json` when the
  * model is a folder's model.json — its own folder. A model file of another name shares its folder with
@@ -46,6 +53,9 @@ const FILE_NAMES: Record<'eval' | 'audit' | 'detect-eval', string> = { eval: 'ev
  * For an audit this is the folder for audit.json and examples.f32; for the others, the file.
  */
 export function defaultResultPath(modelPath: string, kind: 'eval' | 'audit' | 'detect-eval'): string {
+  // A packaged (zoo) model's folder holds its card's numbers only: results go under runs/zoo/NAME.
+  const zoo = zooModelOf(modelPath);
+  if (zoo !== undefined && zoo !== '') return kind === 'audit' ? join(ZOO_RUNS, zoo) : join(ZOO_RUNS, zoo, FILE_NAMES[kind]);
   const file = modelJsonPath(modelPath);
   const dir = dirname(file);
   const name = basename(file);
@@ -235,8 +245,9 @@ export function readResultSchema(path: string): string | undefined {
   }
 }
 
-/** guardReplace for a result file of `kind` at `path` (nothing there passes). */
+/** guardReplace for a result file of `kind` at `path` (nothing there passes); never inside the model zoo, not even with force. */
 export function guardResultFile(path: string, kind: ResultKind, want: ResultIdentity, o: { force?: boolean; resume?: boolean } = {}): void {
+  refuseZooOutput(path, `a ${kind} result`);
   if (o.force === true) return;
   const have = readResultIdentity(path, kind);
   if (have === undefined) return;

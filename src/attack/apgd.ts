@@ -138,8 +138,9 @@ export class Apgd implements Attack, SearchAttack {
     this.name = `apgd-${this.threat.norm}-${this.loss}-${this.steps}x${this.restarts}${t}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets, ids);
+    return searchWithRestarts(this, f, x, labels, { targets, ids });
   }
 
   /** `restarts` runs; for untargeted 'dlr-targeted', that many per target class (APGD-T's restart groups). */

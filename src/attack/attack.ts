@@ -1,20 +1,27 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
+import type { Criterion } from './criteria.js';
 import type { AttackResult } from './gradient-attack.js';
 import type { ThreatModel } from './threat-model.js';
 
-/** Every attack: a name for reports, its threat model, and a batched run. */
+/**
+ * Every attack: a name for reports, its threat model, and a batched search. Run it with `runAttack`
+ * (./runner.ts), which drives the search with a success criterion and verifies what it returns.
+ */
 export interface Attack<R extends AttackResult = AttackResult> {
   readonly name: string;
   readonly threat: ThreatModel;
+  /** The success criterion the attack is built for, when it is not `targetHit` (e.g. also evading a detector). */
+  readonly criterion?: Criterion;
   /**
-   * Attacks a batch. `labels` are the true classes; `targets`, when given, makes the attack targeted.
+   * @internal The attack's own search, unverified: callers go through `runAttack`. Attacks a batch.
+   * `labels` are the true classes; `targets`, when given, makes the attack targeted.
    * `ids`, the examples' indices in the dataset, seed their random choices (default: batch positions).
    * The result's adversarial tensor is owned by the caller.
    */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): R;
   /**
-   * Optional transfer mode: adversarial points for `f` that run every step and keep the strongest
+   * @internal Optional transfer mode, for `Transfer` on its surrogate: adversarial points for `f` that run every step and keep the strongest
    * iterate rather than stopping at the decision boundary (which transfers badly). Owned by the caller.
    */
   craft?(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor;

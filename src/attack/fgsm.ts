@@ -32,8 +32,9 @@ export class Fgsm implements Attack, SearchAttack {
     this.name = `fgsm-${this.threat.norm}-${this.loss}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets, ids);
+    return searchWithRestarts(this, f, x, labels, { targets, ids });
   }
 
   runs(): number {

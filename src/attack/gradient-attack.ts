@@ -2,16 +2,15 @@
  * The one gradient loop behind FGSM, PGD (and the adaptive attacks built on it): iterate
  * x ← Π_{ε-ball ∩ box}(x + step(∇ objective)), with random starts and restarts supplied by the threat
  * model's norm. In evaluation mode (`gradientRun`) it hands every iterate to the runner, which keeps
- * per example the first iterate that fools the model (checked at every step, not only the last) and
- * runs further restarts only on examples not yet fooled. In training mode it just returns the last
- * iterate, with no read-backs.
+ * per example the first iterate that meets the success criterion (checked at every step, not only the
+ * last) and runs further restarts only on examples not yet done. In training mode it just returns the
+ * last iterate, with no read-backs.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LogitsFn } from '../model/classifier.js';
-import type { RunContext, SearchAttack, SingleRun } from './attack.js';
+import type { RunContext, SingleRun } from './attack.js';
 import { nativeGradientSource } from './native-gradient.js';
 import { objective, type ObjectiveName } from './objectives.js';
-import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
 export interface GradientAttackConfig {
@@ -96,8 +95,8 @@ export function gradientAscent(
 
 /**
  * One evaluation-mode run of the loop on the examples given: every iterate is handed to the runner
- * (which keeps the first that fools each example, and stops the run once all are fooled); returns the
- * last iterate with its objective, the point the runner keeps for examples never fooled.
+ * (which keeps the first that meets the criterion for each example, and stops the run once all are
+ * done); returns the last iterate with its objective, the point the runner keeps for examples never done.
  */
 export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Omit<GradientAttackConfig, 'restarts'>, ctx: RunContext): SingleRun {
   const record = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
@@ -114,18 +113,4 @@ export function gradientRun(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: Om
     return Float32Array.from(objectiveFn(cfg, cls)(z, last).dataSync() as Float32Array);
   });
   return { adversarial: last, score };
-}
-
-/**
- * Evaluation-mode attack through the runner's restart search: restarts, per-step success tracking,
- * worst case kept per example. `cls` holds true labels (untargeted) or targets (targeted).
- */
-export function gradientAttack(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D, cfg: GradientAttackConfig): AttackResult {
-  const search: SearchAttack = {
-    threat: cfg.threat,
-    seed: cfg.seed,
-    runs: () => Math.max(1, cfg.restarts),
-    single: (g, xs, ys, ts, ctx) => gradientRun(g, xs, ts ?? ys, cfg, ctx),
-  };
-  return searchWithRestarts(search, f, x, cls, cfg.targeted ? cls : undefined);
 }

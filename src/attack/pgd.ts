@@ -48,8 +48,9 @@ export class Pgd implements Attack, SearchAttack {
     this.name = `pgd-${this.threat.norm}-${this.loss}-${this.steps}x${this.restarts}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
-    return searchWithRestarts(this, f, x, labels, targets, ids);
+    return searchWithRestarts(this, f, x, labels, { targets, ids });
   }
 
   runs(): number {
@@ -63,9 +64,9 @@ export class Pgd implements Attack, SearchAttack {
     }, ctx);
   }
 
-  /** Transfer mode (the runner's 'strongest' search): every step of every restart, keeping per example the iterate of highest objective. */
+  /** @internal Transfer mode (the runner's 'strongest' search): every step of every restart, keeping per example the iterate of highest objective. */
   craft(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): tf.Tensor {
-    return searchWithRestarts(this, f, x, labels, targets, ids, 'strongest').adversarial;
+    return searchWithRestarts(this, f, x, labels, { targets, ids, mode: 'strongest' }).adversarial;
   }
 
   describe(): Record<string, unknown> {

@@ -9,7 +9,8 @@ import { Apgd } from './apgd.js';
 import { Fgsm } from './fgsm.js';
 import type { AttackResult } from './gradient-attack.js';
 import { Pgd } from './pgd.js';
-import { allOf, attackRows, misclassified, runAttack, targetHit, undetected, type BatchOutcome } from './runner.js';
+import { allOf, misclassified, targetHit, undetected, type Criterion } from './criteria.js';
+import { attackRows, runAttack, type BatchOutcome } from './runner.js';
 import { Square } from './square.js';
 import { LINF, type ThreatModel } from './threat-model.js';
 import { Transfer } from './transfer.js';
@@ -67,13 +68,36 @@ test('criteria compose: misclassified and undetected needs both', async () => {
   const means = score(f, plain.adversarial);
   const tau = [...means].sort((p, q) => p - q)[16] as number;
   const both = runAttack(pgd, f, x, y, { criterion: allOf(misclassified, undetected(score, tau)) });
-  for (let i = 0; i < 32; i++) assert.equal(both.success[i], plain.success[i] && (means[i] as number) <= tau ? 1 : 0, `row ${i}`);
+  const bothMeans = score(f, both.adversarial);
+  for (let i = 0; i < 32; i++) {
+    assert.equal(both.success[i], both.pred[i] !== y.dataSync()[i] && (bothMeans[i] as number) <= tau ? 1 : 0, `row ${i}: verified on the returned point`);
+    // The search stops on a row only where both hold, so a row the plain search's point already satisfies is kept.
+    if (plain.success[i] && (means[i] as number) <= tau) assert.equal(both.success[i], 1, `row ${i}`);
+  }
   const nBoth = both.success.reduce((a, b) => a + b, 0);
   assert.ok(nBoth > 0 && nBoth < plain.success.reduce((a, b) => a + b, 0), `${nBoth} both`);
   assert.ok(plain.success.reduce((a, b) => a + b, 0) > 8, 'PGD at ε = 0.3 should fool many of the toy examples');
   // targetHit without targets is misclassification.
   assert.deepEqual(Array.from(runAttack(pgd, f, x, y, { criterion: targetHit }).success), Array.from(plain.success));
   tf.dispose([x, y, plain.adversarial, both.adversarial]);
+});
+
+test('the criterion drives the search: a row goes on until its point meets it, not only until it is misclassified', async () => {
+  const { f, x, y } = await batch(48);
+  const pgd = new Pgd({ threat: { norm: 'linf', eps: 0.3 }, steps: 10, restarts: 4, seed: 2 });
+  // The attacker wants one particular wrong class per row (untargeted PGD does not aim for it).
+  const nextClass: Criterion = ({ pred, labels }) => Uint8Array.from(pred, (p, i) => Number(p === ((labels[i] as number) + 1) % 4));
+  const wanted = allOf(misclassified, nextClass);
+  const labels = y.dataSync() as Int32Array;
+  // Searching for misclassification and judging the criterion only afterwards (the runner's old way) ...
+  const after = runAttack(pgd, f, x, y, { criterion: misclassified });
+  const judgedAfter = after.pred.filter((p, i) => p === ((labels[i] as number) + 1) % 4).length;
+  // ... finds fewer than searching for the criterion itself: runs go on for rows fooled into another class.
+  const inside = runAttack(pgd, f, x, y, { criterion: wanted });
+  const nInside = inside.success.reduce((a, b) => a + b, 0);
+  inside.success.forEach((ok, i) => assert.equal(ok, Number(inside.pred[i] === ((labels[i] as number) + 1) % 4), `row ${i}`));
+  assert.ok(nInside > judgedAfter, `criterion inside the search: ${nInside} rows; judged after a misclassification search: ${judgedAfter}`);
+  tf.dispose([x, y, after.adversarial, inside.adversarial]);
 });
 
 test('attack constructors reject unknown options with the name of the option', () => {

@@ -1,8 +1,10 @@
 /**
  * The one entry point through which every evaluation runs an attack (eval, the audit's cascade,
- * detect-eval, transfer). An attack supplies its own search; the runner owns what must not drift
- * between callers: the input check, clipping the result to the ε-ball and the box, a fresh forward
- * pass that decides success under a composable criterion, and the per-example perturbation size.
+ * detect-eval with its adaptive attack, transfer), and the package's only public one. Restartable
+ * attacks supply single runs to the runner's search, which judges every point they record by a
+ * composable success criterion (./criteria.ts); the runner also owns what must not drift between
+ * callers: the input check, clipping the result to the ε-ball and the box, a fresh forward pass that
+ * decides success under the same criterion, and the per-example perturbation size.
  * An attack that returns a point outside its threat model is clipped back, and only what the clipped
  * point achieves counts, so a bookkeeping bug in an attack cannot flatter the numbers.
  */
@@ -14,73 +16,32 @@ import { exampleSeed } from '../util/rng.js';
 import { assertValidInputs } from '../util/validate.js';
 import type { Attack, RunContext, SearchAttack } from './attack.js';
 import type { AttackResult } from './gradient-attack.js';
-import { isSuccess } from './objectives.js';
+import { lazyCriterionInput, targetHit, type Criterion } from './criteria.js';
 import { boundsOf, normOf, projectToThreat } from './threat-model.js';
-
-/** What a criterion sees for one batch of verified points. */
-export interface CriterionInput {
-  f: LogitsFn;
-  /** The adversarial points, already clipped to the threat model. */
-  adversarial: tf.Tensor;
-  /** The model's prediction on them. */
-  pred: Int32Array;
-  labels: Int32Array;
-  /** The targets of a targeted attack. */
-  targets?: Int32Array;
-}
-
-/** Per example, 1 where the attacker's goal holds. */
-export type Criterion = (c: CriterionInput) => Uint8Array;
-
-/** The prediction differs from the true label. */
-export const misclassified: Criterion = ({ pred, labels }) => Uint8Array.from(pred, (p, i) => Number(p !== labels[i]));
-
-/** The prediction is the target (falls back to misclassification when no targets are given). */
-export const targetHit: Criterion = (c) =>
-  c.targets === undefined ? misclassified(c) : Uint8Array.from(c.pred, (p, i) => Number(p === (c.targets as Int32Array)[i]));
-
-/** A detector's score is at most its threshold (the input passes as clean). */
-export function undetected(score: (f: LogitsFn, x: tf.Tensor) => Float32Array, threshold: number): Criterion {
-  return ({ f, adversarial }) => Uint8Array.from(score(f, adversarial), (s) => Number(s <= threshold));
-}
-
-/** Every criterion holds; later ones are only evaluated on rows the earlier ones kept. */
-export function allOf(...criteria: Criterion[]): Criterion {
-  return (c) => {
-    const n = c.pred.length;
-    let ok = new Uint8Array(n).fill(1);
-    for (const crit of criteria) {
-      const rows: number[] = [];
-      for (let i = 0; i < n; i++) if (ok[i]) rows.push(i);
-      if (rows.length === 0) break;
-      const sub = rows.length === n ? c : subset(c, rows);
-      const r = crit(sub);
-      const next = new Uint8Array(n);
-      rows.forEach((i, j) => (next[i] = r[j] as number));
-      if (sub !== c) sub.adversarial.dispose();
-      ok = next;
-    }
-    return ok;
-  };
-}
-
-function subset(c: CriterionInput, rows: number[]): CriterionInput {
-  const pick = (a: Int32Array): Int32Array => Int32Array.from(rows, (i) => a[i] as number);
-  return {
-    f: c.f,
-    adversarial: tf.tidy(() => tf.gather(c.adversarial, tf.tensor1d(rows, 'int32'))),
-    pred: pick(c.pred),
-    labels: pick(c.labels),
-    ...(c.targets !== undefined ? { targets: pick(c.targets) } : {}),
-  };
-}
 
 export interface AttackRunOptions {
   targets?: tf.Tensor1D;
   /** The examples' indices in the dataset, which seed their random starts (default: batch positions). */
   ids?: readonly number[];
-  /** Default: `targetHit` (misclassified, or the target when targets are given). */
+  /**
+   * What counts as success, inside the search and on the verified result. Default: the attack's own
+   * `criterion`, else `targetHit` (misclassified, or the target when targets are given).
+   */
   criterion?: Criterion;
+}
+
+/** How `searchWithRestarts` runs: see there. */
+export interface SearchOptions {
+  targets?: tf.Tensor1D | undefined;
+  ids?: readonly number[] | undefined;
+  mode?: 'first-success' | 'strongest';
+  /** Decides which recorded points count as success (default `targetHit`). */
+  criterion?: Criterion;
+}
+
+/** A search's points, with per example the run that found its successful point (−1: the clean input). */
+export interface SearchResult extends AttackResult {
+  foundIn: Int32Array;
 }
 
 /** A verified attack result; `detail` is what the attack itself reported beyond its points. */
@@ -96,30 +57,43 @@ export interface VerifiedResult<R extends AttackResult = AttackResult> {
 }
 
 /**
- * The search every restartable attack shares: an already-fooled clean input is its own adversarial
- * example; each run (restart) attacks only the examples no earlier run fooled, with a fresh seed; the
- * first point seen to fool an example is kept (every iterate the attack hands to `record` counts, not
- * only its last); for examples never fooled, the point of highest score over all runs is returned.
- * `targets` makes the goal the target class rather than any wrong class. Random choices are seeded per
- * example from `ids`, the examples' indices in the dataset (default: their positions in the batch).
+ * The search every restartable attack shares: each run (restart) attacks only the examples no earlier
+ * run succeeded on, with a fresh seed; every point the attack hands to `record` is judged by the
+ * criterion (default `targetHit`: misclassified, or the target when `targets` are given) and the first
+ * that meets it is kept for its example, which is then done; a clean input that already meets it is its
+ * own result. For examples never done, the point of highest score over all runs is returned. Random
+ * choices are seeded per example from `ids`, the examples' indices in the dataset (default: positions).
  *
  * `mode: 'strongest'` is the transfer mode (crafting on a surrogate): no example is ever taken as done,
  * every run runs all its steps on every example (`ctx.stopEarly` is false), and the point of highest
  * score over all runs is returned for each; `success` is then all 0 (the caller judges on its model).
  */
-export function searchWithRestarts(
-  a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[], mode: 'first-success' | 'strongest' = 'first-success',
-): AttackResult {
-  const stopEarly = mode === 'first-success';
+export function searchWithRestarts(a: SearchAttack, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, o: SearchOptions = {}): SearchResult {
+  const { targets, ids } = o;
+  const stopEarly = (o.mode ?? 'first-success') === 'first-success';
+  const criterion = o.criterion ?? targetHit;
   const n = x.shape[0] as number;
   const rowSize = x.size / Math.max(n, 1);
   const best = new Float32Array(x.dataSync() as Float32Array);
   assertValidInputs(best, 'attack input', boundsOf(a.threat));
   const targeted = targets !== undefined;
-  const goal = Int32Array.from((targets ?? labels).dataSync());
+  const labelData = Int32Array.from(labels.dataSync());
+  const targetData = targets !== undefined ? Int32Array.from(targets.dataSync()) : undefined;
   const success = new Uint8Array(n);
+  const foundIn = new Int32Array(n).fill(-1);
   const bestScore = new Float32Array(n).fill(-Infinity);
   if (ids !== undefined && ids.length !== n) throw new Error(`searchWithRestarts: ${ids.length} ids for ${n} examples`);
+
+  /** The criterion on examples `rows` at points `make()` (one row each, in that order), made only if read. */
+  const judge = (rows: readonly number[], pred: Int32Array, make: () => tf.Tensor): Uint8Array => {
+    const pick = (d: Int32Array): Int32Array => Int32Array.from(rows, (i) => d[i] as number);
+    const { input, dispose } = lazyCriterionInput({ f, pred, labels: pick(labelData), ...(targetData !== undefined ? { targets: pick(targetData) } : {}) }, make);
+    try {
+      return criterion(input);
+    } finally {
+      dispose();
+    }
+  };
 
   const clean = tf.tidy(() => f(x));
   const classes = clean.shape[1] as number;
@@ -127,7 +101,7 @@ export function searchWithRestarts(
   const cleanPred = tf.tidy(() => clean.argMax(-1).dataSync() as Int32Array);
   clean.dispose();
   if (stopEarly) {
-    isSuccess(cleanPred, goal, targeted).forEach((ok, i) => {
+    judge(Array.from({ length: n }, (_, i) => i), cleanPred, () => tf.clone(x)).forEach((ok, i) => {
       if (ok) success[i] = 1;
     });
   }
@@ -138,7 +112,6 @@ export function searchWithRestarts(
     for (let i = 0; i < n; i++) if (!success[i]) active.push(i);
     if (active.length === 0) break;
     const m = active.length;
-    const goalLocal = Int32Array.from(active, (i) => goal[i] as number);
     const local = new Uint8Array(m);
     const cleanLogits = new Float32Array(m * classes);
     active.forEach((i, j) => cleanLogits.set(cleanZ.subarray(i * classes, (i + 1) * classes), j * classes));
@@ -150,9 +123,23 @@ export function searchWithRestarts(
       record: (points, pred, rows) => {
         if (!stopEarly) return local;
         const at = rows ?? Array.from({ length: pred.length }, (_, q) => q);
-        let data: Float32Array | undefined;
+        // Positions q (in this call's points) of the run's examples not yet done.
+        const open: number[] = [];
         at.forEach((j, q) => {
-          if (local[j] || !(targeted ? pred[q] === goalLocal[j] : pred[q] !== goalLocal[j])) return;
+          if (!local[j]) open.push(q);
+        });
+        if (open.length === 0) return local;
+        let data: Float32Array | undefined;
+        const rowsOf = (): Float32Array => {
+          data ??= points();
+          const out = new Float32Array(open.length * rowSize);
+          open.forEach((q, k) => out.set((data as Float32Array).subarray(q * rowSize, (q + 1) * rowSize), k * rowSize));
+          return out;
+        };
+        const ok = judge(open.map((q) => active[at[q] as number] as number), Int32Array.from(open, (q) => pred[q] as number), () => tf.tensor(rowsOf(), [open.length, ...x.shape.slice(1)]));
+        open.forEach((q, k) => {
+          if (!ok[k]) return;
+          const j = at[q] as number;
           data ??= points();
           local[j] = 1;
           best.set(data.subarray(q * rowSize, (q + 1) * rowSize), (active[j] as number) * rowSize);
@@ -170,8 +157,10 @@ export function searchWithRestarts(
       out.adversarial.dispose();
       for (let j = 0; j < m; j++) {
         const i = active[j] as number;
-        if (local[j]) success[i] = 1;
-        else if ((out.score[j] as number) > (bestScore[i] as number)) {
+        if (local[j]) {
+          success[i] = 1;
+          foundIn[i] = r;
+        } else if ((out.score[j] as number) > (bestScore[i] as number)) {
           bestScore[i] = out.score[j] as number;
           best.set(data.subarray(j * rowSize, (j + 1) * rowSize), i * rowSize);
         }
@@ -180,14 +169,19 @@ export function searchWithRestarts(
       tf.dispose([idx, xs, ys, ...(ts !== undefined ? [ts] : [])]);
     }
   }
-  return { adversarial: tf.tensor(best, x.shape), success };
+  return { adversarial: tf.tensor(best, x.shape), success, foundIn };
 }
 
-/** Runs `attack` on a batch and verifies what it returns. */
+/**
+ * Runs `attack` on a batch and verifies what it returns: the public way to run any attack. The
+ * criterion (`o.criterion`, else the attack's own, else `targetHit`) drives the attack's search and
+ * decides success again on a fresh forward pass of the clipped result.
+ */
 export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, o: AttackRunOptions = {}): VerifiedResult<R> {
   const box = boundsOf(attack.threat);
   assertValidInputs(x.dataSync() as Float32Array, `${attack.name} input`, box);
-  const { adversarial: raw, ...detail } = isSearchAttack(attack) ? (searchWithRestarts(attack, f, x, labels, o.targets, o.ids) as R) : attack.run(f, x, labels, o.targets, o.ids);
+  const criterion = o.criterion ?? attack.criterion ?? targetHit;
+  const { adversarial: raw, ...detail } = isSearchAttack(attack) ? (searchWithRestarts(attack, f, x, labels, { targets: o.targets, ids: o.ids, criterion }) as unknown as R) : attack.run(f, x, labels, o.targets, o.ids);
   const norm = normOf(attack.threat.norm);
   const eps = attack.threat.eps;
   // Points already inside (to float tolerance) are kept bit for bit: re-projecting them would round.
@@ -202,7 +196,6 @@ export function runAttack<R extends AttackResult>(attack: Attack<R>, f: LogitsFn
     f(adversarial).argMax(-1).dataSync() as Int32Array,
     norm.size(tf.sub(adversarial, x)).dataSync() as Float32Array,
   ]) as [Int32Array, Float32Array];
-  const criterion = o.criterion ?? targetHit;
   const success = criterion({
     f, adversarial, pred, labels: labels.dataSync() as Int32Array,
     ...(o.targets !== undefined ? { targets: o.targets.dataSync() as Int32Array } : {}),

@@ -42,6 +42,24 @@ test('the p schedule halves p_init at the paper\'s fractions of the budget', () 
   assert.equal(squareP(0.8, 5000, 10000), 0.8 / 128);
 });
 
+test("without rescaling, p follows AutoAttack's p_selection at fixed iteration counts", () => {
+  // Expected values read off fra31/auto-attack autoattack/square.py (p_selection, resc_schedule=False):
+  // p_init up to 10, then halved strictly after 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000.
+  const table: Array<[number, number]> = [
+    [0, 1], [10, 1], [11, 2], [50, 2], [51, 4], [200, 4], [201, 8], [500, 8], [501, 16], [1000, 16], [1001, 32],
+    [2000, 32], [2001, 64], [4000, 64], [4001, 128], [4999, 128], [6000, 128], [6001, 256], [8000, 256], [8001, 512], [20000, 512],
+  ];
+  for (const [it, div] of table) assert.equal(squareP(0.8, it, 5000, false), 0.8 / div, `iteration ${it}`);
+  // The budget does not stretch it: 1000 queries end at p_init/16, not p_init/512.
+  assert.equal(squareP(0.8, 999, 1000, false), 0.8 / 16);
+});
+
+test('Square records a fixed schedule in its settings, and only then', () => {
+  const fixed = new Square({ threat: { norm: 'linf', eps: 0.3 }, queries: 5000, pInit: 0.8, rescaleSchedule: false });
+  assert.equal(fixed.describe()['schedule'], 'fixed');
+  assert.equal(new Square({ threat: { norm: 'linf', eps: 0.3 } }).describe()['schedule'], undefined);
+});
+
 test('the L2 update pattern has unit norm and opposite-signed halves', () => {
   for (const s of [1, 3, 5, 8]) {
     const p = squareL2Pattern(s, new Rng(s));

@@ -12,7 +12,7 @@
  *    and rescales the whole perturbation back to ‖δ‖ = ε.
  *
  * The window side s follows the paper's schedule for the fraction p of pixels changed (p_init halved at
- * fixed fractions of the query budget). Every query is one forward pass; each iteration queries only the
+ * fixed fractions of the query budget, or at fixed iteration counts as in AutoAttack's standard version). Every query is one forward pass; each iteration queries only the
  * examples not yet fooled, and an example is fooled only when its prediction says so.
  * Inputs must be images: [B,H,W,C] or [B,H,W].
  */
@@ -32,21 +32,29 @@ export interface SquareOptions {
   queries?: number;
   /** Initial fraction of pixels a window covers. Default 0.8 (AutoAttack; the paper's MNIST setting). */
   pInit?: number;
+  /**
+   * Stretch p's schedule over the query budget (default, the paper's code) or keep it at fixed iteration
+   * counts, as AutoAttack's standard version does (`resc_schedule=False`; see squareP).
+   */
+  rescaleSchedule?: boolean;
   /** Independent runs from fresh random starts, each only on examples still not fooled. Default 1. */
   restarts?: number;
   seed?: number;
 }
 
 /**
- * The paper's piecewise-constant schedule for p at iteration `it` of a budget of `queries`: the budget is
- * rescaled to 10 000 iterations and p_init is halved after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000.
+ * The piecewise-constant schedule for p at proposal `it` (counted from 0) of a budget of `queries`: p_init
+ * is halved once the iteration passes 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000. With `rescale`
+ * the iteration is first mapped onto 10 000 (`floor(it / queries · 10000)`), so every budget runs the
+ * whole schedule; without it the counts are absolute. This is `p_selection` of fra31/auto-attack
+ * (autoattack/square.py, read 2026-12-06): same thresholds, halved strictly after each, p_init/512
+ * from 8000 on.
  */
-export function squareP(pInit: number, it: number, queries: number): number {
-  const t = Math.floor((it / queries) * 10000);
+export function squareP(pInit: number, it: number, queries: number, rescale = true): number {
+  const t = rescale ? Math.floor((it / queries) * 10000) : it;
   const bounds = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
   let halvings = 0;
   for (const b of bounds) if (t > b) halvings++;
-  if (t > 10000) halvings = 0;
   return pInit / 2 ** halvings;
 }
 
@@ -108,15 +116,17 @@ export class Square implements Attack, SearchAttack {
   private readonly clip: (v: number) => number;
   readonly queries: number;
   readonly pInit: number;
+  readonly rescaleSchedule: boolean;
   readonly restarts: number;
   readonly seed: number;
 
   constructor(o: SquareOptions) {
-    rejectUnknownOptions('Square', o, ['threat', 'queries', 'pInit', 'restarts', 'seed']);
+    rejectUnknownOptions('Square', o, ['threat', 'queries', 'pInit', 'rescaleSchedule', 'restarts', 'seed']);
     this.threat = o.threat;
     this.clip = boxClip(boundsOf(o.threat));
     this.queries = o.queries ?? 1000;
     this.pInit = o.pInit ?? 0.8;
+    this.rescaleSchedule = o.rescaleSchedule ?? true;
     this.restarts = o.restarts ?? 1;
     this.seed = o.seed ?? 0;
     if (this.threat.norm !== 'linf' && this.threat.norm !== 'l2') throw new UserError(`Square: unsupported norm '${String(this.threat.norm)}'`);
@@ -126,9 +136,10 @@ export class Square implements Attack, SearchAttack {
     this.name = `square-${this.threat.norm}-${this.queries}q${this.restarts > 1 ? `x${this.restarts}` : ''}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
     this.checkShape(x);
-    return searchWithRestarts(this, f, x, labels, targets, ids);
+    return searchWithRestarts(this, f, x, labels, { targets, ids });
   }
 
   runs(): number {
@@ -191,7 +202,9 @@ export class Square implements Attack, SearchAttack {
       const alive: number[] = [];
       for (let j = 0; j < m; j++) if (!fooled[j]) alive.push(j);
       if (alive.length === 0) break;
-      const p = squareP(this.pInit, it, this.queries);
+      // Fixed counts: AutoAttack's loop index of this proposal is it − 1 (its start is not an iteration).
+      // Rescaled: `it`, the alignment every earlier alp audit used, kept so their numbers reproduce.
+      const p = this.rescaleSchedule ? squareP(this.pInit, it, this.queries) : squareP(this.pInit, it - 1, this.queries, false);
       const cand = new Float32Array(alive.length * d);
       alive.forEach((j, a) => {
         const xr = xs.subarray(j * d, (j + 1) * d);
@@ -341,6 +354,6 @@ export class Square implements Attack, SearchAttack {
   }
 
   describe(): Record<string, unknown> {
-    return { attack: 'square', norm: this.threat.norm, eps: this.threat.eps, queries: this.queries, pInit: this.pInit, restarts: this.restarts, seed: this.seed, loss: 'margin' };
+    return { attack: 'square', norm: this.threat.norm, eps: this.threat.eps, queries: this.queries, pInit: this.pInit, ...(this.rescaleSchedule ? {} : { schedule: 'fixed' }), restarts: this.restarts, seed: this.seed, loss: 'margin' };
   }
 }

@@ -62,6 +62,7 @@ export class Transfer implements Attack {
     this.name = `transfer-${this.inner.name}`;
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, targets?: tf.Tensor1D, ids?: readonly number[]): AttackResult {
     assertValidInputs(x.dataSync() as Float32Array, 'attack input', boundsOf(this.threat));
     const crafted = this.craftOnSurrogate(x, labels, targets, ids);

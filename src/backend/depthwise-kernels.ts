@@ -47,34 +47,40 @@ function forEachTap(info: tf.backend_util.Conv2DInfo, visit: (xi: number, fi: nu
   }
 }
 
+/**
+ * One gradient of a depthwise convolution: a zeroed output of `shape` (the input's or the filter's,
+ * from the attribute `shapeAttr`) that gets other[·] * dy[oi] added at every tap; `intoInput` says
+ * whether the sum lands at the tap's input cell (other = filter) or filter cell (other = input).
+ */
+function tapGradient(args: Args, shapeAttr: 'inputShape' | 'filterShape', other: Info, dy: Info): Info {
+  const a = args.attrs ?? {};
+  const shape = a[shapeAttr] as number[];
+  const intoInput = shapeAttr === 'inputShape';
+  const info = intoInput ? geometry(shape, other.shape, a) : geometry(other.shape, shape, a);
+  const be = args.backend as HeapBackend;
+  const out = be.makeOutput([...shape], 'float32');
+  const acc = be.typedArrayFromHeap(out), v = be.typedArrayFromHeap(other), g = be.typedArrayFromHeap(dy);
+  acc.fill(0);
+  if (intoInput) {
+    forEachTap(info, (xi, fi, oi) => {
+      acc[xi] = (acc[xi] as number) + (v[fi] as number) * (g[oi] as number);
+    });
+  } else {
+    forEachTap(info, (xi, fi, oi) => {
+      acc[fi] = (acc[fi] as number) + (v[xi] as number) * (g[oi] as number);
+    });
+  }
+  return out;
+}
+
 function backpropInput(args: Args): Info {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
-  const a = args.attrs ?? {};
-  const inputShape = a['inputShape'] as number[];
-  const info = geometry(inputShape, filter.shape, a);
-  const be = args.backend as HeapBackend;
-  const out = be.makeOutput([...inputShape], 'float32');
-  const dx = be.typedArrayFromHeap(out), w = be.typedArrayFromHeap(filter), g = be.typedArrayFromHeap(dy);
-  dx.fill(0);
-  forEachTap(info, (xi, fi, oi) => {
-    dx[xi] = (dx[xi] as number) + (w[fi] as number) * (g[oi] as number);
-  });
-  return out;
+  return tapGradient(args, 'inputShape', filter, dy);
 }
 
 function backpropFilter(args: Args): Info {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
-  const a = args.attrs ?? {};
-  const filterShape = a['filterShape'] as number[];
-  const info = geometry(x.shape, filterShape, a);
-  const be = args.backend as HeapBackend;
-  const out = be.makeOutput([...filterShape], 'float32');
-  const dw = be.typedArrayFromHeap(out), xv = be.typedArrayFromHeap(x), g = be.typedArrayFromHeap(dy);
-  dw.fill(0);
-  forEachTap(info, (xi, fi, oi) => {
-    dw[fi] = (dw[fi] as number) + (xv[xi] as number) * (g[oi] as number);
-  });
-  return out;
+  return tapGradient(args, 'filterShape', x, dy);
 }
 
 const KERNELS: Record<string, (args: Args) => Info> = {

@@ -7,15 +7,15 @@ import { installAvgPoolGrad } from './avg-pool-grad.js';
 import { installComparisonGradients } from './comparison-gradients.js';
 import { installConv3DKernels } from './conv3d-kernels.js';
 import { installDepthwiseKernels } from './depthwise-kernels.js';
-import { registerBatchNormalization } from '../model/batch-normalization.js';
-import { registerLayerNormalization } from '../model/layer-normalization.js';
+import { AlpBatchNormalization } from './batch-normalization.js';
+import { AlpLayerNormalization } from './layer-normalization.js';
 
 /**
  * Installs every correction: the average-pooling gradients on cpu (./avg-pool-grad.ts) and, once the
  * wasm backend is registered, on wasm with its missing depthwise gradients (./depthwise-kernels.ts) and
  * corrected 3-D convolution input gradient (./conv3d-kernels.ts); zero gradients for comparisons
  * (./comparison-gradients.ts); the BatchNormalization / LayerNormalization classes models are
- * deserialised with (../model/*-normalization.ts). Other backends (tfjs-node, webgl) are not touched.
+ * deserialised with (./*-normalization.ts). Other backends (tfjs-node, webgl) are not touched.
  * Idempotent; setupBackend calls it.
  */
 export function installGradientFixes(): void {
@@ -26,6 +26,15 @@ export function installGradientFixes(): void {
     installConv3DKernels();
   }
   installComparisonGradients();
-  registerBatchNormalization();
-  registerLayerNormalization();
+  registerLayerClass(AlpBatchNormalization);
+  registerLayerClass(AlpLayerNormalization);
+}
+
+const registered = new Set<unknown>();
+
+/** Makes model.json files deserialise the layer's class name as `cls` (once). */
+function registerLayerClass(cls: unknown): void {
+  if (registered.has(cls)) return;
+  tf.serialization.registerClass(cls as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  registered.add(cls);
 }

@@ -17,7 +17,7 @@ import type { Attack } from '../attack/attack.js';
 import { Fgsm } from '../attack/fgsm.js';
 import { Pgd } from '../attack/pgd.js';
 import { runAttack } from '../attack/runner.js';
-import { batchNormalization } from '../model/batch-normalization.js';
+import { batchNormalization } from './batch-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { gradientAscent } from '../attack/gradient-attack.js';
 import { nativeSkip, requireNative } from '../testing/native.js';

@@ -176,25 +176,15 @@ function untransposed(s: Scratch, t: Info, transposed: boolean): Info {
   return s.transpose(t, perm);
 }
 
-function batchMatMul(args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
+/** BatchMatMul or _FusedMatMul with any transposed operand made contiguous first (untransposed). */
+function untransposedMatMul(name: 'BatchMatMul' | '_FusedMatMul', args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
   const attrs = args.attrs ?? {};
   const { a, b } = args.inputs as { a: Info; b: Info };
-  if (!attrs['transposeA'] && !attrs['transposeB']) return run(args.backend, 'BatchMatMul', args.inputs, attrs);
+  if (!attrs['transposeA'] && !attrs['transposeB']) return run(args.backend, name, args.inputs, attrs);
   return withScratch(args.backend, (s) => {
     const a2 = untransposed(s, a, Boolean(attrs['transposeA']));
     const b2 = untransposed(s, b, Boolean(attrs['transposeB']));
-    return s.op('BatchMatMul', { a: a2, b: b2 }, { ...attrs, transposeA: false, transposeB: false });
-  });
-}
-
-function fusedMatMul(args: { inputs: Record<string, Info>; attrs?: Attrs; backend: unknown }): Info {
-  const attrs = args.attrs ?? {};
-  const { a, b } = args.inputs as { a: Info; b: Info };
-  if (!attrs['transposeA'] && !attrs['transposeB']) return run(args.backend, '_FusedMatMul', args.inputs, attrs);
-  return withScratch(args.backend, (s) => {
-    const a2 = untransposed(s, a, Boolean(attrs['transposeA']));
-    const b2 = untransposed(s, b, Boolean(attrs['transposeB']));
-    return s.op('_FusedMatMul', { ...args.inputs, a: a2, b: b2 }, { ...attrs, transposeA: false, transposeB: false });
+    return s.op(name, { ...args.inputs, a: a2, b: b2 }, { ...attrs, transposeA: false, transposeB: false });
   });
 }
 
@@ -306,8 +296,8 @@ const replacements: Record<string, KernelFunc> = {
   MaxPoolGrad: maxPoolGrad,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
-  BatchMatMul: batchMatMul,
-  _FusedMatMul: fusedMatMul,
+  BatchMatMul: (args) => untransposedMatMul('BatchMatMul', args),
+  _FusedMatMul: (args) => untransposedMatMul('_FusedMatMul', args),
 };
 
 let installed = false;

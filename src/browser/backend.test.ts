@@ -21,7 +21,7 @@ test('chooseBackend falls back past a backend that cannot start and says why', a
 
 test("the package's alp/browser export resolves to the browser entry", async () => {
   const m = await import('alp/browser');
-  for (const k of ['Pgd', 'Fgsm', 'Apgd', 'Square', 'guard', 'loadModelFromUrl', 'loadDetectorFromUrl', 'loadGuardFromUrl', 'chooseBackend', 'logitsOf', 'parseDetectorFile']) {
+  for (const k of ['Pgd', 'Fgsm', 'Apgd', 'Square', 'guard', 'loadModelFromUrl', 'loadZooModelFromUrl', 'loadDetectorFromUrl', 'loadGuardFromUrl', 'chooseBackend', 'logitsOf', 'parseDetectorFile']) {
     assert.equal(typeof (m as Record<string, unknown>)[k], 'function', k);
   }
   assert.equal(typeof m.tf.tensor, 'function');

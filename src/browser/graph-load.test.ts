@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
 import { cnnTwin, mlpTwin, writeCnnGraph, writeMlpGraph } from '../testing/graph-fixtures.js';
 import { lastLayerActivation, loadModel, saveModel } from '../model/io.js';
-import { loadModelFromUrl } from './load.js';
+import { loadModelFromUrl, loadZooModelFromUrl } from './load.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-graph-url-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -20,6 +20,7 @@ test('loadModelFromUrl: graph models by URL (softmax fetched away, --output-node
   writeCnnGraph(twin, join(tmp, 'cnn'));
   writeMlpGraph(mlpTwin(3), join(tmp, 'two'), { twoOutputs: true });
   await saveModel(twin, join(tmp, 'layers'));
+  await saveModel(twin, join(tmp, 'zoo', 'tiny'));
   const server = createServer((req, res) => {
     try {
       const body = readFileSync(join(tmp, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
@@ -48,6 +49,12 @@ test('loadModelFromUrl: graph models by URL (softmax fetched away, --output-node
     assert.ok(tf.max(tf.abs(tf.sub(layers.predict(x) as tf.Tensor, probs))).dataSync()[0]! < 1e-6);
     await assert.rejects(loadModelFromUrl(`${base}layers/model.json`, { outputNode: 'x' }), /outputNode is only for graph models/);
     await assert.rejects(loadModelFromUrl(`${base}nope/model.json`), /nope\/model\.json: could not load a TF\.js model from it/);
+    // A zoo model by name, from a base URL (with or without its final slash).
+    for (const zoo of [`${base}zoo/`, `${base}zoo`]) {
+      const tiny = await loadZooModelFromUrl('tiny', zoo);
+      assert.ok(tf.max(tf.abs(tf.sub(tiny.predict(x) as tf.Tensor, probs))).dataSync()[0]! < 1e-6);
+    }
+    await assert.rejects(loadZooModelFromUrl('../layers', `${base}zoo/`), /expected a zoo model name/);
   } finally {
     server.close();
   }

@@ -7,7 +7,8 @@
  */
 export * as tf from '@tensorflow/tfjs';
 export { chooseBackend, BROWSER_BACKENDS, type BrowserBackend, type BackendChoice } from './backend.js';
-export { loadModelFromUrl, loadDetectorFromUrl, loadGuardFromUrl, detectorUrlOf } from './load.js';
+export { decodeImageFile, toUnit } from './decode-image.js';
+export { loadModelFromUrl, loadZooModelFromUrl, loadDetectorFromUrl, loadGuardFromUrl, detectorUrlOf } from './load.js';
 
 export { logitsOf, predict, type LogitsFn } from '../model/classifier.js';
 export { adaptModel, type AdaptOptions, type Adapted } from '../model/adapt.js';
@@ -20,13 +21,11 @@ export { Pgd, type PgdOptions } from '../attack/pgd.js';
 export { Apgd, APGD_LOSSES, type ApgdLoss, type ApgdOptions } from '../attack/apgd.js';
 export { Square, type SquareOptions } from '../attack/square.js';
 export { Transfer, type TransferOptions } from '../attack/transfer.js';
-export { gradientAttack, gradientAscent, type AttackResult, type GradientAttackConfig } from '../attack/gradient-attack.js';
+export type { AttackResult } from '../attack/gradient-attack.js';
 export { margin, objective, isSuccess, OBJECTIVES, type ObjectiveName } from '../attack/objectives.js';
 export { dlr, dlrTargeted } from '../attack/dlr.js';
-export {
-  runAttack, attackRows, predictDataset, misclassified, targetHit, undetected, allOf,
-  type Criterion, type CriterionInput, type AttackRunOptions, type VerifiedResult,
-} from '../attack/runner.js';
+export { runAttack, attackRows, predictDataset, type AttackRunOptions, type VerifiedResult } from '../attack/runner.js';
+export { misclassified, targetHit, undetected, allOf, type Criterion, type CriterionInput } from '../attack/criteria.js';
 export { LINF, L2, NORMS, UNIT_BOX, boundsOf, normOf, projectToThreat, validateThreatModel, type Bounds, type Norm, type NormName, type ThreatModel } from '../attack/threat-model.js';
 
 export { DETECTOR_KINDS, type Detector, type DetectorConfig, type DetectorKind } from '../detect/detector.js';

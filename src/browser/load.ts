@@ -61,6 +61,16 @@ export async function loadModelFromUrl(modelUrl: string, o: { outputNode?: strin
   }
 }
 
+/**
+ * Loads zoo model `name` (`alp zoo list`) from `base`, the URL of a copy of alp's zoo/ folder that the page
+ * serves itself (e.g. `new URL('zoo/', location.href)`): the page needs no other host at run time.
+ */
+export async function loadZooModelFromUrl(name: string, base: string): Promise<tf.LayersModel> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new UserError(`zoo:${name}: expected a zoo model name (lower-case letters, digits, '-')`);
+  const root = new URL(base.endsWith('/') ? base : `${base}/`, globalThis.location?.href ?? 'http://localhost/');
+  return loadModelFromUrl(new URL(`${name}/model.json`, root).href);
+}
+
 /** Fetches and checks a detector.json (made by `alp detect calibrate`). */
 export async function loadDetectorFromUrl(detectorUrl: string): Promise<ParsedDetectorFile> {
   return parseDetectorFile(await fetchJson(detectorUrl), detectorUrl);

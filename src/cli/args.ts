@@ -2,6 +2,7 @@
  * A small, strict option parser: every option is declared with its type, default and help; anything
  * else is a user error that names the option and says what is allowed.
  */
+import { resolveModelRef, ZOO_PREFIX } from '../model/zoo-paths.js';
 import { OptionError, UserError } from '../util/errors.js';
 
 export type OptType = 'string' | 'number' | 'int' | 'boolean' | 'numbers' | 'strings';
@@ -127,7 +128,23 @@ export function parseArgs(argv: string[], spec: CommandSpec, warn: (line: string
     if (raw === undefined) throw new UserError(`alp ${spec.name}: --${name} needs a value`);
     out[name] = convert(o, raw, spec.name);
   }
+  resolveZooRefs(out);
   return out;
+}
+
+/** Options that name a model: `zoo:NAME` there is the zoo model's folder (also `LABEL=zoo:NAME` in a list). */
+const MODEL_OPTIONS = ['model', 'surrogate'];
+
+function resolveZooRefs(out: Parsed): void {
+  const labelled = (item: string): string => {
+    const eq = item.indexOf('=');
+    return eq > 0 && !item.startsWith(ZOO_PREFIX) ? `${item.slice(0, eq + 1)}${resolveModelRef(item.slice(eq + 1))}` : resolveModelRef(item);
+  };
+  for (const k of MODEL_OPTIONS) {
+    const v = out[k];
+    if (typeof v === 'string') out[k] = resolveModelRef(v);
+    else if (Array.isArray(v)) out[k] = (v as unknown[]).map((item) => (typeof item === 'string' ? labelled(item) : item)) as string[];
+  }
 }
 
 export function helpText(spec: CommandSpec): string {

@@ -13,6 +13,7 @@ import { checkLoaderOptions, parseDataSource, sourceLabel, sourceOfRecord, type 
 import { checkAgainstRecord, loadSource, type LoadedSource } from '../data/resolve.js';
 import { dataRecord, type DataRecord } from '../data/digest.js';
 import { loadModel, lastLayerActivation, stripSoftmax } from '../model/io.js';
+import { zooCardOf } from '../model/zoo-card.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
@@ -157,14 +158,17 @@ function recordedKindEps(modelPath: string, norm: string): { eps: number; from: 
 
 /**
  * The ε of an eval, attack or audit: the one given; else the ε the model's data kind chose at training
- * (said, since it is not the command's usual 0.3); else 0.3, MNIST's. A given ε other than the data
+ * (said, since it is not the command's usual 0.3); else a zoo model's card's; else 0.3, MNIST's. A given ε other than the data
  * kind's is warned about: 0.3 on natural images is no test.
  */
 export function evalEps(p: Parsed, modelPath: string, norm: string, quiet: boolean): number {
   const given = get.num(p, 'eps');
   const kind = recordedKindEps(modelPath, norm);
   if (given === undefined) {
-    if (kind === undefined) return 0.3;
+    // A zoo model's threat model is on its card (e.g. 0.005 for spoken digits, not MNIST's 0.3).
+    const card = kind === undefined ? zooCardOf(modelPath) : undefined;
+    if (card !== undefined) say(quiet, `ε=${card.threat.eps}: the threat model of ${modelPath}'s zoo card (give --eps to choose)`);
+    if (kind === undefined) return card?.threat.eps ?? 0.3;
     say(false, `ε=${Number(kind.eps.toPrecision(4))}: the default for ${kind.from}, as ${modelPath} was trained (give --eps to choose)`);
     return kind.eps;
   }

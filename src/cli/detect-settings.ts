@@ -2,12 +2,11 @@
  * What `alp detect calibrate` and `alp detect eval` share: the model flag, the detector settings
  * (--samples, --noise, --seed) and the clean calibration inputs (--calib-*).
  */
-import { dirname } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { calibrationSplit } from '../detect/calibration-split.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../detect/noise.js';
 import { type DetectorSettings } from '../detect/registry.js';
-import { modelJsonPath } from '../model/io.js';
+import { resultFolderOf } from '../artifacts/outputs.js';
 import { OptionError, UserError } from '../util/errors.js';
 import { optionMessage, get, type Parsed } from './args.js';
 import { loadEvalData } from './common.js';
@@ -18,8 +17,9 @@ export function requireModel(p: Parsed, cmd: string): string {
   return m;
 }
 
+/** Where a model's detector files go by default: its folder, or runs/zoo/NAME for a zoo model. */
 export function modelDir(path: string): string {
-  return dirname(modelJsonPath(path));
+  return resultFolderOf(path);
 }
 
 export function parseNoise(p: Parsed): NoiseSpec[] | undefined {

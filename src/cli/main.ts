@@ -17,6 +17,7 @@ import { MERGE_SPEC } from './specs/merge.js';
 import { PLAYGROUND_SPEC } from './specs/playground.js';
 import { REPORT_SPEC } from './specs/report.js';
 import { TRAIN_SPEC } from './specs/train.js';
+import { parseZoo } from './specs/zoo.js';
 
 /**
  * A command: its options (spec modules import no tfjs) and its work, imported only once the arguments
@@ -40,6 +41,13 @@ const COMMANDS: Record<string, Command> = {
   playground: { summary: 'offline page on 127.0.0.1: attack the models live in the browser', spec: PLAYGROUND_SPEC, run: async (p) => (await import('./commands/playground.js')).runPlaygroundCommand(p) },
   merge: { summary: 'combine the shards of an eval, audit, detect eval or compare run (--shard K/N) into the unsharded result', spec: MERGE_SPEC, run: async (p) => (await import('./commands/merge.js')).runMergeCommand(p) },
   compare: { summary: 'every training method on one time budget, audited side by side', spec: COMPARE_SPEC, run: async (p, a) => (await import('./commands/compare.js')).runCompareCommand(p, a) },
+  zoo: {
+    summary: 'the packaged robust models (--model zoo:NAME): list, verify against their cards, add a run',
+    run: async (a) => {
+      const z = parseZoo(a);
+      return z === undefined ? 0 : (await import('./commands/zoo.js')).runZooCommand(z.sub, z.p);
+    },
+  },
 };
 
 function usage(): string {

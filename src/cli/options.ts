@@ -36,7 +36,7 @@ export const WORKERS_OPTION: OptSpec = {
 /** `--data NAME|PATH`: a built-in dataset, or a user's own data (data/source.ts decides which). */
 export const DATA_OPTION: OptSpec = {
   name: 'data', type: 'string', metavar: 'NAME|PATH',
-  help: `dataset (${DATASETS.join(', ')}), or the path of your own data: a folder of class folders (images, .wav, .txt), a .npz, a .csv/.tsv/.jsonl (default: the one the model was trained on, from its train.json; else mnist). See docs/your-own-data.md`,
+  help: `dataset (${DATASETS.join(', ')}), or the path of your own data: a folder of class folders (images, .wav, .txt), a .npz, a .csv/.tsv/.jsonl, a manifest .json (default: the one the model was trained on, from its train.json; else mnist). See docs/your-own-data.md`,
 };
 
 /** How a user's own data is read (ignored for built-in datasets); train.json records them for later commands. */

@@ -23,6 +23,8 @@ test('help, the version and every usage error are answered without loading tfjs'
     [['train', '--help'], /Usage: alp train/],
     [['eval', '-h'], /Usage: alp eval/],
     [['compare', '--help'], /Usage: alp compare/],
+    [['zoo', '--help'], /Usage: alp zoo <list\|verify\|add>/],
+    [['zoo', 'verify', '--help'], /Usage: alp zoo verify NAME/],
   ] as const) {
     const r = alpWithoutTfjs([...args]);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -43,6 +45,9 @@ test('help, the version and every usage error are answered without loading tfjs'
     [['merge', 'shard-1.json'], /^alp: alp merge: --out is required/],
     [['report'], /^alp: alp report: name at least one RUN folder/],
     [['playground', 'a', 'b'], /^alp: alp playground: expected at most one RUN_DIR, got 2/],
+    [['zoo', 'frob'], /^alp: alp zoo: unknown subcommand 'frob'/],
+    [['zoo', 'verify'], /^alp: alp zoo verify: expected one model NAME, got 0/],
+    [['eval', '--model', 'zoo:no-such-model'], /^alp: zoo:no-such-model: no such model in /],
   ] as const) {
     const r = alpWithoutTfjs([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);

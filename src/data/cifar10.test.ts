@@ -1,24 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../util/errors.js';
+import { tempDir, userError } from '../testing/files.js';
 import { CIFAR10_RECORD_SIZE, loadCifar10, readCifar10Batch } from './cifar10.js';
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'alp-cifar-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function userError(re: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  };
-}
 
 /** Pixel byte of record r, channel c, row y, column x: a value that identifies all four. */
 function pix(r: number, c: number, y: number, x: number): number {
@@ -36,7 +21,7 @@ function records(n: number, labelOf = (r: number) => r % 10): Buffer {
 }
 
 test('CIFAR-10 batch: CHW planes become HWC', (t) => {
-  const p = join(tempDir(t), 'test_batch.bin');
+  const p = join(tempDir(t, 'alp-cifar-'), 'test_batch.bin');
   writeFileSync(p, records(3));
   const ds = readCifar10Batch(p);
   assert.equal(ds.count, 3);
@@ -57,7 +42,7 @@ test('CIFAR-10 batch: CHW planes become HWC', (t) => {
 });
 
 test('CIFAR-10 batch: bad size and bad label', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-cifar-');
   const p = join(dir, 'bad.bin');
   writeFileSync(p, records(2).subarray(0, 2 * CIFAR10_RECORD_SIZE - 1));
   assert.throws(() => readCifar10Batch(p), userError(/bad\.bin: file size: expected a non-zero multiple of .* 3073 .*found 6145 bytes/));
@@ -68,7 +53,7 @@ test('CIFAR-10 batch: bad size and bad label', (t) => {
 });
 
 test('loadCifar10 reads the five train batches, also from cifar-10-batches-bin/', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-cifar-');
   const inner = join(dir, 'cifar-10-batches-bin');
   mkdirSync(inner);
   for (let i = 1; i <= 5; i++) writeFileSync(join(inner, `data_batch_${i}.bin`), records(i, () => i));

@@ -119,9 +119,10 @@ export function interleave(perClass: string[][]): LabelledFile[] {
   return out;
 }
 
-function classFiles(splitDir: string, classNames: string[], o: ScanOptions, skipped: FolderSplits['skipped'], splitName: string): string[][] {
+/** One split folder's files per class (every class needs a non-empty folder; no other folder is allowed). */
+export function classFiles(splitDir: string, classNames: string[], o: ScanOptions, skipped: FolderSplits['skipped'], splitName: string): string[][] {
   const present = new Set(subfolders(splitDir));
-  for (const c of present) if (!classNames.includes(c)) throw new UserError(`${join(splitDir, c)}: class '${c}' is not in train/ (classes: ${classNames.join(', ')})`);
+  for (const c of present) if (!classNames.includes(c)) throw new UserError(`${join(splitDir, c)}: class '${c}' is not a class of the data (classes: ${classNames.join(', ')})`);
   return classNames.map((c) => {
     const dir = join(splitDir, c);
     if (!present.has(c)) throw new UserError(`${splitDir}: class '${c}' has no folder in ${splitName}/ (every class of train/ needs examples in ${splitName}/)`);

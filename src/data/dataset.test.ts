@@ -1,26 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../util/errors.js';
+import { tempDir, userError } from '../testing/files.js';
 import { writeIdx } from './idx.js';
-import { Batcher, fromIdx, subset, take, toTensors, type Dataset } from './dataset.js';
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'alp-ds-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function userError(re: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  };
-}
+import { Batcher, byteDataset, fromIdx, subset, take, toTensors, type Dataset } from './dataset.js';
 
 /** n images of h×w, pixel value (i*7 + p) % 256, labels i % 10. */
 function writePair(dir: string, n: number, h: number, w: number, nLabels = n, labelOf = (i: number) => i % 10) {
@@ -48,7 +32,7 @@ function tiny(n: number, shape: [number, number, number] = [2, 2, 1]): Dataset {
 }
 
 test('fromIdx scales to [0,1] and reads rank-3 images as C=1', (t) => {
-  const f = writePair(tempDir(t), 5, 3, 4);
+  const f = writePair(tempDir(t, 'alp-ds-'), 5, 3, 4);
   const ds = fromIdx('fx', f.images, f.labels);
   assert.equal(ds.count, 5);
   assert.deepEqual(ds.shape, [3, 4, 1]);
@@ -59,7 +43,7 @@ test('fromIdx scales to [0,1] and reads rank-3 images as C=1', (t) => {
 });
 
 test('fromIdx accepts rank-4 NHWC images and class names', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-ds-');
   const images = join(dir, 'i');
   const labels = join(dir, 'l');
   writeIdx(images, { dtype: 'uint8', shape: [2, 2, 2, 3], data: Uint8Array.from({ length: 24 }, (_, i) => i * 10) });
@@ -72,7 +56,7 @@ test('fromIdx accepts rank-4 NHWC images and class names', (t) => {
 });
 
 test('image/label count mismatch names both files and both counts', (t) => {
-  const f = writePair(tempDir(t), 5, 2, 2, 4);
+  const f = writePair(tempDir(t, 'alp-ds-'), 5, 2, 2, 4);
   assert.throws(
     () => fromIdx('fx', f.images, f.labels),
     userError(/images-idx3-ubyte has 5 images, .*labels-idx1-ubyte\.gz has 4 labels/),
@@ -80,14 +64,14 @@ test('image/label count mismatch names both files and both counts', (t) => {
 });
 
 test('label out of range', (t) => {
-  const f = writePair(tempDir(t), 4, 2, 2, 4, (i) => (i === 2 ? 10 : 1));
+  const f = writePair(tempDir(t, 'alp-ds-'), 4, 2, 2, 4, (i) => (i === 2 ? 10 : 1));
   assert.throws(() => fromIdx('fx', f.images, f.labels), userError(/labels-idx1-ubyte\.gz: label 2: expected a class in \[0, 9\], found 10/));
   const ok = fromIdx('fx', f.images, f.labels, { numClasses: 11 });
   assert.equal(ok.labels[2], 10);
 });
 
 test('fromIdx rejects wrong dtypes and ranks', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-ds-');
   const f = writePair(dir, 3, 2, 2);
   const flt = join(dir, 'float');
   writeIdx(flt, { dtype: 'float32', shape: [3, 2, 2], data: new Float32Array(12) });
@@ -194,4 +178,36 @@ test('toTensors for a dataset and a batch', () => {
   assert.deepEqual(t2.x.shape, [2, 2, 1, 2]);
   assert.deepEqual(Array.from(t2.y.dataSync()), [1, 2]);
   tf.dispose([t1.x, t1.y, t2.x, t2.y]);
+});
+
+test('byte-backed datasets: batches, views and images equal the float dataset they stand for', () => {
+  const shape: [number, number, number] = [2, 3, 2];
+  const row = 12;
+  const n = 23;
+  const pixels = Uint8Array.from({ length: n * row }, (_, k) => (k * 37 + 11) % 256);
+  const labels = Int32Array.from({ length: n }, (_, i) => (i * 5) % 3);
+  const float: Dataset = { name: 'f', images: Float32Array.from(pixels, (v) => v / 255), labels, count: n, shape, numClasses: 3 };
+  const bytes = byteDataset({ name: 'f', labels, count: n, shape, numClasses: 3 }, { pixels, rows: null });
+  assert.ok(bytes.bytes !== undefined);
+  const idx = Int32Array.from([20, 3, 7, 11, 0, 19, 5]);
+  for (const [a, b] of [[float, bytes], [take(float, idx), take(bytes, idx)], [subset(take(float, idx), 2, 4), subset(take(bytes, idx), 2, 4)]] as Array<[Dataset, Dataset]>) {
+    assert.equal(b.count, a.count);
+    assert.deepEqual(b.labels, a.labels);
+    for (const [epoch, start] of [[0, 0], [3, 1]] as const) {
+      const o = { batchSize: 3, shuffle: true, seed: 9 };
+      const fa = [...new Batcher(a, o).batches(epoch, start)];
+      const fb = [...new Batcher(b, o).batches(epoch, start)];
+      assert.deepEqual(fb, fa);
+    }
+    // `images`, built on first read, is the float dataset's; a spread copy is a plain float dataset.
+    assert.deepEqual(b.images, a.images);
+    assert.equal({ ...b }.bytes, undefined);
+    assert.deepEqual({ ...b }.images, a.images);
+  }
+  // A view shares the bytes: no pixel is copied.
+  assert.equal(take(bytes, idx).bytes?.pixels, pixels);
+  assert.deepEqual(take(bytes, idx).bytes?.rows, idx);
+  assert.deepEqual(subset(take(bytes, idx), 2, 4).bytes?.rows, idx.subarray(2, 6));
+  assert.throws(() => take(bytes, Int32Array.from([n])), /take: index 0/);
+  assert.equal(row * n, pixels.length);
 });

@@ -25,6 +25,20 @@ export interface Dataset {
    * model embeds them; attacks perturb the embeddings (model/text.ts).
    */
   vocabulary?: string[];
+  /**
+   * Byte-backed datasets (8-bit images decoded from a user's files): the uint8 pixels and which rows of
+   * them this dataset holds. `images` is then computed on first read; the batcher reads these bytes and
+   * converts one batch at a time, so training holds 1 byte per pixel, and a split is an index list.
+   * Not enumerable: a spread copy (`{ ...ds, count }`) is a plain float dataset.
+   */
+  readonly bytes?: ByteRows;
+}
+
+export interface ByteRows {
+  /** Rows of H × W × C uint8 values (v ↦ v/255). */
+  pixels: Uint8Array;
+  /** The rows of `pixels` this dataset holds, in order; null: rows 0 … count−1. */
+  rows: Int32Array | null;
 }
 
 export interface FromIdxOptions {
@@ -94,6 +108,55 @@ export function fromIdx(name: string, imagesPath: string, labelsPath: string, op
   return ds;
 }
 
+/** Row `j` of a byte-backed dataset as its index into the pixel rows. */
+function byteRow(b: ByteRows, j: number): number {
+  return b.rows === null ? j : (b.rows[j] as number);
+}
+
+/** Rows [0, count) of a byte-backed dataset as float32 values v/255. */
+function unitRows(b: ByteRows, count: number, row: number): Float32Array {
+  const out = new Float32Array(count * row);
+  for (let j = 0; j < count; j++) {
+    const src = byteRow(b, j) * row;
+    const dst = j * row;
+    for (let k = 0; k < row; k++) out[dst + k] = UNIT_OF_BYTE[b.pixels[src + k] as number] as number;
+  }
+  return out;
+}
+
+/**
+ * A dataset whose images are the uint8 rows `bytes` (scaled by 1/255 exactly as `fromIdx` does).
+ * `images` is filled in on first read (for commands that want the whole array); training reads bytes.
+ */
+export function byteDataset(fields: Omit<Dataset, 'images' | 'bytes'>, bytes: ByteRows): Dataset {
+  const row = fields.shape[0] * fields.shape[1] * fields.shape[2];
+  const ds = { ...fields } as Dataset;
+  Object.defineProperty(ds, 'bytes', { value: bytes, enumerable: false });
+  Object.defineProperty(ds, 'images', {
+    enumerable: true,
+    configurable: true,
+    get(): Float32Array {
+      const images = unitRows(bytes, fields.count, row);
+      Object.defineProperty(ds, 'images', { value: images, enumerable: true, writable: true, configurable: true });
+      return images;
+    },
+    set(v: Float32Array): void {
+      Object.defineProperty(ds, 'images', { value: v, enumerable: true, writable: true, configurable: true });
+    },
+  });
+  return ds;
+}
+
+/** A byte-backed view on rows `picked` (indices into `ds`) of `ds`. */
+function byteView(ds: Dataset & { bytes: ByteRows }, picked: Int32Array): Dataset {
+  const b = ds.bytes;
+  const rows = b.rows === null ? picked : Int32Array.from(picked, (j) => b.rows?.[j] as number);
+  const fields: Omit<Dataset, 'images' | 'bytes'> = {
+    name: ds.name, labels: Int32Array.from(picked, (j) => ds.labels[j] as number), count: picked.length, shape: [...ds.shape], numClasses: ds.numClasses,
+  };
+  return withDescription(byteDataset(fields, { pixels: b.pixels, rows }), ds);
+}
+
 function checkCount(what: string, v: number, max: number): void {
   if (!Number.isInteger(v) || v < 0 || v > max) {
     throw new UserError(`${what}: expected an integer in [0, ${max}], found ${v}`);
@@ -115,6 +178,7 @@ function withDescription(out: Dataset, from: Dataset): Dataset {
 export function subset(ds: Dataset, start: number, count: number): Dataset {
   checkCount(`${ds.name}: subset start`, start, ds.count);
   checkCount(`${ds.name}: subset count`, count, ds.count - start);
+  if (ds.bytes !== undefined) return byteView(ds as Dataset & { bytes: ByteRows }, Int32Array.from({ length: count }, (_, j) => start + j));
   const row = imageSize(ds);
   const out: Dataset = {
     name: ds.name,
@@ -127,9 +191,18 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
   return withDescription(out, ds);
 }
 
-/** The examples at `indices`, in that order, copied into fresh arrays. */
+/**
+ * The examples at `indices`, in that order, copied into fresh arrays; of a byte-backed dataset, an index
+ * view on the same bytes (no pixel is copied).
+ */
 export function take(ds: Dataset, indices: Int32Array): Dataset {
   const row = imageSize(ds);
+  if (ds.bytes !== undefined) {
+    indices.forEach((i, j) => {
+      if (i < 0 || i >= ds.count) throw new UserError(`${ds.name}: take: index ${j}: expected an example in [0, ${ds.count - 1}], found ${i}`);
+    });
+    return byteView(ds as Dataset & { bytes: ByteRows }, indices);
+  }
   const images = new Float32Array(indices.length * row);
   const labels = new Int32Array(indices.length);
   for (let j = 0; j < indices.length; j++) {
@@ -223,7 +296,9 @@ export class Batcher {
     }
     const order = this.epochOrder(epoch);
     const row = imageSize(this.ds);
-    const { images, labels } = this.ds;
+    const { labels, bytes } = this.ds;
+    // Byte-backed data is converted here, one batch at a time; `images` is never built for it.
+    const images = bytes === undefined ? this.ds.images : null;
     for (let b = startBatch; b < total; b++) {
       const from = b * this.batchSize;
       const size = Math.min(this.batchSize, order.length - from);
@@ -232,7 +307,12 @@ export class Batcher {
       const ids = order.slice(from, from + size);
       for (let j = 0; j < size; j++) {
         const i = order[from + j] as number;
-        x.set(images.subarray(i * row, (i + 1) * row), j * row);
+        if (images !== null) x.set(images.subarray(i * row, (i + 1) * row), j * row);
+        else {
+          const src = byteRow(bytes as ByteRows, i) * row;
+          const px = (bytes as ByteRows).pixels;
+          for (let k = 0; k < row; k++) x[j * row + k] = UNIT_OF_BYTE[px[src + k] as number] as number;
+        }
         y[j] = labels[i] as number;
       }
       yield { index: b, x, y, size, ids };

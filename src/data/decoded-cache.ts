@@ -50,7 +50,9 @@ export function readCachedSplit(dir: string, key: string): CachedSplit | undefin
   if (!existsSync(meta) || !existsSync(data)) return undefined;
   try {
     const m = JSON.parse(readFileSync(meta, 'utf8')) as { version: number; options: LoaderOptions; shape: [number, number, number]; labels: number[] };
-    const pixels = new Uint8Array(readFileSync(data));
+    const buf = readFileSync(data);
+    // A view on the file's buffer, not a copy: the split is read once, at 1 byte per pixel.
+    const pixels = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     const row = m.shape[0] * m.shape[1] * m.shape[2];
     if (m.version !== CACHE_VERSION || !Array.isArray(m.labels) || pixels.length !== m.labels.length * row) return undefined;
     return { options: m.options, shape: m.shape, labels: Int32Array.from(m.labels), pixels };

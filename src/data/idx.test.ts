@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { UserError } from '../util/errors.js';
+import { tempDir, userError } from '../testing/files.js';
 import { encodeIdx, readIdx, writeIdx, type IdxArray } from './idx.js';
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'alp-idx-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function userError(re: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  };
-}
 
 const U8: IdxArray = { dtype: 'uint8', shape: [2, 3, 2], data: Uint8Array.from([0, 1, 2, 127, 128, 255, 9, 8, 7, 6, 5, 4]) };
 const F32: IdxArray = { dtype: 'float32', shape: [3, 2], data: Float32Array.from([0, -1.5, 3.25, 1e-7, -1e30, 42]) };
@@ -27,7 +13,7 @@ const F32: IdxArray = { dtype: 'float32', shape: [3, 2], data: Float32Array.from
 for (const arr of [U8, F32]) {
   for (const ext of ['', '.gz']) {
     test(`IDX round trip ${arr.dtype}${ext || ' plain'}`, (t) => {
-      const p = join(tempDir(t), `a.idx${ext}`);
+      const p = join(tempDir(t, 'alp-idx-'), `a.idx${ext}`);
       writeIdx(p, arr);
       const raw = readFileSync(p);
       assert.equal(raw[0] === 0x1f && raw[1] === 0x8b, ext === '.gz');
@@ -41,7 +27,7 @@ for (const arr of [U8, F32]) {
 }
 
 test('IDX round trip of the other types', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-idx-');
   const arrays: IdxArray[] = [
     { dtype: 'int8', shape: [4], data: Int8Array.from([-128, -1, 0, 127]) },
     { dtype: 'int16', shape: [2, 2], data: Int16Array.from([-32768, -2, 300, 32767]) },
@@ -64,7 +50,7 @@ test('IDX data is big-endian on disk', () => {
 });
 
 test('gzip is detected by magic bytes, not by name', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-idx-');
   const p = join(dir, 'no-extension');
   writeFileSync(p, gzipSync(encodeIdx(U8)));
   assert.deepEqual(readIdx(p).shape, U8.shape);
@@ -79,13 +65,13 @@ test('missing file names the path', () => {
 });
 
 test('a folder is not an IDX file', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-idx-');
   mkdirSync(join(dir, 'sub'));
   assert.throws(() => readIdx(join(dir, 'sub')), userError(/expected a regular file/));
 });
 
 test('wrong magic reports expected 0x0000 and the bytes found', (t) => {
-  const p = join(tempDir(t), 'bad.idx');
+  const p = join(tempDir(t, 'alp-idx-'), 'bad.idx');
   const b = encodeIdx(U8);
   b[0] = 0xab;
   b[1] = 0xcd;
@@ -94,7 +80,7 @@ test('wrong magic reports expected 0x0000 and the bytes found', (t) => {
 });
 
 test('unknown type code', (t) => {
-  const p = join(tempDir(t), 'bad.idx');
+  const p = join(tempDir(t, 'alp-idx-'), 'bad.idx');
   const b = encodeIdx(U8);
   b[2] = 0x0a;
   writeFileSync(p, b);
@@ -102,7 +88,7 @@ test('unknown type code', (t) => {
 });
 
 test('truncated header', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'alp-idx-');
   const full = encodeIdx(U8);
   const p = join(dir, 'short.idx');
   writeFileSync(p, full.subarray(0, 3));
@@ -115,21 +101,21 @@ test('truncated header', (t) => {
 });
 
 test('truncated data says how many bytes the shape needs', (t) => {
-  const p = join(tempDir(t), 'cut.idx');
+  const p = join(tempDir(t, 'alp-idx-'), 'cut.idx');
   const full = encodeIdx(F32); // 12 header bytes + 24 data bytes
   writeFileSync(p, full.subarray(0, full.length - 5));
   assert.throws(() => readIdx(p), userError(/cut\.idx: truncated IDX data: shape \[3,2\] of float32 needs 24 bytes of data, found 19/));
 });
 
 test('trailing garbage', (t) => {
-  const p = join(tempDir(t), 'long.idx');
+  const p = join(tempDir(t, 'alp-idx-'), 'long.idx');
   const full = encodeIdx(U8);
   writeFileSync(p, Buffer.concat([full, Buffer.from([1, 2, 3])]));
   assert.throws(() => readIdx(p), userError(/long\.idx: trailing garbage.*needs 12 bytes of data, found 15 \(3 extra\)/));
 });
 
 test('corrupt gzip', (t) => {
-  const p = join(tempDir(t), 'bad.gz');
+  const p = join(tempDir(t, 'alp-idx-'), 'bad.gz');
   writeFileSync(p, Buffer.from([0x1f, 0x8b, 0, 1, 2, 3, 4, 5]));
   assert.throws(() => readIdx(p), userError(/bad\.gz: starts with the gzip magic/));
 });

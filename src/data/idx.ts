@@ -110,6 +110,12 @@ export function parseIdx(buf: Uint8Array, where: string): IdxArray {
   return { dtype, shape, data: decode(view, headerLen, dtype, count) };
 }
 
+/** Sets out[i] = read(i) for every i: the big-endian multi-byte types, one element at a time. */
+function fill<T extends Int16Array | Int32Array | Float32Array | Float64Array>(out: T, read: (i: number) => number): T {
+  for (let i = 0; i < out.length; i++) out[i] = read(i);
+  return out;
+}
+
 function decode(view: DataView, at: number, dtype: IdxDtype, n: number): IdxData {
   switch (dtype) {
     // Bytes need no decoding: a view on the freshly read buffer, which nothing else holds.
@@ -117,26 +123,14 @@ function decode(view: DataView, at: number, dtype: IdxDtype, n: number): IdxData
       return new Uint8Array(view.buffer, view.byteOffset + at, n);
     case 'int8':
       return new Int8Array(view.buffer, view.byteOffset + at, n);
-    case 'int16': {
-      const out = new Int16Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt16(at + 2 * i, false);
-      return out;
-    }
-    case 'int32': {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt32(at + 4 * i, false);
-      return out;
-    }
-    case 'float32': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(at + 4 * i, false);
-      return out;
-    }
-    case 'float64': {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(at + 8 * i, false);
-      return out;
-    }
+    case 'int16':
+      return fill(new Int16Array(n), (i) => view.getInt16(at + 2 * i, false));
+    case 'int32':
+      return fill(new Int32Array(n), (i) => view.getInt32(at + 4 * i, false));
+    case 'float32':
+      return fill(new Float32Array(n), (i) => view.getFloat32(at + 4 * i, false));
+    case 'float64':
+      return fill(new Float64Array(n), (i) => view.getFloat64(at + 8 * i, false));
   }
 }
 
@@ -152,6 +146,16 @@ const ARRAY_TYPES: Record<IdxDtype, new (n: number) => IdxData> = {
   int32: Int32Array,
   float32: Float32Array,
   float64: Float64Array,
+};
+
+/** How one value of each IDX type is written, big-endian. */
+const WRITERS: Record<IdxDtype, (view: DataView, at: number, v: number) => void> = {
+  uint8: (view, at, v) => view.setUint8(at, v),
+  int8: (view, at, v) => view.setInt8(at, v),
+  int16: (view, at, v) => view.setInt16(at, v, false),
+  int32: (view, at, v) => view.setInt32(at, v, false),
+  float32: (view, at, v) => view.setFloat32(at, v, false),
+  float64: (view, at, v) => view.setFloat64(at, v, false),
 };
 
 /** Serialises an array to IDX bytes (uncompressed). */
@@ -177,30 +181,8 @@ export function encodeIdx(arr: IdxArray): Uint8Array {
   out[3] = arr.shape.length;
   arr.shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   const d = arr.data;
-  for (let i = 0; i < count; i++) {
-    const v = d[i] as number;
-    const at = headerLen + i * info.size;
-    switch (arr.dtype) {
-      case 'uint8':
-        view.setUint8(at, v);
-        break;
-      case 'int8':
-        view.setInt8(at, v);
-        break;
-      case 'int16':
-        view.setInt16(at, v, false);
-        break;
-      case 'int32':
-        view.setInt32(at, v, false);
-        break;
-      case 'float32':
-        view.setFloat32(at, v, false);
-        break;
-      case 'float64':
-        view.setFloat64(at, v, false);
-        break;
-    }
-  }
+  const write = WRITERS[arr.dtype];
+  for (let i = 0; i < count; i++) write(view, headerLen + i * info.size, d[i] as number);
   return out;
 }
 

@@ -3,20 +3,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../util/errors.js';
+import { userError } from '../testing/files.js';
 import { writeIdx } from './idx.js';
 import { loadMnist } from './mnist.js';
 import { FASHION_MNIST_DIR, loadFashionMnist } from './fashion-mnist.js';
 import { loadDataset, type DatasetName } from './registry.js';
 import type { Dataset } from './dataset.js';
-
-function userError(re: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  };
-}
 
 function checkMnistLike(ds: Dataset, n: number): void {
   assert.equal(ds.count, n);

@@ -7,10 +7,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { UNIT_OF_BYTE, type Dataset } from './dataset.js';
+import { byteDataset, type Dataset } from './dataset.js';
 import { scanClassFolders, interleave, stratifiedSplit, subfolders, type FolderSplits, type LabelledFile } from './class-folders.js';
 import { decodeImage, IMAGE_EXTENSIONS, mapLimit, readImageHeader, type ImageHeader } from './image-files.js';
 import { cacheKey, imageCacheDir, readCachedSplit, writeCachedSplit } from './decoded-cache.js';
+import { manifestFile, normalizationFor, readManifest, type ManifestData } from './manifest.js';
 import { isNpyFolder, numpySplits, readNpyFolder, readNpz, type NumpySplit } from './numpy.js';
 import { DEFAULT_TEST_FRACTION, type DataFormat, type DataKind, type DataSource, type LoaderOptions, type SourceRecord } from './source.js';
 import { buildVocabulary, encodeTokens, tokenize } from './text.js';
@@ -103,7 +104,9 @@ export async function loadOwnData(src: DataSource & { kind: 'path' }, split: Own
   const s = { ...src, format };
   switch (format) {
     case 'image-folder':
-      return loadImageFolder(s, split, hooks);
+      return loadImageFolder(s, scan(s, IMAGE_EXTENSIONS), split, hooks);
+    case 'manifest':
+      return loadImageFolder(s, readManifest(s.path, IMAGE_EXTENSIONS), split, hooks);
     case 'audio-folder':
       return loadAudioFolder(s, split, hooks);
     case 'text-folder':
@@ -137,8 +140,7 @@ function splitOptions(o: LoaderOptions, layout: FolderSplits['layout']): LoaderO
   return layout === 'fraction' ? { ...o, testFraction: o.testFraction ?? DEFAULT_TEST_FRACTION, splitSeed: o.splitSeed ?? 0 } : o;
 }
 
-async function loadImageFolder(src: DataSource & { kind: 'path' }, split: OwnSplit, hooks: OwnLoadHooks): Promise<OwnData> {
-  const f = scan(src, IMAGE_EXTENSIONS);
+async function loadImageFolder(src: DataSource & { kind: 'path' }, f: ManifestData, split: OwnSplit, hooks: OwnLoadHooks): Promise<OwnData> {
   const o = src.options;
   const splits: Record<string, LabelledFile[]> = { train: f.train, test: f.test, ...(f.val !== undefined ? { val: f.val } : {}) };
   const cacheDir = imageCacheDir();
@@ -185,17 +187,17 @@ async function loadImageFolder(src: DataSource & { kind: 'path' }, split: OwnSpl
       }, report ? (d) => hooks.onProgress?.(d, files.length) : undefined);
       if (key !== undefined) writeCachedSplit(cacheDir as string, key, { options: { imageSize: size, channels }, shape, labels: Int32Array.from(files, (x) => x.label), pixels });
     }
-    const images = new Float32Array(pixels.length);
-    for (let k = 0; k < pixels.length; k++) images[k] = UNIT_OF_BYTE[pixels[k] as number] as number;
-    return {
-      name: datasetName(src.path), images, labels: Int32Array.from(files, (x) => x.label), count: files.length,
+    // Kept as bytes: 1 byte per pixel in memory, converted to float32 one batch at a time (data/dataset.ts).
+    return byteDataset({
+      name: datasetName(src.path), labels: Int32Array.from(files, (x) => x.label), count: files.length,
       shape, numClasses: f.classNames.length, classNames: [...f.classNames],
-    };
+    }, { pixels, rows: null });
   };
   const ds = await decode(split, true);
   const { size, channels } = resolved as { size: [number, number]; channels: 1 | 3 };
   const options: LoaderOptions = { ...splitOptions(o, f.layout), imageSize: size, channels };
   const out: OwnData = { ds, record: record(src, options, 'image', ds, f.skipped.count), notes: skippedNote(src.path, f.skipped, 'images') };
+  if (f.normalization !== undefined) out.record.normalization = normalizationFor(f.normalization, channels, manifestFile(src.path));
   if (split === 'train' && f.val !== undefined) out.val = await decode('val', false);
   return out;
 }

@@ -20,6 +20,19 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Each dataset's loader, given the split and the options it understands. */
+const LOADERS: Record<DatasetName, (split: Split, opts: LoadOptions) => Dataset> = {
+  mnist: (split, opts) => loadMnist(split, dataDirOf(opts)),
+  'fashion-mnist': (split, opts) => loadFashionMnist(split, dataDirOf(opts)),
+  cifar10: (split, opts) => loadCifar10(split, dataDirOf(opts)),
+  'spam-assassin': (split, opts) => loadSpamAssassin(split, dataDirOf(opts)),
+  'spoken-digits': (split, opts) => loadSpokenDigits(split, opts.onProgress !== undefined ? { ...dataDirOf(opts), onProgress: opts.onProgress } : dataDirOf(opts)),
+};
+
+function dataDirOf(opts: LoadOptions): { dataDir?: string } {
+  return opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {};
+}
+
 export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions = {}): Dataset {
   if (!(DATASET_NAMES as readonly string[]).includes(name)) {
     throw new UserError(`dataset: expected one of ${DATASET_NAMES.join(', ')}, found ${JSON.stringify(name)}`);
@@ -28,24 +41,6 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
     throw new UserError(`${name}: limit: expected an integer ≥ 1, found ${opts.limit}`);
   }
-  const o = opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {};
-  let ds: Dataset;
-  switch (name) {
-    case 'mnist':
-      ds = loadMnist(split, o);
-      break;
-    case 'fashion-mnist':
-      ds = loadFashionMnist(split, o);
-      break;
-    case 'cifar10':
-      ds = loadCifar10(split, o);
-      break;
-    case 'spam-assassin':
-      ds = loadSpamAssassin(split, o);
-      break;
-    case 'spoken-digits':
-      ds = loadSpokenDigits(split, opts.onProgress !== undefined ? { ...o, onProgress: opts.onProgress } : o);
-      break;
-  }
+  const ds = LOADERS[name](split, opts);
   return opts.limit !== undefined && opts.limit < ds.count ? subset(ds, 0, opts.limit) : ds;
 }

@@ -6,13 +6,23 @@
  * same data with the same loader options again.
  */
 import { existsSync, statSync } from 'node:fs';
-import { extname, resolve, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { DATASET_NAMES, type DatasetName } from './dataset-names.js';
 
 /** How the files at a path are read (own-data.ts). */
-export type DataFormat = 'image-folder' | 'audio-folder' | 'text-folder' | 'npz' | 'npy' | 'table';
-export const DATA_FORMATS: readonly DataFormat[] = ['image-folder', 'audio-folder', 'text-folder', 'npz', 'npy', 'table'];
+export type DataFormat = 'image-folder' | 'audio-folder' | 'text-folder' | 'npz' | 'npy' | 'table' | 'manifest';
+export const DATA_FORMATS: readonly DataFormat[] = ['image-folder', 'audio-folder', 'text-folder', 'npz', 'npy', 'table', 'manifest'];
+
+/**
+ * What a model does to its [0,1] inputs before its first layer (a manifest's `mean`, `std`, `inputRange`):
+ * x ↦ (lo + (hi − lo)·x − mean[c]) / std[c] per channel c, mean and std in [lo, hi] units.
+ */
+export interface InputNormalization {
+  inputRange: [number, number];
+  mean: number[];
+  std: number[];
+}
 
 /** What a dataset's rows are, which decides the architecture, the default ε and how reports show them. */
 export type DataKind = 'image' | 'audio' | 'text';
@@ -67,10 +77,12 @@ export function detectFormat(path: string): DataFormat {
   if (st.isFile()) {
     const ext = extname(path).toLowerCase();
     if (ext === '.npz') return 'npz';
+    if (ext === '.json') return 'manifest';
     if (TABLE_EXTS.includes(ext)) return 'table';
-    throw new UserError(`--data ${path}: expected a folder, a .npz, or a table (${TABLE_EXTS.join(', ')}), found a ${ext === '' ? 'file without extension' : `${ext} file`}`);
+    throw new UserError(`--data ${path}: expected a folder, a .npz, a manifest (.json), or a table (${TABLE_EXTS.join(', ')}), found a ${ext === '' ? 'file without extension' : `${ext} file`}`);
   }
   if (!st.isDirectory()) throw new UserError(`--data ${path}: expected a file or a folder`);
+  if (existsSync(join(path, 'alp-data.json'))) return 'manifest';
   return 'image-folder'; // refined by own-data.ts once it has looked at the files
 }
 
@@ -78,7 +90,7 @@ export function detectFormat(path: string): DataFormat {
 export function parseDataSource(text: string, options: LoaderOptions = {}): DataSource {
   if ((DATASET_NAMES as readonly string[]).includes(text)) return { kind: 'builtin', name: text as DatasetName };
   if (!isDataPath(text)) {
-    throw new UserError(`--data: expected one of ${DATASET_NAMES.join(', ')}, or the path of your own data (a folder, .npz, .csv, .tsv, .jsonl), found ${JSON.stringify(text)}`);
+    throw new UserError(`--data: expected one of ${DATASET_NAMES.join(', ')}, or the path of your own data (a folder, .npz, .csv, .tsv, .jsonl, a manifest .json), found ${JSON.stringify(text)}`);
   }
   const path = resolve(text);
   return { kind: 'path', path, format: detectFormat(path), options: checkLoaderOptions(options) };
@@ -138,6 +150,8 @@ export interface SourceRecord {
   sampleRate?: number;
   /** Files skipped because they are not of the data's kind (see docs/your-own-data.md). */
   skippedFiles?: number;
+  /** A manifest's normalisation, per channel: the trained model's first layer applies it. */
+  normalization?: InputNormalization;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

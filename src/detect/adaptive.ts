@@ -19,24 +19,25 @@
  *    input space from a pool), so that x' looks like a natural input of that class to any statistic
  *    of the logits under noise.
  *
- * Each strategy runs on the shared gradient loop (`gradientAscent`), its objective a loss hook of the
- * logits and the iterate. Success is the runner's criterion `allOf(misclassified, undetected(…))`,
- * judged on the real detector, never the surrogate: at every `checkEvery`-th iterate and the last one,
- * misclassified iterates are scored with the detector itself (its own fixed noise), and an example
- * succeeds only if that true score is ≤ τ.
+ * The attack is a search of the runner (`runAttack` → `searchWithRestarts`): each strategy is one run
+ * on the examples no earlier run broke, on the shared gradient loop (`gradientAscent`) with its
+ * objective as a loss hook of the logits and the iterate. Success is the attack's criterion
+ * `allOf(misclassified, undetected(…))`, judged by the runner inside the search on the real detector
+ * (its own fixed noise), never the surrogate: every `checkEvery`-th iterate and the last one are
+ * recorded, the first that meets it is kept and the example is done. For an example never broken, the
+ * misclassified iterate of lowest real score is returned (the runner keeps the lowest over the runs).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Attack } from '../attack/attack.js';
-import type { AttackResult } from '../attack/gradient-attack.js';
+import type { Attack, RunContext, SearchAttack, SingleRun } from '../attack/attack.js';
+import { allOf, misclassified, undetected, type Criterion } from '../attack/criteria.js';
 import { gradientAscent, type LossHook } from '../attack/gradient-attack.js';
 import { margin } from '../attack/objectives.js';
-import { allOf, misclassified, undetected } from '../attack/runner.js';
+import { rejectUnknownOptions } from '../attack/options.js';
+import { searchWithRestarts, type SearchResult } from '../attack/runner.js';
 import { normOf, randomStartRows, type ThreatModel } from '../attack/threat-model.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
 import { exampleSeed, Rng } from '../util/rng.js';
-import { assertValidInputs } from '../util/validate.js';
-import { rejectUnknownOptions } from '../attack/options.js';
 import type { Calibration } from './calibrate.js';
 import type { Detector, Surrogate } from './detector.js';
 import { drawNoise, noisyCopies } from './noise.js';
@@ -71,18 +72,8 @@ export interface TargetPool {
   count: number;
 }
 
-export interface AdaptiveResult extends AttackResult {
-  /** 1 where the returned input is misclassified (whatever the detector says). */
-  fooled: Uint8Array;
-  /** 1 where it is misclassified AND its true detector score is ≤ the threshold. */
-  evaded: Uint8Array;
-  /** True detector score of the returned input (NaN where it was never misclassified). */
-  scores: Float32Array;
-  /** Per example, the strategy that broke it ('' if none). */
-  brokenBy: string[];
-  /** Examples broken by each strategy. */
-  perStrategy: Record<string, number>;
-}
+/** The runner's search result: `foundIn` is the run, i.e. the strategy (`strategyNames()`), that broke each example. */
+export type AdaptiveResult = SearchResult;
 
 interface Strategy {
   name: string;
@@ -90,7 +81,7 @@ interface Strategy {
   lambda: number;
 }
 
-export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
+export class AdaptiveDetectorAttack implements Attack<AdaptiveResult>, SearchAttack {
   readonly name: string;
   readonly threat: ThreatModel;
   readonly steps: number;
@@ -102,6 +93,10 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
   readonly logitMatching: boolean;
   readonly checkEvery: number;
   readonly seed: number;
+  /** Misclassified and at or below the threshold on the real detector: what the search stops at. */
+  readonly criterion: Criterion;
+  /** The real scores the criterion last computed (of the misclassified points it judged), so a run need not score them again. */
+  private judged: Float32Array | null = null;
 
   constructor(readonly detector: Detector, readonly calibration: Calibration, o: AdaptiveOptions, readonly pool?: TargetPool) {
     rejectUnknownOptions('adaptive attack', o, ['threat', 'steps', 'stepSize', 'lambdas', 'kappa', 'gamma', 'eotSamples', 'logitMatching', 'checkEvery', 'seed']);
@@ -122,12 +117,18 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     if (!Number.isInteger(this.checkEvery) || this.checkEvery < 1) throw new UserError(`adaptive check interval: expected an integer ≥ 1, got ${this.checkEvery}`);
     if (detector.needsFit) throw new UserError(`adaptive attack: the ${detector.kind} detector is not fitted`);
     this.name = `adaptive-${threat(o.threat)}-${detector.kind}-${this.steps}`;
+    this.criterion = allOf(misclassified, undetected((g, xs) => (this.judged = detector.score(g, xs)), calibration.threshold));
   }
 
   private strategies(): Strategy[] {
     const s: Strategy[] = this.lambdas.map((l) => ({ name: l === 0 ? 'pgd-cw' : `weighted λ=${l}`, kind: 'weighted' as const, lambda: l }));
     if (this.logitMatching && this.pool !== undefined && this.pool.count > 0) s.push({ name: 'logit-match+eot', kind: 'logit-match', lambda: 0 });
     return s;
+  }
+
+  /** The strategy of each run, in order. */
+  strategyNames(): string[] {
+    return this.strategies().map((s) => s.name);
   }
 
   describe(): Record<string, unknown> {
@@ -140,11 +141,16 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     };
   }
 
+  /** @internal Unverified: run it with `runAttack`. */
   run(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, _targets?: tf.Tensor1D, ids?: readonly number[]): AdaptiveResult {
-    return this.runDetailed(f, x, labels, ids);
+    return searchWithRestarts(this, f, x, labels, { ids, criterion: this.criterion });
   }
 
-  /** Index into the pool of each example's logit-matching target: nearest (L2) pool input of another class. */
+  runs(): number {
+    return this.strategies().length;
+  }
+
+  /** Index into the pool of each example's logit-matching target: nearest (L2) pool input of another class (−1: none). */
   private pickTargets(xs: Float32Array, ys: Int32Array, rowSize: number): Int32Array {
     const pool = this.pool as TargetPool;
     const out = new Int32Array(ys.length).fill(-1);
@@ -167,140 +173,136 @@ export class AdaptiveDetectorAttack implements Attack<AdaptiveResult> {
     return out;
   }
 
-  /** `ids`: the examples' indices in the dataset, which seed their random starts (default: batch positions). */
-  runDetailed(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, exampleIds?: readonly number[]): AdaptiveResult {
+  /**
+   * One strategy (run `ctx.run`) on the examples the runner hands it. Every `checkEvery`-th iterate and
+   * the last are recorded with the runner, which judges them by the criterion; of the misclassified
+   * iterates that did not meet it, the one of lowest real score is returned per example (score: minus
+   * that score; −∞ where none was misclassified, so the runner keeps an earlier run's point).
+   */
+  single(f: LogitsFn, x: tf.Tensor, labels: tf.Tensor1D, _targets: tf.Tensor1D | undefined, ctx: RunContext): SingleRun {
+    const st = this.strategies()[ctx.run] as Strategy;
     const n = x.shape[0] as number;
     const rowSize = x.size / Math.max(n, 1);
-    const xData = new Float32Array(x.dataSync() as Float32Array);
-    assertValidInputs(xData, 'adaptive attack input');
-    const y = labels.dataSync() as Int32Array;
+    const y = Int32Array.from(labels.dataSync());
+    const pick = st.kind === 'logit-match' ? this.pickTargets(x.dataSync() as Float32Array, y, rowSize) : new Int32Array(n);
+    // Logit matching runs only on examples with a target (a pool input of another class).
+    const rows: number[] = [];
+    for (let j = 0; j < n; j++) if ((pick[j] as number) >= 0) rows.push(j);
+    const best = new Float32Array(x.dataSync() as Float32Array);
+    const bestScore = new Float32Array(n).fill(Infinity);
+    if (rows.length > 0) this.strategyRun(st, f, x, y, rows, pick, ctx, best, bestScore);
+    return { adversarial: tf.tensor(best, x.shape), score: bestScore.map((v) => -v) };
+  }
+
+  private strategyRun(
+    st: Strategy, f: LogitsFn, x: tf.Tensor, y: Int32Array, rows: number[], pick: Int32Array, ctx: RunContext, best: Float32Array, bestScore: Float32Array,
+  ): void {
+    const rowSize = x.size / Math.max(x.shape[0] as number, 1);
     const tau = this.calibration.threshold;
     const sd = this.calibration.scores?.std;
     const sigma = sd !== undefined && Number.isFinite(sd) && sd > 0 ? sd : 1;
-
-    const best = new Float32Array(xData);
-    const scores = new Float32Array(n).fill(NaN);
-    const fooled = new Uint8Array(n);
-    const evaded = new Uint8Array(n);
-    const brokenBy: string[] = new Array<string>(n).fill('');
-    const perStrategy: Record<string, number> = {};
-
-    // Success is the runner's composable criterion, judged on the true detector (its own fixed noise);
-    // the scores it computes are kept so that detected-but-misclassified points can be ranked too.
-    let lastScores: Float32Array = new Float32Array(0);
-    const criterion = allOf(misclassified, undetected((g, xs) => (lastScores = this.detector.score(g, xs)), tau));
-
-    /** Checks iterates `xa` of examples `ids` on the classifier and the true detector; records the best. */
-    const check = (xa: tf.Tensor, ids: number[], strategy: string): void => {
-      const predAll = tf.tidy(() => tf.argMax(f(xa), 1).dataSync() as Int32Array);
-      const open: number[] = [];
-      for (let j = 0; j < ids.length; j++) if (!evaded[ids[j] as number]) open.push(j);
-      const mis = open.filter((j) => predAll[j] !== y[ids[j] as number]);
-      if (mis.length === 0) return;
-      const sub = open.length === ids.length ? xa : tf.tidy(() => tf.gather(xa, tf.tensor1d(open, 'int32')));
-      const ok = criterion({ f, adversarial: sub, pred: Int32Array.from(open, (j) => predAll[j] as number), labels: Int32Array.from(open, (j) => y[ids[j] as number] as number) });
-      const data = sub.dataSync() as Float32Array;
-      if (sub !== xa) sub.dispose();
-      const s = lastScores;
-      let m = 0;
-      open.forEach((j, o) => {
-        if (predAll[j] === y[ids[j] as number]) return;
-        const i = ids[j] as number;
-        const v = s[m++] as number;
-        const row = data.subarray(o * rowSize, (o + 1) * rowSize);
-        if (ok[o]) {
-          evaded[i] = 1;
-          fooled[i] = 1;
-          scores[i] = v;
-          best.set(row, i * rowSize);
-          brokenBy[i] = strategy;
-          perStrategy[strategy] = (perStrategy[strategy] ?? 0) + 1;
-        } else if (!fooled[i] || v < (scores[i] as number)) {
-          fooled[i] = 1;
-          scores[i] = v;
-          best.set(row, i * rowSize);
-        }
+    // Draws shared by the batch (surrogate and EOT noise) come from the strategy's own stream, and each
+    // example's random start from its own seed, so results do not depend on the batch.
+    const rng = new Rng(exampleSeed(this.seed, ctx.run, -1));
+    const all = rows.length === (x.shape[0] as number);
+    const idx = tf.tensor1d(rows, 'int32');
+    const x0 = all ? tf.clone(x) : tf.gather(x, idx);
+    const ys = tf.tensor1d(Int32Array.from(rows, (j) => y[j] as number), 'int32');
+    let zt: tf.Tensor2D | undefined;
+    if (st.kind === 'logit-match') {
+      const pool = this.pool as TargetPool;
+      const k = pool.logits.length / pool.count;
+      const t = new Float32Array(rows.length * k);
+      rows.forEach((j, q) => {
+        const p = pick[j] as number;
+        t.set(pool.logits.subarray(p * k, (p + 1) * k), q * k);
       });
-    };
-
-    // The clean input may already do: misclassified and unflagged.
-    check(x, Array.from({ length: n }, (_, i) => i), 'clean');
-
-    const strategies = this.strategies();
-    const targets = strategies.some((s) => s.kind === 'logit-match') ? this.pickTargets(xData, y, rowSize) : new Int32Array(0);
-    const noiseSpecs = this.detector.noise();
-
-    for (const [si, st] of strategies.entries()) {
-      // Draws shared by the batch (surrogate and EOT noise) come from the strategy's own stream, and each
-      // example's random start from its own seed, so results do not depend on the batch.
-      const rng = new Rng(exampleSeed(this.seed, si, -1));
-      const ids: number[] = [];
-      for (let i = 0; i < n; i++) if (!evaded[i] && (st.kind !== 'logit-match' || (targets[i] as number) >= 0)) ids.push(i);
-      if (ids.length === 0) continue;
-      const idx = tf.tensor1d(ids, 'int32');
-      const x0 = tf.gather(x, idx);
-      const ys = tf.gather(labels, idx) as tf.Tensor1D;
-      let zt: tf.Tensor2D | undefined;
-      if (st.kind === 'logit-match') {
-        const pool = this.pool as TargetPool;
-        const k = pool.logits.length / pool.count;
-        const t = new Float32Array(ids.length * k);
-        ids.forEach((i, j) => {
-          const p = targets[i] as number;
-          t.set(pool.logits.subarray(p * k, (p + 1) * k), j * k);
-        });
-        zt = tf.tensor2d(t, [ids.length, k]);
-      }
-      const surrogate: Surrogate | undefined = st.kind === 'weighted' && st.lambda > 0 ? this.detector.surrogate(f, { samples: this.eotSamples, seed: rng.seed() }) : undefined;
-      let noise: tf.Tensor[] = [];
-      // The strategy's objective as the shared loop's loss hook, which sees the logits and the iterate.
-      const loss: LossHook = (z, xa) => {
-        if (st.kind === 'logit-match') {
-          const target = zt as tf.Tensor2D;
-          let sq = tf.sum(tf.square(tf.sub(z, target)), 1);
-          let terms = 1;
-          for (const nz of noise) {
-            const s = nz.shape[0] as number;
-            const b = xa.shape[0] as number;
-            const zn = f(noisyCopies(xa, nz));
-            const rep = tf.reshape(tf.tile(tf.expandDims(target, 1), [1, s, 1]), [b * s, -1]);
-            sq = tf.add(sq, tf.sum(tf.reshape(tf.sum(tf.square(tf.sub(zn, rep)), 1), [b, s]), 1));
-            terms += s;
-          }
-          return tf.neg(tf.div(sq, terms)) as tf.Tensor1D;
-        }
-        const cls = tf.minimum(margin(z, ys), this.kappa);
-        if (surrogate === undefined) return cls as tf.Tensor1D;
-        const over = tf.relu(tf.add(tf.div(tf.sub(surrogate.value(xa), tau), sigma), this.gamma));
-        return tf.sub(cls, tf.mul(over, st.lambda)) as tf.Tensor1D;
-      };
-      const beforeStep = (xa: tf.Tensor): void => {
-        surrogate?.prepare(xa);
-        tf.dispose(noise);
-        // EOT draws for logit matching: the detector's own noise distributions, fresh seeds each step.
-        noise = st.kind === 'logit-match' && noiseSpecs.length > 0
-          ? noiseSpecs.map((spec, i) => drawNoise(spec, Math.max(1, Math.round(this.eotSamples / noiseSpecs.length)), x0.shape.slice(1), rng.seed() + i))
-          : [];
-      };
-      // Iterate k (after k updates) is checked at every multiple of checkEvery, and the last one below.
-      const onStep = (xa: tf.Tensor, _z: tf.Tensor2D, k: number): void => {
-        if (k > 0 && k % this.checkEvery === 0) check(xa, ids, st.name);
-      };
-      const seeds = ids.map((i) => exampleSeed(this.seed, si, exampleIds?.[i] ?? i));
-      const init = tf.tidy(() => tf.add(x0, randomStartRows(normOf(this.threat.norm), x0.shape, this.threat.eps, seeds)));
-      try {
-        const last = gradientAscent(f, x0, ys, {
-          threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: false, loss, targeted: false, seed: this.seed,
-        }, onStep, init, beforeStep);
-        check(last, ids, st.name);
-        last.dispose();
-      } finally {
-        tf.dispose([...noise, init]);
-        surrogate?.dispose();
-        tf.dispose([idx, x0, ys, ...(zt !== undefined ? [zt] : [])]);
-      }
+      zt = tf.tensor2d(t, [rows.length, k]);
     }
-    return { adversarial: tf.tensor(best, x.shape), success: evaded, fooled, evaded, scores, brokenBy, perStrategy };
+    const surrogate: Surrogate | undefined = st.kind === 'weighted' && st.lambda > 0 ? this.detector.surrogate(f, { samples: this.eotSamples, seed: rng.seed() }) : undefined;
+    const noiseSpecs = this.detector.noise();
+    let noise: tf.Tensor[] = [];
+    // The strategy's objective as the shared loop's loss hook, which sees the logits and the iterate.
+    const loss: LossHook = (z, xa) => {
+      if (st.kind === 'logit-match') {
+        const target = zt as tf.Tensor2D;
+        let sq = tf.sum(tf.square(tf.sub(z, target)), 1);
+        let terms = 1;
+        for (const nz of noise) {
+          const s = nz.shape[0] as number;
+          const b = xa.shape[0] as number;
+          const zn = f(noisyCopies(xa, nz));
+          const rep = tf.reshape(tf.tile(tf.expandDims(target, 1), [1, s, 1]), [b * s, -1]);
+          sq = tf.add(sq, tf.sum(tf.reshape(tf.sum(tf.square(tf.sub(zn, rep)), 1), [b, s]), 1));
+          terms += s;
+        }
+        return tf.neg(tf.div(sq, terms)) as tf.Tensor1D;
+      }
+      const cls = tf.minimum(margin(z, ys), this.kappa);
+      if (surrogate === undefined) return cls as tf.Tensor1D;
+      const over = tf.relu(tf.add(tf.div(tf.sub(surrogate.value(xa), tau), sigma), this.gamma));
+      return tf.sub(cls, tf.mul(over, st.lambda)) as tf.Tensor1D;
+    };
+    const beforeStep = (xa: tf.Tensor): void => {
+      surrogate?.prepare(xa);
+      tf.dispose(noise);
+      // EOT draws for logit matching: the detector's own noise distributions, fresh seeds each step.
+      noise = st.kind === 'logit-match' && noiseSpecs.length > 0
+        ? noiseSpecs.map((spec, i) => drawNoise(spec, Math.max(1, Math.round(this.eotSamples / noiseSpecs.length)), x0.shape.slice(1), rng.seed() + i))
+        : [];
+    };
+    /** Records iterate `xa` (logits `z`) with the runner; keeps the lowest real score of the misclassified ones it did not take. Returns whether all rows are done. */
+    let done: Uint8Array | null = null;
+    const check = (xa: tf.Tensor, z: tf.Tensor2D): boolean => {
+      const pred = tf.tidy(() => z.argMax(-1).dataSync() as Int32Array);
+      let data: Float32Array | undefined;
+      const points = (): Float32Array => (data ??= xa.dataSync() as Float32Array);
+      // The criterion judges the rows not yet done that are misclassified, in order, and scores them.
+      const judgedRows: number[] = [];
+      rows.forEach((j, q) => {
+        if (!done?.[j] && pred[q] !== y[j]) judgedRows.push(q);
+      });
+      this.judged = null;
+      done = ctx.record(points, pred, rows);
+      const now = done;
+      const open = judgedRows.filter((q) => !now[rows[q] as number]);
+      if (open.length > 0) {
+        // Scores of the rows it did not take: the criterion's own when it is this attack's (else scored here).
+        const mine = this.judged as Float32Array | null;
+        let scores: Float32Array;
+        if (mine !== null && mine.length === judgedRows.length) {
+          const at = new Map(judgedRows.map((q, k) => [q, k]));
+          scores = Float32Array.from(open, (q) => mine[at.get(q) as number] as number);
+        } else {
+          const sub = tf.tidy(() => tf.gather(xa, tf.tensor1d(open, 'int32')));
+          scores = this.detector.score(f, sub);
+          sub.dispose();
+        }
+        open.forEach((q, k) => {
+          const j = rows[q] as number;
+          if ((scores[k] as number) >= (bestScore[j] as number)) return;
+          bestScore[j] = scores[k] as number;
+          best.set(points().subarray(q * rowSize, (q + 1) * rowSize), j * rowSize);
+        });
+      }
+      return rows.every((j) => now[j] === 1);
+    };
+    // Iterate k (after k updates) is checked at every multiple of checkEvery, and the last one below.
+    const onStep = (xa: tf.Tensor, z: tf.Tensor2D, k: number): boolean => k > 0 && k % this.checkEvery === 0 && check(xa, z);
+    const seeds = Int32Array.from(rows, (j) => ctx.seeds[j] as number);
+    const init = tf.tidy(() => tf.add(x0, randomStartRows(normOf(this.threat.norm), x0.shape, this.threat.eps, seeds)));
+    try {
+      const last = gradientAscent(f, x0, ys, {
+        threat: this.threat, steps: this.steps, stepSize: this.stepSize, randomStart: false, loss, targeted: false, seed: this.seed,
+      }, onStep, init, beforeStep);
+      const z = tf.tidy(() => f(last) as tf.Tensor2D);
+      check(last, z);
+      tf.dispose([last, z]);
+    } finally {
+      tf.dispose([...noise, init]);
+      surrogate?.dispose();
+      tf.dispose([idx, x0, ys, ...(zt !== undefined ? [zt] : [])]);
+    }
   }
 }
 

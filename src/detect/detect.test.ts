@@ -17,6 +17,7 @@ import { rateAbove } from './metrics.js';
 import { OddsAreOddDetector } from './odds-are-odd.js';
 import { LogitDiscrepancyDetector } from './logit-discrepancy.js';
 import { AdaptiveDetectorAttack } from './adaptive.js';
+import { runAttack } from '../attack/runner.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-detect-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -145,11 +146,11 @@ test('scoring and the adaptive attack do not leak tensors', async () => {
     const cal = calibrateDetector(det, m, calib, { fpr: 0.1 });
     const pool = { x: calib.images.slice(0, 36 * 40), logits: tf.tidy(() => f(tf.tensor4d(calib.images.slice(0, 36 * 40), [40, 6, 6, 1])).dataSync() as Float32Array), labels: calib.labels.slice(0, 40), count: 40 };
     const attack = new AdaptiveDetectorAttack(det, cal.calibration, { threat: { norm: 'linf', eps: 0.3 }, steps: 3, lambdas: [0, 1], eotSamples: 4, checkEvery: 1 }, pool);
-    attack.runDetailed(f, x, y).adversarial.dispose();
+    runAttack(attack, f, x, y).adversarial.dispose();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 2; i++) {
       det.score(f, x);
-      attack.runDetailed(f, x, y).adversarial.dispose();
+      runAttack(attack, f, x, y).adversarial.dispose();
     }
     assert.equal(tf.memory().numTensors, before, det.name);
   }

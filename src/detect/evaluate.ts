@@ -7,11 +7,12 @@
  * Data: thresholds are calibrated on a clean set disjoint from the test set. Negatives are all clean
  * test inputs; positives are the adversarial inputs that fool the classifier (an attack that fails to
  * change the prediction produces nothing to detect). Attacks run on the correctly classified test
- * inputs; every returned input is re-checked (ε-ball, [0,1] box, fresh forward pass).
+ * inputs through the runner; every returned input is re-checked (ε-ball, [0,1] box, fresh forward pass)
+ * and every one that fools the classifier is scored again with the real detector (scored-attacks.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Attack } from '../attack/attack.js';
-import { attackRows, gatherRows, misclassified, predictDataset, runAttack } from '../attack/runner.js';
+import { predictDataset } from '../attack/runner.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { buildSuite, type AttackName } from '../eval/suite.js';
@@ -20,9 +21,14 @@ import { UserError } from '../util/errors.js';
 import { checkpointInterrupt } from '../util/interrupt.js';
 import { assertValidInputs } from '../util/validate.js';
 import { AdaptiveDetectorAttack, type AdaptiveOptions, type TargetPool } from './adaptive.js';
-import { calibrateDetector, flags, scoreDataset, type Calibration, type CalibrationReport } from './calibrate.js';
+import { calibrateDetector, scoreDataset, type Calibration, type CalibrationReport } from './calibrate.js';
 import type { Detector, DetectorConfig } from './detector.js';
-import { rateAbove, rocAuc, rocCurve, scoreStats, tprAtFpr, type RocCurve, type ScoreStats } from './metrics.js';
+import { detectionResult, type ModelDetectionResult } from './detection-result.js';
+import { addCounts, concatF32, joinRowParts, sumOf, type RowPart } from './row-parts.js';
+import { rowGroups, runAdaptiveAttack, runPlainAttack, scoreRows } from './scored-attacks.js';
+
+export type { AttackDetection, DetectorEvaluation, ModelDetectionResult, OperatingPointReport } from './detection-result.js';
+export type { RowPart } from './row-parts.js';
 
 /** Non-adaptive attacks used by default: FGSM, PGD (CE, CW), and APGD-CE when this build has it. */
 export function defaultDetectAttacks(): AttackName[] {
@@ -50,59 +56,6 @@ export interface DetectEvalOptions {
   signal?: AbortSignal;
 }
 
-export interface OperatingPointReport {
-  fpr: number;
-  tpr: number;
-  threshold: number;
-  achievedFpr: number;
-}
-
-export interface AttackDetection {
-  attack: string;
-  adaptive: boolean;
-  config: Record<string, unknown>;
-  /** Correctly classified test inputs the attack ran on. */
-  attacked: number;
-  /** Of those, how many the returned input misclassifies (the positives). */
-  fooled: number;
-  attackSuccessRate: number;
-  rocAuc: number;
-  tprAtFpr: OperatingPointReport[];
-  roc: RocCurve;
-  /** At the calibrated threshold. */
-  calibrated: { threshold: number; cleanTestFpr: number; detectionRate: number; undetectedSuccessRate: number };
-  robustOrDetectedAccuracy: number;
-  adversarialScores: ScoreStats;
-  /** Adaptive only: examples broken (fooled and undetected) per strategy. */
-  perStrategy?: Record<string, number>;
-  seconds: number;
-}
-
-export interface DetectorEvaluation {
-  detector: string;
-  kind: string;
-  config: DetectorConfig;
-  calibration: Calibration;
-  calibrationSplit: { fit: [number, number] | null; threshold: [number, number] };
-  cleanTestScores: ScoreStats;
-  /** Fraction of clean test inputs flagged at the calibrated threshold (should be near the target). */
-  cleanTestFpr: number;
-  attacks: AttackDetection[];
-  /** Per example worst case over every attack, adaptive included. */
-  worstCaseRobustOrDetectedAccuracy: number;
-  calibrationSeconds: number;
-}
-
-export interface ModelDetectionResult {
-  label: string;
-  model: string;
-  /** sha256 of the model's weight files, when the caller knows them (the CLI does). */
-  weightsHash?: string | null;
-  testExamples: number;
-  cleanAccuracy: number;
-  detectors: DetectorEvaluation[];
-}
-
 function rowsOf(ds: Dataset, ids: readonly number[]): Float32Array {
   const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const out = new Float32Array(ids.length * row);
@@ -114,95 +67,6 @@ function labelsOf(ds: Dataset, ids: readonly number[]): Int32Array {
   return Int32Array.from(ids, (i) => ds.labels[i] as number);
 }
 
-
-/** Runs a non-adaptive attack on `ids` through the runner; returns the fooled ids and their adversarial rows. */
-async function runPlainAttack(f: LogitsFn, ds: Dataset, ids: number[], attack: Attack, batchSize: number, signal: AbortSignal | undefined): Promise<{ fooledIds: number[]; adv: Float32Array }> {
-  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const fooledIds: number[] = [];
-  const chunks: Float32Array[] = [];
-  await attackRows(f, ds, ids, attack, {
-    batchSize,
-    ...(signal !== undefined ? { signal } : {}),
-    onBatch: (b) => {
-      b.ids.forEach((id, j) => {
-        if (!b.success[j]) return;
-        fooledIds.push(id);
-        chunks.push(b.data.slice(j * row, (j + 1) * row));
-      });
-    },
-  });
-  const adv = new Float32Array(fooledIds.length * row);
-  chunks.forEach((ch, j) => adv.set(ch, j * row));
-  return { fooledIds, adv };
-}
-
-/** `ids` (ascending) grouped by the group of `size` rows from `start` they fall in; empty groups left out. */
-function rowGroups(ids: readonly number[], start: number, size: number): number[][] {
-  const out: number[][] = [];
-  let key = -1;
-  for (const id of ids) {
-    const k = Math.floor((id - start) / size);
-    if (k !== key) {
-      out.push([]);
-      key = k;
-    }
-    (out[out.length - 1] as number[]).push(id);
-  }
-  return out;
-}
-
-export function scoreRows(det: Detector, f: LogitsFn, rows: Float32Array, shape: [number, number, number], batchSize: number): Float32Array {
-  const [h, w, c] = shape;
-  const row = h * w * c;
-  const n = rows.length / row;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += batchSize) {
-    const size = Math.min(batchSize, n - i);
-    const x = tf.tensor4d(rows.subarray(i * row, (i + size) * row), [size, h, w, c]);
-    try {
-      out.set(det.score(f, x), i);
-    } finally {
-      x.dispose();
-    }
-  }
-  return out;
-}
-
-/** One attack's detection numbers for one detector, and the ids it broke (fooled and unflagged). Shared with the text evaluation. */
-export function summarise(
-  attack: string, adaptive: boolean, config: Record<string, unknown>, attacked: number, fooledIds: number[], advScores: Float32Array,
-  cleanScores: Float32Array, cal: Calibration, fprs: number[], correct: Uint8Array, nTest: number, seconds: number,
-): { summary: AttackDetection; brokenIds: Set<number> } {
-  const flagged = flags(advScores, cal);
-  const broken = new Set<number>();
-  fooledIds.forEach((id, j) => {
-    if (!flagged[j]) broken.add(id);
-  });
-  let ok = 0;
-  for (let i = 0; i < nTest; i++) if (correct[i] && !broken.has(i)) ok++;
-  const detected = flagged.reduce((a, b) => a + b, 0);
-  return {
-    summary: {
-      attack, adaptive, config, attacked, fooled: fooledIds.length,
-      attackSuccessRate: attacked > 0 ? fooledIds.length / attacked : NaN,
-      rocAuc: rocAuc(cleanScores, advScores),
-      tprAtFpr: fprs.map((fpr) => {
-        const p = tprAtFpr(cleanScores, advScores, fpr);
-        return { fpr, tpr: p.tpr, threshold: p.threshold, achievedFpr: p.fpr };
-      }),
-      roc: rocCurve(cleanScores, advScores),
-      calibrated: {
-        threshold: cal.threshold, cleanTestFpr: rateAbove(cleanScores, cal.threshold),
-        detectionRate: fooledIds.length > 0 ? detected / fooledIds.length : NaN,
-        undetectedSuccessRate: attacked > 0 ? broken.size / attacked : NaN,
-      },
-      robustOrDetectedAccuracy: ok / Math.max(nTest, 1),
-      adversarialScores: scoreStats(advScores),
-      seconds,
-    },
-    brokenIds: broken,
-  };
-}
 
 /** A detector fitted and calibrated once, on the calibration set, with its adaptive attack's target pool. */
 export interface PreparedDetector {
@@ -218,17 +82,6 @@ export interface DetectorSetup {
   config: DetectorConfig;
   calibration: Calibration;
   pool: TargetPool;
-}
-
-/** What every detection part holds (images and text): the test rows [start, end) and their clean results. */
-export interface RowPart {
-  start: number;
-  end: number;
-  /** The model's prediction on each clean row. */
-  pred: Int32Array;
-  /** Per detector: the clean score of each row; and the seconds that scoring took. */
-  clean: Float32Array[];
-  cleanSeconds: number[];
 }
 
 /** The per-example results of the test rows [start, end): everything the summary is computed from. */
@@ -348,73 +201,23 @@ export async function detectPart(
       const t0 = Date.now();
       const attack = adaptiveAttack(d.detector, d, o);
       const fooledIds: number[] = [];
-      const scores: number[] = [];
-      const perStrategy: Record<string, number> = {};
+      const scores: Float32Array[] = [];
+      const perStrategy: Record<string, number>[] = [];
       const report = progress(attack.name, correctIds.length);
       let done = 0;
       for (const group of groups) {
         await checkpointInterrupt(o.signal);
-        const { x, y } = gatherRows(test, group);
-        // Verified by the runner: clipped to the ball and the box, misclassified on a fresh pass.
-        const r = runAttack(attack, f, x, y, { criterion: misclassified, ids: group });
-        group.forEach((id, j) => {
-          if (r.detail.fooled[j] && r.success[j]) {
-            fooledIds.push(id);
-            scores.push(r.detail.scores[j] as number);
-          }
-        });
-        for (const [s, v] of Object.entries(r.detail.perStrategy)) perStrategy[s] = (perStrategy[s] ?? 0) + v;
-        tf.dispose([x, y, r.adversarial]);
+        const r = runAdaptiveAttack(f, test, group, attack, d.detector, d.calibration.threshold, attack.strategyNames(), bs);
+        fooledIds.push(...r.fooledIds);
+        scores.push(r.scores);
+        perStrategy.push(r.perStrategy);
         done += group.length;
         report(done);
       }
-      adaptive.push({ fooledIds, scores: Float32Array.from(scores), perStrategy, seconds: (Date.now() - t0) / 1000 });
+      adaptive.push({ fooledIds, scores: concatF32(scores), perStrategy: addCounts(perStrategy), seconds: (Date.now() - t0) / 1000 });
     }
   }
   return { start, end, pred, clean, cleanSeconds, plain, adaptive };
-}
-
-export function concatF32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-
-export function sumOf(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0);
-}
-
-/**
- * Parts covering contiguous ranges, in row order, and their shared fields joined (what one part over
- * all the rows would hold, timings added). Shared with the text evaluation.
- */
-export function joinRowParts<P extends RowPart>(parts: readonly P[], what: string): { sorted: P[]; first: P; rows: RowPart } {
-  const sorted = [...parts].sort((a, b) => a.start - b.start);
-  const first = sorted[0];
-  if (first === undefined) throw new UserError(`${what}: no examples`);
-  sorted.forEach((p, i) => {
-    const prev = sorted[i - 1];
-    if (prev !== undefined && p.start !== prev.end) throw new Error(`${what} parts: rows ${prev.end}…${p.start - 1} are missing or overlap`);
-  });
-  return {
-    sorted, first,
-    rows: {
-      start: first.start, end: (sorted[sorted.length - 1] as P).end, pred: concatI32(sorted.map((p) => p.pred)),
-      clean: first.clean.map((_, d) => concatF32(sorted.map((p) => p.clean[d] as Float32Array))),
-      cleanSeconds: first.cleanSeconds.map((_, d) => sumOf(sorted.map((p) => p.cleanSeconds[d] as number))),
-    },
-  };
-}
-
-function concatI32(parts: readonly Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-  return out;
 }
 
 /** Parts covering contiguous ranges, joined in row order (what one part over all the rows would hold, timings added). */
@@ -432,61 +235,6 @@ export function joinDetectParts(parts: readonly DetectPart[]): DetectPart {
       return { fooledIds: each.flatMap((a) => a.fooledIds), scores: concatF32(each.map((a) => a.scores)), perStrategy: addCounts(each.map((a) => a.perStrategy)), seconds: sumOf(each.map((a) => a.seconds)) };
     }),
   };
-}
-
-/** Per-strategy counts added up. */
-export function addCounts(counts: ReadonlyArray<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const c of counts) for (const [s, v] of Object.entries(c)) out[s] = (out[s] ?? 0) + v;
-  return out;
-}
-
-/** One attack's detection numbers for one detector, and the ids it broke. */
-export type AttackSummary = ReturnType<typeof summarise>;
-
-/** An attack's per-row outcome on the test set, as the parts hold it. */
-export interface AttackRows {
-  fooledIds: number[];
-  scores: Float32Array;
-  seconds: number;
-  /** Adaptive attacks: rows broken per strategy. */
-  perStrategy?: Record<string, number>;
-}
-
-/** Summarises one attack's rows for the detector at hand (its calibration and clean scores are bound). */
-export type SummariseAttack = (name: string, adaptive: boolean, config: Record<string, unknown>, rows: AttackRows) => AttackSummary;
-
-/**
- * A model's detection result from its calibrated detectors and the joined part of all its test rows:
- * `attacksOf` summarises detector d's attacks with `sum`; the clean numbers, the worst case over the
- * attacks and the bookkeeping are the same for images and text.
- */
-export function detectionResult(
-  label: string, modelPath: string, test: Pick<Dataset, 'count' | 'labels'>, prepared: ReadonlyArray<{ detector: Pick<Detector, 'name' | 'kind' | 'describe'>; report: Pick<CalibrationReport, 'calibration' | 'split'>; seconds: number }>, part: RowPart,
-  fprs: number[], attacksOf: (d: number, sum: SummariseAttack, cal: Calibration) => AttackSummary[],
-): ModelDetectionResult {
-  if (part.start !== 0 || part.end !== test.count) throw new Error(`detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);
-  const correct = new Uint8Array(test.count);
-  let nCorrect = 0;
-  for (let i = 0; i < test.count; i++) if (part.pred[i] === test.labels[i]) { correct[i] = 1; nCorrect++; }
-  const detectorsOut: DetectorEvaluation[] = prepared.map((e, d) => {
-    const cal = e.report.calibration;
-    const cleanScores = part.clean[d] as Float32Array;
-    const sum: SummariseAttack = (name, adaptive, config, rows) => {
-      const a = summarise(name, adaptive, config, nCorrect, rows.fooledIds, rows.scores, cleanScores, cal, fprs, correct, test.count, rows.seconds);
-      if (rows.perStrategy !== undefined) a.summary.perStrategy = rows.perStrategy;
-      return a;
-    };
-    const summaries = attacksOf(d, sum, cal);
-    let ok = 0;
-    for (let i = 0; i < test.count; i++) if (correct[i] && summaries.every((a) => !a.brokenIds.has(i))) ok++;
-    return {
-      detector: e.detector.name, kind: e.detector.kind, config: e.detector.describe(), calibration: cal, calibrationSplit: e.report.split,
-      cleanTestScores: scoreStats(cleanScores), cleanTestFpr: rateAbove(cleanScores, cal.threshold),
-      attacks: summaries.map((a) => a.summary), worstCaseRobustOrDetectedAccuracy: ok / Math.max(test.count, 1), calibrationSeconds: e.seconds + (part.cleanSeconds[d] as number),
-    };
-  });
-  return { label, model: modelPath, testExamples: test.count, cleanAccuracy: nCorrect / Math.max(test.count, 1), detectors: detectorsOut };
 }
 
 /** The detection result of a model from its prepared detectors and the (joined) part of all its test rows. */
@@ -510,7 +258,7 @@ export function summariseDetection(label: string, modelPath: string, test: Datas
 /**
  * Evaluates detectors on one model, in this thread. `detectors` are fresh (unfitted) detectors; they
  * are fitted and calibrated on `calibration` (clean, disjoint from `test`) and returned fitted in the
- * result configs. With workers: evaluateDetectionParallel (jobs/detect-parallel.ts).
+ * result configs. With workers: evaluateDetectionParallel (parallel/detect-parallel.ts).
  */
 export async function evaluateDetection(
   model: tf.LayersModel | LogitsFn, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: DetectEvalOptions,

@@ -27,7 +27,8 @@ import { AdaptiveSwapAttack, embedIds, type AdaptiveSwapOptions } from './adapti
 import { calibrateDetector, flags, type Calibration, type CalibrationReport } from './calibrate.js';
 import type { Detector } from './detector.js';
 import type { DetectorSettings } from './registry.js';
-import { addCounts, concatF32, detectionResult, joinRowParts, sumOf, type ModelDetectionResult, type RowPart } from './evaluate.js';
+import { detectionResult, type ModelDetectionResult } from './detection-result.js';
+import { addCounts, concatF32, joinRowParts, sumOf, type RowPart } from './row-parts.js';
 import { textDetectorTarget, type TextDetectorTarget } from './text-target.js';
 
 export interface TextDetectEvalOptions {

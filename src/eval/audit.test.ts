@@ -108,6 +108,20 @@ test('binary classifiers: the audit runs APGD on the CW margin instead of the ta
   assert.ok(planAttacks(AUDIT_PLANS.quick, threat, 0, 10).some((a) => a.name.includes('dlr-targeted')));
 });
 
+test("the standard and thorough budgets end with AutoAttack's standard Square: 5000 queries, p_init 0.8, fixed schedule, last", () => {
+  const threat = { norm: 'linf' as const, eps: 0.3 };
+  for (const version of ['standard', 'thorough'] as const) {
+    const attacks = planAttacks(AUDIT_PLANS[version], threat, 0, 10);
+    const last = attacks[attacks.length - 1]?.describe();
+    assert.deepEqual({ attack: last?.['attack'], queries: last?.['queries'], pInit: last?.['pInit'], schedule: last?.['schedule'], restarts: last?.['restarts'] },
+      { attack: 'square', queries: 5000, pInit: 0.8, schedule: 'fixed', restarts: 1 }, version);
+  }
+  // The quick budget stays cheap: 300 queries over the whole (rescaled) schedule.
+  const quick = planAttacks(AUDIT_PLANS.quick, threat, 0, 10).find((a) => a.describe()['attack'] === 'square')?.describe();
+  assert.equal(quick?.['queries'], 300);
+  assert.equal(quick?.['schedule'], undefined);
+});
+
 test('an interrupted audit resumes only for the same model and configuration, and loses no kept example', async () => {
   const m = await trained();
   const dir = mkdtempSync(join(tmpdir(), 'alp-audit-'));

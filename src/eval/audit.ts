@@ -31,12 +31,22 @@ import { AUDIT_VERSIONS, type AuditVersion } from './audit-versions.js';
 
 export { AUDIT_VERSIONS, type AuditVersion };
 
-interface PlanItem {
+export interface PlanItem {
   name: AttackName;
   /** Iterations; for the Square attack, queries. */
   steps: number;
   restarts: number;
+  /** Square only: p_init and whether its schedule is stretched over the budget (../attack/square.ts). */
+  square?: { pInit: number; rescaleSchedule: boolean };
 }
+
+/**
+ * AutoAttack's standard Square, on the survivors of the gradient attacks: 5000 queries, p_init 0.8, one run,
+ * p at fixed iteration counts (fra31/auto-attack autoattack/autoattack.py, read 2026-12-06: `SquareAttack(
+ * p_init=.8, n_queries=5000, n_restarts=1, resc_schedule=False)`). Its n_queries counts proposals after the
+ * start (5001 passes); alp's 5000 include the start: one proposal fewer, the same p at each.
+ */
+export const AUTOATTACK_SQUARE: PlanItem = { name: 'square', steps: 5000, restarts: 1, square: { pInit: 0.8, rescaleSchedule: false } };
 
 interface AuditPlan {
   attacks: PlanItem[];
@@ -66,7 +76,7 @@ export const AUDIT_PLANS: Record<AuditVersion, AuditPlan> = {
       { name: 'pgd-cw', steps: 40, restarts: 1 },
       { name: 'apgd-ce', steps: 100, restarts: 1 },
       { name: 'apgd-dlr', steps: 100, restarts: 1 },
-      { name: 'square', steps: 1000, restarts: 1 },
+      AUTOATTACK_SQUARE,
     ],
     sweepExamples: 200, sweepSteps: 40, itersExamples: 200, weak: [20, 1], strong: [100, 5],
   },
@@ -77,7 +87,7 @@ export const AUDIT_PLANS: Record<AuditVersion, AuditPlan> = {
       { name: 'pgd-cw', steps: 100, restarts: 5 },
       { name: 'apgd-ce', steps: 100, restarts: 5 },
       { name: 'apgd-dlr', steps: 100, restarts: 1 },
-      { name: 'square', steps: 5000, restarts: 1 },
+      AUTOATTACK_SQUARE,
     ],
     sweepExamples: 500, sweepSteps: 100, itersExamples: 500, weak: [20, 1], strong: [200, 10],
   },
@@ -143,7 +153,7 @@ export function planAttacks(plan: AuditPlan, threat: ThreatModel, seed: number, 
     const r = replaced.find((q) => q.attack === p.name);
     const name = r === undefined ? p.name : r.by;
     if (name === null) return [];
-    return buildSuite({ threat, attacks: [name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps });
+    return buildSuite({ threat, attacks: [name], steps: p.steps, restarts: p.restarts, seed: seed + 101 * i, queries: p.steps, ...(p.square !== undefined ? { square: p.square } : {}) });
   });
 }
 

@@ -21,6 +21,8 @@ export interface SuiteSpec {
   stepSize?: number;
   /** Query budget of the Square attack (default 1000). */
   queries?: number;
+  /** The Square attack's p_init and schedule (defaults: 0.8, rescaled to the budget; ../attack/square.ts). */
+  square?: { pInit?: number; rescaleSchedule?: boolean };
   /**
    * Attacks (by name) that run only on the examples every earlier attack of the suite failed to fool, as
    * in an AutoAttack cascade: a slow attack late in the suite then costs only the survivors, and its robust
@@ -62,7 +64,7 @@ export function buildSuite(s: SuiteSpec): Attack[] {
       case 'apgd-cw':
         return new Apgd({ threat: s.threat, steps: s.steps, restarts: s.restarts, seed, loss: 'cw' });
       case 'square':
-        return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: 1, seed });
+        return new Square({ threat: s.threat, queries: s.queries ?? 1000, restarts: 1, seed, ...s.square });
       default:
         throw new OptionError(`{attacks}: expected names from ${ATTACK_NAMES.join(', ')}, got '${name}'`);
     }

@@ -3,6 +3,7 @@
  * validation slice, model built or loaded, trained (resumably), saved in the TF.js layers format with
  * a train.json beside it.
  */
+import { refuseZooOutput } from '../model/zoo-paths.js';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
@@ -13,6 +14,7 @@ import { loadSource, type LoadedSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { splitTrainVal, type TrainValSplit } from '../train/val-split.js';
 import type { DataDefaults } from '../train/data-defaults.js';
+import { withInputNormalization } from '../model/input-normalization.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { describeModelFile, graphTrainingRefusal, lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
@@ -83,6 +85,7 @@ export const RESULT_FILES = ['eval.json', 'audit.json', 'audit.state.json', 'exa
  * both ways out. A file where the folder should be is left to the write to report (exit 5).
  */
 export function prepareOutput(out: string, o: { resume?: boolean; force?: boolean } = {}): void {
+  refuseZooOutput(out, 'a trained model');
   if (!existsSync(out) || !statSync(out).isDirectory()) return;
   const present = RUN_FILES.filter((f) => existsSync(join(out, f)));
   if (!present.some((f) => f === 'model.json' || f === CHECKPOINT_FILE || f === 'weights.bin')) return;
@@ -156,6 +159,9 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
   } else {
     model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   }
+  // A manifest's per-channel normalisation becomes the model's first layer (saved with it): inputs stay in [0,1].
+  const norm = loaded.record?.normalization;
+  if (norm !== undefined) model = withInputNormalization(model, norm);
   for (const n of notices) o.onNotice?.(n);
   // Notes about the data: said by whoever loaded it (the caller, when it passed `data`), kept in train.json.
   if (o.data === undefined) for (const n of loaded.notes) o.onNotice?.(n);

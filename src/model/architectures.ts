@@ -138,21 +138,18 @@ export function mlp(o: ArchOptions): tf.LayersModel {
   });
 }
 
+const BUILDERS: Record<ArchName, (o: ArchOptions) => tf.LayersModel> = {
+  'madry-cnn': madryCnn,
+  'fast-cnn': fastCnn,
+  'wide-cnn': wideCnn,
+  mlp,
+  'audio-cnn': audioCnn,
+  'text-cnn': textCnn,
+};
+
 export function buildArch(name: ArchName, o: ArchOptions): tf.LayersModel {
-  switch (name) {
-    case 'madry-cnn':
-      return madryCnn(o);
-    case 'fast-cnn':
-      return fastCnn(o);
-    case 'wide-cnn':
-      return wideCnn(o);
-    case 'mlp':
-      return mlp(o);
-    case 'audio-cnn':
-      return audioCnn(o);
-    case 'text-cnn':
-      return textCnn(o);
-    default:
-      throw new UserError(`architecture: expected one of ${ARCH_NAMES.join(', ')}, got '${String(name)}'`);
+  if (!Object.hasOwn(BUILDERS, name)) {
+    throw new UserError(`architecture: expected one of ${ARCH_NAMES.join(', ')}, got '${String(name)}'`);
   }
+  return BUILDERS[name](o);
 }

@@ -14,8 +14,8 @@ import { checkInputGradient } from './gradient-check.js';
 import { VERIFIED_LAYERS, VERIFIED_ACTIVATIONS, gradientSupport } from './gradient-support.js';
 import { adaptModel } from './adapt.js';
 import { splitAtEmbedding } from './text.js';
-import { batchNormalization } from './batch-normalization.js';
-import { layerNormalization } from './layer-normalization.js';
+import { batchNormalization } from '../backend/batch-normalization.js';
+import { layerNormalization } from '../backend/layer-normalization.js';
 
 const L = tf.layers;
 type Shape = [number, ...number[]];

@@ -6,29 +6,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelOutput } from './protocol.js';
 import { buildSite } from './site.js';
 import { servePlayground } from './serve.js';
-import { useBackend } from '../testing/setup.js';
+import { chromiumWorkDir, launchChromium } from '../testing/chromium.js';
 import { mlpTwin, writeMlpGraph } from '../testing/graph-fixtures.js';
 import { loadMnist, subset } from '../data/index.js';
 import { loadModel, stripSoftmax } from '../model/io.js';
 import { adaptModel } from '../model/adapt.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 test('playground in headless Chromium: a graph model with flat inputs and a softmax output gives Node\'s logits, and PGD runs through it', { timeout: 180_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
-    return;
-  }
-  await useBackend();
-  const d = mkdtempSync(join(tmpdir(), 'alp-graph-playground-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const d = await chromiumWorkDir(t, 'alp-graph-playground-');
+  if (d === null) return;
   writeMlpGraph(mlpTwin(4), join(d, 'graph'), { inputShape: [-1, 784] });
   const node = await loadModel(join(d, 'graph'));
   stripSoftmax(node);
@@ -36,8 +28,7 @@ test('playground in headless Chromium: a graph model with flat inputs and a soft
   const test4 = subset(loadMnist('test'), 0, 4);
   const site = buildSite(join(d, 'graph'), { samples: 4, data: test4 });
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await launchChromium();
   const server = await servePlayground(site);
   try {
     const page = await (await browser.newContext()).newPage();
@@ -66,7 +57,7 @@ test('playground in headless Chromium: a graph model with flat inputs and a soft
       const x = alp.tf.tensor4d(new Float32Array(await (await fetch('data/samples.f32')).arrayBuffer()).subarray(0, 784), [1, 28, 28, 1]);
       const y = alp.tf.tensor1d([alp.predict(model, x)[0] as number], 'int32');
       const g = alp.tf.grad((z: import('@tensorflow/tfjs').Tensor) => alp.tf.losses.softmaxCrossEntropy(alp.tf.oneHot(y, 10), model.apply(z) as import('@tensorflow/tfjs').Tensor))(x);
-      const adv = new alp.Pgd({ threat: { norm: 'linf', eps: 0.2 }, steps: 10 }).run(alp.logitsOf(model), x, y);
+      const adv = alp.runAttack(new alp.Pgd({ threat: { norm: 'linf', eps: 0.2 }, steps: 10 }), alp.logitsOf(model), x, y);
       return { gradMax: alp.tf.max(alp.tf.abs(g)).dataSync()[0] as number, before: y.dataSync()[0] as number, after: alp.predict(model, adv.adversarial)[0] as number };
     });
     assert.ok(r.gradMax > 1e-6, `input gradient in the page: ${r.gradMax}`);

@@ -62,6 +62,8 @@ export function playgroundHtml(title: string): string {
         <canvas id="draw" width="168" height="168"></canvas>
         <div class="row"><button id="use-drawing" type="button">use drawing</button><button id="clear-drawing" type="button">clear</button></div>
       </div>
+      <label for="image-file">…or an image file of yours</label>
+      <input id="image-file" type="file" accept="image/*">
     </div>
     <h2 style="margin-top:16px">Attack</h2>
     <label for="attack">Attack</label>

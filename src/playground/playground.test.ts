@@ -22,16 +22,16 @@ import { calibrateDetector } from '../detect/calibrate.js';
 import { saveDetector } from '../detect/detector-files.js';
 import { buildArch } from '../model/architectures.js';
 import { saveModel } from '../model/io.js';
+import { encodePng } from '../report/png.js';
 import { assertUserError, runAlp } from '../testing/cli.js';
 import { readmeSnippet } from '../testing/readme.js';
-import { useBackend } from '../testing/setup.js';
+import { chromiumWorkDir, launchChromium } from '../testing/chromium.js';
 import { resolveConfig } from '../train/config.js';
 import { trainModel } from '../train/trainer.js';
 import { contentType, exportPlayground, servePlayground } from './serve.js';
 import { buildSite, findModels } from './site.js';
 import type { ModelOutput } from './protocol.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EPS = 0.1;
 /** The fixed image: MNIST test example 0 (a 7). */
 const IMAGE = 0;
@@ -151,13 +151,8 @@ test('playground: files of a run folder, and clear errors for bad folders', () =
 });
 
 test('playground in headless Chromium: offline, Node-equal logits, PGD in the page flips standard not ALP, static export works', { timeout: 240_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
-    return;
-  }
-  await useBackend();
-  const d = mkdtempSync(join(tmpdir(), 'alp-playground-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const d = await chromiumWorkDir(t, 'alp-playground-');
+  if (d === null) return;
   const t0 = Date.now();
   const models = await trainRun(join(d, 'run'));
   t.diagnostic(`trained both models in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -165,11 +160,7 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
   assert.deepEqual(site.manifest.models.map((m) => [m.name, m.method, m.detectorUrl !== null]), [['alp', 'alp', true], ['standard', 'standard', true]]);
   assert.equal(site.manifest.defaults.eps, EPS);
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const server = await servePlayground(site);
   try {
     let t1 = Date.now();
@@ -248,6 +239,22 @@ test('playground in headless Chromium: offline, Node-equal logits, PGD in the pa
     await page.click('#use-drawing');
     await page.waitForFunction(() => /your drawing/.test(document.getElementById('status')?.textContent ?? ''));
     assert.equal(await page.locator('#models tbody tr [data-kind=clean][data-prediction]').count(), 2);
+
+    // A user's image file, decoded by the browser: test image IMAGE written as a PNG gives its very pixels (same logits).
+    const rgba = new Uint8Array(28 * 28 * 4);
+    for (let p = 0; p < 784; p++) {
+      const v = Math.round((test10.images[IMAGE * 784 + p] as number) * 255);
+      rgba.set([v, v, v, 255], p * 4);
+    }
+    const pngFile = join(d, 'digit.png');
+    writeFileSync(pngFile, encodePng(28, 28, rgba));
+    await page.setInputFiles('#image-file', pngFile);
+    await page.waitForFunction(() => /digit\.png: taken to be/.test(document.getElementById('status')?.textContent ?? ''));
+    const fromFile = await page.evaluate(async (i) => {
+      const pg = (window as unknown as { alpPlayground: { predictSample: (i?: number) => Promise<Array<{ logits: number[] }>> } }).alpPlayground;
+      return { file: (await pg.predictSample()).map((o) => o.logits), sample: (await pg.predictSample(i)).map((o) => o.logits) };
+    }, IMAGE);
+    assert.deepEqual(fromFile.file, fromFile.sample);
 
     // Node agrees with the premise: the label of the fixed image is what both models predict clean.
     const label = test10.labels[IMAGE] as number;
@@ -336,13 +343,8 @@ function toneClips(count: number): Dataset {
 }
 
 test('playground in headless Chromium: audio gets waveforms, play buttons and attacks; text gets a clear not-supported note', { timeout: 180_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
-    return;
-  }
-  await useBackend();
-  const d = mkdtempSync(join(tmpdir(), 'alp-playground-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const d = await chromiumWorkDir(t, 'alp-playground-');
+  if (d === null) return;
   const clips = toneClips(64);
   const audio = buildArch('mlp', { inputShape: [1, 256, 1], numClasses: 2, seed: 1 });
   const c = resolveConfig(undefined, { method: 'standard', arch: 'mlp', epochs: 3, batchSize: 16, lr: 1e-2, schedule: 'constant', eps: 0.01, seed: 1, valSize: 0 });
@@ -355,11 +357,7 @@ test('playground in headless Chromium: audio gets waveforms, play buttons and at
     classNames: ['ham', 'spam'], vocabulary: ['<pad>', 'free', 'money'],
   };
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
+  const browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
   const audioServer = await servePlayground(buildSite(join(d, 'audio'), { data: clips, samples: 4 }));
   const textServer = await servePlayground(buildSite(join(d, 'text'), { data: textData }));
   try {

@@ -32,6 +32,8 @@ export interface SiteOptions {
   outputNode?: string;
   /** Use these inputs instead of loading a dataset (tests). */
   data?: Dataset;
+  /** Keep only the models trained on `dataset` (a folder of models of several datasets, such as the zoo). */
+  onlyDataset?: boolean;
 }
 
 interface FoundModel {
@@ -100,7 +102,10 @@ function insideRun(runDir: string, file: string): { path: string } {
 }
 
 export function buildSite(runDir: string, o: SiteOptions = {}): PlaygroundSite {
-  const models = findModels(runDir);
+  const found = findModels(runDir);
+  const only = o.onlyDataset === true ? (o.data?.name ?? o.dataset) : undefined;
+  const models = only === undefined ? found : found.filter((m) => alpConfig(m)['dataset'] === only);
+  if (models.length === 0) throw new UserError(`${runDir}: no model there was trained on ${String(only)}; pass --data with one of ${[...new Set(found.map((m) => String(alpConfig(m)['dataset'])))].join(', ')}`);
   const recorded = [...new Set(models.map((m) => alpConfig(m)['dataset']).filter((d): d is string => typeof d === 'string'))];
   if (o.dataset === undefined && o.data === undefined && recorded.length > 1) {
     throw new UserError(`${runDir}: the models were trained on different datasets (${recorded.join(', ')}); pass --data`);

@@ -3,6 +3,7 @@
  * compute worker (worker.ts) for predictions and attacks. `window.alpPlayground` exposes the same
  * actions to scripts (the browser test drives the page through the DOM and reads logits through it).
  */
+import { decodeImageFile } from '../browser/decode-image.js';
 import { MANIFEST_FILE, PLAYGROUND_ATTACKS, type FromWorker, type PlaygroundAttack, type ModelOutput, type PlaygroundManifest, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -276,6 +277,18 @@ function setupDrawing(): void {
     down = false;
   });
   $('clear-drawing').addEventListener('click', clear);
+  // A user's own image, decoded by the browser as the Node loader decodes it (browser/decode-image.ts).
+  $<HTMLInputElement>('image-file').addEventListener('change', (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (file === undefined) return;
+    void decodeImageFile(file, manifest.shape, file.name)
+      .then(async (v) => {
+        const outs = await predict(v);
+        await setInput(v, outs[0]?.prediction ?? 0);
+        setStatus('idle', `${file.name}: taken to be a ${className(currentLabel)} (the first model's prediction)`);
+      })
+      .catch((err: unknown) => setStatus('error', (err as Error).message));
+  });
   $('use-drawing').addEventListener('click', () => {
     const [h, w, ch] = manifest.shape;
     const tmp = document.createElement('canvas');

@@ -11,26 +11,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fullRun, standardRun, syntheticLoader, trainOnlyRun } from './fixtures.js';
+import { CHROMIUM, launchChromium } from '../testing/chromium.js';
 import { writeReport } from './report.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 test('the page renders in headless Chromium without errors, charts laid out, images decoded', { timeout: 90_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`${CHROMIUM} not found; to run this test: apt-get install chromium`);
     return;
   }
-  const { chromium } = await import('playwright-core');
   const d = mkdtempSync(join(tmpdir(), 'alp-browser-'));
   t.after(() => rmSync(d, { recursive: true, force: true }));
   const runs = [standardRun(join(d, 'standard')), fullRun(join(d, 'alp')), trainOnlyRun(join(d, 'trades'))];
   const out = join(d, 'report.html');
   await writeReport(runs, { out, cleanLoader: syntheticLoader() });
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     const problems: string[] = [];

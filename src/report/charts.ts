@@ -74,6 +74,14 @@ const PERCENT_AXIS = { format: '.0%' };
 /** Legend entries drawn as line segments, so the dash pattern shows. */
 const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 320, encode: { symbols: { update: { stroke: { value: '#444' } } } } };
 
+/** What every chart has: the Vega-Lite schema, a description, its size, the shared config, `rows` as data. */
+function chartSpec(description: string, width: number, height: number, rows: unknown[], rest: Record<string, unknown>): TopLevelSpec {
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', description, width, height, config: CONFIG, data: { values: rows }, ...rest } as unknown as TopLevelSpec;
+}
+
+/** The training charts' line: thinner than the evaluation charts'. */
+const TRAINING_LINE = { type: 'line', point: { filled: true, size: 40 }, strokeWidth: 2 };
+
 /** Robust accuracy against ε, one line per model; a dashed rule marks the evaluated ε when there is one. */
 export function sweepSpec(rows: SweepRow[], models: Colours, evaluatedEps: number | null): TopLevelSpec {
   const line = {
@@ -95,13 +103,9 @@ export function sweepSpec(rows: SweepRow[], models: Colours, evaluatedEps: numbe
       },
     );
   }
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Robust accuracy against perturbation radius, one line per model',
-    width: 440, height: 260, config: CONFIG,
-    data: { values: rows },
+  return chartSpec('Robust accuracy against perturbation radius, one line per model', 440, 260, rows, {
     layer: layers,
-  } as unknown as TopLevelSpec;
+  });
 }
 
 /** Accuracy per attack, bars grouped by attack with one bar per model, labelled with the value. */
@@ -109,45 +113,34 @@ export function attackBarsSpec(rows: AttackRow[], models: Colours, attacks: stri
   const step = Math.max(16, Math.min(34, Math.floor(160 / Math.max(models.domain.length, 1))));
   const x = { field: 'attack', type: 'nominal', title: null, sort: attacks, axis: { labelAngle: 0, labelLimit: 150 } };
   const y = { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] }, axis: PERCENT_AXIS };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Accuracy under each attack, grouped by attack, one bar per model',
-    // Wide enough per group for its label (Vega measures text roughly without a canvas).
-    width: attacks.length * Math.max(step * models.domain.length + 24, 7 * Math.max(...attacks.map((a) => a.length)) + 18), height: 260, config: CONFIG,
-    data: { values: rows },
+  // Wide enough per group for its label (Vega measures text roughly without a canvas).
+  const width = attacks.length * Math.max(step * models.domain.length + 24, 7 * Math.max(...attacks.map((a) => a.length)) + 18);
+  return chartSpec('Accuracy under each attack, grouped by attack, one bar per model', width, 260, rows, {
     transform: [{ calculate: "format(datum.accuracy, '.0%')", as: 'label' }],
     encoding: { x, xOffset: { field: 'model', type: 'nominal', sort: models.domain }, y },
     layer: [
       { mark: { type: 'bar', cornerRadiusTopLeft: 2, cornerRadiusTopRight: 2 }, encoding: { color: colour(models) } },
       { mark: { type: 'text', dy: -5, fontSize: 9.5, color: '#333' }, encoding: { text: { field: 'label' } } },
     ],
-  } as unknown as TopLevelSpec;
+  });
 }
 
 /** The audit cascade: robust accuracy after each attack (and every one before it). */
 export function cascadeSpec(rows: CascadeRow[], models: Colours, stages: string[]): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Robust accuracy after each stage of the audit attack cascade',
-    width: Math.max(320, 110 * stages.length), height: 240, config: CONFIG,
-    data: { values: rows },
+  return chartSpec('Robust accuracy after each stage of the audit attack cascade', Math.max(320, 110 * stages.length), 240, rows, {
     mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 2.25, interpolate: 'step-after' },
     encoding: {
       x: { field: 'stage', type: 'ordinal', sort: stages, title: 'after attack (cumulative)', axis: { labelAngle: 0, labelLimit: 150 } },
       y: { field: 'accuracy', type: 'quantitative', title: 'robust accuracy', scale: { domain: [0, 1] }, axis: PERCENT_AXIS },
       color: colour(models),
     },
-  } as unknown as TopLevelSpec;
+  });
 }
 
 /** Mean training loss per epoch; solid total loss, dashed components. */
 export function lossSpec(rows: LossRow[], models: Colours, components: string[]): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Mean training loss per epoch, total and its parts, per model',
-    width: 440, height: 240, config: CONFIG,
-    data: { values: rows },
-    mark: { type: 'line', point: { filled: true, size: 40 }, strokeWidth: 2 },
+  return chartSpec('Mean training loss per epoch, total and its parts, per model', 440, 240, rows, {
+    mark: TRAINING_LINE,
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
       y: { field: 'loss', type: 'quantitative', title: 'mean loss', scale: { zero: true } },
@@ -155,24 +148,20 @@ export function lossSpec(rows: LossRow[], models: Colours, components: string[])
       strokeDash: { field: 'component', type: 'nominal', title: 'term', sort: components, legend: DASH_LEGEND },
       detail: { field: 'component' },
     },
-  } as unknown as TopLevelSpec;
+  });
 }
 
 /** Validation accuracy during training: clean solid, robust dashed. */
 export function validationSpec(rows: ValRow[], models: Colours): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Clean and robust validation accuracy per evaluation step, per model',
-    width: 440, height: 240, config: CONFIG,
-    data: { values: rows },
-    mark: { type: 'line', point: { filled: true, size: 40 }, strokeWidth: 2 },
+  return chartSpec('Clean and robust validation accuracy per evaluation step, per model', 440, 240, rows, {
+    mark: TRAINING_LINE,
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'training step' },
       y: { field: 'accuracy', type: 'quantitative', title: 'validation accuracy', scale: { domain: [0, 1] }, axis: PERCENT_AXIS },
       color: colour(models),
       strokeDash: { field: 'metric', type: 'nominal', title: 'accuracy', sort: ['clean', 'robust'], legend: DASH_LEGEND },
     },
-  } as unknown as TopLevelSpec;
+  });
 }
 
 /** Compiles a Vega-Lite spec and renders it to an SVG string, headless (no canvas, no DOM). */

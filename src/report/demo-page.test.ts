@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runAlp } from '../testing/cli.js';
+import { CHROMIUM, launchChromium } from '../testing/chromium.js';
 import { writeReport } from './report.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 type Browser = Awaited<ReturnType<typeof import('playwright-core')['chromium']['launch']>>;
 
@@ -61,11 +60,7 @@ test('alp demo end to end on a tiny budget writes both models, report.json and r
     t.skip(`${CHROMIUM} not found; the page in a browser is not checked. To check it: apt-get install chromium`);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const { page, problems } = await openPage(browser, join(out, 'report.html'));
     assert.deepEqual(problems, []);

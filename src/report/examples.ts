@@ -5,7 +5,8 @@
  * data layer's test split, by the indices audit.json lists. Without an audit, the demo's quick-audit.json
  * gives the images instead: the first ones its evaluation fooled and the first ones the model resisted.
  */
-import { basename } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { readExamplesFile } from '../artifacts/audit.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
@@ -46,26 +47,32 @@ export interface ExampleSet {
   notes: string[];
 }
 
-/** Clean test images by dataset name; null with a reason when they cannot be loaded. */
-export type CleanLoader = (dataset: string) => Promise<{ ds: Dataset } | { error: string }>;
+/** Clean test images by dataset name (a user's data: found through the run folder's train.json); an error when they cannot be loaded. */
+export type CleanLoader = (dataset: string, runFolder?: string) => Promise<{ ds: Dataset } | { error: string }>;
 
 /** A CleanLoader over the data layer, loading each dataset's test split once. */
 export function dataLayerLoader(dataDir?: string): CleanLoader {
   const cache = new Map<string, Promise<{ ds: Dataset } | { error: string }>>();
-  return (name) => {
-    let p = cache.get(name);
+  return (name, runFolder) => {
+    const key = `${name}\0${runFolder ?? ''}`;
+    let p = cache.get(key);
     if (p === undefined) {
       p = (async () => {
-        const { loadDataset, DATASET_NAMES } = await import('../data/index.js');
-        if (!(DATASET_NAMES as readonly string[]).includes(name)) return { error: `unknown dataset '${name}'` };
+        const { loadDataset, DATASET_NAMES, loadSource, sourceOfRecord } = await import('../data/index.js');
         try {
-          return { ds: loadDataset(name as (typeof DATASET_NAMES)[number], 'test', dataDir !== undefined ? { dataDir } : {}) };
+          if ((DATASET_NAMES as readonly string[]).includes(name)) return { ds: loadDataset(name as (typeof DATASET_NAMES)[number], 'test', dataDir !== undefined ? { dataDir } : {}) };
+          // A user's data: the source train.json recorded, read again the same way.
+          const trainJson = runFolder !== undefined ? join(runFolder, 'train.json') : undefined;
+          const recorded = trainJson !== undefined && existsSync(trainJson) ? (JSON.parse(readFileSync(trainJson, 'utf8')) as { data?: { source?: unknown } }).data?.source : undefined;
+          const src = recorded !== undefined && trainJson !== undefined ? sourceOfRecord(recorded, trainJson) : undefined;
+          if (src === undefined) return { error: `unknown dataset '${name}'` };
+          return { ds: (await loadSource(src, 'test')).ds };
         } catch (e) {
           if (e instanceof UserError) return { error: e.message };
           throw e;
         }
       })();
-      cache.set(name, p);
+      cache.set(key, p);
     }
     return p;
   };
@@ -109,7 +116,7 @@ export async function buildExamples(run: RunData, load: CleanLoader, max: number
   let clean: Dataset | null = null;
   if (dataset === null) notes.push(`${basename(from.file)} names no dataset, so the clean images are not shown`);
   else {
-    const r = await load(dataset);
+    const r = await load(dataset, run.folder);
     if ('error' in r) notes.push(`clean images unavailable (${r.error})`);
     else if (r.ds.shape[0] !== h || r.ds.shape[1] !== w || r.ds.shape[2] !== c) {
       notes.push(`the ${dataset} test images are [${r.ds.shape.join(',')}], the adversarial ones [${h},${w},${c}]; clean images not shown`);

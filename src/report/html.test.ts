@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compactJson, duration, esc, evidenceHtml, evidenceValue, pct } from './html.js';
+import { compactJson, duration, esc, evidenceValue, pct } from './html-format.js';
+import { evidenceHtml } from './html-findings.js';
 import { demoFolder, evalJson, fullRun, standardRun, syntheticLoader, syntheticTest, trainOnlyRun, writeAudit } from './fixtures.js';
 import { dataPathFor, writeReport, type ReportData } from './report.js';
 

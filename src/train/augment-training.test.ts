@@ -12,7 +12,8 @@ import { toyDataset, useBackend } from '../testing/setup.js';
 import { keywordTexts, TINY_L, TINY_V } from '../testing/tiny-text.js';
 import { buildArch } from '../model/architectures.js';
 import { augmentBatch } from '../data/augment.js';
-import { Batcher } from '../data/dataset.js';
+import { Batcher, byteDataset, type Dataset } from '../data/dataset.js';
+import { splitTrainVal } from './run.js';
 import { resolveConfig, type ConfigOverrides, type TrainConfig } from './config.js';
 import { trainModel } from './trainer.js';
 import { startInThread, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
@@ -126,6 +127,36 @@ test('workers: 2 and 3 replicas are handed the augmented examples a single threa
   const w0 = off.getWeights().map((w) => w.dataSync() as Float32Array);
   assert.ok(Math.max(...w0.map((w, i) => Math.max(...Array.from(w, (v, j) => Math.abs(v - ((w1[i] as Float32Array)[j] as number)))))) > 1e-3, 'augmentation changed nothing');
   for (const m of [one, two, off]) m.dispose();
+});
+
+test('byte-backed images (a decoded folder) train, validate and resume bit-identical to the same images as float32', async () => {
+  await useBackend();
+  // The toy images rounded to bytes: once as uint8 rows (what an image folder loads as), once as float32.
+  const pixels = Uint8Array.from(data.images, (v) => Math.round(v * 255));
+  const fields = { name: 'toy', labels: data.labels, count: data.count, shape: data.shape, numClasses: 4 };
+  const asBytes = byteDataset(fields, { pixels, rows: null });
+  const asFloat: Dataset = { ...fields, images: Float32Array.from(pixels, (v) => v / 255) };
+  const c = config({ valSize: 16, evalEvery: 0, evalAttackSteps: 2 });
+  const fs = splitTrainVal(asFloat, c), bs = splitTrainVal(asBytes, c);
+  // The split of the bytes is a pair of index views on them, not copies.
+  assert.equal(bs.train.bytes?.pixels, pixels);
+  assert.equal(bs.val?.bytes?.pixels, pixels);
+  assert.deepEqual(bs.validation, fs.validation);
+  const f = mlp(), b = mlp();
+  const sf = await trainModel(f, fs.train, fs.val, c);
+  const dir = mkdtempSync(join(tmpdir(), 'alp-bytes-resume-'));
+  try {
+    await trainModel(b, bs.train, bs.val, c, { checkpointDir: dir, stopAfterSteps: 4 });
+    b.dispose();
+    const b2 = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
+    const sb = await trainModel(b2, bs.train, bs.val, c, { checkpointDir: dir, resume: true });
+    assert.deepEqual(bits(b2), bits(f));
+    assert.deepEqual(sb.evals.map((e) => [e.cleanAcc, e.robustAcc]), sf.evals.map((e) => [e.cleanAcc, e.robustAcc]));
+    b2.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  f.dispose();
 });
 
 test('refused for text data before anything is trained', async () => {

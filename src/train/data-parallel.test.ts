@@ -8,7 +8,7 @@ import { tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
 import { makeAdversarial } from './methods.js';
 import { buildArch } from '../model/architectures.js';
-import { batchNormalization } from '../model/batch-normalization.js';
+import { batchNormalization } from '../backend/batch-normalization.js';
 import { EXIT, WorkerCrashedError } from '../util/errors.js';
 import { assertUserError } from '../testing/cli.js';
 import { startWorkerReplicas } from './train-replicas.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { tempDir } from '../testing/files.js';
 import { toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { METHODS, resolveConfig, type TrainConfig } from './config.js';
@@ -44,89 +44,77 @@ function firstDifference(a: Float32Array[], b: Float32Array[]): string | undefin
 // loses them fails here.
 for (const method of METHODS) {
   for (const optimizer of ['adam', 'sgd'] as const) {
-    test(`${method}/${optimizer}: a run interrupted three times and resumed ends with bit-identical weights`, async () => {
+    test(`${method}/${optimizer}: a run interrupted three times and resumed ends with bit-identical weights`, async (t) => {
       await useBackend();
-      const dir = mkdtempSync(join(tmpdir(), 'alp-resume-'));
-      try {
-        const c = { ...config(method), optimizer, noise: method === 'lsq' || method === 'clp' ? 0.2 : 0 };
-        const straight = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
-        await trainModel(straight, data, val, c);
+      const dir = tempDir(t, 'alp-resume-');
+      const c = { ...config(method), optimizer, noise: method === 'lsq' || method === 'clp' ? 0.2 : 0 };
+      const straight = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
+      await trainModel(straight, data, val, c);
 
-        let resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
-        let state = await trainModel(resumed, data, val, c, { checkpointDir: dir, stopAfterSteps: 2 });
-        for (const [more, at] of [[6, 8], [5, 13]] as const) {
-          resumed.dispose();
-          resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
-          state = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true, stopAfterSteps: more });
-          assert.equal(state.step, at);
-          assert.equal(state.done, false);
-        }
+      let resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: c.seed });
+      let state = await trainModel(resumed, data, val, c, { checkpointDir: dir, stopAfterSteps: 2 });
+      for (const [more, at] of [[6, 8], [5, 13]] as const) {
         resumed.dispose();
         resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
-        const final = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true });
-        assert.equal(final.step, 18);
-        assert.equal(final.done, true);
-        assert.equal(final.epochs.length, 3);
-        assert.equal(firstDifference(weightsOf(straight), weightsOf(resumed)), undefined);
-        straight.dispose();
-        resumed.dispose();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+        state = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true, stopAfterSteps: more });
+        assert.equal(state.step, at);
+        assert.equal(state.done, false);
       }
+      resumed.dispose();
+      resumed = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 999 });
+      const final = await trainModel(resumed, data, val, c, { checkpointDir: dir, resume: true });
+      assert.equal(final.step, 18);
+      assert.equal(final.done, true);
+      assert.equal(final.epochs.length, 3);
+      assert.equal(firstDifference(weightsOf(straight), weightsOf(resumed)), undefined);
+      straight.dispose();
+      resumed.dispose();
     });
   }
 }
 
-test('resuming with a different configuration is refused, naming the field', async () => {
+test('resuming with a different configuration is refused, naming the field', async (t) => {
   await useBackend();
-  const dir = mkdtempSync(join(tmpdir(), 'alp-resume-'));
-  try {
-    const c = config('alp');
-    await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, stopAfterSteps: 2 });
-    const other = { ...c, eps: 0.1 };
-    await assert.rejects(
-      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, other, { checkpointDir: dir, resume: true }),
-      /cannot resume with a different configuration \(eps: checkpoint 0.2, now 0.1\)/,
-    );
-    // The optimizer and learning rate shape the weights too (their state would not even fit).
-    await assert.rejects(
-      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, optimizer: 'sgd', lr: 0.1 }, { checkpointDir: dir, resume: true }),
-      /cannot resume with a different configuration \(optimizer: checkpoint "adam", now "sgd"; lr: checkpoint 0.01, now 0.1\)/,
-    );
-    // Validation settings may change.
-    const ok = await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, evalAttackSteps: 1 }, { checkpointDir: dir, resume: true, stopAfterSteps: 1 });
-    assert.equal(ok.step, 3);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir(t, 'alp-resume-');
+  const c = config('alp');
+  await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, stopAfterSteps: 2 });
+  const other = { ...c, eps: 0.1 };
+  await assert.rejects(
+    trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, other, { checkpointDir: dir, resume: true }),
+    /cannot resume with a different configuration \(eps: checkpoint 0.2, now 0.1\)/,
+  );
+  // The optimizer and learning rate shape the weights too (their state would not even fit).
+  await assert.rejects(
+    trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, optimizer: 'sgd', lr: 0.1 }, { checkpointDir: dir, resume: true }),
+    /cannot resume with a different configuration \(optimizer: checkpoint "adam", now "sgd"; lr: checkpoint 0.01, now 0.1\)/,
+  );
+  // Validation settings may change.
+  const ok = await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, { ...c, evalAttackSteps: 1 }, { checkpointDir: dir, resume: true, stopAfterSteps: 1 });
+  assert.equal(ok.step, 3);
 });
 
-test('a corrupt checkpoint is a clear error, and a failed write keeps the previous one', async () => {
+test('a corrupt checkpoint is a clear error, and a failed write keeps the previous one', async (t) => {
   await useBackend();
-  const dir = mkdtempSync(join(tmpdir(), 'alp-ckpt-'));
-  try {
-    const path = join(dir, CHECKPOINT_FILE);
-    writeFileSync(path, 'not a checkpoint at all');
-    assert.throws(() => loadCheckpoint(path), /not an alp checkpoint \(expected magic ALPCKPT1/);
-    const c = config('standard');
-    await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, stopAfterSteps: 2 });
-    const good = readFileSync(path);
-    writeFileSync(path, good.subarray(0, good.length - 10));
-    assert.throws(() => loadCheckpoint(path), /checkpoint data has \d+ bytes, expected \d+/);
-    // One weight changed after the write: same size, still finite, still parses; the checksum says no.
-    const flipped = Buffer.from(good);
-    flipped.writeFloatLE(flipped.readFloatLE(flipped.length - 400) + 0.5, flipped.length - 400);
-    writeFileSync(path, flipped);
-    assert.throws(() => loadCheckpoint(path), (e: unknown) => e instanceof CorruptFileError && e.code === EXIT.corrupt && /checkpoint is corrupt \(its SHA-256 checksum does not match/.test(e.message));
-    await assert.rejects(
-      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, resume: true }),
-      CorruptFileError,
-    );
-    writeFileSync(path, good);
-    assert.equal(loadCheckpoint(path).state !== undefined, true);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir(t, 'alp-ckpt-');
+  const path = join(dir, CHECKPOINT_FILE);
+  writeFileSync(path, 'not a checkpoint at all');
+  assert.throws(() => loadCheckpoint(path), /not an alp checkpoint \(expected magic ALPCKPT1/);
+  const c = config('standard');
+  await trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, stopAfterSteps: 2 });
+  const good = readFileSync(path);
+  writeFileSync(path, good.subarray(0, good.length - 10));
+  assert.throws(() => loadCheckpoint(path), /checkpoint data has \d+ bytes, expected \d+/);
+  // One weight changed after the write: same size, still finite, still parses; the checksum says no.
+  const flipped = Buffer.from(good);
+  flipped.writeFloatLE(flipped.readFloatLE(flipped.length - 400) + 0.5, flipped.length - 400);
+  writeFileSync(path, flipped);
+  assert.throws(() => loadCheckpoint(path), (e: unknown) => e instanceof CorruptFileError && e.code === EXIT.corrupt && /checkpoint is corrupt \(its SHA-256 checksum does not match/.test(e.message));
+  await assert.rejects(
+    trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, resume: true }),
+    CorruptFileError,
+  );
+  writeFileSync(path, good);
+  assert.equal(loadCheckpoint(path).state !== undefined, true);
 });
 
 test('schedules: cosine decays to 0, step decays ×0.1 at the given fractions, ε ramps linearly', () => {
@@ -170,29 +158,25 @@ test('training steps do not leak tensors, for every method', async () => {
   }
 });
 
-test('divergence is a DivergedError (exit 4), names no CLI flag, and leaves a loadable checkpoint from before it', async () => {
+test('divergence is a DivergedError (exit 4), names no CLI flag, and leaves a loadable checkpoint from before it', async (t) => {
   await useBackend();
-  const dir = mkdtempSync(join(tmpdir(), 'alp-diverge-'));
-  try {
-    const c = { ...config('standard'), schedule: 'constant' as const, lr: 1e30 };
-    let step = -1;
-    await assert.rejects(
-      trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, checkpointEvery: 1 }),
-      (e: unknown) => {
-        const m = e instanceof DivergedError ? /training diverged (?:at|by) step (\d+)/.exec(e.message) : null;
-        step = m !== null ? Number(m[1]) : -1;
-        return m !== null && (e as DivergedError).code === EXIT.diverged && !/--/.test((e as Error).message);
-      },
-    );
-    assert.ok(step >= 1 && step <= 18, `step ${step}`);
-    // Whatever checkpoint exists is complete, finite (loadCheckpoint checks) and from before the divergence.
-    if (existsSync(join(dir, CHECKPOINT_FILE))) {
-      const ck = loadCheckpoint<{ step: number }>(join(dir, CHECKPOINT_FILE));
-      assert.ok(ck.state.step < step, `checkpoint at step ${ck.state.step}, divergence at ${step}`);
-      tf.dispose(ck.model);
-      tf.dispose(ck.optimizer.map((t) => t.tensor));
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const dir = tempDir(t, 'alp-diverge-');
+  const c = { ...config('standard'), schedule: 'constant' as const, lr: 1e30 };
+  let step = -1;
+  await assert.rejects(
+    trainModel(buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 1 }), data, null, c, { checkpointDir: dir, checkpointEvery: 1 }),
+    (e: unknown) => {
+      const m = e instanceof DivergedError ? /training diverged (?:at|by) step (\d+)/.exec(e.message) : null;
+      step = m !== null ? Number(m[1]) : -1;
+      return m !== null && (e as DivergedError).code === EXIT.diverged && !/--/.test((e as Error).message);
+    },
+  );
+  assert.ok(step >= 1 && step <= 18, `step ${step}`);
+  // Whatever checkpoint exists is complete, finite (loadCheckpoint checks) and from before the divergence.
+  if (existsSync(join(dir, CHECKPOINT_FILE))) {
+    const ck = loadCheckpoint<{ step: number }>(join(dir, CHECKPOINT_FILE));
+    assert.ok(ck.state.step < step, `checkpoint at step ${ck.state.step}, divergence at ${step}`);
+    tf.dispose(ck.model);
+    tf.dispose(ck.optimizer.map((t) => t.tensor));
   }
 });

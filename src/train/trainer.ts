@@ -13,6 +13,7 @@ import { makeDir } from '../util/atomic.js';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Pgd } from '../attack/pgd.js';
+import { runAttack } from '../attack/runner.js';
 import { Batcher, type Dataset } from '../data/dataset.js';
 import { augmentBatch, checkAugmentFits } from '../data/augment.js';
 import { logitsOf } from '../model/classifier.js';
@@ -125,7 +126,7 @@ export function quickEval(model: tf.LayersModel, ds: Dataset, c: TrainConfig, st
     const y = tf.tensor1d(batch.y, 'int32');
     const pred = tf.tidy(() => f(x).argMax(-1).dataSync() as Int32Array);
     for (let i = 0; i < batch.size; i++) if (pred[i] === batch.y[i]) clean++;
-    const r = pgd.run(f, x, y);
+    const r = runAttack(pgd, f, x, y);
     for (let i = 0; i < batch.size; i++) if (!r.success[i]) robust++;
     tf.dispose([x, y, r.adversarial]);
   }
@@ -146,7 +147,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   if (text === null) checkThreats(train, [{ norm: c.norm, eps: c.eps }]);
   checkBatchSize(c.batchSize);
   if (text === null && train.vocabulary !== undefined) throw new UserError(`${train.name} holds token ids; train a text model on it (e.g. the architecture text-cnn)`);
-  assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
+  // Byte-backed images are v/255 of uint8 values, in [0,1] by construction; reading `images` would build them all.
+  if (train.bytes === undefined) assertValidInputs(train.images, `${train.name} training ${text !== null ? 'token ids' : 'images'}`, text !== null ? null : [0, 1]);
   if (c.augment !== undefined) checkAugmentFits(c.augment, train);
   const opt = makeOptimizer(c);
   const batcher = new Batcher(train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true });

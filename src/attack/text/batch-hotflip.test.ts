@@ -7,7 +7,7 @@ import { splitAtEmbedding, type EmbeddingSplit } from '../../model/text.js';
 import { keywordTexts, tinyTextModel, TINY_L } from '../../testing/tiny-text.js';
 import { useBackend } from '../../testing/setup.js';
 import { Rng } from '../../util/rng.js';
-import { batchHotflip } from './batch-hotflip.js';
+import { batchHotflip, shortlistRows } from './batch-hotflip.js';
 
 /**
  * The algorithm as it was before its scores moved to one backend matrix product: every g_r·e_v a
@@ -21,19 +21,14 @@ function reference(split: EmbeddingSplit, ids: tf.Tensor4D, y: tf.Tensor1D, swap
   const loss = (e: tf.Tensor): tf.Scalar => tf.losses.softmaxCrossEntropy(tf.oneHot(y, split.head.outputs[0]?.shape[1] as number), split.head.apply(e, { training: false }) as tf.Tensor2D, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
   for (let round = 0; round < swaps; round++) {
     const g = tf.tidy(() => tf.grad(loss)(split.embed(tf.tensor4d(Float32Array.from(cur), [B, L, 1, 1]), false)).dataSync() as Float32Array);
-    const rows: number[] = [];
-    for (let b = 0; b < B; b++) {
-      const open: Array<[number, number]> = [];
-      for (let i = 0; i < L; i++) {
-        const r = b * L + i;
-        if (orig[r] === PAD_ID || cur[r] !== orig[r]) continue;
-        let s = 0;
-        for (let d = 0; d < D; d++) s += (g[r * D + d] as number) ** 2;
-        open.push([s, r]);
-      }
-      open.sort((a, c) => c[0] - a[0] || a[1] - c[1]);
-      for (const [, r] of open.slice(0, P)) rows.push(r);
+    // The shortlist is the module's own (its choice did not move); the norms behind it are JavaScript's.
+    const norms = new Float32Array(B * L);
+    for (let r = 0; r < B * L; r++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += (g[r * D + d] as number) ** 2;
+      norms[r] = s;
     }
+    const rows = shortlistRows(norms, orig, cur, B, L, P);
     if (rows.length === 0) break;
     const scores = new Float32Array(rows.length * V);
     rows.forEach((r, k) => {

@@ -41,7 +41,7 @@ test('eval.json word-swap results are read back for the report, malformed entrie
 
 test('audit.json word swaps are read back for the report, and the page marks each swap (escaped)', async () => {
   const { parseAudit } = await import('../../artifacts/audit.js');
-  const { markedHtml } = await import('../../report/html.js');
+  const { markedHtml } = await import('../../report/html-examples.js');
   const a = parseAudit({
     wordSwaps: {
       points: [{ k: 2, worstCaseAccuracy: 0.4, attacks: [{ name: 'hotflip', robustAccuracy: 0.5 }] }],

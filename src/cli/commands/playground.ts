@@ -4,6 +4,7 @@ import { exportPlayground, servePlayground } from '../../playground/serve.js';
 import { buildSite, findModels } from '../../playground/site.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { emit, loaderOptionsOf, loadSourceFor, trainedSource } from '../common.js';
+import { zooRoot } from '../../model/zoo-paths.js';
 
 export { PLAYGROUND_SPEC };
 
@@ -15,9 +16,12 @@ export async function playgroundCommand(argv: string[]): Promise<void> {
 
 /** `alp playground` on arguments parsed and checked against PLAYGROUND_SPEC. */
 export async function runPlaygroundCommand(p: Parsed): Promise<void> {
-  const runDir = p._[0] ?? 'runs/demo';
+  // No run given: the packaged models (zoo/), so the page works on a fresh clone without training; `zoo` names them too.
+  const onZoo = p._[0] === undefined || p._[0] === 'zoo';
+  const runDir = onZoo ? zooRoot() : (p._[0] as string);
   const port = get.num(p, 'port') as number;
-  const given = get.str(p, 'data');
+  // The zoo holds models of several datasets: its page shows those of one (--data, MNIST by default).
+  const given = get.str(p, 'data') ?? (onZoo ? 'mnist' : undefined);
   const dataDir = get.str(p, 'data-dir');
   const title = get.str(p, 'title');
   const outputNode = get.str(p, 'output-node');
@@ -33,6 +37,7 @@ export async function runPlaygroundCommand(p: Parsed): Promise<void> {
     ...(data !== undefined ? { data } : {}),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(title !== undefined ? { title } : {}),
+    ...(onZoo ? { onlyDataset: true } : {}),
   });
   const quiet = get.bool(p, 'quiet') && !get.bool(p, 'json');
   const out = get.str(p, 'export');

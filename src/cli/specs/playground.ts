@@ -6,7 +6,7 @@ import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
 export const PLAYGROUND_SPEC: CommandSpec = {
   name: 'playground',
   summary: 'an offline page on 127.0.0.1 to attack a run\'s models live in the browser',
-  usage: 'alp playground [RUN_DIR] [--port N] [--export DIR]',
+  usage: 'alp playground [RUN_DIR|zoo] [--port N] [--export DIR]   (no RUN_DIR: the zoo models)',
   positionals: 'RUN_DIR',
   options: [
     { name: 'port', type: 'int', default: 8080, help: 'port on 127.0.0.1 (0: any free port)' },
@@ -20,7 +20,8 @@ export const PLAYGROUND_SPEC: CommandSpec = {
     ...OUTPUT_OPTIONS,
   ],
   examples: [
-    'alp playground                       # runs/demo: the demo\'s standard and ALP models',
+    'alp playground                       # the packaged zoo models (alp zoo list)',
+    'alp playground runs/demo             # the demo\'s standard and ALP models',
     'alp playground runs/my-run --port 9000',
     'alp playground runs/demo --export site/   # then: any static server over site/',
   ],

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../testing/setup.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, saveModel } from '../model/io.js';
 import { AlpLayerNormalization } from './layer-normalization.js';
-import { checkInputGradient } from './gradient-check.js';
+import { checkInputGradient } from '../model/gradient-check.js';
 
 test('a model.json with LayerNormalization without center/scale loads as a differentiable layer', async () => {
   await useBackend();

@@ -44,15 +44,6 @@ export class AlpLayerNormalization extends TfLayerNormalization {
   }
 }
 
-let registered = false;
-
-/** Makes model.json files deserialise LayerNormalization as AlpLayerNormalization. Idempotent. */
-export function registerLayerNormalization(): void {
-  if (registered) return;
-  tf.serialization.registerClass(AlpLayerNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  registered = true;
-}
-
 /** A LayerNormalization layer (same options as tf.layers.layerNormalization) that alp can differentiate. */
 export function layerNormalization(args: Record<string, unknown> = {}): tf.layers.Layer {
   return new AlpLayerNormalization(args);

@@ -77,15 +77,6 @@ export class AlpBatchNormalization extends TfBatchNormalization {
   }
 }
 
-let registered = false;
-
-/** Makes model.json files deserialise BatchNormalization as AlpBatchNormalization. Idempotent. */
-export function registerBatchNormalization(): void {
-  if (registered) return;
-  tf.serialization.registerClass(AlpBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  registered = true;
-}
-
 /** A BatchNormalization layer (same options as tf.layers.batchNormalization) that alp can differentiate. */
 export function batchNormalization(args: Record<string, unknown> = {}): tf.layers.Layer {
   return new AlpBatchNormalization(args);
