@@ -27,13 +27,13 @@ export * from './loss/index.js';
 export { DEFAULTS, PRESETS, PRESET_NAMES, METHODS, resolveConfig, validateConfig, ConfigError, type TrainConfig, type Method, type PresetName, type OptimizerName, type Schedule } from './train/config.js';
 export { trainModel, quickEval, type TrainState, type TrainOptions, type TrainProgress, type EvalPoint } from './train/trainer.js';
 export { makeAdversarial, methodLoss } from './train/methods.js';
-export { runTraining, splitTrainVal, prepareOutput, type RunOptions, type RunResult } from './train/run.js';
+export { runTraining, splitTrainVal, prepareOutput, type RunOptions, type RunResult } from './jobs/train.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { getOptimizerState, setOptimizerState } from './train/optimizer-state.js';
 export { learningRate, trainingEps } from './train/schedule.js';
 
 export { evaluateRobustness, attackDataset, epsSweep, pgdSuite, predictAll, type EvalResult, type AttackSummary, type SweepPoint, type EvalOptions, type EvalProgress } from './eval/evaluate.js';
-export { compareMethods, type CompareOptions, type CompareProgress, type CompareResult } from './compare/compare.js';
+export { compareMethods, type CompareOptions, type CompareProgress, type CompareResult, type CompareShard } from './jobs/compare.js';
 export { datasetDigest, dataRecord, type DataRecord } from './data/digest.js';
 export { buildSuite, ATTACK_NAMES, type SuiteSpec, type AttackName } from './eval/suite.js';
 export { fitSuiteToClasses, refuseUnfit, minClasses, type Replacement } from './eval/few-classes.js';
@@ -42,10 +42,13 @@ export { audit, planAttacks, AUDIT_PLANS, AUDIT_VERSIONS, type AuditVersion, typ
 // Evaluation in parts: shards (--shard K/N), workers (--workers N) and their merge give the unsharded result.
 export { evalPart, summarizeEval, sweepPart, summarizeSweep, type EvalPart, type SweepPart } from './eval/evaluate.js';
 export { auditPart, finishAudit, type AuditPart } from './eval/audit.js';
-export { parseShard, shardRange, type ShardSpec, type ShardRecord } from './parallel/shard.js';
-export { mergeShards, type MergedRun } from './parallel/merge.js';
-export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptions } from './parallel/evaluate-parallel.js';
-export { evaluateDetectionParallel, detectPartParallel, evaluateTextDetectionParallel, textDetectPartParallel, type DetectParallelOptions, type TextDetectParallelOptions } from './parallel/detect-parallel.js';
+export { parseShard, shardRange, type ShardSpec, type ShardRecord } from './artifacts/shard.js';
+export { mergeShards, type MergedRun } from './jobs/merge.js';
+export { detectImageModel, detectTextModel, type DetectModelJob, type DetectModelRun } from './jobs/detect-eval.js';
+export { mergeDetectModels, type DetectEvalShard, type DetectShardModel } from './jobs/detect-shard.js';
+export { runVersions } from './jobs/header.js';
+export { evalPartParallel, auditPartParallel, attackParallel, type ParallelOptions } from './jobs/evaluate-parallel.js';
+export { evaluateDetectionParallel, detectPartParallel, evaluateTextDetectionParallel, textDetectPartParallel, type DetectParallelOptions, type TextDetectParallelOptions } from './jobs/detect-parallel.js';
 export { runCascade, type CascadeOptions, type CascadeResult, type CascadeStep } from './eval/cascade.js';
 
 export { Rng } from './util/rng.js';

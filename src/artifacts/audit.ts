@@ -13,7 +13,7 @@ import type { DataRecord } from '../data/digest.js';
 import type { AuditPart, AuditResult } from '../eval/audit.js';
 import type { KeptMessage } from '../eval/word-audit.js';
 import type { SwapEval } from '../attack/text/robustness.js';
-import type { ShardRecord } from '../parallel/shard.js';
+import type { ShardRecord } from './shard.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';

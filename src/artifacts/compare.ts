@@ -1,10 +1,10 @@
 /**
- * compare.json: written by `alp compare` (src/compare/compare.ts, whose CompareResult is its type) and
+ * compare.json: written by `alp compare` (src/jobs/compare.ts, whose CompareResult is its type) and
  * read here for `alp report`: the rows the page shows — budget and cost per method, audited robustness,
  * and accuracy off the training distribution — and the method folders it lists.
  */
 import { join } from 'node:path';
-import { COMPARE_SCHEMA, type CompareResult } from '../compare/compare.js';
+import { COMPARE_SCHEMA, type CompareResult } from '../compare/result.js';
 import { UserError } from '../util/errors.js';
 import type { Obj } from './fields.js';
 

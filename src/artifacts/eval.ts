@@ -6,7 +6,7 @@
 import type { SwapEval } from '../attack/text/robustness.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import type { EvalPart, EvalResult, SweepPart, SweepPoint as EvalSweepPoint } from '../eval/evaluate.js';
-import type { ShardRecord } from '../parallel/shard.js';
+import type { ShardRecord } from './shard.js';
 import type { DataRecord } from '../data/digest.js';
 import type { SuiteSpec } from '../eval/suite.js';
 import { writeJsonAtomic } from '../util/atomic.js';

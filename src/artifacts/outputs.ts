@@ -110,7 +110,7 @@ export function detectEvalIdentity(j: Obj): ResultIdentity {
   return {
     weightsHash: hashes.length === 0 || hashes.some((h) => h === null) ? null : hashes.join('+'), data: dataRecordOf(setup['data']),
     settings: {
-      dataset: fixed(setup['dataset']), examples: num(setup['testExamples']), norm: fixed(threat['norm']), eps: num(threat['eps']),
+      dataset: fixed(setup['dataset']), examples: num(setup['testExamples']), shard: shardOf(j), norm: fixed(threat['norm']), eps: num(threat['eps']),
       attacks: list(setup['attacks']), steps: num(setup['attackSteps']), restarts: num(setup['attackRestarts']),
       detectors: list(setup['detectors']), seed: num(setup['seed']), operatingFpr: num(setup['operatingFpr']),
     },
@@ -123,7 +123,7 @@ export function compareIdentity(j: Obj): ResultIdentity {
   return {
     weightsHash: null, data: dataRecordOf(j['data']),
     settings: {
-      dataset: fixed(j['dataset']), preset: fixed(j['preset']), seed: num(j['seed']), budgetSeconds: num(j['budgetSeconds']),
+      dataset: fixed(j['dataset']), shard: shardOf(j), preset: fixed(j['preset']), seed: num(j['seed']), budgetSeconds: num(j['budgetSeconds']),
       norm: fixed(threat['norm']), eps: num(threat['eps']), audit: fixed(j['auditVersion']), examples: num(j['testExamples']),
       methods: list(j['methodList']), shifts: fixed(j['shifts']), ood: fixed(j['ood']),
     },

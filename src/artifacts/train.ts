@@ -1,9 +1,9 @@
 /**
- * train.json: what a training run (src/train/run.ts: `alp train`, the demo, compare) writes beside its
+ * train.json: what a training run (src/jobs/train.ts: `alp train`, the demo, compare) writes beside its
  * model, and how `alp report` and the CLI read it back. Version 1 adds the schema field; files without
  * one (written before it) are read the same way.
  */
-import type { ValidationSplit } from '../train/run.js';
+import type { ValidationSplit } from '../train/val-split.js';
 import { existsSync } from 'node:fs';
 import type { TrainConfig } from '../train/config.js';
 import type { SourceRecord } from '../data/source.js';
@@ -31,7 +31,7 @@ export interface TrainArtifact {
   /** The value range the fine-tuned model was trained on (an adapter in front maps [0,1] onto it). */
   inputRange?: [number, number];
   /**
-   * `validation`: how the held-out examples were chosen (train/run.ts), absent when none were; `source`: a
+   * `validation`: how the held-out examples were chosen (jobs/train.ts), absent when none were; `source`: a
    * user's own data (path, format, loader options, class names, input shape, kind), so later commands read
    * it again; `defaults`: the config fields whose default came from the data's kind.
    */

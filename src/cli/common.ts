@@ -1,12 +1,12 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
+import { runVersions } from '../jobs/header.js';
 import { networkPathLine, networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { imageSize, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { checkLoaderOptions, parseDataSource, sourceLabel, sourceOfRecord, type DataSource, type LoaderOptions } from '../data/source.js';
@@ -286,23 +286,7 @@ export function checkModelFitsData(model: tf.LayersModel, ds: Dataset, modelPath
 let network: NetworkPath | null = null;
 
 export function versions(backend: string): Record<string, string> {
-  const require = createRequire(import.meta.url);
-  const v = (name: string): string => {
-    try {
-      return (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      return 'not installed';
-    }
-  };
-  return {
-    alp: (require('../../package.json') as { version: string }).version,
-    node: process.version,
-    tfjs: v('@tensorflow/tfjs-core'),
-    'tfjs-backend-wasm': v('@tensorflow/tfjs-backend-wasm'),
-    backend,
-    nativeKernels: nativeKernelsInstalled() ? 'openblas' : 'none',
-    ...(network !== null ? { nativeNetwork: network.path === 'native' ? 'yes' : `no: ${network.reason ?? ''}` } : {}),
-  };
+  return runVersions(backend, network !== null ? { nativeNetwork: network.path === 'native' ? 'yes' : `no: ${network.reason ?? ''}` } : {});
 }
 
 /** Emits the command's result: JSON on stdout with --json, otherwise the human text. */

@@ -39,7 +39,7 @@ const COMMANDS: Record<string, Command> = {
   audit: { summary: 'strong attack cascade and gradient-masking diagnostics', spec: AUDIT_SPEC, run: async (p, a) => (await import('./commands/audit.js')).runAuditCommand(p, a) },
   report: { summary: 'self-contained HTML page: charts, examples, findings, reproduce', spec: REPORT_SPEC, run: async (p) => (await import('./commands/report.js')).runReportCommand(p) },
   playground: { summary: 'offline page on 127.0.0.1: attack the models live in the browser', spec: PLAYGROUND_SPEC, run: async (p) => (await import('./commands/playground.js')).runPlaygroundCommand(p) },
-  merge: { summary: 'combine the shards of an eval or audit run (--shard K/N) into the unsharded result', spec: MERGE_SPEC, run: async (p) => (await import('./commands/merge.js')).runMergeCommand(p) },
+  merge: { summary: 'combine the shards of an eval, audit, detect eval or compare run (--shard K/N) into the unsharded result', spec: MERGE_SPEC, run: async (p) => (await import('./commands/merge.js')).runMergeCommand(p) },
   compare: { summary: 'every training method on one time budget, audited side by side', spec: COMPARE_SPEC, run: async (p, a) => (await import('./commands/compare.js')).runCompareCommand(p, a) },
   zoo: {
     summary: 'the packaged robust models (--model zoo:NAME): list, verify against their cards, add a run',

@@ -21,13 +21,13 @@ export const COMMON_OPTIONS: OptSpec[] = [
 /** Fewest examples per default worker (cli/common.ts workersFor): starting a worker costs about a second. */
 export const MIN_PER_WORKER = 100;
 
-/** `--shard K/N` of eval and audit (parallel/shard.ts). */
+/** `--shard K/N` of every job that `alp merge` joins (artifacts/shard.ts). */
 export const SHARD_OPTION: OptSpec = {
   name: 'shard', type: 'string', metavar: 'K/N',
   help: 'evaluate only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1; the output records the shard for `alp merge`',
 };
 
-/** `--workers N` of eval, audit, attack and detect eval (parallel/evaluate-parallel.ts). */
+/** `--workers N` of eval, audit, attack and detect eval (jobs/evaluate-parallel.ts). */
 export const WORKERS_OPTION: OptSpec = {
   name: 'workers', type: 'int', metavar: 'N',
   help: `worker threads, each with a replica of the model (default: one per core, ${MIN_PER_WORKER}+ examples each; 1 = in this thread); results do not depend on N`,

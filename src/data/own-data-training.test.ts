@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { zipSync } from 'fflate';
 import { useBackend } from '../testing/setup.js';
 import { resolveConfig } from '../train/config.js';
-import { runTraining } from '../train/run.js';
+import { runTraining } from '../jobs/train.js';
 import { loadMnist } from './mnist.js';
 import { writeIdx } from './idx.js';
 import { interleave } from './class-folders.js';

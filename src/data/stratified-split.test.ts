@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitTrainVal } from '../train/run.js';
+import { splitTrainVal } from '../jobs/train.js';
 import type { Dataset } from './dataset.js';
 import { classQuotas, splitDigest, stratifiedSplit } from './stratified-split.js';
 

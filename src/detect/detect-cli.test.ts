@@ -50,7 +50,7 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
 
   const out = join(tmp, 'eval.json');
   const e = alp(['detect', 'eval', '--model', `tiny=${dir}`, '--detectors', 'margin', '--n', '16', '--calib-n', '100', '--attacks', 'fgsm,pgd-cw',
-    '--steps', '2', '--adaptive-steps', '2', '--lambdas', '0,1', '--check-every', '1', '--quiet', '--out', out]);
+    '--steps', '2', '--adaptive-steps', '2', '--lambdas', '0,1', '--check-every', '1', '--batch-size', '8', '--quiet', '--out', out]);
   assert.equal(e.code, 0, e.stderr);
   const report = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; fields: Record<string, string>; models: Array<{ label: string; detectors: Array<{ attacks: Array<{ adaptive: boolean }> }> }>; sideBySide: unknown[] };
   assert.equal(report.schema, 'alp.detect-eval/2');
@@ -58,6 +58,21 @@ test('alp detect: help, usage errors, calibrate → check files → eval on a ti
   assert.deepEqual(report.models[0]?.detectors[0]?.attacks.map((a) => a.adaptive), [false, false, true]);
   assert.equal(report.sideBySide.length, 1);
   assert.match(e.stdout, /ADAPTIVE/);
+
+  // The same run in two shards (whole groups of --batch-size rows each), merged: the same report but for timings.
+  const args = (k: string, file: string): string[] => ['detect', 'eval', '--model', `tiny=${dir}`, '--detectors', 'margin', '--n', '16', '--calib-n', '100', '--attacks', 'fgsm,pgd-cw',
+    '--steps', '2', '--adaptive-steps', '2', '--lambdas', '0,1', '--check-every', '1', '--batch-size', '8', '--quiet', '--shard', k, '--out', file];
+  for (const k of ['1/2', '2/2']) {
+    const r = alp(args(k, join(tmp, 'detect-shards', `s${k[0]}.json`)));
+    assert.equal(r.code, 0, r.stderr);
+  }
+  userError(args('1/3', join(tmp, 'detect-shards', 'x.json')), /--shard 1\/3: no test rows for this shard \(shards cut whole groups of --batch-size 8 rows: 2 groups for 3 shards\)/);
+  const merged = join(tmp, 'merged-detect-eval.json');
+  const m = alp(['merge', join(tmp, 'detect-shards'), '--out', merged]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /merged 2 detect-eval shards \(tiny: 16 examples\)/);
+  const noSeconds = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (/seconds/i.test(k) ? undefined : x)));
+  assert.deepEqual(noSeconds((JSON.parse(readFileSync(merged, 'utf8')) as typeof report).models), noSeconds(report.models));
 
   // Several models in unrelated folders: no natural place for the report, so --out is asked for before the attacks.
   const elsewhere = join(tmp, 'other', 'mlp2');

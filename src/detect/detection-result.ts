@@ -120,7 +120,7 @@ export type SummariseAttack = (name: string, adaptive: boolean, config: Record<s
  * attacks and the bookkeeping are the same for images and text.
  */
 export function detectionResult(
-  label: string, modelPath: string, test: Dataset, prepared: ReadonlyArray<{ detector: Detector; report: CalibrationReport; seconds: number }>, part: RowPart,
+  label: string, modelPath: string, test: Pick<Dataset, 'count' | 'labels'>, prepared: ReadonlyArray<{ detector: Pick<Detector, 'name' | 'kind' | 'describe'>; report: Pick<CalibrationReport, 'calibration' | 'split'>; seconds: number }>, part: RowPart,
   fprs: number[], attacksOf: (d: number, sum: SummariseAttack, cal: Calibration) => AttackSummary[],
 ): ModelDetectionResult {
   if (part.start !== 0 || part.end !== test.count) throw new Error(`detection summary: the part holds rows ${part.start}…${part.end - 1}, not all ${test.count}`);

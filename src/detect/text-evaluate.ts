@@ -13,7 +13,7 @@
  *
  * As for images, the work is cut in three: the detectors are calibrated once (prepareTextDetection),
  * the test messages are evaluated in fixed groups of `batchSize` rows (textDetectPart, in this thread
- * or in workers: parallel/detect-parallel.ts), and the joined per-message results are summarised.
+ * or in workers: jobs/detect-parallel.ts), and the joined per-message results are summarised.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { maxSwaps, type SwapBudget } from '../attack/text/budget.js';
@@ -336,7 +336,7 @@ export type CalibratedTextDetectors = ReadonlyArray<{ detector: Detector; calibr
  * Evaluates detectors on a text model, in this thread: `model` is the loaded model or its detector
  * target (textDetectorTarget). `test` and `calibration` hold token ids (disjoint messages); `detectors`
  * are fresh, with noise meant for embeddings (textDetectorSettings). With workers:
- * evaluateTextDetectionParallel (parallel/detect-parallel.ts).
+ * evaluateTextDetectionParallel (jobs/detect-parallel.ts).
  */
 export function evaluateTextDetection(
   model: tf.LayersModel | TextDetectorTarget, label: string, modelPath: string, test: Dataset, calibration: Dataset, detectors: Detector[], o: TextDetectEvalOptions,

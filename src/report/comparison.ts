@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseCompare, type ComparisonResults } from '../artifacts/compare.js';
 import { readJsonObject } from '../artifacts/fields.js';
-import { COMPARE_FILE } from '../compare/compare.js';
+import { COMPARE_FILE } from '../compare/result.js';
 
 export type { ComparisonRow, ComparisonResults } from '../artifacts/compare.js';
 

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { COMPARE_FILE } from '../compare/compare.js';
+import { COMPARE_FILE } from '../compare/result.js';
 import { parseAudit, type AuditData } from '../artifacts/audit.js';
 import { parseDemo, type DemoEntry } from '../artifacts/demo.js';
 import { parseEval, type EvalData } from '../artifacts/eval.js';

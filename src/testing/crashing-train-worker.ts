@@ -4,7 +4,7 @@
  * reports it and keeps the last checkpoint. Not part of the public API.
  */
 import { workerData } from 'node:worker_threads';
-import { handlers as real } from '../parallel/train-worker.js';
+import { handlers as real } from '../train/train-worker.js';
 import type { Handlers } from '../parallel/protocol.js';
 import type { ShareTask } from '../train/replica.js';
 

@@ -13,7 +13,7 @@ import { keywordTexts, TINY_L, TINY_V } from '../testing/tiny-text.js';
 import { buildArch } from '../model/architectures.js';
 import { augmentBatch } from '../data/augment.js';
 import { Batcher, byteDataset, type Dataset } from '../data/dataset.js';
-import { splitTrainVal } from './run.js';
+import { splitTrainVal } from './val-split.js';
 import { resolveConfig, type ConfigOverrides, type TrainConfig } from './config.js';
 import { trainModel } from './trainer.js';
 import { startInThread, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';

@@ -27,7 +27,7 @@ export interface TrainConfig {
   batchSize: number;
   /** Training examples used (the first N after the validation slice is held out); 0 = all. */
   trainSize: number;
-  /** Examples held out of the training split for evaluation during training (stratified by class, seeded: train/run.ts). */
+  /** Examples held out of the training split for evaluation during training (stratified by class, seeded: jobs/train.ts). */
   valSize: number;
   optimizer: OptimizerName;
   lr: number;

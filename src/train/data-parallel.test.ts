@@ -11,7 +11,7 @@ import { buildArch } from '../model/architectures.js';
 import { batchNormalization } from '../backend/batch-normalization.js';
 import { EXIT, WorkerCrashedError } from '../util/errors.js';
 import { assertUserError } from '../testing/cli.js';
-import { startWorkerReplicas } from '../parallel/train-replicas.js';
+import { startWorkerReplicas } from './train-replicas.js';
 import { METHODS, resolveConfig, type Method, type TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, trainModel } from './trainer.js';
 import { loadCheckpoint } from './checkpoint.js';

@@ -6,7 +6,7 @@
  * optimizer. Batch-norm moving statistics, the only state a forward pass changes, are averaged across
  * the shares in the same fixed order and handed back with the sum.
  *
- * Where the replicas run is the group's business: worker threads (parallel/train-replicas.ts), or one
+ * Where the replicas run is the group's business: worker threads (train/train-replicas.ts), or one
  * thread, one after the other (`InThreadReplicas`, for tests of the step logic itself).
  */
 import type { Batch } from '../data/dataset.js';

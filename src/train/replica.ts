@@ -15,7 +15,7 @@
  * objective. Its moving averages are averaged across replicas after every step (`apply`), which keeps
  * the replicas identical.
  *
- * The same class runs in worker threads (parallel/train-worker.ts) and, for tests, several in one thread.
+ * The same class runs in worker threads (train/train-worker.ts) and, for tests, several in one thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdam } from '../backend/fused-adam.js';

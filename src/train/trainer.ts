@@ -102,7 +102,7 @@ export interface TrainOptions {
    */
   workers?: number;
   /**
-   * Where the replicas run when workers > 1: worker threads (parallel/train-replicas.ts) unless given;
+   * Where the replicas run when workers > 1: worker threads (train/train-replicas.ts) unless given;
    * tests pass one that runs them in this thread.
    */
   startReplicas?: ReplicaStarter;
@@ -191,7 +191,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   // date from replica 0 whenever it is read (validation, checkpoints, the end of the call).
   let group: ReplicaGroup | null = null;
   if (workers > 1) {
-    const { startWorkerReplicas } = await import('../parallel/train-replicas.js');
+    const { startWorkerReplicas } = await import('./train-replicas.js');
     const init: ReplicaInit = { model: await modelPayload(model), config: c, optimizer: [] };
     if (state.step > 0) {
       const list = await getOptimizerState(opt);

@@ -23,7 +23,7 @@ import { decodeIds } from '../../data/text.js';
 import { excerpt, markSwaps, runWordAttack } from '../../attack/text/index.js';
 import { wordAttacksOf, wordSwapSetup } from '../word-swaps.js';
 import type { ModelJob } from '../common.js';
-import { attackParallel } from '../../parallel/evaluate-parallel.js';
+import { attackParallel } from '../../jobs/evaluate-parallel.js';
 
 export { ATTACK_SPEC };
 

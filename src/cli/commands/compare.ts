@@ -1,9 +1,10 @@
 import { COMPARE_SPEC } from '../specs/compare.js';
 import { loadDataset, DATASET_NAMES, type Dataset, type DatasetName } from '../../data/index.js';
 import { parseShifts } from '../../data/shift.js';
-import { compareMethods, COMPARE_FILE, type CompareResult } from '../../compare/compare.js';
+import { compareMethods, COMPARE_FILE, type CompareResult } from '../../jobs/compare.js';
 import { type AuditVersion } from '../../eval/audit.js';
 import { METHODS, PRESETS, type Method, type PresetName } from '../../train/config.js';
+import { parseShard } from '../../artifacts/shard.js';
 import { UserError } from '../../util/errors.js';
 import { writeReport } from '../../report/report.js';
 import { join } from 'node:path';
@@ -75,6 +76,8 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
   if (oodName !== undefined && oodName !== 'none' && !(DATASET_NAMES as readonly string[]).includes(oodName)) {
     throw new UserError(`--ood: expected none or one of ${DATASET_NAMES.join(', ')}, got '${oodName}'`);
   }
+  const shardText = get.str(p, 'shard');
+  const shard = shardText !== undefined ? parseShard(shardText) : undefined;
   const backend = await initBackend(p);
   const out = get.str(p, 'out') as string;
   const dataDir = get.str(p, 'data-dir');
@@ -91,7 +94,7 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
   };
   const r = await compareMethods({
     out, methods, budgetSeconds: minutes * 60, command: ['alp', 'compare', ...argv].map(shellQuote).join(' '), preset: get.str(p, 'preset') as string, overrides,
-    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, resume: get.bool(p, 'resume'), force: get.bool(p, 'force'), versions: versions(backend),
+    auditVersion: get.str(p, 'audit') as AuditVersion, testExamples: n, ood, ...(shard !== undefined ? { shard } : {}), resume: get.bool(p, 'resume'), force: get.bool(p, 'force'), versions: versions(backend),
     ...(shifts !== undefined ? { shifts } : {}), ...(dataDir !== undefined ? { dataDir } : {}), loaderOptions: loaderOptionsOf(p),
     onPhase: (m, phase) => {
       done();
@@ -111,6 +114,11 @@ export async function runCompareCommand(p: Parsed, argv: string[]): Promise<void
     },
   });
   done();
+  if (shard !== undefined) {
+    // A shard's methods only: the page and the best method come with the merge.
+    emit(p, r, `\n${summaryTable(r)}\n\nshard ${shard.index}/${shard.count} (${r.methods.map((m) => m.method).join(', ')}) written to ${out}; when every shard is done: alp merge ${out} --out ${out}`);
+    return;
+  }
   // Its own page in its own folder (the folder passed the output rule before training).
   const page = await writeReport([out], { out: join(out, 'report.html'), force: true, title: `alp compare: ${r.dataset}, ${minutes} min per method`, ...(dataDir !== undefined ? { dataDir } : {}) });
   const best = r.best === null ? 'No method finished.'

@@ -1,5 +1,5 @@
 import { DEMO_SPEC } from '../specs/demo.js';
-import { prepareOutput } from '../../train/run.js';
+import { prepareOutput } from '../../jobs/train.js';
 import { readResultSchema } from '../../artifacts/outputs.js';
 import { TRAIN_SPEC } from '../specs/train.js';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { QUICK_AUDIT_FILE, QUICK_EXAMPLES_FILE, quickAuditArtifact, writeQuickAu
 import { fitSuiteToClasses, replacementLines } from '../../eval/few-classes.js';
 
 import { resolveConfig, type ConfigOverrides, type TrainConfig } from '../../train/config.js';
-import { runTraining } from '../../train/run.js';
+import { runTraining } from '../../jobs/train.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { writeReport } from '../../report/report.js';
 import { parseCommand, get, type Parsed } from '../args.js';

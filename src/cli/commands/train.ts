@@ -3,7 +3,7 @@ import { PRESETS, resolveConfig, type ConfigOverrides, type PresetName, type Tra
 import { appliedDefaults, dataDefaults } from '../../train/data-defaults.js';
 import { parseDataSource } from '../../data/source.js';
 import { dataKindOf } from '../../data/resolve.js';
-import { prepareOutput, runTraining, trainedModel } from '../../train/run.js';
+import { prepareOutput, runTraining, trainedModel } from '../../jobs/train.js';
 import { trainedModelLabel } from '../../artifacts/train.js';
 import { parseInputRange } from '../../model/adapt.js';
 import { parseCommand, get, type Parsed } from '../args.js';

@@ -1,6 +1,6 @@
 /** `alp audit`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
-import { parseShard } from '../../parallel/shard.js';
+import { parseShard } from '../../artifacts/shard.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
 import { AUDIT_WORD_OPTIONS, COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
 

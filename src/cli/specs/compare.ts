@@ -1,7 +1,8 @@
 /** `alp compare`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
 import { METHODS, PRESETS } from '../../train/config.js';
-import type { CommandSpec } from '../args.js';
+import { get, type CommandSpec } from '../args.js';
+import { parseShard } from '../../artifacts/shard.js';
 import { COMMON_OPTIONS, DATA_OPTION, OWN_DATA_OPTIONS } from '../options.js';
 
 export const COMPARE_SPEC: CommandSpec = {
@@ -24,11 +25,17 @@ export const COMPARE_SPEC: CommandSpec = {
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/compare', help: 'one folder per method and compare.json' },
     { name: 'resume', type: 'boolean', help: 'keep finished methods of an interrupted comparison and continue (only with the same settings)' },
     { name: 'force', type: 'boolean', help: "replace a comparison in --out (its compare.json and the methods' models and results are deleted)" },
+    { name: 'shard', type: 'string', metavar: 'K/N', help: 'run only shard K of N of the methods (K = 1..N), into compare.shard-K-of-N.json and their folders in --out; `alp merge` joins the shards' },
     ...COMMON_OPTIONS,
   ],
+  check: (p) => {
+    const shard = get.str(p, 'shard');
+    if (shard !== undefined) parseShard(shard);
+  },
   examples: [
     'alp compare --budget-minutes 10 --out runs/compare-mnist',
     'alp compare --data fashion-mnist --eps 0.1 --budget-minutes 10 --out runs/compare-fmnist',
     'alp compare --methods standard,alp,trades --budget-minutes 2 --audit quick --n 200 --out /tmp/cmp',
+    'alp compare --budget-minutes 10 --shard 2/5 --out /shared/compare   # one method per machine; then: alp merge /shared/compare --out /shared/compare',
   ],
 };

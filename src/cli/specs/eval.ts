@@ -1,7 +1,7 @@
 /** `alp eval`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { ATTACK_NAMES, DEFAULT_EVAL_ATTACKS, DEFAULT_EVAL_QUERIES } from '../../eval/attack-names.js';
 import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
-import { parseShard } from '../../parallel/shard.js';
+import { parseShard } from '../../artifacts/shard.js';
 import { UserError } from '../../util/errors.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';

@@ -4,12 +4,12 @@ import { get, type CommandSpec } from '../args.js';
 
 export const MERGE_SPEC: CommandSpec = {
   name: 'merge',
-  summary: 'combine the shards of an `alp eval` or `alp audit` run (--shard K/N) into the unsharded result',
+  summary: 'combine the shards of an `alp eval`, `alp audit`, `alp detect eval` or `alp compare` run (--shard K/N) into the unsharded result',
   usage: 'alp merge DIR|FILE... --out PATH',
-  positionals: 'shard folders (audit.json + examples.f32, or eval shard JSON files) or files',
+  positionals: 'shard files, or folders holding them (an audit folder, or the shard JSON files in a folder)',
   options: [
-    { name: 'out', type: 'string', metavar: 'PATH', help: 'eval: the eval.json to write; audit: the folder for audit.json and examples.f32' },
-    { name: 'force', type: 'boolean', help: 'replace an eval.json / audit.json at --out that holds the result of other weights, examples or settings' },
+    { name: 'out', type: 'string', metavar: 'PATH', help: 'eval, detect eval: the JSON file to write; audit: the folder for audit.json and examples.f32; compare: the folder for compare.json and the method folders' },
+    { name: 'force', type: 'boolean', help: 'replace a result at --out that holds the result of other weights, examples or settings (compare: and method folders there)' },
     { name: 'quiet', type: 'boolean', help: 'print nothing' },
     { name: 'json', type: 'boolean', help: 'print the merged result as JSON on stdout' },
     { name: 'help', type: 'boolean', help: 'show this help' },
@@ -18,9 +18,11 @@ export const MERGE_SPEC: CommandSpec = {
     'alp merge shards/eval.shard-*.json --out runs/demo/alp/eval.json',
     'alp merge shards --out runs/demo/alp/eval.json        # every eval shard file in the folder',
     'alp merge shards/audit-1 shards/audit-2 shards/audit-3 --out runs/demo/alp',
+    'alp merge shards/detect-*.json --out runs/demo/detect-eval.json',
+    'alp merge /shared/compare --out /shared/compare     # compare.shard-K-of-N.json files beside the method folders',
   ],
   check: (p) => {
     if (p._.length === 0) throw new UserError("alp merge: name the shards to merge (see 'alp merge --help')");
-    if (get.str(p, 'out') === undefined) throw new UserError('alp merge: --out is required (eval: a JSON file; audit: a folder)');
+    if (get.str(p, 'out') === undefined) throw new UserError('alp merge: --out is required (eval, detect eval: a JSON file; audit, compare: a folder)');
   },
 };

@@ -3,8 +3,8 @@
  * replica does, train/data-parallel.ts for the step). Each worker keeps one replica in this module's
  * scope; gradients and weights go back to the main thread transferred, not copied.
  */
-import { transfer, type Handlers } from './protocol.js';
-import { Replica, type ReplicaInit, type ReplicaUpdate, type ShareTask } from '../train/replica.js';
+import { transfer, type Handlers } from '../parallel/protocol.js';
+import { Replica, type ReplicaInit, type ReplicaUpdate, type ShareTask } from './replica.js';
 
 let replica: Replica | null = null;
 

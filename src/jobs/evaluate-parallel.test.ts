@@ -14,7 +14,7 @@ import { attackParallel, auditPartParallel, evalPartParallel } from './evaluate-
 import { runAttack } from '../attack/runner.js';
 import { tensorsOf } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 const threat = { norm: 'linf' as const, eps: 0.25 };
 const spec: SuiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'square'], steps: 6, restarts: 2, seed: 5, queries: 40 };

@@ -15,20 +15,28 @@ import { dataKindOf, loadSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
 import { dataDefaults } from '../train/data-defaults.js';
 import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
-import { audit, type AuditResult, type AuditVersion } from '../eval/audit.js';
+import { audit, planReplacements, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
 import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
-import { runTraining, splitTrainVal } from '../train/run.js';
+import { runTraining, splitTrainVal } from './train.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { dataRecord, type DataRecord } from '../data/digest.js';
-import { compareIdentity, guardReplace, readResultIdentity } from '../artifacts/outputs.js';
-import { prepareOutput } from '../train/run.js';
+import { auditIdentity, compareIdentity, guardReplace, guardResultFile, readResultIdentity } from '../artifacts/outputs.js';
+import { runVersions } from './header.js';
+import { runHash, shardName, shardRange, shardRecord, type ShardRecord, type ShardSpec } from '../artifacts/shard.js';
+import { prepareOutput } from './train.js';
 import { OptionError, OutputExistsError, UserError } from '../util/errors.js';
-import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from './budget.js';
+import { configForSteps, cpuSeconds, measurePace, stepsForBudget, type Pace } from '../compare/budget.js';
+import { bestOf, COMPARE_FILE, COMPARE_SCHEMA, shiftsFor, summariseAudit, type CompareResult, type MethodResult } from '../compare/result.js';
 
-export const COMPARE_SCHEMA = 'alp.compare/1';
+/** compare.json's `shard` field: which methods of the run's list this shard ran. */
+export interface CompareShard extends ShardRecord {
+  methods: Method[];
+}
+
+export { COMPARE_FILE, COMPARE_SCHEMA, type CompareResult, type MethodAudit, type MethodResult } from '../compare/result.js';
 
 export interface CompareOptions {
   out: string;
@@ -52,9 +60,11 @@ export interface CompareOptions {
   /** Replace a comparison in `out`: its compare.json and each method folder's run and result files are deleted first. */
   force?: boolean;
   probeSteps?: number;
+  /** Run only shard K of N of the methods (`alp merge` joins the shards' compare.shard-K-of-N.json). */
+  shard?: ShardSpec;
   /** The command line that ran the comparison, recorded beside its numbers. */
   command?: string;
-  /** Library and backend versions recorded in each method's audit.json (the CLI passes its own). */
+  /** The version header of each method's audit.json (default: runVersions(), this process's; the CLI passes its own). */
   versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
   onTrainProgress?: (method: Method, p: TrainProgress) => void;
@@ -74,54 +84,6 @@ export interface CompareProgress {
   total: number;
 }
 
-export interface MethodAudit {
-  cleanAccuracy: number;
-  worstCaseAccuracy: number;
-  cascade: Array<{ attack: string; robustAccuracyAfter: number; fooledHere: number; seconds: number }>;
-  epsSweep: AuditResult['epsSweep'];
-  findings: Array<{ id: string; status: string; title: string; detail: string }>;
-  seconds: number;
-}
-
-export interface MethodResult {
-  method: Method;
-  folder: string;
-  config: TrainConfig;
-  pace: Pace;
-  steps: number;
-  trainSeconds: number;
-  /** CPU seconds of training in the session that finished it (a resumed method counts its last session only). */
-  trainCpuSeconds?: number;
-  /** False when training stopped before its steps (interrupted); such a model is not comparable. */
-  complete: boolean;
-  audit: MethodAudit;
-  generalisation: GeneralisationResult;
-}
-
-export interface CompareResult {
-  schema: typeof COMPARE_SCHEMA;
-  dataset: string;
-  /** The test examples audited and shifted: content digest and source (a resume on other data is refused). */
-  data?: DataRecord;
-  threat: ThreatModel;
-  preset: string;
-  seed: number;
-  budgetSeconds: number;
-  auditVersion: AuditVersion;
-  testExamples: number;
-  /** The methods asked for, in order (the configuration a resume must match; `methods` holds the finished ones). */
-  methodList?: Method[];
-  /** The shifts asked for (JSON of the list, or 'default'), and the OOD set's name (null: none). */
-  shifts?: string;
-  ood?: string | null;
-  /** The command line that produced it, when run from the CLI. */
-  command?: string;
-  methods: MethodResult[];
-  /** The method(s) with the highest audited worst-case accuracy among complete runs (several on a tie), once all have run. */
-  best: { methods: Method[]; worstCaseAccuracy: number } | null;
-}
-
-export const COMPARE_FILE = 'compare.json';
 /** Per method, written before training: the step count it was given, so a resume keeps it. */
 const BUDGET_FILE = 'budget.json';
 
@@ -132,38 +94,6 @@ function readJson<T>(path: string): T | null {
   } catch (e) {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message}); delete it or run without --resume`);
   }
-}
-
-function summariseAudit(r: AuditResult): MethodAudit {
-  return {
-    cleanAccuracy: r.cleanAccuracy,
-    worstCaseAccuracy: r.worstCaseAccuracy,
-    cascade: r.cascade.map((s) => ({ attack: s.attack, robustAccuracyAfter: s.robustAccuracyAfter, fooledHere: s.fooledHere, seconds: s.seconds })),
-    epsSweep: r.epsSweep,
-    findings: r.findings.map((f) => ({ id: f.id, status: f.status, title: f.title, detail: f.detail })),
-    seconds: r.seconds,
-  };
-}
-
-function bestOf(methods: MethodResult[]): CompareResult['best'] {
-  const done = methods.filter((m) => m.complete);
-  if (done.length === 0) return null;
-  const top = Math.max(...done.map((m) => m.audit.worstCaseAccuracy));
-  return { methods: done.filter((m) => m.audit.worstCaseAccuracy === top).map((m) => m.method), worstCaseAccuracy: top };
-}
-
-/**
- * The shifts that apply to this data, checked before any training: none for text (token ids cannot be
- * rotated or blurred), noise and contrast for audio (a one-row waveform has no rotation), all for images.
- * Asked-for shifts that do not apply are refused, not skipped.
- */
-function shiftsFor(test: Dataset, asked: readonly ShiftSpec[] | undefined): readonly ShiftSpec[] | undefined {
-  const text = test.vocabulary !== undefined, audio = test.sampleRate !== undefined;
-  if (!text && !audio) return asked;
-  const fits = (s: ShiftSpec): boolean => !text && (s.kind === 'noise' || s.kind === 'contrast');
-  const bad = (asked ?? []).find((s) => !fits(s));
-  if (bad !== undefined) throw new OptionError(`{shifts}: ${bad.kind} does not apply to ${test.name} (${text ? 'text: token ids take no shifts' : 'audio: only noise and contrast'})`);
-  return asked ?? DEFAULT_SHIFTS.filter(fits);
 }
 
 /**
@@ -193,14 +123,17 @@ function guardComparison(o: CompareOptions, file: string, methods: readonly Meth
 }
 
 /** Trains, audits and measures every method in turn; returns (and writes) the comparison. */
-export async function compareMethods(o: CompareOptions): Promise<CompareResult> {
-  const methods = o.methods ?? METHODS;
-  if (methods.length === 0) throw new UserError('compare: expected at least one method');
-  const unknown = methods.filter((m) => !METHODS.includes(m));
+export async function compareMethods(o: CompareOptions): Promise<CompareResult & { shard?: CompareShard }> {
+  const all = o.methods ?? METHODS;
+  if (all.length === 0) throw new UserError('compare: expected at least one method');
+  const unknown = all.filter((m) => !METHODS.includes(m));
   if (unknown.length > 0) throw new OptionError(`{methods}: expected names among ${METHODS.join(', ')}, got ${unknown.join(', ')}`);
   // One folder per method: a method named twice would train twice into the same folder.
-  const twice = methods.filter((m, i) => methods.indexOf(m) !== i);
+  const twice = all.filter((m, i) => all.indexOf(m) !== i);
   if (twice.length > 0) throw new OptionError(`{methods}: expected each method once, got ${[...new Set(twice)].join(', ')} more than once`);
+  // A shard trains, audits and measures its slice of the methods (alp merge joins the slices in order).
+  const methods = o.shard !== undefined ? all.slice(...shardRange(all.length, o.shard)) : all;
+  if (methods.length === 0) throw new OptionError(`{shard}: shard ${o.shard?.index}/${o.shard?.count} holds no method (${all.length} methods for ${o.shard?.count} shards); use at most ${all.length} shards`);
   if (!(o.budgetSeconds > 0)) throw new OptionError(`{budgetSeconds}: expected a number > 0, got ${o.budgetSeconds}`);
   const preset = o.preset ?? 'quick';
   const first = resolveConfig(preset, { ...o.overrides, method: 'standard' });
@@ -218,12 +151,17 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
   if (o.ood && o.ood.shape.join('x') !== test.shape.join('x')) {
     throw new OptionError(`{ood} ${o.ood.name}: inputs of [${o.ood.shape.join(', ')}], but ${test.name}'s are [${test.shape.join(', ')}]; choose an out-of-distribution set of the same shape, or none`);
   }
-  const file = join(o.out, COMPARE_FILE);
-  const result: CompareResult = {
-    schema: COMPARE_SCHEMA, dataset: base.dataset, data: dataRecord(test, o.dataDir), threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
-    auditVersion, testExamples: test.count, methodList: [...methods], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
+  const file = join(o.out, o.shard !== undefined ? shardName('compare', o.shard, '.json') : COMPARE_FILE);
+  const testData = dataRecord(test, o.dataDir);
+  const result: CompareResult & { shard?: CompareShard } = {
+    schema: COMPARE_SCHEMA, dataset: base.dataset, data: testData, threat, preset, seed: base.seed, budgetSeconds: o.budgetSeconds,
+    auditVersion, testExamples: test.count, methodList: [...all], shifts: o.shifts !== undefined ? JSON.stringify(o.shifts) : 'default', ood: o.ood?.name ?? null,
     ...(o.command !== undefined ? { command: o.command } : {}), methods: [], best: null,
   };
+  if (o.shard !== undefined) {
+    const run = runHash({ command: 'compare', ...compareIdentity(result as unknown as Record<string, unknown>).settings, data: testData.digest, overrides: o.overrides ?? {}, probeSteps: o.probeSteps ?? null });
+    result.shard = { ...shardRecord(o.shard, all.length, run, testData), methods: [...methods] };
+  }
   guardComparison(o, file, methods, result);
   const previous = o.resume === true ? readJson<CompareResult>(file) : null;
   // Written before any training, so an interrupted comparison always says what it was (a resume is checked against it).
@@ -287,6 +225,12 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       },
     });
     const trainCpuSeconds = cpuSeconds() - cpu0;
+    // The one output rule, before the audit's work: the method's audit.json is replaced only by the
+    // audit of the same weights, examples and settings (a resumed method's interrupted audit).
+    const auditFile = join(folder, 'audit.json');
+    const hash = weightsHash(join(folder, 'model.json'));
+    const header = { model: folder, weightsHash: hash, seed: base.seed, versions: o.versions ?? runVersions(), data: testData, replacedAttacks: planReplacements(auditVersion, test.numClasses) };
+    guardResultFile(auditFile, 'audit', auditIdentity({ ...header, dataset: test.name, examples: test.count, threat, version: auditVersion }), { force: o.force === true });
     o.onPhase?.(method, `audit (${auditVersion})`);
     const a = await audit(run.model, test, {
       threat, version: auditVersion, seed: base.seed, statePath: join(folder, 'audit.state.json'),
@@ -296,9 +240,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult> 
       },
     });
     // The same audit.json + examples.f32 as `alp audit` writes, so `alp report` reads each method's folder.
-    writeAuditArtifact(join(folder, 'audit.json'), join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), {
-      model: folder, weightsHash: weightsHash(join(folder, 'model.json')), seed: base.seed, versions: o.versions ?? {},
-    }));
+    writeAuditArtifact(auditFile, join(folder, EXAMPLES_FILE), auditArtifact(a, test, logitsOf(run.model), header));
     rmSync(join(folder, 'audit.state.json'), { force: true });
     o.onPhase?.(method, 'generalisation');
     o.onProgress?.({ method, phase: 'generalisation', done: 0, total: 1 });

@@ -12,7 +12,7 @@ import { prepareTextDetection, textDetectPart, textDetectorSettings, type TextDe
 import { textDetectorTarget } from '../detect/text-target.js';
 import { keywordTexts, tinyTextModel, TINY_V } from '../testing/tiny-text.js';
 import { detectPartParallel, evaluateDetectionParallel, evaluateTextDetectionParallel, textDetectPartParallel } from './detect-parallel.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 // PGD-CW and the adaptive attack on a tiny MLP; the odds detector (fitted statistics, noise) must survive the trip to a worker.
 const options: DetectEvalOptions = {

@@ -17,7 +17,7 @@ import { parseCommand, type Parsed } from '../cli/args.js';
 import { MERGE_SPEC } from '../cli/specs/merge.js';
 import { runMergeCommand } from '../cli/commands/merge.js';
 import { mkdirSync } from 'node:fs';
-import { parseShard, runHash, shardRange, shardRecord } from './shard.js';
+import { parseShard, runHash, shardRange, shardRecord } from '../artifacts/shard.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'alp-merge-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -16,8 +16,8 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { checkpointInterrupt } from '../util/interrupt.js';
 import type { AuditTaskOptions } from './eval-handlers.js';
-import { WorkerPool, checkWorkers } from './pool.js';
-import { datasetPayload, modelPayload } from './replica.js';
+import { WorkerPool, checkWorkers } from '../parallel/pool.js';
+import { datasetPayload, modelPayload } from '../parallel/replica.js';
 
 export interface ParallelOptions {
   /** Worker threads (≥ 1; 1 still runs in one worker: callers keep their in-thread path for 1). */

@@ -28,6 +28,8 @@ export interface ShardRecord {
   run: string;
   /** The run's examples (all n, not only this shard's): merge names both sources when shards differ. */
   data?: DataRecord;
+  /** Rows kept together (shardRange's `unit`), when more than one. */
+  unit?: number;
 }
 
 /** Parses 'K/N' (K in 1..N); `option` names the option in the error (the CLI shows it as its flag). */
@@ -40,9 +42,15 @@ export function parseShard(text: string, option = 'shard'): ShardSpec {
   return { index, count };
 }
 
-/** Rows [start, end) of shard K of N over `examples` examples; shards tile [0, examples) in order. */
-export function shardRange(examples: number, s: ShardSpec): [number, number] {
-  return [Math.floor(((s.index - 1) * examples) / s.count), Math.floor((s.index * examples) / s.count)];
+/**
+ * Rows [start, end) of shard K of N over `examples` examples; shards tile [0, examples) in order. With
+ * `unit` > 1 the shards cut whole groups of `unit` rows (detect eval attacks and scores its rows in
+ * groups of --batch-size, and a row's floats may depend on its group, so a shard keeps the groups whole).
+ */
+export function shardRange(examples: number, s: ShardSpec, unit = 1): [number, number] {
+  const groups = Math.ceil(examples / unit);
+  const at = (k: number): number => Math.min(examples, Math.floor((k * groups) / s.count) * unit);
+  return [at(s.index - 1), at(s.index)];
 }
 
 /** The run key of a sharded run: a hash of the settings its result depends on, in a stable key order. */
@@ -58,9 +66,9 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-export function shardRecord(s: ShardSpec, examples: number, run: string, data?: DataRecord): ShardRecord {
-  const [start, end] = shardRange(examples, s);
-  return { index: s.index, count: s.count, start, end, examples, run, ...(data !== undefined ? { data } : {}) };
+export function shardRecord(s: ShardSpec, examples: number, run: string, data?: DataRecord, unit = 1): ShardRecord {
+  const [start, end] = shardRange(examples, s, unit);
+  return { index: s.index, count: s.count, start, end, examples, run, ...(data !== undefined ? { data } : {}), ...(unit > 1 ? { unit } : {}) };
 }
 
 /** The default output name of shard K of N: `eval.shard-2-of-8.json`, `audit.shard-2-of-8`. */

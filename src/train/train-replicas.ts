@@ -1,13 +1,13 @@
 /**
  * Data-parallel training's replicas on worker threads: a WorkerPool whose workers each hold one
- * replica (parallel/train-worker.ts), behind the ReplicaGroup interface the trainer steps through.
+ * replica (train/train-worker.ts), behind the ReplicaGroup interface the trainer steps through.
  * Every worker runs the main thread's backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../backend/select.js';
-import type { ReplicaGroup } from '../train/data-parallel.js';
-import type { ReplicaInit, ReplicaState, ReplicaUpdate, ShareResult, ShareTask } from '../train/replica.js';
-import { WorkerPool } from './pool.js';
+import type { ReplicaGroup } from './data-parallel.js';
+import type { ReplicaInit, ReplicaState, ReplicaUpdate, ShareResult, ShareTask } from './replica.js';
+import { WorkerPool } from '../parallel/pool.js';
 
 export interface WorkerReplicaOptions {
   /** The handler module (default ./train-worker.js); tests substitute one that fails on purpose. */

@@ -10,20 +10,22 @@ import { trainingPathOf } from './native-step.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { subset, take, type Dataset } from '../data/index.js';
+import { subset, type Dataset } from '../data/index.js';
 import { loadSource, type LoadedSource } from '../data/resolve.js';
 import { parseDataSource, type LoaderOptions } from '../data/source.js';
-import { splitDigest, stratifiedSplit } from '../data/stratified-split.js';
+import { splitTrainVal, type TrainValSplit } from '../train/val-split.js';
+import type { DataDefaults } from '../train/data-defaults.js';
 import { withInputNormalization } from '../model/input-normalization.js';
-import type { DataDefaults } from './data-defaults.js';
 import { buildArch } from '../model/architectures.js';
 import { adaptModel } from '../model/adapt.js';
 import { describeModelFile, graphTrainingRefusal, lastLayerActivation, loadModel, saveModel, stripSoftmax } from '../model/io.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { VOCAB_FILE } from '../data/text.js';
 import { OutputExistsError, UserError } from '../util/errors.js';
-import type { TrainConfig } from './config.js';
-import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from './trainer.js';
+import type { TrainConfig } from '../train/config.js';
+import { CHECKPOINT_FILE, trainModel, type TrainProgress, type TrainState } from '../train/trainer.js';
+
+export { splitTrainVal, type TrainValSplit, type ValidationSplit } from '../train/val-split.js';
 
 export interface RunOptions {
   out: string;
@@ -103,16 +105,6 @@ export function prepareOutput(out: string, o: { resume?: boolean; force?: boolea
   throw new OutputExistsError(`${out}: already holds ${what}; add {resume} to continue that run, {force} to replace it (its checkpoint and eval/audit/detect results are deleted), or choose another {out}`);
 }
 
-/** How the validation examples were chosen, for train.json. */
-export interface ValidationSplit {
-  method: 'stratified';
-  /** The run's seed, which drew the examples of each class. */
-  seed: number;
-  /** Held-out examples per class. */
-  perClass: number[];
-  /** sha256 of the held-out indices into the training split (int32 little-endian, ascending). */
-  digest: string;
-}
 
 /**
  * What is trained: a built-in architecture, or the user's model file named by path, class and name
@@ -125,42 +117,6 @@ export function trainedModel(c: TrainConfig, modelPath?: string): TrainedModel {
   return { source: 'file', path: modelPath, format: d.format, className: d.className ?? null, name: d.name ?? null };
 }
 
-export interface TrainValSplit {
-  train: Dataset;
-  val: Dataset | null;
-  /** null when nothing is held out. */
-  validation: ValidationSplit | null;
-}
-
-const splits = new WeakMap<Dataset, Map<string, TrainValSplit>>();
-
-/**
- * Splits the training split into the examples trained on and `valSize` held out for validation, class
- * by class in proportion, drawn with the run's seed (data/stratified-split.ts). The training examples
- * keep their order; `trainSize` > 0 keeps the first that many of them. Both are copies (the one held
- * out is gone from the middle), made once per dataset and settings.
- */
-export function splitTrainVal(full: Dataset, c: Pick<TrainConfig, 'valSize' | 'trainSize' | 'seed'>): TrainValSplit {
-  const key = `${c.valSize}/${c.trainSize}/${c.seed}`;
-  const known = splits.get(full)?.get(key);
-  if (known !== undefined) return known;
-  const valSize = Math.min(c.valSize, Math.floor(full.count / 2));
-  let out: TrainValSplit;
-  if (valSize === 0) {
-    const n = c.trainSize > 0 ? Math.min(c.trainSize, full.count) : full.count;
-    out = { train: subset(full, 0, n), val: null, validation: null };
-  } else {
-    const s = stratifiedSplit(full.labels.subarray(0, full.count), full.numClasses, valSize, c.seed);
-    const n = c.trainSize > 0 ? Math.min(c.trainSize, s.train.length) : s.train.length;
-    out = {
-      train: take(full, s.train.subarray(0, n)), val: take(full, s.val),
-      validation: { method: 'stratified', seed: c.seed, perClass: s.perClass, digest: splitDigest(s.val) },
-    };
-  }
-  if (!splits.has(full)) splits.set(full, new Map());
-  splits.get(full)?.set(key, out);
-  return out;
-}
 
 /** The run's data, split; the whole training split is not kept once the split is made. */
 async function loadSplit(c: TrainConfig, o: RunOptions): Promise<TrainValSplit & { vocabulary: string[] | undefined; sequenceLength: number; loaded: LoadedSource }> {

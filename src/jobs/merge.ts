@@ -1,6 +1,6 @@
 /**
- * `alp merge`: the shards of one `alp eval` or `alp audit` run (`--shard K/N`) combined into exactly
- * what the unsharded run writes. Every number and finding is recomputed from the shards' per-example
+ * `alp merge`: the shards of one `alp eval`, `alp audit`, `alp detect eval` or `alp compare` run
+ * (`--shard K/N`) combined into exactly what the unsharded run writes. Every number and finding is recomputed from the shards' per-example
  * results with the same functions the unsharded run uses (`summarizeEval`, `summarizeSweep`,
  * `finishAudit`); only timings differ (they add up the shards' seconds). Shards that do not belong
  * together are refused with the file and the field that gives them away.
@@ -16,11 +16,22 @@ import { summarizeEval, summarizeSweep, type EvalPart, type SweepPart } from '..
 import { UserError } from '../util/errors.js';
 import { dataRecordOf } from '../artifacts/outputs.js';
 import { describeData, type DataRecord } from '../data/digest.js';
-import { shardRange, type ShardRecord } from './shard.js';
+import { shardRange, type ShardRecord } from '../artifacts/shard.js';
+import { DETECT_EVAL_SCHEMA, type DetectionReport } from '../artifacts/detect-eval.js';
+import { mergeDetectEval, type DetectEvalShard } from './detect-shard.js';
+import { COMPARE_SCHEMA } from '../compare/result.js';
+import { mergeCompare, type MergedComparison } from './compare-merge.js';
 
 export type MergedRun =
   | { kind: 'eval'; artifact: EvalArtifact; files: string[] }
-  | { kind: 'audit'; artifact: AuditArtifact; examples: Float32Array; files: string[] };
+  | { kind: 'audit'; artifact: AuditArtifact; examples: Float32Array; files: string[] }
+  | { kind: 'detect-eval'; artifact: DetectionReport; files: string[] }
+  | ({ kind: 'compare'; files: string[] } & MergedComparison);
+
+type Kind = MergedRun['kind'];
+const KINDS: Record<string, Kind> = { [EVAL_SCHEMA]: 'eval', [AUDIT_SCHEMA]: 'audit', [DETECT_EVAL_SCHEMA]: 'detect-eval', [COMPARE_SCHEMA]: 'compare' };
+/** The examples a shard's file says it holds (detect eval keeps them in its setup). */
+const dataOf = (json: Obj): DataRecord | null => dataRecordOf(json['data']) ?? (isObj(json['setup']) ? dataRecordOf(json['setup']['data']) : null);
 
 /**
  * The shard files behind the paths given: a file as is; a folder's audit.json, or else every JSON
@@ -74,27 +85,29 @@ interface Loaded {
 }
 
 /** Reads and cross-checks the shards: one run, every shard once, each with its own range. */
-function loadShards(files: readonly string[]): { kind: 'eval' | 'audit'; shards: Loaded[] } {
+function loadShards(files: readonly string[]): { kind: Kind; shards: Loaded[] } {
   const loaded: Loaded[] = files.map((file) => {
     const json = readJsonObject(file);
     const s = json['shard'];
-    if (!isObj(s)) throw new UserError(`${file}: no \`shard\` field: not the output of alp eval/audit --shard K/N`);
+    if (!isObj(s)) throw new UserError(`${file}: no \`shard\` field: not the output of an alp job run with --shard K/N`);
     const index = intField(file, s, 'index', 1), count = intField(file, s, 'count', 1);
     const start = intField(file, s, 'start', 0), end = intField(file, s, 'end', 0), examples = intField(file, s, 'examples', 1);
     if (typeof s['run'] !== 'string') throw field(file, 'shard.run', 'a run hash', s['run']);
     if (index > count) throw field(file, 'shard.index', `1..${count}`, index);
-    const [a, b] = shardRange(examples, { index, count });
+    const unit = s['unit'] === undefined ? 1 : intField(file, s, 'unit', 1);
+    const [a, b] = shardRange(examples, { index, count }, unit);
     if (start !== a || end !== b) throw new UserError(`${file}: field shard.start/end: expected shard ${index}/${count}'s examples [${a}, ${b}) of ${examples}, found [${start}, ${end})`);
     return { file, json, shard: { ...s, index, count, start, end, examples, run: s['run'] } };
   });
   const first = loaded[0] as Loaded;
   const schema = first.json['schema'];
-  if (schema !== EVAL_SCHEMA && schema !== AUDIT_SCHEMA) throw field(first.file, 'schema', `${EVAL_SCHEMA} or ${AUDIT_SCHEMA}`, schema);
+  const kind = typeof schema === 'string' ? KINDS[schema] : undefined;
+  if (kind === undefined) throw field(first.file, 'schema', Object.keys(KINDS).join(' or '), schema);
   const byIndex = new Map<number, Loaded>();
   for (const l of loaded) {
     if (l.json['schema'] !== schema) throw field(l.file, 'schema', `${String(schema)} (as in ${first.file})`, l.json['schema']);
     // Other examples (another --data-dir, another file of the same dataset name): say which two.
-    const [da, db] = [dataRecordOf(first.json['data']), dataRecordOf(l.json['data'])];
+    const [da, db] = [dataOf(first.json), dataOf(l.json)];
     if ((da?.digest ?? null) !== (db?.digest ?? null)) {
       throw new UserError(`${l.file}: a shard of other examples than ${first.file} (${describeData(db)} there, ${describeData(da)} in ${first.file}); merge only the shards of one run`);
     }
@@ -111,7 +124,7 @@ function loadShards(files: readonly string[]): { kind: 'eval' | 'audit'; shards:
   if (missing.length > 0) {
     throw new UserError(`shard${missing.length > 1 ? 's' : ''} ${missing.map((k) => `${k}/${first.shard.count}`).join(', ')} missing: merge needs all ${first.shard.count} shards of the run (given: ${[...byIndex.keys()].sort((a, b) => a - b).join(', ')})`);
   }
-  return { kind: schema === EVAL_SCHEMA ? 'eval' : 'audit', shards: [...byIndex.values()].sort((a, b) => a.shard.index - b.shard.index) };
+  return { kind, shards: [...byIndex.values()].sort((a, b) => a.shard.index - b.shard.index) };
 }
 
 /** An ε-sweep part: its rows and, per radius, one 0/1 per row. */
@@ -229,6 +242,8 @@ function mergeAudit(shards: Loaded[]): MergedRun {
 export function mergeShards(paths: readonly string[]): MergedRun {
   const files = shardFiles(paths);
   const { kind, shards } = loadShards(files);
+  if (kind === 'compare') return { kind, ...mergeCompare(shards), files: shards.map((s) => s.file) };
+  if (kind === 'detect-eval') return { kind, artifact: mergeDetectEval(shards.map((s) => ({ file: s.file, json: s.json, shard: s.shard as unknown as DetectEvalShard }))), files: shards.map((s) => s.file) };
   return kind === 'eval' ? mergeEval(shards) : mergeAudit(shards);
 }
 

@@ -21,8 +21,8 @@ import { textDetectPart, type TextDetectEvalOptions, type TextDetectPart } from 
 import { textDetectorTarget, type TextDetectorTarget } from '../detect/text-target.js';
 import { logitsOf } from '../model/classifier.js';
 import type { DetectSetupPayload, TextDetectSetupPayload } from './detect-parallel.js';
-import { transfer, type Handlers } from './protocol.js';
-import { loadExactReplica, type ModelPayload } from './replica.js';
+import { transfer, type Handlers } from '../parallel/protocol.js';
+import { loadExactReplica, type ModelPayload } from '../parallel/replica.js';
 
 let model: tf.LayersModel | undefined;
 let surrogate: tf.LayersModel | undefined;

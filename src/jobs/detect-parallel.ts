@@ -23,7 +23,7 @@ import type { DetectorConfig } from '../detect/detector.js';
 import type { CandidateSpec } from '../attack/text/candidates.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { UserError } from '../util/errors.js';
-import { checkWorkers } from './pool.js';
+import { checkWorkers } from '../parallel/pool.js';
 import { queue, slices, withReplicas, type ParallelOptions } from './evaluate-parallel.js';
 
 /** DetectEvalOptions as a worker gets them: without the callbacks and the signal, which stay here. */

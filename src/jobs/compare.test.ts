@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareMethods, COMPARE_FILE, type CompareResult } from './compare.js';
@@ -78,6 +78,36 @@ test('compare: every method on one budget, audited and shifted, written to compa
     // A damaged compare.json is named, not half-read.
     writeFileSync(join(out, COMPARE_FILE), '{"schema": "alp.compare/1", "methods": [');
     await assert.rejects(writeReport([out], { out: join(out, 'r2.html') }), (e: unknown) => e instanceof UserError && e.message.includes(COMPARE_FILE));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("compare writes each method's audit.json through the output guard, with the version and data header", async () => {
+  await useBackend();
+  const out = mkdtempSync(join(tmpdir(), 'alp-compare-guard-'));
+  try {
+    const opts = {
+      out, budgetSeconds: 0.3, methods: ['standard'] as const, auditVersion: 'quick' as const, testExamples: 8, probeSteps: 3,
+      overrides: { arch: 'mlp' as const, trainSize: 200, valSize: 20, batchSize: 32, seed: 5 }, shifts: [],
+    };
+    // An audit.json of other weights where the method's audit goes: refused (exit 6), left as it was.
+    const foreign = JSON.stringify({ schema: 'alp.audit/1', weightsHash: 'f'.repeat(64), dataset: 'mnist', examples: 8, threat: { norm: 'linf', eps: 0.3 }, version: 'quick', seed: 5 });
+    mkdirSync(join(out, 'standard'), { recursive: true });
+    writeFileSync(join(out, 'standard', 'audit.json'), foreign);
+    await assert.rejects(compareMethods({ ...opts, methods: [...opts.methods] }), (e: unknown) => e instanceof UserError && e.code === 6 && /standard[/\\]audit\.json: holds the audit of other weights/.test(e.message));
+    assert.equal(readFileSync(join(out, 'standard', 'audit.json'), 'utf8'), foreign);
+    // Replaced with force, and then written with the header `alp audit` writes.
+    const r = await compareMethods({ ...opts, methods: [...opts.methods], force: true });
+    const a = JSON.parse(readFileSync(join(out, 'standard', 'audit.json'), 'utf8')) as Record<string, unknown>;
+    const versions = a['versions'] as Record<string, string>;
+    assert.equal(typeof versions['alp'], 'string');
+    assert.equal(typeof versions['tfjs'], 'string');
+    assert.ok(r.methods.length === 1 && typeof versions['backend'] === 'string');
+    assert.deepEqual(a['data'], r.data);
+    assert.equal(typeof a['weightsHash'], 'string');
+    // A resume of the finished comparison keeps the same audit (same weights, examples and settings).
+    await compareMethods({ ...opts, methods: [...opts.methods], resume: true });
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
