@@ -163,7 +163,7 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
       const bn = layer as unknown as BnLayer;
       const axis = Array.isArray(bn.axis) ? bn.axis : [bn.axis];
       if (axis.length !== 1 || !(axis[0] === -1 || axis[0] === s.length)) refuse(layer, `axis ${JSON.stringify(bn.axis)} (the last axis only)`);
-      // Without center or scale, training is what alp's BatchNormalization (model/batch-normalization.ts) does.
+      // Without center or scale, training is what alp's BatchNormalization (backend/batch-normalization.ts) does.
       return [batchNormStep(native, name, ins, out, outSize, s[s.length - 1] as number, bn)];
     }
     case 'Add':

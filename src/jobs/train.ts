@@ -6,7 +6,7 @@
 import { refuseZooOutput } from '../model/zoo-paths.js';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import type { NetworkPath } from '../backend/native-network.js';
-import { trainingPathOf } from './native-step.js';
+import { trainingPathOf } from '../train/native-step.js';
 import { readTrainFile, trainArtifact, TRAIN_FILE, writeTrainArtifact, type TrainedModel } from '../artifacts/train.js';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';

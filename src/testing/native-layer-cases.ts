@@ -4,7 +4,7 @@
  * native-training.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization } from '../model/batch-normalization.js';
+import { batchNormalization } from '../backend/batch-normalization.js';
 import { Rng } from '../util/rng.js';
 
 export type Build = (x: tf.SymbolicTensor) => tf.SymbolicTensor;
