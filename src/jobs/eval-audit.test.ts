@@ -9,6 +9,7 @@ import { dataRecord } from '../data/digest.js';
 import type { SuiteSpec } from '../eval/suite.js';
 import { OutputExistsError } from '../util/errors.js';
 import { mergeShards } from './merge.js';
+import { withoutTimings } from '../testing/timings.js';
 import { runEvalJob, type EvalJobSpec } from './eval.js';
 import { auditStatePath, runAuditJob, type AuditJobSpec } from './audit.js';
 import { silentLog, type JobLog } from './log.js';
@@ -19,18 +20,6 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const threat = { norm: 'linf' as const, eps: 0.5 };
 const suite: SuiteSpec = { threat, attacks: ['fgsm', 'pgd-ce'], steps: 5, restarts: 1, seed: 3 };
 
-function withoutTimings(a: unknown): unknown {
-  const c = JSON.parse(JSON.stringify(a)) as unknown;
-  const drop = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(drop);
-    else if (typeof v === 'object' && v !== null) {
-      delete (v as Record<string, unknown>)['seconds'];
-      Object.values(v).forEach(drop);
-    }
-  };
-  drop(c);
-  return c;
-}
 
 async function setup(): Promise<Pick<EvalJobSpec, 'model' | 'ds' | 'data' | 'modelPath' | 'weightsHash' | 'versions' | 'warnings' | 'backend' | 'batchSize' | 'workers'>> {
   const { model, ds: all } = await trainedToyModel();

@@ -12,6 +12,7 @@ import { defaultResultPath, evalIdentity, guardResultFile } from '../artifacts/o
 import { runHash, shardName, shardRange, shardRecord, type ShardSpec } from '../artifacts/shard.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DataRecord } from '../data/digest.js';
+import type { Vocabulary } from '../data/text.js';
 import { evalPart, summarizeEval, summarizeSweep, sweepPart, type EvalPart, type SweepConfig, type SweepPart, type SweepPoint } from '../eval/evaluate.js';
 import { replacementLines } from '../eval/few-classes.js';
 import { buildSuite, survivorsMask, type SuiteSpec } from '../eval/suite.js';
@@ -20,15 +21,21 @@ import { checkpointInterrupt } from '../util/interrupt.js';
 import { evalPartParallel } from './evaluate-parallel.js';
 import { emptyShardWarning, phaseBars, type JobBar, type JobLog } from './log.js';
 
-/** Word swaps on a text model's token ids (`alp eval --swaps`). */
-export interface EvalWordSwaps {
-  ks: number[];
-  attacks: WordAttack[];
+/** A text model's word-level view: its token ids and labels, vocabulary and candidate words. */
+export interface WordSwapInputs {
   model: WordModel;
+  vocab: Vocabulary;
   ids: Int32Array;
   labels: Int32Array;
   candidates: CandidateSet;
+  /** At most this share of a message's words swapped. */
   fraction?: number;
+}
+
+/** Word swaps on a text model's token ids (`alp eval --swaps`). */
+export interface EvalWordSwaps extends WordSwapInputs {
+  ks: number[];
+  attacks: WordAttack[];
 }
 
 /** A checked eval: the model and its test examples, the suite, where the rows run and where it is written. */
