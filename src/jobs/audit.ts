@@ -9,49 +9,32 @@ import type * as tf from '@tensorflow/tfjs';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transfer } from '../attack/transfer.js';
-import type { ThreatModel } from '../attack/threat-model.js';
 import { auditArtifact, EXAMPLES_FILE, writeAuditArtifact, type AuditArtifact } from '../artifacts/audit.js';
 import { auditIdentity, defaultResultPath, guardResultFile } from '../artifacts/outputs.js';
-import { runHash, shardName, shardRange, shardRecord, type ShardSpec } from '../artifacts/shard.js';
-import type { Dataset } from '../data/dataset.js';
-import type { DataRecord } from '../data/digest.js';
+import { runHash, shardName, shardRange, shardRecord } from '../artifacts/shard.js';
 import { auditAttacks, auditPart, finishAudit, modelChecksOf, planReplacements, withWordAudit, type AuditOptions, type AuditPart, type AuditResult, type AuditVersion } from '../eval/audit.js';
 import { wordStatePath, type WordAuditOptions } from '../eval/word-audit.js';
 import { logitsOf } from '../model/classifier.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { auditPartParallel } from './evaluate-parallel.js';
+import type { ModelRowsSpec } from './spec.js';
 import { emptyShardWarning, phaseBars, type JobLog } from './log.js';
 
 /** Adversarial examples kept per audit (examples.f32). */
 export const KEEP_EXAMPLES = 16;
 
-/** A checked audit: the model and its test examples, the plan, where the rows run and where it is written. */
-export interface AuditJobSpec {
-  modelPath: string;
-  weightsHash: string | null;
-  model: tf.LayersModel;
-  ds: Dataset;
-  data: DataRecord;
-  threat: ThreatModel;
+/** A checked audit: the model and its test examples, the plan, where the rows run and where it is written; a signal keeps the state. */
+export interface AuditJobSpec extends ModelRowsSpec {
   version: AuditVersion;
   seed: number;
   /** A transfer attack from this model; opened after the output guard. */
   surrogate?: { path: string; open(): Promise<tf.LayersModel> };
   /** The word-swap phase of a text model (not with a shard). */
   words?: WordAuditOptions;
-  shard?: ShardSpec;
   /** The output folder (default: beside the model; a shard's audit.shard-K-of-N/). */
   out?: string;
-  force?: boolean;
   /** Delete a saved state first instead of resuming it. */
   fresh?: boolean;
-  batchSize: number;
-  workers: number;
-  versions: Record<string, string>;
-  warnings: string[];
-  backend: string;
-  /** Stops the run after the current batch; the state file keeps what was done. */
-  signal?: AbortSignal;
 }
 
 export interface AuditJobRun {

@@ -18,13 +18,12 @@ import { EvalRecorder, pgdCeOf, QUICK_NOT_RUN, QUICK_SWEEP, quickAudit as runQui
 import { buildSuite, survivorsMask, type SuiteSpec } from '../eval/suite.js';
 import { logitsOf, type LogitsFn } from '../model/classifier.js';
 import { weightsHash } from '../model/fingerprint.js';
+import { pct } from '../report/html-format.js';
 import { writeReport } from '../report/report.js';
 import type { TrainConfig } from '../train/config.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { JobBar, JobLog } from './log.js';
 import { prepareOutput, runTraining } from './train.js';
-
-const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 
 export interface DemoJobSpec {
   out: string;

@@ -3,15 +3,12 @@
  * examples or one shard of them, in this thread or in worker replicas. It guards the output before the
  * work, writes eval.json with its version header and shard record, and returns the artifact.
  */
-import type * as tf from '@tensorflow/tfjs';
 import { dirname, join } from 'node:path';
-import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
+import { validateThreatModel } from '../attack/threat-model.js';
 import { evaluateWordSwaps, type CandidateSet, type SwapEval, type WordAttack, type WordModel } from '../attack/text/index.js';
 import { evalArtifact, writeEvalArtifact, type EvalArtifact } from '../artifacts/eval.js';
 import { defaultResultPath, evalIdentity, guardResultFile } from '../artifacts/outputs.js';
-import { runHash, shardName, shardRange, shardRecord, type ShardSpec } from '../artifacts/shard.js';
-import type { Dataset } from '../data/dataset.js';
-import type { DataRecord } from '../data/digest.js';
+import { runHash, shardName, shardRange, shardRecord } from '../artifacts/shard.js';
 import type { Vocabulary } from '../data/text.js';
 import { evalPart, summarizeEval, summarizeSweep, sweepPart, type EvalPart, type SweepConfig, type SweepPart, type SweepPoint } from '../eval/evaluate.js';
 import { replacementLines } from '../eval/few-classes.js';
@@ -19,6 +16,7 @@ import { buildSuite, survivorsMask, type SuiteSpec } from '../eval/suite.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { checkpointInterrupt } from '../util/interrupt.js';
 import { evalPartParallel } from './evaluate-parallel.js';
+import type { ModelRowsSpec } from './spec.js';
 import { emptyShardWarning, phaseBars, type JobBar, type JobLog } from './log.js';
 
 /** A text model's word-level view: its token ids and labels, vocabulary and candidate words. */
@@ -38,34 +36,14 @@ export interface EvalWordSwaps extends WordSwapInputs {
   attacks: WordAttack[];
 }
 
-/** A checked eval: the model and its test examples, the suite, where the rows run and where it is written. */
-export interface EvalJobSpec {
-  modelPath: string;
-  /** The weights' hash (model/fingerprint.ts), part of the result's identity. */
-  weightsHash: string | null;
-  model: tf.LayersModel;
-  ds: Dataset;
-  data: DataRecord;
-  threat: ThreatModel;
+/** A checked eval: the model and its test examples, the suite, where the rows run and where it is written; a signal writes nothing. */
+export interface EvalJobSpec extends ModelRowsSpec {
   suite: SuiteSpec;
   /** ε values of the sweep (PGD CE + CW at each), or none. */
   epsSweep?: number[];
   words?: EvalWordSwaps;
-  /** Run only this shard of the examples (`alp merge` joins the shards). */
-  shard?: ShardSpec;
   /** eval.json's path (default: beside the model; a shard's eval.shard-K-of-N.json). */
   out?: string;
-  /** Replace a result of other weights or settings at `out`. */
-  force?: boolean;
-  batchSize: number;
-  /** Worker threads for the rows (1: this thread). */
-  workers: number;
-  /** eval.json's version header (jobs/header.ts). */
-  versions: Record<string, string>;
-  warnings: string[];
-  backend: string;
-  /** Stops the run after the current batch (nothing is written). */
-  signal?: AbortSignal;
 }
 
 /** eval.json's path for `spec`. */
