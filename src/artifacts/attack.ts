@@ -45,13 +45,15 @@ export function textReadings(
   });
 }
 
-/** wav/<i>-clean.wav and wav/<i>-adversarial.wav for every clip (inputs in [0,1] map to w = 2x − 1). */
-export function writeClipPairs(out: string, ds: Dataset, adversarial: Float32Array): void {
-  const row = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const sampleRate = ds.sampleRate as number;
-  for (let i = 0; i < ds.count; i++) {
-    for (const [kind, data] of [['clean', ds.images], ['adversarial', adversarial]] as const) {
-      writeFileAtomic(join(out, `wav/${i}-${kind}.wav`), encodeWav({ samples: unitToWave(data.slice(i * row, (i + 1) * row)), sampleRate }));
+/**
+ * wav/<i>-clean.wav and wav/<i>-adversarial.wav for every clip (inputs in [0,1] map to w = 2x − 1);
+ * `first` is the index of the first clip (a shard's first example).
+ */
+export function writeClipPairs(out: string, c: { clean: Float32Array; adversarial: Float32Array; row: number; sampleRate: number; first?: number }): void {
+  const count = c.row > 0 ? c.clean.length / c.row : 0;
+  for (let i = 0; i < count; i++) {
+    for (const [kind, data] of [['clean', c.clean], ['adversarial', c.adversarial]] as const) {
+      writeFileAtomic(join(out, `wav/${(c.first ?? 0) + i}-${kind}.wav`), encodeWav({ samples: unitToWave(data.slice(i * c.row, (i + 1) * c.row)), sampleRate: c.sampleRate }));
     }
   }
 }

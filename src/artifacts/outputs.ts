@@ -163,7 +163,7 @@ export function checkIdentity(j: Obj): ResultIdentity {
 export function attackIdentity(j: Obj): ResultIdentity {
   return {
     weightsHash: str(j['weightsHash']), data: dataRecordOf(j['data']),
-    settings: { dataset: fixed(j['dataset']), attack: JSON.stringify(j['attack'] ?? null), targeted: fixed(j['targeted']) },
+    settings: { dataset: fixed(j['dataset']), attack: JSON.stringify(j['attack'] ?? null), targeted: fixed(j['targeted']), shard: shardOf(j) },
   };
 }
 

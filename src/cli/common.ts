@@ -7,6 +7,7 @@ import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js
 import { setupBackend, type BackendChoice } from '../backend/select.js';
 import { nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { runVersions } from '../jobs/header.js';
+import { emptyShardWarning, type JobLog } from '../jobs/log.js';
 import { networkPathLine, networkPathOf, type NetworkPath } from '../backend/native-network.js';
 import { imageSize, subset, DATASET_NAMES, type Dataset, type DatasetName } from '../data/index.js';
 import { checkLoaderOptions, parseDataSource, sourceLabel, sourceOfRecord, type DataSource, type LoaderOptions } from '../data/source.js';
@@ -382,9 +383,14 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
  * still written, since `alp merge` needs every shard, and its text says "no examples", not 0%.
  */
 export function emptyShard(shard: { index: number; count: number } | undefined, range: readonly [number, number], examples: number): boolean {
-  if (shard === undefined || range[1] > range[0]) return false;
-  warn(`--shard ${shard.index}/${shard.count}: no examples (${examples} example${examples === 1 ? '' : 's'} over ${shard.count} shards leave this one empty); its file is written only for alp merge`);
-  return true;
+  const w = emptyShardWarning(shard, range, examples);
+  if (w !== null) warn(w);
+  return w !== null;
+}
+
+/** The terminal as a job's log: progress lines and bars on stderr unless --quiet, warnings always. */
+export function jobLog(quiet: boolean): JobLog {
+  return { say: (l) => say(quiet, l), warn, bar: (label, total) => new Progress(label, total, { quiet }) };
 }
 
 /** Refuses (exit 6) to let this run replace a result of other weights or settings at `path`, unless --force. */

@@ -40,7 +40,7 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
   assert.ok((r.result.attacks[0]?.maxPerturbation ?? 0) <= 2 + 1e-4);
 
   const adir = join(tmp, 'spam-attack');
-  const a = alp(['attack', '--model', out, '--n', '3', '--norm', 'l2', '--eps', '3', '--steps', '5', '--out', adir, '--json']);
+  const a = alp(['attack', '--model', out, '--n', '3', '--norm', 'l2', '--eps', '3', '--steps', '5', '--batch-size', '2', '--out', adir, '--json']);
   assert.equal(a.code, 0, a.stderr);
   const at = JSON.parse(a.stdout) as { texts: Array<{ clean: string; nearestWords: string; substitutions: Array<{ from: string; to: string }> }> };
   assert.equal(at.texts.length, 3);
@@ -50,6 +50,15 @@ test('text end to end: train on SpamAssassin, eval in embedding space, attack wr
     assert.equal(x.nearestWords.split(' ').length, x.clean.split(' ').length);
     for (const s of x.substitutions) assert.notEqual(s.from, s.to);
   }
+  // Two shards of the same attack, merged, are the unsharded folder: adversarial.f32 and attack.json byte for byte.
+  for (const k of [1, 2]) {
+    const sa = alp(['attack', '--model', out, '--n', '3', '--norm', 'l2', '--eps', '3', '--steps', '5', '--batch-size', '2', '--shard', `${k}/2`, '--out', join(tmp, `spam-attack-${k}`), '--quiet']);
+    assert.equal(sa.code, 0, sa.stderr);
+  }
+  const mg = alp(['merge', join(tmp, 'spam-attack-2'), join(tmp, 'spam-attack-1'), '--out', join(tmp, 'spam-attack-merged'), '--quiet']);
+  assert.equal(mg.code, 0, mg.stderr);
+  for (const f of ['adversarial.f32', 'attack.json']) assert.ok(readFileSync(join(adir, f)).equals(readFileSync(join(tmp, 'spam-attack-merged', f))), `merged ${f} differs from the unsharded one`);
+  userError(['attack', '--model', out, '--n', '2', '--word-attack', 'hotflip', '--shard', '1/2', '--out', join(tmp, 'spam-word-shard'), '--quiet'], /--shard: not with --word-attack/);
   // Real word swaps: robust accuracy per k beside the embedding numbers, and the swapped messages as text.
   const w = alp(['eval', '--model', out, '--n', '6', '--norm', 'l2', '--eps', '0.5', '--steps', '3', '--restarts', '1', '--attacks', 'pgd-ce', '--swaps', '1,2', '--word-attacks', 'hotflip,greedy-swap', '--json', '--out', join(tmp, 'spam-swaps.json')]);
   assert.equal(w.code, 0, w.stderr);

@@ -2,23 +2,17 @@
  * The options `alp eval` and `alp attack` share for word-substitution attacks on text models, and how
  * they become a word model, attacks and a candidate set. Kept apart so the commands stay thin.
  */
-import { buildCandidates, buildWordAttack, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type CandidateSet, type WordAttack, type WordAttackName, type WordModel } from '../attack/text/index.js';
-import { vocabularyOf, type Vocabulary } from '../data/text.js';
+import { buildCandidates, buildWordAttack, excerpt, WORD_ATTACK_NAMES, wordModel, type CandidateKind, type WordAttack, type WordAttackName } from '../attack/text/index.js';
+import { vocabularyOf } from '../data/text.js';
 import { WORD_AUDIT_KS, type WordAuditOptions, type WordAuditResult } from '../eval/word-audit.js';
 import { UserError } from '../util/errors.js';
+import type { WordSwapInputs } from '../jobs/eval.js';
 import { get, type Parsed } from './args.js';
 
 export { AUDIT_WORD_OPTIONS, WORD_SWAP_OPTIONS } from './options.js';
 import { pct, table, type ModelJob } from './common.js';
 
-export interface WordSwapSetup {
-  model: WordModel;
-  vocab: Vocabulary;
-  ids: Int32Array;
-  labels: Int32Array;
-  candidates: CandidateSet;
-  fraction?: number;
-}
+export type WordSwapSetup = WordSwapInputs;
 
 /** The word-level view of a text job, or a clear error when the model is not a text model. */
 export function wordSwapSetup(p: Parsed, job: ModelJob, option: string): WordSwapSetup {

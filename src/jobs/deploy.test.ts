@@ -8,6 +8,7 @@ import { parseArgs, get, type CommandSpec } from '../cli/args.js';
 import { AUDIT_SPEC } from '../cli/specs/audit.js';
 import { EVAL_SPEC } from '../cli/specs/eval.js';
 import { COMPARE_SPEC } from '../cli/specs/compare.js';
+import { ATTACK_SPEC } from '../cli/specs/attack.js';
 import { DETECT_EVAL_SPEC } from '../cli/specs/detect.js';
 import { MERGE_SPEC } from '../cli/specs/merge.js';
 import { parseShard } from '../artifacts/shard.js';
@@ -42,6 +43,7 @@ const JOBS: Array<{ job: string; spec: CommandSpec; words: number; file: boolean
   { job: 'eval --model /models/alp --n 1000 --workers 1', spec: EVAL_SPEC, words: 1, file: true },
   { job: 'detect eval --model std=/models/standard,alp=/models/alp --n 1000 --workers 1', spec: DETECT_EVAL_SPEC, words: 2, file: true },
   { job: 'compare --methods standard,alp,trades --budget-minutes 30 --audit quick', spec: COMPARE_SPEC, words: 1, file: false },
+  { job: 'attack --model /models/alp --n 256 --attack pgd-ce --workers 1', spec: ATTACK_SPEC, words: 1, file: false },
 ];
 
 test('the Kubernetes manifest: one Indexed Job for any alp job, each pod a valid `--shard K/N` command line, and its merge', () => {

@@ -12,6 +12,7 @@ import { evalPart, summarizeEval, summarizeSweep, sweepPart, type SweepConfig } 
 import { audit, auditPart, finishAudit, type AuditOptions } from '../eval/audit.js';
 import { buildSuite, type SuiteSpec } from '../eval/suite.js';
 import { mergeShards } from './merge.js';
+import { withoutTimings } from '../testing/timings.js';
 import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
 import { parseCommand, type Parsed } from '../cli/args.js';
 import { MERGE_SPEC } from '../cli/specs/merge.js';
@@ -26,20 +27,6 @@ const threat = { norm: 'linf' as const, eps: 0.25 };
 const spec: SuiteSpec = { threat, attacks: ['fgsm', 'pgd-ce', 'apgd-dlr'], steps: 6, restarts: 2, seed: 3 };
 const sweepConfig: SweepConfig = { norm: 'linf', epsilons: [0, 0.25, 0.6], steps: 6, restarts: 1, losses: ['ce', 'cw'], seed: 3 };
 const header = { model: 'toy', weightsHash: null, dataset: 'toy', threat, suite: spec, versions: { alp: 'test' } };
-
-/** Timings differ between a sharded and an unsharded run (they add up); nothing else may. */
-function withoutTimings<T>(a: T): T {
-  const c = JSON.parse(JSON.stringify(a)) as Record<string, unknown>;
-  const drop = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(drop);
-    else if (typeof v === 'object' && v !== null) {
-      delete (v as Record<string, unknown>)['seconds'];
-      Object.values(v).forEach(drop);
-    }
-  };
-  drop(c);
-  return c as T;
-}
 
 test('--shard K/N is 1-based, validated, and the shards tile the examples in order', () => {
   assert.deepEqual(parseShard('2/3'), { index: 2, count: 3 });

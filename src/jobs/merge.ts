@@ -1,5 +1,5 @@
 /**
- * `alp merge`: the shards of one `alp eval`, `alp audit`, `alp detect eval` or `alp compare` run
+ * `alp merge`: the shards of one `alp eval`, `alp audit`, `alp attack`, `alp detect eval` or `alp compare` run
  * (`--shard K/N`) combined into exactly what the unsharded run writes. Every number and finding is recomputed from the shards' per-example
  * results with the same functions the unsharded run uses (`summarizeEval`, `summarizeSweep`,
  * `finishAudit`); only timings differ (they add up the shards' seconds). Shards that do not belong
@@ -21,15 +21,18 @@ import { DETECT_EVAL_SCHEMA, type DetectionReport } from '../artifacts/detect-ev
 import { mergeDetectEval, type DetectEvalShard } from './detect-shard.js';
 import { COMPARE_SCHEMA } from '../compare/result.js';
 import { mergeCompare, type MergedComparison } from './compare-merge.js';
+import { ATTACK_SCHEMA } from '../artifacts/outputs.js';
+import { mergeAttack, type MergedAttack } from './attack-merge.js';
 
 export type MergedRun =
   | { kind: 'eval'; artifact: EvalArtifact; files: string[] }
   | { kind: 'audit'; artifact: AuditArtifact; examples: Float32Array; files: string[] }
   | { kind: 'detect-eval'; artifact: DetectionReport; files: string[] }
-  | ({ kind: 'compare'; files: string[] } & MergedComparison);
+  | ({ kind: 'compare'; files: string[] } & MergedComparison)
+  | ({ kind: 'attack'; files: string[] } & MergedAttack);
 
 type Kind = MergedRun['kind'];
-const KINDS: Record<string, Kind> = { [EVAL_SCHEMA]: 'eval', [AUDIT_SCHEMA]: 'audit', [DETECT_EVAL_SCHEMA]: 'detect-eval', [COMPARE_SCHEMA]: 'compare' };
+const KINDS: Record<string, Kind> = { [EVAL_SCHEMA]: 'eval', [AUDIT_SCHEMA]: 'audit', [DETECT_EVAL_SCHEMA]: 'detect-eval', [COMPARE_SCHEMA]: 'compare', [ATTACK_SCHEMA]: 'attack' };
 /** The examples a shard's file says it holds (detect eval keeps them in its setup). */
 const dataOf = (json: Obj): DataRecord | null => dataRecordOf(json['data']) ?? (isObj(json['setup']) ? dataRecordOf(json['setup']['data']) : null);
 
@@ -46,8 +49,9 @@ export function shardFiles(paths: readonly string[]): string[] {
       out.push(p);
       continue;
     }
-    if (existsSync(join(p, 'audit.json'))) {
-      out.push(join(p, 'audit.json'));
+    const result = ['audit.json', 'attack.json'].map((f) => join(p, f)).find((f) => existsSync(f));
+    if (result !== undefined) {
+      out.push(result);
       continue;
     }
     const found = readdirSync(p).filter((f) => f.endsWith('.json')).sort().map((f) => join(p, f)).filter((f) => {
@@ -57,7 +61,7 @@ export function shardFiles(paths: readonly string[]): string[] {
         return false;
       }
     });
-    if (found.length === 0) throw new UserError(`${p}: no audit.json and no JSON file with a \`shard\` field in this folder`);
+    if (found.length === 0) throw new UserError(`${p}: no audit.json, no attack.json and no JSON file with a \`shard\` field in this folder`);
     out.push(...found);
   }
   return out;
@@ -243,14 +247,15 @@ export function mergeShards(paths: readonly string[]): MergedRun {
   const files = shardFiles(paths);
   const { kind, shards } = loadShards(files);
   if (kind === 'compare') return { kind, ...mergeCompare(shards), files: shards.map((s) => s.file) };
+  if (kind === 'attack') return { kind, ...mergeAttack(shards), files: shards.map((s) => s.file) };
   if (kind === 'detect-eval') return { kind, artifact: mergeDetectEval(shards.map((s) => ({ file: s.file, json: s.json, shard: s.shard as unknown as DetectEvalShard }))), files: shards.map((s) => s.file) };
   return kind === 'eval' ? mergeEval(shards) : mergeAudit(shards);
 }
 
-/** The shard that writing the merged `kind` result to `out` would overwrite (an eval file, an audit folder), if any. */
+/** The shard that writing the merged `kind` result to `out` would overwrite (an eval file, an audit or attack folder), if any. */
 export function overwritesInput(out: string, kind: MergedRun['kind'], files: readonly string[]): string | undefined {
   const o = resolve(out);
-  return files.find((f) => resolve(kind === 'audit' ? dirname(f) : f) === o);
+  return files.find((f) => resolve(kind === 'audit' || kind === 'attack' ? dirname(f) : f) === o);
 }
 
 export type { EvalShard, AuditShard };

@@ -7,7 +7,7 @@ import { EXAMPLES_FILE, writeAuditArtifact } from '../../artifacts/audit.js';
 import { writeEvalArtifact } from '../../artifacts/eval.js';
 import { mergeShards, overwritesInput } from '../../jobs/merge.js';
 import { OutputExistsError, UserError } from '../../util/errors.js';
-import { auditIdentity, compareIdentity, detectEvalIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
+import { attackIdentity, auditIdentity, compareIdentity, detectEvalIdentity, evalIdentity, guardResultFile } from '../../artifacts/outputs.js';
 import { writeDetectEvalArtifact } from '../../artifacts/detect-eval.js';
 import type { Obj } from '../../artifacts/fields.js';
 import { parseCommand, get, type Parsed } from '../args.js';
@@ -27,7 +27,7 @@ export async function runMergeCommand(p: Parsed): Promise<void> {
   const m = mergeShards(p._);
   const clash = overwritesInput(out, m.kind, m.files);
   if (clash !== undefined) throw new UserError(`--out ${out}: would overwrite the shard ${clash}; write the merged result elsewhere`);
-  const written = m.kind === 'audit' ? join(out, 'audit.json') : m.kind === 'compare' ? join(out, COMPARE_FILE) : out;
+  const written = m.kind === 'audit' ? join(out, 'audit.json') : m.kind === 'attack' ? join(out, 'attack.json') : m.kind === 'compare' ? join(out, COMPARE_FILE) : out;
   const force = { force: get.bool(p, 'force') };
   // The one output rule: the merged result replaces only the same run's result (weights, examples, settings).
   let text: string;
@@ -35,6 +35,11 @@ export async function runMergeCommand(p: Parsed): Promise<void> {
     guardResultFile(written, 'audit', auditIdentity(m.artifact as unknown as Obj), force);
     writeAuditArtifact(written, join(out, EXAMPLES_FILE), { artifact: m.artifact, examples: m.examples });
     text = `(${m.artifact.examples} examples): worst case ${pct(m.artifact.worstCaseAccuracy)}`;
+  } else if (m.kind === 'attack') {
+    guardResultFile(written, 'attack', attackIdentity(m.artifact as Obj), force);
+    const files = m.write(out);
+    const n = (m.artifact['tensor'] as { shape: number[] }).shape[0] ?? 0;
+    text = `(${n} examples): success rate ${pct(m.artifact['successRate'] as number)}; ${files.join(', ')}`;
   } else if (m.kind === 'eval') {
     guardResultFile(written, 'eval', evalIdentity(m.artifact as unknown as Obj), force);
     writeEvalArtifact(written, m.artifact);

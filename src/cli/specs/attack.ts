@@ -2,7 +2,7 @@
 import { ATTACK_NAMES } from '../../eval/attack-names.js';
 import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
 import { requireModel, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
@@ -25,7 +25,9 @@ export const ATTACK_SPEC: CommandSpec = {
     ...WORD_SWAP_OPTIONS,
     { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
     { name: 'force', type: 'boolean', help: 'replace an attack.json in --out of another model, examples or attack' },
+    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once (a shard is cut at whole groups of them)' },
     WORKERS_OPTION,
+    { ...SHARD_OPTION, help: 'attack only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1 cut at whole groups of --batch-size, into their own --out; `alp merge` joins the shards\' folders into the unsharded output (not with --word-attack)' },
     ...COMMON_OPTIONS,
   ],
   examples: [
