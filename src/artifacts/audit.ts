@@ -7,7 +7,6 @@ import type { Replacement } from '../eval/few-classes.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ThreatModel } from '../attack/threat-model.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DataRecord } from '../data/digest.js';
 import type { AuditPart, AuditResult } from '../eval/audit.js';
@@ -17,7 +16,7 @@ import type { ShardRecord } from './shard.js';
 import type { LogitsFn } from '../model/classifier.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { wordSwapPoints } from './eval.js';
+import { wordSwapPoints, type ResultSubject } from './eval.js';
 import { arr, isObj, num, numbersOrNull, obj, str, sweepOf, runHeaderOf, type Obj, type RunHeader, type SweepPoint } from './fields.js';
 
 export const AUDIT_SCHEMA = 'alp.audit/2';
@@ -35,16 +34,8 @@ export interface ExamplesFileEntry {
 }
 
 /** audit.json as written. */
-export interface AuditArtifact {
+export interface AuditArtifact extends ResultSubject {
   schema: typeof AUDIT_SCHEMA;
-  model: string | null;
-  weightsHash: string | null;
-  dataset: string;
-  /** The name of each class index used below (labels, predictions), when the data names its classes. */
-  classNames?: string[];
-  /** The examples audited: content digest and source (results of other examples are not replaced or merged). */
-  data?: DataRecord;
-  threat: ThreatModel;
   version: AuditResult['version'];
   examples: number;
   cleanAccuracy: number;

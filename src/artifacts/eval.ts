@@ -14,9 +14,8 @@ import { arr, isObj, num, obj, str, sweepOf, runHeaderOf, type Obj, type RunHead
 
 export const EVAL_SCHEMA = 'alp.eval/2';
 
-/** eval.json as written. */
-export interface EvalArtifact {
-  schema: typeof EVAL_SCHEMA;
+/** What every result file says first: which model, on which examples, under which threat model. */
+export interface ResultSubject {
   /** The model path as given on the command line (null for an in-memory model). */
   model: string | null;
   weightsHash: string | null;
@@ -26,6 +25,11 @@ export interface EvalArtifact {
   /** The examples measured: content digest and source (results of other examples are not replaced or merged). */
   data?: DataRecord;
   threat: ThreatModel;
+}
+
+/** eval.json as written. */
+export interface EvalArtifact extends ResultSubject {
+  schema: typeof EVAL_SCHEMA;
   suite: SuiteSpec;
   result: Omit<EvalResult, 'robust'> & { robust?: number[] };
   epsSweep: EvalSweepPoint[] | null;

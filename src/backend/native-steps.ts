@@ -128,16 +128,21 @@ export function identityStep(layer: string, inputs: number[], out: number, size:
   };
 }
 
+/** Element-wise sum or product of the inputs (in input order, as TF.js' Add / Multiply) into `o`. */
+function combineInto(ins: ReadonlyArray<Float32Array | undefined>, o: Float32Array, total: number, op: '+' | '*'): void {
+  o.set((ins[0] as Float32Array).subarray(0, total));
+  for (let k = 1; k < ins.length; k++) {
+    const a = ins[k] as Float32Array;
+    if (op === '+') for (let i = 0; i < total; i++) o[i] = (o[i] as number) + (a[i] as number);
+    else for (let i = 0; i < total; i++) o[i] = (o[i] as number) * (a[i] as number);
+  }
+}
+
 export function addStep(layer: string, inputs: number[], out: number, size: number): Step {
   return {
     layer, inputs, out, outSize: size,
     forward(ins, o, n) {
-      const total = n * size;
-      o.set((ins[0] as Float32Array).subarray(0, total));
-      for (let k = 1; k < ins.length; k++) {
-        const a = ins[k] as Float32Array;
-        for (let i = 0; i < total; i++) o[i] = (o[i] as number) + (a[i] as number);
-      }
+      combineInto(ins, o, n * size, '+');
     },
     backward(dy, ins) {
       return ins.map(() => dy);
@@ -149,12 +154,7 @@ export function multiplyStep(layer: string, inputs: number[], out: number, size:
   return {
     layer, inputs, out, outSize: size,
     forward(ins, o, n) {
-      const total = n * size;
-      o.set((ins[0] as Float32Array).subarray(0, total));
-      for (let k = 1; k < ins.length; k++) {
-        const a = ins[k] as Float32Array;
-        for (let i = 0; i < total; i++) o[i] = (o[i] as number) * (a[i] as number);
-      }
+      combineInto(ins, o, n * size, '*');
     },
     backward(dy, ins, _o, n, buf) {
       const total = n * size;

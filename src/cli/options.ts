@@ -81,3 +81,19 @@ export const AUDIT_WORD_OPTIONS: OptSpec[] = [
   { name: 'swaps', type: 'numbers', metavar: 'K,K,...', default: [...WORD_AUDIT_KS], help: 'text models: robust accuracy under at most K real word swaps per message, for each K' },
   ...WORD_SWAP_OPTIONS.filter((o) => o.name !== 'beam'),
 ];
+
+/**
+ * What eval, audit and attack share: the model, its data and input range, how many test examples, and the
+ * threat model (the ε default comes from the model's train.json: cli/common.ts evalEps).
+ */
+export function attackedModelOptions(n: number, nHelp: string): OptSpec[] {
+  return [
+    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder, model.json (a TF.js layers or graph model that outputs logits) or zoo:NAME' },
+    ...DATA_OPTIONS,
+    ...MODEL_INPUT_OPTIONS,
+    { name: 'n', type: 'int', default: n, help: nHelp },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
+  ];
+}
+

@@ -2,20 +2,15 @@
 import { ATTACK_NAMES } from '../../eval/attack-names.js';
 import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
 import { requireModel, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, COMMON_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
   summary: 'craft adversarial examples and write them as a PNG grid and raw tensors (and WAV files for audio)',
   usage: 'alp attack --model PATH [--attack pgd-ce] [--n 16] --out DIR',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json' },
-    ...DATA_OPTIONS,
-    ...MODEL_INPUT_OPTIONS,
-    { name: 'n', type: 'int', default: 16, help: 'attack the first N test examples' },
+    ...attackedModelOptions(16, 'attack the first N test examples'),
     { name: 'attack', type: 'string', choices: ATTACK_NAMES, default: 'pgd-ce', help: 'which attack' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
     { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
     { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
     { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },

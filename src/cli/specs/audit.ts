@@ -2,19 +2,14 @@
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
 import { parseShard } from '../../artifacts/shard.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
-import { AUDIT_WORD_OPTIONS, COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, AUDIT_WORD_OPTIONS, COMMON_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
 
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
   summary: 'strong attack cascade + gradient-masking diagnostics, resumable',
   usage: 'alp audit --model PATH [--budget quick|standard|thorough] [--eps E] [--surrogate PATH]',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (outputs logits)' },
-    ...DATA_OPTIONS,
-    ...MODEL_INPUT_OPTIONS,
-    { name: 'n', type: 'int', default: 1000, help: 'audit the first N test examples' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
+    ...attackedModelOptions(1000, 'audit the first N test examples'),
     { name: 'fail-on', type: 'string', choices: ['never', 'warn', 'fail'], default: 'never', help: 'exit 3 when a finding is at least this severe (for CI gates)' },
     { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },

@@ -4,19 +4,14 @@ import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
 import { parseShard } from '../../artifacts/shard.js';
 import { UserError } from '../../util/errors.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, COMMON_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
 
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
   summary: 'measure clean and robust accuracy of a model under a suite of attacks',
   usage: 'alp eval --model DIR|model.json [options]',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (a TF.js layers or graph model that outputs logits)' },
-    ...DATA_OPTIONS,
-    ...MODEL_INPUT_OPTIONS,
-    { name: 'n', type: 'int', default: 1000, help: 'evaluate on the first N test examples' },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
-    { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
+    ...attackedModelOptions(1000, 'evaluate on the first N test examples'),
     // No parser default: the command must tell the default suite (fitted to the class count) from one the user named (refused if it cannot run).
     { name: 'attacks', type: 'strings', choices: ATTACK_NAMES, metavar: 'A,A,...', help: `attacks in the suite; the worst case per example is reported (default: ${DEFAULT_EVAL_ATTACKS.join(',')}; apgd-dlr = APGD-T, targeted DLR over 9 classes, which with 3 classes gives way to apgd-dlr-untargeted and with 2 to apgd-cw, APGD on the margin; square = the gradient-free Square attack)` },
     { name: 'survivors', type: 'strings', choices: [...ATTACK_NAMES, 'none'], metavar: 'A,A,...|none', help: 'attacks that run only on the examples the attacks before them left robust (default: square, when in the suite)' },

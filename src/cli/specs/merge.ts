@@ -1,6 +1,6 @@
 /** `alp merge`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { UserError } from '../../util/errors.js';
-import { get, type CommandSpec } from '../args.js';
+import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
 
 export const MERGE_SPEC: CommandSpec = {
   name: 'merge',
@@ -10,9 +10,7 @@ export const MERGE_SPEC: CommandSpec = {
   options: [
     { name: 'out', type: 'string', metavar: 'PATH', help: 'eval, detect eval: the JSON file to write; audit: the folder for audit.json and examples.f32; compare: the folder for compare.json and the method folders' },
     { name: 'force', type: 'boolean', help: 'replace a result at --out that holds the result of other weights, examples or settings (compare: and method folders there)' },
-    { name: 'quiet', type: 'boolean', help: 'print nothing' },
-    { name: 'json', type: 'boolean', help: 'print the merged result as JSON on stdout' },
-    { name: 'help', type: 'boolean', help: 'show this help' },
+    ...OUTPUT_OPTIONS,
   ],
   examples: [
     'alp merge shards/eval.shard-*.json --out runs/demo/alp/eval.json',
