@@ -43,7 +43,7 @@ export async function runPlaygroundCommand(p: Parsed): Promise<void> {
   const out = get.str(p, 'export');
   if (out !== undefined) {
     const r = exportPlayground(site, out);
-    if (!quiet) emit(p, { export: out, ...r, models: site.manifest.models.map((m) => m.name) }, `written ${out}/ (${r.files} files, ${(r.bytes / 1048576).toFixed(1)} MiB): serve it with any static file server, e.g. python3 -m http.server -d ${out}`);
+    if (!quiet) emit(p, { export: out, ...r, models: site.manifest.models.map((m) => m.name) }, `written ${out.endsWith('/') ? out : `${out}/`} (${r.files} files, ${(r.bytes / 1048576).toFixed(1)} MiB): serve it with any static file server, e.g. python3 -m http.server -d ${out}`);
     return;
   }
   const server = await servePlayground(site, port);
