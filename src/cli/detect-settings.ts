@@ -6,7 +6,6 @@ import type { Dataset } from '../data/dataset.js';
 import { calibrationSplit } from '../detect/calibration-split.js';
 import { NOISE_DISTS, type NoiseDist, type NoiseSpec } from '../detect/noise.js';
 import { type DetectorSettings } from '../detect/registry.js';
-import { resultFolderOf } from '../artifacts/outputs.js';
 import { OptionError, UserError } from '../util/errors.js';
 import { optionMessage, get, type Parsed } from './args.js';
 import { loadEvalData } from './common.js';
@@ -15,11 +14,6 @@ export function requireModel(p: Parsed, cmd: string): string {
   const m = get.str(p, 'model');
   if (m === undefined) throw new UserError(`alp ${cmd}: --model is required (a folder with model.json, or the model.json itself)`);
   return m;
-}
-
-/** Where a model's detector files go by default: its folder, or runs/zoo/NAME for a zoo model. */
-export function modelDir(path: string): string {
-  return resultFolderOf(path);
 }
 
 export function parseNoise(p: Parsed): NoiseSpec[] | undefined {

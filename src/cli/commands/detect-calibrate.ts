@@ -2,7 +2,7 @@
 import { calibrateDetector, checkCalibrationSize } from '../../detect/calibrate.js';
 import { detectorJsonPath, modelFingerprint as detectorModelFingerprint, saveDetector } from '../../detect/detector-files.js';
 import { buildDetector } from '../../detect/registry.js';
-import { detectorIdentity } from '../../artifacts/outputs.js';
+import { detectorIdentity, resultFolderOf } from '../../artifacts/outputs.js';
 import { dataRecord } from '../../data/digest.js';
 import { UserError } from '../../util/errors.js';
 import { get, type Parsed } from '../args.js';
@@ -12,7 +12,7 @@ import { textDetectorSettings } from '../../detect/text-evaluate.js';
 import { calibrateTextDetector, textDetectorTarget } from '../../detect/text-target.js';
 import { checkModelFitsData, emit, guardOutput, initBackend, isQuiet, openModel, versions } from '../common.js';
 import { say } from '../progress.js';
-import { calibrationData, detectorSettings, modelDir, requireModel } from '../detect-settings.js';
+import { calibrationData, detectorSettings, requireModel } from '../detect-settings.js';
 
 export async function calibrateCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect calibrate');
@@ -34,7 +34,7 @@ export async function calibrateCmd(p: Parsed): Promise<void> {
     modality: text !== undefined ? 'text' : 'image/audio', inputShape: data.shape, modelPath, detectorSettings: det.describe(),
     content: dataRecord(data, get.str(p, 'data-dir')),
   };
-  const outPath = detectorJsonPath(get.str(p, 'out') ?? modelDir(modelPath));
+  const outPath = detectorJsonPath(get.str(p, 'out') ?? resultFolderOf(modelPath));
   const fingerprint = detectorModelFingerprint(modelPath).sha256;
   guardOutput(outPath, 'detector', detectorIdentity(JSON.parse(JSON.stringify({ format: 'alp-detector', model: { sha256: fingerprint }, data: calibratedOn, calibration: { fprTarget: fpr } })) as Record<string, unknown>), p);
   say(quiet, `alp detect calibrate: ${det.name} on ${data.count} clean ${String(source['dataset'])} ${String(source['split'])} ${text !== undefined ? 'messages (embedded)' : 'images'} (${source['start'] !== undefined ? `from ${String(source['start'])}` : 'random sample'}), target FPR ${fpr}, backend ${backend}`);

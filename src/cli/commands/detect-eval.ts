@@ -13,7 +13,7 @@ import { type AttackName } from '../../eval/suite.js';
 import { refuseUnfit } from '../../eval/few-classes.js';
 import { modelJsonPath } from '../../model/io.js';
 import { weightsHash } from '../../model/fingerprint.js';
-import { defaultResultPath, detectEvalIdentity } from '../../artifacts/outputs.js';
+import { defaultResultPath, detectEvalIdentity, resultFolderOf } from '../../artifacts/outputs.js';
 import { dataRecord } from '../../data/digest.js';
 import { onInterrupt } from '../../util/interrupt.js';
 import { UserError } from '../../util/errors.js';
@@ -25,7 +25,7 @@ import type { CandidateKind, CandidateSpec } from '../../attack/text/index.js';
 import { workersFor, checkModelFitsData, emit, guardOutput, initBackend, isQuiet, loadEvalData, openModel, pct, table, versions } from '../common.js';
 import { Progress, say } from '../progress.js';
 import { DETECT_EVAL_SPEC } from '../specs/detect.js';
-import { calibrationData, detectorSettings, modelDir } from '../detect-settings.js';
+import { calibrationData, detectorSettings } from '../detect-settings.js';
 
 /** Image-only options of detect eval, refused for a text model when changed from their defaults (they would be ignored). */
 function rejectImageOptions(p: Parsed): void {
@@ -101,7 +101,7 @@ function defaultDetectEvalPath(models: ReadonlyArray<{ path: string }>): string 
   const first = models[0];
   if (first === undefined) throw new UserError('alp detect eval: --model is required');
   if (models.length === 1) return defaultResultPath(first.path, 'detect-eval');
-  const dirs = models.map((m) => resolve(modelDir(m.path)));
+  const dirs = models.map((m) => resolve(resultFolderOf(m.path)));
   for (const shared of [dirs, dirs.map((d) => dirname(d))]) {
     if (shared.every((d) => d === shared[0])) return join(shared[0] as string, 'detect-eval.json');
   }

@@ -11,7 +11,7 @@ import { guard } from '../../detect/guard.js';
 import { readInputs } from '../../detect/inputs.js';
 import { serveGuard } from '../../detect/serve.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { DETECT_CHECK_SCHEMA, checkIdentity } from '../../artifacts/outputs.js';
+import { DETECT_CHECK_SCHEMA, checkIdentity, resultFolderOf } from '../../artifacts/outputs.js';
 import { UserError } from '../../util/errors.js';
 import { helpText, parseArgs, get, type CommandSpec, type Parsed } from '../args.js';
 import type * as tf from '@tensorflow/tfjs';
@@ -19,7 +19,7 @@ import { isTextModel } from '../../model/text.js';
 import { emit, guardOutput, initBackend, isQuiet, openModel, pct, table } from '../common.js';
 import { say } from '../progress.js';
 import { DETECT_CALIBRATE_SPEC, DETECT_CHECK_SPEC, DETECT_EVAL_SPEC, DETECT_SERVE_SPEC } from '../specs/detect.js';
-import { modelDir, requireModel } from '../detect-settings.js';
+import { requireModel } from '../detect-settings.js';
 import { calibrateCmd } from './detect-calibrate.js';
 import { evalCmd } from './detect-eval.js';
 
@@ -79,7 +79,7 @@ async function checkCmd(p: Parsed): Promise<void> {
   if (files.length === 0) throw new UserError("alp detect: no inputs; give files with --input or as arguments (see 'alp detect --help')");
   const quiet = isQuiet(p);
   const backend = await initBackend(p);
-  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  const det = loadDetector(get.str(p, 'detector') ?? resultFolderOf(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect', get.str(p, 'output-node'));
   checkDetectorFits(det, model, modelPath);
@@ -114,7 +114,7 @@ async function serveCmd(p: Parsed): Promise<void> {
   const modelPath = requireModel(p, 'detect serve');
   const quiet = get.bool(p, 'quiet');
   await initBackend(p);
-  const det = loadDetector(get.str(p, 'detector') ?? modelDir(modelPath), modelPath);
+  const det = loadDetector(get.str(p, 'detector') ?? resultFolderOf(modelPath), modelPath);
   for (const w of det.warnings) say(false, `warning: ${w}`);
   const model = await openDetectModel(modelPath, quiet, 'detect serve', get.str(p, 'output-node'));
   checkDetectorFits(det, model, modelPath);
