@@ -32,8 +32,8 @@ import { objective } from './objectives.js';
 import { searchWithRestarts } from './runner.js';
 import { boundsOf, normOf, projectToThreat, randomStartRows, type ThreatModel } from './threat-model.js';
 
-export type ApgdLoss = 'ce' | 'cw' | 'dlr' | 'dlr-targeted';
-export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'cw', 'dlr', 'dlr-targeted'];
+export const APGD_LOSSES = ['ce', 'cw', 'dlr', 'dlr-targeted'] as const;
+export type ApgdLoss = (typeof APGD_LOSSES)[number];
 
 export interface ApgdOptions {
   threat: ThreatModel;

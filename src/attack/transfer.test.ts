@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
-import { buildArch } from '../model/architectures.js';
+import { tensorsOf, toyDataset, toyModelOnce } from '../testing/setup.js';
 import { logitsOf } from '../model/classifier.js';
 import { Apgd } from './apgd.js';
 import { Pgd } from './pgd.js';
@@ -10,19 +9,12 @@ import { Transfer } from './transfer.js';
 import { LINF } from './threat-model.js';
 
 const ds = toyDataset(256, 3);
-let target: tf.LayersModel | undefined;
-let surrogate: tf.LayersModel | undefined;
+const targetOnce = toyModelOnce({ seed: 2, train: ds, steps: 150 });
+const surrogateOnce = toyModelOnce({ seed: 7, train: toyDataset(256, 11), steps: 150 });
 
 /** The target and an independently trained surrogate (other initialisation, other training data). */
 async function models(): Promise<{ target: tf.LayersModel; surrogate: tf.LayersModel }> {
-  await useBackend();
-  if (target === undefined || surrogate === undefined) {
-    target = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 2 });
-    fitQuick(target, ds, 150, 0.02);
-    surrogate = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 7 });
-    fitQuick(surrogate, toyDataset(256, 11), 150, 0.02);
-  }
-  return { target, surrogate };
+  return { target: await targetOnce(), surrogate: await surrogateOnce() };
 }
 
 test('adversarial examples crafted on an independent surrogate fool the target on many examples', async () => {

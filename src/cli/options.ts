@@ -97,3 +97,22 @@ export function attackedModelOptions(n: number, nHelp: string): OptSpec[] {
   ];
 }
 
+
+/**
+ * Where a command writes, and the --force that lets it replace a result of other weights or settings there
+ * (the one rule of artifacts/outputs.ts guardReplace): `force` says what would be replaced.
+ */
+export function outAndForce(out: Omit<OptSpec, 'name' | 'type'>, force: string): OptSpec[] {
+  return [{ name: 'out', type: 'string', ...out }, { name: 'force', type: 'boolean', help: `replace ${force}` }];
+}
+
+/** What eval, audit and attack share as jobs (jobs/): batches, the seed, where they write, --shard, --workers, --force. */
+export function attackJobOptions(o: { seed: string; out: Omit<OptSpec, 'name' | 'type'>; force: string; batchHelp?: string; shard?: OptSpec }): OptSpec[] {
+  return [
+    { name: 'batch-size', type: 'int', default: 250, help: o.batchHelp ?? 'examples attacked at once' },
+    { name: 'seed', type: 'int', default: 0, help: o.seed },
+    ...outAndForce(o.out, o.force),
+    o.shard ?? SHARD_OPTION,
+    WORKERS_OPTION,
+  ];
+}

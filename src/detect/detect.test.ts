@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fitQuick, tensorsOf, toyDataset, useBackend } from '../testing/setup.js';
+import { tensorsOf, toyDataset, toyModelOnce, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { logitsOf } from '../model/classifier.js';
 import { saveModel } from '../model/io.js';
@@ -23,16 +23,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'alp-detect-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 const train = toyDataset(512, 1);
-let model: tf.LayersModel | undefined;
-
-async function trained(): Promise<tf.LayersModel> {
-  await useBackend();
-  if (model === undefined) {
-    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 2 });
-    fitQuick(model, train, 150, 0.02);
-  }
-  return model;
-}
+const trained = toyModelOnce({ seed: 2, train, steps: 150 });
 
 test('calibrated thresholds hit the requested FPR on held-out clean data (within sampling error)', async () => {
   const m = await trained();

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fitQuick, toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { encodeIdx } from '../data/idx.js';
-import { crc32, encodePng } from '../report/png.js';
+import { encodePng, pngChunk, PNG_SIGNATURE } from '../report/png.js';
 import { calibrateDetector } from './calibrate.js';
 import { MarginDetector } from './baselines.js';
 import { guard, type Guard } from './guard.js';
@@ -46,21 +46,12 @@ function greyPng(w: number, h: number, px: Uint8Array): Uint8Array {
       raw.push((v - pred) & 0xff);
     }
   }
-  const chunk = (type: string, data: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(12 + data.length);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, data.length);
-    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-    out.set(data, 8);
-    v.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
-    return out;
-  };
   const ihdr = new Uint8Array(13);
   new DataView(ihdr.buffer).setUint32(0, w);
   new DataView(ihdr.buffer).setUint32(4, h);
   ihdr[8] = 8;
   ihdr[9] = 0;
-  const parts = [Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Uint8Array.from(raw))), chunk('IEND', new Uint8Array(0))];
+  const parts = [PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Uint8Array.from(raw))), pngChunk('IEND', new Uint8Array(0))];
   return Buffer.concat(parts);
 }
 

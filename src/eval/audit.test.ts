@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fitQuick, toyDataset, useBackend } from '../testing/setup.js';
+import { fitQuick, toyDataset, toyModelOnce } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { logitsOf } from '../model/classifier.js';
 import { InterruptedError } from '../util/interrupt.js';
@@ -13,15 +13,7 @@ import { runCascade } from './cascade.js';
 import { buildSuite } from './suite.js';
 
 const ds = toyDataset(128, 11);
-let model: tf.LayersModel | undefined;
-async function trained(): Promise<tf.LayersModel> {
-  await useBackend();
-  if (model === undefined) {
-    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed: 5 });
-    fitQuick(model, ds, 150, 0.02);
-  }
-  return model;
-}
+const trained = toyModelOnce({ seed: 5, train: ds, steps: 150 });
 
 test('the cascade fools most of a standard model and books each example to the attack that fooled it', async () => {
   const m = await trained();

@@ -57,38 +57,22 @@ interface AuditPlan {
   strong: [number, number];
 }
 
+/** One attack of a plan: `steps` iterations (queries for Square), `restarts` runs. */
+const run = (name: AttackName, steps: number, restarts = 1): PlanItem => ({ name, steps, restarts });
+const FGSM = run('fgsm', 1);
+
 /** Budgets per preset; the attack names are those of buildSuite. */
 export const AUDIT_PLANS: Record<AuditVersion, AuditPlan> = {
   quick: {
-    attacks: [
-      { name: 'fgsm', steps: 1, restarts: 1 },
-      { name: 'pgd-ce', steps: 20, restarts: 1 },
-      { name: 'pgd-cw', steps: 20, restarts: 1 },
-      { name: 'apgd-dlr', steps: 50, restarts: 1 },
-      { name: 'square', steps: 300, restarts: 1 },
-    ],
+    attacks: [FGSM, run('pgd-ce', 20), run('pgd-cw', 20), run('apgd-dlr', 50), run('square', 300)],
     sweepExamples: 100, sweepSteps: 20, itersExamples: 200, weak: [20, 1], strong: [50, 2],
   },
   standard: {
-    attacks: [
-      { name: 'fgsm', steps: 1, restarts: 1 },
-      { name: 'pgd-ce', steps: 40, restarts: 1 },
-      { name: 'pgd-cw', steps: 40, restarts: 1 },
-      { name: 'apgd-ce', steps: 100, restarts: 1 },
-      { name: 'apgd-dlr', steps: 100, restarts: 1 },
-      AUTOATTACK_SQUARE,
-    ],
+    attacks: [FGSM, run('pgd-ce', 40), run('pgd-cw', 40), run('apgd-ce', 100), run('apgd-dlr', 100), AUTOATTACK_SQUARE],
     sweepExamples: 200, sweepSteps: 40, itersExamples: 200, weak: [20, 1], strong: [100, 5],
   },
   thorough: {
-    attacks: [
-      { name: 'fgsm', steps: 1, restarts: 1 },
-      { name: 'pgd-ce', steps: 100, restarts: 5 },
-      { name: 'pgd-cw', steps: 100, restarts: 5 },
-      { name: 'apgd-ce', steps: 100, restarts: 5 },
-      { name: 'apgd-dlr', steps: 100, restarts: 1 },
-      AUTOATTACK_SQUARE,
-    ],
+    attacks: [FGSM, run('pgd-ce', 100, 5), run('pgd-cw', 100, 5), run('apgd-ce', 100, 5), run('apgd-dlr', 100), AUTOATTACK_SQUARE],
     sweepExamples: 500, sweepSteps: 100, itersExamples: 500, weak: [20, 1], strong: [200, 10],
   },
 };

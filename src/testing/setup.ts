@@ -43,6 +43,22 @@ export function tensorsOf(ds: Dataset): { x: tf.Tensor4D; y: tf.Tensor1D } {
 }
 
 /** Trains a model with plain CE for a few full-batch Adam steps. */
+/**
+ * A toy mlp on 6×6×1 inputs, built and trained by fitQuick on first use and shared by the tests of a file
+ * after that (training it once per test is most of such a file's time).
+ */
+export function toyModelOnce(o: { seed: number; train: Dataset; steps: number; classes?: number; lr?: number }): () => Promise<tf.LayersModel> {
+  let model: tf.LayersModel | undefined;
+  return async () => {
+    await useBackend();
+    if (model === undefined) {
+      model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: o.classes ?? 4, seed: o.seed });
+      fitQuick(model, o.train, o.steps, o.lr ?? 0.02);
+    }
+    return model;
+  };
+}
+
 export function fitQuick(model: tf.LayersModel, ds: Dataset, steps: number, lr = 0.01): void {
   const { x, y } = tensorsOf(ds);
   const opt = tf.train.adam(lr);

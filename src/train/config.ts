@@ -128,12 +128,12 @@ export const PRESETS: Record<PresetName, Preset> = {
   },
   'mnist-robust': {
     description:
-      'ALP on MNIST at L∞ ε=0.3 sized for one hour of a 2-core CPU: wide-cnn (fast-cnn at twice the width), 16 epochs, ' +
-      'batch 64 clean + 64 PGD-10 (step 0.075), ε ramped from 0 over 2 epochs, Adam 1e-3 with cosine decay, λ=0.5. ' +
-      'Measured 2026-12-01: 54 min on 2 shared cores, 98.8% clean, 91.9% under alp audit --budget standard (re-audited 2026-12-02; docs/experiments.md).',
+      'ALP on MNIST for the L∞ ε=0.3 threat model, sized for one hour of a 2-core CPU: wide-cnn (fast-cnn at twice the width), 28 epochs, ' +
+      'batch 64 clean + 64 PGD-10 at a training radius of 0.35 (step 0.0875), ramped from 0 over 3 epochs, Adam 1e-3 with cosine decay, λ=0.5. ' +
+      'Measured 2026-12-07: 46.6 min on 2 idle cores, 99.2% clean, 92.8% under alp audit --budget standard --eps 0.3 (zoo:mnist-robust-alp; docs/experiments.md).',
     config: {
-      dataset: 'mnist', arch: 'wide-cnn', epochs: 16, batchSize: 64, lr: 1e-3, schedule: 'cosine', eps: 0.3, attackSteps: 10, attackStepSize: 0.075,
-      epsRampEpochs: 2, lambda: 0.5, trainSize: 0, valSize: 500, evalEvery: 2000,
+      dataset: 'mnist', arch: 'wide-cnn', epochs: 28, batchSize: 64, lr: 1e-3, schedule: 'cosine', eps: 0.35, attackSteps: 10, attackStepSize: 0.0875,
+      epsRampEpochs: 3, lambda: 0.5, trainSize: 0, valSize: 500, evalEvery: 2000,
     },
   },
   spam: {

@@ -7,8 +7,8 @@
 import { PAD_ID, UNK_ID, type Vocabulary } from '../../data/text.js';
 import type { WordNet } from '../../data/wordnet.js';
 
-export type CandidateKind = 'vocabulary' | 'neighbours' | 'wordnet' | 'wordnet+neighbours';
-export const CANDIDATE_KINDS: readonly CandidateKind[] = ['vocabulary', 'neighbours', 'wordnet', 'wordnet+neighbours'];
+export const CANDIDATE_KINDS = ['vocabulary', 'neighbours', 'wordnet', 'wordnet+neighbours'] as const;
+export type CandidateKind = (typeof CANDIDATE_KINDS)[number];
 
 /**
  * How a candidate set is built from a model and its vocabulary (buildCandidates): plain data, so that a

@@ -2,7 +2,7 @@
 import { ATTACK_NAMES } from '../../eval/attack-names.js';
 import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
 import { requireModel, type CommandSpec } from '../args.js';
-import { attackedModelOptions, COMMON_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, attackJobOptions, COMMON_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS } from '../options.js';
 
 export const ATTACK_SPEC: CommandSpec = {
   name: 'attack',
@@ -14,15 +14,16 @@ export const ATTACK_SPEC: CommandSpec = {
     { name: 'steps', type: 'int', default: 40, help: 'PGD steps' },
     { name: 'restarts', type: 'int', default: 1, help: 'random restarts' },
     { name: 'target', type: 'int', help: 'make the attack targeted towards this class' },
-    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
     { name: 'word-attack', type: 'string', choices: WORD_ATTACK_NAMES, help: 'text models: swap real words instead of perturbing embeddings' },
     { name: 'swaps', type: 'int', default: 5, help: 'text: at most this many words swapped per message (with --word-attack)' },
     ...WORD_SWAP_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
-    { name: 'force', type: 'boolean', help: 'replace an attack.json in --out of another model, examples or attack' },
-    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once (a shard is cut at whole groups of them)' },
-    WORKERS_OPTION,
-    { ...SHARD_OPTION, help: 'attack only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1 cut at whole groups of --batch-size, into their own --out; `alp merge` joins the shards\' folders into the unsharded output (not with --word-attack)' },
+    ...attackJobOptions({
+      seed: 'seed for random starts',
+      out: { metavar: 'DIR', default: 'runs/attack', help: 'output folder' },
+      force: 'an attack.json in --out of another model, examples or attack',
+      batchHelp: 'examples attacked at once (a shard is cut at whole groups of them)',
+      shard: { ...SHARD_OPTION, help: 'attack only shard K of N (K = 1..N): examples ⌊(K−1)·n/N⌋ to ⌊K·n/N⌋−1 cut at whole groups of --batch-size, into their own --out; `alp merge` joins the shards\' folders into the unsharded output (not with --word-attack)' },
+    }),
     ...COMMON_OPTIONS,
   ],
   examples: [

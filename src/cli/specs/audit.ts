@@ -2,7 +2,7 @@
 import { AUDIT_VERSIONS } from '../../eval/audit-versions.js';
 import { parseShard } from '../../artifacts/shard.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
-import { attackedModelOptions, AUDIT_WORD_OPTIONS, COMMON_OPTIONS, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, attackJobOptions, AUDIT_WORD_OPTIONS, COMMON_OPTIONS } from '../options.js';
 
 export const AUDIT_SPEC: CommandSpec = {
   name: 'audit',
@@ -13,12 +13,11 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: 'fail-on', type: 'string', choices: ['never', 'warn', 'fail'], default: 'never', help: 'exit 3 when a finding is at least this severe (for CI gates)' },
     { name: 'budget', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', deprecatedAlias: 'version', help: 'attack budget preset' },
     { name: 'surrogate', type: 'string', metavar: 'PATH', help: 'an independently trained model for a transfer attack' },
-    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
-    { name: 'seed', type: 'int', default: 0, help: 'seed for every random choice' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the folder of model.json, NAME.audit/ beside a model file NAME.json; audit.shard-K-of-N/ there with --shard)' },
-    SHARD_OPTION,
-    WORKERS_OPTION,
-    { name: 'force', type: 'boolean', help: 'replace an audit.json that holds the audit of other weights or settings' },
+    ...attackJobOptions({
+      seed: 'seed for every random choice',
+      out: { metavar: 'DIR', help: 'where audit.json and examples.f32 go (default: the folder of model.json, NAME.audit/ beside a model file NAME.json; audit.shard-K-of-N/ there with --shard)' },
+      force: 'an audit.json that holds the audit of other weights or settings',
+    }),
     { name: 'fresh', type: 'boolean', help: 'ignore an interrupted audit and start over' },
     ...AUDIT_WORD_OPTIONS,
     ...COMMON_OPTIONS,

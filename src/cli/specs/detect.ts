@@ -5,7 +5,7 @@ import { NOISE_DISTS } from '../../detect/noise.js';
 import { ATTACK_NAMES } from '../../eval/suite.js';
 import { type CommandSpec, type OptSpec } from '../args.js';
 import { WORD_SWAP_OPTIONS } from '../word-swaps.js';
-import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, OUTPUT_NODE_OPTION, SHARD_OPTION, WORKERS_OPTION } from '../options.js';
+import { COMMON_OPTIONS, DATA_OPTIONS, MODEL_INPUT_OPTIONS, OUTPUT_NODE_OPTION, SHARD_OPTION, WORKERS_OPTION, outAndForce } from '../options.js';
 
 export const DETECTOR_OPTIONS: OptSpec[] = [
   { name: 'samples', type: 'int', help: 'noise draws per input for odds / logit-discrepancy (defaults: 256 / 16)' },
@@ -20,19 +20,23 @@ export const CALIB_OPTIONS: OptSpec[] = [
   { name: 'calib-n', type: 'int', default: 1000, help: 'clean calibration inputs (odds fits its statistics on half, thresholds on the rest)' },
 ];
 
+/** A model with its calibrated detector: what `alp detect` and `alp detect serve` load. */
+const GUARDED_MODEL_OPTIONS: OptSpec[] = [
+  { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
+  OUTPUT_NODE_OPTION,
+  { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
+];
+
 export const DETECT_CHECK_SPEC: CommandSpec = {
   name: 'detect',
   summary: 'classify inputs and flag the ones a calibrated detector finds suspicious',
   usage: 'alp detect --model PATH [--input FILE,...] [FILE ...]    (subcommands: calibrate, eval, serve)',
   positionals: 'input files',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
-    OUTPUT_NODE_OPTION,
+    ...GUARDED_MODEL_OPTIONS,
     { name: 'input', type: 'strings', metavar: 'FILE,...', help: 'inputs: .f32 from alp attack (shape from attack.json), IDX (.gz ok), or PNG; also as plain arguments' },
-    { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
     { name: 'shape', type: 'numbers', metavar: 'N,H,W,C', help: 'shape of a raw .f32 file without attack.json' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'also write the results as JSON here' },
-    { name: 'force', type: 'boolean', help: 'replace a file at --out that holds another check, or no check' },
+    ...outAndForce({ metavar: 'FILE', help: 'also write the results as JSON here' }, 'a file at --out that holds another check, or no check'),
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -55,8 +59,7 @@ export const DETECT_CALIBRATE_SPEC: CommandSpec = {
     ...CALIB_OPTIONS,
     ...DETECTOR_OPTIONS,
     ...DATA_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'where to write (default: detector.json beside model.json)' },
-    { name: 'force', type: 'boolean', help: 'replace a detector.json calibrated for other weights, data, detector settings or FPR' },
+    ...outAndForce({ metavar: 'FILE', help: 'where to write (default: detector.json beside model.json)' }, 'a detector.json calibrated for other weights, data, detector settings or FPR'),
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -95,8 +98,7 @@ export const DETECT_EVAL_SPEC: CommandSpec = {
     { name: 'batch-size', type: 'int', default: 100, help: 'examples attacked / scored at once' },
     WORKERS_OPTION,
     { ...SHARD_OPTION, help: 'evaluate only shard K of N (K = 1..N) of the test examples, cut at whole groups of --batch-size rows; every shard calibrates on the whole calibration set; the output records the shard for `alp merge`' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json; for several models, detect-eval.json in the folder they share or in their folders' common parent, else --out is required; detect-eval.shard-K-of-N.json there with --shard)" },
-    { name: 'force', type: 'boolean', help: 'replace an output that holds the detect eval of other weights or settings' },
+    ...outAndForce({ metavar: 'FILE', help: "write the JSON report here (default: detect-eval.json beside model.json, NAME.detect-eval.json beside a model file NAME.json; for several models, detect-eval.json in the folder they share or in their folders' common parent, else --out is required; detect-eval.shard-K-of-N.json there with --shard)" }, 'an output that holds the detect eval of other weights or settings'),
     ...COMMON_OPTIONS,
   ],
   examples: [
@@ -114,9 +116,7 @@ export const DETECT_SERVE_SPEC: CommandSpec = {
   summary: 'serve a guarded model over HTTP on 127.0.0.1 (GET /health, POST /check)',
   usage: 'alp detect serve --model PATH [--port 0]',
   options: [
-    { name: 'model', type: 'string', metavar: 'PATH', help: 'model folder or model.json (with detector.json beside it)' },
-    OUTPUT_NODE_OPTION,
-    { name: 'detector', type: 'string', metavar: 'FILE', help: 'detector.json to use (default: beside the model)' },
+    ...GUARDED_MODEL_OPTIONS,
     { name: 'port', type: 'int', default: 0, help: 'port on 127.0.0.1 (0: any free port; the URL is printed)' },
     { name: 'max-batch', type: 'int', default: 64, help: 'most images per request' },
     { name: 'max-body-bytes', type: 'int', default: 8 * 1024 * 1024, help: 'largest request body' },

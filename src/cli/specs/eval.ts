@@ -4,7 +4,7 @@ import { WORD_ATTACK_NAMES } from '../../attack/text/word-attack.js';
 import { parseShard } from '../../artifacts/shard.js';
 import { UserError } from '../../util/errors.js';
 import { get, requireModel, type CommandSpec } from '../args.js';
-import { attackedModelOptions, COMMON_OPTIONS, SHARD_OPTION, WORD_SWAP_OPTIONS, WORKERS_OPTION } from '../options.js';
+import { attackedModelOptions, attackJobOptions, COMMON_OPTIONS, WORD_SWAP_OPTIONS } from '../options.js';
 
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
@@ -23,12 +23,11 @@ export const EVAL_SPEC: CommandSpec = {
     { name: 'swaps', type: 'numbers', metavar: 'K,K,...', help: 'text models: also robust accuracy under at most K real word swaps per message, for each K' },
     { name: 'word-attacks', type: 'strings', choices: WORD_ATTACK_NAMES, default: ['hotflip', 'greedy-swap'], help: 'text: word-substitution attacks for --swaps (worst case per message)' },
     ...WORD_SWAP_OPTIONS,
-    { name: 'batch-size', type: 'int', default: 250, help: 'examples attacked at once' },
-    { name: 'seed', type: 'int', default: 0, help: 'seed for random starts' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'write the JSON result here (default: eval.json beside model.json, NAME.eval.json beside a model file NAME.json; eval.shard-K-of-N.json with --shard)' },
-    SHARD_OPTION,
-    WORKERS_OPTION,
-    { name: 'force', type: 'boolean', help: 'replace an output that holds the eval of other weights or settings' },
+    ...attackJobOptions({
+      seed: 'seed for random starts',
+      out: { metavar: 'FILE', help: 'write the JSON result here (default: eval.json beside model.json, NAME.eval.json beside a model file NAME.json; eval.shard-K-of-N.json with --shard)' },
+      force: 'an output that holds the eval of other weights or settings',
+    }),
     ...COMMON_OPTIONS,
   ],
   examples: [

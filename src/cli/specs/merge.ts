@@ -1,6 +1,7 @@
 /** `alp merge`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { UserError } from '../../util/errors.js';
 import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
+import { outAndForce } from '../options.js';
 
 export const MERGE_SPEC: CommandSpec = {
   name: 'merge',
@@ -8,8 +9,7 @@ export const MERGE_SPEC: CommandSpec = {
   usage: 'alp merge DIR|FILE... --out PATH',
   positionals: 'shard files, or folders holding them (an audit folder, or the shard JSON files in a folder)',
   options: [
-    { name: 'out', type: 'string', metavar: 'PATH', help: 'eval, detect eval: the JSON file to write; audit: the folder for audit.json and examples.f32; compare: the folder for compare.json and the method folders' },
-    { name: 'force', type: 'boolean', help: 'replace a result at --out that holds the result of other weights, examples or settings (compare: and method folders there)' },
+    ...outAndForce({ metavar: 'PATH', help: 'eval, detect eval: the JSON file to write; audit: the folder for audit.json and examples.f32; compare: the folder for compare.json and the method folders' }, 'a result at --out that holds the result of other weights, examples or settings (compare: and method folders there)'),
     ...OUTPUT_OPTIONS,
   ],
   examples: [

@@ -1,6 +1,7 @@
 /** `alp report`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { UserError } from '../../util/errors.js';
 import { get, OUTPUT_OPTIONS, type CommandSpec } from '../args.js';
+import { outAndForce } from '../options.js';
 
 export const REPORT_SPEC: CommandSpec = {
   name: 'report',
@@ -8,8 +9,7 @@ export const REPORT_SPEC: CommandSpec = {
   usage: 'alp report RUN... [--out FILE]',
   positionals: 'RUN folders',
   options: [
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'the HTML page to write (default: report.html in the RUN folder, or in the folder several RUNs share); its data goes beside it as <name>.data.json' },
-    { name: 'force', type: 'boolean', help: 'replace a page at --out that shows other runs, or a file that is no alp report' },
+    ...outAndForce({ metavar: 'FILE', help: 'the HTML page to write (default: report.html in the RUN folder, or in the folder several RUNs share); its data goes beside it as <name>.data.json' }, 'a page at --out that shows other runs, or a file that is no alp report'),
     { name: 'title', type: 'string', metavar: 'TEXT', help: 'page title (default: the run names)' },
     { name: 'examples', type: 'int', default: 12, help: 'adversarial examples shown per model (from audit.json)' },
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files, for the clean images (default: as alp eval finds them)' },
