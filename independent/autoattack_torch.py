@@ -287,7 +287,8 @@ def square_linf(net, x, y, eps, n_queries, p_init, gen):
             break
         xa, xo = x_adv[active], x[active]
         p = square_p(p_init, it)
-        s = max(int(round(math.sqrt(p * h * w * c / c))), 1)
+        # The square covers a share p of the pixels (all channels of each).
+        s = max(int(round(math.sqrt(p * h * w))), 1)
         s = min(s, h - 1)
         delta = xa - xo
         k = active.numel()
@@ -374,7 +375,7 @@ def main():
             idx = left.nonzero()[:, 0]
             if idx.numel() == 0:
                 break
-            adv, ok = apgd(net, xb[idx], yb[idx], a.eps, a.iters, 'dlr-t', target=order[idx, k], gen=gen)
+            adv, _ = apgd(net, xb[idx], yb[idx], a.eps, a.iters, 'dlr-t', target=order[idx, k], gen=gen)
             ok = verified(net, xb[idx], adv, yb[idx], a.eps)
             x_out[idx[ok]] = adv[ok]
             left[idx[ok]] = False

@@ -43,22 +43,6 @@ export function tensorsOf(ds: Dataset): { x: tf.Tensor4D; y: tf.Tensor1D } {
 }
 
 /** Trains a model with plain CE for a few full-batch Adam steps. */
-/**
- * A toy mlp on 6×6×1 inputs, built and trained by fitQuick on first use and shared by the tests of a file
- * after that (training it once per test is most of such a file's time).
- */
-export function toyModelOnce(o: { seed: number; train: Dataset; steps: number; classes?: number; lr?: number }): () => Promise<tf.LayersModel> {
-  let model: tf.LayersModel | undefined;
-  return async () => {
-    await useBackend();
-    if (model === undefined) {
-      model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: o.classes ?? 4, seed: o.seed });
-      fitQuick(model, o.train, o.steps, o.lr ?? 0.02);
-    }
-    return model;
-  };
-}
-
 export function fitQuick(model: tf.LayersModel, ds: Dataset, steps: number, lr = 0.01): void {
   const { x, y } = tensorsOf(ds);
   const opt = tf.train.adam(lr);
@@ -72,24 +56,35 @@ export function fitQuick(model: tf.LayersModel, ds: Dataset, steps: number, lr =
   tf.dispose([x, y]);
 }
 
-const trainedToys = new Map<string, tf.LayersModel>();
+/**
+ * A toy mlp on 6×6×1 inputs, trained for `steps` full-batch Adam steps (lr 0.02) on `train` the first time it
+ * is asked for, and the same model after that: training it once per test is most of such a file's time.
+ */
+export function toyModelOnce(o: { seed: number; train: Dataset; steps: number }): () => Promise<tf.LayersModel> {
+  let model: tf.LayersModel | undefined;
+  return async () => {
+    await useBackend();
+    if (model === undefined) {
+      model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: o.train.numClasses, seed: o.seed });
+      fitQuick(model, o.train, o.steps, 0.02);
+    }
+    return model;
+  };
+}
+
+const trainedToys = new Map<number, () => Promise<tf.LayersModel>>();
 
 /**
  * The attack tests' victim: an MLP trained on toyDataset(256, 3) to > 95% accuracy, built once per
  * process (by architecture seed) and shared, so every attack is tested against a model that works.
  */
 export async function trainedToyModel(seed = 2): Promise<{ model: tf.LayersModel; ds: Dataset }> {
-  await useBackend();
-  const ds = toyDataset(256, 3);
-  const key = String(seed);
-  let model = trainedToys.get(key);
-  if (model === undefined) {
-    const { buildArch } = await import('../model/architectures.js');
-    model = buildArch('mlp', { inputShape: [6, 6, 1], numClasses: 4, seed });
-    fitQuick(model, ds, 150, 0.02);
-    trainedToys.set(key, model);
+  let once = trainedToys.get(seed);
+  if (once === undefined) {
+    once = toyModelOnce({ seed, train: toyDataset(256, 3), steps: 150 });
+    trainedToys.set(seed, once);
   }
-  return { model, ds };
+  return { model: await once(), ds: toyDataset(256, 3) };
 }
 
 /**
