@@ -1,6 +1,6 @@
 /**
- * Training checkpoints: one file holding the model weights, the optimizer state and where training
- * stands (epoch, batch, step, history), written atomically (temp file + rename) so that an interrupted
+ * Training checkpoints: one file holding the model weights, the optimizer state, the weight average
+ * when the run keeps one (train/weight-average.ts) and where training stands (epoch, batch, step, history), written atomically (temp file + rename) so that an interrupted
  * write leaves the previous checkpoint intact. Layout: 8-byte magic, uint32 header length, JSON header,
  * then float32 tensors back to back as the header lists them. The header's `sha256` covers the rest of
  * the header and every data byte, so a checkpoint damaged after it was written (a flipped bit, a bad
@@ -26,6 +26,8 @@ export interface CheckpointHeader<S> {
   state: S;
   model: TensorRecord[];
   optimizer: TensorRecord[];
+  /** The moving average of the weights, in the model's weight order; absent when the run keeps none. */
+  average?: TensorRecord[];
   /** Hex SHA-256 of the header without this field (as JSON) followed by the data bytes. */
   sha256?: string;
 }
@@ -34,14 +36,19 @@ export interface LoadedCheckpoint<S> {
   state: S;
   model: tf.Tensor[];
   optimizer: Array<{ name: string; tensor: tf.Tensor }>;
+  /** Empty when the checkpoint holds no weight average. */
+  average: tf.Tensor[];
 }
 
 function sizeOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** `optimizer` is the optimizer itself, or its state as getOptimizerState gives it (data-parallel runs keep it in the replicas). */
-export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer | NamedTensor[]): Promise<void> {
+/**
+ * `optimizer` is the optimizer itself, or its state as getOptimizerState gives it (data-parallel runs
+ * keep it in the replicas); `average` the weight average in model.weights order, or none.
+ */
+export async function saveCheckpoint<S>(path: string, state: S, model: tf.LayersModel, optimizer: tf.Optimizer | NamedTensor[], average: tf.Tensor[] = []): Promise<void> {
   const weights = model.getWeights();
   const opt = Array.isArray(optimizer) ? optimizer : await getOptimizerState(optimizer);
   const records = (list: Array<{ name: string; tensor: tf.Tensor }>, start: number): { recs: TensorRecord[]; end: number } => {
@@ -55,10 +62,12 @@ export async function saveCheckpoint<S>(path: string, state: S, model: tf.Layers
   };
   const m = records(weights.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), 0);
   const o = records(opt, m.end);
-  const body: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs };
-  const data = new Float32Array(o.end);
+  const a = records(average.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), o.end);
+  const body: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs, ...(average.length > 0 ? { average: a.recs } : {}) };
+  const data = new Float32Array(a.end);
   for (const [i, t] of weights.entries()) data.set(t.dataSync() as Float32Array, (m.recs[i] as TensorRecord).offset);
   for (const [i, nt] of opt.entries()) data.set(nt.tensor.dataSync() as Float32Array, (o.recs[i] as TensorRecord).offset);
+  for (const [i, t] of average.entries()) data.set(t.dataSync() as Float32Array, (a.recs[i] as TensorRecord).offset);
   // The optimizer's own state hands out a fresh step-count tensor beside its variables.
   if (!Array.isArray(optimizer)) for (const nt of opt) if (!(nt.tensor instanceof tf.Variable)) nt.tensor.dispose();
   const header: CheckpointHeader<S> = { ...body, sha256: digest(JSON.stringify(body), data) };
@@ -90,8 +99,10 @@ export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
   if (typeof header !== 'object' || header === null || !Array.isArray(header.model) || !Array.isArray(header.optimizer)) {
     throw new UserError(`${path}: checkpoint header lacks its model and optimizer tensor lists`);
   }
+  if (header.average !== undefined && !Array.isArray(header.average)) throw new UserError(`${path}: checkpoint header's weight average is not a tensor list`);
+  const averageRecs = header.average ?? [];
   const floats = (buf.length - dataStart) / 4;
-  const all = [...header.model, ...header.optimizer];
+  const all = [...header.model, ...header.optimizer, ...averageRecs];
   const need = all.reduce((a, r) => Math.max(a, r.offset + sizeOf(r.shape)), 0);
   if (!Number.isInteger(floats) || floats !== need) {
     throw new UserError(`${path}: checkpoint data has ${buf.length - dataStart} bytes, expected ${need * 4}`);
@@ -104,7 +115,7 @@ export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
     }
   }
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
-  for (const r of header.model) {
+  for (const r of [...header.model, ...averageRecs]) {
     const v = data.subarray(r.offset, r.offset + sizeOf(r.shape));
     if (!v.every(Number.isFinite)) throw new CorruptFileError(`${path}: checkpoint weight ${r.name} holds NaN or infinite values`);
   }
@@ -113,5 +124,6 @@ export function loadCheckpoint<S>(path: string): LoadedCheckpoint<S> {
     state: header.state,
     model: header.model.map(tensorOf),
     optimizer: header.optimizer.map((r) => ({ name: r.name, tensor: tensorOf(r) })),
+    average: averageRecs.map(tensorOf),
   };
 }

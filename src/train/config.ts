@@ -65,6 +65,11 @@ export interface TrainConfig {
   trainSwaps?: number;
   /** Random crop and flip of the clean images before the attack (data/augment.ts). Absent: none. */
   augment?: Augment;
+  /**
+   * Decay of the exponential moving average of the weights that validation and the saved model use
+   * (train/weight-average.ts), e.g. 0.999. Absent or 0: no averaging, the last weights are the model.
+   */
+  emaDecay?: number;
 }
 
 /** Defaults: the paper-faithful Madry-style setting, adjusted by presets for speed. */
@@ -192,6 +197,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     check(c.textAdversary === 'embedding' || c.method === 'alp' || c.method === 'pgd-at', 'textAdversary', `alp or pgd-at for swap (method ${c.method} has no word-swap twin)`, c.textAdversary);
   }
   if (c.augment !== undefined) checkAugment(c.augment);
+  if (c.emaDecay !== undefined) check(Number.isFinite(c.emaDecay) && c.emaDecay >= 0 && c.emaDecay < 1, 'emaDecay', 'a number in [0, 1) (0: no averaging)', c.emaDecay);
   if (c.trainSwaps !== undefined) {
     check(isInt(c.trainSwaps, 1), 'trainSwaps', 'an integer ≥ 1', c.trainSwaps);
     check(c.textAdversary === 'swap', 'trainSwaps', 'to go with --text-adversary swap', c.trainSwaps);

@@ -20,7 +20,7 @@ export interface ReplicaGroup {
   gradients(tasks: ShareTask[]): Promise<ShareResult[]>;
   /** The same update to every replica. */
   apply(u: ReplicaUpdate): Promise<void>;
-  /** One replica's weights (and optimizer state unless `weightsOnly`). */
+  /** One replica's weights and weight average (and optimizer state unless `weightsOnly`). */
   state(replica: number, weightsOnly?: boolean): Promise<ReplicaState>;
   close(): Promise<void>;
 }
@@ -52,7 +52,7 @@ export class InThreadReplicas implements ReplicaGroup {
 
   async state(replica: number, weightsOnly = false): Promise<ReplicaState> {
     const s = await (this.replicas[replica] as Replica).state();
-    return weightsOnly ? { weights: s.weights, optimizer: [] } : s;
+    return weightsOnly ? { ...s, optimizer: [] } : s;
   }
 
   async close(): Promise<void> {
@@ -108,7 +108,8 @@ export class DataParallelTrainer {
     private readonly shape: [number, number, number],
   ) {}
 
-  async step(batch: Batch, step: number, lr: number, eps: number): Promise<StepOutcome> {
+  /** `averageDecay`: with weight averaging, the decay of this step's update of the average. */
+  async step(batch: Batch, step: number, lr: number, eps: number, averageDecay?: number): Promise<StepOutcome> {
     const row = this.shape[0] * this.shape[1] * this.shape[2];
     const whole = { examples: batch.size, pairs: Math.floor(batch.size / 2) };
     const tasks: ShareTask[] = splitShares(this.c.method, batch.size, this.group.size).map((share) => ({
@@ -125,7 +126,7 @@ export class DataParallelTrainer {
       loss += r.loss;
       for (const [k, v] of Object.entries(r.parts)) parts[k] = (parts[k] ?? 0) + v;
     }
-    if (Number.isFinite(loss)) this.pending = { lr, grads, buffers: meanBuffers(results, tasks) };
+    if (Number.isFinite(loss)) this.pending = { lr, grads, buffers: meanBuffers(results, tasks), ...(averageDecay !== undefined ? { averageDecay } : {}) };
     return { loss, parts };
   }
 

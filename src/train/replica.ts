@@ -9,6 +9,10 @@
  *    so every replica computes the same update and they stay identical;
  *  - `state`: its weights and optimizer state, for the main thread's checkpoints and evaluation.
  *
+ * With weight averaging on (config.emaDecay), every replica keeps the same moving average of its
+ * weights and updates it after each step with the decay the update carries, so it lives where the
+ * weights do and any replica's state holds it.
+ *
  * Batch statistics are the exception to "shares sum to the batch": a BatchNormalization layer in
  * training mode normalises each share by its own mean and variance (per-worker statistics, like
  * PyTorch DDP without SyncBatchNorm), so with N > 1 such a model trains on a slightly different
@@ -29,6 +33,7 @@ import type { TrainConfig } from './config.js';
 import { makeAdversarial, methodLoss, swapTwins, type StepInputs, type WholeBatch } from './methods.js';
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
 import { nativeWeightStep, weightStepNetwork } from './native-step.js';
+import { WeightAverage } from './weight-average.js';
 
 /** A tensor as plain data, to cross a thread boundary. */
 export interface ArrayRecord {
@@ -44,6 +49,8 @@ export interface ReplicaInit {
   config: TrainConfig;
   /** getOptimizerState() of a resumed run; empty for a fresh optimizer. */
   optimizer: ArrayRecord[];
+  /** A resumed run's weight average (model.weights order); absent or empty: start it at the weights. */
+  average?: ArrayRecord[];
 }
 
 /** One worker's share of one step. */
@@ -78,11 +85,15 @@ export interface ReplicaUpdate {
   grads: Float32Array[];
   /** The non-trainable weights every replica takes (averaged across shares); empty if none. */
   buffers: Float32Array[];
+  /** With weight averaging: the decay of this step's average update (train/weight-average.ts). */
+  averageDecay?: number;
 }
 
 export interface ReplicaState {
   weights: ArrayRecord[];
   optimizer: ArrayRecord[];
+  /** The weight average (model.weights order); empty when the run keeps none. */
+  average: ArrayRecord[];
 }
 
 /** The seed of one example's random draws at one training step (random start, noise). */
@@ -155,6 +166,7 @@ export class Replica {
   private readonly opt: tf.Optimizer;
   /** The model on the native path for its attack, when it runs there (backend/native-network.ts). */
   private readonly net: NativeNetwork | null;
+  private average: WeightAverage | null = null;
 
   private constructor(readonly model: tf.LayersModel, readonly config: TrainConfig) {
     this.text = isTextModel(model) ? splitAtEmbedding(model) : null;
@@ -172,6 +184,11 @@ export class Replica {
       const list = init.optimizer.map((r) => ({ name: r.name, tensor: tf.tensor(r.values, r.shape) }));
       await setOptimizerState(replica.opt, list);
       tf.dispose(list.map((t) => t.tensor));
+    }
+    if ((init.config.emaDecay ?? 0) > 0) {
+      const from = init.average !== undefined && init.average.length > 0 ? init.average.map((r) => tf.tensor(r.values, r.shape)) : null;
+      replica.average = new WeightAverage(model, from);
+      tf.dispose(from ?? []);
     }
     return replica;
   }
@@ -218,6 +235,7 @@ export class Replica {
         t.dispose();
       });
     }
+    if (u.averageDecay !== undefined) this.average?.update(u.averageDecay);
   }
 
   private buffers(): Float32Array[] {
@@ -229,10 +247,12 @@ export class Replica {
     const list = await getOptimizerState(this.opt);
     const optimizer = list.map((n) => toRecord(n.name, n.tensor));
     disposeCopies(list);
-    return { weights, optimizer };
+    const average = (this.average?.values() ?? []).map((t, i) => toRecord(this.model.weights[i]?.originalName ?? `w${i}`, t));
+    return { weights, optimizer, average };
   }
 
   dispose(): void {
+    this.average?.dispose();
     this.opt.dispose();
     this.model.dispose();
   }

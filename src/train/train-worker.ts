@@ -30,7 +30,7 @@ export const handlers: Handlers = {
   },
   state: async (o: { weightsOnly: boolean }) => {
     const s = await current().state();
-    const out = o.weightsOnly ? { weights: s.weights, optimizer: [] } : s;
-    return transfer(out, [...out.weights, ...out.optimizer].map((r) => r.values.buffer as ArrayBuffer));
+    const out = o.weightsOnly ? { ...s, optimizer: [] } : s;
+    return transfer(out, [...out.weights, ...out.optimizer, ...out.average].map((r) => r.values.buffer as ArrayBuffer));
   },
 };

@@ -6,6 +6,10 @@
  * Exact resume: data order is a function of (seed, epoch), each step's attack seed a function of
  * (seed, step), the learning rate a function of the step; with weights and optimizer state restored,
  * a resumed run computes what the uninterrupted one would have.
+ *
+ * Weight averaging (config.emaDecay): the average is updated after every step where the weights live
+ * (this thread, or every replica), saved in the checkpoint beside them, used for validation, and is
+ * the model the call leaves behind.
  */
 import { checkBatchSize, checkThreats } from '../eval/check-call.js';
 import { existsSync } from 'node:fs';
@@ -32,6 +36,7 @@ import { disposeCopies, makeOptimizer, setLearningRate, stepInputs, stepLoss, to
 import { nativeNetworkOf } from '../backend/native-network.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
 import { namedGradients, nativeWeightStep, weightStepNetwork } from './native-step.js';
+import { averageDecay, WeightAverage, withWeights } from './weight-average.js';
 
 export interface EvalPoint {
   step: number;
@@ -160,6 +165,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   let state: TrainState = { config: c, epoch: 0, batch: 0, step: 0, elapsedMs: 0, epochs: [], evals: [], done: false };
+  const decay = c.emaDecay ?? 0;
+  let resumedAverage: tf.Tensor[] = [];
   if (o.resume === true) {
     if (ckptPath === undefined) throw new UserError('resume needs a run folder (checkpointDir) holding a checkpoint');
     if (existsSync(ckptPath)) {
@@ -171,6 +178,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       if (ck.optimizer.length > 0) await setOptimizerState(opt, ck.optimizer);
       tf.dispose(ck.model);
       tf.dispose(ck.optimizer.map((t) => t.tensor));
+      resumedAverage = ck.average;
       state = ck.state;
       // Everything that shapes the weights must match, or the resumed run is some other run. Only how
       // often and how hard validation runs may change.
@@ -179,7 +187,12 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       const keys = [...new Set([...Object.keys(c), ...Object.keys(state.config)])] as Array<keyof TrainConfig>;
       const mismatch = keys.filter((k) => !free.has(k) && JSON.stringify(state.config[k]) !== JSON.stringify(c[k]));
       if (mismatch.length > 0) {
+        tf.dispose(resumedAverage);
         throw new UserError(`${ckptPath}: cannot resume with a different configuration (${mismatch.map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])}, now ${JSON.stringify(c[k])}`).join('; ')})`);
+      }
+      if (decay > 0 && resumedAverage.length !== model.weights.length) {
+        tf.dispose(resumedAverage);
+        throw new UserError(`${ckptPath}: the run averages its weights, but the checkpoint holds ${resumedAverage.length} averaged tensors for ${model.weights.length} weights`);
       }
     }
   }
@@ -192,7 +205,10 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   let group: ReplicaGroup | null = null;
   if (workers > 1) {
     const { startWorkerReplicas } = await import('./train-replicas.js');
-    const init: ReplicaInit = { model: await modelPayload(model), config: c, optimizer: [] };
+    const init: ReplicaInit = {
+      model: await modelPayload(model), config: c, optimizer: [],
+      average: resumedAverage.map((t, i) => toRecord(model.weights[i]?.originalName ?? `w${i}`, t)),
+    };
     if (state.step > 0) {
       const list = await getOptimizerState(opt);
       init.optimizer = list.map((n) => toRecord(n.name, n.tensor));
@@ -201,6 +217,9 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     group = await (o.startReplicas ?? startWorkerReplicas)(workers, init);
   }
   const parallel = group !== null ? new DataParallelTrainer(group, c, train.shape) : null;
+  // In this thread the average lives here; with replicas, in every replica.
+  const average = decay > 0 && group === null ? new WeightAverage(model, resumedAverage.length > 0 ? resumedAverage : null) : null;
+  tf.dispose(resumedAverage);
   const pull = async (withOptimizer: boolean): Promise<ReplicaState | null> => {
     if (group === null || parallel === null) return null;
     await parallel.flush();
@@ -211,6 +230,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     return st;
   };
   const finish = async (): Promise<void> => {
+    average?.dispose();
     opt.dispose();
     const g = group;
     group = null;
@@ -243,17 +263,34 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       throw new DivergedError(`training diverged by step ${state.step}: weight ${bad.originalName} became NaN or infinite (learning rate ${learningRate(c, Math.max(state.step - 1, 0), totalSteps)}); try a lower learning rate`);
     }
     if (ckptPath === undefined) return;
-    if (st === null) await saveCheckpoint(ckptPath, state, model, opt);
+    if (st === null) await saveCheckpoint(ckptPath, state, model, opt, average?.values() ?? []);
     else {
       const list = st.optimizer.map((r) => ({ name: r.name, tensor: tf.tensor(r.values, r.shape) }));
-      await saveCheckpoint(ckptPath, state, model, list);
-      tf.dispose(list.map((n) => n.tensor));
+      const avg = st.average.map((r) => tf.tensor(r.values, r.shape));
+      await saveCheckpoint(ckptPath, state, model, list, avg);
+      tf.dispose([...list.map((n) => n.tensor), ...avg]);
     }
     savedStep = state.step;
   };
+  // The weights training leaves behind: the average when there is one.
+  const useAverage = async (): Promise<void> => {
+    if (decay <= 0) return;
+    if (average !== null) {
+      model.setWeights(average.values());
+      return;
+    }
+    const st = await pull(false);
+    const avg = (st?.average ?? []).map((r) => tf.tensor(r.values, r.shape));
+    if (avg.length > 0) model.setWeights(avg);
+    tf.dispose(avg);
+  };
   const validate = async (): Promise<{ clean: number; robust: number }> => {
+    const run = (): { clean: number; robust: number } => quickEval(model, val as Dataset, c, c.evalAttackSteps, c.seed, text);
+    if (average !== null) return withWeights(model, average.values(), run);
+    // Data-parallel: `model` is only a copy of replica 0 here, refreshed on every read.
     await pull(false);
-    return quickEval(model, val as Dataset, c, c.evalAttackSteps, c.seed, text);
+    await useAverage();
+    return run();
   };
   let stepsThisCall = 0;
   const started = Date.now() - state.elapsedMs;
@@ -272,7 +309,8 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
       const lr = learningRate(c, step, totalSteps);
       const eps = trainingEps(c, step, stepsPerEpoch);
       let loss: number, parts: Record<string, number>;
-      if (parallel !== null) ({ loss, parts } = await parallel.step(batch, step, lr, eps));
+      const stepDecay = decay > 0 ? averageDecay(decay, step) : undefined;
+      if (parallel !== null) ({ loss, parts } = await parallel.step(batch, step, lr, eps, stepDecay));
       else {
         setLearningRate(opt, lr);
         const { input, s } = stepInputs(batch.x, batch.y, batch.ids, train.shape, c, step, eps, text);
@@ -294,6 +332,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
           tf.dispose([cost ?? [], ...Object.values(kept)]);
         }
         applyConstraints(model);
+        if (stepDecay !== undefined) average?.update(stepDecay);
         tf.dispose([input, s.x, s.y, ...(xAdv ? [xAdv] : []), ...(advIds ? [advIds] : [])]);
       }
       if (!Number.isFinite(loss)) {
@@ -332,6 +371,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
         await save();
       }
       if (stopNow) {
+        await useAverage();
         await finish();
         return state;
       }
@@ -354,6 +394,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   state.done = true;
   state.elapsedMs = Date.now() - started;
   await save();
+  await useAverage();
   await finish();
   return state;
   }

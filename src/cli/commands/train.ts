@@ -45,6 +45,7 @@ export function configOverrides(p: Parsed): ConfigOverrides {
     seed: get.num(p, 'seed'),
     evalEvery: get.num(p, 'eval-every'),
     evalAttackSteps: get.num(p, 'eval-attack-steps'),
+    emaDecay: get.num(p, 'ema-decay'),
     augment: get.strs(p, 'augment') !== undefined ? parseAugment(get.strs(p, 'augment') as string[]) : undefined,
   };
 }

@@ -44,6 +44,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'noise', type: 'number', help: 'std of Gaussian noise on clean inputs (standard, clp, lsq)' },
     { name: 'text-adversary', type: 'string', choices: TEXT_ADVERSARIES, help: 'text models, alp/pgd-at: train against perturbed embeddings (default) or real word swaps (batched HotFlip)' },
     { name: 'train-swaps', type: 'int', help: `with --text-adversary swap: words swapped per training message (default ${DEFAULT_TRAIN_SWAPS})` },
+    { name: 'ema-decay', type: 'number', metavar: 'D', help: 'keep an exponential moving average of the weights with this decay (e.g. 0.999): validation and the saved model use it (0: off)' },
     { name: 'seed', type: 'int', help: 'seed for initialisation, data order and attacks' },
     { name: 'eval-every', type: 'int', help: 'validate every N steps (0: epoch ends only)' },
     { name: 'eval-attack-steps', type: 'int', help: 'PGD steps for validation robust accuracy' },
