@@ -9,8 +9,8 @@ import { parseCommand, type Parsed } from '../cli/args.js';
 import { MERGE_SPEC } from '../cli/specs/merge.js';
 import { runMergeCommand } from '../cli/commands/merge.js';
 import { OptionError, UserError } from '../util/errors.js';
+import { withoutSeconds } from '../testing/without-seconds.js';
 
-const withoutSeconds = <T>(p: T): T => JSON.parse(JSON.stringify(p, (k, v: unknown) => (/seconds/i.test(k) ? undefined : v))) as T;
 
 test('compare: the shards (a slice of the methods each), merged, give exactly the unsharded comparison', { timeout: 300_000 }, async () => {
   await useBackend();

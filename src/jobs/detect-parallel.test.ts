@@ -2,30 +2,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { toyDataset, trainedToyModel } from '../testing/setup.js';
-import { detectPart, detectorSetups, evaluateDetection, prepareDetection, type DetectEvalOptions } from '../detect/evaluate.js';
+import { imageDetectFixture, textDetectFixture } from '../testing/detect-fixtures.js';
+import { withoutSeconds } from '../testing/without-seconds.js';
+import { detectPart, detectorSetups, evaluateDetection, prepareDetection } from '../detect/evaluate.js';
 import { buildDetector } from '../detect/registry.js';
-import { OddsAreOddDetector } from '../detect/odds-are-odd.js';
 import { logitsOf } from '../model/classifier.js';
 import { EXIT, UserError, WorkerCrashedError } from '../util/errors.js';
 import { vocabularyCandidates } from '../attack/text/candidates.js';
-import { prepareTextDetection, textDetectPart, textDetectorSettings, type TextDetectEvalOptions } from '../detect/text-evaluate.js';
-import { textDetectorTarget } from '../detect/text-target.js';
-import { keywordTexts, tinyTextModel, TINY_V } from '../testing/tiny-text.js';
+import { prepareTextDetection, textDetectPart } from '../detect/text-evaluate.js';
+import { TINY_V } from '../testing/tiny-text.js';
 import { detectPartParallel, evaluateDetectionParallel, evaluateTextDetectionParallel, textDetectPartParallel } from './detect-parallel.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
 // PGD-CW and the adaptive attack on a tiny MLP; the odds detector (fitted statistics, noise) must survive the trip to a worker.
-const options: DetectEvalOptions = {
-  threat: { norm: 'linf', eps: 0.3 }, attacks: ['fgsm', 'pgd-cw'], steps: 5, restarts: 1, seed: 3, fprs: [0.05], operatingFpr: 0.1,
-  adaptive: { steps: 4, lambdas: [0, 10], eotSamples: 4, checkEvery: 2 }, batchSize: 7,
-};
-const detectors = () => [buildDetector('margin'), new OddsAreOddDetector({ samples: 8, seed: 1 })];
-const withoutSeconds = <T>(p: T): T => JSON.parse(JSON.stringify(p, (k, v: unknown) => (/seconds/i.test(k) ? undefined : v))) as T;
+const { testSet, calib, detectors, options } = imageDetectFixture();
 
 test('detect eval: 2 workers give exactly the per-example results (predictions, scores, fooled examples) of the in-thread run', { timeout: 120_000 }, async () => {
   const { model } = await trainedToyModel();
-  const testSet = toyDataset(24, 41);
-  const calib = toyDataset(100, 42);
   const f = logitsOf(model);
   const prepared = prepareDetection(f, 'toy', calib, detectors(), options);
   const setups = detectorSetups(prepared);
@@ -86,15 +79,7 @@ test('detect eval: a worker killed mid-run fails it with WorkerCrashedError (exi
 // Text: the tiny keyword model, HotFlip and the adaptive swap search; the candidates (embedding
 // neighbours) are built again in each worker from their spec.
 test('detect eval on text: 2 workers give exactly the per-message results of the in-thread run', { timeout: 120_000 }, async () => {
-  const { model } = await tinyTextModel();
-  const target = textDetectorTarget(model);
-  const testSet = keywordTexts(20, 3), calib = keywordTexts(60, 21);
-  const settings = textDetectorSettings({ seed: 3, samples: 4, adversarial: { norm: 'l2', eps: 0.5, steps: 2 } });
-  const textDetectors = () => ['margin', 'logit-discrepancy'].map((k) => buildDetector(k, settings));
-  const o: TextDetectEvalOptions = {
-    budget: { k: 1 }, candidates: target.candidates({ kind: 'neighbours', neighbours: 8 }, testSet.vocabulary), seed: 1, operatingFpr: 0.1,
-    adaptive: { lambdas: [1, 10], probe: 2, eotSamples: 2 }, batchSize: 7,
-  };
+  const { model, target, testSet, calib, detectors: textDetectors, options: o } = await textDetectFixture();
   const prepared = prepareTextDetection(target, 'tiny', calib, textDetectors(), o);
   const calibrated = prepared.map((p) => ({ detector: p.detector, calibration: p.report.calibration }));
   const one = await textDetectPart(target, 'tiny', testSet, calibrated, o);

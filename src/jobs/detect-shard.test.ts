@@ -1,18 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toyDataset, trainedToyModel } from '../testing/setup.js';
-import type { DetectEvalOptions, ModelDetectionResult } from '../detect/evaluate.js';
-import { buildDetector } from '../detect/registry.js';
-import { OddsAreOddDetector } from '../detect/odds-are-odd.js';
-import { textDetectorSettings, type TextDetectEvalOptions } from '../detect/text-evaluate.js';
-import { textDetectorTarget } from '../detect/text-target.js';
-import { keywordTexts, tinyTextModel } from '../testing/tiny-text.js';
+import { trainedToyModel } from '../testing/setup.js';
+import { imageDetectFixture, textDetectFixture } from '../testing/detect-fixtures.js';
+import { withoutSeconds } from '../testing/without-seconds.js';
+import type { ModelDetectionResult } from '../detect/evaluate.js';
 import { shardRange, shardRecord } from '../artifacts/shard.js';
 import { UserError } from '../util/errors.js';
 import { detectImageModel, detectTextModel, type DetectModelRun } from './detect-eval.js';
 import { mergeDetectModels, type DetectEvalShard } from './detect-shard.js';
-
-const withoutSeconds = <T>(p: T): T => JSON.parse(JSON.stringify(p, (k, v: unknown) => (/seconds/i.test(k) ? undefined : v))) as T;
 
 /** The shards' files' `shard` fields, as `alp detect eval --shard K/N` writes them. */
 function shardsOf(runs: DetectModelRun[], n: number, unit: number, fprs: number[]): Array<{ file: string; shard: DetectEvalShard }> {
@@ -31,12 +26,7 @@ test('shards cut whole groups of rows when a unit is given, and tile the rows', 
 
 test('detect eval: the shards, merged, give exactly the unsharded result (images; one shard in workers)', { timeout: 180_000 }, async () => {
   const { model } = await trainedToyModel();
-  const testSet = toyDataset(24, 41), calib = toyDataset(100, 42);
-  const o: DetectEvalOptions = {
-    threat: { norm: 'linf', eps: 0.3 }, attacks: ['fgsm', 'pgd-cw'], steps: 5, restarts: 1, seed: 3, fprs: [0.05, 0.2], operatingFpr: 0.1,
-    adaptive: { steps: 4, lambdas: [0, 10], eotSamples: 4, checkEvery: 2 }, batchSize: 7,
-  };
-  const detectors = () => [buildDetector('margin'), new OddsAreOddDetector({ samples: 8, seed: 1 })];
+  const { testSet, calib, detectors, options: o } = imageDetectFixture();
   const job = { label: 'toy', path: '(memory)', weightsHash: 'h', workers: 1 };
   const whole = await detectImageModel(model, testSet, calib, detectors(), o, job);
   assert.ok(whole.shard === undefined);
@@ -60,15 +50,7 @@ test('detect eval: the shards, merged, give exactly the unsharded result (images
 });
 
 test('detect eval on text: the shards, merged, give exactly the unsharded result (claimed and verified recounted)', { timeout: 180_000 }, async () => {
-  const { model } = await tinyTextModel();
-  const target = textDetectorTarget(model);
-  const testSet = keywordTexts(20, 3), calib = keywordTexts(60, 21);
-  const settings = textDetectorSettings({ seed: 3, samples: 4, adversarial: { norm: 'l2', eps: 0.5, steps: 2 } });
-  const detectors = () => ['margin', 'logit-discrepancy'].map((k) => buildDetector(k, settings));
-  const o: TextDetectEvalOptions = {
-    budget: { k: 1 }, candidates: target.candidates({ kind: 'neighbours', neighbours: 8 }, testSet.vocabulary), seed: 1, operatingFpr: 0.1, fprs: [0.05],
-    adaptive: { lambdas: [1, 10], probe: 2, eotSamples: 2 }, batchSize: 7,
-  };
+  const { target, testSet, calib, detectors, options: o } = await textDetectFixture();
   const job = { label: 'tiny', path: '(memory)', weightsHash: null, workers: 1 };
   const whole: ModelDetectionResult = (await detectTextModel(target, testSet, calib, detectors(), o, job)).result;
   assert.ok(whole.detectors.every((d) => d.attacks.every((a) => a.fooled > 0)));
