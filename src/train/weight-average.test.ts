@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { tempDir } from '../testing/files.js';
 import { toyDataset, useBackend } from '../testing/setup.js';
-import { assertUserError } from '../testing/cli.js';
+import { assertUserError, runAlp } from '../testing/cli.js';
 import { buildArch } from '../model/architectures.js';
 import { resolveConfig, type Method, type TrainConfig } from './config.js';
 import { CHECKPOINT_FILE, quickEval, trainModel } from './trainer.js';
@@ -132,4 +133,12 @@ test('averaging on 2 worker threads: bit-identical to 2 replicas in one thread (
 
 test('--ema-decay: a value outside [0, 1) is refused, naming the option', (t) => {
   assertUserError(['train', '--method', 'alp', '--ema-decay', '1', '--out', join(tempDir(t, 'alp-never-'), 'x')], /--ema-decay: expected a number in \[0, 1\) \(0: no averaging\), got 1/);
+});
+
+test('alp train --ema-decay: the header says the weights are averaged, and train.json records the decay', (t) => {
+  const out = join(tempDir(t, 'alp-ema-cli-'), 'run');
+  const r = runAlp(['train', '--method', 'standard', '--preset', 'quick', '--epochs', '1', '--train-size', '128', '--val-size', '0', '--workers', '1', '--ema-decay', '0.9', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /alp train: standard on mnist, fast-cnn, 1 epoch\(s\), weights averaged \(decay 0\.9\), backend/);
+  assert.equal((JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { config: TrainConfig }).config.emaDecay, 0.9);
 });
