@@ -287,9 +287,10 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
   const validate = async (): Promise<{ clean: number; robust: number }> => {
     const run = (): { clean: number; robust: number } => quickEval(model, val as Dataset, c, c.evalAttackSteps, c.seed, text);
     if (average !== null) return withWeights(model, average.values(), run);
-    // Data-parallel: `model` is only a copy of replica 0 here, refreshed on every read.
-    await pull(false);
-    await useAverage();
+    // Data-parallel: `model` is only a copy of replica 0 here, refreshed on every read (once: the
+    // average comes with the weights).
+    if (decay > 0) await useAverage();
+    else await pull(false);
     return run();
   };
   let stepsThisCall = 0;
