@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { zipSync } from 'fflate';
 import wavefile from 'wavefile';
 import { encodePng } from '../report/png.js';
+import { npy, writeNpz } from '../testing/npz.js';
 import { UserError } from '../util/errors.js';
 import { loadSource } from './resolve.js';
 import { parseDataSource, type LoaderOptions } from './source.js';
@@ -222,21 +222,6 @@ test('bad image data: one line naming the file', async (t) => {
 });
 
 /** A .npy file's bytes: the v1.0 header written by hand, then the data. */
-function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header += ' '.repeat(pad % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, ...Array.from('NUMPY', (c) => c.charCodeAt(0)), 1, 0, header.length & 255, header.length >> 8]);
-  out.set(Array.from(header, (c) => c.charCodeAt(0)), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
-}
-
-function writeNpz(path: string, arrays: Record<string, Uint8Array>): void {
-  writeFileSync(path, zipSync(Object.fromEntries(Object.entries(arrays).map(([k, v]) => [`${k}.npy`, v]))));
-}
-
 test('npz (Keras layout): uint8 scaled by 1/255, float32 in [0,1] kept; labels N or N×1', async () => {
   const x = pixels(3, 2, 2, 5).slice(0, 12);
   const path = join(tmp, 'u8.npz');

@@ -49,6 +49,21 @@ export interface LoaderOptions {
   maxPixels?: number;
 }
 
+/**
+ * The command-line options that give `o` (`--image-size 32,32 --channels 3 …`), for the command a run
+ * records. splitSeed, sequenceLength and vocabularySize have no option: the library alone sets them.
+ */
+export function loaderArgv(o: LoaderOptions = {}): string[] {
+  return [
+    ...(o.imageSize !== undefined ? ['--image-size', o.imageSize.join(',')] : []),
+    ...(o.channels !== undefined ? ['--channels', String(o.channels)] : []),
+    ...(o.testFraction !== undefined ? ['--test-fraction', String(o.testFraction)] : []),
+    ...(o.textColumn !== undefined ? ['--text-column', o.textColumn] : []),
+    ...(o.labelColumn !== undefined ? ['--label-column', o.labelColumn] : []),
+    ...(o.audioLength !== undefined ? ['--audio-length', String(o.audioLength)] : []),
+  ];
+}
+
 export type DataSource =
   | { kind: 'builtin'; name: DatasetName }
   | { kind: 'path'; path: string; format: DataFormat; options: LoaderOptions };

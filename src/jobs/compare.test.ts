@@ -8,6 +8,7 @@ import { METHODS } from '../train/config.js';
 import { useBackend } from '../testing/setup.js';
 import { UserError } from '../util/errors.js';
 import { writeReport } from '../report/report.js';
+import { npy, writeNpz } from '../testing/npz.js';
 
 test('compare: every method on one budget, audited and shifted, written to compare.json; resume keeps finished methods', async () => {
   await useBackend();
@@ -33,6 +34,18 @@ test('compare: every method on one budget, audited and shifted, written to compa
       // The step count is what the measured pace allows in the budget (rounded up to whole batches per epoch).
       const allowed = Math.max(1, Math.floor(1 / m.pace.secondsPerStep));
       assert.ok(m.steps >= allowed && m.steps < allowed + m.config.epochs, `${m.method}: ${m.steps} steps for ${allowed} allowed`);
+    }
+    // Each method's folder records the `alp train` command of its config (config-argv.ts; cli/config-argv.test.ts
+    // parses such commands back) and the versions, so `alp zoo add` can card it.
+    for (const m of r.methods) {
+      const t = JSON.parse(readFileSync(join(out, m.method, 'train.json'), 'utf8')) as { argv: string[]; versions: Record<string, string>; config: { epochs: number; trainSize: number } };
+      const after = (flag: string): string | undefined => t.argv[t.argv.indexOf(flag) + 1];
+      assert.equal(after('--method'), m.method);
+      // The budget's epochs and training examples, written unless the preset's (quick: 4 epochs, all examples).
+      assert.equal(t.argv.includes('--epochs') ? after('--epochs') : '4', String(t.config.epochs));
+      assert.equal(t.argv.includes('--train-size') ? after('--train-size') : '0', String(t.config.trainSize));
+      assert.deepEqual(t.argv.slice(-4), ['--workers', '1', '--out', join(out, m.method)]);
+      assert.equal(typeof t.versions['alp'], 'string');
     }
     const by = (name: string) => r.methods.find((m) => m.method === name)!;
     // PGD-10 training costs more per step than plain training, so it gets fewer steps of the same budget.
@@ -108,6 +121,45 @@ test("compare writes each method's audit.json through the output guard, with the
     assert.equal(typeof a['weightsHash'], 'string');
     // A resume of the finished comparison keeps the same audit (same weights, examples and settings).
     await compareMethods({ ...opts, methods: [...opts.methods], resume: true });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("compare on a user's RGB images trains every method at the radius it audits (the data kind's defaults), and records that command", async () => {
+  await useBackend();
+  const out = mkdtempSync(join(tmpdir(), 'alp-compare-rgb-'));
+  try {
+    // 8×8 RGB images, two classes told apart by their red channel.
+    const image = (n: number, seed: number): { x: Uint8Array; y: Uint8Array } => {
+      const x = new Uint8Array(n * 8 * 8 * 3);
+      const y = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        y[i] = (i + seed) % 2;
+        for (let p = 0; p < 64; p++) for (let c = 0; c < 3; c++) x[(i * 64 + p) * 3 + c] = c === 0 ? (y[i] === 1 ? 200 : 40) : (i * 37 + p * 11 + c) % 256;
+      }
+      return { x, y };
+    };
+    const train = image(120, 0);
+    const testSet = image(16, 1);
+    const data = join(out, 'rgb.npz');
+    writeNpz(data, {
+      x_train: npy('|u1', [120, 8, 8, 3], train.x), y_train: npy('|u1', [120], train.y),
+      x_test: npy('|u1', [16, 8, 8, 3], testSet.x), y_test: npy('|u1', [16], testSet.y),
+    });
+    const r = await compareMethods({
+      out: join(out, 'cmp'), budgetSeconds: 0.3, methods: ['pgd-at'], auditVersion: 'quick', testExamples: 8, probeSteps: 3, shifts: [], ood: null,
+      overrides: { dataset: data, arch: 'mlp', valSize: 20, batchSize: 16, seed: 2 },
+    });
+    // RGB data: ε = 8/255 and step 2/255 unless chosen, for the audit and for training alike.
+    assert.equal(r.threat.eps, 8 / 255);
+    const m = r.methods[0]!;
+    assert.equal(m.config.eps, 8 / 255);
+    assert.ok(Math.abs(m.config.attackStepSize - 2 / 255) < 1e-12, `step ${m.config.attackStepSize}`);
+    const t = JSON.parse(readFileSync(join(out, 'cmp', 'pgd-at', 'train.json'), 'utf8')) as { argv: string[]; config: { eps: number } };
+    assert.equal(t.config.eps, 8 / 255);
+    assert.equal(t.argv[t.argv.indexOf('--data') + 1], data);
+    assert.ok(!t.argv.includes('--eps'), `the data kind gives ε; the command need not: ${t.argv.join(' ')}`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import { logitsOf } from '../model/classifier.js';
 import { weightsHash } from '../model/fingerprint.js';
 import { subset, type Dataset } from '../data/index.js';
 import { dataKindOf, loadSource } from '../data/resolve.js';
-import { parseDataSource, type LoaderOptions } from '../data/source.js';
+import { loaderArgv, parseDataSource, type LoaderOptions } from '../data/source.js';
 import { dataDefaults } from '../train/data-defaults.js';
 import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, planReplacements, type AuditVersion } from '../eval/audit.js';
@@ -20,6 +20,7 @@ import { evaluateGeneralisation, type GeneralisationResult } from '../eval/gener
 import type { ThreatModel } from '../attack/threat-model.js';
 import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
 import { runTraining, splitTrainVal } from './train.js';
+import { trainArgvFor } from '../train/config-argv.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { dataRecord, type DataRecord } from '../data/digest.js';
@@ -64,7 +65,7 @@ export interface CompareOptions {
   shard?: ShardSpec;
   /** The command line that ran the comparison, recorded beside its numbers. */
   command?: string;
-  /** The version header of each method's audit.json (default: runVersions(), this process's; the CLI passes its own). */
+  /** The version header of each method's audit.json and train.json (default: runVersions(), this process's; the CLI passes its own). */
   versions?: Record<string, string>;
   onPhase?: (method: Method, phase: string) => void;
   onTrainProgress?: (method: Method, p: TrainProgress) => void;
@@ -143,7 +144,10 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
   const loaded = await loadSource(source, 'train', dataOpts);
   const full = loaded.ds;
   const testFull = (await loadSource(source, 'test', dataOpts)).ds;
-  const base = resolveConfig(preset, { ...o.overrides, method: 'standard', ...(source.kind === 'path' ? { dataset: source.path } : {}) }, dataDefaults(dataKindOf(full), full.shape).fields);
+  // Every method's config as `alp train` would resolve it on this data: its path as read, its kind's defaults.
+  const dataFields = { ...o.overrides, ...(source.kind === 'path' ? { dataset: source.path } : {}) };
+  const kindDefaults = dataDefaults(dataKindOf(full), full.shape).fields;
+  const base = resolveConfig(preset, { ...dataFields, method: 'standard' }, kindDefaults);
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
   const auditVersion = o.auditVersion ?? 'standard';
   const test = subset(testFull, 0, Math.min(o.testExamples ?? 1000, testFull.count));
@@ -179,7 +183,7 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
   const toMeasure: Array<{ method: Method; config: TrainConfig; train: Dataset; val: Dataset | null }> = [];
   for (const method of methods) {
     if (kept(method) !== undefined) continue;
-    const methodConfig = resolveConfig(preset, { ...o.overrides, method, evalEvery: 0 });
+    const methodConfig = resolveConfig(preset, { ...dataFields, method, evalEvery: 0 }, kindDefaults);
     const previousBudget = o.resume === true ? readJson<Budget>(join(o.out, method, BUDGET_FILE)) : null;
     if (previousBudget !== null) budgets.set(method, previousBudget);
     else toMeasure.push({ method, config: methodConfig, ...splitTrainVal(full, methodConfig) });
@@ -219,6 +223,11 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
     const cpu0 = cpuSeconds();
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts, data: loaded,
+      // The method's folder reads as if `alp train` had made it: the same config from one command line.
+      meta: {
+        versions: o.versions ?? runVersions(),
+        argv: [...trainArgvFor(budget.config, preset, kindDefaults), ...(o.dataDir !== undefined ? ['--data-dir', o.dataDir] : []), ...loaderArgv(o.loaderOptions), '--workers', '1', '--out', folder],
+      },
       onProgress: (p: TrainProgress) => {
         o.onTrainProgress?.(method, p);
         o.onProgress?.({ method, phase: 'train', done: p.step, total: p.totalSteps });

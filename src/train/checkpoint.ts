@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { CorruptFileError, UserError } from '../util/errors.js';
 import { getOptimizerState, type NamedTensor } from './optimizer-state.js';
+import { weightName } from './weight-name.js';
 
 const MAGIC = 'ALPCKPT1';
 
@@ -60,9 +61,9 @@ export async function saveCheckpoint<S>(path: string, state: S, model: tf.Layers
     });
     return { recs, end: offset };
   };
-  const m = records(weights.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), 0);
+  const m = records(weights.map((t, i) => ({ name: weightName(model, i), tensor: t })), 0);
   const o = records(opt, m.end);
-  const a = records(average.map((t, i) => ({ name: model.weights[i]?.originalName ?? `w${i}`, tensor: t })), o.end);
+  const a = records(average.map((t, i) => ({ name: weightName(model, i), tensor: t })), o.end);
   const body: CheckpointHeader<S> = { magic: MAGIC, state, model: m.recs, optimizer: o.recs, ...(average.length > 0 ? { average: a.recs } : {}) };
   const data = new Float32Array(a.end);
   for (const [i, t] of weights.entries()) data.set(t.dataSync() as Float32Array, (m.recs[i] as TensorRecord).offset);

@@ -242,11 +242,14 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
   }
   const defined: Partial<TrainConfig> = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const merged = { ...DEFAULTS, ...dataDefaults, ...base, ...defined } as TrainConfig;
-  // A new radius without a new step size keeps the preset's step *relative to ε*: PGD-10 at step 0.075 suits
-  // ε = 0.3 (2.5·ε/10) but at ε = 0.1 it would jump three quarters of the ball per step.
-  const presetEps = base.eps ?? dataDefaults.eps ?? DEFAULTS.eps;
-  if (defined.eps !== undefined && defined.attackStepSize === undefined && Number.isFinite(defined.eps) && defined.eps > 0) {
-    merged.attackStepSize = merged.attackStepSize * (defined.eps / presetEps);
+  // A step size not given keeps its ratio to the radius it was chosen for: PGD-10 at step 0.075 suits
+  // ε = 0.3 (2.5·ε/10) but at ε = 0.1 it would jump three quarters of the ball per step, and at RGB
+  // data's 8/255 it would cross the whole ball. The step comes from the preset, else the data kind, else
+  // the defaults, and was chosen for that layer's ε (the defaults' 0.3 for a preset that sets no ε).
+  if (defined.attackStepSize === undefined) {
+    const from = base.attackStepSize !== undefined ? base : dataDefaults.attackStepSize !== undefined ? dataDefaults : DEFAULTS;
+    const chosenFor = from.eps ?? DEFAULTS.eps;
+    if (Number.isFinite(merged.eps) && merged.eps > 0 && merged.eps !== chosenFor) merged.attackStepSize = (from.attackStepSize as number) * (merged.eps / chosenFor);
   }
   return validateConfig(merged);
 }

@@ -34,6 +34,7 @@ import { makeAdversarial, methodLoss, swapTwins, type StepInputs, type WholeBatc
 import { setOptimizerState, getOptimizerState } from './optimizer-state.js';
 import { nativeWeightStep, weightStepNetwork } from './native-step.js';
 import { WeightAverage } from './weight-average.js';
+import { weightName } from './weight-name.js';
 
 /** A tensor as plain data, to cross a thread boundary. */
 export interface ArrayRecord {
@@ -243,11 +244,11 @@ export class Replica {
   }
 
   async state(): Promise<ReplicaState> {
-    const weights = this.model.getWeights().map((t, i) => toRecord(this.model.weights[i]?.originalName ?? `w${i}`, t));
+    const weights = this.model.getWeights().map((t, i) => toRecord(weightName(this.model, i), t));
     const list = await getOptimizerState(this.opt);
     const optimizer = list.map((n) => toRecord(n.name, n.tensor));
     disposeCopies(list);
-    const average = (this.average?.values() ?? []).map((t, i) => toRecord(this.model.weights[i]?.originalName ?? `w${i}`, t));
+    const average = (this.average?.values() ?? []).map((t, i) => toRecord(weightName(this.model, i), t));
     return { weights, optimizer, average };
   }
 

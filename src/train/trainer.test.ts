@@ -7,6 +7,7 @@ import { tempDir } from '../testing/files.js';
 import { toyDataset, useBackend } from '../testing/setup.js';
 import { buildArch } from '../model/architectures.js';
 import { METHODS, resolveConfig, type TrainConfig } from './config.js';
+import { dataDefaults } from './data-defaults.js';
 import { CHECKPOINT_FILE, trainModel } from './trainer.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { CorruptFileError, DivergedError, EXIT } from '../util/errors.js';
@@ -130,12 +131,24 @@ test('schedules: cosine decays to 0, step decays ×0.1 at the given fractions, �
   assert.equal(trainingEps(c, 100, 10), 0.3);
 });
 
-test('a new ε scales the preset\'s PGD step with it, unless a step size is given', () => {
+test('a new ε (given, or the data kind\'s) scales the preset\'s PGD step with it, unless a step size is given', () => {
   assert.ok(Math.abs(resolveConfig('quick', { eps: 0.1 }).attackStepSize - 0.025) < 1e-12);
   assert.equal(resolveConfig('quick', {}).attackStepSize, 0.075);
   assert.equal(resolveConfig('quick', { eps: 0.1, attackStepSize: 0.05 }).attackStepSize, 0.05);
   const spam = resolveConfig('spam', { eps: 1 });
   assert.ok(Math.abs(spam.attackStepSize - 0.25) < 1e-12 && spam.eps === 1);
+  // The data kind's ε under a preset that sets only a step (quick's 0.075, chosen for ε = 0.3): the same ratio.
+  const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-12;
+  const rgb = dataDefaults('image', [32, 32, 3]).fields;
+  const quickRgb = resolveConfig('quick', {}, rgb);
+  assert.ok(quickRgb.eps === 8 / 255 && close(quickRgb.attackStepSize, 2 / 255), `quick on RGB: ε ${quickRgb.eps}, step ${quickRgb.attackStepSize}`);
+  assert.ok(close(resolveConfig('quick', { eps: 16 / 255 }, rgb).attackStepSize, 4 / 255));
+  assert.ok(close(resolveConfig(undefined, { eps: 16 / 255 }, rgb).attackStepSize, 4 / 255));
+  assert.equal(resolveConfig(undefined, {}, rgb).attackStepSize, 2 / 255);
+  const text = dataDefaults('text', [128, 1, 1]).fields;
+  assert.ok(close(resolveConfig('quick', {}, text).attackStepSize, 0.125) && resolveConfig('quick', {}, text).eps === 0.5);
+  assert.ok(close(resolveConfig('quick', {}, dataDefaults('audio', [8000, 1, 1]).fields).attackStepSize, 0.00125));
+  assert.equal(resolveConfig('quick', { eps: 0.1, attackStepSize: 0.05 }, rgb).attackStepSize, 0.05);
 });
 
 test('invalid training options name the option, the value and what is allowed', () => {

@@ -37,6 +37,7 @@ import { nativeNetworkOf } from '../backend/native-network.js';
 import { DataParallelTrainer, type ReplicaGroup, type ReplicaStarter } from './data-parallel.js';
 import { namedGradients, nativeWeightStep, weightStepNetwork } from './native-step.js';
 import { averageDecay, WeightAverage, withWeights } from './weight-average.js';
+import { weightName } from './weight-name.js';
 
 export interface EvalPoint {
   step: number;
@@ -207,7 +208,7 @@ export async function trainModel(model: tf.LayersModel, train: Dataset, val: Dat
     const { startWorkerReplicas } = await import('./train-replicas.js');
     const init: ReplicaInit = {
       model: await modelPayload(model), config: c, optimizer: [],
-      average: resumedAverage.map((t, i) => toRecord(model.weights[i]?.originalName ?? `w${i}`, t)),
+      average: resumedAverage.map((t, i) => toRecord(weightName(model, i), t)),
     };
     if (state.step > 0) {
       const list = await getOptimizerState(opt);

@@ -37,7 +37,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], help: 'threat model norm for training attacks' },
     { name: 'eps', type: 'number', help: 'perturbation radius for training attacks' },
     { name: 'attack-steps', type: 'int', help: 'PGD steps for training examples' },
-    { name: 'attack-step-size', type: 'number', help: "PGD step size for training examples (default: the preset's, scaled by --eps / the preset's ε)" },
+    { name: 'attack-step-size', type: 'number', help: "PGD step size for training examples (default: the preset's, else the data kind's, kept in the same ratio to the ε in use)" },
     { name: 'eps-ramp-epochs', type: 'number', help: 'grow ε linearly from 0 over this many epochs' },
     { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
     { name: 'beta', type: 'number', help: "TRADES' β" },

@@ -1,0 +1,48 @@
+/**
+ * The `alp train` options that give a config: what a run trained by the library (a comparison's
+ * methods) records as its command line in train.json, so its folder reads like one `alp train` made and
+ * a zoo card can say how to retrain it. Only the fields that differ from what the preset gives are
+ * written. cli/config-argv.test.ts parses the result back through `alp train`'s spec.
+ */
+import { augmentText } from '../data/augment.js';
+import { resolveConfig, type ConfigOverrides, type TrainConfig } from './config.js';
+
+/** Each config field and the `alp train` option that sets it. */
+const OPTION_OF: { readonly [K in keyof Required<TrainConfig>]: string } = {
+  method: 'method', arch: 'arch', dataset: 'data', epochs: 'epochs', batchSize: 'batch-size', trainSize: 'train-size',
+  valSize: 'val-size', optimizer: 'optimizer', lr: 'lr', momentum: 'momentum', schedule: 'schedule', lrDecayAt: 'lr-decay-at',
+  norm: 'norm', eps: 'eps', attackSteps: 'attack-steps', attackStepSize: 'attack-step-size', epsRampEpochs: 'eps-ramp-epochs',
+  lambda: 'lambda', beta: 'beta', noise: 'noise', seed: 'seed', evalEvery: 'eval-every', evalAttackSteps: 'eval-attack-steps',
+  textAdversary: 'text-adversary', trainSwaps: 'train-swaps', augment: 'augment', emaDecay: 'ema-decay',
+};
+
+/** Fields that change what the preset derives for others (ε scales the default step size), set first. */
+const FIRST: ReadonlyArray<keyof TrainConfig> = ['method', 'dataset', 'arch', 'norm', 'eps'];
+
+function optionValue(k: keyof TrainConfig, v: unknown): string {
+  if (k === 'augment') return v === undefined ? 'none' : augmentText(v as NonNullable<TrainConfig['augment']>);
+  if (Array.isArray(v)) return v.join(',');
+  return String(v);
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * `['--method', 'alp', '--preset', 'quick', '--eps', '0.1', …]`: the options after `alp train` that
+ * resolve to `config` on data whose kind gives `dataDefaults` (train/data-defaults.ts).
+ */
+export function trainArgvFor(config: TrainConfig, preset?: string, dataDefaults: Partial<TrainConfig> = {}): string[] {
+  const overrides: ConfigOverrides = {};
+  const argv: string[] = ['--method', config.method, ...(preset !== undefined ? ['--preset', preset] : [])];
+  const emit = (keys: ReadonlyArray<keyof TrainConfig>): void => {
+    const base = resolveConfig(preset, { ...overrides, method: config.method }, dataDefaults);
+    for (const k of keys) {
+      if (k === 'method' || same(config[k], base[k])) continue;
+      (overrides as Record<string, unknown>)[k] = config[k];
+      argv.push(`--${OPTION_OF[k]}`, optionValue(k, config[k]));
+    }
+  };
+  emit(FIRST);
+  emit((Object.keys(OPTION_OF) as Array<keyof TrainConfig>).filter((k) => !FIRST.includes(k)));
+  return argv;
+}
