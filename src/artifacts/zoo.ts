@@ -11,6 +11,7 @@ import { zooRoot } from '../model/zoo-paths.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { EXIT, UserError } from '../util/errors.js';
 import { isObj, type Obj } from './fields.js';
+import { VOCAB_FILE } from '../data/text.js';
 
 function readJson(file: string, what: string): Obj {
   let j: unknown;
@@ -25,8 +26,10 @@ function readJson(file: string, what: string): Obj {
 
 /** The arguments of `alp audit` that reproduce a card's audited number (alp zoo verify runs them). */
 export function cardAuditArgs(c: Pick<ZooCard, 'data' | 'threat' | 'numbers'>, model: string): string[] {
+  const ws = c.numbers.wordSwaps;
   return ['--model', model, '--data', c.data.dataset, '--n', String(c.data.examples), '--norm', c.threat.norm, '--eps', String(c.threat.eps),
-    '--budget', c.numbers.audit.budget, '--seed', String(c.numbers.audit.seed)];
+    '--budget', c.numbers.audit.budget, '--seed', String(c.numbers.audit.seed),
+    ...(ws !== undefined ? ['--swaps', ws.points.map((pt) => pt.k).join(','), '--candidates', ws.candidates] : [])];
 }
 
 export interface CardInput {
@@ -51,6 +54,15 @@ function findingsOf(audit: Obj): NonNullable<ZooCard['numbers']['audit']['findin
   return out;
 }
 
+/** A text model's word-swap numbers from its audit.json (`wordSwaps`), in the card's form. */
+function wordSwapsOf(audit: Obj): Pick<ZooCard['numbers'], 'wordSwaps'> {
+  const w = audit['wordSwaps'];
+  if (!isObj(w) || !Array.isArray(w['points'])) return {};
+  if (w['fraction'] !== null && w['fraction'] !== undefined) throw new UserError(`audit.json: word swaps limited to a fraction of each message (${String(w['fraction'])}); a card's audit command has no --swap-fraction, so audit without it`);
+  const points = w['points'].filter(isObj).map((pt) => ({ k: Number(pt['k']), accuracy: Number(pt['worstCaseAccuracy']) }));
+  return { wordSwaps: { candidates: String(w['candidates']), examples: Number(w['examples']), points } };
+}
+
 /** A card from a run's train.json and the audit of its weights (both parsed). */
 export function cardFromRun(train: Obj, audit: Obj, o: CardInput): ZooCard {
   const config = isObj(train['config']) ? train['config'] : {};
@@ -71,6 +83,7 @@ export function cardFromRun(train: Obj, audit: Obj, o: CardInput): ZooCard {
       clean: Number(audit['cleanAccuracy']), audited: Number(audit['worstCaseAccuracy']),
       audit: { budget: String(audit['version']), seed: Number(audit['seed']), command: '', findings: findingsOf(audit) },
       independent: o.independent,
+      ...wordSwapsOf(audit),
     },
     tolerance: o.tolerance, date: o.date, alpVersion: String(versions['alp'] ?? 'unknown'), weights: o.weights,
   };
@@ -110,7 +123,9 @@ export function addToZoo(runDir: string, auditPath: string, o: Omit<CardInput, '
   const tmp = join(root, `.${o.name}.partial`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const f of ['model.json', 'train.json', ...files]) copyFileSync(join(runDir, f), join(tmp, f));
+  // A text model's vocabulary travels with it: without vocab.json its token ids mean nothing.
+  const sidecars = existsSync(join(runDir, VOCAB_FILE)) ? [VOCAB_FILE] : [];
+  for (const f of ['model.json', 'train.json', ...sidecars, ...files]) copyFileSync(join(runDir, f), join(tmp, f));
   copyFileSync(auditPath, join(tmp, CARD_AUDIT));
   const examples = join(dirname(auditPath), 'examples.f32');
   if (existsSync(examples)) copyFileSync(examples, join(tmp, basename(examples)));

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertRejectsUserError, assertUserError, runAlp } from '../testing/cli.js';
@@ -114,4 +114,35 @@ test('a binary classifier (the spam filter) runs alp eval\'s default suite, APGD
   assert.equal(existsSync(join(tmp, 'never.json')), false);
   await assertRejectsUserError(attackInProcess(['--model', out, '--n', '2', '--attack', 'apgd-dlr', '--out', join(tmp, 'never'), '--quiet']), /^--attack: apgd-dlr cannot run on this model: .* the model has 2 \(use apgd-cw or apgd-ce\)$/);
   assert.equal(existsSync(join(tmp, 'never')), false);
+});
+
+test('a text model in the zoo: its vocabulary travels with it, the card holds the word-swap numbers, and alp zoo verify recomputes them', async () => {
+  const out = join(tmp, 'spam');
+  const zoo = join(tmp, 'zoo');
+  const work = join(tmp, 'zoo-work');
+  mkdirSync(work, { recursive: true });
+  const env = { ALP_ZOO_DIR: zoo };
+  const a = alp(['audit', '--model', out, '--n', '4', '--budget', 'quick', '--swaps', '1,2', '--workers', '1', '--quiet', '--out', join(tmp, 'zoo-audit')]);
+  assert.equal(a.code, 0, a.stderr);
+  const add = runAlp(['zoo', 'add', out, '--name', 'spam-test', '--audit', join(tmp, 'zoo-audit', 'audit.json'), '--summary', 'A tiny spam filter, for tests.', '--json'], { env, cwd: work });
+  assert.equal(add.code, 0, add.stderr);
+  assert.ok(existsSync(join(zoo, 'spam-test', 'vocab.json')), 'vocab.json was not copied into the zoo');
+  const card = (JSON.parse(add.stdout) as { card: { numbers: { wordSwaps: { candidates: string; examples: number; points: Array<{ k: number; accuracy: number }> }; audit: { command: string } } } }).card;
+  assert.deepEqual(card.numbers.wordSwaps.points.map((pt) => pt.k), [1, 2]);
+  assert.equal(card.numbers.wordSwaps.candidates, 'vocabulary');
+  assert.match(card.numbers.audit.command, / --swaps 1,2 --candidates vocabulary$/);
+  assert.match(readFileSync(join(zoo, 'spam-test', 'README.md'), 'utf8'), /real word swaps \(first \d+ messages, vocabulary candidates\) \| k ≤ 1: \*\*[\d.]+%\*\*, k ≤ 2: /);
+  const v = runAlp(['zoo', 'verify', 'spam-test', '--workers', '1', '--json'], { env, cwd: work });
+  assert.equal(v.code, 0, v.stderr);
+  const checks = (JSON.parse(v.stdout) as { checks: Array<{ field: string; ok: boolean }> }).checks;
+  assert.deepEqual(checks.map((c) => [c.field, c.ok]), [['clean', true], ['audited', true], ['word swaps k ≤ 1', true], ['word swaps k ≤ 2', true]]);
+  // A word-swap number that does not reproduce fails the verification (exit 3).
+  const cardFile = join(zoo, 'spam-test', 'card.json');
+  const j = JSON.parse(readFileSync(cardFile, 'utf8')) as { numbers: { wordSwaps: { points: Array<{ accuracy: number }> } } };
+  const pt = j.numbers.wordSwaps.points[1]!;
+  pt.accuracy = pt.accuracy > 0.5 ? pt.accuracy - 0.5 : pt.accuracy + 0.5;
+  writeFileSync(cardFile, JSON.stringify(j));
+  const wrong = runAlp(['zoo', 'verify', 'spam-test', '--workers', '1', '--json'], { env, cwd: work });
+  assert.equal(wrong.code, 3, wrong.stderr);
+  assert.deepEqual((JSON.parse(wrong.stdout) as { checks: Array<{ ok: boolean }> }).checks.map((c) => c.ok), [true, true, true, false]);
 });

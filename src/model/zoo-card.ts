@@ -32,6 +32,11 @@ export interface ZooCard {
     audit: { budget: string; seed: number; command: string; findings?: { pass: number; warn: number; fail: number; notPassed: string[] } };
     /** A measurement by an implementation other than alp's, or null when none was made. */
     independent: { accuracy: number; by: string; command: string } | null;
+    /**
+     * Text models: the audit's real word swaps, robust accuracy (worst case over its word attacks) at
+     * most k swaps per message, on the first `examples` messages, words replaced from `candidates`.
+     */
+    wordSwaps?: { candidates: string; examples: number; points: Array<{ k: number; accuracy: number }> };
   };
   /** How far (absolute, as a fraction: 0.005 = half a point) `alp zoo verify` may find a number from the card's. */
   tolerance: number;
@@ -60,6 +65,11 @@ export function checkCard(j: unknown, file: string): ZooCard {
   if (!isObj(numbers) || !frac(numbers['clean']) || !frac(numbers['audited'])) fail(file, 'numbers', '{clean, audited} as fractions in [0,1]', numbers);
   const audit = numbers['audit'];
   if (!isObj(audit) || typeof audit['budget'] !== 'string' || !Number.isInteger(audit['seed']) || typeof audit['command'] !== 'string') fail(file, 'numbers.audit', '{budget, seed, command}', audit);
+  const swaps = numbers['wordSwaps'];
+  if (swaps !== undefined && (!isObj(swaps) || typeof swaps['candidates'] !== 'string' || !Number.isInteger(swaps['examples']) || !Array.isArray(swaps['points']) || swaps['points'].length === 0
+    || !swaps['points'].every((pt) => isObj(pt) && Number.isInteger(pt['k']) && (pt['k'] as number) >= 1 && frac(pt['accuracy'])))) {
+    fail(file, 'numbers.wordSwaps', '{candidates, examples, points: [{k ≥ 1, accuracy as a fraction}]}', swaps);
+  }
   if (!(typeof j['tolerance'] === 'number' && j['tolerance'] >= 0 && j['tolerance'] < 1)) fail(file, 'tolerance', 'a fraction in [0,1)', j['tolerance']);
   if (!isObj(weights) || typeof weights['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(weights['sha256']) || !Array.isArray(weights['files'])) fail(file, 'weights', '{sha256: 64 hex digits, files}', weights);
   return j as unknown as ZooCard;
@@ -93,6 +103,7 @@ export function threatText(t: ZooCard['threat']): string {
 /** README.md of a zoo model, generated from its card. */
 export function cardReadme(c: ZooCard): string {
   const ind = c.numbers.independent;
+  const ws = c.numbers.wordSwaps;
   return [
     `# zoo:${c.name}`,
     '',
@@ -100,11 +111,12 @@ export function cardReadme(c: ZooCard): string {
     '',
     '| | |',
     '|---|---|',
-    `| data | ${c.data.dataset}, first ${c.data.examples} images of the ${c.data.split} split |`,
+    `| data | ${c.data.dataset}, first ${c.data.examples} ${ws !== undefined ? 'messages' : 'examples'} of the ${c.data.split} split |`,
     `| threat model | ${threatText(c.threat)}, white-box |`,
     `| clean accuracy | ${pct(c.numbers.clean)} |`,
     `| robust accuracy, \`alp audit --budget ${c.numbers.audit.budget}\` (worst case per example) | **${pct(c.numbers.audited)}** |`,
     ...(c.numbers.audit.findings !== undefined ? [`| the audit's gradient-masking findings | ${c.numbers.audit.findings.pass} pass, ${c.numbers.audit.findings.warn} warn, ${c.numbers.audit.findings.fail} fail${c.numbers.audit.findings.notPassed.length > 0 ? `: ${c.numbers.audit.findings.notPassed.join('; ')} (evidence in [${CARD_AUDIT}](${CARD_AUDIT}))` : ''} |`] : []),
+    ...(ws !== undefined ? [`| robust accuracy under real word swaps (first ${ws.examples} messages, ${ws.candidates} candidates) | ${ws.points.map((pt) => `k ≤ ${pt.k}: **${pct(pt.accuracy)}**`).join(', ')} |`] : []),
     `| independent evaluation | ${ind === null ? 'none yet' : `${pct(ind.accuracy)} (${ind.by})`} |`,
     `| training | ${c.training.method}${c.training.preset !== null ? `, preset ${c.training.preset}` : ''}, ${c.training.arch}, ${c.training.epochs} epoch${c.training.epochs === 1 ? '' : 's'}, seed ${c.training.seed}${c.training.seconds !== null ? `, ${Math.round(c.training.seconds)} s` : ''} |`,
     `| date, alp | ${c.date}, alp ${c.alpVersion} |`,
@@ -123,7 +135,7 @@ export function cardReadme(c: ZooCard): string {
     '```',
     ...(ind !== null ? ['', 'Independent evaluation:', '', '```sh', ind.command, '```'] : []),
     '',
-    `\`alp zoo verify ${c.name}\` checks the weights' SHA-256 and recomputes the clean and audited numbers;`,
+    `\`alp zoo verify ${c.name}\` checks the weights' SHA-256 and recomputes the clean and audited numbers${ws !== undefined ? ' (and the word-swap ones)' : ''};`,
     `it fails when one differs from this card by more than ${(100 * c.tolerance).toFixed(1)} points.`,
     `Use it as \`--model zoo:${c.name}\` in any alp command, \`loadZooModel('${c.name}')\` in the library.`,
     '',
@@ -175,15 +187,24 @@ export function checkZooWeights(dir: string, card: ZooCard): void {
 
 /** What a verification measured, beside the card. */
 export interface ZooCheck {
-  field: 'clean' | 'audited';
+  /** clean, audited, or `word swaps k ≤ K` for a text model's word-swap numbers. */
+  field: string;
   card: number;
   measured: number;
   ok: boolean;
 }
 
-/** The card's clean and audited numbers against measured ones, each within the card's tolerance. */
-export function compareWithCard(card: ZooCard, measured: { clean: number; audited: number }): ZooCheck[] {
+/**
+ * The card's clean and audited numbers (and a text model's word-swap numbers per k) against measured
+ * ones, each within the card's tolerance; a k the card has and the measurement lacks fails.
+ */
+export function compareWithCard(card: ZooCard, measured: { clean: number; audited: number; wordSwaps?: Array<{ k: number; accuracy: number }> }): ZooCheck[] {
   // A hair of slack for the float sums behind a fraction of whole examples.
   const within = (a: number, b: number): boolean => Math.abs(a - b) <= card.tolerance + 1e-9;
-  return (['clean', 'audited'] as const).map((field) => ({ field, card: card.numbers[field], measured: measured[field], ok: within(card.numbers[field], measured[field]) }));
+  const checks: ZooCheck[] = (['clean', 'audited'] as const).map((field) => ({ field, card: card.numbers[field], measured: measured[field], ok: within(card.numbers[field], measured[field]) }));
+  for (const pt of card.numbers.wordSwaps?.points ?? []) {
+    const m = measured.wordSwaps?.find((x) => x.k === pt.k)?.accuracy ?? NaN;
+    checks.push({ field: `word swaps k ≤ ${pt.k}`, card: pt.accuracy, measured: m, ok: within(pt.accuracy, m) });
+  }
+  return checks;
 }

@@ -7,8 +7,8 @@ import { optionMessage } from '../cli/args.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-export function runAlp(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+export function runAlp(args: string[], o: { cwd?: string; env?: Record<string, string> } = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', ...(o.cwd !== undefined ? { cwd: o.cwd } : {}), ...(o.env !== undefined ? { env: { ...process.env, ...o.env } } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -53,8 +53,9 @@ async function verify(p: Parsed): Promise<number> {
   } finally {
     process.stdout.write = write;
   }
-  const j = JSON.parse(readFileSync(join(out, 'audit.json'), 'utf8')) as { cleanAccuracy: number; worstCaseAccuracy: number };
-  const checks = compareWithCard(card, { clean: j.cleanAccuracy, audited: j.worstCaseAccuracy });
+  const j = JSON.parse(readFileSync(join(out, 'audit.json'), 'utf8')) as { cleanAccuracy: number; worstCaseAccuracy: number; wordSwaps?: { points: Array<{ k: number; worstCaseAccuracy: number }> } };
+  const wordSwaps = j.wordSwaps?.points.map((pt) => ({ k: pt.k, accuracy: pt.worstCaseAccuracy }));
+  const checks = compareWithCard(card, { clean: j.cleanAccuracy, audited: j.worstCaseAccuracy, ...(wordSwaps !== undefined ? { wordSwaps } : {}) });
   const ok = checks.every((c) => c.ok);
   const rows = [['', 'card', 'measured', ''], ...checks.map((c) => [c.field, pct(c.card), pct(c.measured), c.ok ? 'ok' : `differs by more than ${(100 * card.tolerance).toFixed(1)} points`])];
   emit(p, { name, weights: 'ok', tolerance: card.tolerance, checks, ok, audit: join(out, 'audit.json') },
