@@ -45,7 +45,7 @@ export interface AuditArtifact extends ResultSubject {
   findings: AuditResult['findings'];
   examplesFile: ExamplesFileEntry | null;
   /** Text models: robust accuracy under real word swaps per k, and fooled messages with the swaps marked. */
-  wordSwaps?: SwapEval & { notes: string[]; messages: KeptMessage[]; fooledAt: Array<number | null> };
+  wordSwaps?: SwapEval & { neighbours?: number; notes: string[]; messages: KeptMessage[]; fooledAt: Array<number | null> };
   seconds: number;
   seed: number;
   versions: Record<string, string>;
@@ -128,7 +128,7 @@ export function auditArtifactOf(
       file: EXAMPLES_FILE, shape: [ids.length, ...shape], clean: ids, labels: ids.map((i) => about(i).label),
       attack: ids.map((i) => r.fooledBy[i - (r.firstExample ?? 0)] as string), cleanPred: ids.map((i) => about(i).cleanPred), advPred: ids.map((i) => about(i).advPred),
     } : null,
-    ...(r.wordSwaps !== undefined ? { wordSwaps: { ...r.wordSwaps.swaps, notes: r.wordSwaps.notes, messages: r.wordSwaps.kept, fooledAt: r.wordSwaps.fooledAt } } : {}),
+    ...(r.wordSwaps !== undefined ? { wordSwaps: { ...r.wordSwaps.swaps, ...(r.wordSwaps.neighbours !== undefined ? { neighbours: r.wordSwaps.neighbours } : {}), notes: r.wordSwaps.notes, messages: r.wordSwaps.kept, fooledAt: r.wordSwaps.fooledAt } } : {}),
     seconds: r.seconds, seed: meta.seed, versions: meta.versions, ...(meta.warnings !== undefined ? { warnings: meta.warnings } : {}),
     ...(meta.replacedAttacks !== undefined && meta.replacedAttacks.length > 0 ? { replacedAttacks: meta.replacedAttacks } : {}),
   };

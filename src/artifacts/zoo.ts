@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { weightsHash } from '../model/fingerprint.js';
-import { CARD_AUDIT, CARD_FILE, CARD_README, cardReadme, checkCard, ZOO_CARD_SCHEMA, type ZooCard } from '../model/zoo-card.js';
+import { CARD_AUDIT, CARD_FILE, CARD_README, cardReadme, checkCard, fileSha256, ZOO_CARD_SCHEMA, type ZooCard } from '../model/zoo-card.js';
 import { zooRoot } from '../model/zoo-paths.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { EXIT, UserError } from '../util/errors.js';
@@ -29,7 +29,7 @@ export function cardAuditArgs(c: Pick<ZooCard, 'data' | 'threat' | 'numbers'>, m
   const ws = c.numbers.wordSwaps;
   return ['--model', model, '--data', c.data.dataset, '--n', String(c.data.examples), '--norm', c.threat.norm, '--eps', String(c.threat.eps),
     '--budget', c.numbers.audit.budget, '--seed', String(c.numbers.audit.seed),
-    ...(ws !== undefined ? ['--swaps', ws.points.map((pt) => pt.k).join(','), '--candidates', ws.candidates] : [])];
+    ...(ws !== undefined ? ['--swaps', ws.points.map((pt) => pt.k).join(','), '--candidates', ws.candidates, '--neighbours', String(ws.neighbours), ...(ws.fraction !== null ? ['--swap-fraction', String(ws.fraction)] : [])] : [])];
 }
 
 export interface CardInput {
@@ -58,9 +58,11 @@ function findingsOf(audit: Obj): NonNullable<ZooCard['numbers']['audit']['findin
 function wordSwapsOf(audit: Obj): Pick<ZooCard['numbers'], 'wordSwaps'> {
   const w = audit['wordSwaps'];
   if (!isObj(w) || !Array.isArray(w['points'])) return {};
-  if (w['fraction'] !== null && w['fraction'] !== undefined) throw new UserError(`audit.json: word swaps limited to a fraction of each message (${String(w['fraction'])}); a card's audit command has no --swap-fraction, so audit without it`);
   const points = w['points'].filter(isObj).map((pt) => ({ k: Number(pt['k']), accuracy: Number(pt['worstCaseAccuracy']) }));
-  return { wordSwaps: { candidates: String(w['candidates']), examples: Number(w['examples']), points } };
+  // Audits written before the neighbour count was recorded used the CLI's default, 8.
+  const neighbours = typeof w['neighbours'] === 'number' ? w['neighbours'] : 8;
+  const fraction = typeof w['fraction'] === 'number' ? w['fraction'] : null;
+  return { wordSwaps: { candidates: String(w['candidates']), neighbours, fraction, examples: Number(w['examples']), points } };
 }
 
 /** A card from a run's train.json and the audit of its weights (both parsed). */
@@ -120,11 +122,13 @@ export function addToZoo(runDir: string, auditPath: string, o: Omit<CardInput, '
     ...o, date: o.date ?? new Date().toISOString().slice(0, 10),
     weights: { sha256: hash, files: files.map((f) => ({ path: f, bytes: statSync(join(runDir, f)).size })) },
   });
+  // A text model's vocabulary travels with it (its token ids mean nothing without it), checked like the weights.
+  const vocab = join(runDir, VOCAB_FILE);
+  const sidecars = existsSync(vocab) ? [VOCAB_FILE] : [];
+  if (sidecars.length > 0) card.vocabulary = { path: VOCAB_FILE, sha256: fileSha256(vocab) };
   const tmp = join(root, `.${o.name}.partial`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  // A text model's vocabulary travels with it: without vocab.json its token ids mean nothing.
-  const sidecars = existsSync(join(runDir, VOCAB_FILE)) ? [VOCAB_FILE] : [];
   for (const f of ['model.json', 'train.json', ...sidecars, ...files]) copyFileSync(join(runDir, f), join(tmp, f));
   copyFileSync(auditPath, join(tmp, CARD_AUDIT));
   const examples = join(dirname(auditPath), 'examples.f32');

@@ -12,6 +12,7 @@ import { loaderArgv, type LoaderOptions } from '../data/source.js';
 /** What `alp train ARGV` resolves to, as runTrainCommand does it (kind defaults given, since no data is read here). */
 function trainConfigOf(argv: string[], kind: Partial<TrainConfig>): TrainConfig {
   const p = parseCommand(argv, TRAIN_SPEC) as Parsed;
+  resolveConfig(get.str(p, 'preset'), configOverrides(p)); // alp train's check before the data is read
   return resolveConfig(get.str(p, 'preset'), configOverrides(p), kind);
 }
 

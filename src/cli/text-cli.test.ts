@@ -127,10 +127,11 @@ test('a text model in the zoo: its vocabulary travels with it, the card holds th
   const add = runAlp(['zoo', 'add', out, '--name', 'spam-test', '--audit', join(tmp, 'zoo-audit', 'audit.json'), '--summary', 'A tiny spam filter, for tests.', '--json'], { env, cwd: work });
   assert.equal(add.code, 0, add.stderr);
   assert.ok(existsSync(join(zoo, 'spam-test', 'vocab.json')), 'vocab.json was not copied into the zoo');
+  assert.equal(readFileSync(join(zoo, 'spam-test', 'vocab.json'), 'utf8'), readFileSync(join(out, 'vocab.json'), 'utf8'));
   const card = (JSON.parse(add.stdout) as { card: { numbers: { wordSwaps: { candidates: string; examples: number; points: Array<{ k: number; accuracy: number }> }; audit: { command: string } } } }).card;
   assert.deepEqual(card.numbers.wordSwaps.points.map((pt) => pt.k), [1, 2]);
   assert.equal(card.numbers.wordSwaps.candidates, 'vocabulary');
-  assert.match(card.numbers.audit.command, / --swaps 1,2 --candidates vocabulary$/);
+  assert.match(card.numbers.audit.command, / --swaps 1,2 --candidates vocabulary --neighbours 8$/);
   assert.match(readFileSync(join(zoo, 'spam-test', 'README.md'), 'utf8'), /real word swaps \(first \d+ messages, vocabulary candidates\) \| k ≤ 1: \*\*[\d.]+%\*\*, k ≤ 2: /);
   const v = runAlp(['zoo', 'verify', 'spam-test', '--workers', '1', '--json'], { env, cwd: work });
   assert.equal(v.code, 0, v.stderr);
@@ -145,4 +146,10 @@ test('a text model in the zoo: its vocabulary travels with it, the card holds th
   const wrong = runAlp(['zoo', 'verify', 'spam-test', '--workers', '1', '--json'], { env, cwd: work });
   assert.equal(wrong.code, 3, wrong.stderr);
   assert.deepEqual((JSON.parse(wrong.stdout) as { checks: Array<{ ok: boolean }> }).checks.map((c) => c.ok), [true, true, true, false]);
+  // A vocabulary changed after the card was written is a damaged model (exit 7), like changed weights.
+  const vocab = join(zoo, 'spam-test', 'vocab.json');
+  writeFileSync(vocab, readFileSync(vocab, 'utf8').replace('"<unk>"', '"<UNK>"'));
+  const tampered = runAlp(['zoo', 'verify', 'spam-test', '--weights-only'], { env, cwd: work });
+  assert.equal(tampered.code, 7, tampered.stderr);
+  assert.match(tampered.stderr, /vocab\.json: the vocabulary's SHA-256 is [0-9a-f]{64}, the card says/);
 });

@@ -47,6 +47,7 @@ export function auditWordOptions(p: Parsed, job: ModelJob): WordAuditOptions | n
   return {
     model: w.model, ids: w.ids, labels: w.labels, vocab: w.vocab, candidates: w.candidates, ks,
     constrained: () => buildCandidates('neighbours', w.model, w.vocab, { neighbours: get.num(p, 'neighbours') as number }),
+    neighbours: get.num(p, 'neighbours') as number,
     ...(w.fraction !== undefined ? { fraction: w.fraction } : {}),
   };
 }

@@ -45,6 +45,8 @@ export interface WordAuditOptions {
   constrained: () => CandidateSet;
   ks?: readonly number[];
   fraction?: number;
+  /** The embedding neighbours per word the candidate sets were built with: recorded so the audit can be rerun (a zoo card's command). */
+  neighbours?: number;
   /** Fooled messages kept as text. */
   keep?: number;
 }
@@ -67,6 +69,8 @@ export interface WordAuditResult {
   /** Per audited message: the smallest k at which some attack fooled it, or null (robust, or wrong as written). */
   fooledAt: Array<number | null>;
   notes: string[];
+  /** WordAuditOptions.neighbours, when given. */
+  neighbours?: number;
 }
 
 interface WordState {
@@ -141,5 +145,5 @@ export async function wordAudit(w: WordAuditOptions, o: {
     const m = markSwaps(ids.subarray(index * L, (index + 1) * L), f.ids, w.vocab);
     return { index, label: labels[index] as number, k: f.unit.k, attack: f.unit.attack, advPred: f.pred, marked: m.text, swaps: m.swaps };
   });
-  return { swaps: d.eval, findings, kept, fooledAt, notes };
+  return { swaps: d.eval, findings, kept, fooledAt, notes, ...(w.neighbours !== undefined ? { neighbours: w.neighbours } : {}) };
 }

@@ -156,8 +156,10 @@ test("compare on a user's RGB images trains every method at the radius it audits
     const m = r.methods[0]!;
     assert.equal(m.config.eps, 8 / 255);
     assert.ok(Math.abs(m.config.attackStepSize - 2 / 255) < 1e-12, `step ${m.config.attackStepSize}`);
-    const t = JSON.parse(readFileSync(join(out, 'cmp', 'pgd-at', 'train.json'), 'utf8')) as { argv: string[]; config: { eps: number } };
+    const t = JSON.parse(readFileSync(join(out, 'cmp', 'pgd-at', 'train.json'), 'utf8')) as { argv: string[]; config: { eps: number }; data: { defaults?: { fields: { eps?: number } } } };
     assert.equal(t.config.eps, 8 / 255);
+    // Recorded as alp train records it, so eval and audit of the folder measure at 8/255 without --eps.
+    assert.equal(t.data.defaults?.fields.eps, 8 / 255);
     assert.equal(t.argv[t.argv.indexOf('--data') + 1], data);
     assert.ok(!t.argv.includes('--eps'), `the data kind gives ε; the command need not: ${t.argv.join(' ')}`);
   } finally {

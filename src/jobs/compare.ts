@@ -13,12 +13,12 @@ import { weightsHash } from '../model/fingerprint.js';
 import { subset, type Dataset } from '../data/index.js';
 import { dataKindOf, loadSource } from '../data/resolve.js';
 import { loaderArgv, parseDataSource, type LoaderOptions } from '../data/source.js';
-import { dataDefaults } from '../train/data-defaults.js';
+import { appliedDefaults, dataDefaults } from '../train/data-defaults.js';
 import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, planReplacements, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
+import { METHODS, PRESETS, resolveConfig, type ConfigOverrides, type Method, type PresetName, type TrainConfig } from '../train/config.js';
 import { runTraining, splitTrainVal } from './train.js';
 import { trainArgvFor } from '../train/config-argv.js';
 import type { TrainProgress } from '../train/trainer.js';
@@ -146,7 +146,11 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
   const testFull = (await loadSource(source, 'test', dataOpts)).ds;
   // Every method's config as `alp train` would resolve it on this data: its path as read, its kind's defaults.
   const dataFields = { ...o.overrides, ...(source.kind === 'path' ? { dataset: source.path } : {}) };
-  const kindDefaults = dataDefaults(dataKindOf(full), full.shape).fields;
+  const kind = dataDefaults(dataKindOf(full), full.shape);
+  const kindDefaults = kind.fields;
+  // The kind's defaults that survive the preset and the options, recorded in train.json as alp train does
+  // (later commands read the trained ε from it).
+  const replaced = new Set([...Object.keys(PRESETS[preset as PresetName]?.config ?? {}), ...Object.entries(dataFields).filter(([, v]) => v !== undefined).map(([k]) => k)]);
   const base = resolveConfig(preset, { ...dataFields, method: 'standard' }, kindDefaults);
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
   const auditVersion = o.auditVersion ?? 'standard';
@@ -221,8 +225,10 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
     const budget = budgets.get(method) as Budget;
     o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} CPU s/step)`);
     const cpu0 = cpuSeconds();
+    const applied = appliedDefaults(kind, budget.config, replaced);
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts, data: loaded,
+      ...(Object.keys(applied.fields).length > 0 ? { dataDefaults: applied } : {}),
       // The method's folder reads as if `alp train` had made it: the same config from one command line.
       meta: {
         versions: o.versions ?? runVersions(),

@@ -4,7 +4,8 @@
  * README.md in the model's folder is generated from it (`cardReadme`), so the two never disagree.
  * No TF.js here: `alp zoo list` reads cards without loading a model.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { weightsHash } from './fingerprint.js';
 import { zooModelOf, zooNames, zooRoot } from './zoo-paths.js';
@@ -34,9 +35,10 @@ export interface ZooCard {
     independent: { accuracy: number; by: string; command: string } | null;
     /**
      * Text models: the audit's real word swaps, robust accuracy (worst case over its word attacks) at
-     * most k swaps per message, on the first `examples` messages, words replaced from `candidates`.
+     * most k swaps per message (and at most `fraction` of its words, when set), on the first `examples`
+     * messages, words replaced from `candidates` built with `neighbours` embedding neighbours per word.
      */
-    wordSwaps?: { candidates: string; examples: number; points: Array<{ k: number; accuracy: number }> };
+    wordSwaps?: { candidates: string; neighbours: number; fraction: number | null; examples: number; points: Array<{ k: number; accuracy: number }> };
   };
   /** How far (absolute, as a fraction: 0.005 = half a point) `alp zoo verify` may find a number from the card's. */
   tolerance: number;
@@ -44,6 +46,8 @@ export interface ZooCard {
   date: string;
   alpVersion: string;
   weights: { sha256: string; files: Array<{ path: string; bytes: number }> };
+  /** Text models: the vocabulary their token ids index, and its SHA-256 (checked with the weights). */
+  vocabulary?: { path: string; sha256: string };
 }
 
 function fail(file: string, field: string, expected: string, got: unknown): never {
@@ -66,12 +70,14 @@ export function checkCard(j: unknown, file: string): ZooCard {
   const audit = numbers['audit'];
   if (!isObj(audit) || typeof audit['budget'] !== 'string' || !Number.isInteger(audit['seed']) || typeof audit['command'] !== 'string') fail(file, 'numbers.audit', '{budget, seed, command}', audit);
   const swaps = numbers['wordSwaps'];
-  if (swaps !== undefined && (!isObj(swaps) || typeof swaps['candidates'] !== 'string' || !Number.isInteger(swaps['examples']) || !Array.isArray(swaps['points']) || swaps['points'].length === 0
+  if (swaps !== undefined && (!isObj(swaps) || typeof swaps['candidates'] !== 'string' || !Number.isInteger(swaps['neighbours']) || !(swaps['fraction'] === null || frac(swaps['fraction'])) || !Number.isInteger(swaps['examples']) || !Array.isArray(swaps['points']) || swaps['points'].length === 0
     || !swaps['points'].every((pt) => isObj(pt) && Number.isInteger(pt['k']) && (pt['k'] as number) >= 1 && frac(pt['accuracy'])))) {
-    fail(file, 'numbers.wordSwaps', '{candidates, examples, points: [{k ≥ 1, accuracy as a fraction}]}', swaps);
+    fail(file, 'numbers.wordSwaps', '{candidates, neighbours, fraction, examples, points: [{k ≥ 1, accuracy as a fraction}]}', swaps);
   }
   if (!(typeof j['tolerance'] === 'number' && j['tolerance'] >= 0 && j['tolerance'] < 1)) fail(file, 'tolerance', 'a fraction in [0,1)', j['tolerance']);
   if (!isObj(weights) || typeof weights['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(weights['sha256']) || !Array.isArray(weights['files'])) fail(file, 'weights', '{sha256: 64 hex digits, files}', weights);
+  const vocab = j['vocabulary'];
+  if (vocab !== undefined && (!isObj(vocab) || typeof vocab['path'] !== 'string' || typeof vocab['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(vocab['sha256']))) fail(file, 'vocabulary', '{path, sha256: 64 hex digits}', vocab);
   return j as unknown as ZooCard;
 }
 
@@ -121,6 +127,7 @@ export function cardReadme(c: ZooCard): string {
     `| training | ${c.training.method}${c.training.preset !== null ? `, preset ${c.training.preset}` : ''}, ${c.training.arch}, ${c.training.epochs} epoch${c.training.epochs === 1 ? '' : 's'}, seed ${c.training.seed}${c.training.seconds !== null ? `, ${Math.round(c.training.seconds)} s` : ''} |`,
     `| date, alp | ${c.date}, alp ${c.alpVersion} |`,
     `| weights SHA-256 | \`${c.weights.sha256}\` (${c.weights.files.map((f) => `${f.path}, ${f.bytes} bytes`).join('; ')}) |`,
+    ...(c.vocabulary !== undefined ? [`| vocabulary SHA-256 | \`${c.vocabulary.sha256}\` (${c.vocabulary.path}) |`] : []),
     '',
     'Trained with:',
     '',
@@ -174,6 +181,11 @@ export function listZoo(root = zooRoot()): ZooEntry[] {
   });
 }
 
+/** The SHA-256 of one file, hex. */
+export function fileSha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
 /**
  * Throws (exit 7, as a damaged file) when the weights in `dir` are not the ones the card names: another
  * SHA-256, or missing shards.
@@ -183,12 +195,18 @@ export function checkZooWeights(dir: string, card: ZooCard): void {
   if (have !== card.weights.sha256) {
     throw new UserError(`${dir}: the weights' SHA-256 is ${have ?? 'unreadable (a shard is missing)'}, the card says ${card.weights.sha256}: the files were changed after the card was written`, EXIT.corrupt);
   }
+  const v = card.vocabulary;
+  if (v !== undefined) {
+    const file = join(dir, v.path);
+    const sha = existsSync(file) ? fileSha256(file) : null;
+    if (sha !== v.sha256) throw new UserError(`${file}: the vocabulary's SHA-256 is ${sha ?? 'unreadable (the file is missing)'}, the card says ${v.sha256}: the file was changed after the card was written`, EXIT.corrupt);
+  }
 }
 
 /** What a verification measured, beside the card. */
 export interface ZooCheck {
-  /** clean, audited, or `word swaps k ≤ K` for a text model's word-swap numbers. */
-  field: string;
+  /** clean, audited, or a text model's word-swap number at k. */
+  field: 'clean' | 'audited' | `word swaps k ≤ ${number}`;
   card: number;
   measured: number;
   ok: boolean;

@@ -36,8 +36,11 @@ export function trainArgvFor(config: TrainConfig, preset?: string, dataDefaults:
   const argv: string[] = ['--method', config.method, ...(preset !== undefined ? ['--preset', preset] : [])];
   const emit = (keys: ReadonlyArray<keyof TrainConfig>): void => {
     const base = resolveConfig(preset, { ...overrides, method: config.method }, dataDefaults);
+    // alp train checks its options before it reads the data, so without the data kind's defaults: a norm
+    // the kind gives (text: L2) is written out, or an L2 radius above 1 would be refused as L∞.
+    const kindless = resolveConfig(preset, { method: config.method });
     for (const k of keys) {
-      if (k === 'method' || same(config[k], base[k])) continue;
+      if (k === 'method' || (same(config[k], base[k]) && (k !== 'norm' || same(config[k], kindless[k])))) continue;
       (overrides as Record<string, unknown>)[k] = config[k];
       argv.push(`--${OPTION_OF[k]}`, optionValue(k, config[k]));
     }

@@ -15,7 +15,7 @@ export const COMPARE_SPEC: CommandSpec = {
     { ...DATA_OPTION, help: "dataset, or the path of your own data (see docs/your-own-data.md; default: the preset's)" },
     ...OWN_DATA_OPTIONS,
     { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'folder with the dataset files' },
-    { name: 'eps', type: 'number', help: "L∞ radius for training and the audit (default: the preset's; 0.1 suits fashion-mnist)" },
+    { name: 'eps', type: 'number', help: "radius for training and the audit (default: the preset's, else the data kind's: 8/255 for RGB images, L2 0.5 for text; 0.1 suits fashion-mnist)" },
     { name: 'budget-minutes', type: 'number', default: 10, help: 'training budget per method, in minutes of one core (CPU time, which the load of other processes hardly changes)' },
     { name: 'n', type: 'int', default: 1000, help: 'audit and shift the first N test examples' },
     { name: 'audit', type: 'string', choices: AUDIT_VERSIONS, default: 'standard', help: 'audit budget for every method' },
