@@ -140,6 +140,18 @@ export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetNam
   return { source: { kind: 'builtin', name: (modelPath !== undefined ? trainedDataset(modelPath) : undefined) ?? fallback } };
 }
 
+/** The norm and ε a model was trained at (train.json `config`), or undefined without a train.json that says. */
+function trainedThreat(modelPath: string): { norm: ThreatModel['norm']; eps: number } | undefined {
+  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
+  try {
+    const config = readJsonObjectOrNull(join(dir, TRAIN_FILE))?.['config'] as Record<string, unknown> | undefined;
+    const norm = config?.['norm'], eps = config?.['eps'];
+    return (norm === 'linf' || norm === 'l2') && typeof eps === 'number' && eps > 0 ? { norm, eps } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The ε its data kind chose for a model (train.json `data.defaults`: 8/255 for RGB images, …), with what chose it. */
 function recordedKindEps(modelPath: string, norm: string): { eps: number; from: string } | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
@@ -354,8 +366,12 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const record = dataRecord(data, get.str(p, 'data-dir'));
   const loaded = await openModel(modelPath, quiet, get.bool(p, 'strip-softmax'), get.str(p, 'output-node'));
   const warnings = modelWarnings(loaded, modelPath);
-  const norm = get.str(p, 'norm') as ThreatModel['norm'];
-  const eps = evalEps(p, modelPath, norm, quiet);
+  // A text or audio model's threat has no MNIST-like default (L∞ 0.3 on word embeddings or a waveform
+  // measures nothing): given neither --norm nor --eps, it is attacked as it was trained.
+  const givenNorm = get.str(p, 'norm') as ThreatModel['norm'] | undefined;
+  const trained = givenNorm === undefined && get.num(p, 'eps') === undefined && (isTextModel(loaded) || data.sampleRate !== undefined) ? trainedThreat(modelPath) : undefined;
+  const norm = givenNorm ?? trained?.norm ?? 'linf';
+  const eps = trained?.eps ?? evalEps(p, modelPath, norm, quiet);
   if (isTextModel(loaded)) {
     // Attacks perturb the embeddings (no box); everything downstream sees an embedded dataset.
     if (get.str(p, 'input-range') !== undefined) throw new UserError('--input-range: not for text models (their inputs are token ids)');
@@ -364,11 +380,12 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const model = adaptModel(split.head, ds.shape, { source: modelPath, dataName: ds.name }).model;
     const threat: ThreatModel = { norm, eps, bounds: null };
     validateThreatModel(threat, imageSize(ds));
-    say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
+    say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}${trained !== undefined ? ', the threat model it was trained for: give --norm and --eps to choose' : ''}, no box)`);
     return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings, data: record };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
+  if (trained !== undefined) say(quiet, `${modelPath}: ${norm} ε=${eps}, the threat model it was trained for (give --norm and --eps to choose)`);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not

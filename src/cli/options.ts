@@ -92,7 +92,7 @@ export function attackedModelOptions(n: number, nHelp: string): OptSpec[] {
     ...DATA_OPTIONS,
     ...MODEL_INPUT_OPTIONS,
     { name: 'n', type: 'int', default: n, help: nHelp },
-    { name: 'norm', type: 'string', choices: ['linf', 'l2'], default: 'linf', help: 'threat model norm' },
+    { name: 'norm', type: 'string', choices: ['linf', 'l2'], help: 'threat model norm (default: linf; for a text or audio model given neither --norm nor --eps, the norm and ε it was trained at)' },
     { name: 'eps', type: 'number', help: "perturbation radius (default: the data kind's ε recorded in the model's train.json, e.g. 8/255 for RGB images; else 0.3, MNIST's)" },
   ];
 }
