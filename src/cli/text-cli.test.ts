@@ -136,6 +136,10 @@ test('a text model in the zoo: its vocabulary travels with it, the card holds th
   assert.equal(card.numbers.wordSwaps.candidates, 'vocabulary');
   assert.match(card.numbers.audit.command, / --swaps 1,2 --candidates vocabulary --neighbours 8$/);
   assert.match(readFileSync(join(zoo, 'spam-test', 'README.md'), 'utf8'), /real word swaps \(first \d+ messages, vocabulary candidates\) \| k ≤ 1: \*\*[\d.]+%\*\*, k ≤ 2: /);
+  const list = runAlp(['zoo', 'list', '--json'], { env, cwd: work });
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual((JSON.parse(list.stdout) as { models: Array<{ wordSwaps?: Array<{ k: number }> }> }).models.map((m) => m.wordSwaps?.map((pt) => pt.k)), [[1, 2]]);
+  assert.match(runAlp(['zoo', 'list'], { env, cwd: work }).stdout, /k≤1 [\d.]+%, k≤2 [\d.]+%/);
   const v = runAlp(['zoo', 'verify', 'spam-test', '--workers', '1', '--json'], { env, cwd: work });
   assert.equal(v.code, 0, v.stderr);
   const checks = (JSON.parse(v.stdout) as { checks: Array<{ field: string; ok: boolean }> }).checks;

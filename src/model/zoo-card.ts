@@ -160,6 +160,8 @@ export interface ZooEntry {
   budget: string;
   examples: number;
   independent: number | null;
+  /** Text models: robust accuracy under at most k real word swaps, per k (the card's). */
+  wordSwaps?: Array<{ k: number; accuracy: number }>;
   /** Bytes on disk of the model's folder (model, weights, card, audit JSON). */
   bytes: number;
   path: string;
@@ -177,6 +179,7 @@ export function listZoo(root = zooRoot()): ZooEntry[] {
     return {
       name, dataset: c.data.dataset, threat: threatText(c.threat), method: c.training.method, clean: c.numbers.clean, audited: c.numbers.audited,
       budget: c.numbers.audit.budget, examples: c.data.examples, independent: c.numbers.independent?.accuracy ?? null, bytes: folderBytes(dir), path: dir,
+      ...(c.numbers.wordSwaps !== undefined ? { wordSwaps: c.numbers.wordSwaps.points } : {}),
     };
   });
 }

@@ -18,8 +18,9 @@ const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(2)} MiB`;
 function list(p: Parsed): number {
   const models = listZoo();
   const total = models.reduce((a, m) => a + m.bytes, 0);
-  const rows = [['name', 'data', 'threat model', 'method', 'clean', 'audited', 'budget (examples)', 'size'],
-    ...models.map((m) => [m.name, m.dataset, m.threat, m.method, pct(m.clean), pct(m.audited), `${m.budget} (${m.examples})`, mib(m.bytes)])];
+  const rows = [['name', 'data', 'threat model', 'method', 'clean', 'audited', 'word swaps', 'budget (examples)', 'size'],
+    ...models.map((m) => [m.name, m.dataset, m.threat, m.method, pct(m.clean), pct(m.audited),
+      m.wordSwaps !== undefined ? m.wordSwaps.map((pt) => `k≤${pt.k} ${pct(pt.accuracy)}`).join(', ') : '—', `${m.budget} (${m.examples})`, mib(m.bytes)])];
   emit(p, { schema: ZOO_LIST_SCHEMA, root: zooRoot(), totalBytes: total, models },
     models.length === 0 ? `the zoo (${zooRoot()}) is empty` : `${table(rows)}\n\n${models.length} models, ${mib(total)} in ${zooRoot()}; use one as --model zoo:NAME`);
   return EXIT.ok;
