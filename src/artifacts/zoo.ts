@@ -5,8 +5,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { weightsHash } from '../model/fingerprint.js';
-import { CARD_AUDIT, CARD_FILE, CARD_README, cardReadme, checkCard, fileSha256, ZOO_CARD_SCHEMA, type ZooCard } from '../model/zoo-card.js';
+import { fileHash, weightsHash } from '../model/fingerprint.js';
+import { CARD_AUDIT, CARD_FILE, CARD_README, cardReadme, checkCard, ZOO_CARD_SCHEMA, type ZooCard } from '../model/zoo-card.js';
 import { zooRoot } from '../model/zoo-paths.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { EXIT, UserError } from '../util/errors.js';
@@ -123,13 +123,12 @@ export function addToZoo(runDir: string, auditPath: string, o: Omit<CardInput, '
     weights: { sha256: hash, files: files.map((f) => ({ path: f, bytes: statSync(join(runDir, f)).size })) },
   });
   // A text model's vocabulary travels with it (its token ids mean nothing without it), checked like the weights.
-  const vocab = join(runDir, VOCAB_FILE);
-  const sidecars = existsSync(vocab) ? [VOCAB_FILE] : [];
-  if (sidecars.length > 0) card.vocabulary = { path: VOCAB_FILE, sha256: fileSha256(vocab) };
+  const vocabHash = fileHash(join(runDir, VOCAB_FILE));
+  if (vocabHash !== null) card.vocabulary = { path: VOCAB_FILE, sha256: vocabHash };
   const tmp = join(root, `.${o.name}.partial`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const f of ['model.json', 'train.json', ...sidecars, ...files]) copyFileSync(join(runDir, f), join(tmp, f));
+  for (const f of ['model.json', 'train.json', ...(card.vocabulary !== undefined ? [card.vocabulary.path] : []), ...files]) copyFileSync(join(runDir, f), join(tmp, f));
   copyFileSync(auditPath, join(tmp, CARD_AUDIT));
   const examples = join(dirname(auditPath), 'examples.f32');
   if (existsSync(examples)) copyFileSync(examples, join(tmp, basename(examples)));

@@ -144,7 +144,7 @@ export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetNam
 function trainedThreat(modelPath: string): { norm: ThreatModel['norm']; eps: number } | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
   try {
-    const config = readJsonObjectOrNull(join(dir, TRAIN_FILE))?.['config'] as Record<string, unknown> | undefined;
+    const config = readTrainFile(join(dir, TRAIN_FILE))?.config;
     const norm = config?.['norm'], eps = config?.['eps'];
     return (norm === 'linf' || norm === 'l2') && typeof eps === 'number' && eps > 0 ? { norm, eps } : undefined;
   } catch {

@@ -18,7 +18,7 @@ import { DEFAULT_SHIFTS, type ShiftSpec } from '../data/shift.js';
 import { audit, planReplacements, type AuditVersion } from '../eval/audit.js';
 import { evaluateGeneralisation, type GeneralisationResult } from '../eval/generalisation.js';
 import type { ThreatModel } from '../attack/threat-model.js';
-import { METHODS, PRESETS, resolveConfig, type ConfigOverrides, type Method, type PresetName, type TrainConfig } from '../train/config.js';
+import { METHODS, resolveConfig, type ConfigOverrides, type Method, type TrainConfig } from '../train/config.js';
 import { runTraining, splitTrainVal } from './train.js';
 import { trainArgvFor } from '../train/config-argv.js';
 import type { TrainProgress } from '../train/trainer.js';
@@ -148,9 +148,6 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
   const dataFields = { ...o.overrides, ...(source.kind === 'path' ? { dataset: source.path } : {}) };
   const kind = dataDefaults(dataKindOf(full), full.shape);
   const kindDefaults = kind.fields;
-  // The kind's defaults that survive the preset and the options, recorded in train.json as alp train does
-  // (later commands read the trained ε from it).
-  const replaced = new Set([...Object.keys(PRESETS[preset as PresetName]?.config ?? {}), ...Object.entries(dataFields).filter(([, v]) => v !== undefined).map(([k]) => k)]);
   const base = resolveConfig(preset, { ...dataFields, method: 'standard' }, kindDefaults);
   const threat: ThreatModel = { norm: base.norm, eps: base.eps };
   const auditVersion = o.auditVersion ?? 'standard';
@@ -225,7 +222,9 @@ export async function compareMethods(o: CompareOptions): Promise<CompareResult &
     const budget = budgets.get(method) as Budget;
     o.onPhase?.(method, `training ${budget.steps} steps (${budget.pace.secondsPerStep.toFixed(3)} CPU s/step)`);
     const cpu0 = cpuSeconds();
-    const applied = appliedDefaults(kind, budget.config, replaced);
+    // The kind's defaults that survive the preset and the options, recorded in train.json as alp train does
+    // (later commands read the trained ε from it).
+    const applied = appliedDefaults(kind, budget.config, preset, dataFields);
     const run = await runTraining(budget.config, {
       out: folder, resume: o.resume === true, checkpointEvery: 200, ...dataOpts, data: loaded,
       ...(Object.keys(applied.fields).length > 0 ? { dataDefaults: applied } : {}),

@@ -31,6 +31,15 @@ export function weightsHash(modelJson: string): string | null {
   }
 }
 
+/** sha256 (hex) of one file's bytes, or null if it cannot be read (a text model's vocab.json, checked beside its weights). */
+export function fileHash(path: string): string | null {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
 /** sha256 (hex) of an in-memory model's topology and weight values. */
 export function modelFingerprint(model: tf.LayersModel): string {
   const h = createHash('sha256');

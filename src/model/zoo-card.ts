@@ -4,10 +4,9 @@
  * README.md in the model's folder is generated from it (`cardReadme`), so the two never disagree.
  * No TF.js here: `alp zoo list` reads cards without loading a model.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { weightsHash } from './fingerprint.js';
+import { fileHash, weightsHash } from './fingerprint.js';
 import { zooModelOf, zooNames, zooRoot } from './zoo-paths.js';
 import { EXIT, UserError } from '../util/errors.js';
 
@@ -184,11 +183,6 @@ export function listZoo(root = zooRoot()): ZooEntry[] {
   });
 }
 
-/** The SHA-256 of one file, hex. */
-export function fileSha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 /**
  * Throws (exit 7, as a damaged file) when the weights in `dir` are not the ones the card names: another
  * SHA-256, or missing shards.
@@ -201,7 +195,7 @@ export function checkZooWeights(dir: string, card: ZooCard): void {
   const v = card.vocabulary;
   if (v !== undefined) {
     const file = join(dir, v.path);
-    const sha = existsSync(file) ? fileSha256(file) : null;
+    const sha = fileHash(file);
     if (sha !== v.sha256) throw new UserError(`${file}: the vocabulary's SHA-256 is ${sha ?? 'unreadable (the file is missing)'}, the card says ${v.sha256}: the file was changed after the card was written`, EXIT.corrupt);
   }
 }

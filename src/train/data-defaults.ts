@@ -9,7 +9,7 @@
  * - text: text-cnn with L2 ε = 0.5 on the embeddings (the spam preset's).
  */
 import type { DataKind } from '../data/source.js';
-import type { TrainConfig } from './config.js';
+import { PRESETS, type ConfigOverrides, type PresetName, type TrainConfig } from './config.js';
 
 export interface DataDefaults {
   /** Why these defaults: the data kind, in words. */
@@ -26,8 +26,12 @@ export function dataDefaults(kind: DataKind, shape: readonly [number, number, nu
   return { from: c === 1 ? `grey images larger than 32×32 (${h}×${w})` : 'RGB images', fields: { eps: 8 / 255, attackStepSize: 2 / 255 } };
 }
 
-/** The data-kind fields that survived into `c` (a preset or an option may have replaced them). */
-export function appliedDefaults(d: DataDefaults, c: TrainConfig, replaced: ReadonlySet<string>): DataDefaults {
+/**
+ * The data-kind fields that survived into `c`: those neither `preset` nor an option in `given` (the
+ * overrides resolveConfig was called with) set.
+ */
+export function appliedDefaults(d: DataDefaults, c: TrainConfig, preset: string | undefined, given: ConfigOverrides): DataDefaults {
+  const replaced = new Set([...Object.keys(preset !== undefined ? PRESETS[preset as PresetName]?.config ?? {} : {}), ...Object.entries(given).filter(([, v]) => v !== undefined).map(([k]) => k)]);
   const fields: Partial<TrainConfig> = {};
   for (const [k, v] of Object.entries(d.fields)) {
     if (!replaced.has(k) && (c as unknown as Record<string, unknown>)[k] === v) (fields as Record<string, unknown>)[k] = v;

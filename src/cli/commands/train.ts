@@ -92,8 +92,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
     const data = await loadSourceFor(p, { source }, 'train');
     const kindDefaults = dataDefaults(dataKindOf(data.ds), data.ds.shape);
     config = resolveConfig(preset, overrides, kindDefaults.fields);
-    const replaced = new Set([...Object.keys(preset !== undefined ? PRESETS[preset as PresetName]?.config ?? {} : {}), ...Object.entries(overrides).filter(([, v]) => v !== undefined).map(([k]) => k)]);
-    const applied = appliedDefaults(kindDefaults, config, replaced);
+    const applied = appliedDefaults(kindDefaults, config, preset, overrides);
     say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${trainedModelLabel(trainedModel(config, modelPath))}, ${config.epochs} epoch(s)${(config.emaDecay ?? 0) > 0 ? `, weights averaged (decay ${config.emaDecay})` : ''}, backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
     // Not progress: a default the user did not choose is said even under --quiet.
     if (Object.keys(applied.fields).length > 0) say(false, `notice: defaults for ${applied.from}: ${Object.entries(applied.fields).map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`).join(', ')} (give --${Object.keys(applied.fields).includes('eps') ? 'eps' : 'arch'} etc. to choose)`);
