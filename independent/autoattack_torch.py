@@ -70,6 +70,8 @@ class TfjsSequential(torch.nn.Module):
                 h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1) if h.dim() == 4 else h.reshape(h.shape[0], -1)
             elif kind == 'dense':
                 h = F.linear(h, l['params'][0], l['params'][1] if len(l['params']) > 1 else None)
+            elif kind == 'rescale':
+                h = h * l['scale'] + l['offset']
             h = activation(h, l.get('act', 'linear'))
         return h
 
@@ -132,6 +134,9 @@ def load_tfjs(model_dir):
             layers.append(dict(kind='act', act='relu'))
         elif kind == 'Dropout':
             continue
+        elif kind == 'Rescaling':
+            # x * scale + offset (the audio models map the [0,1] box onto the waveform's [-1,1]).
+            layers.append(dict(kind='rescale', scale=float(c['scale']), offset=float(c['offset'])))
         else:
             raise SystemExit(f'{path}: layer {li} ({l["config"].get("name")}): {kind} is not covered by this evaluator')
     left = list(it)
@@ -152,9 +157,12 @@ def read_idx(path):
     opener = gzip.open if path.endswith('.gz') else open
     with opener(path, 'rb') as f:
         data = f.read()
+    kinds = {0x08: np.dtype('u1'), 0x0D: np.dtype('>f4')}
+    if data[2] not in kinds:
+        raise SystemExit(f'{path}: idx type 0x{data[2]:02x}: expected 0x08 (uint8) or 0x0d (float32)')
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(data, dtype=kinds[data[2]], offset=4 + 4 * ndim).reshape(dims)
 
 
 def load_test(dataset, n):
@@ -164,8 +172,17 @@ def load_test(dataset, n):
     elif dataset == 'fashion-mnist':
         base = '/usr/share/datasets/fashion-mnist'
         x, y = read_idx(os.path.join(base, 't10k-images-idx3-ubyte.gz')), read_idx(os.path.join(base, 't10k-labels-idx1-ubyte.gz'))
+    elif dataset == 'spoken-digits':
+        # The test clips alp synthesised with espeak-ng and cached (alp's data/spoken-digits.ts): float32
+        # waveforms already in the [0,1] box, as the model's input [1, samples, 1].
+        base = os.path.join(os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')), 'alp', 'spoken-digits-v1')
+        waves, labels = os.path.join(base, 'test-1000-seed0-waves.idx'), os.path.join(base, 'test-1000-seed0-labels.idx')
+        if not os.path.exists(waves):
+            raise SystemExit(f'{waves}: not found; alp writes it the first time it reads the test clips (e.g. alp eval --model zoo:spoken-digits-alp)')
+        x, y = read_idx(waves), read_idx(labels)
+        return torch.tensor(x[:n].astype(np.float32))[:, None, :, None], torch.tensor(y[:n].astype(np.int64))
     else:
-        raise SystemExit(f'--data: expected mnist or fashion-mnist, found {dataset!r}')
+        raise SystemExit(f'--data: expected mnist, fashion-mnist or spoken-digits, found {dataset!r}')
     x = torch.tensor(x[:n].astype(np.float32) / 255.0).unsqueeze(-1)
     return x, torch.tensor(y[:n].astype(np.int64))
 
@@ -287,16 +304,19 @@ def square_linf(net, x, y, eps, n_queries, p_init, gen):
             break
         xa, xo = x_adv[active], x[active]
         p = square_p(p_init, it)
-        # The square covers a share p of the pixels (all channels of each).
-        s = max(int(round(math.sqrt(p * h * w))), 1)
-        s = min(s, h - 1)
+        # The square covers a share p of the pixels (all channels of each); on a one-row signal (audio,
+        # [1, samples]) a segment covering the share p of the samples, as a square there is one sample.
+        if h == 1:
+            sh, sw = 1, min(max(int(round(p * w)), 1), w - 1)
+        else:
+            sh = sw = min(max(int(round(math.sqrt(p * h * w))), 1), h - 1)
         delta = xa - xo
         k = active.numel()
-        vh = torch.randint(0, h - s + 1, (k,), generator=gen)
-        vw = torch.randint(0, w - s + 1, (k,), generator=gen)
+        vh = torch.randint(0, h - sh + 1, (k,), generator=gen)
+        vw = torch.randint(0, w - sw + 1, (k,), generator=gen)
         rows, cols = torch.arange(h), torch.arange(w)
-        inside = (((rows[None, :] >= vh[:, None]) & (rows[None, :] < vh[:, None] + s))[:, :, None]
-                  & ((cols[None, :] >= vw[:, None]) & (cols[None, :] < vw[:, None] + s))[:, None, :])[..., None]
+        inside = (((rows[None, :] >= vh[:, None]) & (rows[None, :] < vh[:, None] + sh))[:, :, None]
+                  & ((cols[None, :] >= vw[:, None]) & (cols[None, :] < vw[:, None] + sw))[:, None, :])[..., None]
         current = (xo + delta).clamp(0, 1)
         signs = torch.zeros(k, 1, 1, c)
         redraw = torch.ones(k, dtype=torch.bool)

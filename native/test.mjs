@@ -278,6 +278,8 @@ const CONV_CASES = [
   [5, 12, 12, 7, 3, 3, 9, 3, 3, 'valid'],
   [1, 6, 6, 2, 3, 3, 2, 1, 1, 0],
   [1, 20, 40, 96, 5, 5, 4, 1, 1, 'same'], // one output row > the 256 KB chunk budget
+  [2, 7, 8, 3, 4, 2, 5, 1, 1, 'same'], // even kernel: padding bottom/right > top/left
+  [2, 9, 9, 16, 3, 3, 16, 1, 1, 'same'], // ResNet block shape
 ];
 
 function testConv() {
@@ -515,7 +517,7 @@ if (!CHILD) {
   testErrors();
   testThreads();
 }
-console.log(`alp native test${CHILD ? ' (scratch chunks of 256 KB)' : ''}: ${checks - failures}/${checks} checks passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`alp native test${CHILD ? ` (scratch chunks of 256 KB${process.env.ALP_NATIVE_BP_INPUT === 'col2im' ? ', input gradients by col2im' : ''})` : ''}: ${checks - failures}/${checks} checks passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 if (!CHILD) {
   // Re-run the convolution checks with a tiny scratch budget so that batches
@@ -525,6 +527,12 @@ if (!CHILD) {
     stdio: 'inherit',
   });
   if (r.status !== 0) failures++;
+  // And the stride-1 input gradient on its other path (a GEMM, then col2im), which strided layers take.
+  const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+    env: { ...process.env, ALP_NATIVE_CHUNK_KB: '256', ALP_NATIVE_BP_INPUT: 'col2im' },
+    stdio: 'inherit',
+  });
+  if (c.status !== 0) failures++;
   if (failures === 0 && !args.has('--no-speed')) speed();
 }
 if (failures) {

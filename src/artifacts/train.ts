@@ -95,7 +95,8 @@ export interface TrainData {
   /** The trained model's label (trainedModelLabel), null when train.json does not record it. */
   modelLabel: string | null;
   /** `source`: a user's data as data/source.ts SourceRecord records it (raw; data/source.ts sourceOfRecord reads it). */
-  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null; source: Obj | null } | null;
+  /** `defaults`: the fields the data's kind chose (train/data-defaults.ts DataDefaults, raw). */
+  data: { dataset: string | null; trainExamples: number | null; valExamples: number | null; source: Obj | null; defaults: Obj | null } | null;
   steps: number | null;
   epochs: EpochPoint[];
   evals: ValPoint[];
@@ -141,7 +142,7 @@ export function parseTrain(j: Obj, file: string): TrainData {
     config: obj(j['config']),
     fineTunedFrom: str(j['fineTunedFrom']),
     modelLabel: modelLabelOf(j['model']),
-    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']), source: obj(data['source']) },
+    data: data === null ? null : { dataset: str(data['dataset']), trainExamples: num(data['trainExamples']), valExamples: num(data['valExamples']), source: obj(data['source']), defaults: obj(data['defaults']) },
     steps: num(j['steps']),
     epochs,
     evals,

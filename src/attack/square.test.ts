@@ -110,6 +110,35 @@ test('multi-channel images: each channel stays inside the ball and the box', asy
   tf.dispose([wts, x, y]);
 });
 
+test('a signal of one row (an audio clip) gets segments covering the fraction p of it, not single samples', async () => {
+  await useBackend();
+  // Two classes scored by the clip's mean: fooling it takes many samples moved together.
+  const n = 200;
+  const queried: Float32Array[] = [];
+  const f: LogitsFn = (x) => {
+    queried.push(Float32Array.from(x.dataSync() as Float32Array));
+    return tf.tidy(() => {
+      const m = tf.mean(x.reshape([x.shape[0] as number, -1]), 1, true);
+      return tf.concat([tf.zerosLike(m), tf.mul(tf.sub(m, 0.5), 20)], 1) as tf.Tensor2D;
+    });
+  };
+  const x = tf.fill([1, 1, n, 1], 0.45);
+  const y = tf.tensor1d([0], 'int32');
+  const r = new Square({ threat: { norm: 'linf', eps: 0.1 }, queries: 40, pInit: 0.8, rescaleSchedule: false, seed: 5 }).run(f, x, y);
+  // Each proposal sets one window to a single ±ε: the samples it changes lie in one segment whose
+  // length follows p (0.8·200 = 160 samples at first), where a square on a one-row input is one sample.
+  const changed = queried.slice(1).map((q, i) => {
+    const before = queried[i] as Float32Array;
+    let k = 0;
+    for (let j = 0; j < n; j++) if (q[j] !== before[j]) k++;
+    return k;
+  });
+  assert.ok(Math.max(...changed) > 20, `samples changed per proposal: ${changed.join(' ')}`);
+  // Moving the mean from 0.45 past 0.5 needs most samples at +ε: segments get there within 40 queries.
+  assert.equal(r.success[0], 1, 'the clip should be fooled');
+  tf.dispose([x, y, r.adversarial]);
+});
+
 test('Square refuses non-image inputs and bad options with clear messages', async () => {
   const m = await trained();
   const x = tf.zeros([2, 36]);

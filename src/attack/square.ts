@@ -6,7 +6,8 @@
  * z_y − max_{j≠y} z_j (targeted: max_{j≠t} z_j − z_t) goes down.
  *
  *  - L∞: vertical-stripe start (each column and channel gets ±ε), then each proposal sets an s×s window
- *    (all channels) to a fresh ±ε per channel.
+ *    (all channels) to a fresh ±ε per channel; on a signal of one row (audio, [1, samples]) the window is
+ *    a segment covering the same fraction of it.
  *  - L2: a start of ±pseudo-Gaussian bumps on a grid of small squares scaled to ‖δ‖ = ε; each proposal
  *    moves the mass of a second random window into the first one, adds a new ±pseudo-Gaussian bump there,
  *    and rescales the whole perturbation back to ‖δ‖ = ε.
@@ -241,17 +242,32 @@ export class Square implements Attack, SearchAttack {
     return Math.max(1, Math.min(Math.max(s, min), Math.min(h, w) - 1));
   }
 
-  /** x + δ where δ is δ_best with one s×s window reset to ±ε per channel (redrawn until it changes the image). */
+  /**
+   * The window of a proposal, rows × columns: a square covering the fraction p of an image; on a signal
+   * (one row or one column: an audio clip is [1, samples]) a segment covering the fraction p of it, since
+   * a square there would be a single sample whatever p is.
+   */
+  private window(h: number, w: number, p: number): [number, number] {
+    if (h > 1 && w > 1) {
+      const s = this.side(h, w, p, 1);
+      return [s, s];
+    }
+    const n = h * w;
+    const len = Math.max(1, Math.min(Math.round(p * n), n - 1));
+    return h === 1 ? [1, len] : [len, 1];
+  }
+
+  /** x + δ where δ is δ_best with one window reset to ±ε per channel (redrawn until it changes the input). */
   private linfProposal(xr: Float32Array, br: Float32Array, out: Float32Array, h: number, w: number, c: number, p: number, rng: Rng): void {
     const eps = this.threat.eps;
-    const s = this.side(h, w, p, 1);
-    const r0 = rng.int(h - s + 1), c0 = rng.int(w - s + 1);
+    const [sh, sw] = this.window(h, w, p);
+    const r0 = rng.int(h - sh + 1), c0 = rng.int(w - sw + 1);
     const signs = new Float32Array(c);
     for (let tries = 0; tries < 100; tries++) {
       for (let ch = 0; ch < c; ch++) signs[ch] = rng.next() < 0.5 ? -eps : eps;
       let changes = false;
-      for (let i = r0; i < r0 + s && !changes; i++) {
-        for (let j = c0; j < c0 + s && !changes; j++) {
+      for (let i = r0; i < r0 + sh && !changes; i++) {
+        for (let j = c0; j < c0 + sw && !changes; j++) {
           for (let ch = 0; ch < c; ch++) {
             const q = (i * w + j) * c + ch;
             if (Math.abs(this.clip((xr[q] as number) + (signs[ch] as number)) - (br[q] as number)) >= 1e-7) {
@@ -264,8 +280,8 @@ export class Square implements Attack, SearchAttack {
       if (changes) break;
     }
     out.set(br);
-    for (let i = r0; i < r0 + s; i++) {
-      for (let j = c0; j < c0 + s; j++) {
+    for (let i = r0; i < r0 + sh; i++) {
+      for (let j = c0; j < c0 + sw; j++) {
         for (let ch = 0; ch < c; ch++) {
           const q = (i * w + j) * c + ch;
           out[q] = this.clip((xr[q] as number) + (signs[ch] as number));

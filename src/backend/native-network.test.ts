@@ -129,18 +129,23 @@ test('native PGD: the same iterates in gradientAscent with the native network as
 
   // makeAdversarial, as the trainer calls it, with and without the native network.
   const c: TrainConfig = { ...DEFAULTS, method: 'alp', norm: 'linf', eps, attackSteps: 5, attackStepSize: 0.1 };
-  for (const method of ['alp', 'fgsm-rs'] as const) {
+  const twins: Record<string, Float32Array> = {};
+  for (const [method, attackLoss] of [['alp', 'ce'], ['fgsm-rs', 'ce'], ['alp', 'cw']] as const) {
     const s = { x: tf.tensor4d(x, [n, 28, 28, 1]), y: tf.tensor1d(y, 'int32'), eps, seed: 9, rowSeeds: Int32Array.from({ length: n }, (_, i) => 100 + i) };
-    const viaTf = makeAdversarial(method, tfOnly(model), s, c) as tf.Tensor4D;
-    const viaNative = makeAdversarial(method, tfOnly(model), s, c, net) as tf.Tensor4D;
+    const viaTf = makeAdversarial(method, tfOnly(model), s, { ...c, attackLoss }) as tf.Tensor4D;
+    const viaNative = makeAdversarial(method, tfOnly(model), s, { ...c, attackLoss }, net) as tf.Tensor4D;
+    twins[`${method} ${attackLoss}`] = viaNative.dataSync() as Float32Array;
     assert.deepEqual(viaNative.shape, viaTf.shape);
     const a = viaNative.dataSync() as Float32Array;
     const b = viaTf.dataSync() as Float32Array;
     let differ = 0;
     for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) differ++;
-    assert.equal(differ, 0, `${method}: ${differ} values differ between the native and the TF.js path`);
+    assert.equal(differ, 0, `${method} (${attackLoss}): ${differ} values differ between the native and the TF.js path`);
     tf.dispose([s.x, s.y, viaTf, viaNative]);
   }
+  // --attack-loss cw changes the twins (same start, another ascent direction).
+  const ce = twins['alp ce'] as Float32Array, cw = twins['alp cw'] as Float32Array;
+  assert.ok(ce.some((v, i) => v !== cw[i]), 'CW-margin twins equal the CE twins');
   model.dispose();
 });
 

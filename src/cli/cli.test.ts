@@ -177,6 +177,23 @@ test('attack on an audio model writes playable WAV files and waveform strips', a
   assert.ok(png.readUInt32BE(16) < 600, `png width ${png.readUInt32BE(16)}`);
 });
 
+test('an audio model given neither --norm nor --eps is attacked at the threat it was trained for', async () => {
+  // The model and clip cache of the test above; its train.json now records the spoken-digits preset's threat.
+  const dir = join(tmp, 'audio-model'), dataDir = join(tmp, 'audio-cache');
+  writeFileSync(join(dir, 'train.json'), JSON.stringify({ config: { norm: 'linf', eps: 0.005 }, data: { dataset: 'spoken-digits' } }));
+  const said = alp(['eval', '--model', dir, '--data-dir', dataDir, '--n', '2', '--attacks', 'fgsm']);
+  assert.equal(said.code, 0, said.stderr);
+  assert.match(said.stderr, /linf ε=0\.005, the threat model it was trained for \(give --norm and --eps to choose\)/);
+  const e = alp(['eval', '--model', dir, '--data-dir', dataDir, '--n', '2', '--attacks', 'fgsm', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.deepEqual((JSON.parse(e.stdout) as { threat: unknown }).threat, { norm: 'linf', eps: 0.005 });
+  // Either option given: the command's own defaults, as for images (0.3 would be no test of audio, but it is what was asked).
+  const g = alp(['eval', '--model', dir, '--data-dir', dataDir, '--n', '2', '--attacks', 'fgsm', '--eps', '0.002', '--force', '--json']);
+  assert.equal(g.code, 0, g.stderr);
+  assert.doesNotMatch(g.stderr, /the threat model it was trained for/);
+  assert.deepEqual((JSON.parse(g.stdout) as { threat: unknown }).threat, { norm: 'linf', eps: 0.002 });
+});
+
 test('train --model fine-tunes a user model and keeps its architecture', async () => {
   const base = await smallModel();
   const out = join(tmp, 'finetuned');

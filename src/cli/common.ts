@@ -1,5 +1,5 @@
 /** Pieces every command shares: backend, data and model options, output conventions. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
@@ -18,7 +18,7 @@ import { zooCardOf } from '../model/zoo-card.js';
 import { adaptModel, parseInputRange } from '../model/adapt.js';
 import { embedDataset, isTextModel, splitAtEmbedding, type EmbeddingSplit } from '../model/text.js';
 import { gradientWarning } from '../model/gradient-support.js';
-import { readTrainFile, TRAIN_FILE } from '../artifacts/train.js';
+import { readTrainFile, TRAIN_FILE, type TrainData } from '../artifacts/train.js';
 import { guardResultFile, type ResultIdentity, type ResultKind } from '../artifacts/outputs.js';
 import { UserError } from '../util/errors.js';
 import { checkWorkers, defaultWorkers } from '../parallel/pool.js';
@@ -71,17 +71,23 @@ export function isQuiet(p: Parsed): boolean {
 }
 
 /**
- * The dataset a model folder was trained on, from the train.json `alp train` writes beside it; undefined
- * when there is none (a model from elsewhere) or it names no dataset alp knows.
+ * The train.json `alp train` writes beside a model (in its folder, or beside its model.json), or
+ * undefined: none (a model from elsewhere), or a damaged one, which does not stop an evaluation
+ * (--data and --eps still work).
  */
-export function trainedDataset(modelPath: string): DatasetName | undefined {
+function trainFileBeside(modelPath: string): TrainData | undefined {
   const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
   try {
-    const name = readTrainFile(join(dir, TRAIN_FILE))?.data?.dataset;
-    return typeof name === 'string' && (DATASET_NAMES as readonly string[]).includes(name) ? (name as DatasetName) : undefined;
+    return readTrainFile(join(dir, TRAIN_FILE)) ?? undefined;
   } catch {
-    return undefined; // a damaged train.json does not stop an evaluation; --data still works
+    return undefined;
   }
+}
+
+/** The dataset a model folder was trained on, or undefined without a train.json naming one alp knows. */
+export function trainedDataset(modelPath: string): DatasetName | undefined {
+  const name = trainFileBeside(modelPath)?.data?.dataset;
+  return typeof name === 'string' && (DATASET_NAMES as readonly string[]).includes(name) ? (name as DatasetName) : undefined;
 }
 
 /**
@@ -89,17 +95,11 @@ export function trainedDataset(modelPath: string): DatasetName | undefined {
  * input shape it had then; undefined for built-in data or a model without train.json.
  */
 export function trainedSource(modelPath: string): { source: DataSource; file: string; classNames?: unknown; shape?: unknown } | undefined {
-  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
-  const file = join(dir, TRAIN_FILE);
-  let raw: Record<string, unknown> | null | undefined;
-  try {
-    raw = readTrainFile(file)?.data?.source;
-  } catch {
-    return undefined;
-  }
-  if (raw === null || raw === undefined) return undefined;
-  const source = sourceOfRecord(raw, file);
-  return source === undefined ? undefined : { source, file, classNames: raw['classNames'], shape: raw['shape'] };
+  const t = trainFileBeside(modelPath);
+  const raw = t?.data?.source;
+  if (t === undefined || raw === null || raw === undefined) return undefined;
+  const source = sourceOfRecord(raw, t.file);
+  return source === undefined ? undefined : { source, file: t.file, classNames: raw['classNames'], shape: raw['shape'] };
 }
 
 /** The loader options for a user's data given on the command line (--image-size, --channels, …). */
@@ -142,31 +142,18 @@ export function dataSourceOf(p: Parsed, modelPath?: string, fallback: DatasetNam
 
 /** The norm and ε a model was trained at (train.json `config`), or undefined without a train.json that says. */
 function trainedThreat(modelPath: string): { norm: ThreatModel['norm']; eps: number } | undefined {
-  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
-  try {
-    const config = readTrainFile(join(dir, TRAIN_FILE))?.config;
-    const norm = config?.['norm'], eps = config?.['eps'];
-    return (norm === 'linf' || norm === 'l2') && typeof eps === 'number' && eps > 0 ? { norm, eps } : undefined;
-  } catch {
-    return undefined;
-  }
+  const config = trainFileBeside(modelPath)?.config;
+  const norm = config?.['norm'], eps = config?.['eps'];
+  return (norm === 'linf' || norm === 'l2') && typeof eps === 'number' && eps > 0 ? { norm, eps } : undefined;
 }
 
 /** The ε its data kind chose for a model (train.json `data.defaults`: 8/255 for RGB images, …), with what chose it. */
 function recordedKindEps(modelPath: string, norm: string): { eps: number; from: string } | undefined {
-  const dir = modelPath.endsWith('.json') ? dirname(modelPath) : modelPath;
-  let d: { from?: unknown; fields?: unknown } | undefined;
-  try {
-    const raw = readJsonObjectOrNull(join(dir, TRAIN_FILE));
-    const data = raw?.['data'];
-    d = typeof data === 'object' && data !== null ? ((data as Record<string, unknown>)['defaults'] as typeof d) : undefined;
-  } catch {
-    return undefined;
-  }
-  const fields = d?.fields as Record<string, unknown> | undefined;
+  const d = trainFileBeside(modelPath)?.data?.defaults;
+  const fields = d?.['fields'] as Record<string, unknown> | undefined;
   const eps = fields?.['eps'];
   const kindNorm = fields?.['norm'] ?? 'linf';
-  return typeof eps === 'number' && kindNorm === norm ? { eps, from: String(d?.from) } : undefined;
+  return typeof eps === 'number' && kindNorm === norm ? { eps, from: String(d?.['from']) } : undefined;
 }
 
 /**
@@ -189,12 +176,6 @@ export function evalEps(p: Parsed, modelPath: string, norm: string, quiet: boole
     warn(`${modelPath}: trained at ε=${Number(kind.eps.toPrecision(4))} (the default for ${kind.from}), evaluated at ε=${given}; leave out --eps (or pass --eps ${kind.eps}) to measure the threat model it was trained for`);
   }
   return given;
-}
-
-function readJsonObjectOrNull(path: string): Record<string, unknown> | null {
-  if (!existsSync(path)) return null;
-  const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
 /** Loads a split of a source with progress and the source's notices said; a recorded source is checked against its record. */

@@ -23,7 +23,8 @@ test('trainArgvFor: `alp train` parses the options back to the same config, for 
     // The preset's own values, chosen over what the data kind would give (RGB: 8/255; text: text-cnn).
     { eps: 0.3, arch: 'fast-cnn', attackStepSize: 0.075 },
     { eps: 0.1, epochs: 13, trainSize: 57280, evalEvery: 0 },
-    { eps: 0.35, attackStepSize: 0.0875, lambda: 0.3, emaDecay: 0.999, lrDecayAt: [0.4, 0.9], schedule: 'step' },
+    { eps: 0.35, attackStepSize: 0.0875, lambda: 0.3, emaDecay: 0.999, lrDecayAt: [0.4, 0.9], schedule: 'step', attackLoss: 'cw' },
+    { schedule: 'step', lrDecayAt: [] },
     { method: 'trades', beta: 3, seed: 7, batchSize: 32, valSize: 0, augment: { crop: 4, flip: true } },
     { method: 'pgd-at', norm: 'l2', eps: 1.5, optimizer: 'sgd', momentum: 0.8, lr: 0.05, arch: 'madry-cnn' },
     { method: 'alp', textAdversary: 'swap', trainSwaps: 3, noise: 0.1, evalAttackSteps: 20, epsRampEpochs: 2.5 },
@@ -39,7 +40,7 @@ test('trainArgvFor: `alp train` parses the options back to the same config, for 
       }
     }
   }
-  assert.equal(checked, 6 * 4 * 7);
+  assert.equal(checked, 6 * 4 * 8);
   // Only what differs from the preset is written: the Fashion-MNIST comparison's ALP run.
   const fashion = resolveConfig('quick', { method: 'alp', dataset: 'fashion-mnist', eps: 0.1, evalEvery: 0, epochs: 13, trainSize: 57280 });
   assert.deepEqual(trainArgvFor(fashion, 'quick'), ['--method', 'alp', '--preset', 'quick', '--data', 'fashion-mnist', '--eps', '0.1', '--epochs', '13', '--train-size', '57280', '--eval-every', '0']);

@@ -52,9 +52,8 @@ export function trainArgv(config: Obj, out: string, fineTunedFrom: string | null
   const unmapped: string[] = [];
   for (const [key, value] of Object.entries(config)) {
     const opt = trainOptionOf(key, known);
-    const v = optionValue(value);
+    const v = key === 'lrDecayAt' && Array.isArray(value) && value.length === 0 ? 'none' : optionValue(value);
     if (opt === null || v === null) {
-      // An empty lrDecayAt only matters with --schedule step; it has no command-line spelling.
       unmapped.push(key);
       continue;
     }

@@ -208,6 +208,11 @@ test('the rebuilt train command parses back to the same config', async () => {
   assert.deepEqual(a.unmapped, []);
   assert.deepEqual(resolveConfig(undefined, configOverrides(parseArgs(a.argv.slice(2), TRAIN_SPEC))), augmented);
   assert.deepEqual(trainArgv(config, 'o', 'base/model.json').argv.slice(-4), ['--model', 'base/model.json', '--out', 'o']);
+  // A step schedule that never decays, and the CW-margin twins, have their spellings too.
+  const never = { ...config, method: 'alp' as const, lrDecayAt: [], attackLoss: 'cw' as const };
+  const n = trainArgv(never, 'o', null, known);
+  assert.deepEqual(n.unmapped, []);
+  assert.deepEqual(resolveConfig(undefined, configOverrides(parseArgs(n.argv.slice(2), TRAIN_SPEC))), never);
 });
 
 test('the rebuilt eval command rebuilds the recorded attack suite', async (t) => {

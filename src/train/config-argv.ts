@@ -14,6 +14,7 @@ const OPTION_OF: { readonly [K in keyof Required<TrainConfig>]: string } = {
   norm: 'norm', eps: 'eps', attackSteps: 'attack-steps', attackStepSize: 'attack-step-size', epsRampEpochs: 'eps-ramp-epochs',
   lambda: 'lambda', beta: 'beta', noise: 'noise', seed: 'seed', evalEvery: 'eval-every', evalAttackSteps: 'eval-attack-steps',
   textAdversary: 'text-adversary', trainSwaps: 'train-swaps', augment: 'augment', emaDecay: 'ema-decay',
+  attackLoss: 'attack-loss',
 };
 
 /** Fields that change what the preset derives for others (ε scales the default step size), set first. */
@@ -21,7 +22,7 @@ const FIRST: ReadonlyArray<keyof TrainConfig> = ['method', 'dataset', 'arch', 'n
 
 function optionValue(k: keyof TrainConfig, v: unknown): string {
   if (k === 'augment') return v === undefined ? 'none' : augmentText(v as NonNullable<TrainConfig['augment']>);
-  if (Array.isArray(v)) return v.join(',');
+  if (Array.isArray(v)) return v.length === 0 ? 'none' : v.join(','); // --lr-decay-at none: never
   return String(v);
 }
 

@@ -15,6 +15,9 @@ export type OptimizerName = 'adam' | 'sgd';
 export type TextAdversary = 'embedding' | 'swap';
 export const TEXT_ADVERSARIES: readonly TextAdversary[] = ['embedding', 'swap'];
 export type Schedule = 'constant' | 'step' | 'cosine';
+/** What the training attack (PGD-AT, ALP, FGSM-RS) maximises: cross-entropy, or the CW margin. */
+export type TrainAttackLoss = 'ce' | 'cw';
+export const TRAIN_ATTACK_LOSSES: readonly TrainAttackLoss[] = ['ce', 'cw'];
 
 /** Words a word-swap twin may change when --train-swaps is not given. */
 export const DEFAULT_TRAIN_SWAPS = 2;
@@ -40,6 +43,12 @@ export interface TrainConfig {
   eps: number;
   attackSteps: number;
   attackStepSize: number;
+  /**
+   * The loss the training attack ascends (pgd-at, alp, fgsm-rs): cross-entropy (absent: the papers'
+   * choice), or the CW margin max_{j≠y} z_j − z_y, whose gradient does not vanish on confident examples
+   * the way CE's does. TRADES' twins always ascend its KL term.
+   */
+  attackLoss?: TrainAttackLoss;
   /** Epochs over which ε grows linearly from 0 (helps MNIST ε=0.3 leave the chance plateau). */
   epsRampEpochs: number;
   /** Weight of the pairing / squeezing penalty (alp, clp, lsq). */
@@ -197,6 +206,11 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     check(c.textAdversary === 'embedding' || c.method === 'alp' || c.method === 'pgd-at', 'textAdversary', `alp or pgd-at for swap (method ${c.method} has no word-swap twin)`, c.textAdversary);
   }
   if (c.augment !== undefined) checkAugment(c.augment);
+  if (c.attackLoss !== undefined) {
+    check(TRAIN_ATTACK_LOSSES.includes(c.attackLoss), 'attackLoss', TRAIN_ATTACK_LOSSES.join(' or '), c.attackLoss);
+    check(c.attackLoss === 'ce' || c.method === 'alp' || c.method === 'pgd-at' || c.method === 'fgsm-rs', 'attackLoss', `ce for method ${c.method} (only alp, pgd-at and fgsm-rs make their twins with a choice of loss)`, c.attackLoss);
+    check(c.attackLoss === 'ce' || c.textAdversary !== 'swap', 'attackLoss', 'ce with --text-adversary swap (HotFlip scores swaps by cross-entropy)', c.attackLoss);
+  }
   if (c.emaDecay !== undefined) check(Number.isFinite(c.emaDecay) && c.emaDecay >= 0 && c.emaDecay < 1, 'emaDecay', 'a number in [0, 1) (0: no averaging)', c.emaDecay);
   if (c.trainSwaps !== undefined) {
     check(isInt(c.trainSwaps, 1), 'trainSwaps', 'an integer ≥ 1', c.trainSwaps);
@@ -225,13 +239,13 @@ export function checkPreset(name: PresetName, p: Preset = PRESETS[name]): TrainC
   return c;
 }
 
+/** Options as a command collects them: an undefined value means 'not given' and leaves the default. */
+export type ConfigOverrides = { [K in keyof TrainConfig]?: TrainConfig[K] | undefined };
+
 /**
  * Defaults ← data-kind defaults (train/data-defaults.ts; none for MNIST-like data) ← preset ← explicit
  * options, validated.
  */
-/** Options as a command collects them: an undefined value means 'not given' and leaves the default. */
-export type ConfigOverrides = { [K in keyof TrainConfig]?: TrainConfig[K] | undefined };
-
 export function resolveConfig(preset: PresetName | string | undefined, overrides: ConfigOverrides, dataDefaults: Partial<TrainConfig> = {}): TrainConfig {
   let base: Partial<TrainConfig> = {};
   if (preset !== undefined) {

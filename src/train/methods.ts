@@ -112,7 +112,7 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
     case 'fgsm-rs': {
       const steps = method === 'fgsm-rs' ? 1 : c.attackSteps;
       const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
-      const cfg = { threat, steps, stepSize: size, randomStart: true, loss: 'ce' as const, targeted: false, seed: s.seed };
+      const cfg = { threat, steps, stepSize: size, randomStart: true, loss: c.attackLoss ?? 'ce', targeted: false, seed: s.seed };
       if (s.rowSeeds === undefined) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
       const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
       const init = tf.tidy(() => tf.add(s.x, start));

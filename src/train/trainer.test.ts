@@ -131,6 +131,14 @@ test('schedules: cosine decays to 0, step decays ×0.1 at the given fractions, �
   assert.equal(trainingEps(c, 100, 10), 0.3);
 });
 
+test('--attack-loss: ce or cw for the methods whose twins ascend a loss of our choosing; refused, naming why, elsewhere', () => {
+  assert.equal(resolveConfig('mnist-robust', { method: 'alp', attackLoss: 'cw' }).attackLoss, 'cw');
+  assert.equal(resolveConfig(undefined, { method: 'pgd-at' }).attackLoss, undefined); // absent: cross-entropy
+  assert.throws(() => resolveConfig(undefined, { method: 'trades', attackLoss: 'cw' }), /attackLoss.*expected ce for method trades/);
+  assert.throws(() => resolveConfig(undefined, { method: 'alp', attackLoss: 'dlr' as never }), /attackLoss.*expected ce or cw, got "dlr"/);
+  assert.throws(() => resolveConfig(undefined, { method: 'alp', textAdversary: 'swap', attackLoss: 'cw' }), /attackLoss.*HotFlip/);
+});
+
 test('a new ε (given, or the data kind\'s) scales the preset\'s PGD step with it, unless a step size is given', () => {
   assert.ok(Math.abs(resolveConfig('quick', { eps: 0.1 }).attackStepSize - 0.025) < 1e-12);
   assert.equal(resolveConfig('quick', {}).attackStepSize, 0.075);

@@ -1,4 +1,4 @@
-import { TRAIN_SPEC } from '../specs/train.js';
+import { lrDecayAtOf, TRAIN_SPEC } from '../specs/train.js';
 import { PRESETS, resolveConfig, type ConfigOverrides, type PresetName, type TrainConfig } from '../../train/config.js';
 import { appliedDefaults, dataDefaults } from '../../train/data-defaults.js';
 import { parseDataSource } from '../../data/source.js';
@@ -31,11 +31,12 @@ export function configOverrides(p: Parsed): ConfigOverrides {
     lr: get.num(p, 'lr'),
     momentum: get.num(p, 'momentum'),
     schedule: get.str(p, 'schedule') as TrainConfig['schedule'] | undefined,
-    lrDecayAt: get.nums(p, 'lr-decay-at'),
+    lrDecayAt: lrDecayAtOf(p),
     norm: get.str(p, 'norm') as TrainConfig['norm'] | undefined,
     eps: get.num(p, 'eps'),
     attackSteps: get.num(p, 'attack-steps'),
     attackStepSize: get.num(p, 'attack-step-size'),
+    attackLoss: get.str(p, 'attack-loss') as TrainConfig['attackLoss'],
     epsRampEpochs: get.num(p, 'eps-ramp-epochs'),
     lambda: get.num(p, 'lambda'),
     beta: get.num(p, 'beta'),

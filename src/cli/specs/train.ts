@@ -1,9 +1,9 @@
 /** `alp train`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { parseAugment } from '../../data/augment.js';
-import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS } from '../../train/config.js';
+import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS, TRAIN_ATTACK_LOSSES } from '../../train/config.js';
 import { ARCH_NAMES } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
-import { get, type CommandSpec, type OptSpec } from '../args.js';
+import { get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS } from '../options.js';
 
 export const TRAIN_SPEC: CommandSpec = {
@@ -33,11 +33,12 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'lr', type: 'number', help: 'learning rate' },
     { name: 'momentum', type: 'number', help: 'momentum for sgd' },
     { name: 'schedule', type: 'string', choices: ['constant', 'step', 'cosine'], help: 'learning-rate schedule' },
-    { name: 'lr-decay-at', type: 'numbers', metavar: 'F,F', help: 'for --schedule step: fractions of training where lr ×0.1' },
+    { name: 'lr-decay-at', type: 'strings', metavar: 'F,F|none', help: 'for --schedule step: fractions of training where lr ×0.1 (none: never)' },
     { name: 'norm', type: 'string', choices: ['linf', 'l2'], help: 'threat model norm for training attacks' },
     { name: 'eps', type: 'number', help: 'perturbation radius for training attacks' },
     { name: 'attack-steps', type: 'int', help: 'PGD steps for training examples' },
     { name: 'attack-step-size', type: 'number', help: "PGD step size for training examples (default: the preset's, else the data kind's, kept in the same ratio to the ε in use)" },
+    { name: 'attack-loss', type: 'string', choices: TRAIN_ATTACK_LOSSES, help: 'what the training attack ascends (alp, pgd-at, fgsm-rs): ce (default) or cw, the margin, whose gradient does not vanish on confident examples' },
     { name: 'eps-ramp-epochs', type: 'number', help: 'grow ε linearly from 0 over this many epochs' },
     { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
     { name: 'beta', type: 'number', help: "TRADES' β" },
@@ -63,8 +64,19 @@ export const TRAIN_SPEC: CommandSpec = {
       throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
     }
     if (get.str(p, 'input-range') !== undefined && get.str(p, 'model') === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
+    lrDecayAtOf(p);
     const augment = get.strs(p, 'augment');
     if (augment !== undefined) parseAugment(augment);
     if (get.bool(p, 'force') && get.bool(p, 'resume')) throw new UserError('alp train: --force and --resume contradict each other (replace the run, or continue it)');
   },
 };
+
+/** --lr-decay-at: fractions of training, or `none` (an empty list: a step schedule that never decays). */
+export function lrDecayAtOf(p: Parsed): number[] | undefined {
+  const parts = get.strs(p, 'lr-decay-at');
+  if (parts === undefined) return undefined;
+  if (parts.length === 1 && parts[0] === 'none') return [];
+  const fractions = parts.map(Number);
+  if (fractions.some((f) => !Number.isFinite(f))) throw new UserError(`--lr-decay-at: expected comma-separated numbers (fractions of training) or none, got '${parts.join(',')}'`);
+  return fractions;
+}
