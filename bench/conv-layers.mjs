@@ -3,7 +3,6 @@
 // step spends its convolution time, and what a change to one kernel buys, without the rest of the step.
 //
 //   node bench/conv-layers.mjs [--batch 64] [--threads 1] [--reps 9] [--shapes resnet20|mobilenet|all]
-//   ALP_NATIVE_BP_INPUT=col2im node bench/conv-layers.mjs   # the input gradient's GEMM + col2im path for every stride
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 
@@ -58,7 +57,7 @@ native.setNumThreads(threads);
 const n = 1024, a = Float32Array.from({ length: n * n }, rand), b = Float32Array.from({ length: n * n }, rand), c = new Float32Array(n * n);
 const peak = (2 * n ** 3) / time(() => native.sgemm(false, false, n, n, n, a, b, c, false)) / 1e6;
 console.log(`${new Date().toISOString()} · ${cpus()[0]?.model ?? 'CPU'} · batch ${batch} · ${threads} thread(s) · median of ${reps} · ` +
-  `input gradient: ${process.env.ALP_NATIVE_BP_INPUT === 'col2im' ? 'GEMM + col2im' : 'default'} · sgemm 1024³ ${peak.toFixed(1)} GFLOP/s`);
+  `sgemm 1024³ ${peak.toFixed(1)} GFLOP/s`);
 console.log(`${'layer'.padEnd(24)} ${'forward'.padStart(16)} ${'input grad'.padStart(16)} ${'filter grad'.padStart(16)}   (ms · GFLOP/s)`);
 const total = [0, 0, 0];
 for (const [name, H, W, Ci, K, Co, s, padding] of shapes) {

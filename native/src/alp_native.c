@@ -46,7 +46,6 @@ typedef struct {
 
 static size_t g_chunk_floats = 0; /* im2col chunk budget; 0: automatic */
 static int g_threads = 0;                      /* 0: follow OpenBLAS */
-static int g_bp_input_col2im = 0; /* ALP_NATIVE_BP_INPUT=col2im: the GEMM + col2im path for every stride */
 
 static void state_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -605,35 +604,6 @@ static napi_value js_conv2d_bp_input(napi_env env, napi_callback_info info) {
   if (is_pointwise(&g)) {
     /* dx[rows, Ci] = dy[rows, Co] . w[Ci, Co]^T */
     gemm_rm(0, 1, rows, g.Ci, g.Co, dy, w, dx, 0.0f);
-    return NULL;
-  }
-  if (rows > 0 && g.Co > 0 && K > 0 && g.sH == 1 && g.sW == 1 && g.pT < g.KH && g.pL < g.KW &&
-      !g_bp_input_col2im) {
-    /* Stride 1: dx is the convolution of dy with the kernel flipped in space and its channels
-     * swapped, padded by K-1-p, so one im2col of dy and one GEMM per chunk with the deep inner
-     * dimension KH*KW*Co give dx, instead of a GEMM with inner dimension Co (16-64 in ResNets) and a
-     * scatter-add (col2im) over KH*KW*Ci columns. */
-    const geom_t t = {g.N, g.OH, g.OW, g.Co, g.KH, g.KW, g.Ci, g.H, g.W, 1, 1,
-                      g.KH - 1 - g.pT, g.KW - 1 - g.pL};
-    const int64_t Kt = geom_k(&t), units = t.N * t.OH, upc = units_per_chunk(&t);
-    const int64_t cu = upc < units ? upc : units, nw = Kt * g.Ci;
-    float *buf = get_scratch(env, (size_t)(cu * t.OW * Kt + nw));
-    if (!buf) return NULL;
-    float *wt = buf + cu * t.OW * Kt;
-    /* wt[a', b', co, ci] = w[KH-1-a', KW-1-b', ci, co] */
-    for (int64_t a2 = 0; a2 < g.KH; a2++)
-      for (int64_t b2 = 0; b2 < g.KW; b2++) {
-        const float *src = w + ((g.KH - 1 - a2) * g.KW + (g.KW - 1 - b2)) * g.Ci * g.Co;
-        float *dst = wt + (a2 * g.KW + b2) * g.Co * g.Ci;
-        for (int64_t ci = 0; ci < g.Ci; ci++)
-          for (int64_t co = 0; co < g.Co; co++) dst[co * g.Ci + ci] = src[ci * g.Co + co];
-      }
-    for (int64_t u0 = 0; u0 < units; u0 += upc) {
-      const int64_t u1 = u0 + upc < units ? u0 + upc : units;
-      im2col_ctx c = {&t, dy, buf, u0};
-      parallel_range(im2col_units, &c, u1 - u0, (double)((u1 - u0) * t.OW * Kt));
-      gemm_rm(0, 0, (u1 - u0) * t.OW, g.Ci, Kt, buf, wt, dx + u0 * t.OW * g.Ci, 0.0f);
-    }
     return NULL;
   }
   memset(dx, 0, (size_t)nx * sizeof(float));
@@ -1626,8 +1596,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     if (errno == 0 && endp && *endp == '\0' && v >= 4 && v <= 4L * 1024 * 1024)
       g_chunk_floats = (size_t)v * 256;
   }
-  const char *bp = getenv("ALP_NATIVE_BP_INPUT");
-  g_bp_input_col2im = bp != NULL && strcmp(bp, "col2im") == 0;
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},

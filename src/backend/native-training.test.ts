@@ -191,3 +191,30 @@ test('native training, per model: ResNet and MobileNet weight gradients as TF.js
   });
   if (process.env['ALP_NATIVE_REPORT'] === '1') console.log(report.join('\n'));
 });
+
+test('native network: a batch of another size in between changes nothing (its buffers are reused, not reallocated)', { skip: nativeSkip() }, async () => {
+  await useBackend();
+  requireNative();
+  const model = resnet({ inputShape: [8, 8, 3], numClasses: 10, seed: 5, blocks: 1, widths: [4, 8, 8] });
+  const net = nativeNetworkPlan(model).net as NativeNetwork;
+  const size = 8 * 8 * 3;
+  const big = inputs(8, size, 61), small = big.slice(0, 4 * size);
+  const y = Int32Array.from({ length: 8 }, (_, i) => i % 10);
+  const same = (a: Float32Array, b: Float32Array, what: string): void => {
+    assert.equal(a.length, b.length, what);
+    for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], b[i]), `${what}: value ${i} differs (${a[i]} vs ${b[i]})`);
+  };
+  // Inference (a PGD step's input gradient): 4 examples, then 8, then the same 4 again.
+  net.load();
+  const first = Float32Array.from(net.inputGradient(small, y.subarray(0, 4), 4));
+  const eight = Float32Array.from(net.inputGradient(big, y, 8));
+  same(Float32Array.from(net.inputGradient(small, y.subarray(0, 4), 4)), first, 'input gradient after a larger batch');
+  same(Float32Array.from(net.inputGradient(big, y, 8)), eight, 'input gradient after a smaller batch');
+  // Training (the weight step on [x; x'] alternates with the attack's batch): weight gradients by batch statistics.
+  const flat = (m: Map<tf.LayerVariable, Float32Array>): Float32Array => Float32Array.from(model.trainableWeights.flatMap((w) => [...(m.get(w) ?? [])]));
+  const trainSmall = flat(nativeGrads(net, small, y.subarray(0, 4), 4));
+  const trainBig = flat(nativeGrads(net, big, y, 8));
+  same(flat(nativeGrads(net, small, y.subarray(0, 4), 4)), trainSmall, 'weight gradients after a larger batch');
+  same(flat(nativeGrads(net, big, y, 8)), trainBig, 'weight gradients after a smaller batch');
+  model.dispose();
+});
