@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
 import { ACTIVATIONS, type Activation } from './native-activations.js';
-import { activationStep, addStep, concatStep, identityStep, multiplyStep, sizeOf, Weight, zeroPadStep, type BnLayer, type Shape, type Step } from './native-steps.js';
+import { activationStep, addStep, concatStep, identityStep, multiplyStep, rescaleStep, sizeOf, Weight, zeroPadStep, type BnLayer, type Shape, type Step } from './native-steps.js';
 import { convStep, denseStep, depthwiseStep } from './native-conv-steps.js';
 import { batchNormStep } from './native-batch-norm.js';
 import { avgPoolStep, globalAvgStep, globalMaxStep, maxPoolStep } from './native-pool-steps.js';
@@ -165,6 +165,12 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
       if (axis.length !== 1 || !(axis[0] === -1 || axis[0] === s.length)) refuse(layer, `axis ${JSON.stringify(bn.axis)} (the last axis only)`);
       // Without center or scale, training is what alp's BatchNormalization (backend/batch-normalization.ts) does.
       return [batchNormStep(native, name, ins, out, outSize, s[s.length - 1] as number, bn)];
+    }
+    case 'Rescaling': {
+      const scale = cfg['scale'], offset = cfg['offset'] ?? 0;
+      if (typeof scale !== 'number' || typeof offset !== 'number') refuse(layer, 'a scale or offset that is not one number');
+      one();
+      return [rescaleStep(name, ins, out, outSize, scale as number, offset as number)];
     }
     case 'Add':
     case 'Multiply': {

@@ -135,6 +135,26 @@ export function identityStep(layer: string, inputs: number[], out: number, size:
   };
 }
 
+/**
+ * A Rescaling layer, y = x·scale + offset with scalar scale and offset, rounded as TF.js' add(mul(x, scale),
+ * offset) rounds it; its gradient is dy·scale. (Audio models map the [0,1] box onto the waveform's [−1,1] with one.)
+ */
+export function rescaleStep(layer: string, inputs: number[], out: number, size: number, scale: number, offset: number): Step {
+  const sc = Math.fround(scale), off = Math.fround(offset);
+  return {
+    layer, inputs, out, outSize: size,
+    forward([x], o, n) {
+      const xs = x as Float32Array;
+      for (let i = 0; i < n * size; i++) o[i] = Math.fround((xs[i] as number) * sc) + off;
+    },
+    backward(dy, _ins, _o, n, buf) {
+      const dx = buf.get(`${layer}:dx`, n * size);
+      for (let i = 0; i < n * size; i++) dx[i] = (dy[i] as number) * sc;
+      return [dx];
+    },
+  };
+}
+
 /** Element-wise sum or product of the inputs (in input order, as TF.js' Add / Multiply) into `o`. */
 function combineInto(ins: ReadonlyArray<Float32Array | undefined>, o: Float32Array, total: number, op: '+' | '*'): void {
   o.set((ins[0] as Float32Array).subarray(0, total));

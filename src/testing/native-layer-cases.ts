@@ -62,6 +62,8 @@ export function layerCases(): Array<[string, [number, number, number], Build]> {
       const shared = conv({ filters: 2, activation: 'tanh' }, 25);
       return apply(shared, apply(shared, x));
     }],
+    ['Rescaling 2x − 1 (the audio models\' first layer)', [1, 12, 1], (x) => apply(conv({ kernelSize: [1, 3], filters: 3 }, 26), apply(tf.layers.rescaling({ scale: 2, offset: -1 }), x))],
+    ['Rescaling 1/255', [4, 4, 3], (x) => apply(conv({}, 27), apply(tf.layers.rescaling({ scale: 1 / 255 }), x))],
     ['Dropout, Flatten', [5, 5, 2], (x) => apply(tf.layers.dropout({ rate: 0.5 }), apply(tf.layers.flatten(), x))],
     ['relu', [6, 6, 2], act('relu')],
     ['relu6', [6, 6, 2], (x) => apply(tf.layers.activation({ activation: 'relu6' }), apply(conv({ kernelInitializer: tf.initializers.randomNormal({ seed: 41, stddev: 4 }) }, 0), x))],
