@@ -21,7 +21,7 @@ function refill(to: Float32Array | null, from: Float32Array): Float32Array {
  * Scratch buffers by key, reused across calls: a buffer of `size` values, a view of the largest one the
  * key has had. Fresh large arrays cost a page fault per 4 KiB on first touch, and training alternates
  * sizes every step (PGD on the batch, the weight step on [x; x'] twice its size): reallocating on each
- * change measured +40% on ResNet-20's ALP step. Contents are whatever the last call left.
+ * change made ResNet-20's ALP step take 27% longer (bench/native-profile.mjs). Contents are whatever the last call left.
  */
 export class Buffers {
   private readonly map = new Map<string, { store: Float32Array; view: Float32Array }>();
