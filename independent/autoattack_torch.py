@@ -136,7 +136,7 @@ def load_tfjs(model_dir):
             continue
         elif kind == 'Rescaling':
             # x * scale + offset (the audio models map the [0,1] box onto the waveform's [-1,1]).
-            layers.append(dict(kind='rescale', scale=float(c['scale']), offset=float(c['offset'])))
+            layers.append(dict(kind='rescale', scale=float(c['scale']), offset=float(c.get('offset', 0))))
         else:
             raise SystemExit(f'{path}: layer {li} ({l["config"].get("name")}): {kind} is not covered by this evaluator')
     left = list(it)
@@ -307,7 +307,7 @@ def square_linf(net, x, y, eps, n_queries, p_init, gen):
         # The square covers a share p of the pixels (all channels of each); on a one-row signal (audio,
         # [1, samples]) a segment covering the share p of the samples, as a square there is one sample.
         if h == 1:
-            sh, sw = 1, min(max(int(round(p * w)), 1), w - 1)
+            sh, sw = 1, min(max(int(math.floor(p * w + 0.5)), 1), w - 1)
         else:
             sh = sw = min(max(int(round(math.sqrt(p * h * w))), 1), h - 1)
         delta = xa - xo

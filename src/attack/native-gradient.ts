@@ -50,7 +50,8 @@ export function nativeGradientSource(f: LogitsFn, x: tf.Tensor, cls: tf.Tensor1D
     if (loss === 'ce') crossEntropyGradient(z, labels, n, K, dz);
     else marginGradient(z, labels, n, K, dz);
     if (targeted) for (let i = 0; i < dz.length; i++) dz[i] = -(dz[i] as number);
-    return tf.tensor(net.backward(dz, n), xa.shape);
+    // A copy: the network's buffers are reused by its next pass, whatever its batch size.
+    return tf.tensor(Float32Array.from(net.backward(dz, n)), xa.shape);
   };
 }
 

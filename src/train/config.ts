@@ -265,5 +265,8 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
     const chosenFor = from.eps ?? DEFAULTS.eps;
     if (Number.isFinite(merged.eps) && merged.eps > 0 && merged.eps !== chosenFor) merged.attackStepSize = (from.attackStepSize as number) * (merged.eps / chosenFor);
   }
+  // The papers' cross-entropy twins are the default; written out they are the same run (a resume with
+  // --attack-loss ce continues one that never named it).
+  if (merged.attackLoss === 'ce') delete merged.attackLoss;
   return validateConfig(merged);
 }

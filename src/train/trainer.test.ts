@@ -134,6 +134,8 @@ test('schedules: cosine decays to 0, step decays Ã—0.1 at the given fractions, Î
 test('--attack-loss: ce or cw for the methods whose twins ascend a loss of our choosing; refused, naming why, elsewhere', () => {
   assert.equal(resolveConfig('mnist-robust', { method: 'alp', attackLoss: 'cw' }).attackLoss, 'cw');
   assert.equal(resolveConfig(undefined, { method: 'pgd-at' }).attackLoss, undefined); // absent: cross-entropy
+  // Named, it is the same config as absent (a resume with --attack-loss ce continues a run that never named it).
+  assert.deepEqual(resolveConfig('mnist-robust', { method: 'alp', attackLoss: 'ce' }), resolveConfig('mnist-robust', { method: 'alp' }));
   assert.throws(() => resolveConfig(undefined, { method: 'trades', attackLoss: 'cw' }), /attackLoss.*expected ce for method trades/);
   assert.throws(() => resolveConfig(undefined, { method: 'alp', attackLoss: 'dlr' as never }), /attackLoss.*expected ce or cw, got "dlr"/);
   assert.throws(() => resolveConfig(undefined, { method: 'alp', textAdversary: 'swap', attackLoss: 'cw' }), /attackLoss.*HotFlip/);
