@@ -44,10 +44,11 @@ export function auditWordOptions(p: Parsed, job: ModelJob): WordAuditOptions | n
   const ks = get.nums(p, 'swaps') ?? [...WORD_AUDIT_KS];
   for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new UserError(`--swaps: expected integers ≥ 1, found ${k}`);
   const w = wordSwapSetup(p, job, 'swaps');
+  const neighbours = get.num(p, 'neighbours') as number;
   return {
     model: w.model, ids: w.ids, labels: w.labels, vocab: w.vocab, candidates: w.candidates, ks,
-    constrained: () => buildCandidates('neighbours', w.model, w.vocab, { neighbours: get.num(p, 'neighbours') as number }),
-    neighbours: get.num(p, 'neighbours') as number,
+    constrained: () => buildCandidates('neighbours', w.model, w.vocab, { neighbours }),
+    neighbours,
     ...(w.fraction !== undefined ? { fraction: w.fraction } : {}),
   };
 }

@@ -37,7 +37,8 @@ export interface Rebuilt {
 function optionValue(v: unknown): string | null {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'string') return v;
-  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v.join(',');
+  // A list of numbers (--lr-decay-at), `none` when empty, as train/config-argv.ts spells it.
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v.length === 0 ? 'none' : v.join(',');
   // --augment's {crop, flip} (data/augment.ts), spelled as the option takes it.
   if (typeof v === 'object' && v !== null && typeof (v as { crop?: unknown }).crop === 'number' && typeof (v as { flip?: unknown }).flip === 'boolean') {
     const a = v as { crop: number; flip: boolean };
@@ -52,7 +53,7 @@ export function trainArgv(config: Obj, out: string, fineTunedFrom: string | null
   const unmapped: string[] = [];
   for (const [key, value] of Object.entries(config)) {
     const opt = trainOptionOf(key, known);
-    const v = key === 'lrDecayAt' && Array.isArray(value) && value.length === 0 ? 'none' : optionValue(value);
+    const v = optionValue(value);
     if (opt === null || v === null) {
       unmapped.push(key);
       continue;
