@@ -2,7 +2,7 @@
 // input gradient and filter gradient, GFLOP/s beside the sgemm peak of the same run. Where a model's
 // step spends its convolution time, and what a change to one kernel buys, without the rest of the step.
 //
-//   node bench/conv-layers.mjs [--batch 64] [--threads 1] [--reps 9] [--shapes resnet20|mobilenet|all]
+//   node bench/conv-layers.mjs [--batch 64] [--threads 1] [--reps 9] [--shapes resnet20|mobilenet|mnist|all]
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 
@@ -36,9 +36,18 @@ const SHAPES = {
     ['pointwise 128→128', 16, 16, 128, 1, 128, 1, 'same'],
     ['pointwise 256→256', 8, 8, 256, 1, 256, 1, 'same'],
   ],
+  // alp's own MNIST networks (28×28×1): fast-cnn (the demo), wide-cnn (mnist-robust), madry-cnn.
+  mnist: [
+    ['fast-cnn 1→16 4x4 /2', 28, 28, 1, 4, 16, 2, 'same'],
+    ['fast-cnn 16→32 4x4 /2', 14, 14, 16, 4, 32, 2, 'same'],
+    ['wide-cnn 1→32 4x4 /2', 28, 28, 1, 4, 32, 2, 'same'],
+    ['wide-cnn 32→64 4x4 /2', 14, 14, 32, 4, 64, 2, 'same'],
+    ['madry-cnn 1→32 5x5', 28, 28, 1, 5, 32, 1, 'same'],
+    ['madry-cnn 32→64 5x5', 14, 14, 32, 5, 64, 1, 'same'],
+  ],
 };
-const shapes = which === 'all' ? [...SHAPES.resnet20, ...SHAPES.mobilenet] : SHAPES[which];
-if (shapes === undefined) throw new Error(`--shapes: expected resnet20, mobilenet or all, got ${which}`);
+const shapes = which === 'all' ? [...SHAPES.resnet20, ...SHAPES.mobilenet, ...SHAPES.mnist] : SHAPES[which];
+if (shapes === undefined) throw new Error(`--shapes: expected resnet20, mobilenet, mnist or all, got ${which}`);
 
 let seed = 1;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
@@ -56,7 +65,10 @@ const time = (fn) => {
 native.setNumThreads(threads);
 const n = 1024, a = Float32Array.from({ length: n * n }, rand), b = Float32Array.from({ length: n * n }, rand), c = new Float32Array(n * n);
 const peak = (2 * n ** 3) / time(() => native.sgemm(false, false, n, n, n, a, b, c, false)) / 1e6;
-console.log(`${new Date().toISOString()} · ${cpus()[0]?.model ?? 'CPU'} · batch ${batch} · ${threads} thread(s) · median of ${reps} · ` +
+// ALP_NATIVE_DIRECT_CONV: unset, the addon's choice (direct kernels for ≤ 32 output channels with AVX2);
+// 0, im2col + GEMM everywhere; 1, the direct kernels wherever they apply (a multiple of 8 channels).
+const direct = { '0': 'im2col+GEMM', '1': 'direct wherever it applies' }[process.env.ALP_NATIVE_DIRECT_CONV ?? ''] ?? 'default';
+console.log(`${new Date().toISOString()} · ${cpus()[0]?.model ?? 'CPU'} · batch ${batch} · ${threads} thread(s) · median of ${reps} · kernels ${direct} · ` +
   `sgemm 1024³ ${peak.toFixed(1)} GFLOP/s`);
 console.log(`${'layer'.padEnd(24)} ${'forward'.padStart(16)} ${'input grad'.padStart(16)} ${'filter grad'.padStart(16)}   (ms · GFLOP/s)`);
 const total = [0, 0, 0];

@@ -280,6 +280,15 @@ const CONV_CASES = [
   [1, 20, 40, 96, 5, 5, 4, 1, 1, 'same'], // one output row > the 256 KB chunk budget
   [2, 7, 8, 3, 4, 2, 5, 1, 1, 'same'], // even kernel: padding bottom/right > top/left
   [2, 9, 9, 16, 3, 3, 16, 1, 1, 'same'], // ResNet block shape
+  // The direct kernels (≤ 32 output channels, a multiple of 8): tiles of 6 pixels, 8- and 16-wide
+  // channel blocks, border columns, strides, padding larger or smaller than the kernel's half.
+  [2, 11, 13, 8, 3, 3, 24, 1, 1, 'same'],
+  [3, 10, 10, 16, 3, 3, 32, 2, 2, 'same'], // ResNet stage transition
+  [2, 8, 7, 32, 3, 3, 8, 1, 1, 'valid'],
+  [2, 7, 5, 3, 3, 3, 16, 1, 1, 'same'], // ResNet stem (Ci = 3)
+  [2, 9, 10, 16, 1, 1, 32, 2, 2, 'valid'], // strided 1x1 shortcut
+  [1, 6, 15, 8, 5, 3, 16, 1, 2, 3], // explicit padding past the kernel's half
+  [2, 12, 4, 24, 2, 5, 8, 1, 1, 'same'],
 ];
 
 function testConv() {
@@ -463,6 +472,27 @@ function testThreads() {
   const out = heap.alloc(g.N * g.OH * g.OW * g.Co);
   native.conv2d(x, g.N, g.H, g.W, g.Ci, w, 5, 5, g.Co, out, g.OH, g.OW, 1, 1, g.pT, g.pL, null, false);
   compare('conv2d with 1 thread', out, refConv(x, g, w, null), refConv(absArr(x), g, absArr(w), null));
+  // The direct kernels sum every output's terms in one order whatever the thread count: 2 threads
+  // and 1 give the same bits (the native network and TF.js share these kernels, and shards and
+  // workers must merge exactly).
+  const d = geometry(3, 12, 12, 16, 3, 3, 16, 1, 1, 'same');
+  const nx = d.N * d.H * d.W * 16, nw = 9 * 16 * 16, ny = d.N * d.OH * d.OW * 16;
+  const dx0 = heap.alloc(nx, randn), dw0 = heap.alloc(nw, randn), dy0 = heap.alloc(ny, randn);
+  const runAll = () => {
+    const o = new Float32Array(ny), gx = new Float32Array(nx), gw = new Float32Array(nw);
+    native.conv2d(dx0, d.N, d.H, d.W, 16, dw0, 3, 3, 16, o, d.OH, d.OW, 1, 1, d.pT, d.pL, null, false);
+    native.conv2dBackpropInput(dy0, d.N, d.OH, d.OW, 16, dw0, 3, 3, 16, gx, d.H, d.W, 1, 1, d.pT, d.pL);
+    native.conv2dBackpropFilter(dx0, d.N, d.H, d.W, 16, dy0, d.OH, d.OW, 16, gw, 3, 3, 1, 1, d.pT, d.pL);
+    return [o, gx, gw];
+  };
+  const one = runAll();
+  native.setNumThreads(2);
+  const two = runAll();
+  ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].forEach((name, i) => {
+    checks++;
+    const k = one[i].findIndex((v, j) => !Object.is(v, two[i][j]));
+    if (k >= 0) fail(`${name}: 1 and 2 threads differ at ${k} (${one[i][k]} vs ${two[i][k]})`);
+  });
   native.setNumThreads(n0);
   if (native.numThreads() !== n0) fail(`setNumThreads(${n0}) did not restore the thread count`);
 }

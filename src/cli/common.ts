@@ -353,6 +353,7 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
   const trained = givenNorm === undefined && get.num(p, 'eps') === undefined && (isTextModel(loaded) || data.sampleRate !== undefined) ? trainedThreat(modelPath) : undefined;
   const norm = givenNorm ?? trained?.norm ?? 'linf';
   const eps = trained?.eps ?? evalEps(p, modelPath, norm, quiet);
+  if (trained !== undefined) say(quiet, `${modelPath}: ${norm} ε=${eps}, the threat model it was trained for (give --norm and --eps to choose)`);
   if (isTextModel(loaded)) {
     // Attacks perturb the embeddings (no box); everything downstream sees an embedded dataset.
     if (get.str(p, 'input-range') !== undefined) throw new UserError('--input-range: not for text models (their inputs are token ids)');
@@ -361,12 +362,11 @@ export async function openModelJob(p: Parsed, command: string): Promise<ModelJob
     const model = adaptModel(split.head, ds.shape, { source: modelPath, dataName: ds.name }).model;
     const threat: ThreatModel = { norm, eps, bounds: null };
     validateThreatModel(threat, imageSize(ds));
-    say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}${trained !== undefined ? ', the threat model it was trained for: give --norm and --eps to choose' : ''}, no box)`);
+    say(quiet, `${modelPath}: text model; attacks perturb its ${split.dim}-d embeddings of ${split.sequenceLength} tokens (${norm} ε=${eps}, no box)`);
     return { modelPath, quiet, backend, ds, model, threat, text: { ids: data, split }, warnings, data: record };
   }
   if (data.vocabulary !== undefined) throw new UserError(`${modelPath}: ${data.name} holds token ids, but the model has no Embedding layer`);
   const model = checkModelFitsData(loaded, data, modelPath, p, quiet);
-  if (trained !== undefined) say(quiet, `${modelPath}: ${norm} ε=${eps}, the threat model it was trained for (give --norm and --eps to choose)`);
   const threat = { norm, eps };
   validateThreatModel(threat, imageSize(data));
   // The kernels line says which kernels TF.js runs; this says whether attacks go around it, or why not

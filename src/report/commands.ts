@@ -3,6 +3,7 @@
  * training config (every option spelled out, so a later change of defaults cannot change the run),
  * `alp eval` from the attack configs in eval.json, `alp audit` from audit.json.
  */
+import { optionText } from '../train/config-argv.js';
 import type { AuditData, EvalData, Obj } from './runs.js';
 
 /**
@@ -34,26 +35,13 @@ export interface Rebuilt {
   unmapped: string[];
 }
 
-function optionValue(v: unknown): string | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v === 'string') return v;
-  // A list of numbers (--lr-decay-at), `none` when empty, as train/config-argv.ts spells it.
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v.length === 0 ? 'none' : v.join(',');
-  // --augment's {crop, flip} (data/augment.ts), spelled as the option takes it.
-  if (typeof v === 'object' && v !== null && typeof (v as { crop?: unknown }).crop === 'number' && typeof (v as { flip?: unknown }).flip === 'boolean') {
-    const a = v as { crop: number; flip: boolean };
-    return [...(a.crop > 0 ? [`crop:${a.crop}`] : []), ...(a.flip ? ['flip'] : [])].join(',') || 'none';
-  }
-  return null;
-}
-
 /** `alp train ...` for a training config; `out` is the output folder. */
 export function trainArgv(config: Obj, out: string, fineTunedFrom: string | null = null, known?: ReadonlySet<string>): Rebuilt {
   const argv = ['alp', 'train'];
   const unmapped: string[] = [];
   for (const [key, value] of Object.entries(config)) {
     const opt = trainOptionOf(key, known);
-    const v = optionValue(value);
+    const v = optionText(value);
     if (opt === null || v === null) {
       unmapped.push(key);
       continue;

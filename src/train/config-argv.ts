@@ -4,7 +4,7 @@
  * a zoo card can say how to retrain it. Only the fields that differ from what the preset gives are
  * written. cli/config-argv.test.ts parses the result back through `alp train`'s spec.
  */
-import { augmentText } from '../data/augment.js';
+import { augmentText, type Augment } from '../data/augment.js';
 import { resolveConfig, type ConfigOverrides, type TrainConfig } from './config.js';
 
 /** Each config field and the `alp train` option that sets it. */
@@ -20,10 +20,28 @@ const OPTION_OF: { readonly [K in keyof Required<TrainConfig>]: string } = {
 /** Fields that change what the preset derives for others (ε scales the default step size), set first. */
 const FIRST: ReadonlyArray<keyof TrainConfig> = ['method', 'dataset', 'arch', 'norm', 'eps'];
 
+/**
+ * A config value spelled as `alp train` takes it: numbers and names as they are, a list of numbers
+ * comma-separated (`none` when empty: --lr-decay-at none), --augment's {crop, flip} as `crop:4,flip`
+ * (`none` for neither). Null for a value no option takes. The report spells the config of a run's
+ * train.json with it too (report/commands.ts), so the two command lines cannot drift apart.
+ */
+export function optionText(v: unknown): string | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v.length === 0 ? 'none' : v.join(',');
+  const a = v as Partial<Augment> | null;
+  if (typeof a === 'object' && a !== null && typeof a.crop === 'number' && typeof a.flip === 'boolean') {
+    return augmentText(a as Augment) || 'none';
+  }
+  return null;
+}
+
 function optionValue(k: keyof TrainConfig, v: unknown): string {
-  if (k === 'augment') return v === undefined ? 'none' : augmentText(v as NonNullable<TrainConfig['augment']>);
-  if (Array.isArray(v)) return v.length === 0 ? 'none' : v.join(','); // --lr-decay-at none: never
-  return String(v);
+  if (k === 'augment' && v === undefined) return 'none';
+  const text = optionText(v);
+  if (text === null) throw new Error(`trainArgvFor: ${k} = ${JSON.stringify(v)} has no spelling as an alp train option`);
+  return text;
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
