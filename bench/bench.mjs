@@ -726,7 +726,8 @@ async function main() {
 
   if (rows.length > 0) {
     console.log(`\n${new Date().toISOString().slice(0, 10)}, ${machine.cpu}, ${machine.cores} cores, load at start ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}; alp ${backend}, torch ${machine.torch ?? '—'} on ${o.peerThreads} thread${o.peerThreads === 1 ? '' : 's'}`);
-    console.log(`OpenBLAS sgemm peak (1024³, best of 8): ${peak.one === null ? 'native addon not built' : `${peak.one.toFixed(1)} GFLOP/s on 1 thread, ${peak.all.toFixed(1)} GFLOP/s on ${o.workers} threads`}`);
+    console.log(`OpenBLAS sgemm peak (1024³, best of 8): ${peak.one === null ? 'native addon not built' : `${peak.one.toFixed(1)} GFLOP/s on 1 thread, ${peak.all.toFixed(1)} GFLOP/s on ${o.workers} threads`}` +
+      `${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE} from the environment)` : ''}; alp's direct convolutions: ${nativeApi()?.convKernels() ?? 'none'}`);
     console.log(`Throughput in examples/s (median over repetitions, [min–max]); us/peer = alp's best configuration ÷ peer, > 1 means alp is faster.`);
     console.log(`alp configurations: 1t = one thread; ${o.workers}t = one process, ${o.workers} native threads; ${o.workers}w = ${o.workers} pool workers × 1 thread (data parallel).\n`);
     console.log(table(rows, configs, o.workers));

@@ -65,11 +65,12 @@ const time = (fn) => {
 native.setNumThreads(threads);
 const n = 1024, a = Float32Array.from({ length: n * n }, rand), b = Float32Array.from({ length: n * n }, rand), c = new Float32Array(n * n);
 const peak = (2 * n ** 3) / time(() => native.sgemm(false, false, n, n, n, a, b, c, false)) / 1e6;
-// ALP_NATIVE_DIRECT_CONV: unset, the addon's choice (direct kernels for ≤ 32 output channels with AVX2);
-// 0, im2col + GEMM everywhere; 1, the direct kernels wherever they apply (a multiple of 8 channels).
+// ALP_NATIVE_DIRECT_CONV: unset, the addon's choice (direct kernels for ≤ 32 output channels on AVX2,
+// ≤ 64 on AVX-512); 0, im2col + GEMM everywhere; 1, the direct kernels wherever they apply (a multiple
+// of 8 channels). ALP_NATIVE_AVX512=0 keeps them on AVX2. OPENBLAS_CORETYPE caps OpenBLAS' kernels.
 const direct = { '0': 'im2col+GEMM', '1': 'direct wherever it applies' }[process.env.ALP_NATIVE_DIRECT_CONV ?? ''] ?? 'default';
-console.log(`${new Date().toISOString()} · ${cpus()[0]?.model ?? 'CPU'} · batch ${batch} · ${threads} thread(s) · median of ${reps} · kernels ${direct} · ` +
-  `sgemm 1024³ ${peak.toFixed(1)} GFLOP/s`);
+console.log(`${new Date().toISOString()} · ${cpus()[0]?.model ?? 'CPU'} · batch ${batch} · ${threads} thread(s) · median of ${reps} · kernels ${direct} ` +
+  `(direct on ${native.convKernels()}) · sgemm 1024³ ${peak.toFixed(1)} GFLOP/s${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}`);
 console.log(`${'layer'.padEnd(24)} ${'forward'.padStart(16)} ${'input grad'.padStart(16)} ${'filter grad'.padStart(16)}   (ms · GFLOP/s)`);
 const total = [0, 0, 0];
 for (const [name, H, W, Ci, K, Co, s, padding] of shapes) {

@@ -12,6 +12,7 @@ const require = createRequire(import.meta.url);
 const native = require('./index.cjs');
 const args = new Set(process.argv.slice(2));
 const CHILD = args.has('--child'); // re-run of the kernel checks with tiny scratch chunks
+const DIGEST = args.has('--digest'); // print the direct kernels' output bits (testVectorWidths) and exit
 
 if (!native) {
   console.log('alp native test: addon not built (run `npm run build:native`); nothing to test');
@@ -289,6 +290,26 @@ const CONV_CASES = [
   [2, 9, 10, 16, 1, 1, 32, 2, 2, 'valid'], // strided 1x1 shortcut
   [1, 6, 15, 8, 5, 3, 16, 1, 2, 3], // explicit padding past the kernel's half
   [2, 12, 4, 24, 2, 5, 8, 1, 1, 'same'],
+  // AVX-512 tiles (channels a multiple of 16, up to 64 by default): 12 pixels × 16 or 32 channels,
+  // 8 × 48, 6 × 64, and past 64 (forced runs only) a 64-channel group then a 16-channel one; 40
+  // channels stay on AVX2 tiles.
+  [2, 8, 8, 64, 3, 3, 64, 1, 1, 'same'], // ResNet stage 3
+  [2, 9, 9, 32, 3, 3, 64, 2, 2, 'same'], // its transition
+  [2, 5, 29, 16, 3, 3, 16, 1, 1, 'same'],
+  [2, 4, 27, 32, 3, 3, 32, 1, 1, 'same'],
+  [2, 7, 9, 48, 3, 3, 48, 1, 1, 'same'],
+  [1, 6, 13, 16, 3, 3, 80, 1, 1, 'same'],
+  [2, 6, 7, 80, 3, 3, 16, 1, 1, 'same'],
+  [2, 6, 6, 8, 3, 3, 40, 1, 1, 'same'],
+  // Strided input gradients on the direct kernels, one stride-1 convolution per phase of the strides:
+  // odd sizes, stride 3, an even kernel, a 1x1 and a stride larger than the kernel (phases no tap
+  // reaches), mixed strides, and padding that would be negative in a phase (the GEMM path).
+  [2, 11, 10, 8, 3, 3, 16, 3, 3, 'same'],
+  [2, 9, 9, 16, 4, 4, 16, 2, 2, 'same'],
+  [2, 8, 8, 16, 1, 1, 16, 2, 2, 'valid'],
+  [1, 7, 8, 16, 2, 2, 16, 3, 3, 'valid'],
+  [2, 9, 7, 16, 3, 2, 8, 2, 1, 'valid'],
+  [2, 8, 8, 16, 3, 3, 16, 2, 2, 3],
 ];
 
 function testConv() {
@@ -474,7 +495,12 @@ function testThreads() {
   compare('conv2d with 1 thread', out, refConv(x, g, w, null), refConv(absArr(x), g, absArr(w), null));
   // The direct kernels sum every output's terms in one order whatever the thread count: 2 threads
   // and 1 give the same bits (the native network and TF.js share these kernels, and shards and
-  // workers must merge exactly).
+  // workers must merge exactly). im2col + GEMM (ALP_NATIVE_DIRECT_CONV=0) sums in OpenBLAS' order,
+  // which depends on the thread count: nothing to check then.
+  if (native.convKernels() === 'gemm') {
+    native.setNumThreads(n0);
+    return;
+  }
   const d = geometry(3, 12, 12, 16, 3, 3, 16, 1, 1, 'same');
   const nx = d.N * d.H * d.W * 16, nw = 9 * 16 * 16, ny = d.N * d.OH * d.OW * 16;
   const dx0 = heap.alloc(nx, randn), dw0 = heap.alloc(nw, randn), dy0 = heap.alloc(ny, randn);
@@ -495,6 +521,46 @@ function testThreads() {
   });
   native.setNumThreads(n0);
   if (native.numThreads() !== n0) fail(`setNumThreads(${n0}) did not restore the thread count`);
+}
+
+// The direct kernels sum each output in one order whatever the vector width, so AVX-512 and AVX2
+// tiles give the same bits: two children run the same convolutions (direct wherever it applies),
+// one with ALP_NATIVE_AVX512=0, and print a digest of every output.
+function directDigest() {
+  seed = 777;
+  let h = 0x811c9dc5;
+  const mix = (arr) => {
+    for (const v of new Uint32Array(arr.buffer, arr.byteOffset, arr.length)) h = Math.imul(h ^ v, 0x01000193) >>> 0;
+  };
+  for (const [ci, co, s] of [[16, 16, 1], [32, 32, 1], [16, 32, 2], [48, 48, 1], [32, 64, 2], [64, 64, 1], [16, 80, 1], [80, 16, 1]]) {
+    const d = geometry(2, 9, 14, ci, 3, 3, co, s, s, 'same');
+    const nx = d.N * d.H * d.W * ci, nw = 9 * ci * co, ny = d.N * d.OH * d.OW * co;
+    const x = Float32Array.from({ length: nx }, randn), w = Float32Array.from({ length: nw }, randn), dy = Float32Array.from({ length: ny }, randn);
+    const o = new Float32Array(ny), gx = new Float32Array(nx), gw = new Float32Array(nw);
+    native.conv2d(x, d.N, d.H, d.W, ci, w, 3, 3, co, o, d.OH, d.OW, s, s, d.pT, d.pL, null, false);
+    native.conv2dBackpropInput(dy, d.N, d.OH, d.OW, co, w, 3, 3, ci, gx, d.H, d.W, s, s, d.pT, d.pL);
+    native.conv2dBackpropFilter(x, d.N, d.H, d.W, ci, dy, d.OH, d.OW, co, gw, 3, 3, s, s, d.pT, d.pL);
+    [o, gx, gw].forEach(mix);
+  }
+  return h.toString(16);
+}
+
+function testVectorWidths() {
+  if (native.convKernels() !== 'avx512') {
+    console.log(`alp native test: direct kernels ${native.convKernels()}: the AVX-512 vs AVX2 check needs AVX-512 (skipped)`);
+    return;
+  }
+  const digest = (extra) => {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--digest'], {
+      env: { ...process.env, ALP_NATIVE_DIRECT_CONV: '1', ...extra }, encoding: 'utf8',
+    });
+    return r.status === 0 ? r.stdout.trim() : `exit ${r.status}: ${r.stderr.trim()}`;
+  };
+  const wide = digest({}), narrow = digest({ ALP_NATIVE_AVX512: '0' });
+  checks++;
+  if (!/^avx512 [0-9a-f]+$/.test(wide) || !/^avx2 [0-9a-f]+$/.test(narrow) || wide.split(' ')[1] !== narrow.split(' ')[1]) {
+    fail(`AVX-512 and AVX2 direct kernels differ: ${wide} vs ${narrow}`);
+  }
 }
 
 // ------------------------------------------------------------------ speed --
@@ -536,6 +602,10 @@ function speed() {
 
 // ------------------------------------------------------------------- main --
 
+if (DIGEST) {
+  console.log(`${native.convKernels()} ${directDigest()}`);
+  process.exit(0);
+}
 const t0 = Date.now();
 testConv();
 testMaxPoolGrad();
@@ -546,6 +616,7 @@ if (!CHILD) {
   testLinfPgdStep();
   testErrors();
   testThreads();
+  testVectorWidths();
 }
 console.log(`alp native test${CHILD ? ' (scratch chunks of 256 KB)' : ''}: ${checks - failures}/${checks} checks passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

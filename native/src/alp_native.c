@@ -6,7 +6,7 @@
  * into a larger ArrayBuffer (e.g. the wasm heap). Arrays are only read or
  * written for the duration of the call and never retained. Output arrays must
  * not overlap the input arrays. No JS objects are created on the success path;
- * every function returns undefined except numThreads().
+ * every function returns undefined except numThreads() and convKernels().
  *
  * Scratch memory for im2col lives in per-environment instance data (one
  * grow-only buffer per Node environment / worker), freed when that
@@ -444,41 +444,54 @@ static void gemm_rm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float
 }
 
 /* ------------------------------------------------------------------------ */
-/* Direct convolution for few output channels (AVX2 + FMA)                   */
+/* Direct convolution for few output channels (AVX2 + FMA, or AVX-512)       */
 /* ------------------------------------------------------------------------ */
 
 /* im2col + GEMM leaves half of a core idle when the GEMM's output has 8–32 columns (ResNet's
  * 16-channel stage ran at ~50 GFLOP/s against a ~100 GFLOP/s sgemm peak): the im2col copy and
  * OpenBLAS' packing of it cost as much as the 2·Co flops each copied value feeds. These kernels read
- * x (and dy) in place and keep a tile of up to 6 pixels × 16 channels in 12 registers.
+ * x (and dy) in place and keep a tile of output pixels × channels in registers: up to 6 × 16 in 12
+ * AVX2 registers, or with AVX-512 (channels a multiple of 16) up to 12 × 32, 8 × 48 or 6 × 64 in 24
+ * of its 32 registers, which also takes the 64-channel layers off GEMM.
  *
  * Each output sums its terms in one fixed order — (kh, kw, ci) for the forward pass, (kh, kw, co)
- * for the input gradient, pixels in order for the filter gradient — whatever the tile or the thread
- * count, so results do not depend on threads. The build targets x86-64-v2; these functions are
- * compiled for AVX2 + FMA and run only where the CPU has both (checked once). */
+ * for the input gradient, pixels in order for the filter gradient — whatever the tile, the vector
+ * width or the thread count, so AVX2 and AVX-512 give the same bits, on any number of threads. The
+ * build targets x86-64-v2; these functions are compiled for AVX2 + FMA (and AVX-512F) and run only
+ * where the CPU has them (checked once). */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define ALP_DIRECT 1
 #define DTGT __attribute__((target("avx2,fma")))
 #define DINL static inline __attribute__((always_inline, target("avx2,fma")))
+#define ZTGT __attribute__((target("avx512f,avx2,fma")))
+#define ZINL static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 
 /* -1: not yet checked; 0: off (no AVX2/FMA, or ALP_NATIVE_DIRECT_CONV=0); 1: where it is faster;
  * 2: wherever it applies (ALP_NATIVE_DIRECT_CONV=1, for benches and tests). */
 static int g_direct = -1;
+/* The CPU has AVX-512F and ALP_NATIVE_AVX512 is not 0 (set once with g_direct). */
+static int g_z512 = 0;
+
+static int env_is(const char *name, char v) {
+  const char *e = getenv(name);
+  return e && e[0] == v && e[1] == '\0';
+}
 
 static int direct_mode(void) {
   if (g_direct < 0) {
     __builtin_cpu_init();
     int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const char *e = getenv("ALP_NATIVE_DIRECT_CONV");
-    int want = 1;
-    if (e && e[0] == '0' && e[1] == '\0') want = 0;
-    if (e && e[0] == '1' && e[1] == '\0') want = 2;
+    int want = env_is("ALP_NATIVE_DIRECT_CONV", '0') ? 0 : env_is("ALP_NATIVE_DIRECT_CONV", '1') ? 2 : 1;
+    g_z512 = ok && want > 0 && __builtin_cpu_supports("avx512f") && !env_is("ALP_NATIVE_AVX512", '0');
     g_direct = ok ? want : 0;
   }
   return g_direct;
 }
+
+/* Whether a layer with co output channels (of the tiles' GEMM view) runs on AVX-512 tiles. */
+static int direct_z(int64_t co) { return g_z512 && co % 16 == 0; }
 
 /* One tile: R consecutive output pixels (input pixels `xs` floats apart) × V·8 channels starting
  * at o (weights w, row stride ws). Terms for kh rows [a0,a1) (row offset xrs), kw [b0,b1), ci. */
@@ -507,10 +520,118 @@ DINL void fwd_tile(const float *x, int64_t xs, int64_t xrs, const float *w, int6
     for (int v = 0; v < V; v++) _mm256_storeu_ps(out + r * os + v * 8, acc[r][v]);
 }
 
+/* fwd_tile on AVX-512: R pixels × V·16 channels (R·V ≤ 24). */
+ZINL void fwd_tile_z(const float *x, int64_t xs, int64_t xrs, const float *w, int64_t ws, int64_t Ci,
+                     int64_t KW, int64_t a0, int64_t a1, int64_t b0, int64_t b1, float *out,
+                     int64_t os, const int R, const int V) {
+  __m512 acc[12][4];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t a = a0; a < a1; a++) {
+    for (int64_t b = b0; b < b1; b++) {
+      const float *xp = x + a * xrs + b * Ci;
+      const float *wp = w + (a * KW + b) * Ci * ws;
+      for (int64_t c = 0; c < Ci; c++) {
+        __m512 wv[4];
+        for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wp + c * ws + v * 16);
+        for (int r = 0; r < R; r++) {
+          __m512 s = _mm512_set1_ps(xp[r * xs + c]);
+          for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(s, wv[v], acc[r][v]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) _mm512_storeu_ps(out + r * os + v * 16, acc[r][v]);
+}
+
+/* The widest AVX-512 tile for V registers per pixel: R·V ≤ 24 accumulators. */
+static inline int z_rows(int V) { return V <= 2 ? 12 : V == 3 ? 8 : 6; }
+
+/* One output row's tiles, all channel groups: columns [ta, tb) in full tiles of consecutive pixels,
+ * the others (border columns, when there is no padded copy) one at a time on their inside kernel
+ * columns. `base`: kernel row 0 at input column -pL, rows xrs floats apart. */
+typedef void (*fwd_row_fn)(const geom_t *g, const float *base, int64_t xrs, const float *w,
+                           int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow);
+
+DTGT static void fwd_row_y(const geom_t *g, const float *base, int64_t xrs, const float *w,
+                           int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow) {
+  const int64_t Ci = g->Ci, Co = g->Co, KW = g->KW, xs = g->sW * Ci;
+  for (int64_t o = 0; o < Co; o += 16) {
+    const int V = Co - o >= 16 ? 2 : 1;
+    const float *wo = w + o;
+    int64_t ox = 0;
+    while (ox < g->OW) {
+      const float *xp = base + ox * xs;
+      float *op = orow + ox * Co + o;
+      int64_t b0 = 0, b1 = KW, R;
+      if (ox < ta || ox >= tb) {
+        int64_t ix0;
+        col_range(g, ox, &ix0, &b0, &b1);
+        R = 1;
+      } else {
+        R = tb - ox < 6 ? tb - ox : 6;
+      }
+#define FWD_CASE(RR)                                                                         \
+  case RR:                                                                                   \
+    if (V == 2) fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, 2);          \
+    else fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, 1);                 \
+    break;
+      switch (R) { FWD_CASE(1) FWD_CASE(2) FWD_CASE(3) FWD_CASE(4) FWD_CASE(5) FWD_CASE(6) }
+#undef FWD_CASE
+      ox += R;
+    }
+  }
+}
+
+#define ZC(RR, VV, CALL) \
+  case RR:               \
+    CALL(RR, VV);        \
+    break;
+#define Z_UPTO6(VV, CALL) ZC(1, VV, CALL) ZC(2, VV, CALL) ZC(3, VV, CALL) ZC(4, VV, CALL) ZC(5, VV, CALL) ZC(6, VV, CALL)
+#define Z_UPTO8(VV, CALL) Z_UPTO6(VV, CALL) ZC(7, VV, CALL) ZC(8, VV, CALL)
+#define Z_UPTO12(VV, CALL) Z_UPTO8(VV, CALL) ZC(9, VV, CALL) ZC(10, VV, CALL) ZC(11, VV, CALL) ZC(12, VV, CALL)
+/* switch over (V, R) for R ≤ z_rows(V) */
+#define Z_SWITCH(V, R, CALL)                         \
+  switch (V) {                                       \
+    case 1: switch (R) { Z_UPTO12(1, CALL) } break;  \
+    case 2: switch (R) { Z_UPTO12(2, CALL) } break;  \
+    case 3: switch (R) { Z_UPTO8(3, CALL) } break;   \
+    default: switch (R) { Z_UPTO6(4, CALL) } break;  \
+  }
+
+ZTGT static void fwd_row_z(const geom_t *g, const float *base, int64_t xrs, const float *w,
+                           int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow) {
+  const int64_t Ci = g->Ci, Co = g->Co, KW = g->KW, xs = g->sW * Ci;
+  for (int64_t o = 0; o < Co;) {
+    const int V = Co - o >= 64 ? 4 : (int)((Co - o) / 16);
+    const float *wo = w + o;
+    int64_t ox = 0;
+    while (ox < g->OW) {
+      const float *xp = base + ox * xs;
+      float *op = orow + ox * Co + o;
+      int64_t b0 = 0, b1 = KW, R;
+      if (ox < ta || ox >= tb) {
+        int64_t ix0;
+        col_range(g, ox, &ix0, &b0, &b1);
+        R = 1;
+      } else {
+        R = tb - ox < z_rows(V) ? tb - ox : z_rows(V);
+      }
+#define FWD_Z(RR, VV) fwd_tile_z(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, VV)
+      Z_SWITCH(V, R, FWD_Z)
+#undef FWD_Z
+      ox += R;
+    }
+    o += 16 * V;
+  }
+}
+
 typedef struct {
   const geom_t *g;
   const float *x, *w; /* w: [KH, KW, Ci, Co] */
   float *out;
+  fwd_row_fn row;
 } direct_ctx;
 
 /* Copies the kernel rows [a0, a1) of output row (n, oy) into rb, each padded with zeros to the Wp
@@ -535,7 +656,7 @@ DTGT static void pad_rows(const geom_t *g, const float *x, int64_t n, int64_t iy
 DTGT static void direct_fwd_units(void *vctx, int64_t begin, int64_t end) {
   const direct_ctx *c = (const direct_ctx *)vctx;
   const geom_t *g = c->g;
-  const int64_t Ci = g->Ci, Co = g->Co, W = g->W, KW = g->KW, xs = g->sW * Ci;
+  const int64_t Ci = g->Ci, Co = g->Co, W = g->W, KW = g->KW;
   /* Output columns whose whole kernel row lies inside the input: [oxa, oxb). */
   int64_t oxa = (g->pL + g->sW - 1) / g->sW, oxb = (W + g->pL - KW) / g->sW + 1;
   if (W + g->pL - KW < 0) oxb = 0;
@@ -567,32 +688,7 @@ DTGT static void direct_fwd_units(void *vctx, int64_t begin, int64_t end) {
       ta = 0;
       tb = g->OW;
     }
-    for (int64_t o = 0; o < Co; o += 16) {
-      const int V = Co - o >= 16 ? 2 : 1;
-      const float *wo = c->w + o;
-      int64_t ox = 0;
-      while (ox < g->OW) {
-        const float *xp = base + ox * xs;
-        float *op = orow + ox * Co + o;
-        if (ox < ta || ox >= tb) { /* border column: only the kernel columns inside */
-          int64_t ix0, b0, b1;
-          col_range(g, ox, &ix0, &b0, &b1);
-          if (V == 2) fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, 1, 2);
-          else fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, 1, 1);
-          ox++;
-          continue;
-        }
-        int64_t R = tb - ox < 6 ? tb - ox : 6;
-#define FWD_CASE(RR)                                                                         \
-  case RR:                                                                                   \
-    if (V == 2) fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, 0, KW, op, Co, RR, 2);          \
-    else fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, 0, KW, op, Co, RR, 1);                 \
-    break;
-        switch (R) { FWD_CASE(1) FWD_CASE(2) FWD_CASE(3) FWD_CASE(4) FWD_CASE(5) FWD_CASE(6) }
-#undef FWD_CASE
-        ox += R;
-      }
-    }
+    c->row(g, base, xrs, c->w, a0, a1, ta, tb, orow);
   }
   free(rb);
 }
@@ -631,88 +727,200 @@ DINL void bpf_tile(const direct_ctx *c, const float *dy, int64_t a, int64_t b, i
     for (int v = 0; v < V; v++) _mm256_storeu_ps(dw + r * Co + v * 8, acc[r][v]);
 }
 
+/* bpf_tile on AVX-512: R input channels × V·16 output channels (R·V ≤ 24). */
+ZINL void bpf_tile_z(const direct_ctx *c, const float *dy, int64_t a, int64_t b, int64_t ci0,
+                     int64_t o, int64_t u0, int64_t u1, float *dw, const int R, const int V) {
+  const geom_t *g = c->g;
+  const int64_t Ci = g->Ci, Co = g->Co;
+  __m512 acc[12][4];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) acc[r][v] = _mm512_loadu_ps(dw + r * Co + v * 16);
+  int64_t oxa = g->pL - b > 0 ? (g->pL - b + g->sW - 1) / g->sW : 0;
+  int64_t oxb = g->W - 1 + g->pL - b >= 0 ? (g->W - 1 + g->pL - b) / g->sW + 1 : 0;
+  if (oxb > g->OW) oxb = g->OW;
+  for (int64_t u = u0; u < u1; u++) {
+    const int64_t n = u / g->OH, oy = u % g->OH;
+    const int64_t iy = oy * g->sH - g->pT + a;
+    if (iy < 0 || iy >= g->H) continue;
+    const float *xr = c->x + ((n * g->H + iy) * g->W + b - g->pL) * Ci + ci0;
+    const float *dr = dy + u * g->OW * Co + o;
+    for (int64_t ox = oxa; ox < oxb; ox++) {
+      const float *xp = xr + ox * g->sW * Ci;
+      __m512 d[4];
+      for (int v = 0; v < V; v++) d[v] = _mm512_loadu_ps(dr + ox * Co + v * 16);
+      for (int r = 0; r < R; r++) {
+        __m512 s = _mm512_set1_ps(xp[r]);
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(s, d[v], acc[r][v]);
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) _mm512_storeu_ps(dw + r * Co + v * 16, acc[r][v]);
+}
+
 typedef struct {
   direct_ctx d;
   const float *dy;
+  int group; /* input channels per task: the tiles' R */
 } bpf_ctx;
 
-/* Tasks are (kernel cell, 6-channel group) pairs. A thread walks the pixels a few output rows at a
- * time and runs all of its tasks on each chunk, so dy and x are read once per thread, from cache. */
-DTGT static void direct_bpf_tasks(void *vctx, int64_t begin, int64_t end) {
-  const bpf_ctx *c = (const bpf_ctx *)vctx;
-  const geom_t *g = c->d.g;
-  const int64_t Ci = g->Ci, Co = g->Co, groups = (Ci + 5) / 6;
-  const int64_t units = g->N * g->OH;
-  int64_t per = (256 + g->OW - 1) / g->OW;
-  if (per < 1) per = 1;
-  for (int64_t t = begin; t < end; t++) {
-    const int64_t cell = t / groups, ci0 = (t % groups) * 6;
-    const int64_t R = Ci - ci0 < 6 ? Ci - ci0 : 6;
-    memset(c->d.out + (cell * Ci + ci0) * Co, 0, (size_t)(R * Co) * sizeof(float));
-  }
-  for (int64_t u0 = 0; u0 < units; u0 += per) {
-    const int64_t u1 = u0 + per < units ? u0 + per : units;
-    for (int64_t t = begin; t < end; t++) {
-      const int64_t cell = t / groups, ci0 = (t % groups) * 6;
-      const int64_t a = cell / g->KW, b = cell % g->KW;
-      const int R = Ci - ci0 < 6 ? (int)(Ci - ci0) : 6;
-      float *dwt = c->d.out + (cell * Ci + ci0) * Co;
-      for (int64_t o = 0; o < Co; o += 16) {
-        const int V = Co - o >= 16 ? 2 : 1;
+/* One task's filter-gradient tiles over the pixels of units [u0, u1): R input channels from ci0 of
+ * kernel cell (a, b), every output channel. */
+DTGT static void bpf_task_y(const bpf_ctx *c, int64_t a, int64_t b, int64_t ci0, int R, int64_t u0,
+                            int64_t u1, float *dwt) {
+  const int64_t Co = c->d.g->Co;
+  for (int64_t o = 0; o < Co; o += 16) {
+    const int V = Co - o >= 16 ? 2 : 1;
 #define BPF_CASE(RR)                                                                     \
   case RR:                                                                               \
     if (V == 2) bpf_tile(&c->d, c->dy, a, b, ci0, o, u0, u1, dwt + o, RR, 2);             \
     else bpf_tile(&c->d, c->dy, a, b, ci0, o, u0, u1, dwt + o, RR, 1);                    \
     break;
-        switch (R) { BPF_CASE(1) BPF_CASE(2) BPF_CASE(3) BPF_CASE(4) BPF_CASE(5) BPF_CASE(6) }
+    switch (R) { BPF_CASE(1) BPF_CASE(2) BPF_CASE(3) BPF_CASE(4) BPF_CASE(5) BPF_CASE(6) }
 #undef BPF_CASE
-      }
+  }
+}
+
+ZTGT static void bpf_task_z(const bpf_ctx *c, int64_t a, int64_t b, int64_t ci0, int R, int64_t u0,
+                            int64_t u1, float *dwt) {
+  const int64_t Co = c->d.g->Co;
+  for (int64_t o = 0; o < Co;) {
+    const int V = Co - o >= 64 ? 4 : (int)((Co - o) / 16);
+    const int RV = R < z_rows(V) ? R : z_rows(V);
+    for (int r0 = 0; r0 < R; r0 += RV) {
+      const int rr = R - r0 < RV ? R - r0 : RV;
+#define BPF_Z(RR, VV) bpf_tile_z(&c->d, c->dy, a, b, ci0 + r0, o, u0, u1, dwt + r0 * Co + o, RR, VV)
+      Z_SWITCH(V, rr, BPF_Z)
+#undef BPF_Z
+    }
+    o += 16 * V;
+  }
+}
+
+/* Tasks are (kernel cell, channel group) pairs. A thread walks the pixels a few output rows at a
+ * time and runs all of its tasks on each chunk, so dy and x are read once per thread, from cache. */
+DTGT static void direct_bpf_tasks(void *vctx, int64_t begin, int64_t end) {
+  const bpf_ctx *c = (const bpf_ctx *)vctx;
+  const geom_t *g = c->d.g;
+  const int64_t Ci = g->Ci, Co = g->Co, G = c->group, groups = (Ci + G - 1) / G;
+  const int64_t units = g->N * g->OH;
+  const int z = direct_z(Co);
+  int64_t per = (256 + g->OW - 1) / g->OW;
+  if (per < 1) per = 1;
+  for (int64_t t = begin; t < end; t++) {
+    const int64_t cell = t / groups, ci0 = (t % groups) * G;
+    const int64_t R = Ci - ci0 < G ? Ci - ci0 : G;
+    memset(c->d.out + (cell * Ci + ci0) * Co, 0, (size_t)(R * Co) * sizeof(float));
+  }
+  for (int64_t u0 = 0; u0 < units; u0 += per) {
+    const int64_t u1 = u0 + per < units ? u0 + per : units;
+    for (int64_t t = begin; t < end; t++) {
+      const int64_t cell = t / groups, ci0 = (t % groups) * G;
+      const int R = Ci - ci0 < G ? (int)(Ci - ci0) : (int)G;
+      float *dwt = c->d.out + (cell * Ci + ci0) * Co;
+      if (z) bpf_task_z(c, cell / g->KW, cell % g->KW, ci0, R, u0, u1, dwt);
+      else bpf_task_y(c, cell / g->KW, cell % g->KW, ci0, R, u0, u1, dwt);
     }
   }
 }
 
 /* Where the direct kernels replace im2col + GEMM: output channels a multiple of 8 and few of them
- * (measured faster up to 32; bench/conv-layers.mjs). Stride-1 1x1 layers never get here: they are
- * one GEMM without im2col. */
+ * (measured faster up to 32 on AVX2, up to 64 on AVX-512; bench/conv-layers.mjs). Stride-1 1x1
+ * layers never get here: they are one GEMM without im2col. */
 static int direct_applies(const geom_t *g, int64_t co) {
   const int mode = direct_mode();
   if (mode == 0 || co % 8 != 0 || co == 0) return 0;
-  return mode == 2 || co <= 32;
+  return mode == 2 || co <= (direct_z(co) ? 64 : 32);
 }
 
 static void direct_conv2d(const geom_t *g, const float *x, const float *w, float *out) {
-  direct_ctx c = {g, x, w, out};
+  direct_ctx c = {g, x, w, out, direct_z(g->Co) ? fwd_row_z : fwd_row_y};
   const int64_t units = g->N * g->OH;
   parallel_range(direct_fwd_units, &c, units, (double)(units * g->OW * g->Co * geom_k(g)));
 }
 
 static void direct_conv2d_bp_filter(const geom_t *g, const float *x, const float *dy, float *dw) {
-  bpf_ctx c = {{g, x, NULL, dw}, dy};
-  const int64_t tasks = g->KH * g->KW * ((g->Ci + 5) / 6);
+  /* A task's R input channels: the AVX-512 tiles' widest R for the first channel group. */
+  const int64_t V0 = g->Co >= 64 ? 4 : g->Co / 16;
+  bpf_ctx c = {{g, x, NULL, dw, NULL}, dy, direct_z(g->Co) ? z_rows((int)V0) : 6};
+  const int64_t tasks = g->KH * g->KW * ((g->Ci + c.group - 1) / c.group);
   parallel_range(direct_bpf_tasks, &c, tasks,
                  (double)(g->N * g->OH * g->OW * g->Co * geom_k(g)));
 }
 
-/* Input gradient at stride 1: a convolution of dy with the kernel flipped in space and transposed
- * in channels (w'[a,b,co,ci] = w[KH-1-a, KW-1-b, ci, co]), padded by K-1-pad. Returns 0 when it
- * does not apply (strides, or channels) and the caller takes the GEMM path. */
+/* One dimension of a strided input gradient, phase p (0 ≤ p < s): the dx positions i = i0 + s·t
+ * (t < n) are those the kernel taps a = p + s·j (j < J) reach, from dy position t + c - j. */
+typedef struct {
+  int64_t i0, n, J, c;
+} phase_t;
+
+static phase_t phase_of(int64_t p, int64_t s, int64_t pad, int64_t K, int64_t in) {
+  phase_t r;
+  r.i0 = ((p - pad) % s + s) % s;
+  r.n = in > r.i0 ? (in - r.i0 + s - 1) / s : 0;
+  r.J = K > p ? (K - p + s - 1) / s : 0;
+  r.c = (r.i0 + pad - p) / s; /* exact: i0 ≡ p - pad (mod s) */
+  return r;
+}
+
+/* Input gradient: for each phase (py, px) of the strides, a stride-1 convolution of dy with that
+ * phase's taps, flipped in space and transposed in channels (w'[j,k,co,ci] = w[py + s·(Jy-1-j),
+ * px + s·(Jx-1-k), ci, co]), top padding Jy-1-cy; at stride 1 the one phase is the whole kernel
+ * flipped, padded by K-1-pad, written straight into dx. Other strides write each phase into a dense
+ * buffer and copy it to its lattice of dx. Returns 0 when it does not apply (channels, or padding
+ * that would be negative in a phase) and the caller takes the GEMM path. (An RGB input's 3 channels
+ * computed as 8 on zero weights were slower than GEMM: one broadcast per FMA.) */
 static int direct_conv2d_bp_input(const geom_t *g, const float *dy, const float *w, float *dx) {
-  if (g->sH != 1 || g->sW != 1 || g->pT > g->KH - 1 || g->pL > g->KW - 1 || !direct_applies(g, g->Ci))
-    return 0;
-  const int64_t KH = g->KH, KW = g->KW, Ci = g->Ci, Co = g->Co;
+  const int64_t KH = g->KH, KW = g->KW, Ci = g->Ci, Co = g->Co, sH = g->sH, sW = g->sW;
+  if (!direct_applies(g, Ci)) return 0;
+  for (int64_t py = 0; py < sH; py++) {
+    const phase_t y = phase_of(py, sH, g->pT, KH, g->H);
+    if (y.J > 0 && y.J - 1 - y.c < 0) return 0;
+  }
+  for (int64_t px = 0; px < sW; px++) {
+    const phase_t x = phase_of(px, sW, g->pL, KW, g->W);
+    if (x.J > 0 && x.J - 1 - x.c < 0) return 0;
+  }
+  const int strided = sH != 1 || sW != 1; /* through a dense buffer */
   float *wt = (float *)malloc((size_t)(KH * KW * Ci * Co) * sizeof(float));
-  if (!wt) return 0;
-  for (int64_t a = 0; a < KH; a++)
-    for (int64_t b = 0; b < KW; b++)
-      for (int64_t ci = 0; ci < Ci; ci++)
-        for (int64_t co = 0; co < Co; co++)
-          wt[((a * KW + b) * Co + co) * Ci + ci] =
-              w[(((KH - 1 - a) * KW + (KW - 1 - b)) * Ci + ci) * Co + co];
-  /* The transposed geometry: input dy [N, OH, OW, Co], output dx [N, H, W, Ci]. Output row iy reads
-   * dy rows iy + pT - (KH-1) + a', so its top padding is KH-1-pT. */
-  geom_t t = {g->N, g->OH, g->OW, Co, KH, KW, Ci, g->H, g->W, 1, 1, KH - 1 - g->pT, KW - 1 - g->pL};
-  direct_conv2d(&t, dy, wt, dx);
+  const int64_t most = g->N * ((g->H + sH - 1) / sH) * ((g->W + sW - 1) / sW) * Ci;
+  float *part = strided ? (float *)malloc((size_t)most * sizeof(float)) : NULL;
+  if (!wt || (strided && !part)) {
+    free(wt);
+    free(part);
+    return 0;
+  }
+  for (int64_t py = 0; py < sH; py++) {
+    const phase_t y = phase_of(py, sH, g->pT, KH, g->H);
+    for (int64_t px = 0; px < sW; px++) {
+      const phase_t x = phase_of(px, sW, g->pL, KW, g->W);
+      if (y.n == 0 || x.n == 0) continue;
+      float *out = strided ? part : dx;
+      if (y.J == 0 || x.J == 0) {
+        memset(out, 0, (size_t)(g->N * y.n * x.n * Ci) * sizeof(float));
+      } else {
+        for (int64_t j = 0; j < y.J; j++)
+          for (int64_t k = 0; k < x.J; k++) {
+            const int64_t a = py + sH * (y.J - 1 - j), b = px + sW * (x.J - 1 - k);
+            for (int64_t ci = 0; ci < Ci; ci++)
+              for (int64_t co = 0; co < Co; co++)
+                wt[((j * x.J + k) * Co + co) * Ci + ci] = w[((a * KW + b) * Ci + ci) * Co + co];
+          }
+        /* input dy [N, OH, OW, Co], output this phase of dx [N, y.n, x.n, Ci] */
+        geom_t t = {g->N, g->OH, g->OW, Co, y.J, x.J, Ci, y.n, x.n, 1, 1, y.J - 1 - y.c, x.J - 1 - x.c};
+        direct_conv2d(&t, dy, wt, out);
+      }
+      if (!strided) continue;
+      for (int64_t n = 0; n < g->N; n++)
+        for (int64_t t = 0; t < y.n; t++) {
+          const float *src = part + (n * y.n + t) * x.n * Ci;
+          float *dst = dx + ((n * g->H + y.i0 + sH * t) * g->W + x.i0) * Ci;
+          for (int64_t u = 0; u < x.n; u++) copy_f(dst + u * sW * Ci, src + u * Ci, Ci);
+        }
+    }
+  }
   free(wt);
+  free(part);
   return 1;
 }
 #else
@@ -1502,6 +1710,70 @@ static napi_value js_channel_scale_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Vector width for the float64 loops of batch norm: the same operations in the same order per
+ * channel on every clone (no contraction: -ffp-contract=off), so every CPU gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDE_CLONES
+#endif
+
+WIDE_CLONES static void moments_loops(const float *x, int64_t R, int64_t C, double *acc, float *mean, float *var) {
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) acc[c] += (double)row[c];
+  }
+  for (int64_t c = 0; c < C; c++) {
+    mean[c] = (float)(acc[c] / (double)R);
+    acc[c] = 0.0;
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      const float d = row[c] - mean[c];
+      const float d2 = d * d;
+      acc[c] += (double)d2;
+    }
+  }
+  for (int64_t c = 0; c < C; c++) var[c] = (float)(acc[c] / (double)R);
+}
+
+/* The loops of batchNormTrainGrad; pc holds 5·C doubles of scratch. */
+WIDE_CLONES static void bn_grad_loops(const float *dy, const float *x, int64_t R, int64_t C, const float *mu,
+                                      const float *inv, const float *gamma, float *dx, float *sdy,
+                                      float *sdyxh, double *pc) {
+  double *s1 = pc, *s2 = pc + C, *m = pc + 2 * C, *iv = pc + 3 * C, *k = pc + 4 * C;
+  for (int64_t c = 0; c < C; c++) {
+    s1[c] = 0.0;
+    s2[c] = 0.0;
+    m[c] = (double)mu[c];
+    iv[c] = (double)inv[c];
+    k[c] = (double)inv[c] * (gamma ? (double)gamma[c] : 1.0);
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *g = dy + r * C, *xr = x + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      s1[c] += (double)g[c];
+      s2[c] += (double)g[c] * (((double)xr[c] - m[c]) * iv[c]);
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    sdy[c] = (float)s1[c];
+    sdyxh[c] = (float)s2[c];
+    /* from here s1, s2 hold the means the gradient subtracts */
+    s1[c] /= (double)R;
+    s2[c] /= (double)R;
+  }
+  for (int64_t r = 0; r < R; r++) {
+    const float *g = dy + r * C, *xr = x + r * C;
+    float *o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      const double xh = ((double)xr[c] - m[c]) * iv[c];
+      o[c] = (float)(k[c] * ((double)g[c] - s1[c] - xh * s2[c]));
+    }
+  }
+}
+
 /* batchMoments(x, R, C, mean, variance): per channel of x [R, C] the mean (float64 sum / R, rounded)
  * and the mean of the rounded squared deviations d = f32(x - mean), f32(d * d): tf.moments' float32
  * operations, summed in float64 (batch norm in training, src/backend/native-batch-norm.ts). */
@@ -1525,31 +1797,15 @@ static napi_value js_batch_moments(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "batchMoments: out of memory");
     return NULL;
   }
-  for (int64_t r = 0; r < R; r++) {
-    const float *row = x + r * C;
-    for (int64_t c = 0; c < C; c++) acc[c] += (double)row[c];
-  }
-  for (int64_t c = 0; c < C; c++) {
-    mean[c] = (float)(acc[c] / (double)R);
-    acc[c] = 0.0;
-  }
-  for (int64_t r = 0; r < R; r++) {
-    const float *row = x + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      const float d = row[c] - mean[c];
-      const float d2 = d * d;
-      acc[c] += (double)d2;
-    }
-  }
-  for (int64_t c = 0; c < C; c++) var[c] = (float)(acc[c] / (double)R);
+  moments_loops(x, R, C, acc, mean, var);
   free(acc);
   return NULL;
 }
 
 /* batchNormTrainGrad(dy, x, R, C, mean, inv, gamma|null, dx, sumDy, sumDyXh): the gradient of batch
  * norm through its batch statistics, with xh = (x - mean) * inv: sumDy = sum dy, sumDyXh = sum dy * xh
- * (the beta and gamma gradients) and dx = gamma * inv * (dy - sumDy / R - xh * sumDyXh / R), in float64,
- * each result rounded once. */
+ * (the beta and gamma gradients) and dx = gamma * inv * (dy - (sumDy / R) - xh * (sumDyXh / R)), in
+ * float64, each result rounded once. */
 static napi_value js_batch_norm_train_grad(napi_env env, napi_callback_info info) {
   args_t a;
   if (!args_init(&a, env, info, "batchNormTrainGrad", 10)) return NULL;
@@ -1575,33 +1831,13 @@ static napi_value js_batch_norm_train_grad(napi_env env, napi_callback_info info
     check_len(&a, "sumDyXh", l[7], 1, &C, "[C]");
   }
   if (a.failed) return NULL;
-  double *s1 = (double *)calloc((size_t)(2 * C), sizeof(double));
-  if (!s1) {
+  double *pc = (double *)malloc((size_t)(5 * C) * sizeof(double));
+  if (!pc) {
     napi_throw_error(env, NULL, "batchNormTrainGrad: out of memory");
     return NULL;
   }
-  double *s2 = s1 + C;
-  for (int64_t r = 0; r < R; r++) {
-    const float *g = dy + r * C, *xr = x + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      s1[c] += (double)g[c];
-      s2[c] += (double)g[c] * (((double)xr[c] - (double)mu[c]) * (double)inv[c]);
-    }
-  }
-  for (int64_t r = 0; r < R; r++) {
-    const float *g = dy + r * C, *xr = x + r * C;
-    float *o = dx + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      const double k = (double)inv[c] * (gamma ? (double)gamma[c] : 1.0);
-      const double xh = ((double)xr[c] - (double)mu[c]) * (double)inv[c];
-      o[c] = (float)(k * ((double)g[c] - s1[c] / (double)R - xh * s2[c] / (double)R));
-    }
-  }
-  for (int64_t c = 0; c < C; c++) {
-    sdy[c] = (float)s1[c];
-    sdyxh[c] = (float)s2[c];
-  }
-  free(s1);
+  bn_grad_loops(dy, x, R, C, mu, inv, gamma, dx, sdy, sdyxh, pc);
+  free(pc);
   return NULL;
 }
 
@@ -1826,6 +2062,34 @@ static napi_value js_clamp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  const float *a, *b;
+  float *out;
+} add_ctx;
+
+static void add_range(void *vctx, int64_t begin, int64_t end) {
+  const add_ctx *c = (const add_ctx *)vctx;
+  for (int64_t i = begin; i < end; i++) c->out[i] = c->a[i] + c->b[i];
+}
+
+/* add(a, b, n, out): out = a + b, element-wise in float32 (a residual Add; out may be a). */
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!args_init(&a, env, info, "add", 4)) return NULL;
+  size_t l[3];
+  add_ctx c;
+  c.a = arg_f32(&a, 0, "a", &l[0], 0);
+  c.b = arg_f32(&a, 1, "b", &l[1], 0);
+  int64_t n = arg_int(&a, 2, "n", 0);
+  c.out = arg_f32(&a, 3, "out", &l[2], 0);
+  check_len(&a, "a", l[0], 1, &n, "[n]");
+  check_len(&a, "b", l[1], 1, &n, "[n]");
+  check_len(&a, "out", l[2], 1, &n, "[n]");
+  if (a.failed) return NULL;
+  parallel_range(add_range, &c, n, (double)n / 4.0);
+  return NULL;
+}
+
 /* clampGrad(dy, x, n, lo, hi, inclusive, out) */
 static napi_value js_clamp_grad(napi_env env, napi_callback_info info) {
   args_t a;
@@ -1851,6 +2115,20 @@ static napi_value js_num_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
   napi_create_int32(env, openblas_get_num_threads(), &r);
+  return r;
+}
+
+/* Which convolution kernels run where they apply: "avx512" or "avx2" (direct, for few output
+ * channels; the rest im2col + GEMM), or "gemm" (no direct kernels: the CPU, the build, or
+ * ALP_NATIVE_DIRECT_CONV=0). For bench headers and tests. */
+static napi_value js_conv_kernels(napi_env env, napi_callback_info info) {
+  (void)info;
+  const char *k = "gemm";
+#ifdef ALP_DIRECT
+  if (direct_mode() > 0) k = g_z512 ? "avx512" : "avx2";
+#endif
+  napi_value r;
+  napi_create_string_utf8(env, k, NAPI_AUTO_LENGTH, &r);
   return r;
 }
 
@@ -1914,6 +2192,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"clampGrad", NULL, js_clamp_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"numThreads", NULL, js_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"convKernels", NULL, js_conv_kernels, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"add", NULL, js_add, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
     return NULL;

@@ -61,9 +61,16 @@ export interface NativeApi {
   clamp(x: Float32Array, n: number, lo: number, hi: number, out: Float32Array): void;
   /** out = dy where lo < x < hi (x ≤ hi when `inclusive`), else 0. */
   clampGrad(dy: Float32Array, x: Float32Array, n: number, lo: number, hi: number, inclusive: boolean, out: Float32Array): void;
+  /** out = a + b element-wise (out may be a). */
+  add(a: Float32Array, b: Float32Array, n: number, out: Float32Array): void;
   numThreads(): number;
   setNumThreads(n: number): void;
+  /** The direct convolution kernels that run where they apply (few output channels): AVX-512, AVX2, or none (im2col + GEMM everywhere). */
+  convKernels(): ConvKernels;
 }
+
+/** Which direct convolution kernels the addon runs (native/src/alp_native.c, `direct_mode`). */
+export type ConvKernels = 'avx512' | 'avx2' | 'gemm';
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;

@@ -175,7 +175,7 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
     case 'Add':
     case 'Multiply': {
       if (inShapes.some((sh) => sizeOf(sh) !== outSize)) refuse(layer, 'inputs of different shapes (broadcasting)');
-      return [cls === 'Add' ? addStep(name, ins, out, outSize) : multiplyStep(name, ins, out, outSize)];
+      return [cls === 'Add' ? addStep(native, name, ins, out, outSize) : multiplyStep(name, ins, out, outSize)];
     }
     case 'Concatenate': {
       const rank = outShape.length;

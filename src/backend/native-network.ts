@@ -118,7 +118,7 @@ class Network implements NativeNetwork {
 
   readonly trainingRefusal: string | null;
 
-  constructor(private readonly steps: Step[], private readonly nodes: number, readonly inputSize: number, readonly classes: number) {
+  constructor(private readonly native: NativeApi, private readonly steps: Step[], private readonly nodes: number, readonly inputSize: number, readonly classes: number) {
     this.trainingRefusal = steps.find((s) => s.trainingRefusal !== undefined)?.trainingRefusal ?? null;
   }
 
@@ -186,15 +186,15 @@ class Network implements NativeNetwork {
           grads[node] = g;
           return;
         }
-        // A node used by several layers: its gradient is the sum of theirs.
+        // A node used by several layers (a residual block's input): its gradient is the sum of theirs,
+        // in the order they come, on the native kernel (a JS loop here was 10% of ResNet-20's PGD step).
         let acc = prev;
         if (!owned[node]) {
           acc = this.buf.get(`g${node}`, prev.length);
-          acc.set(prev);
           owned[node] = 1;
           grads[node] = acc;
         }
-        for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (g[i] as number);
+        this.native.add(prev, g.subarray(0, prev.length), prev.length, acc);
       });
     }
     const gx = grads[0];
@@ -312,11 +312,11 @@ function build(native: NativeApi, model: tf.LayersModel): Network {
   }
   const outShape = shapeOf(output);
   if (outShape.length !== 1) throw new Unsupported(`the output has shape [${output.shape.join(', ')}] (logits [batch, classes] expected)`);
-  return renumber(steps, sizeOf(inShape as number[]), outShape[0] as number);
+  return renumber(native, steps, sizeOf(inShape as number[]), outShape[0] as number);
 }
 
 /** Node ids in step order (input 0, the output last), so that the arrays are dense. */
-function renumber(steps: Step[], inputSize: number, classes: number): Network {
+function renumber(native: NativeApi, steps: Step[], inputSize: number, classes: number): Network {
   const map = new Map<number, number>([[0, 0]]);
   const last = steps[steps.length - 1];
   if (last === undefined) throw new Unsupported('the model has no layers');
@@ -331,6 +331,6 @@ function renumber(steps: Step[], inputSize: number, classes: number): Network {
     return { ...s, inputs, out: map.get(s.out) as number, load: s.load, forward: s.forward, backward: s.backward } as Step;
   });
   if (map.get(finalNode) !== map.size - 1) throw new Unsupported('internal: the output is not the last node');
-  return new Network(remapped, map.size, inputSize, classes);
+  return new Network(native, remapped, map.size, inputSize, classes);
 }
 

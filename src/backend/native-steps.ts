@@ -165,11 +165,14 @@ function combineInto(ins: ReadonlyArray<Float32Array | undefined>, o: Float32Arr
   }
 }
 
-export function addStep(layer: string, inputs: number[], out: number, size: number): Step {
+export function addStep(native: NativeApi, layer: string, inputs: number[], out: number, size: number): Step {
   return {
     layer, inputs, out, outSize: size,
     forward(ins, o, n) {
-      combineInto(ins, o, n * size, '+');
+      // Pairwise in input order, as combineInto, on the native kernel (a JS loop was 9% of ResNet-20's PGD step).
+      const total = n * size, os = o.subarray(0, total);
+      if (ins.length === 1) os.set((ins[0] as Float32Array).subarray(0, total));
+      for (let k = 1; k < ins.length; k++) native.add(k === 1 ? (ins[0] as Float32Array).subarray(0, total) : os, (ins[k] as Float32Array).subarray(0, total), total, os);
     },
     backward(dy, ins) {
       return ins.map(() => dy);

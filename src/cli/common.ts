@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { validateThreatModel, type ThreatModel } from '../attack/threat-model.js';
 import { setupBackend, type BackendChoice } from '../backend/select.js';
-import { nativeKernelsInstalled } from '../backend/native-kernels.js';
+import { nativeApi, nativeKernelsInstalled } from '../backend/native-kernels.js';
 import { runVersions } from '../jobs/header.js';
 import { emptyShardWarning, type JobLog } from '../jobs/log.js';
 import { networkPathLine, networkPathOf, type NetworkPath } from '../backend/native-network.js';
@@ -55,7 +55,7 @@ export async function initBackend(p: Parsed): Promise<string> {
 
 /** The kernels in use on `backend`, with the reason when alp's native OpenBLAS kernels are not among them. */
 export function kernelsLine(backend: string): string {
-  if (nativeKernelsInstalled()) return 'native OpenBLAS (alp addon) + alp wasm kernels';
+  if (nativeKernelsInstalled()) return `native OpenBLAS (alp addon${convKernelsNote()}) + alp wasm kernels`;
   if (backend === 'tensorflow') return 'TensorFlow (tfjs-node)';
   if (backend !== 'wasm') return `tfjs ${backend} (alp's native kernels need the wasm backend)`;
   if (/^(1|true|yes)$/i.test(process.env['ALP_NO_NATIVE'] ?? '')) return `alp wasm kernels; native kernels off (ALP_NO_NATIVE=${process.env['ALP_NO_NATIVE']})`;
@@ -64,6 +64,12 @@ export function kernelsLine(backend: string): string {
     ? `the addon ${addon} did not load`
     : `the addon is not built (needs a C compiler and libopenblas-dev; build it with: node ${fileURLToPath(new URL('../../native/build.mjs', import.meta.url))})`;
   return `alp wasm kernels only, ~4x slower: ${reason}`;
+}
+
+/** "; direct convolutions on AVX-512" (or AVX2), or '' when every convolution runs as im2col + GEMM. */
+function convKernelsNote(): string {
+  const k = nativeApi()?.convKernels?.() ?? 'gemm';
+  return k === 'gemm' ? '' : `; direct convolutions on ${k === 'avx512' ? 'AVX-512' : 'AVX2'}`;
 }
 
 export function isQuiet(p: Parsed): boolean {
