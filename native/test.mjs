@@ -396,6 +396,21 @@ function testReluGrad() {
   }
 }
 
+function testAdd() {
+  for (const n of [0, 1, 17, 100000]) {
+    const heap = heapFor(3 * n + 100);
+    const a = heap.alloc(n, randn), b = heap.alloc(n, randn), out = heap.alloc(n, () => 777);
+    const ref = Float64Array.from(a, (v, i) => Math.fround(v + b[i]));
+    native.add(a, b, n, out);
+    compare(`add n=${n}`, out, ref, null);
+    native.add(a, b, n, a); // in place (out is a), as a residual Add of several inputs runs
+    compare(`add in-place n=${n}`, a, ref, null);
+    if (!heap.guardsIntact()) fail(`add n=${n}: wrote outside its output`);
+  }
+  const z = (k) => new Float32Array(k);
+  expectThrow('add with a short b', RangeError, /'b' has length 3/, () => native.add(z(4), z(3), 4, z(4)));
+}
+
 function testBiasAct() {
   for (const [R, C, withBias, relu] of [[0, 5, true, true], [1, 1, true, false], [7, 33, true, true], [64, 100, false, true], [300, 10, true, false]]) {
     const heap = heapFor(2 * R * C + C + 100);
@@ -612,6 +627,7 @@ testMaxPoolGrad();
 if (!CHILD) {
   testSgemm();
   testReluGrad();
+  testAdd();
   testBiasAct();
   testLinfPgdStep();
   testErrors();

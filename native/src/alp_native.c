@@ -493,60 +493,66 @@ static int direct_mode(void) {
 /* Whether a layer with co output channels (of the tiles' GEMM view) runs on AVX-512 tiles. */
 static int direct_z(int64_t co) { return g_z512 && co % 16 == 0; }
 
-/* One tile: R consecutive output pixels (input pixels `xs` floats apart) × V·8 channels starting
- * at o (weights w, row stride ws). Terms for kh rows [a0,a1) (row offset xrs), kw [b0,b1), ci. */
-DINL void fwd_tile(const float *x, int64_t xs, int64_t xrs, const float *w, int64_t ws, int64_t Ci,
-                   int64_t KW, int64_t a0, int64_t a1, int64_t b0, int64_t b1, float *out,
-                   int64_t os, const int R, const int V) {
-  __m256 acc[6][2];
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
-  for (int64_t a = a0; a < a1; a++) {
-    for (int64_t b = b0; b < b1; b++) {
-      const float *xp = x + a * xrs + b * Ci;
-      const float *wp = w + (a * KW + b) * Ci * ws;
-      for (int64_t c = 0; c < Ci; c++) {
-        __m256 w0 = _mm256_loadu_ps(wp + c * ws), w1 = w0;
-        if (V == 2) w1 = _mm256_loadu_ps(wp + c * ws + 8);
-        for (int r = 0; r < R; r++) {
-          __m256 s = _mm256_broadcast_ss(xp + r * xs + c);
-          acc[r][0] = _mm256_fmadd_ps(s, w0, acc[r][0]);
-          if (V == 2) acc[r][1] = _mm256_fmadd_ps(s, w1, acc[r][1]);
-        }
-      }
-    }
-  }
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) _mm256_storeu_ps(out + r * os + v * 8, acc[r][v]);
-}
+/* The tiles and the loops over them are written once for both vector widths: VT is __m256 (L = 8
+ * floats) or __m512 (L = 16), a tile R pixels (or input channels) × V vectors of output channels in
+ * R·V accumulators. Each output's terms are added in the same order on both, hence the same bits. */
 
-/* fwd_tile on AVX-512: R pixels × V·16 channels (R·V ≤ 24). */
-ZINL void fwd_tile_z(const float *x, int64_t xs, int64_t xrs, const float *w, int64_t ws, int64_t Ci,
-                     int64_t KW, int64_t a0, int64_t a1, int64_t b0, int64_t b1, float *out,
-                     int64_t os, const int R, const int V) {
-  __m512 acc[12][4];
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t a = a0; a < a1; a++) {
-    for (int64_t b = b0; b < b1; b++) {
-      const float *xp = x + a * xrs + b * Ci;
-      const float *wp = w + (a * KW + b) * Ci * ws;
-      for (int64_t c = 0; c < Ci; c++) {
-        __m512 wv[4];
-        for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wp + c * ws + v * 16);
-        for (int r = 0; r < R; r++) {
-          __m512 s = _mm512_set1_ps(xp[r * xs + c]);
-          for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(s, wv[v], acc[r][v]);
-        }
-      }
-    }
+/* Forward tile: R consecutive output pixels (input pixels `xs` floats apart) × V·L channels (weights
+ * w, row stride ws). Terms for kh rows [a0,a1) (row offset xrs), kw [b0,b1), ci. */
+#define DEF_FWD_TILE(NAME, INL, VT, L, LOADU, SET1, FMADD, ZERO, STOREU, RMAX, VMAX)                 \
+  INL void NAME(const float *x, int64_t xs, int64_t xrs, const float *w, int64_t ws, int64_t Ci,    \
+                int64_t KW, int64_t a0, int64_t a1, int64_t b0, int64_t b1, float *out,            \
+                int64_t os, const int R, const int V) {                                             \
+    VT acc[RMAX][VMAX];                                                                             \
+    for (int r = 0; r < R; r++)                                                                     \
+      for (int v = 0; v < V; v++) acc[r][v] = ZERO();                                               \
+    for (int64_t a = a0; a < a1; a++) {                                                             \
+      for (int64_t b = b0; b < b1; b++) {                                                           \
+        const float *xp = x + a * xrs + b * Ci;                                                     \
+        const float *wp = w + (a * KW + b) * Ci * ws;                                               \
+        for (int64_t c = 0; c < Ci; c++) {                                                          \
+          VT wv[VMAX];                                                                              \
+          for (int v = 0; v < V; v++) wv[v] = LOADU(wp + c * ws + v * L);                           \
+          for (int r = 0; r < R; r++) {                                                             \
+            const VT s = SET1(xp[r * xs + c]);                                                      \
+            for (int v = 0; v < V; v++) acc[r][v] = FMADD(s, wv[v], acc[r][v]);                     \
+          }                                                                                         \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+    for (int r = 0; r < R; r++)                                                                     \
+      for (int v = 0; v < V; v++) STOREU(out + r * os + v * L, acc[r][v]);                          \
   }
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) _mm512_storeu_ps(out + r * os + v * 16, acc[r][v]);
-}
 
-/* The widest AVX-512 tile for V registers per pixel: R·V ≤ 24 accumulators. */
+DEF_FWD_TILE(fwd_tile_y, DINL, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+             _mm256_setzero_ps, _mm256_storeu_ps, 6, 2)
+DEF_FWD_TILE(fwd_tile_z, ZINL, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+             _mm512_setzero_ps, _mm512_storeu_ps, 12, 4)
+
+/* The widest tile for V vectors per pixel: 6 on AVX2 (12 of 16 registers); on AVX-512 R·V ≤ 24. */
+static inline int y_rows(int V) { (void)V; return 6; }
 static inline int z_rows(int V) { return V <= 2 ? 12 : V == 3 ? 8 : 6; }
+
+/* A switch over (V, R) for R ≤ the rows for V, calling CALL(T, R, V) with constants. */
+#define ZC(RR, VV, CALL, T) \
+  case RR:                  \
+    CALL(T, RR, VV);        \
+    break;
+#define UPTO6(VV, CALL, T) ZC(1, VV, CALL, T) ZC(2, VV, CALL, T) ZC(3, VV, CALL, T) ZC(4, VV, CALL, T) ZC(5, VV, CALL, T) ZC(6, VV, CALL, T)
+#define UPTO8(VV, CALL, T) UPTO6(VV, CALL, T) ZC(7, VV, CALL, T) ZC(8, VV, CALL, T)
+#define UPTO12(VV, CALL, T) UPTO8(VV, CALL, T) ZC(9, VV, CALL, T) ZC(10, VV, CALL, T) ZC(11, VV, CALL, T) ZC(12, VV, CALL, T)
+#define Y_SWITCH(V, R, CALL, T)                          \
+  switch (V) {                                           \
+    case 1: switch (R) { UPTO6(1, CALL, T) } break;      \
+    default: switch (R) { UPTO6(2, CALL, T) } break;     \
+  }
+#define Z_SWITCH(V, R, CALL, T)                          \
+  switch (V) {                                           \
+    case 1: switch (R) { UPTO12(1, CALL, T) } break;     \
+    case 2: switch (R) { UPTO12(2, CALL, T) } break;     \
+    case 3: switch (R) { UPTO8(3, CALL, T) } break;      \
+    default: switch (R) { UPTO6(4, CALL, T) } break;     \
+  }
 
 /* One output row's tiles, all channel groups: columns [ta, tb) in full tiles of consecutive pixels,
  * the others (border columns, when there is no padded copy) one at a time on their inside kernel
@@ -554,78 +560,34 @@ static inline int z_rows(int V) { return V <= 2 ? 12 : V == 3 ? 8 : 6; }
 typedef void (*fwd_row_fn)(const geom_t *g, const float *base, int64_t xrs, const float *w,
                            int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow);
 
-DTGT static void fwd_row_y(const geom_t *g, const float *base, int64_t xrs, const float *w,
-                           int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow) {
-  const int64_t Ci = g->Ci, Co = g->Co, KW = g->KW, xs = g->sW * Ci;
-  for (int64_t o = 0; o < Co; o += 16) {
-    const int V = Co - o >= 16 ? 2 : 1;
-    const float *wo = w + o;
-    int64_t ox = 0;
-    while (ox < g->OW) {
-      const float *xp = base + ox * xs;
-      float *op = orow + ox * Co + o;
-      int64_t b0 = 0, b1 = KW, R;
-      if (ox < ta || ox >= tb) {
-        int64_t ix0;
-        col_range(g, ox, &ix0, &b0, &b1);
-        R = 1;
-      } else {
-        R = tb - ox < 6 ? tb - ox : 6;
-      }
-#define FWD_CASE(RR)                                                                         \
-  case RR:                                                                                   \
-    if (V == 2) fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, 2);          \
-    else fwd_tile(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, 1);                 \
-    break;
-      switch (R) { FWD_CASE(1) FWD_CASE(2) FWD_CASE(3) FWD_CASE(4) FWD_CASE(5) FWD_CASE(6) }
-#undef FWD_CASE
-      ox += R;
-    }
-  }
-}
-
-#define ZC(RR, VV, CALL) \
-  case RR:               \
-    CALL(RR, VV);        \
-    break;
-#define Z_UPTO6(VV, CALL) ZC(1, VV, CALL) ZC(2, VV, CALL) ZC(3, VV, CALL) ZC(4, VV, CALL) ZC(5, VV, CALL) ZC(6, VV, CALL)
-#define Z_UPTO8(VV, CALL) Z_UPTO6(VV, CALL) ZC(7, VV, CALL) ZC(8, VV, CALL)
-#define Z_UPTO12(VV, CALL) Z_UPTO8(VV, CALL) ZC(9, VV, CALL) ZC(10, VV, CALL) ZC(11, VV, CALL) ZC(12, VV, CALL)
-/* switch over (V, R) for R ≤ z_rows(V) */
-#define Z_SWITCH(V, R, CALL)                         \
-  switch (V) {                                       \
-    case 1: switch (R) { Z_UPTO12(1, CALL) } break;  \
-    case 2: switch (R) { Z_UPTO12(2, CALL) } break;  \
-    case 3: switch (R) { Z_UPTO8(3, CALL) } break;   \
-    default: switch (R) { Z_UPTO6(4, CALL) } break;  \
+#define FWD_CALL(TILE, RR, VV) TILE(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, VV)
+#define DEF_FWD_ROW(NAME, TGT, TILE, L, VMAX, ROWS, SWITCH)                                          \
+  TGT static void NAME(const geom_t *g, const float *base, int64_t xrs, const float *w, int64_t a0, \
+                       int64_t a1, int64_t ta, int64_t tb, float *orow) {                          \
+    const int64_t Ci = g->Ci, Co = g->Co, KW = g->KW, xs = g->sW * Ci;                              \
+    for (int64_t o = 0; o < Co;) {                                                                  \
+      const int V = Co - o >= (VMAX) * (L) ? (VMAX) : (int)((Co - o) / (L));                        \
+      const float *wo = w + o;                                                                      \
+      for (int64_t ox = 0; ox < g->OW;) {                                                           \
+        const float *xp = base + ox * xs;                                                           \
+        float *op = orow + ox * Co + o;                                                             \
+        int64_t b0 = 0, b1 = KW, R;                                                                 \
+        if (ox < ta || ox >= tb) {                                                                  \
+          int64_t ix0;                                                                              \
+          col_range(g, ox, &ix0, &b0, &b1);                                                         \
+          R = 1;                                                                                    \
+        } else {                                                                                    \
+          R = tb - ox < ROWS(V) ? tb - ox : ROWS(V);                                                \
+        }                                                                                           \
+        SWITCH(V, R, FWD_CALL, TILE)                                                                \
+        ox += R;                                                                                    \
+      }                                                                                             \
+      o += (L) * V;                                                                                 \
+    }                                                                                               \
   }
 
-ZTGT static void fwd_row_z(const geom_t *g, const float *base, int64_t xrs, const float *w,
-                           int64_t a0, int64_t a1, int64_t ta, int64_t tb, float *orow) {
-  const int64_t Ci = g->Ci, Co = g->Co, KW = g->KW, xs = g->sW * Ci;
-  for (int64_t o = 0; o < Co;) {
-    const int V = Co - o >= 64 ? 4 : (int)((Co - o) / 16);
-    const float *wo = w + o;
-    int64_t ox = 0;
-    while (ox < g->OW) {
-      const float *xp = base + ox * xs;
-      float *op = orow + ox * Co + o;
-      int64_t b0 = 0, b1 = KW, R;
-      if (ox < ta || ox >= tb) {
-        int64_t ix0;
-        col_range(g, ox, &ix0, &b0, &b1);
-        R = 1;
-      } else {
-        R = tb - ox < z_rows(V) ? tb - ox : z_rows(V);
-      }
-#define FWD_Z(RR, VV) fwd_tile_z(xp, xs, xrs, wo, Co, Ci, KW, a0, a1, b0, b1, op, Co, RR, VV)
-      Z_SWITCH(V, R, FWD_Z)
-#undef FWD_Z
-      ox += R;
-    }
-    o += 16 * V;
-  }
-}
+DEF_FWD_ROW(fwd_row_y, DTGT, fwd_tile_y, 8, 2, y_rows, Y_SWITCH)
+DEF_FWD_ROW(fwd_row_z, ZTGT, fwd_tile_z, 16, 4, z_rows, Z_SWITCH)
 
 typedef struct {
   const geom_t *g;
@@ -693,70 +655,44 @@ DTGT static void direct_fwd_units(void *vctx, int64_t begin, int64_t end) {
   free(rb);
 }
 
-/* Filter gradient tile: R consecutive input channels (ci0..) of kernel cell (a, b) × V·8 output
+/* Filter gradient tile: R consecutive input channels (ci0..) of kernel cell (a, b) × V·L output
  * channels at o, accumulated over the pixels of units [u0, u1) into dw (loaded and stored). */
-DINL void bpf_tile(const direct_ctx *c, const float *dy, int64_t a, int64_t b, int64_t ci0,
-                   int64_t o, int64_t u0, int64_t u1, float *dw, const int R, const int V) {
-  const geom_t *g = c->g;
-  const int64_t Ci = g->Ci, Co = g->Co;
-  __m256 acc[6][2];
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_ps(dw + r * Co + v * 8);
-  /* Output columns whose input column ox*sW - pL + b lies in [0, W). */
-  int64_t oxa = g->pL - b > 0 ? (g->pL - b + g->sW - 1) / g->sW : 0;
-  int64_t oxb = g->W - 1 + g->pL - b >= 0 ? (g->W - 1 + g->pL - b) / g->sW + 1 : 0;
-  if (oxb > g->OW) oxb = g->OW;
-  for (int64_t u = u0; u < u1; u++) {
-    const int64_t n = u / g->OH, oy = u % g->OH;
-    const int64_t iy = oy * g->sH - g->pT + a;
-    if (iy < 0 || iy >= g->H) continue;
-    const float *xr = c->x + ((n * g->H + iy) * g->W + b - g->pL) * Ci + ci0;
-    const float *dr = dy + u * g->OW * Co + o;
-    for (int64_t ox = oxa; ox < oxb; ox++) {
-      const float *xp = xr + ox * g->sW * Ci;
-      __m256 d0 = _mm256_loadu_ps(dr + ox * Co), d1 = d0;
-      if (V == 2) d1 = _mm256_loadu_ps(dr + ox * Co + 8);
-      for (int r = 0; r < R; r++) {
-        __m256 s = _mm256_broadcast_ss(xp + r);
-        acc[r][0] = _mm256_fmadd_ps(s, d0, acc[r][0]);
-        if (V == 2) acc[r][1] = _mm256_fmadd_ps(s, d1, acc[r][1]);
-      }
-    }
+#define DEF_BPF_TILE(NAME, INL, VT, L, LOADU, SET1, FMADD, STOREU, RMAX, VMAX)                        \
+  INL void NAME(const direct_ctx *c, const float *dy, int64_t a, int64_t b, int64_t ci0, int64_t o, \
+                int64_t u0, int64_t u1, float *dw, const int R, const int V) {                      \
+    const geom_t *g = c->g;                                                                         \
+    const int64_t Ci = g->Ci, Co = g->Co;                                                           \
+    VT acc[RMAX][VMAX];                                                                             \
+    for (int r = 0; r < R; r++)                                                                     \
+      for (int v = 0; v < V; v++) acc[r][v] = LOADU(dw + r * Co + v * L);                           \
+    /* Output columns whose input column ox*sW - pL + b lies in [0, W). */                          \
+    int64_t oxa = g->pL - b > 0 ? (g->pL - b + g->sW - 1) / g->sW : 0;                              \
+    int64_t oxb = g->W - 1 + g->pL - b >= 0 ? (g->W - 1 + g->pL - b) / g->sW + 1 : 0;               \
+    if (oxb > g->OW) oxb = g->OW;                                                                   \
+    for (int64_t u = u0; u < u1; u++) {                                                             \
+      const int64_t n = u / g->OH, oy = u % g->OH;                                                  \
+      const int64_t iy = oy * g->sH - g->pT + a;                                                    \
+      if (iy < 0 || iy >= g->H) continue;                                                           \
+      const float *xr = c->x + ((n * g->H + iy) * g->W + b - g->pL) * Ci + ci0;                     \
+      const float *dr = dy + u * g->OW * Co + o;                                                    \
+      for (int64_t ox = oxa; ox < oxb; ox++) {                                                      \
+        const float *xp = xr + ox * g->sW * Ci;                                                     \
+        VT d[VMAX];                                                                                 \
+        for (int v = 0; v < V; v++) d[v] = LOADU(dr + ox * Co + v * L);                             \
+        for (int r = 0; r < R; r++) {                                                               \
+          const VT s = SET1(xp[r]);                                                                 \
+          for (int v = 0; v < V; v++) acc[r][v] = FMADD(s, d[v], acc[r][v]);                        \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+    for (int r = 0; r < R; r++)                                                                     \
+      for (int v = 0; v < V; v++) STOREU(dw + r * Co + v * L, acc[r][v]);                           \
   }
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) _mm256_storeu_ps(dw + r * Co + v * 8, acc[r][v]);
-}
 
-/* bpf_tile on AVX-512: R input channels × V·16 output channels (R·V ≤ 24). */
-ZINL void bpf_tile_z(const direct_ctx *c, const float *dy, int64_t a, int64_t b, int64_t ci0,
-                     int64_t o, int64_t u0, int64_t u1, float *dw, const int R, const int V) {
-  const geom_t *g = c->g;
-  const int64_t Ci = g->Ci, Co = g->Co;
-  __m512 acc[12][4];
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) acc[r][v] = _mm512_loadu_ps(dw + r * Co + v * 16);
-  int64_t oxa = g->pL - b > 0 ? (g->pL - b + g->sW - 1) / g->sW : 0;
-  int64_t oxb = g->W - 1 + g->pL - b >= 0 ? (g->W - 1 + g->pL - b) / g->sW + 1 : 0;
-  if (oxb > g->OW) oxb = g->OW;
-  for (int64_t u = u0; u < u1; u++) {
-    const int64_t n = u / g->OH, oy = u % g->OH;
-    const int64_t iy = oy * g->sH - g->pT + a;
-    if (iy < 0 || iy >= g->H) continue;
-    const float *xr = c->x + ((n * g->H + iy) * g->W + b - g->pL) * Ci + ci0;
-    const float *dr = dy + u * g->OW * Co + o;
-    for (int64_t ox = oxa; ox < oxb; ox++) {
-      const float *xp = xr + ox * g->sW * Ci;
-      __m512 d[4];
-      for (int v = 0; v < V; v++) d[v] = _mm512_loadu_ps(dr + ox * Co + v * 16);
-      for (int r = 0; r < R; r++) {
-        __m512 s = _mm512_set1_ps(xp[r]);
-        for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(s, d[v], acc[r][v]);
-      }
-    }
-  }
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < V; v++) _mm512_storeu_ps(dw + r * Co + v * 16, acc[r][v]);
-}
+DEF_BPF_TILE(bpf_tile_y, DINL, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+             _mm256_storeu_ps, 6, 2)
+DEF_BPF_TILE(bpf_tile_z, ZINL, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+             _mm512_storeu_ps, 12, 4)
 
 typedef struct {
   direct_ctx d;
@@ -765,37 +701,25 @@ typedef struct {
 } bpf_ctx;
 
 /* One task's filter-gradient tiles over the pixels of units [u0, u1): R input channels from ci0 of
- * kernel cell (a, b), every output channel. */
-DTGT static void bpf_task_y(const bpf_ctx *c, int64_t a, int64_t b, int64_t ci0, int R, int64_t u0,
-                            int64_t u1, float *dwt) {
-  const int64_t Co = c->d.g->Co;
-  for (int64_t o = 0; o < Co; o += 16) {
-    const int V = Co - o >= 16 ? 2 : 1;
-#define BPF_CASE(RR)                                                                     \
-  case RR:                                                                               \
-    if (V == 2) bpf_tile(&c->d, c->dy, a, b, ci0, o, u0, u1, dwt + o, RR, 2);             \
-    else bpf_tile(&c->d, c->dy, a, b, ci0, o, u0, u1, dwt + o, RR, 1);                    \
-    break;
-    switch (R) { BPF_CASE(1) BPF_CASE(2) BPF_CASE(3) BPF_CASE(4) BPF_CASE(5) BPF_CASE(6) }
-#undef BPF_CASE
+ * kernel cell (a, b), every output channel (R split where a channel group's tile holds fewer). */
+#define BPF_CALL(TILE, RR, VV) TILE(&c->d, c->dy, a, b, ci0 + r0, o, u0, u1, dwt + r0 * Co + o, RR, VV)
+#define DEF_BPF_TASK(NAME, TGT, TILE, L, VMAX, ROWS, SWITCH)                                          \
+  TGT static void NAME(const bpf_ctx *c, int64_t a, int64_t b, int64_t ci0, int R, int64_t u0,      \
+                       int64_t u1, float *dwt) {                                                    \
+    const int64_t Co = c->d.g->Co;                                                                  \
+    for (int64_t o = 0; o < Co;) {                                                                  \
+      const int V = Co - o >= (VMAX) * (L) ? (VMAX) : (int)((Co - o) / (L));                        \
+      const int RV = R < ROWS(V) ? R : ROWS(V);                                                     \
+      for (int r0 = 0; r0 < R; r0 += RV) {                                                          \
+        const int rr = R - r0 < RV ? R - r0 : RV;                                                   \
+        SWITCH(V, rr, BPF_CALL, TILE)                                                               \
+      }                                                                                             \
+      o += (L) * V;                                                                                 \
+    }                                                                                               \
   }
-}
 
-ZTGT static void bpf_task_z(const bpf_ctx *c, int64_t a, int64_t b, int64_t ci0, int R, int64_t u0,
-                            int64_t u1, float *dwt) {
-  const int64_t Co = c->d.g->Co;
-  for (int64_t o = 0; o < Co;) {
-    const int V = Co - o >= 64 ? 4 : (int)((Co - o) / 16);
-    const int RV = R < z_rows(V) ? R : z_rows(V);
-    for (int r0 = 0; r0 < R; r0 += RV) {
-      const int rr = R - r0 < RV ? R - r0 : RV;
-#define BPF_Z(RR, VV) bpf_tile_z(&c->d, c->dy, a, b, ci0 + r0, o, u0, u1, dwt + r0 * Co + o, RR, VV)
-      Z_SWITCH(V, rr, BPF_Z)
-#undef BPF_Z
-    }
-    o += 16 * V;
-  }
-}
+DEF_BPF_TASK(bpf_task_y, DTGT, bpf_tile_y, 8, 2, y_rows, Y_SWITCH)
+DEF_BPF_TASK(bpf_task_z, ZTGT, bpf_tile_z, 16, 4, z_rows, Z_SWITCH)
 
 /* Tasks are (kernel cell, channel group) pairs. A thread walks the pixels a few output rows at a
  * time and runs all of its tasks on each chunk, so dy and x are read once per thread, from cache. */

@@ -200,7 +200,7 @@ export function stepsOf(native: NativeApi, layer: tf.layers.Layer, ins: number[]
     case 'GlobalMaxPooling2D': {
       const [H, W, C] = spatial(layer, one());
       channelsLast(layer, cfg);
-      return [cls === 'GlobalAveragePooling2D' ? globalAvgStep(name, ins, out, H, W, C) : globalMaxStep(name, ins, out, H * W, C)];
+      return [cls === 'GlobalAveragePooling2D' ? globalAvgStep(native, name, ins, out, H, W, C) : globalMaxStep(name, ins, out, H * W, C)];
     }
     case 'ZeroPadding2D': {
       const s = spatial(layer, one());

@@ -72,8 +72,30 @@ export function avgPoolStep(layer: string, inputs: number[], out: number, info: 
  * GlobalAveragePooling2D: average pooling with one window over the whole image (TF.js' mean: the sum in
  * order, divided by the count; the gradient dy / count to every position), the same float32 operations.
  */
-export function globalAvgStep(layer: string, inputs: number[], out: number, H: number, W: number, C: number): Step {
-  return avgPoolStep(layer, inputs, out, tf.backend_util.computePool2DInfo([1, H, W, C], [H, W], [1, 1], 1, 'valid'));
+export function globalAvgStep(native: NativeApi, layer: string, inputs: number[], out: number, H: number, W: number, C: number): Step {
+  const HW = H * W;
+  return {
+    layer, inputs, out, outSize: C,
+    forward([x], o, n) {
+      // avgPoolStep's float32 sums over one window, on the native column sum (rows added in order).
+      const xv = x as Float32Array;
+      for (let b = 0; b < n; b++) {
+        const ob = o.subarray(b * C, (b + 1) * C);
+        native.sumRows(xv.subarray(b * HW * C, (b + 1) * HW * C), HW, C, ob);
+        for (let c = 0; c < C; c++) ob[c] = (ob[c] as number) / HW;
+      }
+    },
+    backward(dy, _ins, _o, n, buf) {
+      // avgPoolBackward with one window: every position gets dy / count.
+      const dx = buf.get(`${layer}:dx`, n * HW * C);
+      const row = new Float32Array(C);
+      for (let b = 0; b < n; b++) {
+        for (let c = 0; c < C; c++) row[c] = (dy[b * C + c] as number) / HW;
+        for (let p = 0; p < HW; p++) dx.set(row, (b * HW + p) * C);
+      }
+      return [dx];
+    },
+  };
 }
 
 /** GlobalMaxPooling2D: TF.js' max and its gradient, which every position equal to the max receives in full. */
