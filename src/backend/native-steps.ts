@@ -155,21 +155,11 @@ export function rescaleStep(layer: string, inputs: number[], out: number, size: 
   };
 }
 
-/** Element-wise sum or product of the inputs (in input order, as TF.js' Add / Multiply) into `o`. */
-function combineInto(ins: ReadonlyArray<Float32Array | undefined>, o: Float32Array, total: number, op: '+' | '*'): void {
-  o.set((ins[0] as Float32Array).subarray(0, total));
-  for (let k = 1; k < ins.length; k++) {
-    const a = ins[k] as Float32Array;
-    if (op === '+') for (let i = 0; i < total; i++) o[i] = (o[i] as number) + (a[i] as number);
-    else for (let i = 0; i < total; i++) o[i] = (o[i] as number) * (a[i] as number);
-  }
-}
-
 export function addStep(native: NativeApi, layer: string, inputs: number[], out: number, size: number): Step {
   return {
     layer, inputs, out, outSize: size,
     forward(ins, o, n) {
-      // Pairwise in input order, as combineInto, on the native kernel (a JS loop was 9% of ResNet-20's PGD step).
+      // Pairwise in input order, as TF.js' Add, on the native kernel (a JS loop was 9% of ResNet-20's PGD step).
       const total = n * size, os = o.subarray(0, total);
       if (ins.length === 1) os.set((ins[0] as Float32Array).subarray(0, total));
       for (let k = 1; k < ins.length; k++) native.add(k === 1 ? (ins[0] as Float32Array).subarray(0, total) : os, (ins[k] as Float32Array).subarray(0, total), total, os);
@@ -184,7 +174,13 @@ export function multiplyStep(layer: string, inputs: number[], out: number, size:
   return {
     layer, inputs, out, outSize: size,
     forward(ins, o, n) {
-      combineInto(ins, o, n * size, '*');
+      // Pairwise in input order, as TF.js' Multiply.
+      const total = n * size;
+      o.set((ins[0] as Float32Array).subarray(0, total));
+      for (let k = 1; k < ins.length; k++) {
+        const a = ins[k] as Float32Array;
+        for (let i = 0; i < total; i++) o[i] = (o[i] as number) * (a[i] as number);
+      }
     },
     backward(dy, ins, _o, n, buf) {
       const total = n * size;
