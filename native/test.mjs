@@ -411,6 +411,41 @@ function testAdd() {
   expectThrow('add with a short b', RangeError, /'b' has length 3/, () => native.add(z(4), z(3), 4, z(4)));
 }
 
+// swish, sigmoid, ELU and GELU (kinds 0–3) against float64 formulas: GELU with the Abramowitz–Stegun
+// erf TF.js uses. Inputs span the clamp of the polynomial exp (±87) and beyond.
+function testActivations() {
+  const erfAS = (v) => {
+    const a = Math.abs(v), t = 1 / (1 + 0.3275911 * a);
+    return Math.sign(v) * (1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a));
+  };
+  const sig = (v) => 1 / (1 + Math.exp(-v));
+  const kinds = [
+    ['swish', (v) => v * sig(v), (g, v) => g * sig(v) + g * v * sig(v) * (1 - sig(v))],
+    ['sigmoid', sig, (g, v) => g * sig(v) * (1 - sig(v))],
+    ['elu', (v) => (v >= 0 ? v : Math.expm1(v)), (g, v) => (v >= 0 ? g : g * Math.exp(v))],
+    ['gelu', (v) => v * 0.5 * (1 + erfAS(v / Math.SQRT2)), (g, v) => g * (0.5 * (1 + erfAS(v / Math.SQRT2)) + v * Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI))],
+  ];
+  const special = [0, -0, 1e-8, -1e-8, 1, -1, 20, -20, 86.9, -86.9, 87.5, -87.5, 100, -100];
+  for (const n of [0, 1, 17, 100003]) {
+    kinds.forEach(([name, f, df], kind) => {
+      const heap = heapFor(5 * n + 100);
+      const x = heap.alloc(n, (i) => (i < special.length ? special[i] : 4 * randn()));
+      const dy = heap.alloc(n, randn), y = heap.alloc(n, () => 777), dx = heap.alloc(n, () => 777);
+      native.activation(kind, x, n, y);
+      compare(`activation ${name} n=${n}`, y, Float64Array.from(x, f), null);
+      native.activationGrad(kind, dy, x, y, n, dx);
+      // ELU's gradient reads y (e^x − 1 near 0 loses bits): its tolerance scales with |dy|.
+      compare(`activationGrad ${name} n=${n}`, dx, Float64Array.from(x, (v, i) => df(dy[i], v)), kind === 2 ? absArr(dy) : null);
+      native.activation(kind, x, n, x); // in place
+      compare(`activation ${name} in-place n=${n}`, x, Float64Array.from(y), null);
+      if (!heap.guardsIntact()) fail(`activation ${name} n=${n}: wrote outside its output`);
+    });
+  }
+  const z = (k) => new Float32Array(k);
+  expectThrow('activation with kind 4', RangeError, /'kind' must be 0 \(swish\)/, () => native.activation(4, z(4), 4, z(4)));
+  expectThrow('activationGrad with a short y', RangeError, /'y' has length 3/, () => native.activationGrad(0, z(4), z(4), z(3), 4, z(4)));
+}
+
 function testBiasAct() {
   for (const [R, C, withBias, relu] of [[0, 5, true, true], [1, 1, true, false], [7, 33, true, true], [64, 100, false, true], [300, 10, true, false]]) {
     const heap = heapFor(2 * R * C + C + 100);
@@ -628,6 +663,7 @@ if (!CHILD) {
   testSgemm();
   testReluGrad();
   testAdd();
+  testActivations();
   testBiasAct();
   testLinfPgdStep();
   testErrors();

@@ -32,6 +32,15 @@ export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
   gelu: act('gelu'),
 };
 
+/**
+ * The activations the native addon computes itself (`activation`/`activationGrad`, vectorised: in
+ * JavaScript an exp per element made a swish network's step 2.6x slower than its ReLU twin), by the
+ * addon's numbering. Its exp is a polynomial within 3 ulps of the exact value, so results can differ
+ * from the JavaScript loops below by a few float32 ulps (ELU by one ulp of e^x, more relative to a result
+ * near 0, where e^x − 1 cancels in TF.js as here).
+ */
+export const NATIVE_ACTIVATION_KINDS: Readonly<Partial<Record<ActivationName, number>>> = { swish: 0, sigmoid: 1, elu: 2, gelu: 3 };
+
 const f32 = Math.fround;
 
 /** erf by Abramowitz–Stegun 7.1.26, the approximation TF.js' erf kernels use. */

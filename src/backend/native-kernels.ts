@@ -63,6 +63,10 @@ export interface NativeApi {
   clampGrad(dy: Float32Array, x: Float32Array, n: number, lo: number, hi: number, inclusive: boolean, out: Float32Array): void;
   /** out = a + b element-wise (out may be a). */
   add(a: Float32Array, b: Float32Array, n: number, out: Float32Array): void;
+  /** out = f(x) for a smooth activation, `kind` as NATIVE_ACTIVATION_KINDS numbers them (out may be x). */
+  activation(kind: number, x: Float32Array, n: number, out: Float32Array): void;
+  /** out = dy·f'(x), from the input x and the output y = f(x). */
+  activationGrad(kind: number, dy: Float32Array, x: Float32Array, y: Float32Array, n: number, out: Float32Array): void;
   numThreads(): number;
   setNumThreads(n: number): void;
   /** The direct convolution kernels that run where they apply (few output channels): AVX-512, AVX2, or none (im2col + GEMM everywhere). */

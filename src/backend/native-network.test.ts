@@ -48,6 +48,10 @@ function supported(): Array<[string, tf.LayersModel, number[]]> {
     ['fast-cnn', buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 2 }), [28, 28, 1]],
     ['mlp', buildArch('mlp', { inputShape: [12, 12, 1], numClasses: 10, seed: 3 }), [12, 12, 1]],
     ['madry-cnn (max pooling)', buildArch('madry-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 4 }), [28, 28, 1]],
+    // The smooth activations on the addon's vectorised loops (NATIVE_ACTIVATION_KINDS).
+    ['wide-cnn, swish', buildArch('wide-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5, activation: 'swish' }), [28, 28, 1]],
+    ['fast-cnn, gelu', buildArch('fast-cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 6, activation: 'gelu' }), [28, 28, 1]],
+    ['mlp, elu', buildArch('mlp', { inputShape: [12, 12, 1], numClasses: 10, seed: 7, activation: 'elu' }), [12, 12, 1]],
     ['valid padding, no bias, overlapping padded pooling, Activation and Dropout layers', custom, [9, 9, 2]],
   ];
 }

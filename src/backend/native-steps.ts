@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeApi } from './native-kernels.js';
 import { avgPoolBackward, type PoolGeometry } from './avg-pool-grad.js';
-import { activationBackward, activationForward, type Activation } from './native-activations.js';
+import { activationBackward, activationForward, NATIVE_ACTIVATION_KINDS, type Activation } from './native-activations.js';
 
 const f32 = Math.fround;
 
@@ -104,11 +104,13 @@ export function activationStep(native: NativeApi, layer: string, inputs: number[
   const relu = act.name === 'relu';
   // relu6 and the ReLU layer's clip on the native kernels, with the masks activationBackward documents.
   const clip = act.name === 'relu6' ? 6 : act.name === 'relu-clip' ? act.cap : null;
+  const kind = NATIVE_ACTIVATION_KINDS[act.name];
   return {
     layer, inputs, out, outSize: size,
     forward([x], o, n) {
       const xs = (x as Float32Array).subarray(0, n * size), os = o.subarray(0, n * size);
       if (clip !== null) return native.clamp(xs, n * size, 0, clip, os);
+      if (kind !== undefined) return native.activation(kind, xs, n * size, os);
       if (!relu) return activationForward(act, x as Float32Array, o, n * size);
       os.set(xs);
       native.biasAct(os, n, size, null, true);
@@ -119,6 +121,7 @@ export function activationStep(native: NativeApi, layer: string, inputs: number[
       // ReLU: dy · step(x), TF.js' gradient (the output is positive exactly where x is).
       if (relu) native.reluGrad(dys, o.subarray(0, n * size), dx, n * size);
       else if (clip !== null) native.clampGrad(dys, (x as Float32Array).subarray(0, n * size), n * size, 0, clip, act.name === 'relu-clip', dx);
+      else if (kind !== undefined) native.activationGrad(kind, dys, (x as Float32Array).subarray(0, n * size), o.subarray(0, n * size), n * size, dx.subarray(0, n * size));
       else activationBackward(act, dy, x as Float32Array, o, dx, n * size);
       return [dx];
     },

@@ -23,7 +23,7 @@ test('trainArgvFor: `alp train` parses the options back to the same config, for 
     // The preset's own values, chosen over what the data kind would give (RGB: 8/255; text: text-cnn).
     { eps: 0.3, arch: 'fast-cnn', attackStepSize: 0.075 },
     { eps: 0.1, epochs: 13, trainSize: 57280, evalEvery: 0 },
-    { eps: 0.35, attackStepSize: 0.0875, lambda: 0.3, emaDecay: 0.999, lrDecayAt: [0.4, 0.9], schedule: 'step', attackLoss: 'cw' },
+    { eps: 0.35, attackStepSize: 0.0875, lambda: 0.3, emaDecay: 0.999, lrDecayAt: [0.4, 0.9], schedule: 'step', attackLoss: 'cw', activation: 'swish' },
     { schedule: 'step', lrDecayAt: [] },
     { method: 'trades', beta: 3, seed: 7, batchSize: 32, valSize: 0, augment: { crop: 4, flip: true } },
     { method: 'pgd-at', norm: 'l2', eps: 1.5, optimizer: 'sgd', momentum: 0.8, lr: 0.05, arch: 'madry-cnn' },

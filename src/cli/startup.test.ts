@@ -39,6 +39,8 @@ test('help, the version and every usage error are answered without loading tfjs'
     [['eval', '--n', '10'], /^alp: alp eval: --model is required/],
     [['eval', '--model', 'm', '--shard', '3/2'], /^alp: --shard: K must be in 1\.\.2/],
     [['train', '--method', 'standard', '--input-range=-1,1'], /^alp: --input-range: only with --model/],
+    [['train', '--method', 'standard', '--activation', 'swish', '--model', 'm.json'], /^alp: --activation: only with a built architecture \(--arch\), not --model/],
+    [['train', '--method', 'standard', '--activation', 'tanh'], /--activation expects one of relu, swish, gelu, elu/],
     [['attack', '--model', 'm', '--attack', 'magic'], /--attack expects one of fgsm, pgd-ce/],
     [['audit', '--model', 'm', '--budget', 'huge'], /--budget expects one of quick, standard, thorough/],
     [['demo', '--workers', 'two'], /--workers expects an integer, got 'two'/],

@@ -43,7 +43,7 @@ export function cpuSeconds(): number {
  */
 export async function measurePace(c: TrainConfig, train: Dataset, val: Dataset | null, probeSteps = 8, warmup = 2): Promise<Pace> {
   if (!Number.isInteger(probeSteps) || probeSteps <= warmup) throw new UserError(`probe steps: expected an integer > ${warmup}, got ${probeSteps}`);
-  const model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+  const model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(c.activation !== undefined ? { activation: c.activation } : {}), ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   let tStart = 0;
   let tEnd = 0;
   let cStart = 0;

@@ -158,7 +158,7 @@ export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunRes
       source: o.modelPath, dataName: c.dataset, ...(o.inputRange !== undefined ? { inputRange: o.inputRange } : {}),
     }).model;
   } else {
-    model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
+    model = buildArch(c.arch, { inputShape: train.shape, numClasses: train.numClasses, seed: c.seed, ...(c.activation !== undefined ? { activation: c.activation } : {}), ...(train.vocabulary !== undefined ? { vocabularySize: train.vocabulary.length } : {}) });
   }
   // A manifest's per-channel normalisation becomes the model's first layer (saved with it): inputs stay in [0,1].
   const norm = loaded.record?.normalization;

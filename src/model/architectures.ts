@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { applyConstraints } from './constraints.js';
 
-import { ARCH_NAMES, type ArchName } from './arch-names.js';
+import { ARCH_NAMES, HIDDEN_ACTIVATIONS, type ArchName, type HiddenActivation } from './arch-names.js';
 
-export { ARCH_NAMES, type ArchName };
+export { ARCH_NAMES, HIDDEN_ACTIVATIONS, type ArchName, type HiddenActivation };
 
 export interface ArchOptions {
   inputShape: [number, number, number];
@@ -16,7 +16,11 @@ export interface ArchOptions {
   seed: number;
   /** Text models: how many token ids the embedding has rows for. */
   vocabularySize?: number;
+  /** The hidden layers' activation (default relu). */
+  activation?: HiddenActivation;
 }
+
+const hidden = (o: ArchOptions): HiddenActivation => o.activation ?? 'relu';
 
 function init(seed: number, k: number): ReturnType<typeof tf.initializers.glorotUniform> {
   // One seed per layer so that architectures stay reproducible if layers are added or reordered.
@@ -31,12 +35,12 @@ export function madryCnn(o: ArchOptions): tf.LayersModel {
   return tf.sequential({
     name: 'madry_cnn',
     layers: [
-      tf.layers.conv2d({ inputShape: o.inputShape, filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: 32, kernelSize: 5, padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, 1) }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, 2) }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 1024, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units: 1024, activation: hidden(o), kernelInitializer: init(o.seed, 3) }),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
     ],
   });
@@ -65,10 +69,10 @@ function stridedCnn(o: ArchOptions, name: string, c1: number, c2: number, units:
   return tf.sequential({
     name,
     layers: [
-      tf.layers.conv2d({ inputShape: o.inputShape, filters: c1, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 1) }),
-      tf.layers.conv2d({ filters: c2, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.conv2d({ inputShape: o.inputShape, filters: c1, kernelSize: 4, strides: 2, padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, 1) }),
+      tf.layers.conv2d({ filters: c2, kernelSize: 4, strides: 2, padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, 2) }),
       tf.layers.flatten(),
-      tf.layers.dense({ units, activation: 'relu', kernelInitializer: init(o.seed, 3) }),
+      tf.layers.dense({ units, activation: hidden(o), kernelInitializer: init(o.seed, 3) }),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 4), name: 'logits' }),
     ],
   });
@@ -82,7 +86,7 @@ function stridedCnn(o: ArchOptions, name: string, c1: number, c2: number, units:
 export function audioCnn(o: ArchOptions): tf.LayersModel {
   if (o.inputShape[0] !== 1) throw new UserError(`architecture audio-cnn: expects one-row inputs [1, T, C] (audio), found [${o.inputShape.join(', ')}]`);
   const conv = (filters: number, stride: number, k: number): tf.layers.Layer =>
-    tf.layers.conv2d({ filters, kernelSize: [1, 9], strides: [1, stride], padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, k) });
+    tf.layers.conv2d({ filters, kernelSize: [1, 9], strides: [1, stride], padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, k) });
   return tf.sequential({
     name: 'audio_cnn',
     layers: [
@@ -117,7 +121,7 @@ export function textCnn(o: ArchOptions): tf.LayersModel {
         embeddingsInitializer: tf.initializers.randomNormal({ seed: o.seed * 31 + 1 }),
         embeddingsConstraint: tf.constraints.unitNorm({ axis: 1 }),
       }),
-      tf.layers.conv1d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(o.seed, 2) }),
+      tf.layers.conv1d({ filters: 64, kernelSize: 5, padding: 'same', activation: hidden(o), kernelInitializer: init(o.seed, 2) }),
       tf.layers.globalMaxPooling1d({}),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 3), name: 'logits' }),
     ],
@@ -132,7 +136,7 @@ export function mlp(o: ArchOptions): tf.LayersModel {
     name: 'mlp',
     layers: [
       tf.layers.flatten({ inputShape: o.inputShape }),
-      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init(o.seed, 1) }),
+      tf.layers.dense({ units: 64, activation: hidden(o), kernelInitializer: init(o.seed, 1) }),
       tf.layers.dense({ units: o.numClasses, kernelInitializer: init(o.seed, 2), name: 'logits' }),
     ],
   });

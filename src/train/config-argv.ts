@@ -9,7 +9,7 @@ import { resolveConfig, type ConfigOverrides, type TrainConfig } from './config.
 
 /** Each config field and the `alp train` option that sets it. */
 const OPTION_OF: { readonly [K in keyof Required<TrainConfig>]: string } = {
-  method: 'method', arch: 'arch', dataset: 'data', epochs: 'epochs', batchSize: 'batch-size', trainSize: 'train-size',
+  method: 'method', arch: 'arch', activation: 'activation', dataset: 'data', epochs: 'epochs', batchSize: 'batch-size', trainSize: 'train-size',
   valSize: 'val-size', optimizer: 'optimizer', lr: 'lr', momentum: 'momentum', schedule: 'schedule', lrDecayAt: 'lr-decay-at',
   norm: 'norm', eps: 'eps', attackSteps: 'attack-steps', attackStepSize: 'attack-step-size', epsRampEpochs: 'eps-ramp-epochs',
   lambda: 'lambda', beta: 'beta', noise: 'noise', seed: 'seed', evalEvery: 'eval-every', evalAttackSteps: 'eval-attack-steps',

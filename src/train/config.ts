@@ -4,7 +4,7 @@
  */
 import { OptionError, UserError } from '../util/errors.js';
 // Names only (no tfjs): the CLI checks its options against this module before loading tfjs.
-import { ARCH_NAMES, type ArchName } from '../model/arch-names.js';
+import { ARCH_NAMES, HIDDEN_ACTIVATIONS, type ArchName, type HiddenActivation } from '../model/arch-names.js';
 import { NORMS, type NormName } from '../attack/norms.js';
 import { checkAugment, type Augment } from '../data/augment.js';
 
@@ -25,6 +25,8 @@ export const DEFAULT_TRAIN_SWAPS = 2;
 export interface TrainConfig {
   method: Method;
   arch: ArchName;
+  /** The built architecture's hidden activation (model/arch-names.ts). Absent: relu. */
+  activation?: HiddenActivation;
   dataset: string;
   epochs: number;
   batchSize: number;
@@ -211,6 +213,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     check(c.attackLoss === 'ce' || c.method === 'alp' || c.method === 'pgd-at' || c.method === 'fgsm-rs', 'attackLoss', `ce for method ${c.method} (only alp, pgd-at and fgsm-rs make their twins with a choice of loss)`, c.attackLoss);
     check(c.attackLoss === 'ce' || c.textAdversary !== 'swap', 'attackLoss', 'ce with --text-adversary swap (HotFlip scores swaps by cross-entropy)', c.attackLoss);
   }
+  if (c.activation !== undefined) check(HIDDEN_ACTIVATIONS.includes(c.activation), 'activation', `one of ${HIDDEN_ACTIVATIONS.join(', ')}`, c.activation);
   if (c.emaDecay !== undefined) check(Number.isFinite(c.emaDecay) && c.emaDecay >= 0 && c.emaDecay < 1, 'emaDecay', 'a number in [0, 1) (0: no averaging)', c.emaDecay);
   if (c.trainSwaps !== undefined) {
     check(isInt(c.trainSwaps, 1), 'trainSwaps', 'an integer ≥ 1', c.trainSwaps);

@@ -22,6 +22,7 @@ export function configOverrides(p: Parsed): ConfigOverrides {
   return {
     method: get.str(p, 'method') as TrainConfig['method'] | undefined,
     arch: get.str(p, 'arch') as TrainConfig['arch'] | undefined,
+    activation: get.str(p, 'activation') as TrainConfig['activation'],
     dataset: get.str(p, 'data'),
     epochs: get.num(p, 'epochs'),
     batchSize: get.num(p, 'batch-size'),
@@ -94,7 +95,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
     const kindDefaults = dataDefaults(dataKindOf(data.ds), data.ds.shape);
     config = resolveConfig(preset, overrides, kindDefaults.fields);
     const applied = appliedDefaults(kindDefaults, config, preset, overrides);
-    say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${trainedModelLabel(trainedModel(config, modelPath))}, ${config.epochs} epoch(s)${(config.emaDecay ?? 0) > 0 ? `, weights averaged (decay ${config.emaDecay})` : ''}, backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
+    say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${trainedModelLabel(trainedModel(config, modelPath))}${config.activation !== undefined && config.activation !== 'relu' ? ` (${config.activation})` : ''}, ${config.epochs} epoch(s)${(config.emaDecay ?? 0) > 0 ? `, weights averaged (decay ${config.emaDecay})` : ''}, backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
     // Not progress: a default the user did not choose is said even under --quiet.
     if (Object.keys(applied.fields).length > 0) say(false, `notice: defaults for ${applied.from}: ${Object.entries(applied.fields).map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`).join(', ')} (give --${Object.keys(applied.fields).includes('eps') ? 'eps' : 'arch'} etc. to choose)`);
     r = await runTraining(config, {

@@ -1,7 +1,7 @@
 /** `alp train`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { parseAugment } from '../../data/augment.js';
 import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS, TRAIN_ATTACK_LOSSES } from '../../train/config.js';
-import { ARCH_NAMES } from '../../model/arch-names.js';
+import { ARCH_NAMES, HIDDEN_ACTIVATIONS } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
 import { get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
 import { COMMON_OPTIONS, DATA_OPTIONS } from '../options.js';
@@ -20,6 +20,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'workers', type: 'int', metavar: 'N', help: 'data-parallel worker threads, each with a model replica and a share of every batch (default: the number of cores; 1: no workers)' },
     { name: 'max-minutes', type: 'number', help: 'stop cleanly after this long (model and checkpoint saved; --resume continues)' },
     { name: 'arch', type: 'string', choices: ARCH_NAMES, help: 'architecture to build (default fast-cnn)' },
+    { name: 'activation', type: 'string', choices: HIDDEN_ACTIVATIONS, help: 'hidden activation of the built --arch: relu (default), or swish, gelu, elu (smooth: attacks get gradients where a ReLU gives none)' },
     { name: 'model', type: 'string', metavar: 'model.json', help: 'fine-tune this TF.js layers model (must output logits) instead of building --arch; flat or channel-less inputs are reshaped' },
     { name: 'input-range', type: 'string', metavar: 'LO,HI', help: 'with --model: the value range it was trained on (e.g. -1,1); the saved model then takes [0,1] inputs' },
     // No default here: a preset (spoken-digits) may name its dataset.
@@ -63,6 +64,7 @@ export const TRAIN_SPEC: CommandSpec = {
     if (get.str(p, 'method') === undefined) {
       throw new UserError(`alp train: --method is required (one of ${METHODS.join(', ')}; e.g. alp train --method alp --preset quick --out runs/alp)`);
     }
+    if (get.str(p, 'activation') !== undefined && get.str(p, 'model') !== undefined) throw new UserError('--activation: only with a built architecture (--arch), not --model (its layers keep their own activations)');
     if (get.str(p, 'input-range') !== undefined && get.str(p, 'model') === undefined) throw new UserError('--input-range: only with --model (models alp builds take [0,1] inputs)');
     lrDecayAtOf(p);
     const augment = get.strs(p, 'augment');
