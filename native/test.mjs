@@ -441,6 +441,46 @@ function testActivations() {
       if (!heap.guardsIntact()) fail(`activation ${name} n=${n}: wrote outside its output`);
     });
   }
+  // The polynomial exp, tightly: sigmoid and swish within 4 float32 ulps of the float64 value over
+  // [−87, 88] (the whole range where e^−x is a normal float); ELU within 2 ulps of e^x (and the
+  // result's rounding) of TF.js' own e^x − 1; and the ends: 0 and 1, ±infinity, NaN.
+  {
+    const n = 200001;
+    const x = Float32Array.from({ length: n }, (_, i) => -87 + (175 * i) / (n - 1));
+    const y = new Float32Array(n);
+    const ulp = (v) => {
+      const b = new Float32Array([Math.abs(Math.fround(v))]);
+      new Uint32Array(b.buffer)[0]++;
+      return b[0] - Math.abs(Math.fround(v));
+    };
+    const within = (name, got, ref, tol) => {
+      checks++;
+      let worst = 0, at = 0;
+      for (let i = 0; i < n; i++) {
+        const r = Math.abs(got[i] - ref(x[i])) / tol(x[i]);
+        if (!(r <= worst)) { worst = r; at = i; }
+      }
+      if (!(worst <= 1)) fail(`${name}: ${worst.toFixed(2)}x the tolerance at x = ${x[at]} (got ${got[at]}, want ${ref(x[at])})`);
+    };
+    native.activation(1, x, n, y);
+    within('sigmoid over [−87, 88]', y, sig, (v) => 4 * ulp(sig(v)));
+    native.activation(0, x, n, y);
+    within('swish over [−87, 88]', y, (v) => v * sig(v), (v) => 4 * ulp(v * sig(v)));
+    native.activation(2, x, n, y);
+    within('elu over [−87, 88]', y, (v) => (v >= 0 ? v : Math.fround(Math.fround(Math.exp(v)) - 1)), (v) => (v >= 0 ? ulp(v) : 2 * ulp(Math.exp(v)) + ulp(Math.expm1(v))));
+    const ends = Float32Array.from([Infinity, -Infinity, NaN, 100, -100, 1e30, -1e30]);
+    const out = new Float32Array(ends.length);
+    const same = (name, got, want) => {
+      checks++;
+      if (!want.every((w, i) => Object.is(w, got[i]) || (w === 0 && got[i] === 0))) fail(`${name} at ±∞, NaN, ±100, ±1e30: got [${Array.from(got)}], want [${want}]`);
+    };
+    native.activation(1, ends, ends.length, out);
+    same('sigmoid', out, [1, 0, NaN, 1, 0, 1, 0]);
+    native.activation(0, ends, ends.length, out);
+    same('swish', out, [Infinity, NaN, NaN, 100, -0, Math.fround(1e30), -0]);
+    native.activation(2, ends, ends.length, out);
+    same('elu', out, [Infinity, -1, NaN, 100, -1, Math.fround(1e30), -1]);
+  }
   const z = (k) => new Float32Array(k);
   expectThrow('activation with kind 4', RangeError, /'kind' must be 0 \(swish\)/, () => native.activation(4, z(4), 4, z(4)));
   expectThrow('activationGrad with a short y', RangeError, /'y' has length 3/, () => native.activationGrad(0, z(4), z(4), z(3), 4, z(4)));

@@ -2020,10 +2020,12 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
  * of TF.js', as the JavaScript fallback's are. */
 enum { ACT_SWISH = 0, ACT_SIGMOID = 1, ACT_ELU = 2, ACT_GELU = 3, ACT_COUNT = 4 };
 
-/* exp(x) for |x| ≤ 87 (clamped outside): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 Taylor
- * polynomial (truncation < 2e-9 relative), times 2^k through the exponent bits. */
-static inline float vexpf(float x) {
-  x = x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x);
+/* exp(x): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 Taylor polynomial (truncation < 1e-8
+ * relative), times 2^k as two powers of two built from exponent bits (k reaches 128 at 88.7, one more
+ * than a float's exponent holds). Below −87.3365 (e^x under the smallest normal float) the result is 0,
+ * above 88.7228 infinity; NaN stays NaN. The clamp sends NaN to the low end, so no conversion sees it. */
+static inline float vexpf(float x0) {
+  const float x = x0 > -87.34f ? (x0 < 88.73f ? x0 : 88.73f) : -87.34f;
   const float k = __builtin_rintf(x * 1.44269504088896341f);
   const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-6f;
   float p = 1.0f / 5040.0f;
@@ -2034,10 +2036,13 @@ static inline float vexpf(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t bits = ((int32_t)k + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  const int32_t ki = (int32_t)k, k1 = ki / 2, k2 = ki - k1; /* each in [−63, 64] */
+  const uint32_t b1 = (uint32_t)(k1 + 127) << 23, b2 = (uint32_t)(k2 + 127) << 23;
+  float s1, s2;
+  memcpy(&s1, &b1, sizeof s1);
+  memcpy(&s2, &b2, sizeof s2);
+  const float e = (p * s1) * s2;
+  return x0 < -87.33654f ? 0.0f : (x0 > 88.72283f ? INFINITY : (x0 != x0 ? x0 : e));
 }
 
 /* erf by Abramowitz–Stegun 7.1.26, the approximation TF.js' erf kernels (and the fallback) use. */

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileHash, weightsHash } from '../model/fingerprint.js';
 import { CARD_AUDIT, CARD_FILE, CARD_README, cardReadme, checkCard, ZOO_CARD_SCHEMA, type ZooCard } from '../model/zoo-card.js';
 import { zooRoot } from '../model/zoo-paths.js';
+import { archLabel } from '../model/arch-names.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { EXIT, UserError } from '../util/errors.js';
 import { isObj, type Obj } from './fields.js';
@@ -78,7 +79,7 @@ export function cardFromRun(train: Obj, audit: Obj, o: CardInput): ZooCard {
     threat: { norm: threat['norm'] === 'l2' ? 'l2' : 'linf', eps: Number(threat['eps']), box: threat['bounds'] === null ? null : [0, 1] },
     training: {
       command: `alp train ${argv.join(' ')}`, seed: Number(config['seed']), method: String(config['method']), preset: preset >= 0 ? (argv[preset + 1] ?? null) : null,
-      arch: String(config['arch']), epochs: Number(config['epochs']), seconds: typeof train['trainSeconds'] === 'number' ? train['trainSeconds'] : null,
+      arch: archLabel(String(config['arch']), config['activation']), epochs: Number(config['epochs']), seconds: typeof train['trainSeconds'] === 'number' ? train['trainSeconds'] : null,
       workers: typeof train['workers'] === 'number' ? train['workers'] : null,
     },
     numbers: {

@@ -84,6 +84,15 @@ type KernelFunc = (args: Args) => Info | Info[];
 
 let api: NativeApi | null | undefined;
 
+/** Every function NativeApi names (the type makes the list complete): the addon must have all of them. */
+const NATIVE_FUNCTIONS = Object.keys({
+  sgemm: 1, conv2d: 1, conv2dBackpropInput: 1, conv2dBackpropFilter: 1, maxPoolGrad: 1, maxPool: 1, reluGrad: 1,
+  addRow: 1, sumRows: 1, adamUpdate: 1, biasAct: 1, linfPgdStep: 1, channelAffine: 1, channelScaleGrad: 1,
+  depthwiseConv2dBackpropFilter: 1, batchMoments: 1, batchNormTrainGrad: 1, depthwiseConv2d: 1,
+  depthwiseConv2dBackpropInput: 1, clamp: 1, clampGrad: 1, add: 1, activation: 1, activationGrad: 1, numThreads: 1,
+  setNumThreads: 1, convKernels: 1,
+} satisfies Record<keyof NativeApi, 1>) as Array<keyof NativeApi>;
+
 /** The addon, or null when it was not built (no OpenBLAS at install) or ALP_NO_NATIVE is set. */
 export function nativeApi(): NativeApi | null {
   if (api !== undefined) return api;
@@ -92,6 +101,14 @@ export function nativeApi(): NativeApi | null {
   try {
     const require = createRequire(import.meta.url);
     api = (require('../../native/index.cjs') as NativeApi | null) ?? null;
+    // An addon built by an older alp lacks this one's newest functions: run without it, and say how to
+    // rebuild, rather than fail in the middle of a step.
+    const missing = api === null ? [] : NATIVE_FUNCTIONS.filter((f) => typeof (api as unknown as Record<string, unknown>)[f] !== 'function');
+    if (missing.length > 0) {
+      process.emitWarning(`alp: native/build holds an addon older than this alp (no ${missing.join(', ')}); running without it. Rebuild: npm run build:native`, 'AlpNativeWarning');
+      api = null;
+      return api;
+    }
     // One BLAS thread by default: measured here, OpenBLAS' spinning threads lose 10-30x as soon as the
     // two cores are shared with anything else; ALP_NATIVE_THREADS opts into more on an idle machine.
     const threads = Number(process.env['ALP_NATIVE_THREADS'] ?? '1');

@@ -135,7 +135,7 @@ async function loadSplit(c: TrainConfig, o: RunOptions): Promise<TrainValSplit &
 export async function runTraining(c: TrainConfig, o: RunOptions): Promise<RunResult> {
   const trained = trainedModel(c, o.modelPath);
   // A fine-tuned model is not `c.arch`: the files written say which model it is instead.
-  const recorded: TrainConfig | Omit<TrainConfig, 'arch'> = trained.source === 'built-in' ? c : (({ arch: _arch, ...rest }) => rest)(c);
+  const recorded: TrainConfig | Omit<TrainConfig, 'arch' | 'activation'> = trained.source === 'built-in' ? c : (({ arch: _arch, activation: _activation, ...rest }) => rest)(c);
   const { train, val, validation, vocabulary, sequenceLength, loaded } = await loadSplit(c, o);
   const resuming = o.resume === true && existsSync(join(o.out, CHECKPOINT_FILE));
   if (o.resume === true && !resuming && existsSync(join(o.out, 'model.json'))) {

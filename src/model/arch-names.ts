@@ -10,3 +10,8 @@ export const ARCH_NAMES: readonly ArchName[] = ['madry-cnn', 'fast-cnn', 'wide-c
  */
 export type HiddenActivation = 'relu' | 'swish' | 'gelu' | 'elu';
 export const HIDDEN_ACTIVATIONS: readonly HiddenActivation[] = ['relu', 'swish', 'gelu', 'elu'];
+
+/** How a built network is named to people: 'wide-cnn', or 'wide-cnn (swish)' with a smooth activation. */
+export function archLabel(arch: string, activation: unknown): string {
+  return typeof activation === 'string' && activation !== 'relu' ? `${arch} (${activation})` : arch;
+}

@@ -16,6 +16,7 @@ import {
 import { auditArgv, commandLine, evalArgv, trainArgv } from './commands.js';
 import { buildExamples, dataLayerLoader, type CleanLoader, type ExampleSet } from './examples.js';
 import { renderPage } from './html.js';
+import { archLabel } from '../model/arch-names.js';
 import { guardReport, reportRuns } from './report-output.js';
 import type { ChartData, Command, Commands, ModelReport, ModelSummary, PageModel, ReportData } from './page-model.js';
 import { datasetOf, loadRuns, runThreat, type FindingData, type RunData, type Threat } from './runs.js';
@@ -83,7 +84,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
     colour,
     files: r.files,
     method: str(r.config?.['method']),
-    arch: str(r.config?.['arch']) ?? r.train?.modelLabel ?? null,
+    arch: ((a) => (a === null ? null : archLabel(a, r.config?.['activation'])))(str(r.config?.['arch'])) ?? r.train?.modelLabel ?? null,
     dataset: datasetOf(r),
     threat: runThreat(r),
     params: r.model?.params ?? null,

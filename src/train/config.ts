@@ -271,5 +271,7 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
   // The papers' cross-entropy twins are the default; written out they are the same run (a resume with
   // --attack-loss ce continues one that never named it).
   if (merged.attackLoss === 'ce') delete merged.attackLoss;
+  // Likewise ReLU, the built architectures' own activation.
+  if (merged.activation === 'relu') delete merged.activation;
   return validateConfig(merged);
 }

@@ -6,6 +6,7 @@ import { dataKindOf } from '../../data/resolve.js';
 import { prepareOutput, runTraining, trainedModel } from '../../jobs/train.js';
 import { trainedModelLabel } from '../../artifacts/train.js';
 import { parseInputRange } from '../../model/adapt.js';
+import { archLabel } from '../../model/arch-names.js';
 import { parseCommand, get, type Parsed } from '../args.js';
 import { dataProgress, emit, initBackend, isQuiet, loaderOptionsOf, loadSourceFor, pct, versions } from '../common.js';
 import { networkPathLine } from '../../backend/native-network.js';
@@ -95,7 +96,7 @@ export async function runTrainCommand(p: Parsed, argv: string[]): Promise<number
     const kindDefaults = dataDefaults(dataKindOf(data.ds), data.ds.shape);
     config = resolveConfig(preset, overrides, kindDefaults.fields);
     const applied = appliedDefaults(kindDefaults, config, preset, overrides);
-    say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${trainedModelLabel(trainedModel(config, modelPath))}${config.activation !== undefined && config.activation !== 'relu' ? ` (${config.activation})` : ''}, ${config.epochs} epoch(s)${(config.emaDecay ?? 0) > 0 ? `, weights averaged (decay ${config.emaDecay})` : ''}, backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
+    say(quiet, `alp train: ${config.method} on ${data.ds.name}${source.kind === 'path' ? ` (${data.record?.format ?? 'your data'}, ${data.ds.count} examples, ${data.ds.numClasses} classes, [${data.ds.shape.join(',')}])` : ''}, ${archLabel(trainedModelLabel(trainedModel(config, modelPath)), config.activation)}, ${config.epochs} epoch(s)${(config.emaDecay ?? 0) > 0 ? `, weights averaged (decay ${config.emaDecay})` : ''}, backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'} → ${out}`);
     // Not progress: a default the user did not choose is said even under --quiet.
     if (Object.keys(applied.fields).length > 0) say(false, `notice: defaults for ${applied.from}: ${Object.entries(applied.fields).map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`).join(', ')} (give --${Object.keys(applied.fields).includes('eps') ? 'eps' : 'arch'} etc. to choose)`);
     r = await runTraining(config, {
