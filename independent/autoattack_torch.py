@@ -81,7 +81,13 @@ def activation(h, name):
         return h
     if name == 'relu':
         return F.relu(h)
-    raise SystemExit(f'activation: expected relu or linear, found {name!r} (this evaluator covers the zoo\'s MNIST models)')
+    if name in ('swish', 'silu'):  # tfjs-layers: x * sigmoid(x)
+        return F.silu(h)
+    if name == 'elu':  # alpha 1
+        return F.elu(h)
+    if name == 'gelu':  # tfjs-layers: x * 0.5 * (1 + erf(x / sqrt 2)), erf approximated to ~1e-7
+        return F.gelu(h)
+    raise SystemExit(f'activation: expected relu, swish, elu, gelu or linear, found {name!r} (this evaluator covers the zoo\'s MNIST models)')
 
 
 def load_tfjs(model_dir):
