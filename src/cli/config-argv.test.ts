@@ -27,6 +27,7 @@ test('trainArgvFor: `alp train` parses the options back to the same config, for 
     { schedule: 'step', lrDecayAt: [] },
     { method: 'trades', beta: 3, seed: 7, batchSize: 32, valSize: 0, augment: { crop: 4, flip: true } },
     { method: 'pgd-at', norm: 'l2', eps: 1.5, optimizer: 'sgd', momentum: 0.8, lr: 0.05, arch: 'madry-cnn' },
+    { method: 'pgd-at', norm: 'linf', eps: 0.3, attackStart: 'vertex', emaDecay: 0.999 },
     { method: 'alp', textAdversary: 'swap', trainSwaps: 3, noise: 0.1, evalAttackSteps: 20, epsRampEpochs: 2.5 },
   ];
   let checked = 0;
@@ -40,7 +41,7 @@ test('trainArgvFor: `alp train` parses the options back to the same config, for 
       }
     }
   }
-  assert.equal(checked, 6 * 4 * 8);
+  assert.equal(checked, 6 * 4 * 9);
   // Only what differs from the preset is written: the Fashion-MNIST comparison's ALP run.
   const fashion = resolveConfig('quick', { method: 'alp', dataset: 'fashion-mnist', eps: 0.1, evalEvery: 0, epochs: 13, trainSize: 57280 });
   assert.deepEqual(trainArgvFor(fashion, 'quick'), ['--method', 'alp', '--preset', 'quick', '--data', 'fashion-mnist', '--eps', '0.1', '--epochs', '13', '--train-size', '57280', '--eval-every', '0']);

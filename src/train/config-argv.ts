@@ -14,7 +14,7 @@ const OPTION_OF: { readonly [K in keyof Required<TrainConfig>]: string } = {
   norm: 'norm', eps: 'eps', attackSteps: 'attack-steps', attackStepSize: 'attack-step-size', epsRampEpochs: 'eps-ramp-epochs',
   lambda: 'lambda', beta: 'beta', noise: 'noise', seed: 'seed', evalEvery: 'eval-every', evalAttackSteps: 'eval-attack-steps',
   textAdversary: 'text-adversary', trainSwaps: 'train-swaps', augment: 'augment', emaDecay: 'ema-decay',
-  attackLoss: 'attack-loss',
+  attackLoss: 'attack-loss', attackStart: 'attack-start',
 };
 
 /** Fields that change what the preset derives for others (ε scales the default step size), set first. */

@@ -18,6 +18,13 @@ export type Schedule = 'constant' | 'step' | 'cosine';
 /** What the training attack (PGD-AT, ALP, FGSM-RS) maximises: cross-entropy, or the CW margin. */
 export type TrainAttackLoss = 'ce' | 'cw';
 export const TRAIN_ATTACK_LOSSES: readonly TrainAttackLoss[] = ['ce', 'cw'];
+/**
+ * Where the L∞ training attack starts: uniform in the ε-ball (Madry et al.), or a random vertex of it
+ * (every coordinate ±ε). A ReLU network's zero gradients leave a sign-gradient step nowhere to move
+ * those coordinates, so they stay where they started: from a vertex, at the ball's edge.
+ */
+export type TrainAttackStart = 'uniform' | 'vertex';
+export const TRAIN_ATTACK_STARTS: readonly TrainAttackStart[] = ['uniform', 'vertex'];
 
 /** Words a word-swap twin may change when --train-swaps is not given. */
 export const DEFAULT_TRAIN_SWAPS = 2;
@@ -51,6 +58,8 @@ export interface TrainConfig {
    * the way CE's does. TRADES' twins always ascend its KL term.
    */
   attackLoss?: TrainAttackLoss;
+  /** Where the L∞ training attack starts (pgd-at, alp, fgsm-rs). Absent: uniform. */
+  attackStart?: TrainAttackStart;
   /** Epochs over which ε grows linearly from 0 (helps MNIST ε=0.3 leave the chance plateau). */
   epsRampEpochs: number;
   /** Weight of the pairing / squeezing penalty (alp, clp, lsq). */
@@ -208,6 +217,10 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     check(c.textAdversary === 'embedding' || c.method === 'alp' || c.method === 'pgd-at', 'textAdversary', `alp or pgd-at for swap (method ${c.method} has no word-swap twin)`, c.textAdversary);
   }
   if (c.augment !== undefined) checkAugment(c.augment);
+  if (c.attackStart !== undefined) {
+    check(TRAIN_ATTACK_STARTS.includes(c.attackStart), 'attackStart', TRAIN_ATTACK_STARTS.join(' or '), c.attackStart);
+    check(c.attackStart === 'uniform' || ((c.method === 'alp' || c.method === 'pgd-at' || c.method === 'fgsm-rs') && c.norm === 'linf' && c.textAdversary !== 'swap'), 'attackStart', `uniform for method ${c.method} under ${c.norm} (a vertex start is for alp, pgd-at and fgsm-rs under linf)`, c.attackStart);
+  }
   if (c.attackLoss !== undefined) {
     check(TRAIN_ATTACK_LOSSES.includes(c.attackLoss), 'attackLoss', TRAIN_ATTACK_LOSSES.join(' or '), c.attackLoss);
     check(c.attackLoss === 'ce' || c.method === 'alp' || c.method === 'pgd-at' || c.method === 'fgsm-rs', 'attackLoss', `ce for method ${c.method} (only alp, pgd-at and fgsm-rs make their twins with a choice of loss)`, c.attackLoss);
@@ -271,6 +284,7 @@ export function resolveConfig(preset: PresetName | string | undefined, overrides
   // The papers' cross-entropy twins are the default; written out they are the same run (a resume with
   // --attack-loss ce continues one that never named it).
   if (merged.attackLoss === 'ce') delete merged.attackLoss;
+  if (merged.attackStart === 'uniform') delete merged.attackStart;
   // Likewise ReLU, the built architectures' own activation.
   if (merged.activation === 'relu') delete merged.activation;
   return validateConfig(merged);

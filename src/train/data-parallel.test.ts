@@ -117,6 +117,41 @@ test('adversarial examples are seeded per example: a batch and its two halves ge
   model.dispose();
 });
 
+test('--attack-start vertex: every coordinate starts at ±ε (or the box edge), half each way, per example, with and without row seeds', async () => {
+  await useBackend();
+  const model = mlp();
+  const infer = logitsOf(model);
+  const rowSeeds = Int32Array.from({ length: 16 }, (_, i) => trainExampleSeed(7, 4, 3 * i + 1));
+  const { x, y } = tensorsOf(toyDataset(16, 9));
+  const xs = x.dataSync() as Float32Array;
+  const eps = 0.2;
+  for (const method of ['alp', 'pgd-at'] as const) {
+    const c = { ...config(method, 1), attackSteps: 0, attackStart: 'vertex' as const };
+    for (const seeds of [rowSeeds, undefined]) {
+      const adv = makeAdversarial(method, infer, { x, y, eps, seed: 7, ...(seeds !== undefined ? { rowSeeds: seeds } : {}) }, c) as tf.Tensor4D;
+      const a = adv.dataSync() as Float32Array;
+      let up = 0;
+      a.forEach((v, i) => {
+        const x0 = xs[i] as number;
+        const near = (t: number): boolean => Math.abs(v - t) <= 1e-6;
+        const ok = near(Math.min(1, x0 + eps)) || near(Math.max(0, x0 - eps));
+        assert.ok(ok, `${method}, row seeds ${seeds !== undefined}: coordinate ${i} starts at ${v}, not ${x0} ± ${eps}`);
+        if (v > x0) up++;
+      });
+      assert.ok(up > 0.4 * a.length && up < 0.6 * a.length, `${method}: ${up} of ${a.length} start above x`);
+      if (seeds !== undefined) {
+        // per example: the second half alone starts where it did in the whole batch
+        const half = makeAdversarial(method, infer, { x: x.slice(8, 8), y: y.slice(8, 8), eps, seed: 7, rowSeeds: seeds.slice(8) }, c) as tf.Tensor4D;
+        assert.deepEqual(Array.from(half.dataSync()), Array.from(a.subarray(a.length / 2)), `${method}: starts depend on the batch`);
+        half.dispose();
+      }
+      adv.dispose();
+    }
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+});
+
 // Worker threads change nothing: bit-identical to the same replicas run in this thread. Against N = 1
 // with the attack on (ALP, ε = 0.2, 50 steps), a rare sign flip of a near-zero input gradient (see
 // above) moves one pixel by 2 × step size and Adam carries it on: measured 1.2e-2 max weight difference

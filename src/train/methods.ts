@@ -64,9 +64,9 @@ function wholeOf(s: StepInputs): WholeBatch {
 
 /**
  * Per-example random values filled in JS from each row's own seed (one tensor op instead of one per
- * row, which cost ~8% of a share's step): uniform in [lo, hi), or Gaussian (Box-Muller) with `std`.
+ * row, which cost ~8% of a share's step): uniform in [lo, hi), one of lo and hi (a vertex), or Gaussian (Box-Muller) with `std`.
  */
-function rowValues(shape: number[], seeds: ArrayLike<number>, salt: number, kind: 'uniform' | 'normal', a: number, b: number): tf.Tensor {
+function rowValues(shape: number[], seeds: ArrayLike<number>, salt: number, kind: 'uniform' | 'vertex' | 'normal', a: number, b: number): tf.Tensor {
   const rows = shape[0] as number;
   const size = shape.slice(1).reduce((p, q) => p * q, 1);
   const out = new Float32Array(rows * size);
@@ -74,6 +74,7 @@ function rowValues(shape: number[], seeds: ArrayLike<number>, salt: number, kind
     const rng = new Rng(((seeds[j] as number) ^ salt) >>> 0);
     const base = j * size;
     if (kind === 'uniform') for (let i = 0; i < size; i++) out[base + i] = a + (b - a) * rng.next();
+    else if (kind === 'vertex') for (let i = 0; i < size; i++) out[base + i] = rng.next() < 0.5 ? a : b;
     else {
       for (let i = 0; i < size; i += 2) {
         const r = Math.sqrt(-2 * Math.log(1 - rng.next())) * b, t = 2 * Math.PI * rng.next();
@@ -113,8 +114,11 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       const steps = method === 'fgsm-rs' ? 1 : c.attackSteps;
       const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
       const cfg = { threat, steps, stepSize: size, randomStart: true, loss: c.attackLoss ?? 'ce', targeted: false, seed: s.seed };
-      if (s.rowSeeds === undefined) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
-      const start = c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
+      const vertex = c.attackStart === 'vertex';
+      if (s.rowSeeds === undefined && !vertex) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
+      const start = vertex
+        ? (s.rowSeeds !== undefined ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'vertex', -s.eps, s.eps) : tf.tidy(() => tf.mul(tf.sign(tf.randomUniform(s.x.shape, -1, 1, 'float32', s.seed)), s.eps)))
+        : c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds as ArrayLike<number>, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds as ArrayLike<number>);
       const init = tf.tidy(() => tf.add(s.x, start));
       start.dispose();
       const out = gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;

@@ -26,6 +26,7 @@ test('a broken preset is refused with the preset and the field named', () => {
   const bad = (config: object): { description: string; config: object } => ({ description: 'x', config: { ...quick.config, ...config } });
   assert.throws(() => checkPreset('quick', bad({ attackStepSize: 0.01 })), (e: unknown) => e instanceof ConfigError && e.field === 'attackStepSize' && /preset quick: .*10 × 0\.01 = 0\.1 < 0\.3/.test(e.message));
   assert.throws(() => checkPreset('quick', bad({ epsRampEpochs: 4 })), (e: unknown) => e instanceof ConfigError && /epsRampEpochs: preset quick: .*< 4 epochs/.test(e.message));
+  assert.throws(() => checkPreset('quick', bad({ attackStart: 'vertex', norm: 'l2', eps: 1.5, attackStepSize: 0.375 })), (e: unknown) => e instanceof ConfigError && /^attackStart: preset quick: expected uniform for method alp under l2/.test(e.message));
   assert.throws(() => checkPreset('quick', bad({ activation: 'tanh' as 'relu' })), (e: unknown) => e instanceof ConfigError && /^activation: preset quick: expected one of relu, swish, gelu, elu/.test(e.message));
   assert.throws(() => checkPreset('quick', bad({ arch: 'resnet-50' })), (e: unknown) => e instanceof ConfigError && /^arch: preset quick: expected one of/.test(e.message));
   // Options given with a preset may still change anything (a smoke test with 2 PGD steps is fine).

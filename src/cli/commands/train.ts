@@ -39,6 +39,7 @@ export function configOverrides(p: Parsed): ConfigOverrides {
     attackSteps: get.num(p, 'attack-steps'),
     attackStepSize: get.num(p, 'attack-step-size'),
     attackLoss: get.str(p, 'attack-loss') as TrainConfig['attackLoss'],
+    attackStart: get.str(p, 'attack-start') as TrainConfig['attackStart'],
     epsRampEpochs: get.num(p, 'eps-ramp-epochs'),
     lambda: get.num(p, 'lambda'),
     beta: get.num(p, 'beta'),

@@ -1,6 +1,6 @@
 /** `alp train`'s options: no tfjs here (see cli/options.ts), so they are checked before the command loads it. */
 import { parseAugment } from '../../data/augment.js';
-import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS, TRAIN_ATTACK_LOSSES } from '../../train/config.js';
+import { METHODS, PRESETS, TEXT_ADVERSARIES, DEFAULT_TRAIN_SWAPS, TRAIN_ATTACK_LOSSES, TRAIN_ATTACK_STARTS } from '../../train/config.js';
 import { ARCH_NAMES, HIDDEN_ACTIVATIONS } from '../../model/arch-names.js';
 import { UserError } from '../../util/errors.js';
 import { get, type CommandSpec, type OptSpec, type Parsed } from '../args.js';
@@ -39,6 +39,7 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: 'eps', type: 'number', help: 'perturbation radius for training attacks' },
     { name: 'attack-steps', type: 'int', help: 'PGD steps for training examples' },
     { name: 'attack-step-size', type: 'number', help: "PGD step size for training examples (default: the preset's, else the data kind's, kept in the same ratio to the ε in use)" },
+    { name: 'attack-start', type: 'string', choices: TRAIN_ATTACK_STARTS, help: 'where the L∞ training attack starts (alp, pgd-at, fgsm-rs): uniform in the ε-ball (default), or a random vertex (every pixel ±ε)' },
     { name: 'attack-loss', type: 'string', choices: TRAIN_ATTACK_LOSSES, help: 'what the training attack ascends (alp, pgd-at, fgsm-rs): ce (default) or cw, the margin, whose gradient does not vanish on confident examples' },
     { name: 'eps-ramp-epochs', type: 'number', help: 'grow ε linearly from 0 over this many epochs' },
     { name: 'lambda', type: 'number', help: 'weight of the logit pairing / squeezing term (alp, clp, lsq)' },
