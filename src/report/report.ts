@@ -71,6 +71,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
   // A result over no examples (an empty shard) has no accuracy: shown as none, not 0%.
   const measured = <T>(v: T | null | undefined, n: number | null | undefined): T | null => (n === 0 ? null : v ?? null);
   const attacks: Record<string, number | null> = {};
+  const arch = str(r.config?.['arch']);
   for (const a of r.eval?.attacks ?? []) attacks[a.name] = measured(a.robustAccuracy, r.eval?.examples);
   const evalWorst = measured(r.eval?.worstCaseAccuracy, r.eval?.examples);
   const auditWorst = measured(r.audit?.worstCaseAccuracy, r.audit?.examples);
@@ -84,7 +85,7 @@ function summarise(r: RunData, colour: string): ModelSummary {
     colour,
     files: r.files,
     method: str(r.config?.['method']),
-    arch: ((a) => (a === null ? null : archLabel(a, r.config?.['activation'])))(str(r.config?.['arch'])) ?? r.train?.modelLabel ?? null,
+    arch: arch !== null ? archLabel(arch, r.config?.['activation']) : r.train?.modelLabel ?? null,
     dataset: datasetOf(r),
     threat: runThreat(r),
     params: r.model?.params ?? null,

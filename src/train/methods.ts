@@ -93,6 +93,22 @@ function gaussian(shape: number[], std: number, s: Pick<StepInputs, 'seed' | 'ro
 }
 
 /**
+ * The training attack's start, as an offset from the clean batch: per example from its row seed, at a
+ * vertex of the ε-ball with --attack-start vertex. Null where gradientAscent draws its own (no row
+ * seeds, a uniform start).
+ */
+function startOffset(s: StepInputs, c: TrainConfig): tf.Tensor | null {
+  const SALT = 0x2545f491;
+  if (c.attackStart === 'vertex') {
+    if (s.rowSeeds !== undefined) return rowValues(s.x.shape, s.rowSeeds, SALT, 'vertex', -s.eps, s.eps);
+    // ±1 from a uniform draw (step(0) = 0 gives −1, so no coordinate is left at 0), times ε.
+    return tf.tidy(() => tf.mul(tf.sub(tf.mul(tf.step(tf.randomUniform(s.x.shape, -1, 1, 'float32', s.seed)), 2), 1), s.eps));
+  }
+  if (s.rowSeeds === undefined) return null;
+  return c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds, SALT, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds);
+}
+
+/**
  * Builds the adversarial batch a method trains on, or null for methods that need none. `net`: the model
  * on the native path (backend/native-network.ts), when it runs there; PGD and FGSM-RS then take their
  * gradients from it (attack/native-gradient.ts) in the same loop, without TF.js' per-op overhead.
@@ -114,11 +130,8 @@ export function makeAdversarial(method: Method, infer: LogitsFn, s: StepInputs, 
       const steps = method === 'fgsm-rs' ? 1 : c.attackSteps;
       const size = method === 'fgsm-rs' ? 1.25 * s.eps : stepSize;
       const cfg = { threat, steps, stepSize: size, randomStart: true, loss: c.attackLoss ?? 'ce', targeted: false, seed: s.seed };
-      const vertex = c.attackStart === 'vertex';
-      if (s.rowSeeds === undefined && !vertex) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
-      const start = vertex
-        ? (s.rowSeeds !== undefined ? rowValues(s.x.shape, s.rowSeeds, 0x2545f491, 'vertex', -s.eps, s.eps) : tf.tidy(() => tf.mul(tf.sign(tf.randomUniform(s.x.shape, -1, 1, 'float32', s.seed)), s.eps)))
-        : c.norm === 'linf' ? rowValues(s.x.shape, s.rowSeeds as ArrayLike<number>, 0x2545f491, 'uniform', -s.eps, s.eps) : randomStartRows(normOf(c.norm), s.x.shape, s.eps, s.rowSeeds as ArrayLike<number>);
+      const start = startOffset(s, c);
+      if (start === null) return gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg) as tf.Tensor4D;
       const init = tf.tidy(() => tf.add(s.x, start));
       start.dispose();
       const out = gradientAscent(net !== null ? withNativeNetwork(infer, net) : infer, s.x, s.y, cfg, undefined, init) as tf.Tensor4D;
